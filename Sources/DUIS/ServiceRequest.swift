@@ -1,0 +1,141 @@
+/// Why a document is not a DUIS Service Request (what schema validation would catch).
+/// No DUIS response can be built for these when the RequestID itself is unreadable.
+public enum DUISRequestError: Error, Equatable, Sendable, CustomStringConvertible {
+    case notARequest(String)
+    case missingSchemaVersion
+    case header(String)
+    case invalidRequestID(String)
+    case unknownServiceReferenceVariant(String)
+    case serviceReferenceMismatch(serviceReference: String, srv: String)
+    case body(String)
+
+    public var description: String {
+        switch self {
+        case .notARequest(let found): return "not a DUIS Service Request: the root element is \(found), expected Request in \(DUISNamespace.serviceUserGateway)"
+        case .missingSchemaVersion: return "the Request has no schemaVersion attribute"
+        case .header(let detail): return "invalid DUIS header: \(detail)"
+        case .invalidRequestID(let text): return "invalid RequestID \"\(text)\": expected originatorEUI:targetEUI:counter"
+        case .unknownServiceReferenceVariant(let srv): return "unknown ServiceReferenceVariant \"\(srv)\""
+        case .serviceReferenceMismatch(let sr, let srv): return "ServiceReference \(sr) does not match ServiceReferenceVariant \(srv)"
+        case .body(let detail): return "invalid DUIS body: \(detail)"
+        }
+    }
+}
+
+/// The header of a Service Request. The command variant is kept raw so that a value
+/// outside 1 to 8 can be answered with E12 rather than refused as unreadable.
+public struct RequestHeader: Sendable, Hashable {
+    public var schemaVersion: String
+    public var requestID: RequestID
+    public var firstInSequence: Bool?
+    public var precedingRequestID: RequestID?
+    public var commandVariantText: String
+    public var serviceReference: String
+    public var variant: ServiceRequestVariant
+
+    public var commandVariant: CommandVariant? { Int(commandVariantText).flatMap(CommandVariant.init(rawValue:)) }
+}
+
+/// A parsed, not yet authenticated, Service Request. Holds its libxml2 document so the
+/// signature can be checked on exactly the bytes that are processed.
+public struct ServiceRequestDocument {
+    public let document: XMLDocument
+    public let header: RequestHeader
+    let bodyNode: XMLNode
+
+    /// Reads the DUIS structure: `sr:Request` with `schemaVersion`, a Header with
+    /// RequestID, optional FirstInSequence and PrecedingServiceRequestID,
+    /// CommandVariant, ServiceReference and ServiceReferenceVariant, then a Body with
+    /// exactly one element.
+    public init(_ document: XMLDocument) throws(DUISRequestError) {
+        guard let root = document.root else { throw .notARequest("missing") }
+        guard root.is("Request", in: "http://www.dccinterface.co.uk/ServiceUserGateway") else {
+            throw .notARequest("{\(root.namespaceURI ?? "")}\(root.localName)")
+        }
+        guard let schemaVersion = root.attribute("schemaVersion")?.trimmingWhitespace(), !schemaVersion.isEmpty else {
+            throw .missingSchemaVersion
+        }
+        let parts = root.children
+        guard parts.count >= 2,
+              parts[0].is("Header", in: "http://www.dccinterface.co.uk/ServiceUserGateway"),
+              parts[1].is("Body", in: "http://www.dccinterface.co.uk/ServiceUserGateway")
+        else { throw .header("the Request must start with sr:Header then sr:Body") }
+        for extra in parts.dropFirst(2) where !extra.is("Signature", in: "http://www.w3.org/2000/09/xmldsig#") {
+            throw .body("unexpected element \(extra.localName) after the Body")
+        }
+
+        var fields = parts[0].children[...]
+        func take(_ name: StaticString, optional: Bool = false) throws(DUISRequestError) -> String? {
+            if let next = fields.first, next.is(name, in: "http://www.dccinterface.co.uk/ServiceUserGateway") {
+                fields.removeFirst()
+                return next.text.trimmingWhitespace()
+            }
+            if optional { return nil }
+            throw .header("missing \(name)")
+        }
+        let requestIDText = try take("RequestID") ?? ""
+        guard let requestID = RequestID(requestIDText) else { throw .invalidRequestID(requestIDText) }
+        let firstText = try take("FirstInSequence", optional: true)
+        var firstInSequence: Bool?
+        if let firstText {
+            switch firstText {
+            case "true", "1": firstInSequence = true
+            case "false", "0": firstInSequence = false
+            default: throw .header("FirstInSequence must be a boolean")
+            }
+        }
+        var preceding: RequestID?
+        if let text = try take("PrecedingServiceRequestID", optional: true) {
+            guard let id = RequestID(text) else { throw .invalidRequestID(text) }
+            preceding = id
+        }
+        let commandVariant = try take("CommandVariant") ?? ""
+        let serviceReference = try take("ServiceReference") ?? ""
+        let srv = try take("ServiceReferenceVariant") ?? ""
+        if let extra = fields.first { throw .header("unexpected element \(extra.localName)") }
+        guard let variant = ServiceCatalogue.variant(srv) else { throw .unknownServiceReferenceVariant(srv) }
+        guard variant.serviceReference == serviceReference else {
+            throw .serviceReferenceMismatch(serviceReference: serviceReference, srv: srv)
+        }
+        let bodyChildren = parts[1].children
+        guard bodyChildren.count == 1 else { throw .body("the Body must hold exactly one element, found \(bodyChildren.count)") }
+        guard bodyChildren[0].namespaceURI == DUISNamespace.serviceUserGateway else {
+            throw .body("the body element must be in the DUIS namespace")
+        }
+        self.document = document
+        self.header = RequestHeader(
+            schemaVersion: schemaVersion, requestID: requestID, firstInSequence: firstInSequence,
+            precedingRequestID: preceding, commandVariantText: commandVariant,
+            serviceReference: serviceReference, variant: variant)
+        self.bodyNode = bodyChildren[0]
+    }
+
+    /// The local name of the body element.
+    public var bodyElementName: String { bodyNode.localName }
+
+    /// Checks that the body element is the one this variant and command variant expect.
+    public func checkBody(for commandVariant: CommandVariant) throws(DUISRequestError) {
+        let expected = header.variant.expectedBody(for: commandVariant)
+        guard bodyNode.localName == expected else {
+            throw .body("ServiceReferenceVariant \(header.variant.srv) expects \(expected), found \(bodyNode.localName)")
+        }
+    }
+
+    /// The body as an owned tree.
+    public func body() -> ElementTree { ElementTree(bodyNode) }
+
+    /// `ExecutionDateTime`, which comes first in future-dated bodies.
+    public func executionDateTime() throws(DUISRequestError) -> Timestamp? {
+        guard let first = bodyNode.firstChildElement,
+              first.is("ExecutionDateTime", in: "http://www.dccinterface.co.uk/ServiceUserGateway")
+        else { return nil }
+        let text = first.text.trimmingWhitespace()
+        guard let time = Timestamp(xsDateTime: text) else { throw .body("ExecutionDateTime \"\(text)\" is not an xs:dateTime") }
+        return time
+    }
+
+    /// Finds the enveloped signature (structure only; checking needs the signer's key).
+    public func signature() throws(SignatureError) -> EnvelopedSignature {
+        try EnvelopedSignature.locate(in: document)
+    }
+}
