@@ -98,6 +98,11 @@ let package = Package(
             dependencies: ["DUIS", "TestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "SMKITests",
+            dependencies: ["SMKI", "DUIS", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["DUIS"],
