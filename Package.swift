@@ -103,6 +103,11 @@ let package = Package(
             dependencies: ["SMKI", "DUIS", "TestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["Storage", "DUIS", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TestSupport",
             dependencies: ["DUIS"],

@@ -1,0 +1,143 @@
+import Crypto
+import DUIS
+
+/// One change to the hub's durable state. Mutations from many requests are applied
+/// together in one transaction by the `GroupCommitter`.
+public enum Mutation: Sendable {
+    case audit(AuditEvent)
+    case putUser(UserRecord)
+    case putUserCertificate(UserCertificateRecord)
+    case setCounter(originator: EUI64, counter: UInt64)
+    case insertRequest(StoredRequest)
+    case setRequestStatus(requestID: String, status: RequestStatus, code: String?)
+    case putPremises(PremisesRecord)
+    case putDevice(DeviceRecord)
+    case deleteDevice(EUI64)
+    case putRegistration(RegistrationRecord)
+    case enqueueOutbox(OutboxItem)
+    case outboxDelivered(id: Int64, at: Timestamp)
+    case outboxRetry(id: Int64, attempts: Int, nextAttemptAt: Timestamp, error: String)
+    case putSchedule(ScheduleRecord)
+    case deleteSchedule(id: Int64, at: Timestamp)
+    case putFirmware(FirmwareRecord)
+    case putThreshold(AnomalyThreshold)
+    case deviceEvent(DeviceEventRecord)
+    case setMeta(key: String, value: String)
+    /// Tells running servers that users, certificates or thresholds changed.
+    case bumpRegistryVersion
+}
+
+/// Filters for reading the audit log.
+public struct AuditQuery: Sendable {
+    public var actor: EUI64?
+    public var device: EUI64?
+    public var srv: String?
+    public var kind: String?
+    public var requestID: String?
+    public var from: Timestamp?
+    public var to: Timestamp?
+    public var limit: Int
+
+    public init(actor: EUI64? = nil, device: EUI64? = nil, srv: String? = nil, kind: String? = nil, requestID: String? = nil,
+                from: Timestamp? = nil, to: Timestamp? = nil, limit: Int = 1000) {
+        self.actor = actor
+        self.device = device
+        self.srv = srv
+        self.kind = kind
+        self.requestID = requestID
+        self.from = from
+        self.to = to
+        self.limit = limit
+    }
+}
+
+/// The outcome of checking the audit chain from its first entry to its recorded head.
+public struct AuditVerification: Sendable, Equatable {
+    public var entries: Int64
+    public var problems: [String]
+    public var head: String
+
+    public var isIntact: Bool { problems.isEmpty }
+}
+
+/// The hub's durable state. Both backends implement all of it; the hub keeps hot state
+/// (users, inventory, counters) in memory and writes through `apply`.
+public protocol HubStore: Sendable {
+    /// Applies mutations in one transaction, chaining any audit events onto the log.
+    func apply(_ mutations: [Mutation]) async throws
+
+    func users() async throws -> [UserRecord]
+    func userCertificates() async throws -> [UserCertificateRecord]
+    func premises() async throws -> [PremisesRecord]
+    func devices() async throws -> [DeviceRecord]
+    func registrations() async throws -> [RegistrationRecord]
+    func counters() async throws -> [EUI64: UInt64]
+    func thresholds() async throws -> [AnomalyThreshold]
+    func schedules() async throws -> [ScheduleRecord]
+    func firmware() async throws -> [FirmwareRecord]
+    func deviceEvents(device: EUI64) async throws -> [DeviceEventRecord]
+
+    func request(id: String) async throws -> StoredRequest?
+    func requests(status: RequestStatus, originator: EUI64?, limit: Int) async throws -> [StoredRequest]
+    func requestCount(status: RequestStatus?) async throws -> Int
+
+    /// Pending outbox items due at `now`, oldest first.
+    func dueOutbox(now: Timestamp, limit: Int) async throws -> [OutboxItem]
+    func outbox(recipient: EUI64?, status: OutboxStatus?, limit: Int) async throws -> [OutboxItem]
+    /// The earliest time a pending item is due, if any.
+    func nextOutboxDue() async throws -> Timestamp?
+
+    func audit(_ query: AuditQuery) async throws -> [AuditEntry]
+    func verifyAudit() async throws -> AuditVerification
+
+    func meta(_ key: String) async throws -> String?
+    /// Changes whenever users, certificates or thresholds change (any process).
+    func registryVersion() async throws -> Int64
+}
+
+/// The audit log's hash chain: each entry's hash covers the previous entry's hash, its
+/// sequence number and every field of the event, length-prefixed, so that editing,
+/// inserting or deleting any entry breaks every hash after it.
+public enum AuditChain {
+    public static let genesis = [UInt8](repeating: 0, count: 32)
+
+    public static func hash(previous: [UInt8], sequence: Int64, event: AuditEvent) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(data: previous)
+        appendInteger(&hasher, UInt64(bitPattern: sequence))
+        appendInteger(&hasher, UInt64(bitPattern: event.at.milliseconds))
+        appendField(&hasher, event.kind)
+        appendField(&hasher, event.actor?.description)
+        appendField(&hasher, event.device?.description)
+        appendField(&hasher, event.srv)
+        appendField(&hasher, event.requestID)
+        appendField(&hasher, event.code)
+        appendField(&hasher, event.detail)
+        return Array(hasher.finalize())
+    }
+
+    private static func appendInteger(_ hasher: inout SHA256, _ value: UInt64) {
+        withUnsafeBytes(of: value.bigEndian) { hasher.update(bufferPointer: $0) }
+    }
+
+    private static func appendField(_ hasher: inout SHA256, _ value: String?) {
+        guard let value else {
+            appendInteger(&hasher, UInt64.max)
+            return
+        }
+        let bytes = Array(value.utf8)
+        appendInteger(&hasher, UInt64(bytes.count))
+        hasher.update(data: bytes)
+    }
+
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

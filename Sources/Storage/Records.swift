@@ -1,0 +1,344 @@
+/// Storage: the hub's durable state behind one protocol, `HubStore`, with SQLite (GRDB,
+/// the embedded default in a data folder) as its backend. Every change is a `Mutation`;
+/// the `GroupCommitter` gathers the mutations of many concurrent requests into one
+/// transaction (one sync for the lot), and the store appends audit events to a
+/// hash chain inside that same transaction.
+import DUIS
+
+public enum UserStatus: String, Sendable, Codable, CaseIterable {
+    case active, suspended, withdrawn
+}
+
+/// A DCC user: one EUI (its business originator ID) with one or more roles.
+public struct UserRecord: Sendable, Hashable {
+    public var eui: EUI64
+    public var name: String
+    public var roles: UserRoleSet
+    public var status: UserStatus
+    public var responseURL: String?
+    public var createdAt: Timestamp
+
+    public init(eui: EUI64, name: String, roles: UserRoleSet, status: UserStatus = .active, responseURL: String? = nil, createdAt: Timestamp = .now()) {
+        self.eui = eui
+        self.name = name
+        self.roles = roles
+        self.status = status
+        self.responseURL = responseURL
+        self.createdAt = createdAt
+    }
+}
+
+/// A user's DUIS XML-signing certificate, found by issuer and serial when a request
+/// arrives.
+public struct UserCertificateRecord: Sendable, Hashable {
+    public var eui: EUI64
+    public var issuerName: String
+    public var serialNumber: String
+    public var role: Int
+    public var der: [UInt8]
+
+    public init(eui: EUI64, issuerName: String, serialNumber: String, role: Int, der: [UInt8]) {
+        self.eui = eui
+        self.issuerName = issuerName
+        self.serialNumber = serialNumber
+        self.role = role
+        self.der = der
+    }
+}
+
+/// SMI device status.
+public enum DeviceStatus: String, Sendable, Codable, CaseIterable {
+    case pending = "Pending", whitelisted = "Whitelisted", installedNotCommissioned = "InstalledNotCommissioned"
+    case commissioned = "Commissioned", decommissioned = "Decommissioned", withdrawn = "Withdrawn"
+    case suspended = "Suspended", recovery = "Recovery", recovered = "Recovered"
+}
+
+/// The CSP regions of the SM WAN.
+public enum CSPRegion: String, Sendable, Codable, CaseIterable {
+    case north = "North", central = "Central", south = "South"
+}
+
+/// A premises: the address the devices of one smart metering system share.
+public struct PremisesRecord: Sendable, Hashable {
+    public var id: Int64
+    public var uprn: Int64?
+    public var postcode: String
+    public var addressIdentifier: String
+    public var region: CSPRegion
+
+    public init(id: Int64, uprn: Int64?, postcode: String, addressIdentifier: String, region: CSPRegion) {
+        self.id = id
+        self.uprn = uprn
+        self.postcode = postcode
+        self.addressIdentifier = addressIdentifier
+        self.region = region
+    }
+}
+
+/// One entry of the Smart Metering Inventory.
+public struct DeviceRecord: Sendable, Hashable {
+    public var eui: EUI64
+    public var type: DeviceType
+    public var status: DeviceStatus
+    public var premises: Int64?
+    public var manufacturer: String
+    public var model: String
+    public var smetsCHTSVersion: String?
+    public var firmwareVersion: String?
+    public var importMPxN: String?
+    public var secondaryImportMPAN: String?
+    public var exportMPAN: String?
+    public var esmeVariant: String?
+    public var dateCommissioned: Timestamp?
+    public var gbcsVersion: String?
+    public var hanVariant: String?
+    public var optedOut: Bool
+
+    public init(eui: EUI64, type: DeviceType, status: DeviceStatus, premises: Int64?, manufacturer: String, model: String,
+                smetsCHTSVersion: String? = nil, firmwareVersion: String? = nil, importMPxN: String? = nil,
+                secondaryImportMPAN: String? = nil, exportMPAN: String? = nil, esmeVariant: String? = nil,
+                dateCommissioned: Timestamp? = nil, gbcsVersion: String? = nil, hanVariant: String? = nil, optedOut: Bool = false) {
+        self.eui = eui
+        self.type = type
+        self.status = status
+        self.premises = premises
+        self.manufacturer = manufacturer
+        self.model = model
+        self.smetsCHTSVersion = smetsCHTSVersion
+        self.firmwareVersion = firmwareVersion
+        self.importMPxN = importMPxN
+        self.secondaryImportMPAN = secondaryImportMPAN
+        self.exportMPAN = exportMPAN
+        self.esmeVariant = esmeVariant
+        self.dateCommissioned = dateCommissioned
+        self.gbcsVersion = gbcsVersion
+        self.hanVariant = hanVariant
+        self.optedOut = optedOut
+    }
+}
+
+/// Who is registered for an MPAN or MPRN, in a role, from a date (the registration
+/// data DCC receives from the electricity and gas registration systems).
+public struct RegistrationRecord: Sendable, Hashable {
+    public var mpxn: String
+    public var role: UserRole
+    public var party: EUI64
+    public var from: Timestamp
+    public var to: Timestamp?
+
+    public init(mpxn: String, role: UserRole, party: EUI64, from: Timestamp, to: Timestamp? = nil) {
+        self.mpxn = mpxn
+        self.role = role
+        self.party = party
+        self.from = from
+        self.to = to
+    }
+
+    public func covers(_ time: Timestamp) -> Bool { from <= time && (to.map { time < $0 } ?? true) }
+}
+
+/// Where a request is in its life.
+public enum RequestStatus: String, Sendable, Codable, CaseIterable {
+    /// Acknowledged (I99), waiting at the device boundary for delivery to the device.
+    case awaitingDevice = "awaiting-device"
+    /// Future-dated: acknowledged, to be delivered at its execution time.
+    case scheduled
+    /// Held by anomaly detection until released or deleted.
+    case quarantined
+    /// Completed (non-device requests answered I0, or a device's response received).
+    case completed
+    /// Refused after it was stored (for example deleted from quarantine).
+    case refused
+    /// Critical request waiting for GBCS support.
+    case unsupported
+}
+
+/// An accepted request, with its signed XML exactly as received.
+public struct StoredRequest: Sendable, Hashable {
+    public var requestID: String
+    public var originator: EUI64
+    public var target: EUI64
+    public var counter: UInt64
+    public var srv: String
+    public var commandVariant: Int
+    public var receivedAt: Timestamp
+    public var executeAt: Timestamp?
+    public var status: RequestStatus
+    public var code: String?
+    public var quarantineRef: Int64?
+    public var raw: [UInt8]
+
+    public init(requestID: String, originator: EUI64, target: EUI64, counter: UInt64, srv: String, commandVariant: Int,
+                receivedAt: Timestamp, executeAt: Timestamp?, status: RequestStatus, code: String?, quarantineRef: Int64? = nil, raw: [UInt8]) {
+        self.requestID = requestID
+        self.originator = originator
+        self.target = target
+        self.counter = counter
+        self.srv = srv
+        self.commandVariant = commandVariant
+        self.receivedAt = receivedAt
+        self.executeAt = executeAt
+        self.status = status
+        self.code = code
+        self.quarantineRef = quarantineRef
+        self.raw = raw
+    }
+}
+
+public enum OutboxStatus: String, Sendable, Codable {
+    case pending, delivered
+}
+
+/// A signed DUIS message (a Service Response or an alert) to POST to a user.
+public struct OutboxItem: Sendable, Hashable {
+    public var id: Int64?
+    public var recipient: EUI64
+    public var kind: String
+    public var messageID: String
+    public var requestID: String?
+    public var body: [UInt8]
+    public var createdAt: Timestamp
+    public var attempts: Int
+    public var nextAttemptAt: Timestamp
+    public var status: OutboxStatus
+    public var lastError: String?
+    public var deliveredAt: Timestamp?
+
+    public init(id: Int64? = nil, recipient: EUI64, kind: String, messageID: String, requestID: String?, body: [UInt8],
+                createdAt: Timestamp, attempts: Int = 0, nextAttemptAt: Timestamp, status: OutboxStatus = .pending,
+                lastError: String? = nil, deliveredAt: Timestamp? = nil) {
+        self.id = id
+        self.recipient = recipient
+        self.kind = kind
+        self.messageID = messageID
+        self.requestID = requestID
+        self.body = body
+        self.createdAt = createdAt
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.status = status
+        self.lastError = lastError
+        self.deliveredAt = deliveredAt
+    }
+}
+
+/// A DCC schedule (5.1): a DCC-scheduled read, repeated at a frequency.
+public struct ScheduleRecord: Sendable, Hashable {
+    public var id: Int64
+    public var owner: EUI64
+    public var device: EUI64
+    public var srv: String
+    public var frequency: String
+    public var startDate: Timestamp
+    public var endDate: Timestamp?
+    public var executionTime: String?
+    /// The `CreateSchedule` element as received, in canonical XML.
+    public var definition: [UInt8]
+    public var createdAt: Timestamp
+    public var deletedAt: Timestamp?
+
+    public init(id: Int64, owner: EUI64, device: EUI64, srv: String, frequency: String, startDate: Timestamp, endDate: Timestamp?,
+                executionTime: String?, definition: [UInt8], createdAt: Timestamp, deletedAt: Timestamp? = nil) {
+        self.id = id
+        self.owner = owner
+        self.device = device
+        self.srv = srv
+        self.frequency = frequency
+        self.startDate = startDate
+        self.endDate = endDate
+        self.executionTime = executionTime
+        self.definition = definition
+        self.createdAt = createdAt
+        self.deletedAt = deletedAt
+    }
+}
+
+/// A firmware distribution (11.1, 11.4): the image's hash and size, the version and the
+/// devices it is for. The image itself is kept as a file in the data folder.
+public struct FirmwareRecord: Sendable, Hashable {
+    public var requestID: String
+    public var owner: EUI64
+    public var srv: String
+    public var version: String
+    public var imageSHA256: String
+    public var imageSize: Int
+    public var devices: [EUI64]
+    public var createdAt: Timestamp
+
+    public init(requestID: String, owner: EUI64, srv: String, version: String, imageSHA256: String, imageSize: Int, devices: [EUI64], createdAt: Timestamp) {
+        self.requestID = requestID
+        self.owner = owner
+        self.srv = srv
+        self.version = version
+        self.imageSHA256 = imageSHA256
+        self.imageSize = imageSize
+        self.devices = devices
+        self.createdAt = createdAt
+    }
+}
+
+/// A per-user, per-SRV anomaly detection threshold: at most `limit` requests in any
+/// `windowSeconds`. The SRV `*` applies to every SRV without its own threshold.
+public struct AnomalyThreshold: Sendable, Hashable {
+    public var user: EUI64
+    public var srv: String
+    public var limit: Int
+    public var windowSeconds: Int
+
+    public init(user: EUI64, srv: String, limit: Int, windowSeconds: Int) {
+        self.user = user
+        self.srv = srv
+        self.limit = limit
+        self.windowSeconds = windowSeconds
+    }
+}
+
+/// Something that happened to a device in the inventory (installation, return, opt-in,
+/// a locally delivered command's response).
+public struct DeviceEventRecord: Sendable, Hashable {
+    public var device: EUI64
+    public var at: Timestamp
+    public var kind: String
+    public var requestID: String?
+    public var detail: String
+
+    public init(device: EUI64, at: Timestamp, kind: String, requestID: String?, detail: String) {
+        self.device = device
+        self.at = at
+        self.kind = kind
+        self.requestID = requestID
+        self.detail = detail
+    }
+}
+
+/// One fact for the audit log. The store gives it a sequence number and chains it.
+public struct AuditEvent: Sendable, Hashable {
+    public var at: Timestamp
+    public var kind: String
+    public var actor: EUI64?
+    public var device: EUI64?
+    public var srv: String?
+    public var requestID: String?
+    public var code: String?
+    public var detail: String
+
+    public init(at: Timestamp = .now(), kind: String, actor: EUI64? = nil, device: EUI64? = nil, srv: String? = nil,
+                requestID: String? = nil, code: String? = nil, detail: String) {
+        self.at = at
+        self.kind = kind
+        self.actor = actor
+        self.device = device
+        self.srv = srv
+        self.requestID = requestID
+        self.code = code
+        self.detail = detail
+    }
+}
+
+/// An audit event as stored: sequence number, the previous entry's hash and its own.
+public struct AuditEntry: Sendable, Hashable {
+    public var sequence: Int64
+    public var event: AuditEvent
+    public var previousHash: [UInt8]
+    public var hash: [UInt8]
+}

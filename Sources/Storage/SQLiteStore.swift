@@ -1,0 +1,455 @@
+import DUIS
+import Foundation
+import GRDB
+
+/// The embedded backend: one SQLite database in the data folder, in WAL mode with
+/// `synchronous=FULL` (a committed transaction survives a crash or power loss). Several
+/// processes may open it at once: the server and the admin subcommands.
+public final class SQLiteStore: HubStore {
+    public let path: String
+    let pool: DatabasePool
+
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(15)
+        configuration.label = "gbsm"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE users (eui INTEGER PRIMARY KEY, name TEXT NOT NULL, roles INTEGER NOT NULL, status TEXT NOT NULL,
+                                response_url TEXT, created_at INTEGER NOT NULL);
+            CREATE TABLE user_certificates (issuer TEXT NOT NULL, issuer_normalized TEXT NOT NULL, serial TEXT NOT NULL,
+                                eui INTEGER NOT NULL, role INTEGER NOT NULL, der BLOB NOT NULL, PRIMARY KEY (issuer_normalized, serial));
+            CREATE TABLE counters (originator INTEGER PRIMARY KEY, counter INTEGER NOT NULL);
+            CREATE TABLE requests (request_id TEXT PRIMARY KEY, originator INTEGER NOT NULL, target INTEGER NOT NULL,
+                                counter INTEGER NOT NULL, srv TEXT NOT NULL, command_variant INTEGER NOT NULL,
+                                received_at INTEGER NOT NULL, execute_at INTEGER, status TEXT NOT NULL, code TEXT,
+                                quarantine_ref INTEGER, raw BLOB NOT NULL);
+            CREATE INDEX requests_status ON requests(status, received_at);
+            CREATE INDEX requests_originator ON requests(originator, received_at);
+            CREATE TABLE premises (id INTEGER PRIMARY KEY, uprn INTEGER, postcode TEXT NOT NULL, address_identifier TEXT NOT NULL,
+                                region TEXT NOT NULL);
+            CREATE TABLE devices (eui INTEGER PRIMARY KEY, type TEXT NOT NULL, status TEXT NOT NULL, premises INTEGER,
+                                manufacturer TEXT NOT NULL, model TEXT NOT NULL, smets_chts_version TEXT, firmware_version TEXT,
+                                import_mpxn TEXT, secondary_import_mpan TEXT, export_mpan TEXT, esme_variant TEXT,
+                                date_commissioned INTEGER, gbcs_version TEXT, han_variant TEXT, opted_out INTEGER NOT NULL DEFAULT 0);
+            CREATE INDEX devices_premises ON devices(premises);
+            CREATE TABLE registrations (mpxn TEXT NOT NULL, role TEXT NOT NULL, party INTEGER NOT NULL, from_ms INTEGER NOT NULL,
+                                to_ms INTEGER, PRIMARY KEY (mpxn, role, from_ms));
+            CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, recipient INTEGER NOT NULL, kind TEXT NOT NULL,
+                                message_id TEXT NOT NULL, request_id TEXT, body BLOB NOT NULL, created_at INTEGER NOT NULL,
+                                attempts INTEGER NOT NULL, next_attempt_at INTEGER NOT NULL, status TEXT NOT NULL,
+                                last_error TEXT, delivered_at INTEGER);
+            CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+            CREATE TABLE schedules (id INTEGER PRIMARY KEY, owner INTEGER NOT NULL, device INTEGER NOT NULL, srv TEXT NOT NULL,
+                                frequency TEXT NOT NULL, start_date INTEGER NOT NULL, end_date INTEGER, execution_time TEXT,
+                                definition BLOB NOT NULL, created_at INTEGER NOT NULL, deleted_at INTEGER);
+            CREATE TABLE firmware (request_id TEXT PRIMARY KEY, owner INTEGER NOT NULL, srv TEXT NOT NULL, version TEXT NOT NULL,
+                                image_sha256 TEXT NOT NULL, image_size INTEGER NOT NULL, devices TEXT NOT NULL, created_at INTEGER NOT NULL);
+            CREATE TABLE thresholds (user INTEGER NOT NULL, srv TEXT NOT NULL, max_requests INTEGER NOT NULL,
+                                window_seconds INTEGER NOT NULL, PRIMARY KEY (user, srv));
+            CREATE TABLE device_events (id INTEGER PRIMARY KEY AUTOINCREMENT, device INTEGER NOT NULL, at INTEGER NOT NULL,
+                                kind TEXT NOT NULL, request_id TEXT, detail TEXT NOT NULL);
+            CREATE INDEX device_events_device ON device_events(device, at);
+            CREATE TABLE audit (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL, actor INTEGER, device INTEGER,
+                                srv TEXT, request_id TEXT, code TEXT, detail TEXT NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL);
+            CREATE INDEX audit_actor ON audit(actor, seq);
+            CREATE INDEX audit_device ON audit(device, seq);
+            CREATE INDEX audit_srv ON audit(srv, seq);
+            CREATE INDEX audit_at ON audit(at);
+            CREATE INDEX audit_request ON audit(request_id);
+            INSERT INTO meta (key, value) VALUES ('registry_version', '0');
+            """)
+        }
+        return migrator
+    }
+
+    // MARK: - Writing
+
+    public func apply(_ mutations: [Mutation]) async throws {
+        try await pool.write { db in
+            var head: (sequence: Int64, hash: [UInt8])?
+            for mutation in mutations {
+                switch mutation {
+                case .audit(let event):
+                    if head == nil {
+                        if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")) {
+                            head = (row["seq"], [UInt8](row["hash"] as Data))
+                        } else {
+                            head = (0, AuditChain.genesis)
+                        }
+                    }
+                    guard let current = head else { continue }
+                    let sequence = current.sequence + 1
+                    let hash = AuditChain.hash(previous: current.hash, sequence: sequence, event: event)
+                    try db.cachedStatement(sql: """
+                        INSERT INTO audit (seq, at, kind, actor, device, srv, request_id, code, detail, prev_hash, hash)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [sequence, event.at.milliseconds, event.kind, event.actor.map(sqlValue),
+                                                 event.device.map(sqlValue), event.srv, event.requestID, event.code, event.detail,
+                                                 Data(current.hash), Data(hash)])
+                    head = (sequence, hash)
+                case .putUser(let user):
+                    try db.cachedStatement(sql: """
+                        INSERT OR REPLACE INTO users (eui, name, roles, status, response_url, created_at) VALUES (?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [sqlValue(user.eui), user.name, Int64(user.roles.mask), user.status.rawValue,
+                                                 user.responseURL, user.createdAt.milliseconds])
+                case .putUserCertificate(let certificate):
+                    try db.cachedStatement(sql: """
+                        INSERT OR REPLACE INTO user_certificates (issuer, issuer_normalized, serial, eui, role, der) VALUES (?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [certificate.issuerName, DistinguishedNameText.normalize(certificate.issuerName),
+                                                 certificate.serialNumber, sqlValue(certificate.eui), certificate.role, Data(certificate.der)])
+                case .setCounter(let originator, let counter):
+                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO counters (originator, counter) VALUES (?, ?)")
+                        .execute(arguments: [sqlValue(originator), Int64(bitPattern: counter)])
+                case .insertRequest(let request):
+                    try db.cachedStatement(sql: """
+                        INSERT INTO requests (request_id, originator, target, counter, srv, command_variant, received_at, execute_at,
+                                              status, code, quarantine_ref, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [request.requestID, sqlValue(request.originator), sqlValue(request.target),
+                                                 Int64(bitPattern: request.counter), request.srv, request.commandVariant,
+                                                 request.receivedAt.milliseconds, request.executeAt?.milliseconds, request.status.rawValue,
+                                                 request.code, request.quarantineRef, Data(request.raw)])
+                case .setRequestStatus(let requestID, let status, let code):
+                    try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = ? WHERE request_id = ?")
+                        .execute(arguments: [status.rawValue, code, requestID])
+                case .putPremises(let premises):
+                    try db.cachedStatement(sql: """
+                        INSERT OR REPLACE INTO premises (id, uprn, postcode, address_identifier, region) VALUES (?, ?, ?, ?, ?)
+                        """).execute(arguments: [premises.id, premises.uprn, premises.postcode, premises.addressIdentifier, premises.region.rawValue])
+                case .putDevice(let device):
+                    try db.cachedStatement(sql: """
+                        INSERT OR REPLACE INTO devices (eui, type, status, premises, manufacturer, model, smets_chts_version,
+                            firmware_version, import_mpxn, secondary_import_mpan, export_mpan, esme_variant, date_commissioned,
+                            gbcs_version, han_variant, opted_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [sqlValue(device.eui), device.type.rawValue, device.status.rawValue, device.premises,
+                                                 device.manufacturer, device.model, device.smetsCHTSVersion, device.firmwareVersion,
+                                                 device.importMPxN, device.secondaryImportMPAN, device.exportMPAN, device.esmeVariant,
+                                                 device.dateCommissioned?.milliseconds, device.gbcsVersion, device.hanVariant, device.optedOut])
+                case .deleteDevice(let eui):
+                    try db.cachedStatement(sql: "DELETE FROM devices WHERE eui = ?").execute(arguments: [sqlValue(eui)])
+                case .putRegistration(let registration):
+                    try db.cachedStatement(sql: """
+                        INSERT OR REPLACE INTO registrations (mpxn, role, party, from_ms, to_ms) VALUES (?, ?, ?, ?, ?)
+                        """).execute(arguments: [registration.mpxn, registration.role.rawValue, sqlValue(registration.party),
+                                                 registration.from.milliseconds, registration.to?.milliseconds])
+                case .enqueueOutbox(let item):
+                    try db.cachedStatement(sql: """
+                        INSERT INTO outbox (recipient, kind, message_id, request_id, body, created_at, attempts, next_attempt_at, status)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [sqlValue(item.recipient), item.kind, item.messageID, item.requestID, Data(item.body),
+                                                 item.createdAt.milliseconds, item.attempts, item.nextAttemptAt.milliseconds, item.status.rawValue])
+                case .outboxDelivered(let id, let at):
+                    try db.cachedStatement(sql: "UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1 WHERE id = ?")
+                        .execute(arguments: [at.milliseconds, id])
+                case .outboxRetry(let id, let attempts, let next, let error):
+                    try db.cachedStatement(sql: "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?")
+                        .execute(arguments: [attempts, next.milliseconds, error, id])
+                case .putSchedule(let schedule):
+                    try db.cachedStatement(sql: """
+                        INSERT OR REPLACE INTO schedules (id, owner, device, srv, frequency, start_date, end_date, execution_time,
+                            definition, created_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [schedule.id, sqlValue(schedule.owner), sqlValue(schedule.device), schedule.srv,
+                                                 schedule.frequency, schedule.startDate.milliseconds, schedule.endDate?.milliseconds,
+                                                 schedule.executionTime, Data(schedule.definition), schedule.createdAt.milliseconds,
+                                                 schedule.deletedAt?.milliseconds])
+                case .deleteSchedule(let id, let at):
+                    try db.cachedStatement(sql: "UPDATE schedules SET deleted_at = ? WHERE id = ?").execute(arguments: [at.milliseconds, id])
+                case .putFirmware(let firmware):
+                    try db.cachedStatement(sql: """
+                        INSERT OR REPLACE INTO firmware (request_id, owner, srv, version, image_sha256, image_size, devices, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [firmware.requestID, sqlValue(firmware.owner), firmware.srv, firmware.version,
+                                                 firmware.imageSHA256, firmware.imageSize,
+                                                 firmware.devices.map(\.description).joined(separator: ","), firmware.createdAt.milliseconds])
+                case .putThreshold(let threshold):
+                    try db.cachedStatement(sql: """
+                        INSERT OR REPLACE INTO thresholds (user, srv, max_requests, window_seconds) VALUES (?, ?, ?, ?)
+                        """).execute(arguments: [sqlValue(threshold.user), threshold.srv, threshold.limit, threshold.windowSeconds])
+                case .deviceEvent(let event):
+                    try db.cachedStatement(sql: "INSERT INTO device_events (device, at, kind, request_id, detail) VALUES (?, ?, ?, ?, ?)")
+                        .execute(arguments: [sqlValue(event.device), event.at.milliseconds, event.kind, event.requestID, event.detail])
+                case .setMeta(let key, let value):
+                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").execute(arguments: [key, value])
+                case .bumpRegistryVersion:
+                    try db.cachedStatement(sql: "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'registry_version'").execute()
+                }
+            }
+            if let head {
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_head', ?)")
+                    .execute(arguments: ["\(head.sequence):\(AuditChain.hex(head.hash))"])
+            }
+        }
+    }
+
+    // MARK: - Reading
+
+    public func users() async throws -> [UserRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY eui").map { row in
+                UserRecord(eui: eui(row["eui"]), name: row["name"], roles: UserRoleSet(mask: UInt16(truncatingIfNeeded: row["roles"] as Int64)),
+                           status: UserStatus(rawValue: row["status"]) ?? .withdrawn, responseURL: row["response_url"],
+                           createdAt: Timestamp(milliseconds: row["created_at"]))
+            }
+        }
+    }
+
+    public func userCertificates() async throws -> [UserCertificateRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM user_certificates").map { row in
+                UserCertificateRecord(eui: eui(row["eui"]), issuerName: row["issuer"], serialNumber: row["serial"],
+                                      role: row["role"], der: [UInt8](row["der"] as Data))
+            }
+        }
+    }
+
+    public func premises() async throws -> [PremisesRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM premises ORDER BY id").map { row in
+                PremisesRecord(id: row["id"], uprn: row["uprn"], postcode: row["postcode"], addressIdentifier: row["address_identifier"],
+                               region: CSPRegion(rawValue: row["region"]) ?? .central)
+            }
+        }
+    }
+
+    public func devices() async throws -> [DeviceRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM devices ORDER BY eui").compactMap(Self.device)
+        }
+    }
+
+    static func device(_ row: Row) -> DeviceRecord? {
+        guard let type = DeviceType(rawValue: row["type"]), let status = DeviceStatus(rawValue: row["status"]) else { return nil }
+        return DeviceRecord(
+            eui: eui(row["eui"]), type: type, status: status, premises: row["premises"], manufacturer: row["manufacturer"],
+            model: row["model"], smetsCHTSVersion: row["smets_chts_version"], firmwareVersion: row["firmware_version"],
+            importMPxN: row["import_mpxn"], secondaryImportMPAN: row["secondary_import_mpan"], exportMPAN: row["export_mpan"],
+            esmeVariant: row["esme_variant"], dateCommissioned: (row["date_commissioned"] as Int64?).map(Timestamp.init(milliseconds:)),
+            gbcsVersion: row["gbcs_version"], hanVariant: row["han_variant"], optedOut: row["opted_out"])
+    }
+
+    public func registrations() async throws -> [RegistrationRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM registrations ORDER BY mpxn, role, from_ms").compactMap { row in
+                guard let role = UserRole(rawValue: row["role"]) else { return nil }
+                return RegistrationRecord(mpxn: row["mpxn"], role: role, party: eui(row["party"]), from: Timestamp(milliseconds: row["from_ms"]),
+                                          to: (row["to_ms"] as Int64?).map(Timestamp.init(milliseconds:)))
+            }
+        }
+    }
+
+    public func counters() async throws -> [EUI64: UInt64] {
+        try await pool.read { db in
+            var result: [EUI64: UInt64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT originator, counter FROM counters") {
+                result[eui(row["originator"])] = UInt64(bitPattern: row["counter"])
+            }
+            return result
+        }
+    }
+
+    public func thresholds() async throws -> [AnomalyThreshold] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM thresholds").map { row in
+                AnomalyThreshold(user: eui(row["user"]), srv: row["srv"], limit: row["max_requests"], windowSeconds: row["window_seconds"])
+            }
+        }
+    }
+
+    public func schedules() async throws -> [ScheduleRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM schedules ORDER BY id").map { row in
+                ScheduleRecord(id: row["id"], owner: eui(row["owner"]), device: eui(row["device"]), srv: row["srv"], frequency: row["frequency"],
+                               startDate: Timestamp(milliseconds: row["start_date"]), endDate: (row["end_date"] as Int64?).map(Timestamp.init(milliseconds:)),
+                               executionTime: row["execution_time"], definition: [UInt8](row["definition"] as Data),
+                               createdAt: Timestamp(milliseconds: row["created_at"]), deletedAt: (row["deleted_at"] as Int64?).map(Timestamp.init(milliseconds:)))
+            }
+        }
+    }
+
+    public func firmware() async throws -> [FirmwareRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM firmware ORDER BY created_at").map { row in
+                FirmwareRecord(requestID: row["request_id"], owner: eui(row["owner"]), srv: row["srv"], version: row["version"],
+                               imageSHA256: row["image_sha256"], imageSize: row["image_size"],
+                               devices: (row["devices"] as String).split(separator: ",").compactMap { EUI64($0) },
+                               createdAt: Timestamp(milliseconds: row["created_at"]))
+            }
+        }
+    }
+
+    public func deviceEvents(device: EUI64) async throws -> [DeviceEventRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM device_events WHERE device = ? ORDER BY id", arguments: [sqlValue(device)]).map { row in
+                DeviceEventRecord(device: eui(row["device"]), at: Timestamp(milliseconds: row["at"]), kind: row["kind"],
+                                  requestID: row["request_id"], detail: row["detail"])
+            }
+        }
+    }
+
+    static func request(_ row: Row) -> StoredRequest {
+        StoredRequest(requestID: row["request_id"], originator: eui(row["originator"]), target: eui(row["target"]),
+                      counter: UInt64(bitPattern: row["counter"]), srv: row["srv"], commandVariant: row["command_variant"],
+                      receivedAt: Timestamp(milliseconds: row["received_at"]),
+                      executeAt: (row["execute_at"] as Int64?).map(Timestamp.init(milliseconds:)),
+                      status: RequestStatus(rawValue: row["status"]) ?? .refused, code: row["code"],
+                      quarantineRef: row["quarantine_ref"], raw: [UInt8](row["raw"] as Data))
+    }
+
+    public func request(id: String) async throws -> StoredRequest? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM requests WHERE request_id = ?", arguments: [id]).map(Self.request)
+        }
+    }
+
+    public func requests(status: RequestStatus, originator: EUI64?, limit: Int) async throws -> [StoredRequest] {
+        try await pool.read { db in
+            if let originator {
+                return try Row.fetchAll(db, sql: "SELECT * FROM requests WHERE status = ? AND originator = ? ORDER BY received_at LIMIT ?",
+                                        arguments: [status.rawValue, sqlValue(originator), limit]).map(Self.request)
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM requests WHERE status = ? ORDER BY received_at LIMIT ?",
+                                    arguments: [status.rawValue, limit]).map(Self.request)
+        }
+    }
+
+    public func requestCount(status: RequestStatus?) async throws -> Int {
+        try await pool.read { db in
+            if let status {
+                return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM requests WHERE status = ?", arguments: [status.rawValue]) ?? 0
+            }
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM requests") ?? 0
+        }
+    }
+
+    static func outboxItem(_ row: Row) -> OutboxItem {
+        OutboxItem(id: row["id"], recipient: eui(row["recipient"]), kind: row["kind"], messageID: row["message_id"], requestID: row["request_id"],
+                   body: [UInt8](row["body"] as Data), createdAt: Timestamp(milliseconds: row["created_at"]), attempts: row["attempts"],
+                   nextAttemptAt: Timestamp(milliseconds: row["next_attempt_at"]), status: OutboxStatus(rawValue: row["status"]) ?? .pending,
+                   lastError: row["last_error"], deliveredAt: (row["delivered_at"] as Int64?).map(Timestamp.init(milliseconds:)))
+    }
+
+    public func dueOutbox(now: Timestamp, limit: Int) async throws -> [OutboxItem] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+                             arguments: [now.milliseconds, limit]).map(Self.outboxItem)
+        }
+    }
+
+    public func outbox(recipient: EUI64?, status: OutboxStatus?, limit: Int) async throws -> [OutboxItem] {
+        try await pool.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let recipient {
+                conditions.append("recipient = ?")
+                arguments += [sqlValue(recipient)]
+            }
+            if let status {
+                conditions.append("status = ?")
+                arguments += [status.rawValue]
+            }
+            arguments += [limit]
+            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            return try Row.fetchAll(db, sql: "SELECT * FROM outbox \(whereClause) ORDER BY id LIMIT ?", arguments: arguments).map(Self.outboxItem)
+        }
+    }
+
+    public func nextOutboxDue() async throws -> Timestamp? {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'").map(Timestamp.init(milliseconds:))
+        }
+    }
+
+    static func auditEntry(_ row: Row) -> AuditEntry {
+        AuditEntry(
+            sequence: row["seq"],
+            event: AuditEvent(at: Timestamp(milliseconds: row["at"]), kind: row["kind"], actor: (row["actor"] as Int64?).map(eui),
+                              device: (row["device"] as Int64?).map(eui), srv: row["srv"], requestID: row["request_id"], code: row["code"],
+                              detail: row["detail"]),
+            previousHash: [UInt8](row["prev_hash"] as Data), hash: [UInt8](row["hash"] as Data))
+    }
+
+    public func audit(_ query: AuditQuery) async throws -> [AuditEntry] {
+        try await pool.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let actor = query.actor { conditions.append("actor = ?"); arguments += [sqlValue(actor)] }
+            if let device = query.device { conditions.append("device = ?"); arguments += [sqlValue(device)] }
+            if let srv = query.srv { conditions.append("srv = ?"); arguments += [srv] }
+            if let kind = query.kind { conditions.append("kind = ?"); arguments += [kind] }
+            if let requestID = query.requestID { conditions.append("request_id = ?"); arguments += [requestID] }
+            if let from = query.from { conditions.append("at >= ?"); arguments += [from.milliseconds] }
+            if let to = query.to { conditions.append("at < ?"); arguments += [to.milliseconds] }
+            arguments += [query.limit]
+            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            return try Row.fetchAll(db, sql: "SELECT * FROM audit \(whereClause) ORDER BY seq LIMIT ?", arguments: arguments).map(Self.auditEntry)
+        }
+    }
+
+    public func verifyAudit() async throws -> AuditVerification {
+        try await pool.read { db in
+            var problems: [String] = []
+            var previous = AuditChain.genesis
+            var expected: Int64 = 1
+            var count: Int64 = 0
+            let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit ORDER BY seq")
+            while let row = try cursor.next() {
+                let entry = Self.auditEntry(row)
+                count += 1
+                if entry.sequence != expected {
+                    problems.append("entries \(expected)…\(entry.sequence - 1) are missing (deleted)")
+                }
+                if entry.previousHash != previous {
+                    problems.append("entry \(entry.sequence) does not link to the entry before it")
+                }
+                let recomputed = AuditChain.hash(previous: entry.previousHash, sequence: entry.sequence, event: entry.event)
+                if recomputed != entry.hash {
+                    problems.append("entry \(entry.sequence) was altered (its hash does not match its content)")
+                }
+                previous = entry.hash
+                expected = entry.sequence + 1
+                if problems.count > 100 { break }
+            }
+            let headText = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'audit_head'")
+            let actualHead = count == 0 ? "0:\(AuditChain.hex(AuditChain.genesis))" : "\(expected - 1):\(AuditChain.hex(previous))"
+            if let headText, headText != actualHead, problems.isEmpty {
+                problems.append("the log ends at \(actualHead) but its recorded head is \(headText) (entries removed from the end)")
+            } else if headText == nil, count > 0 {
+                problems.append("the recorded head of the log is missing")
+            }
+            return AuditVerification(entries: count, problems: problems, head: actualHead)
+        }
+    }
+
+    public func meta(_ key: String) async throws -> String? {
+        try await pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+    }
+
+    public func registryVersion() async throws -> Int64 {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'registry_version'") ?? 0
+        }
+    }
+
+    /// Runs SQL directly (for tests that tamper with the audit log the way an attacker would).
+    public func unsafeExecute(_ sql: String) async throws {
+        try await pool.write { db in try db.execute(sql: sql) }
+    }
+}
+
+@inline(__always)
+func sqlValue(_ eui: EUI64) -> Int64 { Int64(bitPattern: eui.rawValue) }
+
+@inline(__always)
+func eui(_ value: Int64) -> EUI64 { EUI64(UInt64(bitPattern: value)) }

@@ -1,0 +1,167 @@
+import DUIS
+import Foundation
+import Testing
+import TestSupport
+@testable import Storage
+
+func makeStore() throws -> (SQLiteStore, TemporaryDirectory) {
+    let directory = try TemporaryDirectory()
+    return (try SQLiteStore(path: directory.file("hub.sqlite").path), directory)
+}
+
+let supplier = EUI64("90-B3-D5-1F-30-01-00-00")!
+let meter = EUI64("00-DB-12-34-56-78-90-A0")!
+
+@Suite struct SQLiteStoreTests {
+    @Test func mutationsRoundTrip() async throws {
+        let (store, directory) = try makeStore()
+        _ = directory
+        let request = StoredRequest(requestID: "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:5", originator: supplier, target: meter,
+                                    counter: UInt64.max - 3, srv: "4.1.1", commandVariant: 1, receivedAt: .now(), executeAt: nil,
+                                    status: .awaitingDevice, code: "I99", raw: Array("<x/>".utf8))
+        try await store.apply([
+            .putUser(UserRecord(eui: supplier, name: "Supplier", roles: [.is, .gs], responseURL: "http://127.0.0.1:9/r")),
+            .setCounter(originator: supplier, counter: UInt64.max - 3),
+            .insertRequest(request),
+            .putPremises(PremisesRecord(id: 1, uprn: 10001, postcode: "M22 0RR", addressIdentifier: "1 Threapwood Road", region: .central)),
+            .putDevice(DeviceRecord(eui: meter, type: .esme, status: .commissioned, premises: 1, manufacturer: "AB01", model: "M1", importMPxN: "1312345678111")),
+            .putRegistration(RegistrationRecord(mpxn: "1312345678111", role: .is, party: supplier, from: Timestamp(milliseconds: 0))),
+            .bumpRegistryVersion,
+        ])
+        #expect(try await store.users().first?.roles == [.is, .gs])
+        #expect(try await store.counters()[supplier] == UInt64.max - 3)
+        #expect(try await store.request(id: request.requestID) == request)
+        #expect(try await store.devices().first?.importMPxN == "1312345678111")
+        #expect(try await store.registrations().first?.party == supplier)
+        #expect(try await store.registryVersion() == 1)
+        // The request ID is unique: a second insert fails and nothing of its batch is written.
+        await #expect(throws: (any Error).self) {
+            try await store.apply([.audit(AuditEvent(kind: "x", detail: "y")), .insertRequest(request)])
+        }
+        #expect(try await store.audit(AuditQuery()).isEmpty)
+    }
+
+    @Test func outboxLifecycle() async throws {
+        let (store, directory) = try makeStore()
+        _ = directory
+        let now = Timestamp.now()
+        try await store.apply([.enqueueOutbox(OutboxItem(recipient: supplier, kind: "alert", messageID: "m1", requestID: nil,
+                                                         body: [1, 2, 3], createdAt: now, nextAttemptAt: now))])
+        let due = try await store.dueOutbox(now: now, limit: 10)
+        #expect(due.count == 1)
+        let id = try #require(due.first?.id)
+        try await store.apply([.outboxRetry(id: id, attempts: 1, nextAttemptAt: now.adding(milliseconds: 60_000), error: "refused")])
+        #expect(try await store.dueOutbox(now: now, limit: 10).isEmpty)
+        #expect(try await store.nextOutboxDue() == now.adding(milliseconds: 60_000))
+        try await store.apply([.outboxDelivered(id: id, at: now)])
+        #expect(try await store.nextOutboxDue() == nil)
+        #expect(try await store.outbox(recipient: supplier, status: .delivered, limit: 10).first?.attempts == 2)
+    }
+}
+
+@Suite struct AuditChainTests {
+    func populated() async throws -> (SQLiteStore, TemporaryDirectory) {
+        let (store, directory) = try makeStore()
+        for index in 0..<20 {
+            try await store.apply([.audit(AuditEvent(kind: "request", actor: supplier, device: meter, srv: "4.1.1",
+                                                     requestID: "r\(index)", code: "I99", detail: "accepted"))])
+        }
+        return (store, directory)
+    }
+
+    @Test func intactChainVerifies() async throws {
+        let (store, directory) = try await populated()
+        _ = directory
+        let result = try await store.verifyAudit()
+        #expect(result.isIntact)
+        #expect(result.entries == 20)
+        #expect(try await store.audit(AuditQuery(srv: "4.1.1", limit: 5)).count == 5)
+        #expect(try await store.audit(AuditQuery(requestID: "r7")).first?.sequence == 8)
+    }
+
+    @Test func editedEntryIsDetected() async throws {
+        let (store, directory) = try await populated()
+        _ = directory
+        try await store.unsafeExecute("UPDATE audit SET code = 'E2' WHERE seq = 7")
+        let result = try await store.verifyAudit()
+        #expect(!result.isIntact)
+        #expect(result.problems.contains { $0.contains("entry 7 was altered") })
+    }
+
+    @Test func deletedEntryIsDetected() async throws {
+        let (store, directory) = try await populated()
+        _ = directory
+        try await store.unsafeExecute("DELETE FROM audit WHERE seq = 12")
+        let result = try await store.verifyAudit()
+        #expect(result.problems.contains { $0.contains("missing") })
+    }
+
+    @Test func truncatedTailIsDetected() async throws {
+        let (store, directory) = try await populated()
+        _ = directory
+        try await store.unsafeExecute("DELETE FROM audit WHERE seq > 17")
+        let result = try await store.verifyAudit()
+        #expect(result.problems.contains { $0.contains("recorded head") })
+    }
+
+    @Test func rehashedEditIsDetectedByTheNextLink() async throws {
+        // An attacker who edits an entry and recomputes its own hash still breaks the link
+        // from the following entry.
+        let (store, directory) = try await populated()
+        _ = directory
+        let entries = try await store.audit(AuditQuery())
+        var edited = entries[9].event
+        edited.code = "E4"
+        let newHash = AuditChain.hash(previous: entries[9].previousHash, sequence: 10, event: edited)
+        try await store.unsafeExecute("UPDATE audit SET code = 'E4', hash = X'\(AuditChain.hex(newHash))' WHERE seq = 10")
+        let result = try await store.verifyAudit()
+        #expect(result.problems.contains { $0.contains("entry 11 does not link") })
+    }
+}
+
+@Suite struct GroupCommitTests {
+    @Test func concurrentCallersShareTransactions() async throws {
+        let (store, directory) = try makeStore()
+        _ = directory
+        let committer = GroupCommitter(store: store)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<500 {
+                group.addTask {
+                    try await committer.commit([.audit(AuditEvent(kind: "request", requestID: "r\(index)", detail: "x"))])
+                }
+            }
+            try await group.waitForAll()
+        }
+        let statistics = committer.statistics
+        #expect(statistics.callers == 500)
+        #expect(statistics.transactions < 500, "group commit should batch concurrent callers")
+        #expect(try await store.verifyAudit().entries == 500)
+        #expect(try await store.verifyAudit().isIntact)
+    }
+
+    @Test func oneBadCallerDoesNotFailTheOthers() async throws {
+        let (store, directory) = try makeStore()
+        _ = directory
+        let committer = GroupCommitter(store: store)
+        let duplicate = StoredRequest(requestID: "dup", originator: supplier, target: meter, counter: 1, srv: "4.1.1", commandVariant: 1,
+                                      receivedAt: .now(), executeAt: nil, status: .awaitingDevice, code: nil, raw: [])
+        try await committer.commit([.insertRequest(duplicate)])
+        let results = await withTaskGroup(of: Bool.self) { group -> [Bool] in
+            for index in 0..<50 {
+                group.addTask {
+                    do {
+                        if index == 25 { try await committer.commit([.insertRequest(duplicate)]) } else {
+                            try await committer.commit([.audit(AuditEvent(kind: "k", detail: "\(index)"))])
+                        }
+                        return true
+                    } catch {
+                        return false
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.filter { !$0 }.count == 1)
+        #expect(try await store.verifyAudit().entries == 49)
+    }
+}
