@@ -79,14 +79,17 @@ public struct ResponseSigner: Sendable {
     private static let rootEnd = Array("</sr:Response>".utf8)
     private static let declaration = Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n".utf8)
 
-    public func sign(_ response: DUISResponse) -> [UInt8] {
-        signDocument(openCanonical: response.canonicalOpenDocument(), rootEnd: Self.rootEnd)
+    /// Signs a response. `comment`, if given, is written as an XML comment before the
+    /// root element (outside what the signature covers): gbsm puts the reason for a
+    /// refusal there.
+    public func sign(_ response: DUISResponse, comment: String? = nil) -> [UInt8] {
+        signDocument(openCanonical: response.canonicalOpenDocument(), rootEnd: Self.rootEnd, comment: comment)
     }
 
     /// Signs a document given in canonical form with its root element left open. The
     /// reference digest is over the document without the signature, which, with the
     /// signature as the root's last child, is the open document plus the root's end tag.
-    public func signDocument(openCanonical: [UInt8], rootEnd: [UInt8]) -> [UInt8] {
+    public func signDocument(openCanonical: [UInt8], rootEnd: [UInt8], comment: String? = nil) -> [UInt8] {
         var hasher = SHA256()
         hasher.update(data: openCanonical)
         hasher.update(data: rootEnd)
@@ -116,6 +119,18 @@ public struct ResponseSigner: Sendable {
         var output = [UInt8]()
         output.reserveCapacity(Self.declaration.count + openCanonical.count + signedInfoBytes.count + 600)
         output.append(contentsOf: Self.declaration)
+        if let comment {
+            output.append(contentsOf: "<!-- ".utf8)
+            var previousDash = false
+            for byte in comment.utf8 {
+                let isDash = byte == UInt8(ascii: "-")
+                if isDash && previousDash { continue }  // "--" may not appear in a comment
+                if byte < 0x20 && byte != 0x09 { continue }
+                output.append(byte)
+                previousDash = isDash
+            }
+            output.append(contentsOf: " -->\n".utf8)
+        }
         output.append(contentsOf: openCanonical)
         var signature = CanonicalXMLWriter(capacity: 1024)
         signature.open("ds:Signature", namespaces: [("ds", XMLDSig.namespace)])

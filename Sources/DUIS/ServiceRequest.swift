@@ -139,3 +139,14 @@ public struct ServiceRequestDocument {
         try EnvelopedSignature.locate(in: document)
     }
 }
+
+extension ServiceRequestDocument {
+    /// Rewrites the RequestID in the document (signing tools set a fresh counter before
+    /// signing). The document must be signed afterwards.
+    public func setRequestID(_ requestID: RequestID) throws(DUISRequestError) {
+        guard let header = document.root?.firstChildElement,
+              let element = header.children.first(where: { $0.is("RequestID", in: "http://www.dccinterface.co.uk/ServiceUserGateway") })
+        else { throw .header("missing RequestID") }
+        element.setText(requestID.description)
+    }
+}

@@ -135,3 +135,15 @@ func equals(_ cString: UnsafePointer<xmlChar>, _ literal: StaticString) -> Bool 
         return cString[i] == 0
     }
 }
+
+extension XMLNode {
+    /// Replaces the element's content with text (escaped as needed).
+    func setText(_ text: String) {
+        withXMLString(text) { value in
+            if let escaped = xmlEncodeSpecialChars(pointer.pointee.doc, value) {
+                xmlNodeSetContent(pointer, escaped)
+                gbsm_xml_free(escaped)
+            }
+        }
+    }
+}

@@ -7,6 +7,7 @@ public enum Mutation: Sendable {
     case audit(AuditEvent)
     case putUser(UserRecord)
     case putUserCertificate(UserCertificateRecord)
+    case deleteUserCertificates(EUI64)
     case setCounter(originator: EUI64, counter: UInt64)
     case insertRequest(StoredRequest)
     case setRequestStatus(requestID: String, status: RequestStatus, code: String?)

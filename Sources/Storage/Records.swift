@@ -145,6 +145,8 @@ public enum RequestStatus: String, Sendable, Codable, CaseIterable {
     case scheduled
     /// Held by anomaly detection until released or deleted.
     case quarantined
+    /// Released from quarantine by its user, to be processed by the running hub.
+    case released
     /// Completed (non-device requests answered I0, or a device's response received).
     case completed
     /// Refused after it was stored (for example deleted from quarantine).

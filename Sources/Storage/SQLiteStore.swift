@@ -110,6 +110,8 @@ public final class SQLiteStore: HubStore {
                         INSERT OR REPLACE INTO user_certificates (issuer, issuer_normalized, serial, eui, role, der) VALUES (?, ?, ?, ?, ?, ?)
                         """).execute(arguments: [certificate.issuerName, DistinguishedNameText.normalize(certificate.issuerName),
                                                  certificate.serialNumber, sqlValue(certificate.eui), certificate.role, Data(certificate.der)])
+                case .deleteUserCertificates(let eui):
+                    try db.cachedStatement(sql: "DELETE FROM user_certificates WHERE eui = ?").execute(arguments: [sqlValue(eui)])
                 case .setCounter(let originator, let counter):
                     try db.cachedStatement(sql: "INSERT OR REPLACE INTO counters (originator, counter) VALUES (?, ?)")
                         .execute(arguments: [sqlValue(originator), Int64(bitPattern: counter)])

@@ -1,0 +1,445 @@
+import Crypto
+import Foundation
+import DUIS
+import Logging
+import Storage
+import Synchronization
+
+/// What the gateway answers on HTTP.
+public struct GatewayResponse: Sendable {
+    public var status: Int
+    public var contentType: String
+    public var body: [UInt8]
+    /// The DUIS response code, when the answer is a DUIS Response.
+    public var code: ResponseCode?
+    /// Why the request was refused, for people (also in the response as a comment).
+    public var reason: String?
+
+    static func text(_ status: Int, _ message: String) -> GatewayResponse {
+        GatewayResponse(status: status, contentType: "text/plain; charset=utf-8", body: Array((message + "\n").utf8), code: nil, reason: message)
+    }
+}
+
+/// The DUIS gateway: the request pipeline every Service Request passes through.
+///
+/// intake (libxml2 parse with limits, DUIS structure) → authentication (XML signature
+/// against the signer's registered certificate, which must be the originator's) →
+/// anti-replay (counter) → access control (E2 to E19) → critical-command check →
+/// anomaly detection (quarantine) → non-device service, or storage at the device
+/// boundary. Each step's outcome is audited; nothing is answered before it is durable.
+public final class Gateway: Sendable {
+    let dccEUI: EUI64
+    let limits: XMLParseLimits
+    let registry: UserRegistry
+    let accessControl: AccessControl
+    let replayGuard: ReplayGuard
+    let anomaly: AnomalyDetector
+    let committer: GroupCommitter
+    let signer: ResponseSigner
+    let services: NonDeviceServices
+    let outboxWakeup: Wakeup
+    let messageCounter: Atomic<UInt64>
+    let logger: Logger
+    let metrics = GatewayMetrics()
+
+    init(dccEUI: EUI64, limits: XMLParseLimits, registry: UserRegistry, accessControl: AccessControl, replayGuard: ReplayGuard,
+         anomaly: AnomalyDetector, committer: GroupCommitter, signer: ResponseSigner, services: NonDeviceServices,
+         outboxWakeup: Wakeup, logger: Logger) {
+        self.dccEUI = dccEUI
+        self.limits = limits
+        self.registry = registry
+        self.accessControl = accessControl
+        self.replayGuard = replayGuard
+        self.anomaly = anomaly
+        self.committer = committer
+        self.signer = signer
+        self.services = services
+        self.outboxWakeup = outboxWakeup
+        // Message counters for alerts: above any counter used before a restart.
+        self.messageCounter = Atomic(UInt64(Timestamp.now().milliseconds) * 1000)
+        self.logger = logger
+    }
+
+    /// Handles one HTTP POST of a DUIS Service Request to `service`.
+    public func handle(service: DUISService, body bytes: [UInt8]) async -> GatewayResponse {
+        let started = ContinuousClock.now
+        let response = await process(service: service, bytes: bytes)
+        metrics.record(service: service, outcome: response.code?.rawValue ?? "http\(response.status)", duration: ContinuousClock.now - started)
+        return response
+    }
+
+    // MARK: - The pipeline
+
+    private struct Intake {
+        let request: ServiceRequestDocument
+        let executeAt: Timestamp?
+    }
+
+    private func process(service: DUISService, bytes: [UInt8]) async -> GatewayResponse {
+        let received = Timestamp.now()
+
+        // Intake: well-formed, within limits, a DUIS Service Request.
+        let intake: Intake
+        do {
+            intake = try readRequest(bytes)
+        } catch let error as XMLParseError {
+            if case .tooLarge = error { return await malformed(bytes, service: service, reason: error.description, status: 413, at: received) }
+            return await malformed(bytes, service: service, reason: error.description, status: 400, at: received)
+        } catch {
+            return await malformed(bytes, service: service, reason: "\(error)", status: 400, at: received)
+        }
+        let request = intake.request
+        let header = request.header
+        let digest = AuditChain.hex(Array(SHA256.hash(data: bytes)))
+
+        // Authentication: the XML signature, by the originator's registered certificate.
+        let user: UserRecord
+        switch authenticate(request, at: received) {
+        case .success(let authenticated):
+            user = authenticated
+        case .failure(let refusal):
+            return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: false)
+        }
+
+        // Anti-replay.
+        if let last = replayGuard.admit(originator: header.requestID.originator, counter: header.requestID.counter) {
+            let refusal = Refusal(.E1, rule: "anti-replay", "counter \(header.requestID.counter) is not above \(last), the last counter of \(header.requestID.originator): the request is a replay")
+            return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: true, persistCounter: false)
+        }
+
+        // Access control.
+        let decision: AccessDecision
+        do {
+            decision = try accessControl.decide(header: header, user: user, service: service, at: intake.executeAt ?? received)
+        } catch {
+            return await refuse(header, service: service, error, digest: digest, size: bytes.count, at: received, authenticated: true)
+        }
+        guard let commandVariant = header.commandVariant else {
+            return await refuse(header, service: service, Refusal(.E12, rule: "command-variant-range", "invalid command variant"),
+                                digest: digest, size: bytes.count, at: received, authenticated: true)
+        }
+
+        // Critical commands need GBCS (a later step of gbsm).
+        if commandVariant.isCritical {
+            let refusal = Refusal(.E12, rule: "gbcs-required",
+                                  "command variant \(commandVariant.rawValue) (\(header.variant.srv) \(header.variant.name)) carries a critical GBCS command; gbsm does not implement GBCS yet, so critical requests are authenticated and authorised but not processed")
+            return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: true, allowedBy: decision.rule)
+        }
+
+        // Anomaly detection.
+        if let breach = anomaly.record(user: user.eui, srv: header.variant.srv, at: received) {
+            return await quarantine(header, service: service, bytes: bytes, digest: digest, breach: breach, decision: decision, at: received, executeAt: intake.executeAt)
+        }
+
+        if header.variant.isNonDevice {
+            return await nonDevice(request, service: service, user: user, decision: decision, bytes: bytes, digest: digest, at: received)
+        }
+        return await acceptDeviceRequest(header, service: service, bytes: bytes, digest: digest, decision: decision, at: received, executeAt: intake.executeAt)
+    }
+
+    private func readRequest(_ bytes: [UInt8]) throws -> Intake {
+        let document = try XMLDocument.parse(bytes, limits: limits)
+        let request = try ServiceRequestDocument(document)
+        if let commandVariant = request.header.commandVariant { try request.checkBody(for: commandVariant) }
+        let executeAt = try request.executionDateTime()
+        return Intake(request: request, executeAt: executeAt)
+    }
+
+    private func authenticate(_ request: ServiceRequestDocument, at time: Timestamp) -> Result<UserRecord, Refusal> {
+        let header = request.header
+        let signature: EnvelopedSignature
+        do {
+            signature = try request.signature()
+        } catch {
+            return .failure(Refusal(.E1, rule: "signature", error.description))
+        }
+        guard let (record, certificate) = registry.certificate(for: signature.signer) else {
+            return .failure(Refusal(.E1, rule: "signature", SignatureError.unknownSigner(signature.signer).description))
+        }
+        guard record.eui == header.requestID.originator else {
+            return .failure(Refusal(.E1, rule: "signature", SignatureError.signerMismatch("the certificate is registered to \(record.eui), the RequestID names \(header.requestID.originator)").description))
+        }
+        let validity = certificate.certificate
+        let now = Date(timeIntervalSince1970: Double(time.milliseconds) / 1000)
+        guard validity.notValidBefore <= now, now <= validity.notValidAfter else {
+            return .failure(Refusal(.E1, rule: "certificate-validity", "certificate \(record.serialNumber) is not valid at \(time.iso8601)"))
+        }
+        guard let key = certificate.signingKey else {
+            return .failure(Refusal(.E1, rule: "signature", "certificate \(record.serialNumber) has no ECDSA P-256 key"))
+        }
+        do {
+            try signature.verify(in: request.document, key: key)
+        } catch {
+            return .failure(Refusal(.E1, rule: "signature", error.description))
+        }
+        guard let user = registry.user(record.eui) else {
+            return .failure(Refusal(.E1, rule: "user-registered", "\(record.eui) is not a registered DCC user"))
+        }
+        return .success(user)
+    }
+
+    // MARK: - Outcomes
+
+    private func requestEvent(_ header: RequestHeader, service: DUISService, digest: String, size: Int, at time: Timestamp, authenticated: Bool) -> AuditEvent {
+        AuditEvent(at: time, kind: "request", actor: header.requestID.originator,
+                   device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv,
+                   requestID: header.requestID.description,
+                   detail: "\(service.title), command variant \(header.commandVariantText), \(header.variant.name), \(size) octets, SHA-256 \(digest)"
+                       + (authenticated ? ", signature verified" : ", not authenticated"))
+    }
+
+    private func decisionEvent(_ header: RequestHeader, code: ResponseCode, rule: String, reason: String, at time: Timestamp) -> AuditEvent {
+        AuditEvent(at: time, kind: "decision", actor: header.requestID.originator,
+                   device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv,
+                   requestID: header.requestID.description, code: code.rawValue, detail: "[\(rule)] \(reason)")
+    }
+
+    private func responseEvent(_ header: RequestHeader, code: ResponseCode, detail: String, at time: Timestamp) -> AuditEvent {
+        AuditEvent(at: time, kind: "response", actor: header.requestID.originator,
+                   device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv,
+                   requestID: header.requestID.description, code: code.rawValue, detail: detail)
+    }
+
+    private func signedResponse(_ header: RequestHeader, code: ResponseCode, payload: (@Sendable (inout CanonicalXMLWriter) -> Void)? = nil, comment: String?) -> GatewayResponse {
+        let response = DUISResponse(schemaVersion: header.schemaVersion, requestID: header.requestID.description, code: code, dateTime: .now(),
+                                    body: .message(serviceReference: header.serviceReference, srv: header.variant.srv, payload: payload))
+        let text = comment.map { "gbsm: \(code.rawValue): \($0)" }
+        return GatewayResponse(status: 200, contentType: "application/xml", body: signer.sign(response, comment: text), code: code, reason: comment)
+    }
+
+    private func storageFailure(_ error: any Error) -> GatewayResponse {
+        logger.error("storage failure: \(error)")
+        return .text(503, "the hub could not record the request durably (\(error)); it was not accepted, send it again with a new counter")
+    }
+
+    private func malformed(_ bytes: [UInt8], service: DUISService, reason: String, status: Int, at time: Timestamp) async -> GatewayResponse {
+        let digest = AuditChain.hex(Array(SHA256.hash(data: bytes)))
+        let event = AuditEvent(at: time, kind: "request.rejected", detail: "\(service.title): \(reason); \(bytes.count) octets, SHA-256 \(digest)")
+        do {
+            try await committer.commit([.audit(event)])
+        } catch {
+            return storageFailure(error)
+        }
+        return .text(status, "not a valid DUIS Service Request: \(reason)")
+    }
+
+    private func refuse(_ header: RequestHeader, service: DUISService, _ refusal: Refusal, digest: String, size: Int, at time: Timestamp,
+                        authenticated: Bool, persistCounter: Bool = true, allowedBy: String? = nil) async -> GatewayResponse {
+        var mutations: [Mutation] = [.audit(requestEvent(header, service: service, digest: digest, size: size, at: time, authenticated: authenticated))]
+        if let allowedBy {
+            mutations.append(.audit(decisionEvent(header, code: .I0, rule: "access-control", reason: allowedBy, at: time)))
+        }
+        mutations.append(.audit(decisionEvent(header, code: refusal.code, rule: refusal.rule, reason: refusal.reason, at: time)))
+        mutations.append(.audit(responseEvent(header, code: refusal.code, detail: "synchronous refusal", at: time)))
+        if authenticated && persistCounter {
+            mutations.append(.setCounter(originator: header.requestID.originator, counter: header.requestID.counter))
+        }
+        do {
+            try await committer.commit(mutations)
+        } catch {
+            return storageFailure(error)
+        }
+        return signedResponse(header, code: refusal.code, comment: refusal.reason)
+    }
+
+    private func acceptDeviceRequest(_ header: RequestHeader, service: DUISService, bytes: [UInt8], digest: String, decision: AccessDecision,
+                                     at time: Timestamp, executeAt: Timestamp?) async -> GatewayResponse {
+        let futureDated = executeAt.map { $0 > time } ?? false
+        let status: RequestStatus = futureDated ? .scheduled : .awaitingDevice
+        let stored = StoredRequest(requestID: header.requestID.description, originator: header.requestID.originator, target: header.requestID.target,
+                                   counter: header.requestID.counter, srv: header.variant.srv, commandVariant: Int(header.commandVariantText) ?? 0,
+                                   receivedAt: time, executeAt: executeAt, status: status, code: ResponseCode.I99.rawValue, raw: bytes)
+        let note = futureDated ? "future-dated for \(executeAt?.iso8601 ?? ""): held until then" : "stored at the device boundary, awaiting delivery to the device"
+        let mutations: [Mutation] = [
+            .setCounter(originator: header.requestID.originator, counter: header.requestID.counter),
+            .insertRequest(stored),
+            .audit(requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)),
+            .audit(decisionEvent(header, code: .I99, rule: "access-control", reason: "\(decision.rule); \(note)", at: time)),
+            .audit(responseEvent(header, code: .I99, detail: "synchronous acknowledgement", at: time)),
+        ]
+        do {
+            try await committer.commit(mutations)
+        } catch {
+            return storageFailure(error)
+        }
+        return signedResponse(header, code: .I99, comment: nil)
+    }
+
+    private func quarantine(_ header: RequestHeader, service: DUISService, bytes: [UInt8], digest: String, breach: AnomalyDetector.Breach,
+                            decision: AccessDecision, at time: Timestamp, executeAt: Timestamp?) async -> GatewayResponse {
+        let reference = Int64(bitPattern: nextMessageCounter())
+        let requestID = header.requestID.description
+        let threshold = breach.threshold
+        let reason = "anomaly detection: \(breach.observed) \(header.variant.srv) requests from \(header.requestID.originator) within \(threshold.windowSeconds) s exceed the \(breach.isUserThreshold ? "user's" : "DCC's") threshold of \(threshold.limit); quarantined as event \(reference) until the user releases or deletes it (DCC alert AD1 sent)"
+        let stored = StoredRequest(requestID: requestID, originator: header.requestID.originator, target: header.requestID.target,
+                                   counter: header.requestID.counter, srv: header.variant.srv, commandVariant: Int(header.commandVariantText) ?? 0,
+                                   receivedAt: time, executeAt: executeAt, status: .quarantined, code: ResponseCode.I99.rawValue,
+                                   quarantineRef: reference, raw: bytes)
+        let alert = makeAlert(to: header.requestID.originator, schemaVersion: header.schemaVersion,
+                              body: DCCAlerts.quarantined(requestID: requestID, reference: reference, userThreshold: breach.isUserThreshold),
+                              kind: "dcc-alert AD1", requestID: requestID, at: time)
+        let mutations: [Mutation] = [
+            .setCounter(originator: header.requestID.originator, counter: header.requestID.counter),
+            .insertRequest(stored),
+            .audit(requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)),
+            .audit(decisionEvent(header, code: .I99, rule: "anomaly-detection", reason: reason, at: time)),
+            .audit(responseEvent(header, code: .I99, detail: "synchronous acknowledgement (quarantined)", at: time)),
+            .enqueueOutbox(alert),
+            .audit(AuditEvent(at: time, kind: "alert", actor: header.requestID.originator, srv: header.variant.srv, requestID: requestID,
+                              code: "AD1", detail: "DCC alert AD1 (quarantined request, event \(reference)) queued for \(header.requestID.originator)")),
+        ]
+        do {
+            try await committer.commit(mutations)
+        } catch {
+            return storageFailure(error)
+        }
+        logger.warning("quarantined \(requestID): \(reason)")
+        outboxWakeup.signal()
+        return signedResponse(header, code: .I99, comment: reason)
+    }
+
+    private func nonDevice(_ request: ServiceRequestDocument, service: DUISService, user: UserRecord, decision: AccessDecision, bytes: [UInt8],
+                           digest: String, at time: Timestamp) async -> GatewayResponse {
+        let header = request.header
+        let input = NonDeviceRequest(header: header, body: request.body(), user: user, role: decision.role, received: time)
+        let base = baseMutations(header, service: service, bytes: bytes, digest: digest, decision: decision, at: time, synchronous: true)
+        let result: Result<NonDeviceOutcome, Refusal>
+        do {
+            result = try await services.execute(input, finalize: base)
+        } catch {
+            return storageFailure(error)
+        }
+        switch result {
+        case .success(let outcome):
+            return signedResponse(header, code: .I0, payload: outcome.payload, comment: nil)
+        case .failure(let refusal):
+            return signedResponse(header, code: refusal.code, comment: refusal.reason)
+        }
+    }
+
+    /// The gateway's own record of a non-device request, whichever way its service ends.
+    private func baseMutations(_ header: RequestHeader, service: DUISService, bytes: [UInt8], digest: String, decision: AccessDecision,
+                               at time: Timestamp, synchronous: Bool) -> @Sendable (Result<NonDeviceOutcome, Refusal>) -> [Mutation] {
+        let request = requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)
+        return { [dccEUI] result in
+            _ = dccEUI
+            var mutations: [Mutation] = [.setCounter(originator: header.requestID.originator, counter: header.requestID.counter)]
+            if synchronous { mutations.append(.audit(request)) }
+            switch result {
+            case .success(let outcome):
+                if synchronous {
+                    mutations.append(.insertRequest(StoredRequest(
+                        requestID: header.requestID.description, originator: header.requestID.originator, target: header.requestID.target,
+                        counter: header.requestID.counter, srv: header.variant.srv, commandVariant: 8, receivedAt: time, executeAt: nil,
+                        status: .completed, code: ResponseCode.I0.rawValue, raw: bytes)))
+                }
+                mutations.append(.audit(self.decisionEvent(header, code: .I0, rule: "access-control", reason: "\(decision.rule); \(outcome.note)", at: time)))
+                mutations.append(.audit(self.responseEvent(header, code: .I0, detail: synchronous ? "synchronous result" : "asynchronous result queued", at: time)))
+            case .failure(let refusal):
+                mutations.append(.audit(self.decisionEvent(header, code: refusal.code, rule: refusal.rule, reason: refusal.reason, at: time)))
+                mutations.append(.audit(self.responseEvent(header, code: refusal.code, detail: synchronous ? "synchronous refusal" : "asynchronous refusal queued", at: time)))
+            }
+            return mutations
+        }
+    }
+
+    // MARK: - Alerts and released requests
+
+    func nextMessageCounter() -> UInt64 {
+        messageCounter.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+
+    /// A signed DCC alert or asynchronous response queued for a user.
+    func makeAlert(to recipient: EUI64, schemaVersion: String, body: DUISResponse.Body, kind: String, requestID: String?, at time: Timestamp) -> OutboxItem {
+        let messageID = "\(dccEUI):\(recipient):\(nextMessageCounter())"
+        let response = DUISResponse(schemaVersion: schemaVersion, requestID: nil, responseID: messageID, code: .I0, dateTime: time, body: body)
+        return OutboxItem(recipient: recipient, kind: kind, messageID: messageID, requestID: requestID, body: signer.sign(response),
+                          createdAt: time, nextAttemptAt: time)
+    }
+
+    /// Processes a request its user released from quarantine: a device request moves to
+    /// the device boundary; a non-device request runs now and its result is sent as an
+    /// asynchronous response.
+    func processReleased(_ stored: StoredRequest) async {
+        let time = Timestamp.now()
+        let document: XMLDocument
+        let request: ServiceRequestDocument
+        do {
+            document = try XMLDocument.parse(stored.raw, limits: limits)
+            request = try ServiceRequestDocument(document)
+        } catch {
+            logger.error("released request \(stored.requestID) can no longer be read: \(error)")
+            try? await committer.commit([.setRequestStatus(requestID: stored.requestID, status: .refused, code: ResponseCode.E12.rawValue)])
+            return
+        }
+        let header = request.header
+        guard header.variant.isNonDevice else {
+            let status: RequestStatus = (stored.executeAt.map { $0 > time } ?? false) ? .scheduled : .awaitingDevice
+            try? await committer.commit([
+                .setRequestStatus(requestID: stored.requestID, status: status, code: ResponseCode.I99.rawValue),
+                .audit(AuditEvent(at: time, kind: "decision", actor: stored.originator, device: stored.target, srv: stored.srv, requestID: stored.requestID,
+                                  code: "I99", detail: "[quarantine-release] released by its user; now \(status.rawValue)")),
+            ])
+            return
+        }
+        guard let user = registry.user(stored.originator) else { return }
+        let decision: AccessDecision
+        do {
+            decision = try accessControl.decide(header: header, user: user, service: .nonDevice, at: time)
+        } catch {
+            await queueAsynchronousResult(header, stored: stored, result: .failure(error), at: time, decision: nil)
+            return
+        }
+        let input = NonDeviceRequest(header: header, body: request.body(), user: user, role: decision.role, received: time)
+        do {
+            let result = try await services.execute(input) { [self] result in
+                var mutations: [Mutation] = [.setRequestStatus(requestID: stored.requestID, status: result.isSuccess ? .completed : .refused,
+                                                               code: (result.refusal?.code ?? .I0).rawValue)]
+                mutations += baseMutations(header, service: .nonDevice, bytes: stored.raw, digest: "", decision: decision, at: time, synchronous: false)(result)
+                    .filter { if case .setCounter = $0 { return false } else { return true } }
+                mutations.append(.enqueueOutbox(asynchronousResponse(header, result: result, at: time)))
+                return mutations
+            }
+            _ = result
+            outboxWakeup.signal()
+        } catch {
+            logger.error("released request \(stored.requestID) could not be processed: \(error)")
+        }
+    }
+
+    private func asynchronousResponse(_ header: RequestHeader, result: Result<NonDeviceOutcome, Refusal>, at time: Timestamp) -> OutboxItem {
+        let code: ResponseCode
+        var payload: (@Sendable (inout CanonicalXMLWriter) -> Void)?
+        switch result {
+        case .success(let outcome):
+            code = .I0
+            payload = outcome.payload
+        case .failure(let refusal):
+            code = refusal.code
+        }
+        let response = DUISResponse(schemaVersion: header.schemaVersion, requestID: header.requestID.description,
+                                    responseID: header.requestID.responseID, code: code, dateTime: time,
+                                    body: .message(serviceReference: header.serviceReference, srv: header.variant.srv, payload: payload))
+        return OutboxItem(recipient: header.requestID.originator, kind: "service-response", messageID: header.requestID.responseID,
+                          requestID: header.requestID.description, body: signer.sign(response, comment: result.refusal.map { "gbsm: \($0.code.rawValue): \($0.reason)" }),
+                          createdAt: time, nextAttemptAt: time)
+    }
+
+    private func queueAsynchronousResult(_ header: RequestHeader, stored: StoredRequest, result: Result<NonDeviceOutcome, Refusal>, at time: Timestamp,
+                                         decision: AccessDecision?) async {
+        var mutations: [Mutation] = [
+            .setRequestStatus(requestID: stored.requestID, status: .refused, code: (result.refusal?.code ?? .I0).rawValue),
+            .enqueueOutbox(asynchronousResponse(header, result: result, at: time)),
+        ]
+        if let refusal = result.refusal {
+            mutations.append(.audit(decisionEvent(header, code: refusal.code, rule: refusal.rule, reason: "after release from quarantine: \(refusal.reason)", at: time)))
+        }
+        try? await committer.commit(mutations)
+        outboxWakeup.signal()
+    }
+}
+
+extension Result where Failure == Refusal {
+    var isSuccess: Bool { if case .success = self { return true } else { return false } }
+    var refusal: Refusal? { if case .failure(let refusal) = self { return refusal } else { return nil } }
+}

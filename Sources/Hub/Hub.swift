@@ -1,0 +1,156 @@
+/// Hub: the DCC service. The DUIS gateway and its request pipeline (authentication,
+/// anti-replay, access control, anomaly detection), the Smart Metering Inventory,
+/// DCC's non-device services, DCC schedules, the device boundary where device requests
+/// wait for delivery, the durable outbox that delivers responses and alerts, and the
+/// audit trail.
+import AsyncHTTPClient
+import DUIS
+import Foundation
+import Logging
+import SMKI
+import Storage
+
+public struct HubConfiguration: Sendable {
+    public var dataDirectory: URL
+    public var dccEUI: EUI64
+    public var parseLimits: XMLParseLimits
+    /// DCC's own anomaly detection threshold, for users and SRVs without their own.
+    public var anomalyDefaultLimit: Int
+    public var anomalyDefaultWindowSeconds: Int
+    public var delivery: DeliveryPolicy
+    /// How often the hub looks for changes made by admin commands in other processes.
+    public var pollInterval: Duration
+
+    public init(dataDirectory: URL, dccEUI: EUI64 = Provisioning.dccEUI, parseLimits: XMLParseLimits = .duis,
+                anomalyDefaultLimit: Int = 100_000, anomalyDefaultWindowSeconds: Int = 3600,
+                delivery: DeliveryPolicy = .standard, pollInterval: Duration = .seconds(1)) {
+        self.dataDirectory = dataDirectory
+        self.dccEUI = dccEUI
+        self.parseLimits = parseLimits
+        self.anomalyDefaultLimit = anomalyDefaultLimit
+        self.anomalyDefaultWindowSeconds = anomalyDefaultWindowSeconds
+        self.delivery = delivery
+        self.pollInterval = pollInterval
+    }
+
+    public var databasePath: String { dataDirectory.appendingPathComponent("hub.sqlite").path }
+    public var keystoreURL: URL { dataDirectory.appendingPathComponent("smki/keystore.json") }
+    public var firmwareDirectory: URL { dataDirectory.appendingPathComponent("firmware") }
+}
+
+public enum HubError: Error, CustomStringConvertible {
+    case noDSPKey(String)
+    case notProvisioned(String)
+
+    public var description: String {
+        switch self {
+        case .noDSPKey(let path): return "no DCC (DSP) XML-signing key with its private key in \(path): run `gbsm smki init` or `gbsm serve --dcc-boxed FILE`"
+        case .notProvisioned(let detail): return detail
+        }
+    }
+}
+
+/// The assembled hub: state loaded from the data folder, the gateway ready for requests,
+/// and the background work (response delivery, admin changes, released quarantine).
+public final class Hub: Sendable {
+    public let configuration: HubConfiguration
+    public let store: SQLiteStore
+    public let committer: GroupCommitter
+    public let registry: UserRegistry
+    public let inventory: Inventory
+    public let replayGuard: ReplayGuard
+    public let anomaly: AnomalyDetector
+    public let gateway: Gateway
+    public let delivery: ResponseDelivery
+    let schedules: ScheduleBook
+    let firmware: FirmwareBook
+    let httpClient: HTTPClient
+    let logger: Logger
+
+    public static func open(_ configuration: HubConfiguration, logger: Logger = Logger(label: "gbsm.hub")) async throws -> Hub {
+        let keystore: Keystore
+        do {
+            keystore = try Keystore.load(from: configuration.keystoreURL)
+        } catch {
+            throw HubError.noDSPKey(configuration.keystoreURL.path)
+        }
+        guard let dsp = keystore.dspSigner, let dspKey = dsp.signingKey else { throw HubError.noDSPKey(configuration.keystoreURL.path) }
+        let broker = BrokerCredentials(
+            digitalSigning: keystore.entries.first { $0.eui == configuration.dccEUI && $0.role == RemotePartyRole.accessControlBroker && $0.usage == .digitalSignature }?.certificate.der,
+            keyAgreement: keystore.entries.first { $0.eui == configuration.dccEUI && $0.role == RemotePartyRole.accessControlBroker && $0.usage == .keyAgreement }?.certificate.der)
+        let store = try SQLiteStore(path: configuration.databasePath)
+        return try await Hub(configuration: configuration, store: store, signer: ResponseSigner(key: dspKey, reference: dsp.certificate.signerReference),
+                             broker: broker, logger: logger)
+    }
+
+    init(configuration: HubConfiguration, store: SQLiteStore, signer: ResponseSigner, broker: BrokerCredentials, logger: Logger) async throws {
+        self.configuration = configuration
+        self.store = store
+        self.logger = logger
+        committer = GroupCommitter(store: store)
+        registry = UserRegistry()
+        inventory = Inventory()
+        replayGuard = ReplayGuard()
+        anomaly = AnomalyDetector(defaultLimit: configuration.anomalyDefaultLimit, defaultWindowSeconds: configuration.anomalyDefaultWindowSeconds)
+        schedules = ScheduleBook()
+        firmware = FirmwareBook()
+        let accessControl = AccessControl(dccEUI: configuration.dccEUI, inventory: inventory)
+        let services = NonDeviceServices(inventory: inventory, accessControl: accessControl, committer: committer, schedules: schedules,
+                                         firmware: firmware, firmwareDirectory: configuration.firmwareDirectory, broker: broker)
+        let wakeup = Wakeup()
+        gateway = Gateway(dccEUI: configuration.dccEUI, limits: configuration.parseLimits, registry: registry, accessControl: accessControl,
+                          replayGuard: replayGuard, anomaly: anomaly, committer: committer, signer: signer, services: services,
+                          outboxWakeup: wakeup, logger: logger)
+        httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        delivery = ResponseDelivery(store: store, committer: committer, registry: registry, client: httpClient,
+                                    policy: configuration.delivery, wakeup: wakeup, logger: logger)
+        try await reloadRegistry()
+        inventory.load(premises: try await store.premises(), devices: try await store.devices(), registrations: try await store.registrations())
+        replayGuard.load(try await store.counters())
+        schedules.load(try await store.schedules())
+        firmware.load(try await store.firmware())
+    }
+
+    private func reloadRegistry() async throws {
+        let warnings = registry.load(users: try await store.users(), certificates: try await store.userCertificates())
+        for warning in warnings { logger.warning("\(warning)") }
+        anomaly.load(try await store.thresholds())
+    }
+
+    /// Runs the background work until the task is cancelled: response delivery, and
+    /// watching the store for admin changes (users, certificates, thresholds) and for
+    /// requests released from quarantine.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.delivery.run() }
+            group.addTask { await self.watch() }
+            await group.waitForAll()
+        }
+    }
+
+    private func watch() async {
+        var version = (try? await store.registryVersion()) ?? 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.pollInterval)
+            if Task.isCancelled { break }
+            do {
+                let current = try await store.registryVersion()
+                if current != version {
+                    version = current
+                    try await reloadRegistry()
+                    logger.info("registry reloaded (version \(current))")
+                    delivery.wakeup.signal()
+                }
+                for released in try await store.requests(status: .released, originator: nil, limit: 100) {
+                    await gateway.processReleased(released)
+                }
+            } catch {
+                logger.error("watching the store failed: \(error)")
+            }
+        }
+    }
+
+    public func shutdown() async {
+        try? await httpClient.shutdown()
+    }
+}

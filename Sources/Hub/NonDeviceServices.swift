@@ -1,0 +1,737 @@
+import Crypto
+import DUIS
+import Foundation
+import Storage
+import Synchronization
+
+/// A non-device request (command variant 8) after access control.
+struct NonDeviceRequest: Sendable {
+    let header: RequestHeader
+    let body: ElementTree
+    let user: UserRecord
+    let role: UserRole
+    let received: Timestamp
+}
+
+/// What a non-device service did: the payload of its I0 response, the state changes to
+/// commit, and a note for the audit log.
+struct NonDeviceOutcome: Sendable {
+    var payload: (@Sendable (inout CanonicalXMLWriter) -> Void)?
+    var mutations: [Mutation] = []
+    var note: String
+}
+
+/// The DCC credentials a Service Opt In returns (the access control broker's
+/// certificates).
+public struct BrokerCredentials: Sendable {
+    public var digitalSigning: [UInt8]?
+    public var keyAgreement: [UInt8]?
+
+    public init(digitalSigning: [UInt8]?, keyAgreement: [UInt8]?) {
+        self.digitalSigning = digitalSigning
+        self.keyAgreement = keyAgreement
+    }
+}
+
+/// DCC schedules (5.1) in memory, with the next schedule ID.
+final class ScheduleBook: Sendable {
+    private struct State {
+        var schedules: [Int64: ScheduleRecord] = [:]
+        var nextID: Int64 = 1
+    }
+
+    private let state = Mutex(State())
+
+    func load(_ records: [ScheduleRecord]) {
+        state.withLock { state in
+            state.schedules = [:]
+            for record in records {
+                state.schedules[record.id] = record
+                state.nextID = max(state.nextID, record.id + 1)
+            }
+        }
+    }
+
+    func allocateID() -> Int64 {
+        state.withLock { state in
+            defer { state.nextID += 1 }
+            return state.nextID
+        }
+    }
+
+    func schedule(_ id: Int64) -> ScheduleRecord? { state.withLock { $0.schedules[id] } }
+
+    func active(device: EUI64, owner: EUI64) -> [ScheduleRecord] {
+        state.withLock { $0.schedules.values.filter { $0.device == device && $0.owner == owner && $0.deletedAt == nil } }
+            .sorted { $0.id < $1.id }
+    }
+
+    var activeCount: Int { state.withLock { $0.schedules.values.filter { $0.deletedAt == nil }.count } }
+
+    func apply(_ mutations: [Mutation]) {
+        state.withLock { state in
+            for mutation in mutations {
+                switch mutation {
+                case .putSchedule(let schedule): state.schedules[schedule.id] = schedule
+                case .deleteSchedule(let id, let at): state.schedules[id]?.deletedAt = at
+                default: continue
+                }
+            }
+        }
+    }
+}
+
+/// Firmware distributions (11.1, 11.4) in memory: which devices have one in progress.
+final class FirmwareBook: Sendable {
+    private let inProgress = Mutex<[EUI64: String]>([:])
+
+    func load(_ records: [FirmwareRecord]) {
+        inProgress.withLock { map in
+            map = [:]
+            for record in records { for device in record.devices { map[device] = record.requestID } }
+        }
+    }
+
+    func distribution(for device: EUI64) -> String? { inProgress.withLock { $0[device] } }
+
+    func apply(_ mutations: [Mutation]) {
+        inProgress.withLock { map in
+            for case .putFirmware(let record) in mutations { for device in record.devices { map[device] = record.requestID } }
+        }
+    }
+}
+
+/// The DCC's own services (command variant 8): inventory (8.2, 8.3, 8.4, 12.2),
+/// service opt-in (8.6), local command responses (8.13), communications hub status
+/// updates (8.14.x), DCC schedules (5.1, 5.2, 5.3), firmware distribution records (11.1,
+/// 11.4) and the WAN matrix (12.1). Requests that change state run one at a time:
+/// check, commit, then apply to memory.
+final class NonDeviceServices: Sendable {
+    let inventory: Inventory
+    let accessControl: AccessControl
+    let committer: GroupCommitter
+    let schedules: ScheduleBook
+    let firmware: FirmwareBook
+    let firmwareDirectory: URL
+    let broker: BrokerCredentials
+    private let lock = AsyncSerialLock()
+
+    init(inventory: Inventory, accessControl: AccessControl, committer: GroupCommitter, schedules: ScheduleBook,
+         firmware: FirmwareBook, firmwareDirectory: URL, broker: BrokerCredentials) {
+        self.inventory = inventory
+        self.accessControl = accessControl
+        self.committer = committer
+        self.schedules = schedules
+        self.firmware = firmware
+        self.firmwareDirectory = firmwareDirectory
+        self.broker = broker
+    }
+
+    static let readOnly: Set<String> = ["8.2", "5.2", "12.1"]
+
+    /// Runs the service and commits its changes together with `finalize`'s (the
+    /// gateway's request record, counter and audit events for this outcome).
+    func execute(_ request: NonDeviceRequest, finalize: @Sendable (Result<NonDeviceOutcome, Refusal>) -> [Mutation]) async throws -> Result<NonDeviceOutcome, Refusal> {
+        if Self.readOnly.contains(request.header.variant.srv) {
+            let result = run(request)
+            try await committer.commit(finalize(result))
+            return result
+        }
+        return try await lock.withLock {
+            let result = run(request)
+            var mutations = finalize(result)
+            if case .success(let outcome) = result { mutations += outcome.mutations }
+            try await committer.commit(mutations)
+            if case .success(let outcome) = result {
+                inventory.apply(outcome.mutations)
+                schedules.apply(outcome.mutations)
+                firmware.apply(outcome.mutations)
+            }
+            return result
+        }
+    }
+
+    private func run(_ request: NonDeviceRequest) -> Result<NonDeviceOutcome, Refusal> {
+        do {
+            return .success(try dispatch(request))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func dispatch(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
+        switch request.header.variant.srv {
+        case "8.2": return try readInventory(request)
+        case "8.3": return try decommission(request)
+        case "8.4": return try updateInventory(request)
+        case "8.6": return try serviceOptIn(request)
+        case "8.13": return try returnLocalCommandResponse(request)
+        case "8.14.1": return try communicationsHubInstalled(request, withWAN: true)
+        case "8.14.2": return try communicationsHubInstalled(request, withWAN: false)
+        case "8.14.3": return try communicationsHubReturned(request, fault: true)
+        case "8.14.4": return try communicationsHubReturned(request, fault: false)
+        case "5.1": return try createSchedule(request)
+        case "5.2": return try readSchedule(request)
+        case "5.3": return try deleteSchedule(request)
+        case "11.1": return try updateFirmware(request, ppmid: false)
+        case "11.4": return try updateFirmware(request, ppmid: true)
+        case "12.1": return try wanMatrix(request)
+        case "12.2": return try prenotify(request)
+        default:
+            throw Refusal(.E12, rule: "non-device-service", "\(request.header.variant.srv) is not a DCC non-device service")
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func eui(_ body: ElementTree, _ name: String) throws(Refusal) -> EUI64 {
+        guard let text = body.value(name) else { throw Refusal(.E12, rule: "body", "\(body.name) needs \(name)") }
+        guard let eui = EUI64(text) else { throw Refusal(.E19, rule: "device-id", "\(name) \"\(text)\" is not an EUI-64") }
+        return eui
+    }
+
+    private func existingDevice(_ eui: EUI64) throws(Refusal) -> DeviceRecord {
+        guard let device = inventory.device(eui) else { throw Refusal(.E19, rule: "device-exists", "device \(eui) is not in the inventory") }
+        return device
+    }
+
+    /// The user must be registered (in its role) for the device, or, for a device not yet
+    /// associated with any MPAN or MPRN, be a supplier.
+    private func requireAuthorised(_ request: NonDeviceRequest, for device: DeviceRecord) throws(Refusal) {
+        if accessControl.authorisation(role: request.role, user: request.user.eui, device: device, at: request.received) != nil { return }
+        for role in request.user.roles where accessControl.authorisation(role: role, user: request.user.eui, device: device, at: request.received) != nil {
+            return
+        }
+        if inventory.accessMPxNs(for: device).isEmpty && (request.user.roles.contains(.is) || request.user.roles.contains(.gs)) { return }
+        throw Refusal(.E4, rule: "device-authorisation", "user \(request.user.eui) is not registered for \(device.type.rawValue) \(device.eui)")
+    }
+
+    private func requireRegistered(_ request: NonDeviceRequest, mpxn: String) throws(Refusal) {
+        let registered = inventory.registrations(mpxn: mpxn).contains { $0.party == request.user.eui && $0.covers(request.received) && [.is, .gs, .es].contains($0.role) }
+        guard registered else {
+            throw Refusal(.E4, rule: "mpxn-registration", "user \(request.user.eui) is not the registered supplier of \(mpxn) at \(request.received.iso8601)")
+        }
+    }
+
+    private func event(_ request: NonDeviceRequest, device: EUI64, kind: String, _ detail: String) -> Mutation {
+        .deviceEvent(DeviceEventRecord(device: device, at: request.received, kind: kind, requestID: request.header.requestID.description, detail: detail))
+    }
+
+    // MARK: - 8.2 Read Inventory
+
+    private func readInventory(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
+        let body = request.body
+        var found: [DeviceRecord] = []
+        var query = ""
+        if let text = body.value("DeviceID") {
+            guard let eui = EUI64(text) else { throw Refusal(.E19, rule: "device-id", "DeviceID \"\(text)\" is not an EUI-64") }
+            let device = try existingDevice(eui)
+            found = device.premises.map { inventory.devices(atPremises: $0) } ?? [device]
+            query = "DeviceID \(eui)"
+        } else if let mpxn = body.value("MPxN") {
+            if let premises = inventory.premises(mpxn: mpxn) { found = inventory.devices(atPremises: premises.id) } else { found = inventory.devices(mpxn: mpxn) }
+            query = "MPxN \(mpxn)"
+        } else if let uprnText = body.value("UPRN") {
+            guard let uprn = Int64(uprnText), let premises = inventory.premises(uprn: uprnText.isEmpty ? -1 : uprn) else {
+                throw Refusal(.E19, rule: "inventory-query", "no premises with UPRN \(uprnText)")
+            }
+            found = inventory.devices(atPremises: premises.id)
+            query = "UPRN \(uprnText)"
+        } else if let filter = body.child("PropertyFilter"), let postcode = filter.value("PostCode") {
+            let address = filter.value("AddressIdentifier")
+            found = inventory.premises(postcode: postcode, addressIdentifier: address).flatMap { inventory.devices(atPremises: $0.id) }
+            query = "PostCode \(postcode)" + (address.map { ", \($0)" } ?? "")
+        } else {
+            throw Refusal(.E12, rule: "body", "ReadInventory needs one of DeviceID, MPxN, UPRN or PropertyFilter")
+        }
+        guard !found.isEmpty else { throw Refusal(.E19, rule: "inventory-query", "no devices found for \(query)") }
+        let devices = Array(found.prefix(17))
+        let premisesByID = Dictionary(uniqueKeysWithValues: Set(devices.compactMap(\.premises)).compactMap { id in inventory.premises(id).map { (id, $0) } })
+        return NonDeviceOutcome(payload: { writer in
+            writer.open("sr:DSPInventory")
+            for device in devices {
+                writer.open("sr:Device")
+                writer.element("sr:DeviceID", device.eui.description)
+                writer.element("sr:DeviceType", device.type.rawValue)
+                writer.element("sr:DeviceStatus", device.status.rawValue)
+                writer.element("sr:DeviceManufacturer", device.manufacturer)
+                writer.element("sr:DeviceModel", device.model)
+                if let value = device.smetsCHTSVersion { writer.element("sr:SMETSCHTSVersion", value) }
+                if let value = device.firmwareVersion {
+                    writer.element("sr:DeviceFirmwareVersion", value)
+                    writer.element("sr:DeviceFirmwareVersionStatus", "Active")
+                }
+                if let value = device.dateCommissioned { writer.element("sr:DateCommissioned", value.isoDate) }
+                if let value = device.importMPxN { writer.element("sr:ImportMPxN", value) }
+                if let value = device.secondaryImportMPAN { writer.element("sr:SecondaryImportMPAN", value) }
+                if let value = device.exportMPAN { writer.element("sr:ExportMPAN", value) }
+                if let value = device.esmeVariant { writer.element("sr:ESMEVariant", value) }
+                if let id = device.premises, let premises = premisesByID[id] {
+                    if let uprn = premises.uprn { writer.element("sr:UPRN", String(uprn)) }
+                    writer.open("sr:PropertyFilter")
+                    writer.element("sr:PostCode", premises.postcode)
+                    writer.element("sr:AddressIdentifier", premises.addressIdentifier)
+                    writer.close()
+                    writer.element("sr:CSPRegion", premises.region.rawValue)
+                }
+                if let value = device.gbcsVersion { writer.element("sr:DeviceGBCSVersion", value) }
+                if let value = device.hanVariant { writer.element("sr:HANVariant", value) }
+                writer.close()
+            }
+            writer.close()
+        }, note: "\(devices.count) device(s) for \(query)")
+    }
+
+    // MARK: - 8.3 Decommission Device
+
+    private func decommission(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
+        var device = try existingDevice(try eui(request.body, "DeviceID"))
+        try requireAuthorised(request, for: device)
+        guard [.commissioned, .installedNotCommissioned, .whitelisted].contains(device.status) else {
+            throw Refusal(.E5, rule: "device-status", "device \(device.eui) is \(device.status.rawValue); only installed or commissioned devices can be decommissioned")
+        }
+        let previous = device.status
+        device.status = .decommissioned
+        return NonDeviceOutcome(mutations: [.putDevice(device), event(request, device: device.eui, kind: "decommissioned", "status \(previous.rawValue) → Decommissioned")],
+                                note: "\(device.type.rawValue) \(device.eui) decommissioned")
+    }
+
+    // MARK: - 8.4 Update Inventory
+
+    private func updateInventory(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
+        let body = request.body
+        var device = try existingDevice(try eui(body, "DeviceID"))
+        try requireAuthorised(request, for: device)
+        if body.child("DeleteDevice") != nil {
+            guard [.pending, .whitelisted, .installedNotCommissioned, .decommissioned, .withdrawn].contains(device.status) else {
+                throw Refusal(.E5, rule: "device-status", "device \(device.eui) is \(device.status.rawValue); decommission or withdraw it before deleting it from the inventory")
+            }
+            return NonDeviceOutcome(mutations: [.deleteDevice(device.eui), event(request, device: device.eui, kind: "deleted", "removed from the inventory (was \(device.status.rawValue))")],
+                                    note: "\(device.eui) deleted from the inventory")
+        }
+        if let status = body.value("UpdateDeviceStatusExceptCH") {
+            guard device.type != .chf, device.type != .gpf else {
+                throw Refusal(.E11, rule: "device-type", "use UpdateDeviceStatusCH for communications hub \(device.eui)")
+            }
+            guard let next = DeviceStatus(rawValue: status), [.pending, .installedNotCommissioned].contains(next) else {
+                throw Refusal(.E12, rule: "body", "UpdateDeviceStatusExceptCH must be Pending or InstalledNotCommissioned")
+            }
+            guard [.pending, .whitelisted, .installedNotCommissioned].contains(device.status) else {
+                throw Refusal(.E5, rule: "device-status", "device \(device.eui) is \(device.status.rawValue); its status can no longer be set by Update Inventory")
+            }
+            let previous = device.status
+            device.status = next
+            return NonDeviceOutcome(mutations: [.putDevice(device), event(request, device: device.eui, kind: "status", "\(previous.rawValue) → \(next.rawValue)")],
+                                    note: "\(device.eui) status \(next.rawValue)")
+        }
+        if let status = body.value("UpdateDeviceStatusCH") {
+            guard device.type == .chf else { throw Refusal(.E11, rule: "device-type", "UpdateDeviceStatusCH applies to a CHF, not \(device.type.rawValue)") }
+            guard let next = DeviceStatus(rawValue: status), [.commissioned, .withdrawn, .installedNotCommissioned].contains(next) else {
+                throw Refusal(.E12, rule: "body", "UpdateDeviceStatusCH must be Commissioned, Withdrawn or InstalledNotCommissioned")
+            }
+            let previous = device.status
+            device.status = next
+            if next == .commissioned && device.dateCommissioned == nil { device.dateCommissioned = request.received }
+            return NonDeviceOutcome(mutations: [.putDevice(device), event(request, device: device.eui, kind: "status", "\(previous.rawValue) → \(next.rawValue)")],
+                                    note: "\(device.eui) status \(next.rawValue)")
+        }
+        if let details = body.child("UpdateDeviceDetails") {
+            if let value = details.value("DeviceManufacturer") { device.manufacturer = value }
+            if let value = details.value("DeviceModel") { device.model = value }
+            if let value = details.value("SMETSCHTSVersion") { device.smetsCHTSVersion = value }
+            if let value = details.value("FirmwareVersion") { device.firmwareVersion = value }
+            if let value = details.value("ESMEVariant") {
+                guard device.type == .esme else { throw Refusal(.E11, rule: "device-type", "ESMEVariant applies to an ESME only") }
+                device.esmeVariant = value
+            }
+            return NonDeviceOutcome(mutations: [.putDevice(device), event(request, device: device.eui, kind: "details", "details updated")],
+                                    note: "\(device.eui) details updated")
+        }
+        if let update = body.child("UpdateMPxN") {
+            guard device.type == .esme || device.type == .gsme else {
+                throw Refusal(.E11, rule: "device-type", "MPxNs belong to meters, not to \(device.type.rawValue)")
+            }
+            if let value = update.value("ImportMPxN") { device.importMPxN = value }
+            if let value = update.value("SecondaryImportMPAN") { device.secondaryImportMPAN = value }
+            if let value = update.value("ExportMPAN") { device.exportMPAN = value }
+            return NonDeviceOutcome(mutations: [.putDevice(device), event(request, device: device.eui, kind: "mpxn", "MPxN updated")],
+                                    note: "\(device.eui) MPxN updated")
+        }
+        throw Refusal(.E12, rule: "body", "UpdateInventory needs one of UpdateDeviceStatusExceptCH, UpdateDeviceStatusCH, UpdateDeviceDetails, DeleteDevice or UpdateMPxN")
+    }
+
+    // MARK: - 8.6 Service Opt In
+
+    private func serviceOptIn(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
+        let body = request.body
+        let deviceID = try eui(body, "DeviceID")
+        guard let typeText = body.value("DeviceType"), let type = DeviceType(rawValue: typeText) else {
+            throw Refusal(.E12, rule: "body", "ServiceOptIn needs a DeviceType")
+        }
+        guard let mpxns = body.child("MPxNs"), let importMPxN = mpxns.value("ImportMPxN") else {
+            throw Refusal(.E12, rule: "body", "ServiceOptIn needs MPxNs/ImportMPxN")
+        }
+        try requireRegistered(request, mpxn: importMPxN)
+        var mutations: [Mutation] = []
+        if var device = inventory.device(deviceID) {
+            guard device.type == type else {
+                throw Refusal(.E11, rule: "device-type", "device \(deviceID) is a \(device.type.rawValue), not a \(type.rawValue)")
+            }
+            if let current = device.importMPxN, current != importMPxN {
+                throw Refusal(.E4, rule: "mpxn-registration", "device \(deviceID) is associated with \(current), not \(importMPxN)")
+            }
+            device.importMPxN = importMPxN
+            device.secondaryImportMPAN = mpxns.value("SecondaryImportMPAN") ?? device.secondaryImportMPAN
+            device.exportMPAN = mpxns.value("ExportMPAN") ?? device.exportMPAN
+            device.optedOut = false
+            mutations.append(.putDevice(device))
+        } else {
+            let premises = inventory.premises(mpxn: importMPxN)?.id
+            mutations.append(.putDevice(DeviceRecord(eui: deviceID, type: type, status: .pending, premises: premises, manufacturer: "Unknown", model: "Unknown",
+                                                     importMPxN: importMPxN, secondaryImportMPAN: mpxns.value("SecondaryImportMPAN"), exportMPAN: mpxns.value("ExportMPAN"))))
+        }
+        let optInDate = body.value("OptInDate") ?? request.received.isoDate
+        mutations.append(event(request, device: deviceID, kind: "opt-in", "opted in to DCC services from \(optInDate) for \(importMPxN)"))
+        let broker = self.broker
+        guard broker.keyAgreement != nil else {
+            throw Refusal(.E5, rule: "broker-credentials", "this hub's keystore holds no access control broker key agreement certificate")
+        }
+        return NonDeviceOutcome(payload: { writer in
+            writer.open("sr:DSPOptIn")
+            writer.element("sr:DeviceID", deviceID.description)
+            if let signing = broker.digitalSigning { writer.element("sr:DSPBrokerSecurityCredentialsDigitalSigning", encodeBase64(signing)) }
+            if let agreement = broker.keyAgreement { writer.element("sr:DSPBrokerSecurityCredentialsKeyAgreement", encodeBase64(agreement)) }
+            writer.close()
+        }, mutations: mutations, note: "\(type.rawValue) \(deviceID) opted in")
+    }
+
+    // MARK: - 8.13 Return Local Command Response
+
+    private func returnLocalCommandResponse(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
+        let body = request.body
+        guard let payloadText = body.value("DeviceGBCSResponse"), let payload = decodeBase64(payloadText), !payload.isEmpty else {
+            throw Refusal(.E12, rule: "body", "ReturnLocalCommandResponse needs a base64 DeviceGBCSResponse")
+        }
+        var mutations: [Mutation] = []
+        var note = "device response of \(payload.count) octets recorded"
+        if let originalText = body.value("OriginalRequestID") {
+            guard let original = RequestID(originalText) else { throw Refusal(.E12, rule: "body", "OriginalRequestID \"\(originalText)\" is not a RequestID") }
+            guard original.originator == request.user.eui else {
+                throw Refusal(.E4, rule: "original-request", "OriginalRequestID \(originalText) was not sent by \(request.user.eui)")
+            }
+            mutations.append(.setRequestStatus(requestID: originalText, status: .completed, code: "I0"))
+            mutations.append(event(request, device: original.target, kind: "local-command-response",
+                                   "device response for \(originalText), \(payload.count) octets, SHA-256 \(AuditChain.hex(Array(SHA256.hash(data: payload))))"))
+            note += " for \(originalText)"
+        }
+        return NonDeviceOutcome(mutations: mutations, note: note)
+    }
+
+    // MARK: - 8.14 Communications Hub Status Update
+
+    private func communicationsHubInstalled(_ request: NonDeviceRequest, withWAN: Bool) throws(Refusal) -> NonDeviceOutcome {
+        let body = request.body
+        var hub = try existingDevice(try eui(body, "DeviceID"))
+        guard hub.type == .chf else { throw Refusal(.E11, rule: "device-type", "\(hub.eui) is a \(hub.type.rawValue), not a communications hub function") }
+        guard [.pending, .whitelisted, .installedNotCommissioned, .commissioned].contains(hub.status) else {
+            throw Refusal(.E5, rule: "device-status", "communications hub \(hub.eui) is \(hub.status.rawValue) and cannot be installed")
+        }
+        guard let mpxn = body.value("MPxN") else { throw Refusal(.E12, rule: "body", "the installation needs the MPxN of the premises") }
+        try requireRegistered(request, mpxn: mpxn)
+        let premises = inventory.premises(mpxn: mpxn)?.id ?? hub.premises
+        let previous = hub.status
+        hub.status = withWAN ? .commissioned : .installedNotCommissioned
+        hub.premises = premises
+        if withWAN && hub.dateCommissioned == nil { hub.dateCommissioned = request.received }
+        var mutations: [Mutation] = [.putDevice(hub)]
+        if let premises {
+            for var gpf in inventory.devices(atPremises: premises) where gpf.type == .gpf && gpf.status != .decommissioned && gpf.status != .withdrawn {
+                gpf.status = hub.status
+                mutations.append(.putDevice(gpf))
+            }
+        }
+        let details = ["CHFInstallType", "InstallDateTime", "CHFLocation", "AerialInstall", "PremiseType", "AdditionalInformation"]
+            .compactMap { name in body.value(name).map { "\(name)=\($0)" } }.joined(separator: "; ")
+        mutations.append(event(request, device: hub.eui, kind: "ch-install", "SM WAN: \(withWAN ? "yes" : "no"); MPxN \(mpxn); \(previous.rawValue) → \(hub.status.rawValue); \(details)"))
+        return NonDeviceOutcome(mutations: mutations, note: "communications hub \(hub.eui) installed \(withWAN ? "with" : "without") SM WAN")
+    }
+
+    private func communicationsHubReturned(_ request: NonDeviceRequest, fault: Bool) throws(Refusal) -> NonDeviceOutcome {
+        let body = request.body
+        var hub = try existingDevice(try eui(body, "DeviceID"))
+        guard hub.type == .chf else { throw Refusal(.E11, rule: "device-type", "\(hub.eui) is a \(hub.type.rawValue), not a communications hub function") }
+        guard hub.status != .withdrawn, hub.status != .decommissioned else {
+            throw Refusal(.E5, rule: "device-status", "communications hub \(hub.eui) is already \(hub.status.rawValue)")
+        }
+        try requireAuthorised(request, for: hub)
+        let previous = hub.status
+        hub.status = .withdrawn
+        var mutations: [Mutation] = [.putDevice(hub)]
+        if let premises = hub.premises {
+            for var gpf in inventory.devices(atPremises: premises) where gpf.type == .gpf && gpf.status != .decommissioned {
+                gpf.status = .withdrawn
+                mutations.append(.putDevice(gpf))
+            }
+        }
+        let fields = fault ? ["CHFFaultReturnType", "CHFFaultReason", "CHFConnectionMethod", "OtherDeviceID", "IncidentReference", "AdditionalInformation"]
+            : ["CHFNoFaultReturnType", "IncidentReference", "AdditionalInformation"]
+        let details = fields.compactMap { name in body.value(name).map { "\(name)=\($0)" } }.joined(separator: "; ")
+        mutations.append(event(request, device: hub.eui, kind: fault ? "ch-fault-return" : "ch-no-fault-return", "\(previous.rawValue) → Withdrawn; \(details)"))
+        return NonDeviceOutcome(mutations: mutations, note: "communications hub \(hub.eui) returned (\(fault ? "fault" : "no fault"))")
+    }
+
+    // MARK: - 5.x DCC schedules
+
+    static let frequencies: Set<String> = ["Daily", "Weekly", "Monthly", "Quarterly", "Half-Yearly", "Yearly"]
+
+    private func createSchedule(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
+        let body = request.body
+        guard let frequency = body.value("ScheduleFrequency"), Self.frequencies.contains(frequency) else {
+            throw Refusal(.E12, rule: "body", "ScheduleFrequency must be one of \(Self.frequencies.sorted().joined(separator: ", "))")
+        }
+        guard let startText = body.value("ScheduleStartDate"), let start = Timestamp(xsDate: startText) else {
+            throw Refusal(.E12, rule: "body", "ScheduleStartDate must be an xs:date")
+        }
+        var end: Timestamp?
+        if let endText = body.value("ScheduleEndDate") {
+            guard let value = Timestamp(xsDate: endText), value >= start else {
+                throw Refusal(.E12, rule: "body", "ScheduleEndDate must be an xs:date on or after the start date")
+            }
+            end = value
+        }
+        guard let srvText = body.value("DSPScheduledServiceReferenceVariant"), let scheduled = ServiceCatalogue.variant(srvText), scheduled.isDCCSchedulable else {
+            throw Refusal(.E12, rule: "dcc-schedulable", "DSPScheduledServiceReferenceVariant must be a DCC-schedulable request (4.6.1, 4.6.2, 4.8.x, 4.10, 4.12.x, 4.14 to 4.17, 14.1)")
+        }
+        guard body.value("DSPScheduledServiceReference") == scheduled.serviceReference else {
+            throw Refusal(.E12, rule: "body", "DSPScheduledServiceReference does not match \(scheduled.srv)")
+        }
+        let eligible = request.user.roles.intersection(scheduled.eligibleRoles)
+        guard !eligible.isEmpty else {
+            throw Refusal(.E2, rule: "role-eligibility", "\(scheduled.srv) \(scheduled.name) may be sent by \(scheduled.eligibleRoles.codes); user \(request.user.eui) holds \(request.user.roles.codes)")
+        }
+        let device = try existingDevice(try eui(body, "DeviceID"))
+        guard scheduled.deviceTypes.contains(device.type) else {
+            throw Refusal(.E11, rule: "device-type", "\(scheduled.srv) does not apply to \(device.type.rawValue) \(device.eui)")
+        }
+        guard eligible.contains(where: { accessControl.authorisation(role: $0, user: request.user.eui, device: device, at: request.received) != nil }) else {
+            throw Refusal(.E4, rule: "device-authorisation", "user \(request.user.eui) is not authorised for \(device.type.rawValue) \(device.eui)")
+        }
+        let id = schedules.allocateID()
+        var details = CanonicalXMLWriter()
+        for child in body.children { child.write(to: &details, prefix: "sr") }
+        let record = ScheduleRecord(id: id, owner: request.user.eui, device: device.eui, srv: scheduled.srv, frequency: frequency, startDate: start,
+                                    endDate: end, executionTime: body.value("ScheduleExecutionStartTime"), definition: details.finish(), createdAt: request.received)
+        return NonDeviceOutcome(payload: { writer in writer.element("sr:DSPScheduleID", String(id)) },
+                                mutations: [.putSchedule(record)], note: "schedule \(id): \(frequency) \(scheduled.srv) on \(device.eui) from \(startText)")
+    }
+
+    private func ownedSchedules(_ request: NonDeviceRequest) throws(Refusal) -> [ScheduleRecord] {
+        let body = request.body
+        if let idText = body.value("DSPScheduleID") {
+            guard let id = Int64(idText), let schedule = schedules.schedule(id), schedule.deletedAt == nil else {
+                throw Refusal(.E19, rule: "schedule-exists", "no active DCC schedule \(idText)")
+            }
+            guard schedule.owner == request.user.eui else {
+                throw Refusal(.E4, rule: "schedule-owner", "DCC schedule \(idText) belongs to another user")
+            }
+            return [schedule]
+        }
+        let device = try eui(body, "DeviceID")
+        let found = schedules.active(device: device, owner: request.user.eui)
+        guard !found.isEmpty else { throw Refusal(.E19, rule: "schedule-exists", "no active DCC schedules of \(request.user.eui) for \(device)") }
+        return found
+    }
+
+    private func readSchedule(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
+        let found = Array(try ownedSchedules(request).prefix(99))
+        return NonDeviceOutcome(payload: { writer in
+            writer.open("sr:DSPSchedulesRead")
+            for schedule in found {
+                writer.open("sr:DSPSchedules")
+                writer.element("sr:DSPScheduleID", String(schedule.id))
+                writer.open("sr:DSPScheduleDetails")
+                writer.raw(schedule.definition)
+                writer.close()
+                writer.close()
+            }
+            writer.close()
+        }, note: "\(found.count) schedule(s) read")
+    }
+
+    private func deleteSchedule(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
+        let found = try ownedSchedules(request)
+        return NonDeviceOutcome(mutations: found.map { .deleteSchedule(id: $0.id, at: request.received) },
+                                note: "deleted schedule(s) \(found.map { String($0.id) }.joined(separator: ", "))")
+    }
+
+    // MARK: - 11.1 / 11.4 firmware distribution
+
+    static let maxFirmwareImage = 10_240_000
+
+    private func updateFirmware(_ request: NonDeviceRequest, ppmid: Bool) throws(Refusal) -> NonDeviceOutcome {
+        let body = request.body
+        guard let imageText = body.value("FirmwareImage"), let image = decodeBase64(imageText), !image.isEmpty else {
+            throw Refusal(.E12, rule: "body", "FirmwareImage must be base64")
+        }
+        guard image.count <= Self.maxFirmwareImage else {
+            throw Refusal(.E12, rule: "body", "FirmwareImage exceeds \(Self.maxFirmwareImage) octets")
+        }
+        guard let version = body.value("FirmwareVersion"), (1...8).contains(version.count) else {
+            throw Refusal(.E12, rule: "body", "FirmwareVersion must be 1 to 8 characters")
+        }
+        guard let list = body.value("DeviceIDList"), !list.isEmpty else { throw Refusal(.E12, rule: "body", "DeviceIDList is empty") }
+        var invalid: [String] = [], notCommissioned: [String] = [], inProgress: [String] = [], accepted: [EUI64] = []
+        for item in list.split(separator: ",") {
+            let text = String(item)
+            guard let eui = EUI64(text), let device = inventory.device(eui) else {
+                invalid.append(text)
+                continue
+            }
+            let applicable = ppmid ? device.type == .ppmid : [.esme, .gsme, .chf, .gpf, .hcalcs].contains(device.type)
+            guard applicable, (try? requireAuthorised(request, for: device)) != nil else {
+                invalid.append(device.eui.description)
+                continue
+            }
+            guard device.status == .commissioned else {
+                notCommissioned.append(device.eui.description)
+                continue
+            }
+            if firmware.distribution(for: eui) != nil {
+                inProgress.append(device.eui.description)
+                continue
+            }
+            accepted.append(eui)
+        }
+        let digest = AuditChain.hex(Array(SHA256.hash(data: image)))
+        let file = firmwareDirectory.appendingPathComponent("\(digest).bin")
+        do {
+            try FileManager.default.createDirectory(at: firmwareDirectory, withIntermediateDirectories: true)
+            if !FileManager.default.fileExists(atPath: file.path) { try Data(image).write(to: file, options: .atomic) }
+        } catch {
+            throw Refusal(.E12, rule: "firmware-store", "the firmware image could not be stored: \(error.localizedDescription)")
+        }
+        let srv = ppmid ? "11.4" : "11.1"
+        let record = FirmwareRecord(requestID: request.header.requestID.description, owner: request.user.eui, srv: srv, version: version,
+                                    imageSHA256: digest, imageSize: image.count, devices: accepted, createdAt: request.received)
+        let warnings: [(String, [String])] = [("InvalidDeviceIDList", invalid), ("NotCommissionedDeviceIDList", notCommissioned),
+                                              ("OtherRequestInProgressList", inProgress)].filter { !$0.1.isEmpty }
+        let element = ppmid ? "sr:DSPUpdatePPMIDFirmwareWarning" : "sr:DSPUpdateFirmwareWarning"
+        var payload: (@Sendable (inout CanonicalXMLWriter) -> Void)?
+        if !warnings.isEmpty {
+            payload = { writer in
+                writer.open(element)
+                for (name, devices) in warnings { writer.element("sr:" + name, devices.joined(separator: ",")) }
+                writer.close()
+            }
+        }
+        var mutations: [Mutation] = [.putFirmware(record)]
+        for device in accepted {
+            mutations.append(event(request, device: device, kind: "firmware", "firmware \(version) (\(image.count) octets, SHA-256 \(digest)) awaiting distribution"))
+        }
+        let summary = warnings.map { "\($0.0)=\($0.1.count)" }.joined(separator: ", ")
+        return NonDeviceOutcome(payload: payload, mutations: mutations,
+                                note: "firmware \(version), \(image.count) octets, for \(accepted.count) device(s)" + (summary.isEmpty ? "" : "; warnings: \(summary)"))
+    }
+
+    // MARK: - 12.1 Request WAN Matrix
+
+    private func wanMatrix(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
+        let body = request.body
+        var postcode: String
+        var premisesList: [PremisesRecord]
+        if let uprnText = body.value("UPRN") {
+            guard let uprn = Int64(uprnText), let premises = inventory.premises(uprn: uprn) else {
+                throw Refusal(.E19, rule: "wan-matrix-address", "UPRN \(uprnText) is not known to DCC; give the postcode instead")
+            }
+            postcode = premises.postcode
+            premisesList = [premises]
+        } else if let partial = body.child("PartialAddress"), let code = partial.value("PostCode") {
+            postcode = code
+            premisesList = inventory.premises(postcode: code, addressIdentifier: nil)
+        } else {
+            throw Refusal(.E12, rule: "body", "RequestWANMatrix needs UPRN or PartialAddress")
+        }
+        guard let area = Geography.licenceArea(postcode: postcode) else {
+            throw Refusal(.E19, rule: "wan-matrix-address", "postcode \(postcode) is not in a GB postcode area DCC serves")
+        }
+        // Evidence at this postcode: communications hubs installed with and without SM WAN.
+        var withWAN = 0, withoutWAN = 0
+        for premises in premisesList {
+            for device in inventory.devices(atPremises: premises.id) where device.type == .chf {
+                if device.status == .commissioned { withWAN += 1 } else if device.status == .installedNotCommissioned { withoutWAN += 1 }
+            }
+        }
+        let likelihood: String
+        let information: String
+        switch (withWAN, withoutWAN) {
+        case (0, 0):
+            likelihood = "Medium"
+            information = "No communications hub installed at this postcode yet; \(area.region.rawValue) region, \(area.name) licence area"
+        case (_, 0):
+            likelihood = "High"
+            information = "\(withWAN) communications hub(s) at this postcode connected to the SM WAN"
+        case (0, _):
+            likelihood = "Low"
+            information = "\(withoutWAN) communications hub(s) at this postcode installed without SM WAN"
+        default:
+            likelihood = "Medium"
+            information = "\(withWAN) hub(s) connected and \(withoutWAN) without SM WAN at this postcode"
+        }
+        let echo = body
+        let region = area.region
+        return NonDeviceOutcome(payload: { writer in
+            writer.open("sr:DSPWANMatrix")
+            var request = echo
+            request.name = "Request"
+            request.write(to: &writer, prefix: "sr")
+            writer.open("sr:DSPWANMatrixResponse")
+            writer.element("sr:CSPRegion", region.rawValue)
+            writer.element("sr:CSPRegionResponseCode", "I0")
+            writer.element("sr:CoverageAvailability", likelihood == "Low" ? "false" : "true")
+            writer.element("sr:WANTechnology", Geography.wanTechnology(region))
+            writer.element("sr:ConnectivityLikelihood", likelihood)
+            writer.element("sr:AdditionalInformation", information)
+            writer.close()
+            writer.close()
+        }, note: "\(postcode): \(region.rawValue), likelihood \(likelihood)")
+    }
+
+    // MARK: - 12.2 Device Pre-notification
+
+    private func prenotify(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
+        let body = request.body
+        let deviceID = try eui(body, "DeviceID")
+        guard let typeText = body.value("DeviceType"), let type = DeviceType(rawValue: typeText) else {
+            throw Refusal(.E12, rule: "body", "DevicePrenotification needs a DeviceType (ESME, GSME, CHF, GPF, HCALCS, PPMID, IHD or CAD)")
+        }
+        guard let manufacturer = body.value("DeviceManufacturer"), let model = body.value("DeviceModel") else {
+            throw Refusal(.E12, rule: "body", "DevicePrenotification needs DeviceManufacturer and DeviceModel")
+        }
+        if let esmeVariant = body.value("ESMEVariant"), type != .esme {
+            throw Refusal(.E11, rule: "device-type", "ESMEVariant \(esmeVariant) applies to an ESME only")
+        }
+        var device: DeviceRecord
+        var note: String
+        if var existing = inventory.device(deviceID) {
+            guard existing.type == type else {
+                throw Refusal(.E11, rule: "device-type", "device \(deviceID) is already in the inventory as a \(existing.type.rawValue)")
+            }
+            guard existing.status != .decommissioned, existing.status != .withdrawn else {
+                throw Refusal(.E5, rule: "device-status", "device \(deviceID) is \(existing.status.rawValue)")
+            }
+            existing.manufacturer = manufacturer
+            existing.model = model
+            existing.smetsCHTSVersion = body.value("SMETSCHTSVersion") ?? existing.smetsCHTSVersion
+            existing.firmwareVersion = body.value("FirmwareVersion") ?? existing.firmwareVersion
+            existing.esmeVariant = body.value("ESMEVariant") ?? existing.esmeVariant
+            device = existing
+            note = "\(type.rawValue) \(deviceID) was already in the inventory (\(existing.status.rawValue)); details updated"
+        } else {
+            device = DeviceRecord(eui: deviceID, type: type, status: .pending, premises: nil, manufacturer: manufacturer, model: model,
+                                  smetsCHTSVersion: body.value("SMETSCHTSVersion"), firmwareVersion: body.value("FirmwareVersion"),
+                                  esmeVariant: body.value("ESMEVariant"))
+            note = "\(type.rawValue) \(deviceID) added to the inventory as Pending"
+        }
+        return NonDeviceOutcome(mutations: [.putDevice(device), event(request, device: deviceID, kind: "prenotification", note)], note: note)
+    }
+}

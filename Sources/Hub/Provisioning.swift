@@ -1,0 +1,176 @@
+import DUIS
+import Foundation
+import SMKI
+import Storage
+
+/// Sets up a data folder: a test PKI (generated, or DCC Boxed's ZAZ1 keystore imported),
+/// the DCC users registered with their XML-signing certificates, and DCC Boxed's default
+/// premises commissioned with its supplier and network operator registered. Running it
+/// again is safe: users and certificates are refreshed, existing state is kept.
+public enum Provisioning {
+    /// DCC's own EUI: the target of non-device requests, the DSP's certificate subject.
+    public static let dccEUI = EUI64(0x90B3_D51F_3000_0002)
+    public static let supplier = EUI64(0x90B3_D51F_3001_0000)
+    public static let networkOperator = EUI64(0x90B3_D51F_3002_0000)
+    public static let secondSupplier = EUI64(0x90B3_D51F_3003_0000)
+    public static let otherUser = EUI64(0x00DB_1234_5678_9004)
+
+    /// A DCC user to register, with the GBCS remote party role its organisation
+    /// certificates carry.
+    public struct UserSpec: Sendable {
+        public var eui: EUI64
+        public var name: String
+        public var roles: UserRoleSet
+        public var gbcsRole: Int?
+
+        public init(eui: EUI64, name: String, roles: UserRoleSet, gbcsRole: Int?) {
+            self.eui = eui
+            self.name = name
+            self.roles = roles
+            self.gbcsRole = gbcsRole
+        }
+    }
+
+    /// DCC Boxed's test users (and DCC itself, which sends some reference requests).
+    public static let defaultUsers: [UserSpec] = [
+        UserSpec(eui: supplier, name: "Supplier (import and gas)", roles: [.is, .gs], gbcsRole: RemotePartyRole.supplier),
+        UserSpec(eui: networkOperator, name: "Network operator", roles: [.ed, .gt], gbcsRole: RemotePartyRole.networkOperator),
+        UserSpec(eui: secondSupplier, name: "Second supplier", roles: [.is, .gs], gbcsRole: RemotePartyRole.supplier),
+        UserSpec(eui: otherUser, name: "Other user", roles: [.ou], gbcsRole: RemotePartyRole.otherUser),
+        UserSpec(eui: dccEUI, name: "DCC", roles: [.dcc], gbcsRole: nil),
+    ]
+
+    /// The devices of DCC Boxed's default premises.
+    public static let defaultDevices: [(eui: EUI64, type: DeviceType)] = [
+        (EUI64(0x00DB_1234_5678_90A0), .esme), (EUI64(0x00DB_1234_5678_90A1), .gsme), (EUI64(0x00DB_1234_5678_90A2), .chf),
+        (EUI64(0x00DB_1234_5678_90A3), .gpf), (EUI64(0x00DB_1234_5678_90A4), .ihd), (EUI64(0x00DB_1234_5678_90A5), .ppmid),
+        (EUI64(0x00DB_1234_5678_90A6), .hcalcs),
+    ]
+    public static let defaultMPAN = "1312345678111"
+    public static let defaultSecondaryMPAN = "1312345678222"
+    public static let defaultExportMPAN = "1312345678333"
+    public static let defaultMPRN = "1000999888"
+
+    /// Generates a test PKI in the SMKI shape for DCC (its DSP XML-signing key and its
+    /// access control broker keys) and the given users (XML-signing and GBCS keys).
+    public static func generateTestPKI(users: [UserSpec], dccEUI: EUI64 = dccEUI) throws -> TestPKI {
+        var parties = [TestPKI.Party(eui: dccEUI, name: "dcc", signingRoles: [RemotePartyRole.dspXMLSigning, RemotePartyRole.accessControlBroker],
+                                     keyAgreementRoles: [RemotePartyRole.accessControlBroker])]
+        for user in users where user.eui != dccEUI {
+            parties.append(TestPKI.Party(eui: user.eui, name: user.name.lowercased().replacingOccurrences(of: " ", with: "-"),
+                                         signingRoles: [RemotePartyRole.xmlSigning] + (user.gbcsRole.map { [$0] } ?? []),
+                                         keyAgreementRoles: user.gbcsRole.map { [$0] } ?? []))
+        }
+        return try TestPKI.generate(parties: parties)
+    }
+
+    /// Registers each user whose XML-signing certificate is in the keystore (DCC with its
+    /// DSP certificate). Existing users keep their status and response endpoint unless
+    /// `responseURL` is given.
+    public static func userMutations(keystore: Keystore, users: [UserSpec], responseURL: String?, existing: [UserRecord], at time: Timestamp) -> [Mutation] {
+        var mutations: [Mutation] = []
+        for spec in users {
+            guard let entry = keystore.xmlSigningEntry(for: spec.eui) else { continue }
+            let current = existing.first { $0.eui == spec.eui }
+            let record = UserRecord(eui: spec.eui, name: current?.name ?? spec.name, roles: spec.roles, status: current?.status ?? .active,
+                                    responseURL: responseURL ?? current?.responseURL, createdAt: current?.createdAt ?? time)
+            mutations.append(.putUser(record))
+            mutations.append(.deleteUserCertificates(spec.eui))
+            mutations.append(.putUserCertificate(UserCertificateRecord(eui: spec.eui, issuerName: entry.certificate.issuerName,
+                                                                       serialNumber: entry.certificate.serialNumber,
+                                                                       role: entry.role ?? RemotePartyRole.xmlSigning, der: entry.certificate.der)))
+        }
+        return mutations
+    }
+
+    /// DCC Boxed's default premises: ESME, GSME, CHF, GPF, IHD, PPMID and HCALCS,
+    /// commissioned, with the supplier registered as import and gas supplier and the
+    /// network operator as electricity distributor and gas transporter.
+    public static func defaultPremisesMutations(at time: Timestamp) -> [Mutation] {
+        let postcode = "M22 0RR"
+        let region = Geography.licenceArea(postcode: postcode)?.region ?? .north
+        var mutations: [Mutation] = [.putPremises(PremisesRecord(id: 1, uprn: 10_001, postcode: postcode, addressIdentifier: "Threapwood Road", region: region))]
+        let commissioned = Timestamp(year: 2020, month: 1, day: 1)
+        for (eui, type) in defaultDevices {
+            var device = DeviceRecord(eui: eui, type: type, status: .commissioned, premises: 1, manufacturer: "AB01", model: "GBSM-\(type.rawValue)",
+                                      firmwareVersion: "0002012F", dateCommissioned: commissioned, gbcsVersion: "4.2", hanVariant: "Single Band")
+            switch type {
+            case .esme:
+                device.model = "010A030B"
+                device.smetsCHTSVersion = "SMETS V1.58"
+                device.importMPxN = defaultMPAN
+                device.secondaryImportMPAN = defaultSecondaryMPAN
+                device.exportMPAN = defaultExportMPAN
+                device.esmeVariant = "AD"
+            case .gsme:
+                device.smetsCHTSVersion = "SMETS V1.58"
+                device.importMPxN = defaultMPRN
+            case .chf, .gpf:
+                device.smetsCHTSVersion = "CHTS V1.4"
+            default:
+                break
+            }
+            mutations.append(.putDevice(device))
+        }
+        let from = Timestamp(year: 2020, month: 1, day: 1)
+        for mpan in [defaultMPAN, defaultSecondaryMPAN] {
+            mutations.append(.putRegistration(RegistrationRecord(mpxn: mpan, role: .is, party: supplier, from: from)))
+            mutations.append(.putRegistration(RegistrationRecord(mpxn: mpan, role: .ed, party: networkOperator, from: from)))
+        }
+        mutations.append(.putRegistration(RegistrationRecord(mpxn: defaultExportMPAN, role: .ed, party: networkOperator, from: from)))
+        mutations.append(.putRegistration(RegistrationRecord(mpxn: defaultMPRN, role: .gs, party: supplier, from: from)))
+        mutations.append(.putRegistration(RegistrationRecord(mpxn: defaultMPRN, role: .gt, party: networkOperator, from: from)))
+        mutations.append(.audit(AuditEvent(at: time, kind: "inventory", detail: "DCC Boxed default premises commissioned: \(defaultDevices.count) devices at \(postcode), MPAN \(defaultMPAN), MPRN \(defaultMPRN)")))
+        mutations.append(.setMeta(key: "default_premises", value: "1"))
+        return mutations
+    }
+
+    public struct Report: Sendable {
+        public var keystoreSource: String
+        public var users: [UserSpec]
+        public var createdPremises: Bool
+        public var skippedCertificates: [String]
+    }
+
+    /// Prepares a data folder for `serve`: imports `keystoreFile` (a ZAZ1-format keystore,
+    /// for DCC Boxed mode) or, when none is given and the folder has no keystore yet,
+    /// generates a test PKI; then registers the users and the default premises.
+    @discardableResult
+    public static func provision(dataDirectory: URL, keystoreFile: URL?, responseURL: String?, users: [UserSpec] = defaultUsers,
+                                 defaultPremises: Bool = true) async throws -> Report {
+        let configuration = HubConfiguration(dataDirectory: dataDirectory)
+        let smki = configuration.keystoreURL.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: smki, withIntermediateDirectories: true)
+        let keystore: Keystore
+        let source: String
+        if let keystoreFile {
+            keystore = try Keystore.load(from: keystoreFile)
+            guard keystore.dspSigner != nil else { throw HubError.noDSPKey(keystoreFile.path) }
+            try keystore.write(to: configuration.keystoreURL)
+            source = "imported \(keystoreFile.path)"
+        } else if FileManager.default.fileExists(atPath: configuration.keystoreURL.path) {
+            keystore = try Keystore.load(from: configuration.keystoreURL)
+            source = "existing \(configuration.keystoreURL.path)"
+        } else {
+            let pki = try generateTestPKI(users: users)
+            try pki.write(to: smki)
+            keystore = pki.keystore
+            source = "generated test PKI in \(smki.path)"
+        }
+        let store = try SQLiteStore(path: configuration.databasePath)
+        let now = Timestamp.now()
+        var mutations = userMutations(keystore: keystore, users: users, responseURL: responseURL, existing: try await store.users(), at: now)
+        let registered = users.filter { spec in keystore.xmlSigningEntry(for: spec.eui) != nil }
+        var created = false
+        if defaultPremises, try await store.meta("default_premises") == nil {
+            mutations += defaultPremisesMutations(at: now)
+            created = true
+        }
+        mutations.append(.audit(AuditEvent(at: now, kind: "provisioning",
+                                           detail: "\(source); users \(registered.map { "\($0.eui) (\($0.roles.codes))" }.joined(separator: ", "))"
+                                               + (responseURL.map { "; response endpoint \($0)" } ?? ""))))
+        mutations.append(.bumpRegistryVersion)
+        try await store.apply(mutations)
+        return Report(keystoreSource: source, users: registered, createdPremises: created, skippedCertificates: keystore.skipped)
+    }
+}

@@ -1,0 +1,103 @@
+/// Server: the hub's HTTP face (Hummingbird 2). The three DUIS web services DCC Boxed
+/// serves (`/api/v1/serviceS`, `/api/v1/serviceD`, `/api/v1/serviceT`), `/health`, and
+/// `/metrics` for Prometheus.
+import DUIS
+import Hub
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Bodies beyond this are refused with HTTP 413 before parsing.
+    public var maxBodyBytes: Int
+    /// Connections idle for longer are closed (slow or stuck clients).
+    public var idleTimeoutSeconds: Int64
+
+    public init(host: String = "127.0.0.1", port: Int = 8079, maxBodyBytes: Int = 14 << 20, idleTimeoutSeconds: Int64 = 30) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+        self.idleTimeoutSeconds = idleTimeoutSeconds
+    }
+}
+
+/// Prometheus registry shared by everything in the process (swift-metrics can be
+/// bootstrapped once per process).
+public enum MetricsBootstrap {
+    public static let registry = PrometheusCollectorRegistry()
+    private static let once: Void = {
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    }()
+
+    public static func ensure() { _ = once }
+}
+
+/// Runs the hub's background work for as long as the application runs.
+struct HubBackgroundService: Service {
+    let hub: Hub
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await hub.run()
+        }
+        await hub.shutdown()
+    }
+}
+
+public enum HubServer {
+    /// Builds the HTTP application around a hub. `onRunning` receives the bound port
+    /// (useful with port 0).
+    public static func application(hub: Hub, configuration: ServerConfiguration, logger: Logger,
+                                   onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        MetricsBootstrap.ensure()
+        let router = Router()
+        let maxBody = configuration.maxBodyBytes
+        for service in DUISService.allCases {
+            router.post(RouterPath(service.path)) { request, _ -> Response in
+                let bytes: [UInt8]
+                do {
+                    let buffer = try await request.body.collect(upTo: maxBody)
+                    bytes = Array(buffer.readableBytesView)
+                } catch is NIOTooManyBytesError {
+                    return textResponse(.contentTooLarge, "not a valid DUIS Service Request: the request body exceeds \(maxBody) bytes")
+                }
+                let result = await hub.gateway.handle(service: service, body: bytes)
+                var headers: HTTPFields = [.contentType: result.contentType]
+                if let code = result.code { headers[HTTPField.Name("X-DUIS-Response-Code")!] = code.rawValue }
+                if let reason = result.reason { headers[HTTPField.Name("X-GBSM-Reason")!] = headerSafe(reason) }
+                return Response(status: .init(code: result.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: result.body)))
+            }
+        }
+        router.get("/health") { _, _ -> Response in
+            textResponse(.ok, "ok: \(hub.inventory.deviceCount) devices, \(hub.registry.all.count) users")
+        }
+        router.get("/metrics") { _, _ -> Response in
+            var buffer = [UInt8]()
+            MetricsBootstrap.registry.emit(into: &buffer)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        return Application(
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gbsm"),
+            services: [HubBackgroundService(hub: hub)],
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger)
+    }
+}
+
+func textResponse(_ status: HTTPResponse.Status, _ message: String) -> Response {
+    Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: message + "\n")))
+}
+
+func headerSafe(_ text: String) -> String {
+    let cleaned = text.unicodeScalars.map { $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : " " }
+    return String(String(cleaned).prefix(600))
+}

@@ -1,0 +1,392 @@
+import ArgumentParser
+import DUIS
+import Foundation
+import Hub
+import SMKI
+import Storage
+
+struct SMKICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "smki", abstract: "The test PKI: generate it, list it.",
+                                                     subcommands: [Init.self, List.self])
+
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Generate a test PKI (root, organisation CA, DCC's DSP signer and broker keys, users' XML-signing and GBCS keys) and register DCC Boxed's users with it.")
+
+        @OptionGroup var data: DataOptions
+
+        @Flag(help: "Replace an existing keystore (users get new certificates).")
+        var force = false
+
+        func run() async throws {
+            let configuration = HubConfiguration(dataDirectory: data.url)
+            if FileManager.default.fileExists(atPath: configuration.keystoreURL.path) {
+                guard force else { throw ValidationError("\(configuration.keystoreURL.path) exists; use --force to replace it") }
+                try FileManager.default.removeItem(at: configuration.keystoreURL)
+            }
+            let report = try await Provisioning.provision(dataDirectory: data.url, keystoreFile: nil, responseURL: nil, defaultPremises: false)
+            print(report.keystoreSource)
+            let keystore = try Keystore.load(from: configuration.keystoreURL)
+            listKeystore(keystore)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the certificates in the data folder's keystore (or another ZAZ1-format file).")
+
+        @OptionGroup var data: DataOptions
+
+        @Option(help: "A keystore file to list instead.")
+        var keystore: String?
+
+        func run() async throws {
+            let url = keystore.map { URL(fileURLWithPath: $0) } ?? HubConfiguration(dataDirectory: data.url).keystoreURL
+            listKeystore(try Keystore.load(from: url))
+        }
+    }
+}
+
+func listKeystore(_ keystore: Keystore) {
+    var rows = [["EUI", "ROLE", "USAGE", "KEY", "ISSUER", "SERIAL", "NAME"]]
+    for entry in keystore.entries.sorted(by: { ($0.eui, $0.role ?? 0) < ($1.eui, $1.role ?? 0) }) {
+        rows.append([entry.eui.description, entry.role.map(String.init) ?? "-", entry.usage.rawValue, entry.privateKeyPEM == nil ? "no" : "yes",
+                     entry.certificate.issuerName, entry.certificate.serialNumber, entry.name ?? ""])
+    }
+    printTable(rows)
+    for skipped in keystore.skipped { print("skipped: \(skipped)") }
+}
+
+struct UsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "users", abstract: "The DCC users the hub knows.",
+                                                    subcommands: [Add.self, List.self, SetResponseURL.self, SetStatus.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a DCC user. Without --certificate, a test XML-signing certificate and key are issued from the data folder's test PKI.")
+
+        @OptionGroup var data: DataOptions
+
+        @Option(help: "The user's EUI-64 (its business originator ID).")
+        var eui: String
+
+        @Option(help: "A name for the user.")
+        var name: String
+
+        @Option(help: "Comma-separated roles: IS, ES, GS, ED, GT, OU, RSA.")
+        var roles: String
+
+        @Option(help: "The user's XML-signing certificate (PEM), issued elsewhere.")
+        var certificate: String?
+
+        @Option(name: .customLong("response-url"), help: "Where the hub POSTs the user's responses and alerts.")
+        var responseURL: String?
+
+        func run() async throws {
+            let eui = try parseEUI(self.eui)
+            let roles = try parseRoles(self.roles)
+            let configuration = HubConfiguration(dataDirectory: data.url)
+            let store = try SQLiteStore(path: configuration.databasePath)
+            let smkiCertificate: SMKICertificate
+            if let certificate {
+                smkiCertificate = try SMKICertificate(pem: try String(contentsOfFile: certificate, encoding: .utf8))
+                if let subject = smkiCertificate.subjectEUI, subject != eui {
+                    throw ValidationError("the certificate's subject is \(subject), not \(eui)")
+                }
+                guard smkiCertificate.signingKey != nil else { throw ValidationError("the certificate does not hold an ECDSA P-256 key") }
+            } else {
+                let directory = configuration.keystoreURL.deletingLastPathComponent()
+                var pki: TestPKI
+                do {
+                    pki = try TestPKI.load(from: directory)
+                } catch {
+                    throw ValidationError("no test PKI with an issuing CA key in \(directory.path) (its keystore may be an imported one): give --certificate")
+                }
+                let entry = try pki.issue(eui: eui, role: RemotePartyRole.xmlSigning, usage: .digitalSignature,
+                                          name: name.lowercased().replacingOccurrences(of: " ", with: "-") + "-135-ds")
+                try pki.keystore.write(to: configuration.keystoreURL)
+                smkiCertificate = entry.certificate
+                print("issued XML-signing certificate \(entry.certificate.serialNumber) from \(entry.certificate.issuerName); key added to \(configuration.keystoreURL.path)")
+            }
+            let existing = try await store.users().first { $0.eui == eui }
+            let now = Timestamp.now()
+            try await store.apply([
+                .putUser(UserRecord(eui: eui, name: name, roles: roles, status: existing?.status ?? .active, responseURL: responseURL ?? existing?.responseURL,
+                                    createdAt: existing?.createdAt ?? now)),
+                .putUserCertificate(UserCertificateRecord(eui: eui, issuerName: smkiCertificate.issuerName, serialNumber: smkiCertificate.serialNumber,
+                                                          role: smkiCertificate.role ?? RemotePartyRole.xmlSigning, der: smkiCertificate.der)),
+                .audit(AuditEvent(at: now, kind: "admin", actor: eui, detail: "user \(eui) \"\(name)\" registered as \(roles.codes) with certificate \(smkiCertificate.serialNumber)")),
+                .bumpRegistryVersion,
+            ])
+            print("registered \(eui) \(name) (\(roles.display))")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the users and their certificates.")
+
+        @OptionGroup var data: DataOptions
+
+        func run() async throws {
+            let store = try data.store()
+            let certificates = try await store.userCertificates()
+            var rows = [["EUI", "NAME", "ROLES", "STATUS", "RESPONSE URL", "CERTIFICATES"]]
+            for user in try await store.users() {
+                let serials = certificates.filter { $0.eui == user.eui }.map { "\($0.serialNumber) (\($0.issuerName))" }.joined(separator: ", ")
+                rows.append([user.eui.description, user.name, user.roles.display, user.status.rawValue, user.responseURL ?? "-", serials])
+            }
+            printTable(rows)
+        }
+    }
+
+    struct SetResponseURL: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "set-response-url", abstract: "Set where the hub POSTs a user's responses and alerts.")
+
+        @OptionGroup var data: DataOptions
+
+        @Option(help: "The user's EUI-64.")
+        var eui: String
+
+        @Option(help: "The endpoint URL (empty to remove).")
+        var url: String
+
+        func run() async throws {
+            let eui = try parseEUI(self.eui)
+            let store = try data.store()
+            guard var user = try await store.users().first(where: { $0.eui == eui }) else { throw ValidationError("no user \(eui)") }
+            if !url.isEmpty, URL(string: url)?.scheme.map({ ["http", "https"].contains($0) }) != true {
+                throw ValidationError("\(url) is not an http or https URL")
+            }
+            user.responseURL = url.isEmpty ? nil : url
+            try await store.apply([.putUser(user), .audit(AuditEvent(kind: "admin", actor: eui, detail: "response endpoint set to \(url.isEmpty ? "none" : url)")), .bumpRegistryVersion])
+            print("\(eui): response endpoint \(url.isEmpty ? "removed" : url)")
+        }
+    }
+
+    struct SetStatus: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "set-status", abstract: "Set a user's status (active, suspended, withdrawn).")
+
+        @OptionGroup var data: DataOptions
+
+        @Option(help: "The user's EUI-64.")
+        var eui: String
+
+        @Option(help: "active, suspended or withdrawn.")
+        var status: String
+
+        func run() async throws {
+            let eui = try parseEUI(self.eui)
+            guard let status = UserStatus(rawValue: status) else { throw ValidationError("status must be active, suspended or withdrawn") }
+            let store = try data.store()
+            guard var user = try await store.users().first(where: { $0.eui == eui }) else { throw ValidationError("no user \(eui)") }
+            user.status = status
+            try await store.apply([.putUser(user), .audit(AuditEvent(kind: "admin", actor: eui, detail: "user status set to \(status.rawValue)")), .bumpRegistryVersion])
+            print("\(eui): \(status.rawValue)")
+        }
+    }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "audit", abstract: "The hash-chained audit log.",
+                                                    subcommands: [Verify.self, List.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check every entry's hash and link; exits 1 if any entry was edited or deleted.")
+
+        @OptionGroup var data: DataOptions
+
+        @Option(name: .customLong("expect-head"), help: "A head (sequence:hash) recorded earlier elsewhere; the log must still contain it.")
+        var expectHead: String?
+
+        func run() async throws {
+            let store = try data.store()
+            let result = try await store.verifyAudit()
+            var problems = result.problems
+            if let expectHead {
+                let parts = expectHead.split(separator: ":")
+                if parts.count == 2, let sequence = Int64(parts[0]) {
+                    let entries = try await store.audit(AuditQuery(limit: 1_000_000)).filter { $0.sequence == sequence }
+                    if entries.first.map({ AuditChain.hex($0.hash) }) != String(parts[1]) {
+                        problems.append("the expected head \(expectHead) is not in the log")
+                    }
+                } else {
+                    throw ValidationError("--expect-head takes sequence:hash as printed by this command")
+                }
+            }
+            print("\(result.entries) entries, head \(result.head)")
+            if problems.isEmpty {
+                print("intact: every entry matches its hash and links to the one before")
+            } else {
+                for problem in problems { print("TAMPERED: \(problem)") }
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List audit entries, filtered by user, device, SRV, kind, request and time.")
+
+        @OptionGroup var data: DataOptions
+
+        @Option(help: "Entries by this user (EUI-64).")
+        var user: String?
+
+        @Option(help: "Entries about this device (EUI-64).")
+        var device: String?
+
+        @Option(help: "Entries about this Service Request Variant, e.g. 4.8.1.")
+        var srv: String?
+
+        @Option(help: "request, decision, response, alert, delivery, admin, ...")
+        var kind: String?
+
+        @Option(help: "Entries of one RequestID.")
+        var request: String?
+
+        @Option(help: "From this date or date-time (UTC).")
+        var from: String?
+
+        @Option(help: "Before this date or date-time (UTC).")
+        var to: String?
+
+        @Option(help: "At most this many entries.")
+        var limit: Int = 200
+
+        @Flag(help: "One JSON object per line.")
+        var json = false
+
+        func run() async throws {
+            let store = try data.store()
+            let query = AuditQuery(actor: try user.map(parseEUI), device: try device.map(parseEUI), srv: srv, kind: kind, requestID: request,
+                                   from: try from.map(parseTime), to: try to.map(parseTime), limit: limit)
+            let entries = try await store.audit(query)
+            if json {
+                for entry in entries {
+                    var object: [String: Any] = ["seq": entry.sequence, "at": entry.event.at.iso8601, "kind": entry.event.kind, "detail": entry.event.detail,
+                                                 "hash": AuditChain.hex(entry.hash)]
+                    if let actor = entry.event.actor { object["user"] = actor.description }
+                    if let device = entry.event.device { object["device"] = device.description }
+                    if let srv = entry.event.srv { object["srv"] = srv }
+                    if let requestID = entry.event.requestID { object["requestID"] = requestID }
+                    if let code = entry.event.code { object["code"] = code }
+                    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+                    print(String(decoding: data, as: UTF8.self))
+                }
+                return
+            }
+            var rows = [["SEQ", "TIME", "KIND", "USER", "DEVICE", "SRV", "CODE", "DETAIL"]]
+            for entry in entries {
+                let event = entry.event
+                rows.append([String(entry.sequence), event.at.iso8601, event.kind, event.actor?.description ?? "-", event.device?.description ?? "-",
+                             event.srv ?? "-", event.code ?? "-", (event.requestID.map { $0 + " " } ?? "") + event.detail])
+            }
+            printTable(rows)
+        }
+    }
+}
+
+struct AnomalyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "anomaly", abstract: "Anomaly detection thresholds per user and SRV.",
+                                                    subcommands: [Set.self, List.self])
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set a user's threshold for an SRV (or * for every SRV without its own).")
+
+        @OptionGroup var data: DataOptions
+
+        @Option(help: "The user's EUI-64.")
+        var user: String
+
+        @Option(help: "The Service Request Variant, or * .")
+        var srv: String = "*"
+
+        @Option(help: "Requests allowed within the window; more are quarantined.")
+        var limit: Int
+
+        @Option(help: "The window in seconds.")
+        var window: Int = 3600
+
+        func run() async throws {
+            let user = try parseEUI(self.user)
+            guard srv == "*" || ServiceCatalogue.variant(srv) != nil else { throw ValidationError("unknown SRV \(srv)") }
+            guard limit >= 0, window > 0 else { throw ValidationError("the limit must be 0 or more and the window positive") }
+            let store = try data.store()
+            try await store.apply([
+                .putThreshold(AnomalyThreshold(user: user, srv: srv, limit: limit, windowSeconds: window)),
+                .audit(AuditEvent(kind: "admin", actor: user, srv: srv == "*" ? nil : srv, detail: "anomaly threshold \(limit) per \(window) s for \(srv)")),
+                .bumpRegistryVersion,
+            ])
+            print("\(user) \(srv): at most \(limit) requests per \(window) s")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the thresholds users have set.")
+
+        @OptionGroup var data: DataOptions
+
+        func run() async throws {
+            var rows = [["USER", "SRV", "LIMIT", "WINDOW (s)"]]
+            for threshold in try await data.store().thresholds().sorted(by: { ($0.user, $0.srv) < ($1.user, $1.srv) }) {
+                rows.append([threshold.user.description, threshold.srv, String(threshold.limit), String(threshold.windowSeconds)])
+            }
+            printTable(rows)
+        }
+    }
+}
+
+struct QuarantineCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "quarantine", abstract: "Requests held by anomaly detection.",
+                                                    subcommands: [List.self, Release.self, Delete.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List quarantined requests.")
+
+        @OptionGroup var data: DataOptions
+
+        @Option(help: "Only this user's.")
+        var user: String?
+
+        func run() async throws {
+            var rows = [["REQUEST", "SRV", "EVENT", "RECEIVED"]]
+            for request in try await data.store().requests(status: .quarantined, originator: try user.map(parseEUI), limit: 10_000) {
+                rows.append([request.requestID, request.srv, request.quarantineRef.map(String.init) ?? "-", request.receivedAt.iso8601])
+            }
+            printTable(rows)
+        }
+    }
+
+    struct Release: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Release a quarantined request: the running hub processes it.")
+
+        @OptionGroup var data: DataOptions
+
+        @Option(help: "The RequestID.")
+        var request: String
+
+        func run() async throws { try await settle(data: data, requestID: request, status: .released, verb: "released") }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a quarantined request: it is never processed.")
+
+        @OptionGroup var data: DataOptions
+
+        @Option(help: "The RequestID.")
+        var request: String
+
+        func run() async throws { try await settle(data: data, requestID: request, status: .refused, verb: "deleted") }
+    }
+
+    static func settle(data: DataOptions, requestID: String, status: RequestStatus, verb: String) async throws {
+        let store = try data.store()
+        guard let stored = try await store.request(id: requestID) else { throw ValidationError("no request \(requestID)") }
+        guard stored.status == .quarantined else { throw ValidationError("\(requestID) is \(stored.status.rawValue), not quarantined") }
+        try await store.apply([
+            .setRequestStatus(requestID: requestID, status: status, code: stored.code),
+            .audit(AuditEvent(kind: "decision", actor: stored.originator, device: stored.target, srv: stored.srv, requestID: requestID,
+                              code: status == .refused ? "quarantine-deleted" : "quarantine-released",
+                              detail: "[quarantine] \(verb) by its user (event \(stored.quarantineRef.map(String.init) ?? "-"))")),
+        ])
+        print("\(requestID) \(verb)")
+    }
+}

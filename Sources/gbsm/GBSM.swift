@@ -1,0 +1,76 @@
+import ArgumentParser
+import DUIS
+import Foundation
+import Hub
+import Logging
+import Storage
+
+@main
+struct GBSM: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gbsm",
+        abstract: "The GB smart metering system on one machine: a DCC hub that speaks DUIS.",
+        subcommands: [Serve.self, Demo.self, SMKICommand.self, UsersCommand.self, AuditCommand.self, SignCommand.self,
+                      ExampleCommand.self, AnomalyCommand.self, QuarantineCommand.self, BenchCommand.self])
+}
+
+/// `--data DIR`, shared by every subcommand that works on a data folder (the folder of a
+/// running `gbsm serve` is fine: SQLite allows the admin commands alongside it).
+struct DataOptions: ParsableArguments {
+    @Option(name: .long, help: "The hub's data folder.")
+    var data: String = "./gbsm-data"
+
+    var url: URL { URL(fileURLWithPath: data, isDirectory: true) }
+
+    func store() throws -> SQLiteStore {
+        let configuration = HubConfiguration(dataDirectory: url)
+        guard FileManager.default.fileExists(atPath: configuration.databasePath) else {
+            throw ValidationError("no hub database in \(data) (start `gbsm serve --data \(data)` or `gbsm smki init --data \(data)` first)")
+        }
+        return try SQLiteStore(path: configuration.databasePath)
+    }
+}
+
+func parseEUI(_ text: String) throws -> EUI64 {
+    guard let eui = EUI64(text) else { throw ValidationError("\"\(text)\" is not an EUI-64 (XX-XX-XX-XX-XX-XX-XX-XX)") }
+    return eui
+}
+
+func parseRoles(_ text: String) throws -> UserRoleSet {
+    var roles: [UserRole] = []
+    for part in text.split(separator: ",") {
+        guard let role = UserRole(rawValue: part.trimmingCharacters(in: .whitespaces).uppercased()) else {
+            throw ValidationError("unknown role \"\(part)\" (IS, ES, GS, ED, GT, OU, RSA)")
+        }
+        roles.append(role)
+    }
+    guard !roles.isEmpty else { throw ValidationError("give at least one role") }
+    return UserRoleSet(roles)
+}
+
+func parseTime(_ text: String) throws -> Timestamp {
+    if let time = Timestamp(xsDateTime: text) ?? Timestamp(xsDate: text) { return time }
+    throw ValidationError("\"\(text)\" is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDThh:mm:ssZ)")
+}
+
+func makeLogger(_ label: String, level: String) -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = Logger.Level(rawValue: level) ?? .info
+    return logger
+}
+
+extension UserRoleSet {
+    var display: String { codes.replacingOccurrences(of: ",", with: " ") }
+}
+
+func printTable(_ rows: [[String]]) {
+    guard let first = rows.first else { return }
+    var widths = Array(repeating: 0, count: first.count)
+    for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) } }
+    for row in rows {
+        let line = row.enumerated().map { index, cell in
+            index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
+        print(line)
+    }
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import DUIS
+import Foundation
+import Hub
+import Hummingbird
+import Logging
+import Server
+import Storage
+
+struct HubOptions: ParsableArguments {
+    @Option(help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "Port to listen on.")
+    var port: Int = 8079
+
+    @Option(name: .customLong("anomaly-limit"), help: "DCC's default anomaly detection threshold: requests per user and SRV within the window.")
+    var anomalyLimit: Int = 100_000
+
+    @Option(name: .customLong("anomaly-window"), help: "The anomaly detection window in seconds.")
+    var anomalyWindow: Int = 3600
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+}
+
+/// Opens the hub on a prepared data folder and serves until SIGINT or SIGTERM.
+func runHub(data: URL, options: HubOptions, banner: (Int) -> [String]) async throws {
+    let logger = makeLogger("gbsm", level: options.logLevel)
+    let configuration = HubConfiguration(dataDirectory: data, anomalyDefaultLimit: options.anomalyLimit,
+                                         anomalyDefaultWindowSeconds: options.anomalyWindow)
+    let hub = try await Hub.open(configuration, logger: logger)
+    let lines = banner(options.port)
+    let app = HubServer.application(hub: hub, configuration: ServerConfiguration(host: options.host, port: options.port), logger: logger) { port in
+        var text = "gbsm hub listening on http://\(options.host):\(port) (data in \(data.path))\n"
+        for line in lines { text += line + "\n" }
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+    try await app.runService()
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the DCC hub: the DUIS web services on /api/v1/serviceS, serviceD and serviceT.")
+
+    @OptionGroup var data: DataOptions
+    @OptionGroup var options: HubOptions
+
+    @Option(name: .customLong("dcc-boxed"), help: "Import a keystore in DCC Boxed's ZAZ1 format and behave like a fresh DCC Boxed (its users, DSP key and default premises).")
+    var dccBoxed: String?
+
+    @Option(name: .customLong("response-url"), help: "Response endpoint for the imported users (where asynchronous responses and alerts are POSTed).")
+    var responseURL: String?
+
+    func run() async throws {
+        if let dccBoxed {
+            let report = try await Provisioning.provision(dataDirectory: data.url, keystoreFile: URL(fileURLWithPath: dccBoxed), responseURL: responseURL)
+            print("DCC Boxed mode: \(report.keystoreSource); users \(report.users.map { "\($0.eui) (\($0.roles.display))" }.joined(separator: ", "))"
+                  + (report.createdPremises ? "; default premises commissioned" : ""))
+            for skipped in report.skippedCertificates { print("  keystore entry skipped: \(skipped)") }
+        } else if let responseURL {
+            let store = try data.store()
+            let now = Timestamp.now()
+            var mutations: [Mutation] = []
+            for var user in try await store.users() {
+                user.responseURL = responseURL
+                mutations.append(.putUser(user))
+            }
+            mutations += [.audit(AuditEvent(at: now, kind: "admin", detail: "response endpoint of every user set to \(responseURL)")), .bumpRegistryVersion]
+            try await store.apply(mutations)
+        }
+        try await runHub(data: data.url, options: options) { _ in [] }
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the hub with demo defaults: SQLite in ./gbsm-data, a generated test PKI, DCC Boxed's users and default premises.")
+
+    @Option(help: "The demo's data folder.")
+    var data: String = "./gbsm-data"
+
+    @OptionGroup var options: HubOptions
+
+    @Option(name: .customLong("response-url"), help: "Response endpoint for the demo users.")
+    var responseURL: String?
+
+    func run() async throws {
+        let url = URL(fileURLWithPath: data, isDirectory: true)
+        let report = try await Provisioning.provision(dataDirectory: url, keystoreFile: nil, responseURL: responseURL)
+        let executable = CommandLine.arguments.first.map { $0.hasPrefix("/") || $0.hasPrefix(".") ? $0 : "gbsm" } ?? "gbsm"
+        try await runHub(data: url, options: options) { port in
+            [
+                "PKI: \(report.keystoreSource)",
+                "Users: " + report.users.map { "\($0.eui) \($0.name) (\($0.roles.display))" }.joined(separator: "; "),
+                "Default premises: ESME 00-DB-12-34-56-78-90-A0, GSME …-A1, CHF …-A2, GPF …-A3, IHD …-A4, PPMID …-A5, HCALCS …-A6 at M22 0RR",
+                "",
+                "Send a first request from another terminal (read the inventory of the default premises):",
+                "  \(executable) example read-inventory | \(executable) sign --data \(data) - | curl -s --data-binary @- http://\(options.host):\(options.port)/api/v1/serviceD",
+                "or a device request (acknowledged with I99; it waits at the device boundary):",
+                "  \(executable) example read-registers | \(executable) sign --data \(data) - | curl -s --data-binary @- http://\(options.host):\(options.port)/api/v1/serviceS",
+                "Audit trail: \(executable) audit list --data \(data)",
+            ]
+        }
+    }
+}
