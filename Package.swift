@@ -114,9 +114,25 @@ let package = Package(
             dependencies: ["Storage", "DUIS", "TestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "HubTests",
+            dependencies: ["Hub", "Storage", "DUIS", "SMKI", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["Hub", "Server", "Storage", "DUIS", "SMKI", "TestSupport",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TestSupport",
-            dependencies: ["DUIS"],
+            dependencies: ["DUIS", "SMKI", "Storage", "Hub", "Server",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOCore", package: "swift-nio")],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),

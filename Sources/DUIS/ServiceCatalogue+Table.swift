@@ -5,6 +5,8 @@
 // taken from the DUIS service descriptions, and the request body element each variant
 // expects. Where the matrix lists no eligible role for 8.5 and 8.6, the responsible
 // supplier roles (IS, GS) are used, as DUIS describes them; 7.16 stays without one.
+// The matrix gives 6.20.1 and 6.20.2 the service reference "6.2"; DUIS (and the
+// templates) use 6.20, as here.
 // The `dcc` role marks the communications hub operations DCC itself originates (DCC
 // Boxed sends 8.12.2 and 11.2 of the reference test data as DCC).
 
@@ -152,9 +154,9 @@ extension ServiceCatalogue {
               roles: [.ed], devices: [.esme], body: "SetMaximumDemandConfigurableTimePeriod", variants: [1, 2, 3]),
         .init("6.18.2", "6.18", "Reset Maximum Demand Registers", critical: false, onDemand: true, futureDating: .dsp, dccSchedulable: false, nonDevice: false,
               roles: [.ed], devices: [.esme], body: "ResetMaximumDemandRegisters", variants: [1, 2, 3]),
-        .init("6.20.1", "6.2", "Set Device Configuration (Import MPxN)", critical: false, onDemand: true, futureDating: .dsp, dccSchedulable: false, nonDevice: false,
+        .init("6.20.1", "6.20", "Set Device Configuration (Import MPxN)", critical: false, onDemand: true, futureDating: .dsp, dccSchedulable: false, nonDevice: false,
               roles: [.is, .gs], devices: [.esme, .gsme], body: "SetDeviceConfigurationImportMPxN", variants: [1, 2, 3]),
-        .init("6.20.2", "6.2", "Set Device Configuration (Export MPAN)", critical: false, onDemand: true, futureDating: .dsp, dccSchedulable: false, nonDevice: false,
+        .init("6.20.2", "6.20", "Set Device Configuration (Export MPAN)", critical: false, onDemand: true, futureDating: .dsp, dccSchedulable: false, nonDevice: false,
               roles: [.es], devices: [.esme], body: "SetDeviceConfigurationExportMPAN", variants: [1, 2, 3]),
         .init("6.21", "6.21", "Request Handover Of DCC Controlled Device", critical: false, onDemand: true, futureDating: .dsp, dccSchedulable: false, nonDevice: false,
               roles: [.is, .gs], devices: [.chf, .gpf], body: "RequestHandoverOfDCCControlledDevice", variants: [1, 2, 3]),

@@ -110,7 +110,8 @@ public final class Gateway: Sendable {
         // Access control.
         let decision: AccessDecision
         do {
-            decision = try accessControl.decide(header: header, user: user, service: service, at: intake.executeAt ?? received)
+            // A future-dated request is authorised for its execution time; a past one runs now.
+            decision = try accessControl.decide(header: header, user: user, service: service, at: max(intake.executeAt ?? received, received))
         } catch {
             return await refuse(header, service: service, error, digest: digest, size: bytes.count, at: received, authenticated: true)
         }

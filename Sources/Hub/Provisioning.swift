@@ -32,8 +32,11 @@ public enum Provisioning {
     }
 
     /// DCC Boxed's test users (and DCC itself, which sends some reference requests).
+    /// DCC Boxed's reference requests are sent by its supplier as import, export and gas
+    /// supplier, and once (9.1, Request Customer Identification Number) as an other
+    /// user, so the supplier holds all four roles.
     public static let defaultUsers: [UserSpec] = [
-        UserSpec(eui: supplier, name: "Supplier (import and gas)", roles: [.is, .gs], gbcsRole: RemotePartyRole.supplier),
+        UserSpec(eui: supplier, name: "Supplier", roles: [.is, .es, .gs, .ou], gbcsRole: RemotePartyRole.supplier),
         UserSpec(eui: networkOperator, name: "Network operator", roles: [.ed, .gt], gbcsRole: RemotePartyRole.networkOperator),
         UserSpec(eui: secondSupplier, name: "Second supplier", roles: [.is, .gs], gbcsRole: RemotePartyRole.supplier),
         UserSpec(eui: otherUser, name: "Other user", roles: [.ou], gbcsRole: RemotePartyRole.otherUser),
@@ -85,7 +88,8 @@ public enum Provisioning {
 
     /// DCC Boxed's default premises: ESME, GSME, CHF, GPF, IHD, PPMID and HCALCS,
     /// commissioned, with the supplier registered as import and gas supplier and the
-    /// network operator as electricity distributor and gas transporter.
+    /// network operator as electricity distributor and gas transporter (the supplier is
+    /// also the export supplier of the export MPAN).
     public static func defaultPremisesMutations(at time: Timestamp) -> [Mutation] {
         let postcode = "M22 0RR"
         let region = Geography.licenceArea(postcode: postcode)?.region ?? .north
@@ -117,6 +121,7 @@ public enum Provisioning {
             mutations.append(.putRegistration(RegistrationRecord(mpxn: mpan, role: .is, party: supplier, from: from)))
             mutations.append(.putRegistration(RegistrationRecord(mpxn: mpan, role: .ed, party: networkOperator, from: from)))
         }
+        mutations.append(.putRegistration(RegistrationRecord(mpxn: defaultExportMPAN, role: .es, party: supplier, from: from)))
         mutations.append(.putRegistration(RegistrationRecord(mpxn: defaultExportMPAN, role: .ed, party: networkOperator, from: from)))
         mutations.append(.putRegistration(RegistrationRecord(mpxn: defaultMPRN, role: .gs, party: supplier, from: from)))
         mutations.append(.putRegistration(RegistrationRecord(mpxn: defaultMPRN, role: .gt, party: networkOperator, from: from)))

@@ -21,21 +21,26 @@ final class Wakeup: Sendable {
         waiter?.resume()
     }
 
+    /// Returns when signalled, when `duration` has passed, or when the task is cancelled.
     func wait(upTo duration: Duration) async {
         let timer = Task { [weak self] in
             try? await Task.sleep(for: duration)
             self?.signal()
         }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { state -> Bool in
-                if state.signalled {
-                    state.signalled = false
-                    return true
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.signalled || Task.isCancelled {
+                        state.signalled = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
                 }
-                state.waiter = continuation
-                return false
+                if resumeNow { continuation.resume() }
             }
-            if resumeNow { continuation.resume() }
+        } onCancel: {
+            signal()
         }
         timer.cancel()
     }
