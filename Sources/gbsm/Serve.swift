@@ -20,15 +20,25 @@ struct HubOptions: ParsableArguments {
     @Option(name: .customLong("anomaly-window"), help: "The anomaly detection window in seconds.")
     var anomalyWindow: Int = 3600
 
+    @Option(name: .customLong("retry-initial"), help: "First delay, in seconds, before a failed response delivery is retried (doubling after each failure).")
+    var retryInitial: Double = 1
+
+    @Option(name: .customLong("retry-max"), help: "Longest delay, in seconds, between delivery retries.")
+    var retryMax: Double = 300
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
+
+    var deliveryPolicy: DeliveryPolicy {
+        DeliveryPolicy(initialBackoff: .milliseconds(Int64(max(retryInitial, 0.01) * 1000)), maximumBackoff: .milliseconds(Int64(max(retryMax, retryInitial) * 1000)))
+    }
 }
 
 /// Opens the hub on a prepared data folder and serves until SIGINT or SIGTERM.
 func runHub(data: URL, options: HubOptions, banner: (Int) -> [String]) async throws {
     let logger = makeLogger("gbsm", level: options.logLevel)
     let configuration = HubConfiguration(dataDirectory: data, anomalyDefaultLimit: options.anomalyLimit,
-                                         anomalyDefaultWindowSeconds: options.anomalyWindow)
+                                         anomalyDefaultWindowSeconds: options.anomalyWindow, delivery: options.deliveryPolicy)
     let hub = try await Hub.open(configuration, logger: logger)
     let lines = banner(options.port)
     let app = HubServer.application(hub: hub, configuration: ServerConfiguration(host: options.host, port: options.port), logger: logger) { port in

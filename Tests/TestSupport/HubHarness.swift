@@ -215,16 +215,16 @@ public struct DUISClient: Sendable {
 
     public struct KeyMissing: Error { public let eui: EUI64 }
 
-    public func post(_ body: [UInt8], to service: DUISService) async throws -> Answer {
-        try await post(body, path: service.path)
+    public func post(_ body: [UInt8], to service: DUISService, timeout: Int64 = 30) async throws -> Answer {
+        try await post(body, path: service.path, timeout: timeout)
     }
 
-    public func post(_ body: [UInt8], path: String) async throws -> Answer {
+    public func post(_ body: [UInt8], path: String, timeout: Int64 = 30) async throws -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/xml")
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await http.execute(request, timeout: .seconds(30))
+        let response = try await http.execute(request, timeout: .seconds(timeout))
         let buffer = try await response.body.collect(upTo: 32 << 20)
         return Answer(status: Int(response.status.code), body: Array(buffer.readableBytesView), reason: response.headers.first(name: "X-GBSM-Reason"))
     }
