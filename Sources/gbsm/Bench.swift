@@ -1,5 +1,310 @@
 import ArgumentParser
+import AsyncHTTPClient
+import Crypto
+import DUIS
+import Foundation
+import Glibc
+import Hub
+import Logging
+import NIOCore
+import SMKI
+import Server
+import ServiceLifecycle
+import Storage
+import Synchronization
+
 struct BenchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks.")
-    func run() async throws {}
+    static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks that print their figures beside a bound measured in the same run.",
+                                                    subcommands: [DUISBench.self])
+}
+
+struct DUISBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "duis",
+        abstract: "Drive signed DUIS requests end to end over loopback: requests/s, p50 and p99 latency, against the ECDSA bound (one verify plus one sign per request).")
+
+    @Option(help: "Requests to time.")
+    var requests: Int = 20_000
+
+    @Option(help: "Requests in flight at once.")
+    var concurrency: Int = 64
+
+    @Option(help: "Untimed requests first.")
+    var warmup: Int = 2_000
+
+    @Option(help: "device (4.1.1, acknowledged I99 and stored), non-device (8.2 Read Inventory, answered I0) or mixed.")
+    var mix: String = "device"
+
+    @Option(help: "Data folder for the benchmark hub (default: a temporary one, removed afterwards).")
+    var data: String?
+
+    func run() async throws {
+        guard ["device", "non-device", "mixed"].contains(mix) else { throw ValidationError("--mix is device, non-device or mixed") }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        // openssl speed times with SIGALRM: run it before the server's threads exist.
+        let openssl = opensslSpeed()
+        #if DEBUG
+        print("note: this is a debug build; measure with `swift run -c release gbsm bench duis`")
+        #endif
+        let directory = data.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("gbsm-bench-\(UUID().uuidString)")
+        defer { if data == nil { try? FileManager.default.removeItem(at: directory) } }
+        try await Provisioning.provision(dataDirectory: directory, keystoreFile: nil, responseURL: nil)
+        print("registering \(concurrency) benchmark users, each the supplier of its own premises…")
+        let users = try await provisionBenchUsers(directory: directory, count: concurrency)
+
+        var logger = Logger(label: "gbsm.bench")
+        logger.logLevel = .warning
+        let configuration = HubConfiguration(dataDirectory: directory, anomalyDefaultLimit: Int.max / 2)
+        let hub = try await Hub.open(configuration, logger: logger)
+        let bound = Mutex<Int?>(nil)
+        let app = HubServer.application(hub: hub, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger) { port in
+            bound.withLock { $0 = port }
+        }
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        let serverTask = Task { try await group.run() }
+        var port: Int?
+        while port == nil {
+            try await Task.sleep(for: .milliseconds(10))
+            port = bound.withLock { $0 }
+        }
+        let url = "http://127.0.0.1:\(port ?? 0)"
+
+        // Sign every request up front, as the users' systems would before sending.
+        let keystore = try Keystore.load(from: configuration.keystoreURL)
+        let total = warmup + requests
+        print("signing \(total) requests (\(mix))…")
+        let signed = try presign(count: total, users: users, keystore: keystore)
+
+        // The bound: one ECDSA P-256 verify plus one sign per request, on every core.
+        let crypto = measureCrypto()
+        let boundPerCore = 1 / (crypto.verifySeconds + crypto.signSeconds)
+        let boundAll = boundPerCore * Double(cores)
+
+        var httpConfiguration = HTTPClient.Configuration()
+        httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+        let mix = self.mix
+        let service: @Sendable (Int) -> DUISService = { index in
+            switch mix {
+            case "device": return .sendCommand
+            case "non-device": return .nonDevice
+            default: return index % 2 == 0 ? .sendCommand : .nonDevice
+            }
+        }
+        let timed = (requests / concurrency) * concurrency
+
+        print("warming up with \(warmup) requests…")
+        _ = try await drive(client: client, url: url, streams: signed.map { Array($0.prefix(warmup / concurrency)) }, service: service)
+        let (transactionsBefore, callersBefore) = hub.committer.statistics
+        print("timing \(requests) requests, \(concurrency) in flight…")
+        let started = ContinuousClock.now
+        let result = try await drive(client: client, url: url, streams: signed.map { Array($0.dropFirst(warmup / concurrency)) }, service: service)
+        let elapsed = ContinuousClock.now - started
+        let (transactionsAfter, callersAfter) = hub.committer.statistics
+        try await client.shutdown()
+
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let rate = Double(timed) / seconds
+        let latencies = result.latencies.sorted()
+        func percentile(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000 }
+        let stored = try await hub.store.requestCount(status: nil)
+        await group.triggerGracefulShutdown()
+        _ = try? await serverTask.value
+
+        print("")
+        print("gbsm bench duis: \(timed) signed \(mix) requests from \(concurrency) users (one in flight each), \(cores) cores, server and client in one process")
+        print(String(format: "  throughput      %8.0f requests/s", rate))
+        print(String(format: "  latency         p50 %.2f ms   p99 %.2f ms   p99.9 %.2f ms", percentile(0.50), percentile(0.99), percentile(0.999)))
+        print("  answers         " + result.codes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        print(String(format: "  group commit    %d transactions for %d callers (%.1f per transaction)",
+                     transactionsAfter - transactionsBefore, callersAfter - callersBefore,
+                     Double(callersAfter - callersBefore) / Double(max(transactionsAfter - transactionsBefore, 1))))
+        print("  stored          \(stored) requests in the hub database")
+        print(String(format: "  ECDSA P-256     verify %.1f µs, sign %.1f µs (swift-crypto, this run)", crypto.verifySeconds * 1e6, crypto.signSeconds * 1e6))
+        if let openssl {
+            print(String(format: "  openssl speed   verify %.1f µs, sign %.1f µs (ecdsap256, this run)", 1e6 / openssl.verify, 1e6 / openssl.sign))
+        }
+        print(String(format: "  crypto bound    %.0f requests/s per core, %.0f on %d cores (one verify + one sign per request)", boundPerCore, boundAll, cores))
+        print(String(format: "  ratio           %.3f of the crypto bound (goal 3,000 requests/s; long-term goal 0.5)", rate / boundAll))
+        if result.errors > 0 { print("  transport errors \(result.errors)") }
+    }
+
+    struct DriveResult: Sendable {
+        var latencies: [Double]
+        var codes: [String: Int]
+        var errors: Int
+    }
+
+    /// Each stream is one user's requests, sent one after another (its counters rise);
+    /// the streams run concurrently.
+    func drive(client: HTTPClient, url: String, streams: [[[UInt8]]], service: @escaping @Sendable (Int) -> DUISService) async throws -> DriveResult {
+        await withTaskGroup(of: DriveResult.self) { group in
+            for stream in streams {
+                group.addTask {
+                    var local = DriveResult(latencies: [], codes: [:], errors: 0)
+                    local.latencies.reserveCapacity(stream.count)
+                    for (index, body) in stream.enumerated() {
+                        var request = HTTPClientRequest(url: url + service(index).path)
+                        request.method = .POST
+                        request.headers.add(name: "Content-Type", value: "application/xml")
+                        request.body = .bytes(ByteBuffer(bytes: body))
+                        let start = ContinuousClock.now
+                        do {
+                            let response = try await client.execute(request, timeout: .seconds(60))
+                            _ = try await response.body.collect(upTo: 1 << 20)
+                            let duration = ContinuousClock.now - start
+                            local.latencies.append(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+                            let code = response.headers.first(name: "X-DUIS-Response-Code") ?? "HTTP \(response.status.code)"
+                            local.codes[code, default: 0] += 1
+                        } catch {
+                            local.errors += 1
+                        }
+                    }
+                    return local
+                }
+            }
+            var merged = DriveResult(latencies: [], codes: [:], errors: 0)
+            for await part in group {
+                merged.latencies += part.latencies
+                merged.errors += part.errors
+                for (code, n) in part.codes { merged.codes[code, default: 0] += n }
+            }
+            return merged
+        }
+    }
+
+    /// One supplier per in-flight stream, each registered for the ESME of its own premises.
+    func provisionBenchUsers(directory: URL, count: Int) async throws -> [(user: EUI64, meter: EUI64)] {
+        let configuration = HubConfiguration(dataDirectory: directory)
+        var pki = try TestPKI.load(from: configuration.keystoreURL.deletingLastPathComponent())
+        let store = try SQLiteStore(path: configuration.databasePath)
+        var mutations: [Mutation] = []
+        var result: [(EUI64, EUI64)] = []
+        let from = Timestamp(year: 2020, month: 1, day: 1)
+        for index in 0..<count {
+            let user = EUI64(0x90B3_D51F_3100_0000 + UInt64(index))
+            let meter = EUI64(0x00BE_0000_0000_0000 + UInt64(index))
+            let premises = Int64(1000 + index)
+            let mpan = String(format: "10%011d", index)
+            let entry = try pki.issue(eui: user, role: RemotePartyRole.xmlSigning, usage: .digitalSignature, name: "bench-\(index)")
+            mutations += [
+                .putUser(UserRecord(eui: user, name: "Benchmark supplier \(index)", roles: [.is, .gs])),
+                .putUserCertificate(UserCertificateRecord(eui: user, issuerName: entry.certificate.issuerName, serialNumber: entry.certificate.serialNumber,
+                                                          role: RemotePartyRole.xmlSigning, der: entry.certificate.der)),
+                .putPremises(PremisesRecord(id: premises, uprn: nil, postcode: "CB1 1AA", addressIdentifier: "\(index) Bench Street", region: .central)),
+                .putDevice(DeviceRecord(eui: meter, type: .esme, status: .commissioned, premises: premises, manufacturer: "AB01", model: "BENCH", importMPxN: mpan)),
+                .putRegistration(RegistrationRecord(mpxn: mpan, role: .is, party: user, from: from)),
+            ]
+            result.append((user, meter))
+        }
+        try pki.keystore.write(to: configuration.keystoreURL)
+        try await store.apply(mutations + [.bumpRegistryVersion])
+        return result
+    }
+
+    func presign(count: Int, users: [(user: EUI64, meter: EUI64)], keystore: Keystore) throws -> [[[UInt8]]] {
+        let base = UInt64(Timestamp.now().milliseconds) * 1000
+        let perUser = count / users.count
+        var streams: [[[UInt8]]] = []
+        for (user, meter) in users {
+            guard let entry = keystore.xmlSigningEntry(for: user), let key = entry.signingKey else { throw ValidationError("no key for \(user)") }
+            var stream: [[UInt8]] = []
+            stream.reserveCapacity(perUser)
+            for index in 0..<perUser {
+                let nonDevice = mix == "non-device" || (mix == "mixed" && index % 2 == 1)
+                let counter = base + UInt64(index)
+                let xml: String
+                if nonDevice {
+                    xml = """
+                    <?xml version="1.0" encoding="UTF-8"?><sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway" schemaVersion="5.4"><sr:Header><sr:RequestID>\(user):\(Provisioning.dccEUI):\(counter)</sr:RequestID><sr:CommandVariant>8</sr:CommandVariant><sr:ServiceReference>8.2</sr:ServiceReference><sr:ServiceReferenceVariant>8.2</sr:ServiceReferenceVariant></sr:Header><sr:Body><sr:ReadInventory><sr:DeviceID>\(meter)</sr:DeviceID></sr:ReadInventory></sr:Body></sr:Request>
+                    """
+                } else {
+                    xml = """
+                    <?xml version="1.0" encoding="UTF-8"?><sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway" schemaVersion="5.4"><sr:Header><sr:RequestID>\(user):\(meter):\(counter)</sr:RequestID><sr:CommandVariant>1</sr:CommandVariant><sr:ServiceReference>4.1</sr:ServiceReference><sr:ServiceReferenceVariant>4.1.1</sr:ServiceReferenceVariant></sr:Header><sr:Body><sr:ReadInstantaneousImportRegisters/></sr:Body></sr:Request>
+                    """
+                }
+                stream.append(try XMLSigner.sign(try XMLDocument.parse(xml), key: key, signer: entry.certificate.signerReference))
+            }
+            streams.append(stream)
+        }
+        return streams
+    }
+
+    /// Times ECDSA P-256 verify and sign of a SignedInfo-sized message on one core.
+    func measureCrypto() -> (verifySeconds: Double, signSeconds: Double) {
+        let key = P256.Signing.PrivateKey()
+        let message = [UInt8](repeating: 0x41, count: 560)
+        let signature = try? key.signature(for: message)
+        var iterations = 0
+        var start = ContinuousClock.now
+        while ContinuousClock.now - start < .seconds(1) {
+            for _ in 0..<50 { if let signature { _ = key.publicKey.isValidSignature(signature, for: message) } }
+            iterations += 50
+        }
+        let verify = (ContinuousClock.now - start) / iterations
+        iterations = 0
+        start = ContinuousClock.now
+        while ContinuousClock.now - start < .seconds(1) {
+            for _ in 0..<50 { _ = try? key.signature(for: message) }
+            iterations += 50
+        }
+        let sign = (ContinuousClock.now - start) / iterations
+        func seconds(_ duration: Duration) -> Double { Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18 }
+        return (seconds(verify), seconds(sign))
+    }
+
+    /// `openssl speed ecdsap256` as an independent reference, if openssl is installed.
+    /// openssl times its runs with SIGALRM, so it is spawned with an empty signal mask
+    /// and default handlers (a child otherwise inherits the threads' blocked signals).
+    func opensslSpeed() -> (sign: Double, verify: Double)? {
+        guard let path = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
+        guard let output = spawnCapturingOutput(path, ["speed", "-seconds", "2", "ecdsap256"]) else { return nil }
+        // "256 bits ecdsa (nistp256)   0.0000s   0.0001s  42000.0  14000.0"
+        guard let line = output.split(separator: "\n").last(where: { $0.contains("nistp256") }) else { return nil }
+        let numbers = line.split(separator: " ").compactMap { Double($0) }
+        guard numbers.count >= 2 else { return nil }
+        return (numbers[numbers.count - 2], numbers[numbers.count - 1])
+    }
+}
+
+func spawnCapturingOutput(_ path: String, _ arguments: [String]) -> String? {
+    var pipe: [Int32] = [0, 0]
+    guard Glibc.pipe(&pipe) == 0 else { return nil }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addclose(&actions, pipe[0])
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    var all = sigset_t()
+    sigfillset(&all)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+    close(pipe[1])
+    guard spawned == 0 else {
+        close(pipe[0])
+        return nil
+    }
+    var data = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = read(pipe[0], &buffer, buffer.count)
+        if count <= 0 { break }
+        data.append(contentsOf: buffer[0..<count])
+    }
+    close(pipe[0])
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    return String(decoding: data, as: UTF8.self)
 }
