@@ -99,6 +99,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "DUISFuzzer",
+            dependencies: ["DUIS"],
+            path: "Fuzz/DUISFuzzer",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "DUISTests",
             dependencies: ["DUIS", "TestSupport"],

@@ -1,11 +1,5 @@
 import Crypto
 
-/// The DUIS namespaces.
-public enum DUISNamespace {
-    public static let serviceUserGateway = "http://www.dccinterface.co.uk/ServiceUserGateway"
-    public static let responseAndAlert = "http://www.dccinterface.co.uk/ResponseAndAlert"
-}
-
 /// A DUIS Response (`sr:Response`) before it is signed: header and one body.
 public struct DUISResponse: Sendable {
     public enum Body: Sendable {
@@ -77,6 +71,8 @@ public struct ResponseSigner: Sendable {
     }
 
     private static let rootEnd = Array("</sr:Response>".utf8)
+    private static let canonicalSignedInfoOpen = Array("<ds:SignedInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">".utf8)
+    private static let signedInfoOpen = Array("<ds:SignedInfo>".utf8)
     private static let declaration = Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n".utf8)
 
     /// Signs a response. `comment`, if given, is written as an XML comment before the
@@ -134,7 +130,10 @@ public struct ResponseSigner: Sendable {
         output.append(contentsOf: openCanonical)
         var signature = CanonicalXMLWriter(capacity: 1024)
         signature.open("ds:Signature", namespaces: [("ds", XMLDSig.namespace)])
-        signature.raw(signedInfoBytes)
+        // In the document SignedInfo inherits xmlns:ds from Signature; its exclusive
+        // canonical form (what was signed) declares it, so the declaration is dropped here.
+        signature.raw(Self.signedInfoOpen)
+        signature.raw(signedInfoBytes.dropFirst(Self.canonicalSignedInfoOpen.count))
         signature.element("ds:SignatureValue", signatureValue)
         signature.open("ds:KeyInfo")
         signature.open("ds:X509Data")

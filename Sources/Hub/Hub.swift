@@ -9,6 +9,7 @@ import Foundation
 import Logging
 import SMKI
 import Storage
+import Synchronization
 
 public struct HubConfiguration: Sendable {
     public var dataDirectory: URL
@@ -66,6 +67,8 @@ public final class Hub: Sendable {
     let firmware: FirmwareBook
     let httpClient: HTTPClient
     let logger: Logger
+    /// The registry version the in-memory users and thresholds reflect.
+    private let loadedRegistryVersion = Mutex<Int64>(0)
 
     public static func open(_ configuration: HubConfiguration, logger: Logger = Logger(label: "gbsm.hub")) async throws -> Hub {
         let keystore: Keystore
@@ -104,7 +107,10 @@ public final class Hub: Sendable {
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         delivery = ResponseDelivery(store: store, committer: committer, registry: registry, client: httpClient,
                                     policy: configuration.delivery, wakeup: wakeup, logger: logger)
+        // Read the version before loading, so a change made meanwhile triggers a reload.
+        let version = try await store.registryVersion()
         try await reloadRegistry()
+        loadedRegistryVersion.withLock { $0 = version }
         inventory.load(premises: try await store.premises(), devices: try await store.devices(), registrations: try await store.registrations())
         replayGuard.load(try await store.counters())
         schedules.load(try await store.schedules())
@@ -129,15 +135,14 @@ public final class Hub: Sendable {
     }
 
     private func watch() async {
-        var version = (try? await store.registryVersion()) ?? 0
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.pollInterval)
             if Task.isCancelled { break }
             do {
                 let current = try await store.registryVersion()
-                if current != version {
-                    version = current
+                if current != loadedRegistryVersion.withLock({ $0 }) {
                     try await reloadRegistry()
+                    loadedRegistryVersion.withLock { $0 = current }
                     logger.info("registry reloaded (version \(current))")
                     delivery.wakeup.signal()
                 }

@@ -1,3 +1,6 @@
+/// gbsm: the command line. `serve` and `demo` run the hub; `smki`, `users`, `audit`,
+/// `anomaly` and `quarantine` administer a data folder (also while a hub runs on it);
+/// `sign` and `example` help a user build signed requests; `bench` measures.
 import ArgumentParser
 import DUIS
 import Foundation

@@ -145,12 +145,15 @@ func readRegisters(from originator: EUI64 = Provisioning.supplier, to target: EU
     }
 }
 
-func waitUntil(timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+func waitUntil(timeout: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while !condition() {
-        guard ContinuousClock.now < deadline else { throw TimedOut() }
+        guard ContinuousClock.now < deadline else { throw TimedOut(location: sourceLocation) }
         try await Task.sleep(for: .milliseconds(20))
     }
 }
 
-struct TimedOut: Error {}
+struct TimedOut: Error, CustomStringConvertible {
+    let location: SourceLocation
+    var description: String { "timed out waiting at \(location)" }
+}
