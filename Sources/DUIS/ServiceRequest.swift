@@ -34,6 +34,17 @@ public struct RequestHeader: Sendable, Hashable {
     public var variant: ServiceRequestVariant
 
     public var commandVariant: CommandVariant? { Int(commandVariantText).flatMap(CommandVariant.init(rawValue:)) }
+
+    public init(schemaVersion: String, requestID: RequestID, firstInSequence: Bool?, precedingRequestID: RequestID?,
+                commandVariantText: String, serviceReference: String, variant: ServiceRequestVariant) {
+        self.schemaVersion = schemaVersion
+        self.requestID = requestID
+        self.firstInSequence = firstInSequence
+        self.precedingRequestID = precedingRequestID
+        self.commandVariantText = commandVariantText
+        self.serviceReference = serviceReference
+        self.variant = variant
+    }
 }
 
 /// A parsed, not yet authenticated, Service Request. Holds its libxml2 document so the
