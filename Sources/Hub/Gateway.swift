@@ -322,8 +322,7 @@ public final class Gateway: Sendable {
     private func baseMutations(_ header: RequestHeader, service: DUISService, bytes: [UInt8], digest: String, decision: AccessDecision,
                                at time: Timestamp, synchronous: Bool) -> @Sendable (Result<NonDeviceOutcome, Refusal>) -> [Mutation] {
         let request = requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)
-        return { [dccEUI] result in
-            _ = dccEUI
+        return { result in
             var mutations: [Mutation] = [.setCounter(originator: header.requestID.originator, counter: header.requestID.counter)]
             if synchronous { mutations.append(.audit(request)) }
             switch result {
@@ -393,7 +392,7 @@ public final class Gateway: Sendable {
         }
         let input = NonDeviceRequest(header: header, body: request.body(), user: user, role: decision.role, received: time)
         do {
-            let result = try await services.execute(input) { [self] result in
+            _ = try await services.execute(input) { [self] result in
                 var mutations: [Mutation] = [.setRequestStatus(requestID: stored.requestID, status: result.isSuccess ? .completed : .refused,
                                                                code: (result.refusal?.code ?? .I0).rawValue)]
                 mutations += baseMutations(header, service: .nonDevice, bytes: stored.raw, digest: "", decision: decision, at: time, synchronous: false)(result)
@@ -401,7 +400,6 @@ public final class Gateway: Sendable {
                 mutations.append(.enqueueOutbox(asynchronousResponse(header, result: result, at: time)))
                 return mutations
             }
-            _ = result
             outboxWakeup.signal()
         } catch {
             logger.error("released request \(stored.requestID) could not be processed: \(error)")
