@@ -1,5 +1,12 @@
 #ifndef GBSM_CLIBXML2_SHIM_H
 #define GBSM_CLIBXML2_SHIM_H
+#include <libxml/xmlversion.h>
+/* Debian's libxml2 is built with ICU, so its encoding.h includes the system's
+ * <unicode/ucnv.h>. Swift's Foundation carries its own ICU, and the two definitions of
+ * UErrorCode clash when one Swift module imports both. gbsm never touches libxml2's
+ * encoding handlers' ICU fields (they sit at the end of a struct only used through
+ * pointers), so the headers are read without them. */
+#undef LIBXML_ICU_ENABLED
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <libxml/tree.h>
@@ -8,6 +15,7 @@
 #include <libxml/xmlIO.h>
 #include <libxml/xmlsave.h>
 #include <libxml/SAX2.h>
+
 /// xmlFree is a global function pointer in libxml2; this wrapper lets Swift call it
 /// without touching shared mutable state.
 static inline void gbsm_xml_free(void *pointer) { xmlFree(pointer); }
