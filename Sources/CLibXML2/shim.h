@@ -19,4 +19,14 @@
 /// xmlFree is a global function pointer in libxml2; this wrapper lets Swift call it
 /// without touching shared mutable state.
 static inline void gbsm_xml_free(void *pointer) { xmlFree(pointer); }
+
+static void gbsm_discard_error(void *context, const char *message, ...) { (void)context; (void)message; }
+
+/// libxml2 reports some errors (C14N's, for instance) through a global handler that
+/// prints to stderr; gbsm reads errors from return values instead. The handler is
+/// per thread, so the default for new threads is set as well.
+static inline void gbsm_silence_libxml2(void) {
+    xmlThrDefSetGenericErrorFunc(NULL, gbsm_discard_error);
+    xmlSetGenericErrorFunc(NULL, gbsm_discard_error);
+}
 #endif

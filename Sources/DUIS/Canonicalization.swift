@@ -108,6 +108,7 @@ extension XMLDocument {
     }
 
     private func execute(algorithm: CanonicalizationAlgorithm, filter: xmlC14NIsVisibleCallback?, userData: UnsafeMutableRawPointer?, into sink: CanonicalSink) throws(CanonicalizationError) {
+        _ = libxmlInitialised
         let context = Unmanaged.passUnretained(sink).toOpaque()
         guard let output = xmlOutputBufferCreateIO(sinkWrite, sinkClose, context, nil) else { throw .failed }
         let status = xmlC14NExecute(doc, filter, userData, algorithm.mode, nil, 0, output)

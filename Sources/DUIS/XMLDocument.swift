@@ -48,8 +48,9 @@ private struct ParseGuard {
     var violation: XMLParseError?
 }
 
-private let libxmlInitialised: Void = {
+let libxmlInitialised: Void = {
     xmlInitParser()
+    gbsm_silence_libxml2()
 }()
 
 /// A parsed XML document owned by libxml2. Created only through `parse`, which refuses

@@ -150,6 +150,7 @@ public final class Hub: Sendable {
                     await gateway.processReleased(released)
                 }
             } catch {
+                if Task.isCancelled { break }
                 logger.error("watching the store failed: \(error)")
             }
         }

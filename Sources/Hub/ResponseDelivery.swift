@@ -65,6 +65,7 @@ public final class ResponseDelivery: Sendable {
             do {
                 due = try await store.dueOutbox(now: now, limit: policy.concurrency * 4)
             } catch {
+                if Task.isCancelled { break }
                 logger.error("outbox unavailable: \(error)")
                 await wakeup.wait(upTo: .seconds(1))
                 continue
