@@ -36,19 +36,39 @@ public enum CanonicalizationAlgorithm: Sendable, Equatable {
 
 /// Where canonical bytes go: straight into a SHA-256 hash, or collected.
 final class CanonicalSink {
-    var hasher: SHA256?
-    var bytes: [UInt8]?
+    private enum Target {
+        case hash(SHA256)
+        case collect([UInt8])
+    }
+
+    private var target: Target
 
     init(hashing: Bool) {
-        if hashing { hasher = SHA256() } else { bytes = [] }
+        target = hashing ? .hash(SHA256()) : .collect([])
     }
 
     func append(_ buffer: UnsafeRawBufferPointer) {
-        if hasher != nil {
-            hasher!.update(bufferPointer: buffer)
-        } else {
-            bytes!.append(contentsOf: buffer)
+        switch target {
+        case .hash(var hasher):
+            hasher.update(bufferPointer: buffer)
+            target = .hash(hasher)
+        case .collect(var bytes):
+            target = .collect([])
+            bytes.append(contentsOf: buffer)
+            target = .collect(bytes)
         }
+    }
+
+    /// The SHA-256 of what was written, for a hashing sink.
+    var hasher: SHA256? {
+        if case .hash(let hasher) = target { return hasher }
+        return nil
+    }
+
+    /// The bytes written, for a collecting sink.
+    var bytes: [UInt8]? {
+        if case .collect(let bytes) = target { return bytes }
+        return nil
     }
 }
 

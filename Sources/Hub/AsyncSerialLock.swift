@@ -1,3 +1,4 @@
+import DequeModule
 import Synchronization
 
 /// A lock that can be held across `await`: callers queue in arrival order. Used to make
@@ -5,7 +6,7 @@ import Synchronization
 final class AsyncSerialLock: Sendable {
     private struct State {
         var locked = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var waiters: Deque<CheckedContinuation<Void, Never>> = []
     }
 
     private let state = Mutex(State())

@@ -1,3 +1,4 @@
+import DequeModule
 import Synchronization
 
 /// Gathers the mutations of concurrent callers and applies them in as few transactions
@@ -12,7 +13,7 @@ public final class GroupCommitter: Sendable {
     }
 
     private struct State {
-        var pending: [Waiter] = []
+        var pending: Deque<Waiter> = []
         var flushing = false
         var transactions: Int = 0
         var committedBatches: Int = 0

@@ -57,9 +57,15 @@ import TestSupport
         #expect(result.text.contains("<sr:ResponseCode>I0</sr:ResponseCode>"))
         #expect(result.text.contains("<sr:DSPInventory>"))
         #expect(try await hub.hub.store.request(id: quarantinedID)?.status == .completed)
-        let outbox = try await hub.hub.store.outbox(recipient: Provisioning.supplier, status: .delivered, limit: 10)
-        #expect(outbox.count == 3)
-        #expect(outbox.allSatisfy { $0.status == .delivered })
+        // The hub records each acceptance just after the endpoint answers.
+        var delivered: [OutboxItem] = []
+        for _ in 0..<250 {
+            delivered = try await hub.hub.store.outbox(recipient: Provisioning.supplier, status: .delivered, limit: 10)
+            if delivered.count == 3 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(delivered.count == 3)
+        #expect(try await hub.hub.store.outbox(recipient: Provisioning.supplier, status: .pending, limit: 10).isEmpty)
         #expect(try await hub.hub.store.verifyAudit().isIntact)
         await hub.stop()
         await receiver.stop()
