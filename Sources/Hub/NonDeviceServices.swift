@@ -190,6 +190,13 @@ final class NonDeviceServices: Sendable {
         return eui
     }
 
+    private func deviceType(_ body: ElementTree) throws(Refusal) -> DeviceType {
+        guard let text = body.value("DeviceType"), let type = DeviceType(rawValue: text) else {
+            throw Refusal(.E12, rule: "body", "\(body.name) needs a DeviceType (ESME, GSME, CHF, GPF, HCALCS, PPMID, IHD or CAD)")
+        }
+        return type
+    }
+
     private func existingDevice(_ eui: EUI64) throws(Refusal) -> DeviceRecord {
         guard let device = inventory.device(eui) else { throw Refusal(.E19, rule: "device-exists", "device \(eui) is not in the inventory") }
         return device
@@ -365,9 +372,7 @@ final class NonDeviceServices: Sendable {
     private func serviceOptIn(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
         let body = request.body
         let deviceID = try eui(body, "DeviceID")
-        guard let typeText = body.value("DeviceType"), let type = DeviceType(rawValue: typeText) else {
-            throw Refusal(.E12, rule: "body", "ServiceOptIn needs a DeviceType")
-        }
+        let type = try deviceType(body)
         guard let mpxns = body.child("MPxNs"), let importMPxN = mpxns.value("ImportMPxN") else {
             throw Refusal(.E12, rule: "body", "ServiceOptIn needs MPxNs/ImportMPxN")
         }
@@ -701,9 +706,7 @@ final class NonDeviceServices: Sendable {
     private func prenotify(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
         let body = request.body
         let deviceID = try eui(body, "DeviceID")
-        guard let typeText = body.value("DeviceType"), let type = DeviceType(rawValue: typeText) else {
-            throw Refusal(.E12, rule: "body", "DevicePrenotification needs a DeviceType (ESME, GSME, CHF, GPF, HCALCS, PPMID, IHD or CAD)")
-        }
+        let type = try deviceType(body)
         guard let manufacturer = body.value("DeviceManufacturer"), let model = body.value("DeviceModel") else {
             throw Refusal(.E12, rule: "body", "DevicePrenotification needs DeviceManufacturer and DeviceModel")
         }

@@ -51,38 +51,12 @@ public struct TestPKI: Sendable {
         let notAfter = now.addingTimeInterval(100 * 365.25 * 86_400)
 
         let rootKey = P256.Signing.PrivateKey()
-        let rootDN = try DistinguishedName([
-            RelativeDistinguishedName(.init(type: .RDNAttributeType.organizationalUnitName, printableString: "00")),
-            RelativeDistinguishedName(.init(type: .RDNAttributeType.commonName, printableString: rootName)),
-        ])
-        let root = try Certificate(
-            version: .v3, serialNumber: .init(), publicKey: .init(rootKey.publicKey),
-            notValidBefore: notBefore, notValidAfter: notAfter, issuer: rootDN, subject: rootDN,
-            signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 1))
-                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
-                SubjectKeyIdentifier(hash: .init(rootKey.publicKey))
-                try TestPKI.policiesExtension()
-            },
-            issuerPrivateKey: .init(rootKey))
-
+        let rootDN = try authorityName(unit: "00", name: rootName)
+        let root = try authorityCertificate(key: rootKey, subject: rootDN, issuer: rootDN, issuerKey: rootKey, pathLength: 1,
+                                            notBefore: notBefore, notAfter: notAfter)
         let caKey = P256.Signing.PrivateKey()
-        let caDN = try DistinguishedName([
-            RelativeDistinguishedName(.init(type: .RDNAttributeType.organizationalUnitName, printableString: "07")),
-            RelativeDistinguishedName(.init(type: .RDNAttributeType.commonName, printableString: issuerName)),
-        ])
-        let ca = try Certificate(
-            version: .v3, serialNumber: .init(), publicKey: .init(caKey.publicKey),
-            notValidBefore: notBefore, notValidAfter: notAfter, issuer: rootDN, subject: caDN,
-            signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: try Certificate.Extensions {
-                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
-                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
-                SubjectKeyIdentifier(hash: .init(caKey.publicKey))
-                try TestPKI.policiesExtension()
-            },
-            issuerPrivateKey: .init(rootKey))
+        let ca = try authorityCertificate(key: caKey, subject: try authorityName(unit: "07", name: issuerName), issuer: rootDN, issuerKey: rootKey,
+                                          pathLength: 0, notBefore: notBefore, notAfter: notAfter)
 
         var pki = TestPKI(
             root: try SMKICertificate(der: try derBytes(root)),
@@ -94,6 +68,28 @@ public struct TestPKI: Sendable {
             try pki.issue(for: party, now: now)
         }
         return pki
+    }
+
+    static func authorityName(unit: String, name: String) throws -> DistinguishedName {
+        try DistinguishedName([
+            RelativeDistinguishedName(.init(type: .RDNAttributeType.organizationalUnitName, printableString: unit)),
+            RelativeDistinguishedName(.init(type: .RDNAttributeType.commonName, printableString: name)),
+        ])
+    }
+
+    static func authorityCertificate(key: P256.Signing.PrivateKey, subject: DistinguishedName, issuer: DistinguishedName,
+                                     issuerKey: P256.Signing.PrivateKey, pathLength: Int, notBefore: Date, notAfter: Date) throws -> Certificate {
+        try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey),
+            notValidBefore: notBefore, notValidAfter: notAfter, issuer: issuer, subject: subject,
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: pathLength))
+                Critical(KeyUsage(keyCertSign: true, cRLSign: true))
+                SubjectKeyIdentifier(hash: .init(key.publicKey))
+                try TestPKI.policiesExtension()
+            },
+            issuerPrivateKey: .init(issuerKey))
     }
 
     /// Issues a party's certificates from the issuing CA and adds them to the keystore.

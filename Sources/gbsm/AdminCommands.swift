@@ -150,15 +150,10 @@ struct UsersCommand: AsyncParsableCommand {
         var url: String
 
         func run() async throws {
-            let eui = try parseEUI(self.eui)
-            let store = try data.store()
-            guard var user = try await store.users().first(where: { $0.eui == eui }) else { throw ValidationError("no user \(eui)") }
             if !url.isEmpty, URL(string: url)?.scheme.map({ ["http", "https"].contains($0) }) != true {
                 throw ValidationError("\(url) is not an http or https URL")
             }
-            user.responseURL = url.isEmpty ? nil : url
-            try await store.apply([.putUser(user), .audit(AuditEvent(kind: "admin", actor: eui, detail: "response endpoint set to \(url.isEmpty ? "none" : url)")), .bumpRegistryVersion])
-            print("\(eui): response endpoint \(url.isEmpty ? "removed" : url)")
+            try await updateUser(data: data, eui: eui, detail: "response endpoint set to \(url.isEmpty ? "none" : url)") { $0.responseURL = url.isEmpty ? nil : url }
         }
     }
 
@@ -174,15 +169,20 @@ struct UsersCommand: AsyncParsableCommand {
         var status: String
 
         func run() async throws {
-            let eui = try parseEUI(self.eui)
             guard let status = UserStatus(rawValue: status) else { throw ValidationError("status must be active, suspended or withdrawn") }
-            let store = try data.store()
-            guard var user = try await store.users().first(where: { $0.eui == eui }) else { throw ValidationError("no user \(eui)") }
-            user.status = status
-            try await store.apply([.putUser(user), .audit(AuditEvent(kind: "admin", actor: eui, detail: "user status set to \(status.rawValue)")), .bumpRegistryVersion])
-            print("\(eui): \(status.rawValue)")
+            try await updateUser(data: data, eui: eui, detail: "user status set to \(status.rawValue)") { $0.status = status }
         }
     }
+}
+
+/// Changes one user, audits the change and tells running hubs to reload.
+func updateUser(data: DataOptions, eui text: String, detail: String, change: (inout UserRecord) -> Void) async throws {
+    let eui = try parseEUI(text)
+    let store = try data.store()
+    guard var user = try await store.users().first(where: { $0.eui == eui }) else { throw ValidationError("no user \(eui)") }
+    change(&user)
+    try await store.apply([.putUser(user), .audit(AuditEvent(kind: "admin", actor: eui, detail: detail)), .bumpRegistryVersion])
+    print("\(eui): \(detail)")
 }
 
 struct AuditCommand: AsyncParsableCommand {
