@@ -15,15 +15,20 @@ import Synchronization
 public struct ServerConfiguration: Sendable {
     public var host: String
     public var port: Int
-    /// Bodies beyond this are refused with HTTP 413 before parsing.
+    /// Non-Device Service bodies beyond this are refused with HTTP 413 before parsing
+    /// (firmware images for 11.1 and 11.4 travel there).
     public var maxBodyBytes: Int
+    /// The same for the Send Command and Transform services, whose requests are small.
+    public var maxCommandBodyBytes: Int
     /// Connections idle for longer are closed (slow or stuck clients).
     public var idleTimeoutSeconds: Int64
 
-    public init(host: String = "127.0.0.1", port: Int = 8079, maxBodyBytes: Int = 14 << 20, idleTimeoutSeconds: Int64 = 30) {
+    public init(host: String = "127.0.0.1", port: Int = 8079, maxBodyBytes: Int = 14 << 20, maxCommandBodyBytes: Int = 1 << 20,
+                idleTimeoutSeconds: Int64 = 30) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
+        self.maxCommandBodyBytes = maxCommandBodyBytes
         self.idleTimeoutSeconds = idleTimeoutSeconds
     }
 }
@@ -58,8 +63,8 @@ public enum HubServer {
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         MetricsBootstrap.ensure()
         let router = Router()
-        let maxBody = configuration.maxBodyBytes
         for service in DUISService.allCases {
+            let maxBody = service == .nonDevice ? configuration.maxBodyBytes : configuration.maxCommandBodyBytes
             router.post(RouterPath(service.path)) { request, _ -> Response in
                 let bytes: [UInt8]
                 do {

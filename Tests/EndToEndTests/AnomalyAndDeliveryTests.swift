@@ -101,10 +101,10 @@ import TestSupport
         // Binary noise.
         let noise = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
         #expect(try await client.post(noise, to: .sendCommand).status == 400)
-        // Oversized: refused before parsing.
-        let huge = Array(repeating: UInt8(ascii: " "), count: 15 << 20)
-        let answer = try await client.post(huge, to: .sendCommand)
+        // Oversized: refused before parsing (1 MiB on the Send Command Service, 14 MiB on the Non-Device Service).
+        let answer = try await client.post(Array(repeating: UInt8(ascii: " "), count: 2 << 20), to: .sendCommand)
         #expect(answer.status == 413)
+        #expect(try await client.post(Array(repeating: UInt8(ascii: " "), count: 15 << 20), to: .nonDevice).status == 413)
         // Signature wrapping: a second signed copy hidden inside the body.
         let signed = String(decoding: try client.sign(valid, counter: Counters.next()), as: UTF8.self)
         let signatureStart = try #require(signed.range(of: "<ds:Signature"))
