@@ -66,6 +66,12 @@ public struct ServiceRequestDocument {
         guard let schemaVersion = root.attribute("schemaVersion")?.trimmingWhitespace(), !schemaVersion.isEmpty else {
             throw .missingSchemaVersion
         }
+        // An xs:decimal such as 5.4 (it is echoed in the response).
+        let dots = schemaVersion.utf8.filter { $0 == UInt8(ascii: ".") }.count
+        guard schemaVersion.utf8.count <= 12, dots <= 1,
+              schemaVersion.utf8.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".") }),
+              schemaVersion.utf8.contains(where: { $0 != UInt8(ascii: ".") })
+        else { throw .header("schemaVersion \"\(schemaVersion.prefix(20))\" is not a DUIS schema version such as 5.4") }
         let parts = root.children
         guard parts.count >= 2,
               parts[0].is("Header", in: "http://www.dccinterface.co.uk/ServiceUserGateway"),

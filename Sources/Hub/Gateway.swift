@@ -382,7 +382,11 @@ public final class Gateway: Sendable {
             ])
             return
         }
-        guard let user = registry.user(stored.originator) else { return }
+        guard let user = registry.user(stored.originator) else {
+            await queueAsynchronousResult(header, stored: stored, result: .failure(Refusal(.E1, rule: "user-registered", "\(stored.originator) is no longer a registered DCC user")),
+                                          at: time, decision: nil)
+            return
+        }
         let decision: AccessDecision
         do {
             decision = try accessControl.decide(header: header, user: user, service: .nonDevice, at: time)

@@ -92,6 +92,7 @@ import TestSupport
             ("unknown SRV", valid.replacingOccurrences(of: ">4.1.1<", with: ">4.1.9<"), 400, "unknown ServiceReferenceVariant"),
             ("body mismatch", valid.replacingOccurrences(of: "ReadInstantaneousImportRegisters", with: "ReadMeterBalance"), 400, "expects ReadInstantaneousImportRegisters"),
             ("bad RequestID", valid.replacingOccurrences(of: ":1<", with: ":01<"), 400, "invalid RequestID"),
+            ("bad schema version", valid.replacingOccurrences(of: "schemaVersion=\"5.4\"", with: "schemaVersion=\"5.4&quot;&gt;\""), 400, "schema version"),
         ]
         for (name, text, status, fragment) in cases {
             let answer = try await post(text)
