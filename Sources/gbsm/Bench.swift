@@ -15,7 +15,7 @@ import Synchronization
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks that print their figures beside a bound measured in the same run.",
-                                                    subcommands: [DUISBench.self])
+                                                    subcommands: [DUISBench.self, StorageBench.self])
 }
 
 struct DUISBench: AsyncParsableCommand {
@@ -38,6 +38,12 @@ struct DUISBench: AsyncParsableCommand {
     @Option(help: "Data folder for the benchmark hub (default: a temporary one, removed afterwards).")
     var data: String?
 
+    @Flag(name: .customLong("separate-process"), help: "Run the hub as its own `gbsm serve` process and report its CPU time per request.")
+    var separateProcess = false
+
+    @Flag(name: .customLong("no-http"), help: "Call the gateway directly, without HTTP (measures the pipeline alone).")
+    var noHTTP = false
+
     func run() async throws {
         guard ["device", "non-device", "mixed"].contains(mix) else { throw ValidationError("--mix is device, non-device or mixed") }
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -56,19 +62,8 @@ struct DUISBench: AsyncParsableCommand {
         var logger = Logger(label: "gbsm.bench")
         logger.logLevel = .warning
         let configuration = HubConfiguration(dataDirectory: directory, anomalyDefaultLimit: Int.max / 2)
-        let hub = try await Hub.open(configuration, logger: logger)
-        let bound = Mutex<Int?>(nil)
-        let app = HubServer.application(hub: hub, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger) { port in
-            bound.withLock { $0 = port }
-        }
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
-        let serverTask = Task { try await group.run() }
-        var port: Int?
-        while port == nil {
-            try await Task.sleep(for: .milliseconds(10))
-            port = bound.withLock { $0 }
-        }
-        let url = "http://127.0.0.1:\(port ?? 0)"
+        let server = try await BenchServer.start(configuration: configuration, separateProcess: separateProcess, logger: logger)
+        let url = "http://127.0.0.1:\(server.port)"
 
         // Sign every request up front, as the users' systems would before sending.
         let keystore = try Keystore.load(from: configuration.keystoreURL)
@@ -94,32 +89,38 @@ struct DUISBench: AsyncParsableCommand {
         }
         let timed = (requests / concurrency) * concurrency
 
+        let gateway = noHTTP ? server.hub?.gateway : nil
+        if noHTTP && gateway == nil { throw ValidationError("--no-http needs the hub in this process") }
         print("warming up with \(warmup) requests…")
-        _ = try await drive(client: client, url: url, streams: signed.map { Array($0.prefix(warmup / concurrency)) }, service: service)
-        let (transactionsBefore, callersBefore) = hub.committer.statistics
+        _ = try await drive(client: client, gateway: gateway, url: url, streams: signed.map { Array($0.prefix(warmup / concurrency)) }, service: service)
+        let cpuBefore = server.cpuSeconds()
+        let commitBefore = server.commitStatistics()
         print("timing \(requests) requests, \(concurrency) in flight…")
         let started = ContinuousClock.now
-        let result = try await drive(client: client, url: url, streams: signed.map { Array($0.dropFirst(warmup / concurrency)) }, service: service)
+        let result = try await drive(client: client, gateway: gateway, url: url, streams: signed.map { Array($0.dropFirst(warmup / concurrency)) }, service: service)
         let elapsed = ContinuousClock.now - started
-        let (transactionsAfter, callersAfter) = hub.committer.statistics
+        let cpuAfter = server.cpuSeconds()
+        let commitAfter = server.commitStatistics()
         try await client.shutdown()
 
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let rate = Double(timed) / seconds
         let latencies = result.latencies.sorted()
         func percentile(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000 }
-        let stored = try await hub.store.requestCount(status: nil)
-        await group.triggerGracefulShutdown()
-        _ = try? await serverTask.value
+        await server.stop()
+        let stored = try await SQLiteStore(path: configuration.databasePath).requestCount(status: nil)
 
         print("")
-        print("gbsm bench duis: \(timed) signed \(mix) requests from \(concurrency) users (one in flight each), \(cores) cores, server and client in one process")
+        print("gbsm bench duis: \(timed) signed \(mix) requests from \(concurrency) users (one in flight each), \(cores) cores, "
+              + (noHTTP ? "gateway called directly (no HTTP)" : separateProcess ? "hub in its own process" : "server and client in one process"))
         print(String(format: "  throughput      %8.0f requests/s", rate))
         print(String(format: "  latency         p50 %.2f ms   p99 %.2f ms   p99.9 %.2f ms", percentile(0.50), percentile(0.99), percentile(0.999)))
         print("  answers         " + result.codes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
-        print(String(format: "  group commit    %d transactions for %d callers (%.1f per transaction)",
-                     transactionsAfter - transactionsBefore, callersAfter - callersBefore,
-                     Double(callersAfter - callersBefore) / Double(max(transactionsAfter - transactionsBefore, 1))))
+        if let before = commitBefore, let after = commitAfter {
+            let transactions = after.transactions - before.transactions, callers = after.callers - before.callers
+            print(String(format: "  group commit    %d transactions for %d callers (%.1f per transaction)",
+                         transactions, callers, Double(callers) / Double(max(transactions, 1))))
+        }
         print("  stored          \(stored) requests in the hub database")
         print(String(format: "  ECDSA P-256     verify %.1f µs, sign %.1f µs (swift-crypto, this run)", crypto.verifySeconds * 1e6, crypto.signSeconds * 1e6))
         if let openssl {
@@ -127,7 +128,90 @@ struct DUISBench: AsyncParsableCommand {
         }
         print(String(format: "  crypto bound    %.0f requests/s per core, %.0f on %d cores (one verify + one sign per request)", boundPerCore, boundAll, cores))
         print(String(format: "  ratio           %.3f of the crypto bound (goal 3,000 requests/s; long-term goal 0.5)", rate / boundAll))
+        if let before = cpuBefore, let after = cpuAfter {
+            let perRequest = (after - before) / Double(timed)
+            print(String(format: "  hub CPU         %.0f µs per request (%.0f%% of it ECDSA): %.0f requests/s if the hub had all %d cores",
+                         perRequest * 1e6, 100 * (crypto.verifySeconds + crypto.signSeconds) / perRequest, Double(cores) / perRequest, cores))
+        }
         if result.errors > 0 { print("  transport errors \(result.errors)") }
+    }
+
+    /// The hub under test: in this process, or a `gbsm serve` child process.
+    final class BenchServer: Sendable {
+        let port: Int
+        let hub: Hub?
+        let group: ServiceGroup?
+        let task: Task<Void, any Error>?
+        let process: Process?
+
+        private init(port: Int, hub: Hub?, group: ServiceGroup?, task: Task<Void, any Error>?, process: Process?) {
+            self.port = port
+            self.hub = hub
+            self.group = group
+            self.task = task
+            self.process = process
+        }
+
+        static func start(configuration: HubConfiguration, separateProcess: Bool, logger: Logger) async throws -> BenchServer {
+            if separateProcess {
+                let port = Int.random(in: 20_000...60_000)
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+                process.arguments = ["serve", "--data", configuration.dataDirectory.path, "--port", String(port), "--anomaly-limit", String(Int.max / 2),
+                                     "--log-level", "warning"]
+                process.standardOutput = FileHandle.nullDevice
+                try process.run()
+                let client = HTTPClient(eventLoopGroupProvider: .singleton)
+                defer { _ = client.shutdown() }
+                for _ in 0..<200 {
+                    if let response = try? await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1)), response.status == .ok {
+                        return BenchServer(port: port, hub: nil, group: nil, task: nil, process: process)
+                    }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                process.terminate()
+                throw ValidationError("the hub process did not start")
+            }
+            let hub = try await Hub.open(configuration, logger: logger)
+            let bound = Mutex<Int?>(nil)
+            let app = HubServer.application(hub: hub, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger) { port in
+                bound.withLock { $0 = port }
+            }
+            let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+            let task = Task { try await group.run() }
+            var port: Int?
+            while port == nil {
+                try await Task.sleep(for: .milliseconds(10))
+                port = bound.withLock { $0 }
+            }
+            return BenchServer(port: port ?? 0, hub: hub, group: group, task: task, process: nil)
+        }
+
+        /// User plus system CPU time of the hub process (child mode only).
+        func cpuSeconds() -> Double? {
+            guard let process else { return nil }
+            guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            // After the command: state is field 3; utime and stime are fields 14 and 15.
+            guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+            return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+
+        func commitStatistics() -> (transactions: Int, callers: Int)? {
+            hub.map { $0.committer.statistics }
+        }
+
+        func stop() async {
+            if let process {
+                process.terminate()
+                process.waitUntilExit()
+            }
+            if let group {
+                await group.triggerGracefulShutdown()
+                _ = try? await task?.value
+            }
+        }
     }
 
     struct DriveResult: Sendable {
@@ -138,13 +222,21 @@ struct DUISBench: AsyncParsableCommand {
 
     /// Each stream is one user's requests, sent one after another (its counters rise);
     /// the streams run concurrently.
-    func drive(client: HTTPClient, url: String, streams: [[[UInt8]]], service: @escaping @Sendable (Int) -> DUISService) async throws -> DriveResult {
+    func drive(client: HTTPClient, gateway: Gateway?, url: String, streams: [[[UInt8]]], service: @escaping @Sendable (Int) -> DUISService) async throws -> DriveResult {
         await withTaskGroup(of: DriveResult.self) { group in
             for stream in streams {
                 group.addTask {
                     var local = DriveResult(latencies: [], codes: [:], errors: 0)
                     local.latencies.reserveCapacity(stream.count)
                     for (index, body) in stream.enumerated() {
+                        if let gateway {
+                            let start = ContinuousClock.now
+                            let answer = await gateway.handle(service: service(index), body: body)
+                            let duration = ContinuousClock.now - start
+                            local.latencies.append(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+                            local.codes[answer.code?.rawValue ?? "HTTP \(answer.status)", default: 0] += 1
+                            continue
+                        }
                         var request = HTTPClientRequest(url: url + service(index).path)
                         request.method = .POST
                         request.headers.add(name: "Content-Type", value: "application/xml")
