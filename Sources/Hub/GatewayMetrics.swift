@@ -2,11 +2,12 @@ import DUIS
 import Metrics
 import Synchronization
 
-/// Request counts by web service and response code, and gateway latency, through
-/// swift-metrics (exported by the server for Prometheus).
+/// Request counts by web service and outcome, and gateway latency by web service, through
+/// swift-metrics (exported by the server for Prometheus). Metric objects are made on
+/// first use, so that they come from whatever factory the process bootstrapped.
 final class GatewayMetrics: Sendable {
     private let counters = Mutex<[String: Counter]>([:])
-    private let latency = Metrics.Timer(label: "gbsm_gateway_duration_seconds", preferredDisplayUnit: .seconds)
+    private let timers = Mutex<[DUISService: Metrics.Timer]>([:])
 
     func record(service: DUISService, outcome: String, duration: Duration) {
         let key = service.rawValue + "/" + outcome
@@ -17,7 +18,13 @@ final class GatewayMetrics: Sendable {
             return counter
         }
         counter.increment()
+        let timer = timers.withLock { timers -> Metrics.Timer in
+            if let timer = timers[service] { return timer }
+            let timer = Metrics.Timer(label: "gbsm_gateway_duration_seconds", dimensions: [("service", service.rawValue)], preferredDisplayUnit: .seconds)
+            timers[service] = timer
+            return timer
+        }
         let (seconds, attoseconds) = duration.components
-        latency.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        timer.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

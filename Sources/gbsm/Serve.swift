@@ -37,6 +37,7 @@ struct HubOptions: ParsableArguments {
 /// Opens the hub on a prepared data folder and serves until SIGINT or SIGTERM.
 func runHub(data: URL, options: HubOptions, banner: (Int) -> [String]) async throws {
     let logger = makeLogger("gbsm", level: options.logLevel)
+    MetricsBootstrap.ensure()
     let configuration = HubConfiguration(dataDirectory: data, anomalyDefaultLimit: options.anomalyLimit,
                                          anomalyDefaultWindowSeconds: options.anomalyWindow, delivery: options.deliveryPolicy)
     let hub = try await Hub.open(configuration, logger: logger)
