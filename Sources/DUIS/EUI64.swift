@@ -6,9 +6,19 @@ public struct EUI64: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     public init(_ rawValue: UInt64) { self.rawValue = rawValue }
 
-    /// Parses `XX-XX-XX-XX-XX-XX-XX-XX` (either case). Also accepts the 16 hex digits
-    /// without separators that SMKI keystores use as keys.
+    /// Parses `XX-XX-XX-XX-XX-XX-XX-XX` (either case), the DUIS form.
     public init?<S: StringProtocol>(_ text: S) {
+        guard text.utf8.count == 23 else { return nil }
+        self.init(anyForm: text)
+    }
+
+    /// Parses the 16 hex digits without separators that SMKI keystores use as keys.
+    public init?<S: StringProtocol>(compactHex text: S) {
+        guard text.utf8.count == 16 else { return nil }
+        self.init(anyForm: text)
+    }
+
+    private init?<S: StringProtocol>(anyForm text: S) {
         var value: UInt64 = 0
         var digits = 0
         let utf8 = text.utf8

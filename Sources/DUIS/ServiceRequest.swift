@@ -146,6 +146,9 @@ public struct ServiceRequestDocument {
         guard let first = bodyNode.firstChildElement,
               first.is("ExecutionDateTime", in: "http://www.dccinterface.co.uk/ServiceUserGateway")
         else { return nil }
+        guard header.variant.futureDating != .none || header.variant.srv == "8.5" else {
+            throw .body("\(header.variant.srv) \(header.variant.name) cannot be future-dated: remove ExecutionDateTime")
+        }
         let text = first.text.trimmingWhitespace()
         guard let time = Timestamp(xsDateTime: text) else { throw .body("ExecutionDateTime \"\(text)\" is not an xs:dateTime") }
         return time

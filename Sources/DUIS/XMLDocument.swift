@@ -6,11 +6,20 @@ public struct XMLParseLimits: Sendable {
     public var maxBytes: Int
     public var maxDepth: Int
     public var maxElements: Int
+    /// Attributes (namespace declarations included) on one element. libxml2 2.9 checks
+    /// duplicates pairwise, so unbounded counts cost quadratic time.
+    public var maxAttributesPerElement: Int
+    /// Namespace declarations in the whole document. Canonicalisation cost grows with
+    /// elements times the namespaces in scope.
+    public var maxNamespaceDeclarations: Int
 
-    public init(maxBytes: Int = 1 << 20, maxDepth: Int = 48, maxElements: Int = 20_000) {
+    public init(maxBytes: Int = 1 << 20, maxDepth: Int = 48, maxElements: Int = 10_000,
+                maxAttributesPerElement: Int = 32, maxNamespaceDeclarations: Int = 32) {
         self.maxBytes = maxBytes
         self.maxDepth = maxDepth
         self.maxElements = maxElements
+        self.maxAttributesPerElement = maxAttributesPerElement
+        self.maxNamespaceDeclarations = maxNamespaceDeclarations
     }
 
     /// Firmware images (11.1, 11.4) may be up to 10,240,000 octets, base64 encoded.
@@ -25,6 +34,8 @@ public enum XMLParseError: Error, Equatable, Sendable, CustomStringConvertible {
     case doctypeForbidden
     case tooDeep(limit: Int)
     case tooManyElements(limit: Int)
+    case tooManyAttributes(limit: Int)
+    case tooManyNamespaces(limit: Int)
     case malformed(line: Int, message: String)
 
     public var description: String {
@@ -35,6 +46,8 @@ public enum XMLParseError: Error, Equatable, Sendable, CustomStringConvertible {
         case .doctypeForbidden: return "DOCTYPE declarations are not accepted (no DTDs, no entities)"
         case .tooDeep(let limit): return "XML nesting deeper than \(limit) levels"
         case .tooManyElements(let limit): return "more than \(limit) XML elements"
+        case .tooManyAttributes(let limit): return "an element with more than \(limit) attributes"
+        case .tooManyNamespaces(let limit): return "more than \(limit) namespace declarations"
         case .malformed(let line, let message): return "malformed XML at line \(line): \(message)"
         }
     }
@@ -44,7 +57,9 @@ public enum XMLParseError: Error, Equatable, Sendable, CustomStringConvertible {
 private struct ParseGuard {
     var maxDepth: Int32
     var maxElements: Int
+    var maxNamespaces: Int
     var elements = 0
+    var namespaces = 0
     var violation: XMLParseError?
 }
 
@@ -74,6 +89,10 @@ public final class XMLDocument {
         if first == 0 || first == 0xFE || first == 0xFF {
             throw .notUTF8("byte-order mark or NUL at the start")
         }
+        // Before libxml2 sees the bytes: bound the attributes of every start tag.
+        guard attributesWithinLimit(bytes, limit: limits.maxAttributesPerElement) else {
+            throw .tooManyAttributes(limit: limits.maxAttributesPerElement)
+        }
         guard let ctxt = xmlCreateMemoryParserCtxt(base.assumingMemoryBound(to: CChar.self), Int32(bytes.count)) else {
             throw .malformed(line: 0, message: "parser could not be created")
         }
@@ -86,7 +105,7 @@ public final class XMLDocument {
         ctxt.pointee.loadsubset = 0
         ctxt.pointee.validate = 0
 
-        var state = ParseGuard(maxDepth: Int32(limits.maxDepth), maxElements: limits.maxElements)
+        var state = ParseGuard(maxDepth: Int32(limits.maxDepth), maxElements: limits.maxElements, maxNamespaces: limits.maxNamespaceDeclarations)
         let parsed: xmlDocPtr? = withUnsafeMutablePointer(to: &state) { statePointer in
             ctxt.pointee._private = UnsafeMutableRawPointer(statePointer)
             if let sax = ctxt.pointee.sax {
@@ -191,7 +210,66 @@ private let guardedStartElement: startElementNsSAX2Func = { ctx, localname, pref
         xmlStopParser(ctxt)
         return
     }
+    state.pointee.namespaces += Int(nbNamespaces)
+    if state.pointee.namespaces > state.pointee.maxNamespaces {
+        state.pointee.violation = .tooManyNamespaces(limit: state.pointee.maxNamespaces)
+        xmlStopParser(ctxt)
+        return
+    }
     xmlSAX2StartElementNs(ctx, localname, prefix, uri, nbNamespaces, namespaces, nbAttributes, nbDefaulted, attributes)
+}
+
+/// Counts the attributes of each start tag (an `=` outside quotes) in one linear pass,
+/// skipping comments, processing instructions, CDATA sections and declarations. False
+/// when a tag has more than `limit`.
+func attributesWithinLimit(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Bool {
+    let count = bytes.count
+    var index = 0
+    @inline(__always) func startsWith(_ literal: StaticString, at position: Int) -> Bool {
+        literal.withUTF8Buffer { expected in
+            guard position + expected.count <= count else { return false }
+            for offset in 0..<expected.count where bytes[position + offset] != expected[offset] { return false }
+            return true
+        }
+    }
+    @inline(__always) func skip(past terminator: StaticString, from position: Int) -> Int {
+        var cursor = position
+        while cursor < count {
+            if startsWith(terminator, at: cursor) { return cursor + terminator.utf8CodeUnitCount }
+            cursor += 1
+        }
+        return count
+    }
+    while index < count {
+        guard bytes[index] == UInt8(ascii: "<") else {
+            index += 1
+            continue
+        }
+        if startsWith("<!--", at: index) {
+            index = skip(past: "-->", from: index + 4)
+        } else if startsWith("<![CDATA[", at: index) {
+            index = skip(past: "]]>", from: index + 9)
+        } else if startsWith("<?", at: index) {
+            index = skip(past: "?>", from: index + 2)
+        } else if startsWith("<!", at: index) || startsWith("</", at: index) {
+            index = skip(past: ">", from: index + 2)
+        } else {
+            var attributes = 0
+            index += 1
+            while index < count, bytes[index] != UInt8(ascii: ">") {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
+                    index += 1
+                    while index < count, bytes[index] != byte { index += 1 }
+                } else if byte == UInt8(ascii: "=") {
+                    attributes += 1
+                    if attributes > limit { return false }
+                }
+                index += 1
+            }
+        }
+    }
+    return true
 }
 
 extension String {

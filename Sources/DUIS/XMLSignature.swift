@@ -206,20 +206,11 @@ public struct EnvelopedSignature {
             digestValue: digest, signatureValue: signatureValue)
     }
 
-    /// Recomputes the reference digest over the document without this signature, then
-    /// checks the signature over the canonical SignedInfo with `key`.
+    /// Checks the signature over the canonical SignedInfo with `key`, then recomputes the
+    /// reference digest over the document without this signature.
     public func verify(in document: XMLDocument, key: P256.Signing.PublicKey) throws(SignatureError) {
-        let digest: SHA256.Digest
-        do {
-            let sink = CanonicalSink(hashing: true)
-            try document.canonicalizeDocument(excluding: element, algorithm: referenceCanonicalization, into: sink)
-            guard let hasher = sink.hasher else { throw SignatureError.malformed("digest could not be computed") }
-            digest = hasher.finalize()
-        } catch {
-            throw .malformed("the document could not be canonicalised")
-        }
-        guard digest.elementsEqual(digestValue) else { throw .digestMismatch }
-
+        // The signature over the small SignedInfo first: only a request its signer really
+        // signed goes on to the costlier digest of the whole document.
         let signedInfoDigest: SHA256.Digest
         do {
             let sink = CanonicalSink(hashing: true)
@@ -232,6 +223,17 @@ public struct EnvelopedSignature {
         guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureValue),
               key.isValidSignature(signature, for: signedInfoDigest)
         else { throw .invalidSignature }
+
+        let digest: SHA256.Digest
+        do {
+            let sink = CanonicalSink(hashing: true)
+            try document.canonicalizeDocument(excluding: element, algorithm: referenceCanonicalization, into: sink)
+            guard let hasher = sink.hasher else { throw SignatureError.malformed("digest could not be computed") }
+            digest = hasher.finalize()
+        } catch {
+            throw .malformed("the document could not be canonicalised")
+        }
+        guard digest.elementsEqual(digestValue) else { throw .digestMismatch }
     }
 
     private static func collectSignatures(_ node: xmlNodePtr, into found: inout [XMLNode]) {

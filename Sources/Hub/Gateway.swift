@@ -373,15 +373,8 @@ public final class Gateway: Sendable {
             return
         }
         let header = request.header
-        guard header.variant.isNonDevice else {
-            let status: RequestStatus = (stored.executeAt.map { $0 > time } ?? false) ? .scheduled : .awaitingDevice
-            try? await committer.commit([
-                .setRequestStatus(requestID: stored.requestID, status: status, code: ResponseCode.I99.rawValue),
-                .audit(AuditEvent(at: time, kind: "decision", actor: stored.originator, device: stored.target, srv: stored.srv, requestID: stored.requestID,
-                                  code: "I99", detail: "[quarantine-release] released by its user; now \(status.rawValue)")),
-            ])
-            return
-        }
+        // Access control again: the user, the registrations and the device may have
+        // changed while the request sat in quarantine.
         guard let user = registry.user(stored.originator) else {
             await queueAsynchronousResult(header, stored: stored, result: .failure(Refusal(.E1, rule: "user-registered", "\(stored.originator) is no longer a registered DCC user")),
                                           at: time, decision: nil)
@@ -389,9 +382,19 @@ public final class Gateway: Sendable {
         }
         let decision: AccessDecision
         do {
-            decision = try accessControl.decide(header: header, user: user, service: .nonDevice, at: time)
+            let service = header.commandVariant?.service ?? .sendCommand
+            decision = try accessControl.decide(header: header, user: user, service: service, at: max(stored.executeAt ?? time, time))
         } catch {
             await queueAsynchronousResult(header, stored: stored, result: .failure(error), at: time, decision: nil)
+            return
+        }
+        guard header.variant.isNonDevice else {
+            let status: RequestStatus = (stored.executeAt.map { $0 > time } ?? false) ? .scheduled : .awaitingDevice
+            try? await committer.commit([
+                .setRequestStatus(requestID: stored.requestID, status: status, code: ResponseCode.I99.rawValue),
+                .audit(AuditEvent(at: time, kind: "decision", actor: stored.originator, device: stored.target, srv: stored.srv, requestID: stored.requestID,
+                                  code: "I99", detail: "[quarantine-release] released by its user; \(decision.rule); now \(status.rawValue)")),
+            ])
             return
         }
         let input = NonDeviceRequest(header: header, body: request.body(), user: user, role: decision.role, received: time)

@@ -98,7 +98,7 @@ public final class Hub: Sendable {
         schedules = ScheduleBook()
         firmware = FirmwareBook()
         let accessControl = AccessControl(dccEUI: configuration.dccEUI, inventory: inventory)
-        let services = NonDeviceServices(inventory: inventory, accessControl: accessControl, committer: committer, schedules: schedules,
+        let services = NonDeviceServices(inventory: inventory, accessControl: accessControl, store: store, committer: committer, schedules: schedules,
                                          firmware: firmware, firmwareDirectory: configuration.firmwareDirectory, broker: broker)
         let wakeup = Wakeup()
         gateway = Gateway(dccEUI: configuration.dccEUI, limits: configuration.parseLimits, registry: registry, accessControl: accessControl,

@@ -11,6 +11,8 @@ struct NonDeviceRequest: Sendable {
     let user: UserRecord
     let role: UserRole
     let received: Timestamp
+    /// For 8.13: the stored request its OriginalRequestID names, read before the service runs.
+    var original: StoredRequest? = nil
 }
 
 /// What a non-device service did: the payload of its I0 response, the state changes to
@@ -109,6 +111,7 @@ final class FirmwareBook: Sendable {
 final class NonDeviceServices: Sendable {
     let inventory: Inventory
     let accessControl: AccessControl
+    let store: any HubStore
     let committer: GroupCommitter
     let schedules: ScheduleBook
     let firmware: FirmwareBook
@@ -116,10 +119,11 @@ final class NonDeviceServices: Sendable {
     let broker: BrokerCredentials
     private let lock = AsyncSerialLock()
 
-    init(inventory: Inventory, accessControl: AccessControl, committer: GroupCommitter, schedules: ScheduleBook,
+    init(inventory: Inventory, accessControl: AccessControl, store: any HubStore, committer: GroupCommitter, schedules: ScheduleBook,
          firmware: FirmwareBook, firmwareDirectory: URL, broker: BrokerCredentials) {
         self.inventory = inventory
         self.accessControl = accessControl
+        self.store = store
         self.committer = committer
         self.schedules = schedules
         self.firmware = firmware
@@ -132,6 +136,10 @@ final class NonDeviceServices: Sendable {
     /// Runs the service and commits its changes together with `finalize`'s (the
     /// gateway's request record, counter and audit events for this outcome).
     func execute(_ request: NonDeviceRequest, finalize: @Sendable (Result<NonDeviceOutcome, Refusal>) -> [Mutation]) async throws -> Result<NonDeviceOutcome, Refusal> {
+        var request = request
+        if request.header.variant.srv == "8.13", let text = request.body.value("OriginalRequestID"), let original = RequestID(text) {
+            request.original = try await store.request(id: original.description)
+        }
         if Self.readOnly.contains(request.header.variant.srv) {
             let result = run(request)
             try await committer.commit(finalize(result))
@@ -202,15 +210,18 @@ final class NonDeviceServices: Sendable {
         return device
     }
 
-    /// The user must be registered (in its role) for the device, or, for a device not yet
-    /// associated with any MPAN or MPRN, be a supplier.
-    private func requireAuthorised(_ request: NonDeviceRequest, for device: DeviceRecord) throws(Refusal) {
-        if accessControl.authorisation(role: request.role, user: request.user.eui, device: device, at: request.received) != nil { return }
-        for role in request.user.roles where accessControl.authorisation(role: role, user: request.user.eui, device: device, at: request.received) != nil {
+    /// Only the supplier responsible for a device may change it in the inventory: one
+    /// registered, in a supplier role eligible for this request, for one of the device's
+    /// MPANs or MPRNs at the time; or, for a device not yet associated with any, the party
+    /// that notified it.
+    private func requireResponsible(_ request: NonDeviceRequest, for device: DeviceRecord) throws(Refusal) {
+        let supplierRoles = request.user.roles.intersection(request.header.variant.eligibleRoles).intersection([.is, .gs, .es])
+        for role in supplierRoles where accessControl.authorisation(role: role, user: request.user.eui, device: device, at: request.received) != nil {
             return
         }
-        if inventory.accessMPxNs(for: device).isEmpty && (request.user.roles.contains(.is) || request.user.roles.contains(.gs)) { return }
-        throw Refusal(.E4, rule: "device-authorisation", "user \(request.user.eui) is not registered for \(device.type.rawValue) \(device.eui)")
+        if inventory.accessMPxNs(for: device).isEmpty, let notifier = device.notifiedBy, notifier == request.user.eui { return }
+        throw Refusal(.E4, rule: "responsible-supplier",
+                      "only the supplier responsible for \(device.type.rawValue) \(device.eui) (registered for its MPAN or MPRN, or the party that notified it) may change it; \(request.user.eui) is not")
     }
 
     private func requireRegistered(_ request: NonDeviceRequest, mpxn: String) throws(Refusal) {
@@ -293,7 +304,7 @@ final class NonDeviceServices: Sendable {
 
     private func decommission(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
         var device = try existingDevice(try eui(request.body, "DeviceID"))
-        try requireAuthorised(request, for: device)
+        try requireResponsible(request, for: device)
         guard [.commissioned, .installedNotCommissioned, .whitelisted].contains(device.status) else {
             throw Refusal(.E5, rule: "device-status", "device \(device.eui) is \(device.status.rawValue); only installed or commissioned devices can be decommissioned")
         }
@@ -308,7 +319,7 @@ final class NonDeviceServices: Sendable {
     private func updateInventory(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
         let body = request.body
         var device = try existingDevice(try eui(body, "DeviceID"))
-        try requireAuthorised(request, for: device)
+        try requireResponsible(request, for: device)
         if body.child("DeleteDevice") != nil {
             guard [.pending, .whitelisted, .installedNotCommissioned, .decommissioned, .withdrawn].contains(device.status) else {
                 throw Refusal(.E5, rule: "device-status", "device \(device.eui) is \(device.status.rawValue); decommission or withdraw it before deleting it from the inventory")
@@ -358,9 +369,19 @@ final class NonDeviceServices: Sendable {
             guard device.type == .esme || device.type == .gsme else {
                 throw Refusal(.E11, rule: "device-type", "MPxNs belong to meters, not to \(device.type.rawValue)")
             }
-            if let value = update.value("ImportMPxN") { device.importMPxN = value }
-            if let value = update.value("SecondaryImportMPAN") { device.secondaryImportMPAN = value }
-            if let value = update.value("ExportMPAN") { device.exportMPAN = value }
+            // The supplier may only associate the meter with MPxNs it is registered for.
+            if let value = update.value("ImportMPxN") {
+                try requireRegistered(request, mpxn: value)
+                device.importMPxN = value
+            }
+            if let value = update.value("SecondaryImportMPAN") {
+                try requireRegistered(request, mpxn: value)
+                device.secondaryImportMPAN = value
+            }
+            if let value = update.value("ExportMPAN") {
+                try requireRegistered(request, mpxn: value)
+                device.exportMPAN = value
+            }
             return NonDeviceOutcome(mutations: [.putDevice(device), event(request, device: device.eui, kind: "mpxn", "MPxN updated")],
                                     note: "\(device.eui) MPxN updated")
         }
@@ -382,6 +403,7 @@ final class NonDeviceServices: Sendable {
             guard device.type == type else {
                 throw Refusal(.E11, rule: "device-type", "device \(deviceID) is a \(device.type.rawValue), not a \(type.rawValue)")
             }
+            try requireResponsible(request, for: device)
             if let current = device.importMPxN, current != importMPxN {
                 throw Refusal(.E4, rule: "mpxn-registration", "device \(deviceID) is associated with \(current), not \(importMPxN)")
             }
@@ -393,7 +415,8 @@ final class NonDeviceServices: Sendable {
         } else {
             let premises = inventory.premises(mpxn: importMPxN)?.id
             mutations.append(.putDevice(DeviceRecord(eui: deviceID, type: type, status: .pending, premises: premises, manufacturer: "Unknown", model: "Unknown",
-                                                     importMPxN: importMPxN, secondaryImportMPAN: mpxns.value("SecondaryImportMPAN"), exportMPAN: mpxns.value("ExportMPAN"))))
+                                                     importMPxN: importMPxN, secondaryImportMPAN: mpxns.value("SecondaryImportMPAN"), exportMPAN: mpxns.value("ExportMPAN"),
+                                                     notifiedBy: request.user.eui)))
         }
         let optInDate = body.value("OptInDate") ?? request.received.isoDate
         mutations.append(event(request, device: deviceID, kind: "opt-in", "opted in to DCC services from \(optInDate) for \(importMPxN)"))
@@ -422,12 +445,20 @@ final class NonDeviceServices: Sendable {
         if let originalText = body.value("OriginalRequestID") {
             guard let original = RequestID(originalText) else { throw Refusal(.E12, rule: "body", "OriginalRequestID \"\(originalText)\" is not a RequestID") }
             guard original.originator == request.user.eui else {
-                throw Refusal(.E4, rule: "original-request", "OriginalRequestID \(originalText) was not sent by \(request.user.eui)")
+                throw Refusal(.E4, rule: "original-request", "OriginalRequestID \(original) was not sent by \(request.user.eui)")
             }
-            mutations.append(.setRequestStatus(requestID: originalText, status: .completed, code: "I0"))
+            let digest = AuditChain.hex(Array(SHA256.hash(data: payload)))
+            // A request sent for local delivery (command variant 2 or 3, or a signed
+            // pre-command for local delivery) is completed by its device's response.
+            if let stored = request.original, stored.originator == request.user.eui, [2, 3, 6, 7].contains(stored.commandVariant),
+               stored.status == .awaitingDevice || stored.status == .scheduled {
+                mutations.append(.setRequestStatus(requestID: stored.requestID, status: .completed, code: "I0"))
+                note += " for \(original), which is now completed"
+            } else {
+                note += " for \(original), which this hub is not holding for local delivery (the response is recorded, no request is changed)"
+            }
             mutations.append(event(request, device: original.target, kind: "local-command-response",
-                                   "device response for \(originalText), \(payload.count) octets, SHA-256 \(AuditChain.hex(Array(SHA256.hash(data: payload))))"))
-            note += " for \(originalText)"
+                                   "device response for \(original), \(payload.count) octets, SHA-256 \(digest)"))
         }
         return NonDeviceOutcome(mutations: mutations, note: note)
     }
@@ -443,7 +474,12 @@ final class NonDeviceServices: Sendable {
         }
         guard let mpxn = body.value("MPxN") else { throw Refusal(.E12, rule: "body", "the installation needs the MPxN of the premises") }
         try requireRegistered(request, mpxn: mpxn)
-        let premises = inventory.premises(mpxn: mpxn)?.id ?? hub.premises
+        try requireResponsible(request, for: hub)
+        let mpxnPremises = inventory.premises(mpxn: mpxn)?.id
+        if let current = hub.premises, let mpxnPremises, current != mpxnPremises {
+            throw Refusal(.E4, rule: "ch-premises", "communications hub \(hub.eui) is installed at another premises than \(mpxn)")
+        }
+        let premises = mpxnPremises ?? hub.premises
         let previous = hub.status
         hub.status = withWAN ? .commissioned : .installedNotCommissioned
         hub.premises = premises
@@ -468,7 +504,7 @@ final class NonDeviceServices: Sendable {
         guard hub.status != .withdrawn, hub.status != .decommissioned else {
             throw Refusal(.E5, rule: "device-status", "communications hub \(hub.eui) is already \(hub.status.rawValue)")
         }
-        try requireAuthorised(request, for: hub)
+        try requireResponsible(request, for: hub)
         let previous = hub.status
         hub.status = .withdrawn
         var mutations: [Mutation] = [.putDevice(hub)]
@@ -585,15 +621,21 @@ final class NonDeviceServices: Sendable {
             throw Refusal(.E12, rule: "body", "FirmwareVersion must be 1 to 8 characters")
         }
         guard let list = body.value("DeviceIDList"), !list.isEmpty else { throw Refusal(.E12, rule: "body", "DeviceIDList is empty") }
+        var listed: [EUI64] = []
+        for item in list.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let eui = EUI64(item) else {
+                throw Refusal(.E12, rule: "body", "DeviceIDList entry \"\(item.prefix(40))\" is not an EUI-64")
+            }
+            if !listed.contains(eui) { listed.append(eui) }
+        }
         var invalid: [String] = [], notCommissioned: [String] = [], inProgress: [String] = [], accepted: [EUI64] = []
-        for item in list.split(separator: ",") {
-            let text = String(item)
-            guard let eui = EUI64(text), let device = inventory.device(eui) else {
-                invalid.append(text)
+        for eui in listed {
+            guard let device = inventory.device(eui) else {
+                invalid.append(eui.description)
                 continue
             }
             let applicable = ppmid ? device.type == .ppmid : [.esme, .gsme, .chf, .gpf, .hcalcs].contains(device.type)
-            guard applicable, (try? requireAuthorised(request, for: device)) != nil else {
+            guard applicable, (try? requireResponsible(request, for: device)) != nil else {
                 invalid.append(device.eui.description)
                 continue
             }
@@ -722,6 +764,7 @@ final class NonDeviceServices: Sendable {
             guard existing.status != .decommissioned, existing.status != .withdrawn else {
                 throw Refusal(.E5, rule: "device-status", "device \(deviceID) is \(existing.status.rawValue)")
             }
+            try requireResponsible(request, for: existing)
             existing.manufacturer = manufacturer
             existing.model = model
             existing.smetsCHTSVersion = body.value("SMETSCHTSVersion") ?? existing.smetsCHTSVersion
@@ -732,7 +775,7 @@ final class NonDeviceServices: Sendable {
         } else {
             device = DeviceRecord(eui: deviceID, type: type, status: .pending, premises: nil, manufacturer: manufacturer, model: model,
                                   smetsCHTSVersion: body.value("SMETSCHTSVersion"), firmwareVersion: body.value("FirmwareVersion"),
-                                  esmeVariant: body.value("ESMEVariant"))
+                                  esmeVariant: body.value("ESMEVariant"), notifiedBy: request.user.eui)
             note = "\(type.rawValue) \(deviceID) added to the inventory as Pending"
         }
         return NonDeviceOutcome(mutations: [.putDevice(device), event(request, device: deviceID, kind: "prenotification", note)], note: note)

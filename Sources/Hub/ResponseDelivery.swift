@@ -13,12 +13,16 @@ public struct DeliveryPolicy: Sendable {
     public var requestTimeout: Duration
     /// How many messages are POSTed at once.
     public var concurrency: Int
+    /// How many of those may go to one user, so that a slow endpoint cannot hold up the others.
+    public var perRecipient: Int
 
-    public init(initialBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(300), requestTimeout: Duration = .seconds(10), concurrency: Int = 16) {
+    public init(initialBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(300), requestTimeout: Duration = .seconds(10),
+                concurrency: Int = 16, perRecipient: Int = 4) {
         self.initialBackoff = initialBackoff
         self.maximumBackoff = maximumBackoff
         self.requestTimeout = requestTimeout
         self.concurrency = concurrency
+        self.perRecipient = perRecipient
     }
 
     public static let standard = DeliveryPolicy()
@@ -57,39 +61,57 @@ public final class ResponseDelivery: Sendable {
         self.logger = logger
     }
 
-    /// Runs until the task is cancelled.
+    /// Runs until the task is cancelled. Due messages are POSTed as slots free up (at
+    /// most `concurrency` at once, `perRecipient` to one user); the loop also wakes when a
+    /// new message is queued and periodically to pick up retries that fall due.
     public func run() async {
-        while !Task.isCancelled {
-            let now = Timestamp.now()
-            let due: [OutboxItem]
-            do {
-                due = try await store.dueOutbox(now: now, limit: policy.concurrency * 4)
-            } catch {
-                if Task.isCancelled { break }
-                logger.error("outbox unavailable: \(error)")
-                await wakeup.wait(upTo: .seconds(1))
-                continue
-            }
-            if due.isEmpty {
-                var wait = Duration.seconds(5)
-                if let next = try? await store.nextOutboxDue() {
-                    let milliseconds = max(next.milliseconds - Timestamp.now().milliseconds, 1)
-                    wait = min(wait, .milliseconds(milliseconds))
-                }
-                await wakeup.wait(upTo: wait)
-                continue
-            }
-            await withTaskGroup(of: Void.self) { group in
-                var running = 0
-                for item in due {
-                    if running >= policy.concurrency {
-                        await group.next()
-                        running -= 1
+        await withTaskGroup(of: Int64?.self) { group in
+            var inFlight: [Int64: EUI64] = [:]
+            var perRecipient: [EUI64: Int] = [:]
+            var ticking = false
+            while !Task.isCancelled {
+                if inFlight.count < policy.concurrency {
+                    do {
+                        for item in try await store.dueOutbox(now: Timestamp.now(), limit: policy.concurrency * 4 + inFlight.count) {
+                            guard let id = item.id, inFlight[id] == nil, inFlight.count < policy.concurrency,
+                                  perRecipient[item.recipient, default: 0] < policy.perRecipient
+                            else { continue }
+                            inFlight[id] = item.recipient
+                            perRecipient[item.recipient, default: 0] += 1
+                            group.addTask {
+                                await self.deliver(item)
+                                return id
+                            }
+                        }
+                    } catch {
+                        if Task.isCancelled { break }
+                        logger.error("outbox unavailable: \(error)")
                     }
-                    group.addTask { await self.deliver(item) }
-                    running += 1
+                }
+                if !ticking {
+                    ticking = true
+                    var wait = Duration.seconds(1)
+                    if inFlight.isEmpty {
+                        wait = .seconds(5)
+                        if let next = try? await store.nextOutboxDue() {
+                            wait = min(wait, .milliseconds(max(next.milliseconds - Timestamp.now().milliseconds, 1)))
+                        }
+                    }
+                    group.addTask {
+                        await self.wakeup.wait(upTo: wait)
+                        return nil
+                    }
+                }
+                guard let finished = await group.next() else { break }
+                if let id = finished {
+                    if let recipient = inFlight.removeValue(forKey: id) {
+                        perRecipient[recipient, default: 1] -= 1
+                    }
+                } else {
+                    ticking = false
                 }
             }
+            group.cancelAll()
         }
     }
 
@@ -105,22 +127,30 @@ public final class ResponseDelivery: Sendable {
         request.headers.add(name: "Content-Type", value: "application/xml")
         request.headers.add(name: "X-DUIS-Message-ID", value: item.messageID)
         request.body = .bytes(ByteBuffer(bytes: item.body))
+        let status: UInt
         do {
             let response = try await client.execute(request, timeout: .nanoseconds(Int64(policy.requestTimeout.components.seconds) * 1_000_000_000 + policy.requestTimeout.components.attoseconds / 1_000_000_000))
-            let status = response.status.code
+            status = response.status.code
             _ = try? await response.body.collect(upTo: 64 * 1024)
-            guard (200..<300).contains(status) else {
-                await retry(item, id: id, attempts: attempts, error: "\(url) answered HTTP \(status)")
-                return
-            }
-            let now = Timestamp.now()
+        } catch {
+            await retry(item, id: id, attempts: attempts, error: "\(url): \(error)")
+            return
+        }
+        guard (200..<300).contains(status) else {
+            await retry(item, id: id, attempts: attempts, error: "\(url) answered HTTP \(status)")
+            return
+        }
+        let now = Timestamp.now()
+        do {
             try await committer.commit([
                 .outboxDelivered(id: id, at: now),
                 .audit(AuditEvent(at: now, kind: "delivery", actor: item.recipient, requestID: item.requestID, code: "HTTP \(status)",
                                   detail: "\(item.kind) \(item.messageID) delivered to \(url) after \(attempts) attempt(s)")),
             ])
         } catch {
-            await retry(item, id: id, attempts: attempts, error: "\(url): \(error)")
+            // Delivered, but not recorded: the message stays pending and will be sent again
+            // (the receiver recognises it by its ResponseID).
+            logger.error("\(item.messageID) was delivered but its delivery could not be recorded: \(error)")
         }
     }
 

@@ -72,7 +72,7 @@ public struct Keystore: Sendable {
         var entries: [Entry] = []
         var skipped: [String] = []
         for (euiText, usages) in file.sorted(by: { $0.key < $1.key }) {
-            guard let eui = EUI64(euiText) else { throw SMKIError.keystore("\(source): \"\(euiText)\" is not an EUI-64") }
+            guard let eui = EUI64(compactHex: euiText) else { throw SMKIError.keystore("\(source): \"\(euiText)\" is not an EUI-64") }
             for (usageText, serials) in usages.sorted(by: { $0.key < $1.key }) {
                 guard let usage = Usage(rawValue: usageText) else { throw SMKIError.keystore("\(source): unknown key usage \(usageText)") }
                 for (serial, fileEntry) in serials.sorted(by: { $0.key < $1.key }) {

@@ -93,11 +93,15 @@ public struct DeviceRecord: Sendable, Hashable {
     public var gbcsVersion: String?
     public var hanVariant: String?
     public var optedOut: Bool
+    /// Who added the device to the inventory (pre-notification or opt-in): the party
+    /// that may change it until it is associated with an MPAN or MPRN.
+    public var notifiedBy: EUI64?
 
     public init(eui: EUI64, type: DeviceType, status: DeviceStatus, premises: Int64?, manufacturer: String, model: String,
                 smetsCHTSVersion: String? = nil, firmwareVersion: String? = nil, importMPxN: String? = nil,
                 secondaryImportMPAN: String? = nil, exportMPAN: String? = nil, esmeVariant: String? = nil,
-                dateCommissioned: Timestamp? = nil, gbcsVersion: String? = nil, hanVariant: String? = nil, optedOut: Bool = false) {
+                dateCommissioned: Timestamp? = nil, gbcsVersion: String? = nil, hanVariant: String? = nil, optedOut: Bool = false,
+                notifiedBy: EUI64? = nil) {
         self.eui = eui
         self.type = type
         self.status = status
@@ -114,6 +118,7 @@ public struct DeviceRecord: Sendable, Hashable {
         self.gbcsVersion = gbcsVersion
         self.hanVariant = hanVariant
         self.optedOut = optedOut
+        self.notifiedBy = notifiedBy
     }
 }
 

@@ -14,12 +14,20 @@ public final class SQLiteStore: HubStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(15)
         configuration.label = "gbsm"
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         pool = try DatabasePool(path: path, configuration: configuration)
+        // GRDB sets synchronous=NORMAL when it puts the writer in WAL mode, which syncs only
+        // at checkpoints: a commit would survive a crash of the process but not of the
+        // machine. Every commit is synced instead.
+        try pool.barrierWriteWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
         try Self.migrator.migrate(pool)
+    }
+
+    /// The writer's `PRAGMA synchronous` (2 is FULL).
+    public func writerSynchronousMode() async throws -> Int {
+        try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     static var migrator: DatabaseMigrator {
@@ -72,6 +80,9 @@ public final class SQLiteStore: HubStore {
             INSERT INTO meta (key, value) VALUES ('registry_version', '0');
             """)
         }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: "ALTER TABLE devices ADD COLUMN notified_by INTEGER")
+        }
         return migrator
     }
 
@@ -113,8 +124,16 @@ public final class SQLiteStore: HubStore {
                 case .deleteUserCertificates(let eui):
                     try db.cachedStatement(sql: "DELETE FROM user_certificates WHERE eui = ?").execute(arguments: [sqlValue(eui)])
                 case .setCounter(let originator, let counter):
-                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO counters (originator, counter) VALUES (?, ?)")
-                        .execute(arguments: [sqlValue(originator), Int64(bitPattern: counter)])
+                    // Keep the larger counter (commits need not come in the order counters were
+                    // admitted). Counters are unsigned, stored as their bit pattern: when the signs
+                    // differ, the negative one is the larger.
+                    try db.cachedStatement(sql: """
+                        INSERT INTO counters (originator, counter) VALUES (?, ?)
+                        ON CONFLICT(originator) DO UPDATE SET counter = CASE
+                            WHEN (counter < 0) = (excluded.counter < 0) THEN max(counter, excluded.counter)
+                            WHEN counter < 0 THEN counter
+                            ELSE excluded.counter END
+                        """).execute(arguments: [sqlValue(originator), Int64(bitPattern: counter)])
                 case .insertRequest(let request):
                     try db.cachedStatement(sql: """
                         INSERT INTO requests (request_id, originator, target, counter, srv, command_variant, received_at, execute_at,
@@ -134,11 +153,12 @@ public final class SQLiteStore: HubStore {
                     try db.cachedStatement(sql: """
                         INSERT OR REPLACE INTO devices (eui, type, status, premises, manufacturer, model, smets_chts_version,
                             firmware_version, import_mpxn, secondary_import_mpan, export_mpan, esme_variant, date_commissioned,
-                            gbcs_version, han_variant, opted_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            gbcs_version, han_variant, opted_out, notified_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """).execute(arguments: [sqlValue(device.eui), device.type.rawValue, device.status.rawValue, device.premises,
                                                  device.manufacturer, device.model, device.smetsCHTSVersion, device.firmwareVersion,
                                                  device.importMPxN, device.secondaryImportMPAN, device.exportMPAN, device.esmeVariant,
-                                                 device.dateCommissioned?.milliseconds, device.gbcsVersion, device.hanVariant, device.optedOut])
+                                                 device.dateCommissioned?.milliseconds, device.gbcsVersion, device.hanVariant, device.optedOut,
+                                                 device.notifiedBy.map(sqlValue)])
                 case .deleteDevice(let eui):
                     try db.cachedStatement(sql: "DELETE FROM devices WHERE eui = ?").execute(arguments: [sqlValue(eui)])
                 case .putRegistration(let registration):
@@ -238,7 +258,8 @@ public final class SQLiteStore: HubStore {
             model: row["model"], smetsCHTSVersion: row["smets_chts_version"], firmwareVersion: row["firmware_version"],
             importMPxN: row["import_mpxn"], secondaryImportMPAN: row["secondary_import_mpan"], exportMPAN: row["export_mpan"],
             esmeVariant: row["esme_variant"], dateCommissioned: (row["date_commissioned"] as Int64?).map(Timestamp.init(milliseconds:)),
-            gbcsVersion: row["gbcs_version"], hanVariant: row["han_variant"], optedOut: row["opted_out"])
+            gbcsVersion: row["gbcs_version"], hanVariant: row["han_variant"], optedOut: row["opted_out"],
+            notifiedBy: (row["notified_by"] as Int64?).map(eui))
     }
 
     public func registrations() async throws -> [RegistrationRecord] {

@@ -7,7 +7,8 @@ import Testing
         let eui = try #require(EUI64("90-b3-d5-1f-30-01-00-00"))
         #expect(eui.description == "90-B3-D5-1F-30-01-00-00")
         #expect(eui.compactHex == "90b3d51f30010000")
-        #expect(EUI64("90b3d51f30010000") == eui)
+        #expect(EUI64(compactHex: "90b3d51f30010000") == eui)
+        #expect(EUI64("90b3d51f30010000") == nil, "DUIS writes EUIs with hyphens")
         #expect(EUI64("90-B3-D5-1F-30-01-00") == nil)
         #expect(EUI64("90-B3-D5-1F-30-01-00-0G") == nil)
         #expect(EUI64("90:B3-D5-1F-30-01-00-00") == nil)
@@ -72,9 +73,23 @@ import Testing
         let deep = String(repeating: "<a>", count: 100) + String(repeating: "</a>", count: 100)
         #expect(refusal(deep) == .tooDeep(limit: 48))
         let wide = "<r>" + String(repeating: "<a/>", count: 30_000) + "</r>"
-        #expect(refusal(wide) == .tooManyElements(limit: 20_000))
+        #expect(refusal(wide) == .tooManyElements(limit: 10_000))
         #expect(refusal(String(repeating: " ", count: 2_000_000)) == .tooLarge(limit: 1 << 20))
         #expect(refusal("") == .empty)
+    }
+
+    @Test func attributeAndNamespaceFloodsAreRefusedCheaply() {
+        // libxml2 2.9 compares each attribute with every earlier one: a flood of
+        // attributes would cost quadratic time, so it is refused before parsing.
+        let attributes = "<r " + (0..<5000).map { "a\($0)=\"\"" }.joined(separator: " ") + "/>"
+        #expect(refusal(attributes) == .tooManyAttributes(limit: 32))
+        // '=' inside values, comments and CDATA does not count.
+        let innocent = "<r a=\"x=y=z=\"><!-- = = = = --><![CDATA[ " + String(repeating: "=", count: 100) + " ]]></r>"
+        #expect(refusal(innocent) == nil)
+        // Canonicalisation walks every namespace in scope for every element.
+        let namespaces = "<r " + (0..<20).map { "xmlns:p\($0)=\"urn:a\"" }.joined(separator: " ") + "><c " +
+            (20..<40).map { "xmlns:p\($0)=\"urn:a\"" }.joined(separator: " ") + "/></r>"
+        #expect(refusal(namespaces) == .tooManyNamespaces(limit: 32))
     }
 
     @Test func malformedBinaryAndEncodings() {

@@ -37,7 +37,6 @@ func readRegisters(from originator: EUI64 = Provisioning.supplier, to target: EU
 
     @Test func signatureRefusals() async throws {
         let hub = try await RunningHub.start()
-        defer { Task { await hub.stop() } }
         let client = DUISClient(baseURL: hub.baseURL, keystore: hub.keystore)
 
         // Missing signature.
@@ -66,11 +65,11 @@ func readRegisters(from originator: EUI64 = Provisioning.supplier, to target: EU
         // A correct request after all that is still served.
         let ok = try await client.post(try client.sign(readRegisters(), counter: Counters.next()), to: .sendCommand)
         #expect(ok.code == "I99")
+        await hub.stop()
     }
 
     @Test func antiReplay() async throws {
         let hub = try await RunningHub.start()
-        defer { Task { await hub.stop() } }
         let client = DUISClient(baseURL: hub.baseURL, keystore: hub.keystore)
         let counter = Counters.next()
         let first = try client.sign(readRegisters(), counter: counter)
@@ -83,11 +82,11 @@ func readRegisters(from originator: EUI64 = Provisioning.supplier, to target: EU
         #expect(try await client.post(try client.sign(network, counter: 5), to: .sendCommand).code == "I99")
         // Only one of the two was stored.
         #expect(try await hub.hub.store.requestCount(status: .awaitingDevice) == 2)
+        await hub.stop()
     }
 
     @Test func roleStatusAndDeviceRefusals() async throws {
         let hub = try await RunningHub.start()
-        defer { Task { await hub.stop() } }
         let client = DUISClient(baseURL: hub.baseURL, keystore: hub.keystore)
         func signed(_ xml: String) throws -> [UInt8] { try client.sign(xml, counter: Counters.next()) }
 
@@ -121,27 +120,25 @@ func readRegisters(from originator: EUI64 = Provisioning.supplier, to target: EU
         #expect(try await client.post(try signed(decommission), to: .nonDevice).code == "I0")
         try await expectRefusal(hub, try signed(readRegisters()), code: "E5", rule: "device-status")
         // E3: a suspended user.
-        guard var user = try await hub.hub.store.users().first(where: { $0.eui == Provisioning.networkOperator }) else {
-            Issue.record("network operator missing")
-            return
-        }
+        var user = try #require(try await hub.hub.store.users().first(where: { $0.eui == Provisioning.networkOperator }))
         user.status = .suspended
         try await hub.hub.store.apply([.putUser(user), .bumpRegistryVersion])
         try await waitUntil { hub.hub.registry.user(Provisioning.networkOperator)?.status == .suspended }
         let export = requestXML(originator: Provisioning.networkOperator, target: gsme, commandVariant: "1", srv: "4.1.1", body: "<sr:ReadInstantaneousImportRegisters/>")
         try await expectRefusal(hub, try signed(export), code: "E3", rule: "user-status")
+        await hub.stop()
     }
 
     @Test func unknownUserIsRefused() async throws {
         // E1 for a user the hub does not know, even with a certificate from the same PKI.
         let hub = try await RunningHub.start()
-        defer { Task { await hub.stop() } }
         var pki = try TestPKI.load(from: hub.dataDirectory.appendingPathComponent("smki"))
         let stranger = EUI64(0x90B3_D51F_3009_0000)
         let entry = try pki.issue(eui: stranger, role: RemotePartyRole.xmlSigning, usage: .digitalSignature, name: "stranger")
         let document = try XMLDocument.parse(readRegisters(from: stranger).replacingOccurrences(of: ":1<", with: ":\(Counters.next())<"))
         let body = try XMLSigner.sign(document, key: try #require(entry.signingKey), signer: entry.certificate.signerReference)
         try await expectRefusal(hub, body, code: "E1", rule: "signature")
+        await hub.stop()
     }
 }
 

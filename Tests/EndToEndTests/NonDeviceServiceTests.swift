@@ -36,6 +36,11 @@ import TestSupport
         #expect(try await send(client, nonDevice("8.4", "<sr:UpdateInventory><sr:DeviceID>\(newMeter)</sr:DeviceID><sr:UpdateDeviceStatusExceptCH>InstalledNotCommissioned</sr:UpdateDeviceStatusExceptCH></sr:UpdateInventory>")).code == "I0")
         #expect(hub.hub.inventory.device(newMeter)?.status == .installedNotCommissioned)
         #expect(try await send(client, nonDevice("8.4", "<sr:UpdateInventory><sr:DeviceID>\(newMeter)</sr:DeviceID><sr:UpdateDeviceStatusCH>Commissioned</sr:UpdateDeviceStatusCH></sr:UpdateInventory>")).code == "E11")
+        // Only an MPRN the supplier is registered for.
+        #expect(try await send(client, nonDevice("8.4", "<sr:UpdateInventory><sr:DeviceID>\(newMeter)</sr:DeviceID><sr:UpdateMPxN><sr:ImportMPxN>1000999777</sr:ImportMPxN></sr:UpdateMPxN></sr:UpdateInventory>")).code == "E4")
+        let registration = RegistrationRecord(mpxn: "1000999777", role: .gs, party: Provisioning.supplier, from: Timestamp(year: 2020, month: 1, day: 1))
+        try await hub.hub.store.apply([.putRegistration(registration)])
+        hub.hub.inventory.apply([.putRegistration(registration)])
         #expect(try await send(client, nonDevice("8.4", "<sr:UpdateInventory><sr:DeviceID>\(newMeter)</sr:DeviceID><sr:UpdateMPxN><sr:ImportMPxN>1000999777</sr:ImportMPxN></sr:UpdateMPxN></sr:UpdateInventory>")).code == "I0")
         #expect(hub.hub.inventory.device(newMeter)?.importMPxN == "1000999777")
         #expect(try await send(client, nonDevice("8.4", "<sr:UpdateInventory><sr:DeviceID>\(newMeter)</sr:DeviceID><sr:DeleteDevice/></sr:UpdateInventory>")).code == "I0")
@@ -49,6 +54,73 @@ import TestSupport
         let events = try await hub.hub.store.deviceEvents(device: newMeter)
         #expect(events.map(\.kind) == ["prenotification", "status", "mpxn", "deleted"])
         #expect(try await hub.hub.store.verifyAudit().isIntact)
+        await hub.stop()
+    }
+
+    @Test func onlyTheResponsibleSupplierChangesADevice() async throws {
+        let hub = try await RunningHub.start()
+        let client = DUISClient(baseURL: hub.baseURL, keystore: hub.keystore)
+        let rewrite = "<sr:UpdateInventory><sr:DeviceID>\(esme)</sr:DeviceID><sr:UpdateMPxN><sr:ImportMPxN>9999999999999</sr:ImportMPxN></sr:UpdateMPxN></sr:UpdateInventory>"
+        // The other user and the network operator may send 8.4, but not change a supplier's meter.
+        #expect(try await send(client, nonDevice("8.4", rewrite, from: Provisioning.otherUser)).code == "E4")
+        #expect(try await send(client, nonDevice("8.4", rewrite, from: Provisioning.networkOperator)).code == "E4")
+        #expect(hub.hub.inventory.device(esme)?.importMPxN == Provisioning.defaultMPAN)
+        // Nor re-notify it, nor withdraw its communications hub.
+        let renotify = nonDevice("12.2", "<sr:DevicePrenotification><sr:DeviceID>\(esme)</sr:DeviceID><sr:DeviceManufacturer>EVIL</sr:DeviceManufacturer><sr:DeviceModel>X</sr:DeviceModel><sr:DeviceType>ESME</sr:DeviceType></sr:DevicePrenotification>",
+                                 from: Provisioning.networkOperator)
+        #expect(try await send(client, renotify).code == "E4")
+        #expect(hub.hub.inventory.device(esme)?.manufacturer == "AB01")
+        let withdraw = nonDevice("8.14.4", "<sr:CHFNoFaultReturn><sr:DeviceID>00-DB-12-34-56-78-90-A2</sr:DeviceID><sr:CHFNoFaultReturnType>No Fault Return (general)</sr:CHFNoFaultReturnType></sr:CHFNoFaultReturn>",
+                                 from: Provisioning.secondSupplier)
+        #expect(try await send(client, withdraw).code == "E4")
+        // A supplier registered elsewhere cannot (re)install another supplier's hub.
+        try await hub.hub.store.apply([.putRegistration(RegistrationRecord(mpxn: "2000000000001", role: .is, party: Provisioning.secondSupplier, from: Timestamp(year: 2020, month: 1, day: 1)))])
+        hub.hub.inventory.apply([.putRegistration(RegistrationRecord(mpxn: "2000000000001", role: .is, party: Provisioning.secondSupplier, from: Timestamp(year: 2020, month: 1, day: 1)))])
+        let install = nonDevice("8.14.2", """
+            <sr:CHFInstallSuccessNoSMWAN><sr:DeviceID>00-DB-12-34-56-78-90-A2</sr:DeviceID><sr:CHFInstallType>CHF Install - no SM WAN</sr:CHFInstallType>\
+            <sr:MPxN>2000000000001</sr:MPxN><sr:AerialInstall>false</sr:AerialInstall><sr:CHFLocation>Deep indoors</sr:CHFLocation>\
+            <sr:PremiseType>Terraced</sr:PremiseType><sr:MetalObstructionCheck>true</sr:MetalObstructionCheck>\
+            <sr:ConnectivityObstructionCheck>true</sr:ConnectivityObstructionCheck><sr:SharedObstructionCheck>false</sr:SharedObstructionCheck></sr:CHFInstallSuccessNoSMWAN>
+            """, from: Provisioning.secondSupplier)
+        #expect(try await send(client, install).code == "E4")
+        #expect(hub.hub.inventory.device(EUI64(0x00DB_1234_5678_90A2))?.status == .commissioned)
+        // A pre-notified device belongs to whoever notified it until it has an MPxN.
+        let newMeter = EUI64(0x00DB_1234_5678_9A01)
+        #expect(try await send(client, nonDevice("12.2", "<sr:DevicePrenotification><sr:DeviceID>\(newMeter)</sr:DeviceID><sr:DeviceManufacturer>ZZ09</sr:DeviceManufacturer><sr:DeviceModel>M2</sr:DeviceModel><sr:DeviceType>ESME</sr:DeviceType></sr:DevicePrenotification>")).code == "I0")
+        #expect(try await send(client, nonDevice("8.4", "<sr:UpdateInventory><sr:DeviceID>\(newMeter)</sr:DeviceID><sr:DeleteDevice/></sr:UpdateInventory>", from: Provisioning.secondSupplier)).code == "E4")
+        #expect(try await send(client, nonDevice("8.4", "<sr:UpdateInventory><sr:DeviceID>\(newMeter)</sr:DeviceID><sr:DeleteDevice/></sr:UpdateInventory>")).code == "I0")
+        await hub.stop()
+    }
+
+    @Test func futureDatingAndListsAreChecked() async throws {
+        let hub = try await RunningHub.start()
+        let client = DUISClient(baseURL: hub.baseURL, keystore: hub.keystore)
+        // 4.1.1 may be future-dated; 6.2.1 (Read Device Configuration, Voltage) may not.
+        let later = Timestamp.now().adding(milliseconds: 86_400_000).iso8601
+        let futureRead = requestXML(originator: Provisioning.supplier, target: esme, commandVariant: "1", srv: "4.1.1",
+                                    body: "<sr:ReadInstantaneousImportRegisters><sr:ExecutionDateTime>\(later)</sr:ExecutionDateTime></sr:ReadInstantaneousImportRegisters>")
+        let signedFuture = try client.sign(futureRead, counter: Counters.next())
+        #expect(try await client.post(signedFuture, to: .sendCommand).code == "I99")
+        let id = try ServiceRequestDocument(try XMLDocument.parse(signedFuture)).header.requestID.description
+        #expect(try await hub.hub.store.request(id: id)?.status == .scheduled)
+        let notFutureDatable = requestXML(originator: Provisioning.supplier, target: esme, commandVariant: "1", srv: "6.2.1",
+                                          body: "<sr:ReadDeviceConfigurationVoltage><sr:ExecutionDateTime>\(later)</sr:ExecutionDateTime></sr:ReadDeviceConfigurationVoltage>")
+        let refused = try await client.post(try client.sign(notFutureDatable, counter: Counters.next()), to: .sendCommand)
+        #expect(refused.status == 400)
+        #expect(refused.text.contains("cannot be future-dated"))
+        // Firmware device lists must hold EUIs; duplicates are counted once.
+        let image = Data(repeating: 7, count: 64).base64EncodedString()
+        let badList = nonDevice("11.1", "<sr:UpdateFirmware><sr:FirmwareImage>\(image)</sr:FirmwareImage><sr:FirmwareVersion>1</sr:FirmwareVersion><sr:DeviceIDList>\(esme),<script/></sr:DeviceIDList></sr:UpdateFirmware>")
+        #expect(try await send(client, badList).code == "E12", "an element inside the list leaves an empty entry")
+        let notEUI = nonDevice("11.1", "<sr:UpdateFirmware><sr:FirmwareImage>\(image)</sr:FirmwareImage><sr:FirmwareVersion>1</sr:FirmwareVersion><sr:DeviceIDList>\(esme),nonsense</sr:DeviceIDList></sr:UpdateFirmware>")
+        #expect(try await send(client, notEUI).code == "E12")
+        let twice = try await send(client, nonDevice("11.1", "<sr:UpdateFirmware><sr:FirmwareImage>\(image)</sr:FirmwareImage><sr:FirmwareVersion>1</sr:FirmwareVersion><sr:DeviceIDList>\(esme),\(esme)</sr:DeviceIDList></sr:UpdateFirmware>"))
+        #expect(twice.code == "I0")
+        #expect(try await hub.hub.store.firmware().first?.devices == [esme])
+        // 8.13 for a request this hub never held changes nothing.
+        let localResponse = nonDevice("8.13", "<sr:ReturnLocalCommandResponse><sr:OriginalRequestID>\(id)</sr:OriginalRequestID><sr:DeviceGBCSResponse>AAEC</sr:DeviceGBCSResponse></sr:ReturnLocalCommandResponse>")
+        #expect(try await send(client, localResponse).code == "I0")
+        #expect(try await hub.hub.store.request(id: id)?.status == .scheduled, "a command variant 1 request is not completed by a local response")
         await hub.stop()
     }
 

@@ -179,3 +179,22 @@ func code(_ body: () throws -> AccessDecision) -> String {
         #expect(Geography.licenceAreas.count == 14)
     }
 }
+
+@Suite struct WakeupTests {
+    @Test func neitherSignalsNorTimeoutsLeaveASignalBehind() async throws {
+        let wakeup = Wakeup()
+        wakeup.signal()
+        await wakeup.wait(upTo: .seconds(60))  // returns at once: it was signalled
+        try await Task.sleep(for: .milliseconds(50))  // the wait's cancelled timer gets to run
+        #expect(!wakeup.isSignalled, "a cancelled timer must not signal the next wait")
+        await wakeup.wait(upTo: .milliseconds(1))  // ends by timing out
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(!wakeup.isSignalled)
+        // A signal during a wait ends it.
+        async let waited: Void = wakeup.wait(upTo: .seconds(60))
+        try await Task.sleep(for: .milliseconds(20))
+        wakeup.signal()
+        await waited
+        #expect(!wakeup.isSignalled)
+    }
+}

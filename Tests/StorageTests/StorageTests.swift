@@ -13,6 +13,14 @@ let supplier = EUI64("90-B3-D5-1F-30-01-00-00")!
 let meter = EUI64("00-DB-12-34-56-78-90-A0")!
 
 @Suite struct SQLiteStoreTests {
+    @Test func everyCommitIsSynced() async throws {
+        let (store, directory) = try makeStore()
+        _ = directory
+        #expect(try await store.writerSynchronousMode() == 2, "PRAGMA synchronous must be FULL on the writer")
+        try await store.apply([.audit(AuditEvent(kind: "k", detail: "d"))])
+        #expect(try await store.writerSynchronousMode() == 2)
+    }
+
     @Test func mutationsRoundTrip() async throws {
         let (store, directory) = try makeStore()
         _ = directory
@@ -39,6 +47,20 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
             try await store.apply([.audit(AuditEvent(kind: "x", detail: "y")), .insertRequest(request)])
         }
         #expect(try await store.audit(AuditQuery()).isEmpty)
+    }
+
+    @Test func countersOnlyRise() async throws {
+        let (store, directory) = try makeStore()
+        _ = directory
+        try await store.apply([.setCounter(originator: supplier, counter: 1000)])
+        try await store.apply([.setCounter(originator: supplier, counter: 999)])
+        #expect(try await store.counters()[supplier] == 1000)
+        // Unsigned: a counter with the top bit set is larger than any without it.
+        try await store.apply([.setCounter(originator: supplier, counter: UInt64.max - 1)])
+        try await store.apply([.setCounter(originator: supplier, counter: 5)])
+        #expect(try await store.counters()[supplier] == UInt64.max - 1)
+        try await store.apply([.setCounter(originator: supplier, counter: UInt64.max)])
+        #expect(try await store.counters()[supplier] == UInt64.max)
     }
 
     @Test func outboxLifecycle() async throws {
