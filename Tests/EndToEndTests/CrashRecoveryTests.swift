@@ -39,6 +39,7 @@ import TestSupport
 
         let all = requests
         let server = try await ServerProcess.start(["serve", "--data", directory.url.path, "--retry-initial", "0.1", "--retry-max", "0.5"])
+        defer { if server.process.isRunning { server.kill() } }
         let client = DUISClient(baseURL: server.baseURL, keystore: keystore)
         let acknowledged = Mutex<Set<String>>([])
         let killed = Flag()
@@ -72,6 +73,7 @@ import TestSupport
 
         // Restart on the same data folder.
         let restarted = try await ServerProcess.start(["serve", "--data", directory.url.path, "--retry-initial", "0.1", "--retry-max", "0.5"])
+        defer { if restarted.process.isRunning { restarted.kill() } }
         let store = try SQLiteStore(path: configuration.databasePath)
         var stored: [String: StoredRequest] = [:]
         for status in [RequestStatus.awaitingDevice, .quarantined] {
