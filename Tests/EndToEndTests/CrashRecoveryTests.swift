@@ -97,6 +97,9 @@ import TestSupport
         let delivered = await receiver.waitFor(quarantined, timeout: .seconds(60))
         #expect(delivered.count == quarantined)
         #expect(Set(delivered.compactMap(\.messageID)).count == delivered.count)
+        print("crash recovery: \(requests.count) signed requests, \(acked.count) acknowledged (I99) before SIGKILL, \(stored.count) on disk after restart "
+              + "(\(stored.count - acked.count) committed but not yet answered), \(acked.count) resent and refused as replays, "
+              + "\(quarantined) quarantine alerts delivered after restart")
         #expect(restarted.terminate() == 0, "graceful shutdown on SIGTERM")
         await receiver.stop()
     }
