@@ -178,4 +178,38 @@ public enum Provisioning {
         try await store.apply(mutations)
         return Report(keystoreSource: source, users: registered, createdPremises: created, skippedCertificates: keystore.skipped)
     }
+
+    /// Adds `count` suppliers (EUIs 90-B3-D5-1F-31-00-00-00 upwards), each registered as
+    /// import supplier of the ESME of its own premises, with XML-signing certificates
+    /// issued from the data folder's test PKI. For load: each supplier's requests carry
+    /// their own rising counters, so many can be in flight at once without one user's
+    /// requests overtaking each other.
+    public static func addSuppliers(dataDirectory: URL, count: Int, responseURL: String? = nil) async throws -> [(user: EUI64, meter: EUI64)] {
+        let configuration = HubConfiguration(dataDirectory: dataDirectory)
+        var pki = try TestPKI.load(from: configuration.keystoreURL.deletingLastPathComponent())
+        let store = try SQLiteStore(path: configuration.databasePath)
+        var mutations: [Mutation] = []
+        var result: [(EUI64, EUI64)] = []
+        let from = Timestamp(year: 2020, month: 1, day: 1)
+        for index in 0..<count {
+            let user = EUI64(0x90B3_D51F_3100_0000 + UInt64(index))
+            let meter = EUI64(0x00BE_0000_0000_0000 + UInt64(index))
+            let premises = Int64(1000 + index)
+            let mpan = String(format: "10%011d", index)
+            let entry = try pki.issue(eui: user, role: RemotePartyRole.xmlSigning, usage: .digitalSignature, name: "supplier-\(index)")
+            mutations += [
+                .putUser(UserRecord(eui: user, name: "Supplier \(index)", roles: [.is, .gs], responseURL: responseURL)),
+                .putUserCertificate(UserCertificateRecord(eui: user, issuerName: entry.certificate.issuerName, serialNumber: entry.certificate.serialNumber,
+                                                          role: RemotePartyRole.xmlSigning, der: entry.certificate.der)),
+                .putPremises(PremisesRecord(id: premises, uprn: nil, postcode: "CB1 1AA", addressIdentifier: "\(index) Load Street", region: .central)),
+                .putDevice(DeviceRecord(eui: meter, type: .esme, status: .commissioned, premises: premises, manufacturer: "AB01", model: "LOAD", importMPxN: mpan)),
+                .putRegistration(RegistrationRecord(mpxn: mpan, role: .is, party: user, from: from)),
+            ]
+            result.append((user, meter))
+        }
+        try pki.keystore.write(to: configuration.keystoreURL)
+        mutations.append(.audit(AuditEvent(kind: "provisioning", detail: "\(count) suppliers added, each with one premises and ESME")))
+        try await store.apply(mutations + [.bumpRegistryVersion])
+        return result
+    }
 }

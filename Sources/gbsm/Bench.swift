@@ -57,7 +57,7 @@ struct DUISBench: AsyncParsableCommand {
         defer { if data == nil { try? FileManager.default.removeItem(at: directory) } }
         try await Provisioning.provision(dataDirectory: directory, keystoreFile: nil, responseURL: nil)
         print("registering \(concurrency) benchmark users, each the supplier of its own premises…")
-        let users = try await provisionBenchUsers(directory: directory, count: concurrency)
+        let users = try await Provisioning.addSuppliers(dataDirectory: directory, count: concurrency)
 
         var logger = Logger(label: "gbsm.bench")
         logger.logLevel = .warning
@@ -264,35 +264,6 @@ struct DUISBench: AsyncParsableCommand {
             }
             return merged
         }
-    }
-
-    /// One supplier per in-flight stream, each registered for the ESME of its own premises.
-    func provisionBenchUsers(directory: URL, count: Int) async throws -> [(user: EUI64, meter: EUI64)] {
-        let configuration = HubConfiguration(dataDirectory: directory)
-        var pki = try TestPKI.load(from: configuration.keystoreURL.deletingLastPathComponent())
-        let store = try SQLiteStore(path: configuration.databasePath)
-        var mutations: [Mutation] = []
-        var result: [(EUI64, EUI64)] = []
-        let from = Timestamp(year: 2020, month: 1, day: 1)
-        for index in 0..<count {
-            let user = EUI64(0x90B3_D51F_3100_0000 + UInt64(index))
-            let meter = EUI64(0x00BE_0000_0000_0000 + UInt64(index))
-            let premises = Int64(1000 + index)
-            let mpan = String(format: "10%011d", index)
-            let entry = try pki.issue(eui: user, role: RemotePartyRole.xmlSigning, usage: .digitalSignature, name: "bench-\(index)")
-            mutations += [
-                .putUser(UserRecord(eui: user, name: "Benchmark supplier \(index)", roles: [.is, .gs])),
-                .putUserCertificate(UserCertificateRecord(eui: user, issuerName: entry.certificate.issuerName, serialNumber: entry.certificate.serialNumber,
-                                                          role: RemotePartyRole.xmlSigning, der: entry.certificate.der)),
-                .putPremises(PremisesRecord(id: premises, uprn: nil, postcode: "CB1 1AA", addressIdentifier: "\(index) Bench Street", region: .central)),
-                .putDevice(DeviceRecord(eui: meter, type: .esme, status: .commissioned, premises: premises, manufacturer: "AB01", model: "BENCH", importMPxN: mpan)),
-                .putRegistration(RegistrationRecord(mpxn: mpan, role: .is, party: user, from: from)),
-            ]
-            result.append((user, meter))
-        }
-        try pki.keystore.write(to: configuration.keystoreURL)
-        try await store.apply(mutations + [.bumpRegistryVersion])
-        return result
     }
 
     func presign(count: Int, users: [(user: EUI64, meter: EUI64)], keystore: Keystore) throws -> [[[UInt8]]] {

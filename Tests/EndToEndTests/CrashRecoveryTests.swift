@@ -18,57 +18,72 @@ import TestSupport
         let directory = try TemporaryDirectory("gbsm-crash")
         try await Provisioning.provision(dataDirectory: directory.url, keystoreFile: nil, responseURL: receiver.url)
         let configuration = HubConfiguration(dataDirectory: directory.url)
+        // 256 suppliers, each sending four requests one after another to its own meter:
+        // up to 256 requests in flight, none overtaking another of the same supplier.
+        let streams = 256
+        let suppliers = try await Provisioning.addSuppliers(dataDirectory: directory.url, count: streams, responseURL: receiver.url)
         do {
-            // The network operator allows itself 20 export-register reads an hour: more are quarantined (alerts queued).
+            // The first 32 allow themselves two reads an hour: their later ones are quarantined (alerts queued).
             let store = try SQLiteStore(path: configuration.databasePath)
-            try await store.apply([.putThreshold(AnomalyThreshold(user: Provisioning.networkOperator, srv: "4.2", limit: 20, windowSeconds: 3600))])
+            try await store.apply(suppliers.prefix(32).map { .putThreshold(AnomalyThreshold(user: $0.user, srv: "4.1.1", limit: 2, windowSeconds: 3600)) })
         }
         let keystore = try Keystore.load(from: configuration.keystoreURL)
 
-        // 400 signed requests: 300 from the supplier, 100 from the network operator.
         var requests: [(id: String, body: [UInt8])] = []
         let signer = DUISClient(baseURL: "", keystore: keystore)
-        for index in 0..<400 {
-            let xml = index % 4 == 3
-                ? requestXML(originator: Provisioning.networkOperator, target: esme, commandVariant: "1", srv: "4.2", body: "<sr:ReadInstantaneousExportRegisters/>")
-                : readRegisters()
-            let body = try signer.sign(xml, counter: Counters.next())
-            let id = try ServiceRequestDocument(try XMLDocument.parse(body)).header.requestID.description
-            requests.append((id, body))
+        for round in 0..<4 {
+            for (user, meter) in suppliers {
+                let xml = requestXML(originator: user, target: meter, counter: UInt64(round + 1), commandVariant: "1", srv: "4.1.1",
+                                     body: "<sr:ReadInstantaneousImportRegisters/>")
+                let body = try signer.sign(xml, counter: nil)
+                let id = try ServiceRequestDocument(try XMLDocument.parse(body)).header.requestID.description
+                requests.append((id, body))
+            }
         }
 
         let all = requests
         let server = try await ServerProcess.start(["serve", "--data", directory.url.path, "--retry-initial", "0.1", "--retry-max", "0.5"])
         defer { if server.process.isRunning { server.kill() } }
-        let client = DUISClient(baseURL: server.baseURL, keystore: keystore)
+        var httpConfiguration = HTTPClient.Configuration()
+        httpConfiguration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: streams)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+        let client = DUISClient(baseURL: server.baseURL, keystore: keystore, http: http)
         let acknowledged = Mutex<Set<String>>([])
+        let inFlight = Mutex<(now: Int, atKill: Int)>((0, 0))
         let killed = Flag()
         let sendChain: @Sendable (Int) async -> Void = { start in
             var index = start
             while index < all.count, !killed.value {
                 let request = all[index]
-                if let answer = try? await client.post(request.body, to: .sendCommand, timeout: 10), answer.code == "I99" {
+                inFlight.withLock { $0.now += 1 }
+                let answer = try? await client.post(request.body, to: .sendCommand, timeout: 10)
+                inFlight.withLock { $0.now -= 1 }
+                if let answer, answer.code == "I99" {
                     let count = acknowledged.withLock { set -> Int in
                         set.insert(request.id)
                         return set.count
                     }
-                    if count == 100, !killed.exchange(true) {
+                    if count == 400, !killed.exchange(true) {
+                        inFlight.withLock { $0.atKill = $0.now }
                         server.kill()
                     }
                 }
-                index += 32
+                index += streams
             }
         }
         await withTaskGroup(of: Void.self) { group in
-            for start in 0..<32 {
+            for start in 0..<streams {
                 group.addTask { await sendChain(start) }
             }
         }
+        try await http.shutdown()
+        let inFlightAtKill = inFlight.withLock { $0.atKill }
+        #expect(inFlightAtKill >= 100, "hundreds of requests in flight when the server died")
         let wasKilled = killed.value
         #expect(wasKilled, "the server was killed mid-flight")
         if !killed.exchange(true) { server.kill() }
         let acked = acknowledged.withLock { $0 }
-        #expect(acked.count >= 100)
+        #expect(acked.count >= 400)
         #expect(acked.count < requests.count, "some requests were in flight when the server died")
 
         // Restart on the same data folder.
@@ -97,7 +112,7 @@ import TestSupport
         let delivered = await receiver.waitFor(quarantined, timeout: .seconds(60))
         #expect(delivered.count == quarantined)
         #expect(Set(delivered.compactMap(\.messageID)).count == delivered.count)
-        print("crash recovery: \(requests.count) signed requests, \(acked.count) acknowledged (I99) before SIGKILL, \(stored.count) on disk after restart "
+        print("crash recovery: \(requests.count) signed requests, \(inFlightAtKill) in flight at SIGKILL, \(acked.count) acknowledged (I99) before it, \(stored.count) on disk after restart "
               + "(\(stored.count - acked.count) committed but not yet answered), \(acked.count) resent and refused as replays, "
               + "\(quarantined) quarantine alerts delivered after restart")
         #expect(restarted.terminate() == 0, "graceful shutdown on SIGTERM")
