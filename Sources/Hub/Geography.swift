@@ -1,8 +1,9 @@
 import Storage
 
 /// GB geography the hub needs: the 14 DNO licence areas (with their MPAN distributor
-/// IDs), the CSP region each implies, and which licence area a postcode area lies in
-/// (by the predominant distributor of the area).
+/// IDs), the CSP region each implies (Arqiva's radio mesh serves the North region:
+/// northern England, Scotland and Wales; cellular the Central and South regions), and
+/// which licence area a postcode area lies in (by the predominant distributor of the area).
 public enum Geography {
     public struct LicenceArea: Sendable, Hashable {
         public let distributorID: Int
@@ -14,7 +15,7 @@ public enum Geography {
         .init(distributorID: 10, name: "Eastern", region: .central),
         .init(distributorID: 11, name: "East Midlands", region: .central),
         .init(distributorID: 12, name: "London", region: .south),
-        .init(distributorID: 13, name: "Merseyside and North Wales", region: .central),
+        .init(distributorID: 13, name: "Merseyside and North Wales", region: .north),
         .init(distributorID: 14, name: "West Midlands", region: .central),
         .init(distributorID: 15, name: "North East", region: .north),
         .init(distributorID: 16, name: "North West", region: .north),
@@ -22,7 +23,7 @@ public enum Geography {
         .init(distributorID: 18, name: "South Scotland", region: .north),
         .init(distributorID: 19, name: "South Eastern", region: .south),
         .init(distributorID: 20, name: "Southern", region: .south),
-        .init(distributorID: 21, name: "South Wales", region: .central),
+        .init(distributorID: 21, name: "South Wales", region: .north),
         .init(distributorID: 22, name: "South Western", region: .south),
         .init(distributorID: 23, name: "Yorkshire", region: .north),
     ]
