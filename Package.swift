@@ -42,6 +42,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "LoadModel",
+            dependencies: [],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SMKI",
             dependencies: [
                 "DUIS",
@@ -93,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "gbsm",
             dependencies: [
-                "DUIS", "SMKI", "Storage", "Hub", "Server",
+                "DUIS", "SMKI", "Storage", "Hub", "Server", "LoadModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
