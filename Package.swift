@@ -47,6 +47,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Devices",
+            dependencies: ["DUIS", "SMKI", "LoadModel", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SMKI",
             dependencies: [
                 "DUIS",
@@ -70,7 +75,7 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "DUIS", "SMKI", "Storage",
+                "DUIS", "SMKI", "Storage", "Devices", "LoadModel",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -120,6 +125,11 @@ let package = Package(
         .testTarget(
             name: "SMKITests",
             dependencies: ["SMKI", "DUIS", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DevicesTests",
+            dependencies: ["Devices", "DUIS", "LoadModel"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

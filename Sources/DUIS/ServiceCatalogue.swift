@@ -34,6 +34,12 @@ public struct UserRoleSet: Hashable, Sendable, ExpressibleByArrayLiteral, Sequen
     public var codes: String { map(\.rawValue).joined(separator: ",") }
 }
 
+/// The CSP regions of the SM WAN: Arqiva's long range radio in the North, cellular in the
+/// Central and South regions.
+public enum CSPRegion: String, Sendable, Codable, CaseIterable {
+    case north = "North", central = "Central", south = "South"
+}
+
 /// Device types of the Smart Metering Inventory.
 public enum DeviceType: String, CaseIterable, Sendable, Codable {
     case esme = "ESME", gsme = "GSME", chf = "CHF", gpf = "GPF", ihd = "IHD", ppmid = "PPMID", hcalcs = "HCALCS", cad = "CAD"

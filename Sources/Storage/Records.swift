@@ -53,11 +53,6 @@ public enum DeviceStatus: String, Sendable, Codable, CaseIterable {
     case suspended = "Suspended", recovery = "Recovery", recovered = "Recovered"
 }
 
-/// The CSP regions of the SM WAN.
-public enum CSPRegion: String, Sendable, Codable, CaseIterable {
-    case north = "North", central = "Central", south = "South"
-}
-
 /// A premises: the address the devices of one smart metering system share.
 public struct PremisesRecord: Sendable, Hashable {
     public var id: Int64

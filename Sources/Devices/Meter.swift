@@ -1,0 +1,462 @@
+import DUIS
+import LoadModel
+import Synchronization
+
+/// One UTC day at the meters, as they record it: half-hourly import, export and reactive
+/// energy (Wh, varh), gas (litres) and average RMS voltage (tenths of a volt). Values are
+/// integers per half hour, so sums of half hours, daily totals and register differences
+/// agree exactly.
+public struct DayReadings: Sendable {
+    public var day: Int32
+    public var importWh = InlineArray<48, Int32>(repeating: 0)
+    public var exportWh = InlineArray<48, Int32>(repeating: 0)
+    public var reactiveImport = InlineArray<48, Int32>(repeating: 0)
+    public var reactiveExport = InlineArray<48, Int32>(repeating: 0)
+    public var gasLitres = InlineArray<48, Int32>(repeating: 0)
+    public var voltageDeci = InlineArray<48, Int16>(repeating: 0)
+
+    public var importTotal: Int64 { var sum: Int64 = 0; for slot in 0..<48 { sum += Int64(importWh[slot]) }; return sum }
+    public var exportTotal: Int64 { var sum: Int64 = 0; for slot in 0..<48 { sum += Int64(exportWh[slot]) }; return sum }
+    public var gasTotal: Int64 { var sum: Int64 = 0; for slot in 0..<48 { sum += Int64(gasLitres[slot]) }; return sum }
+
+    public static func slotStart(day: Int32, slot: Int) -> Timestamp {
+        Timestamp(milliseconds: Int64(day) * 86_400_000 + Int64(slot) * 1_800_000)
+    }
+}
+
+/// A monetary event on a prepayment meter.
+public struct CreditEvent: Sendable, Hashable {
+    public enum Kind: Sendable, Hashable { case consumerTopUp, utrnTopUp, emergencyTopUp, debtRecovered, lowCredit }
+    public var at: Timestamp
+    public var fuel: Fuel
+    public var kind: Kind
+    public var pence: Int64
+}
+
+/// A billing data log entry: registers and prepayment values at a billing date.
+public struct BillingSnapshot: Sendable, Hashable {
+    public var at: Timestamp
+    public var importWh: Int64
+    public var tou: [Int64]
+    public var blocks: [Int64]
+    public var gasLitres: Int64
+    public var electricityBalance: Int64
+    public var gasBalance: Int64
+    public var timeDebt: Int64
+    public var paymentDebt: Int64
+}
+
+/// What the meters' registers and balances hold at the start of a UTC day. Money is kept
+/// in micro-pence (Wh × millipence per kWh) so that sums stay exact.
+public struct MeterCheckpoint: Sendable, Hashable {
+    public var day: Int32
+    public var importWh: Int64 = 0
+    public var exportWh: Int64 = 0
+    public var reactiveImport: Int64 = 0
+    public var reactiveExport: Int64 = 0
+    public var gasLitres: Int64 = 0
+    public var tou: [Int64] = [0, 0, 0, 0]
+    public var gasTOU: Int64 = 0
+    /// Billing period (calendar month) to date.
+    public var periodStart: Int32 = 0
+    public var periodImportWh: Int64 = 0
+    public var periodGasLitres: Int64 = 0
+    public var periodElectricityCost: Int64 = 0
+    public var periodGasCost: Int64 = 0
+    /// Cost since modelling started, micro-pence.
+    public var electricityCost: Int64 = 0
+    public var gasCost: Int64 = 0
+    /// Prepayment balances, micro-pence.
+    public var electricityBalance: Int64 = 0
+    public var gasBalance: Int64 = 0
+    public var timeDebt: Int64 = 0
+    public var paymentDebt: Int64 = 0
+    public var emergencyCreditInUse = false
+    public var maxImportW: Int64 = 0
+    public var maxImportAt: Timestamp?
+    public var maxExportW: Int64 = 0
+    public var maxExportAt: Timestamp?
+    public var maxPeriodW: Int64 = 0
+    public var maxPeriodAt: Timestamp?
+    public var maxDemandResetAt: Timestamp?
+    /// The latest credits (newest last, at most 5) and debt recoveries (at most 10).
+    public var credits: [CreditEvent] = []
+    public var debtPayments: [CreditEvent] = []
+    /// Billing data log (at most 12) and change-of-mode/tariff log entries.
+    public var billing: [BillingSnapshot] = []
+    public var loadLimitCounter = 0
+
+    public static let micro: Int64 = 1_000_000
+
+    public var electricityBalancePence: Int64 { electricityBalance / Self.micro }
+    public var gasBalancePence: Int64 { gasBalance / Self.micro }
+}
+
+/// The meters of every premises, computed on demand: a premises' half hours come from its
+/// household (LoadModel) shaped by its supply state and outages; registers, balances,
+/// maximum demand and logs come from walking the days from the start of modelling,
+/// remembered per premises and state revision so that the walk is done once.
+public final class MeterEngine: Sendable {
+    public let demand: DemandModel
+    private let cache = Mutex<[Int64: (revision: Int, checkpoint: MeterCheckpoint)]>([:])
+    private let capacity: Int
+
+    public init(demand: DemandModel = DemandModel(), capacity: Int = 200_000) {
+        self.demand = demand
+        self.capacity = capacity
+    }
+
+    // MARK: - A day
+
+    /// The half hours of one day.
+    public func readings(_ model: PremisesModel, _ state: PremisesState, day: Int32) -> DayReadings {
+        var result = DayReadings(day: day)
+        guard day >= model.installDay else { return result }
+        let energy = demand.day(model.profile, day: day)
+        let dayStart = Int64(day) * 86_400_000
+        let electricity = availability(model: model, state: state, fuel: .electricity, dayStart: dayStart)
+        let hasGas = model.hasGas
+        let gas = hasGas ? availability(model: model, state: state, fuel: .gas, dayStart: dayStart) : nil
+        let outages = outageFractions(state, dayStart: dayStart)
+        var random = stream(model.profile.seed, day: day, purpose: 0x766F_6C74)
+        for slot in 0..<48 {
+            let available = electricity?[slot] ?? 1
+            let importWh = energy.importWh(slot) * available
+            let exportWh = energy.exportWh(slot) * available
+            result.importWh[slot] = Int32(importWh.rounded())
+            result.exportWh[slot] = Int32(exportWh.rounded())
+            result.reactiveImport[slot] = Int32((importWh * Double(model.reactivePerMille) / 1000 + 6 * available).rounded())
+            result.reactiveExport[slot] = Int32((exportWh * 0.04).rounded())
+            if hasGas {
+                result.gasLitres[slot] = Int32((model.litres(forWh: energy.gas[slot]) * (gas?[slot] ?? 1)).rounded())
+            }
+            // Voltage at the premises: the feeder's position, its evening sag, the home's own
+            // load and export, a little noise; none while the power is off.
+            let minute = Double(slot) * 30 + 15
+            let sag = max(0, 1 - abs(minute - 1050) / 240)
+            var volts = 241.0 + Double(model.voltageOffsetTenths) / 10 - 1.3 * importWh / 500 + 2.0 * exportWh / 500 - 3.2 * sag
+            volts += random.normal(0, 0.5)
+            let off = outages?[slot] ?? 0
+            result.voltageDeci[slot] = Int16((volts * (1 - off) * 10).rounded())
+        }
+        return result
+    }
+
+    /// Fraction of each half hour a fuel's supply was on, or nil when always on.
+    func availability(model: PremisesModel, state: PremisesState, fuel: Fuel, dayStart: Int64) -> [Double]? {
+        let changes = fuel == .electricity ? state.electricitySupply : state.gasSupply
+        let dayEnd = dayStart + 86_400_000
+        let outages = fuel == .electricity ? state.outages.filter { $0.start.milliseconds < dayEnd && ($0.end?.milliseconds ?? Int64.max) > dayStart } : []
+        let relevant = changes.contains { $0.at.milliseconds < dayEnd }
+        guard relevant || !outages.isEmpty else { return nil }
+        // The switch state through the day: its state at the start, then each change.
+        var segments: [(Int64, Bool)] = []
+        var on = (changes.last { $0.at.milliseconds <= dayStart }?.state ?? .enabled) == .enabled
+        if !relevant && on && outages.isEmpty { return nil }
+        segments.append((dayStart, on))
+        for change in changes where change.at.milliseconds > dayStart && change.at.milliseconds < dayEnd {
+            on = change.state == .enabled
+            segments.append((change.at.milliseconds, on))
+        }
+        var fractions = [Double](repeating: 0, count: 48)
+        for slot in 0..<48 {
+            let start = dayStart + Int64(slot) * 1_800_000
+            let end = start + 1_800_000
+            var onTime: Int64 = 0
+            for (index, segment) in segments.enumerated() where segment.1 {
+                let segmentEnd = index + 1 < segments.count ? segments[index + 1].0 : Int64.max
+                onTime += max(0, min(end, segmentEnd) - max(start, segment.0))
+            }
+            for outage in outages {
+                // Power cuts take everything off, whatever the switch says.
+                let overlapStart = max(start, outage.start.milliseconds)
+                let overlapEnd = min(end, outage.end?.milliseconds ?? Int64.max)
+                if overlapEnd > overlapStart { onTime -= min(onTime, overlapEnd - overlapStart) }
+            }
+            fractions[slot] = Double(max(0, onTime)) / 1_800_000
+        }
+        return fractions
+    }
+
+    func outageFractions(_ state: PremisesState, dayStart: Int64) -> [Double]? {
+        let dayEnd = dayStart + 86_400_000
+        let outages = state.outages.filter { $0.start.milliseconds < dayEnd && ($0.end?.milliseconds ?? Int64.max) > dayStart }
+        guard !outages.isEmpty else { return nil }
+        var fractions = [Double](repeating: 0, count: 48)
+        for slot in 0..<48 {
+            let start = dayStart + Int64(slot) * 1_800_000
+            let end = start + 1_800_000
+            for outage in outages {
+                let overlap = min(end, outage.end?.milliseconds ?? Int64.max) - max(start, outage.start.milliseconds)
+                if overlap > 0 { fractions[slot] += Double(overlap) / 1_800_000 }
+            }
+            fractions[slot] = min(1, fractions[slot])
+        }
+        return fractions
+    }
+
+    // MARK: - Walking the days
+
+    /// The opening checkpoint, when modelling starts.
+    public func opening(_ model: PremisesModel) -> MeterCheckpoint {
+        var checkpoint = MeterCheckpoint(day: model.modelStart)
+        checkpoint.importWh = model.openingImportWh
+        checkpoint.exportWh = model.openingExportWh
+        checkpoint.gasLitres = model.openingGasLitres
+        checkpoint.reactiveImport = model.openingImportWh * Int64(model.reactivePerMille) / 1000
+        checkpoint.tou[0] = model.openingImportWh
+        checkpoint.periodStart = Self.monthStart(model.modelStart)
+        checkpoint.electricityBalance = Int64(model.topUpAmount) * MeterCheckpoint.micro
+        checkpoint.gasBalance = model.hasGas ? Int64(model.topUpAmount) * MeterCheckpoint.micro : 0
+        checkpoint.timeDebt = Int64(model.openingTimeDebt)
+        checkpoint.paymentDebt = Int64(model.openingTimeDebt / 3)
+        checkpoint.maxDemandResetAt = DayReadings.slotStart(day: model.modelStart, slot: 0)
+        return checkpoint
+    }
+
+    static func monthStart(_ day: Int32) -> Int32 {
+        let (year, month, _) = UKCalendar.date(day)
+        return UKCalendar.day(year: year, month: month, day: 1)
+    }
+
+    /// The registers at the start of `day` (at most today), from the cache when it holds
+    /// this premises at this state revision.
+    public func checkpoint(_ model: PremisesModel, _ state: PremisesState, day: Int32) -> MeterCheckpoint {
+        let cached = cache.withLock { $0[model.key] }
+        var checkpoint: MeterCheckpoint
+        if let cached, cached.revision == state.revision, cached.checkpoint.day <= day {
+            checkpoint = cached.checkpoint
+        } else {
+            checkpoint = opening(model)
+        }
+        if checkpoint.day > day { return opening(model) }
+        while checkpoint.day < day {
+            let readings = self.readings(model, state, day: checkpoint.day)
+            advance(&checkpoint, readings, model: model, state: state, through: 48, events: nil)
+        }
+        let result = checkpoint
+        cache.withLock { cache in
+            // Keep the latest checkpoint: walks into the past must not push it out.
+            if let current = cache[model.key], current.revision == state.revision, current.checkpoint.day > result.day { return }
+            if cache.count >= capacity, cache[model.key] == nil {
+                // Forget a tenth of the premises (arbitrary ones) to stay within bounds.
+                for key in cache.keys.prefix(capacity / 10) { cache[key] = nil }
+            }
+            cache[model.key] = (state.revision, result)
+        }
+        return result
+    }
+
+    /// Registers at an instant: the day's checkpoint plus the half hours completed since.
+    public func snapshot(_ model: PremisesModel, _ state: PremisesState, at time: Timestamp) -> (MeterCheckpoint, DayReadings, Int) {
+        let (day, millisecond) = time.dayAndTime
+        var checkpoint = self.checkpoint(model, state, day: Int32(day))
+        let readings = self.readings(model, state, day: Int32(day))
+        let completed = Int(millisecond / 1_800_000)
+        advance(&checkpoint, readings, model: model, state: state, through: completed, events: nil)
+        // Credits in the half hour under way count at once.
+        let slotStart = Int64(day) * 86_400_000 + Int64(completed) * 1_800_000
+        for topUp in state.topUps where topUp.at.milliseconds >= slotStart && topUp.at <= time {
+            credit(&checkpoint, fuel: topUp.fuel, pence: Int64(topUp.pence), at: topUp.at, kind: .utrnTopUp,
+                   config: model.prepaymentConfiguration, events: nil)
+        }
+        return (checkpoint, readings, completed)
+    }
+
+    /// Walks the days `from` (a checkpoint day) to `through`, calling `visit` with each day's
+    /// opening checkpoint and readings, and returns the checkpoint after the last day.
+    public func walk(_ model: PremisesModel, _ state: PremisesState, from first: Int32, through last: Int32,
+                     events: ((CreditEvent) -> Void)? = nil, visit: (MeterCheckpoint, DayReadings) -> Void) -> MeterCheckpoint {
+        var checkpoint = self.checkpoint(model, state, day: max(model.modelStart, min(first, last)))
+        var day = checkpoint.day
+        while day <= last {
+            let readings = self.readings(model, state, day: day)
+            visit(checkpoint, readings)
+            advance(&checkpoint, readings, model: model, state: state, through: 48, events: events)
+            day += 1
+        }
+        return checkpoint
+    }
+
+    /// Moves a checkpoint through the first `slots` half hours of its day (to the start of
+    /// the next day when `slots` is 48).
+    public func advance(_ checkpoint: inout MeterCheckpoint, _ readings: DayReadings, model: PremisesModel, state: PremisesState,
+                        through slots: Int, events: ((CreditEvent) -> Void)?) {
+        let day = checkpoint.day
+        let micro = MeterCheckpoint.micro
+        let tariff = model.electricityTariff
+        let prepayment = model.prepayment
+        let config = model.prepaymentConfiguration
+        let dayStartMs = Int64(day) * 86_400_000
+        // A new billing period on the first of the month: the billing data log takes the
+        // registers as they stand, and the period counters restart.
+        if slots > 0, Self.monthStart(day) == day, checkpoint.periodStart != day {
+            if day > model.modelStart || checkpoint.billing.isEmpty {
+                checkpoint.billing.append(BillingSnapshot(
+                    at: DayReadings.slotStart(day: day, slot: 0), importWh: checkpoint.importWh, tou: checkpoint.tou,
+                    blocks: [checkpoint.periodImportWh], gasLitres: checkpoint.gasLitres,
+                    electricityBalance: prepayment ? checkpoint.electricityBalance / micro : -checkpoint.periodElectricityCost / micro,
+                    gasBalance: prepayment ? checkpoint.gasBalance / micro : -checkpoint.periodGasCost / micro,
+                    timeDebt: checkpoint.timeDebt, paymentDebt: checkpoint.paymentDebt))
+                if checkpoint.billing.count > 12 { checkpoint.billing.removeFirst(checkpoint.billing.count - 12) }
+            }
+            checkpoint.periodStart = day
+            checkpoint.periodImportWh = 0
+            checkpoint.periodGasLitres = 0
+            checkpoint.periodElectricityCost = 0
+            checkpoint.periodGasCost = 0
+        }
+        let dayStarting = slots > 0
+        if dayStarting {
+            // Standing charges and time-based debt recovery are taken at midnight.
+            let standing = Int64(tariff.standingCharge) * 1000
+            checkpoint.electricityCost += standing
+            checkpoint.periodElectricityCost += standing
+            if let gasTariff = model.gasTariff {
+                let gasStanding = Int64(gasTariff.standingCharge) * 1000
+                checkpoint.gasCost += gasStanding
+                checkpoint.periodGasCost += gasStanding
+                if prepayment { checkpoint.gasBalance -= gasStanding }
+            }
+            if prepayment {
+                checkpoint.electricityBalance -= standing
+                if checkpoint.timeDebt > 0 {
+                    let recovered = min(checkpoint.timeDebt, Int64(config.debtRecoveryPerDay))
+                    checkpoint.timeDebt -= recovered
+                    checkpoint.electricityBalance -= recovered * micro
+                    let event = CreditEvent(at: DayReadings.slotStart(day: day, slot: 0), fuel: .electricity, kind: .debtRecovered, pence: recovered)
+                    record(&checkpoint.debtPayments, event, limit: 10)
+                    events?(event)
+                }
+            }
+        }
+        // The consumer checks the balance at 09:00 local time.
+        let checkSlot = UKCalendar.isSummerTime(day) ? 16 : 18
+        let resets = state.maxDemandResets.filter { $0.milliseconds >= dayStartMs && $0.milliseconds < dayStartMs + 86_400_000 }
+        let topUps = state.topUps.filter { $0.at.milliseconds >= dayStartMs && $0.at.milliseconds < dayStartMs + 86_400_000 }
+        for slot in 0..<slots {
+            let slotStart = dayStartMs + Int64(slot) * 1_800_000
+            let slotEnd = slotStart + 1_800_000
+            for reset in resets where reset.milliseconds < slotEnd && reset.milliseconds >= slotStart {
+                checkpoint.maxImportW = 0
+                checkpoint.maxExportW = 0
+                checkpoint.maxPeriodW = 0
+                checkpoint.maxImportAt = nil
+                checkpoint.maxExportAt = nil
+                checkpoint.maxPeriodAt = nil
+                checkpoint.maxDemandResetAt = reset
+            }
+            let importWh = Int64(readings.importWh[slot])
+            let exportWh = Int64(readings.exportWh[slot])
+            let litres = Int64(readings.gasLitres[slot])
+            checkpoint.importWh += importWh
+            checkpoint.exportWh += exportWh
+            checkpoint.reactiveImport += Int64(readings.reactiveImport[slot])
+            checkpoint.reactiveExport += Int64(readings.reactiveExport[slot])
+            checkpoint.gasLitres += litres
+            checkpoint.gasTOU += litres
+            checkpoint.periodImportWh += importWh
+            checkpoint.periodGasLitres += litres
+            let rate = max(1, min(4, tariff.rate(slot: slot)))
+            checkpoint.tou[rate - 1] += importWh
+            let price = Int64(tariff.prices[min(rate, tariff.prices.count) - 1])
+            let cost = importWh * price
+            checkpoint.electricityCost += cost
+            checkpoint.periodElectricityCost += cost
+            var gasCost: Int64 = 0
+            if let gasTariff = model.gasTariff, litres > 0 {
+                gasCost = Int64(model.wh(forLitres: litres).rounded()) * Int64(gasTariff.price)
+                checkpoint.gasCost += gasCost
+                checkpoint.periodGasCost += gasCost
+            }
+            // Maximum demand: the half hour's average power.
+            let importW = importWh * 2
+            if importW > checkpoint.maxImportW {
+                checkpoint.maxImportW = importW
+                checkpoint.maxImportAt = Timestamp(milliseconds: slotStart)
+            }
+            if exportWh * 2 > checkpoint.maxExportW {
+                checkpoint.maxExportW = exportWh * 2
+                checkpoint.maxExportAt = Timestamp(milliseconds: slotStart)
+            }
+            let minute = slot * 30
+            if minute >= state.maxDemandPeriod[0] && minute < state.maxDemandPeriod[1] && importW > checkpoint.maxPeriodW {
+                checkpoint.maxPeriodW = importW
+                checkpoint.maxPeriodAt = Timestamp(milliseconds: slotStart)
+            }
+            for topUp in topUps where topUp.at.milliseconds >= slotStart && topUp.at.milliseconds < slotEnd {
+                credit(&checkpoint, fuel: topUp.fuel, pence: Int64(topUp.pence), at: topUp.at, kind: .utrnTopUp, config: config, events: events)
+            }
+            guard prepayment else { continue }
+            let before = checkpoint.electricityBalance
+            checkpoint.electricityBalance -= cost
+            checkpoint.gasBalance -= gasCost
+            let low = Int64(config.lowCreditThreshold) * micro
+            if before >= low && checkpoint.electricityBalance < low {
+                events?(CreditEvent(at: Timestamp(milliseconds: slotEnd), fuel: .electricity, kind: .lowCredit, pence: checkpoint.electricityBalance / micro))
+            }
+            // The household tops up in the morning when the balance is below its habit, or
+            // at once when it would otherwise run out of emergency credit.
+            let trigger = Int64(model.topUpTrigger) * micro
+            let floor = -Int64(config.emergencyCreditLimit - 100) * micro
+            for fuel in [Fuel.electricity, .gas] where fuel == .electricity || model.hasGas {
+                let balance = fuel == .electricity ? checkpoint.electricityBalance : checkpoint.gasBalance
+                if (slot == checkSlot && balance < trigger) || balance < floor {
+                    var added: Int64 = 0
+                    var current = balance
+                    while current < trigger && added < 20 * Int64(model.topUpAmount) {
+                        let amount = Int64(model.topUpAmount)
+                        credit(&checkpoint, fuel: fuel, pence: amount, at: Timestamp(milliseconds: slotStart + 600_000 + Int64(slot) * 1000),
+                               kind: balance < floor ? .emergencyTopUp : .consumerTopUp, config: config, events: events)
+                        added += amount
+                        current = fuel == .electricity ? checkpoint.electricityBalance : checkpoint.gasBalance
+                    }
+                }
+            }
+            checkpoint.emergencyCreditInUse = checkpoint.electricityBalance < 0
+        }
+        if slots >= 48 {
+            checkpoint.day = day + 1
+        }
+    }
+
+    private func credit(_ checkpoint: inout MeterCheckpoint, fuel: Fuel, pence: Int64, at time: Timestamp, kind: CreditEvent.Kind,
+                        config: PrepaymentConfiguration, events: ((CreditEvent) -> Void)?) {
+        var amount = pence
+        if checkpoint.paymentDebt > 0 && fuel == .electricity {
+            let recovered = min(checkpoint.paymentDebt, pence * Int64(config.debtRecoveryPerPayment) / 100)
+            if recovered > 0 {
+                checkpoint.paymentDebt -= recovered
+                amount -= recovered
+                let event = CreditEvent(at: time, fuel: fuel, kind: .debtRecovered, pence: recovered)
+                record(&checkpoint.debtPayments, event, limit: 10)
+                events?(event)
+            }
+        }
+        if fuel == .electricity {
+            checkpoint.electricityBalance += amount * MeterCheckpoint.micro
+        } else {
+            checkpoint.gasBalance += amount * MeterCheckpoint.micro
+        }
+        let event = CreditEvent(at: time, fuel: fuel, kind: kind, pence: pence)
+        record(&checkpoint.credits, event, limit: 5)
+        events?(event)
+    }
+
+    private func record(_ list: inout [CreditEvent], _ event: CreditEvent, limit: Int) {
+        list.append(event)
+        if list.count > limit { list.removeFirst(list.count - limit) }
+    }
+
+    /// Instantaneous electrical import at a moment, W (demand net of PV; zero without supply).
+    public func activePower(_ model: PremisesModel, _ state: PremisesState, at time: Timestamp) -> Int {
+        let (day, millisecond) = time.dayAndTime
+        guard Int32(day) >= model.installDay, state.supply(.electricity, at: time) == .enabled,
+              !state.outages.contains(where: { $0.start <= time && ($0.end.map { time < $0 } ?? true) })
+        else { return 0 }
+        let schedule = demand.schedule(model.profile, day: Int32(day))
+        let minute = Double(millisecond) / 60_000
+        let slot = min(47, Int(minute / 30))
+        return Int(max(0, schedule.demandW(atMinute: minute) - schedule.solarW[slot]).rounded())
+    }
+}
