@@ -52,6 +52,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "WAN",
+            dependencies: ["DUIS", "LoadModel"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SMKI",
             dependencies: [
                 "DUIS",
@@ -75,7 +80,7 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "DUIS", "SMKI", "Storage", "Devices", "LoadModel",
+                "DUIS", "SMKI", "Storage", "Devices", "LoadModel", "WAN",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -83,6 +88,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
             ],
             swiftSettings: swiftSettings
         ),

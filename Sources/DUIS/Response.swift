@@ -8,6 +8,9 @@ public struct DUISResponse: Sendable {
         case message(serviceReference: String, srv: String, payload: (@Sendable (inout CanonicalXMLWriter) -> Void)?)
         /// `DCCAlertMessage` with its alert code and the `DCCAlert` payload.
         case dccAlert(code: String, payload: @Sendable (inout CanonicalXMLWriter) -> Void)
+        /// `DeviceAlertMessage`: a device's alert code and its payload (base64 of the
+        /// device's message).
+        case deviceAlert(code: String, payload: String)
     }
 
     public var schemaVersion: String
@@ -44,6 +47,11 @@ public struct DUISResponse: Sendable {
             writer.element("sr:ServiceReference", serviceReference)
             writer.element("sr:ServiceReferenceVariant", srv)
             payload?(&writer)
+            writer.close()
+        case .deviceAlert(let code, let payload):
+            writer.open("sr:DeviceAlertMessage")
+            writer.element("sr:AlertCode", code)
+            writer.element("sr:GBCSPayload", payload)
             writer.close()
         case .dccAlert(let code, let payload):
             writer.open("sr:DCCAlertMessage")

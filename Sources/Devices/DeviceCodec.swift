@@ -85,6 +85,11 @@ public struct DeviceMessageHeader: Sendable, Hashable {
 public struct DeviceResponse: Sendable, Hashable {
     public var header: DeviceMessageHeader
     public var body: DataNode
+
+    public init(header: DeviceMessageHeader, body: DataNode) {
+        self.header = header
+        self.body = body
+    }
 }
 
 /// An alert a device raises on its own: a GBCS alert code, its meaning, when, and for
@@ -105,6 +110,15 @@ public struct DeviceAlert: Sendable, Hashable {
         public static let networkOperator = Recipients(rawValue: 2)
         /// The user whose command caused it.
         public static let originator = Recipients(rawValue: 4)
+    }
+
+    public init(header: DeviceMessageHeader, code: UInt16, description: String, at: Timestamp, payload: DataNode?, recipients: Recipients) {
+        self.header = header
+        self.code = code
+        self.description = description
+        self.at = at
+        self.payload = payload
+        self.recipients = recipients
     }
 
     public var hexCode: String { String(format: "%04X", code) }

@@ -18,6 +18,16 @@ public struct SupplyChange: Sendable, Hashable, Codable {
 public struct Outage: Sendable, Hashable, Codable {
     public var start: Timestamp
     public var end: Timestamp?
+    /// Whether the meter has raised its restoration alert.
+    public var restorationAlerted = false
+
+    public init(start: Timestamp, end: Timestamp?) {
+        self.start = start
+        self.end = end
+    }
+
+    public static func == (lhs: Outage, rhs: Outage) -> Bool { lhs.start == rhs.start && lhs.end == rhs.end }
+    public func hash(into hasher: inout Hasher) { hasher.combine(start); hasher.combine(end) }
 }
 
 /// An entry of a device's event or security log.

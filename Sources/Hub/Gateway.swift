@@ -1,4 +1,5 @@
 import Crypto
+import Devices
 import Foundation
 import DUIS
 import Logging
@@ -38,13 +39,14 @@ public final class Gateway: Sendable {
     let signer: ResponseSigner
     let services: NonDeviceServices
     let outboxWakeup: Wakeup
+    let dispatcher: DeviceDispatcher
     let messageCounter: Atomic<UInt64>
     let logger: Logger
     let metrics = GatewayMetrics()
 
     init(dccEUI: EUI64, limits: XMLParseLimits, registry: UserRegistry, accessControl: AccessControl, replayGuard: ReplayGuard,
          anomaly: AnomalyDetector, committer: GroupCommitter, signer: ResponseSigner, services: NonDeviceServices,
-         outboxWakeup: Wakeup, logger: Logger) {
+         outboxWakeup: Wakeup, dispatcher: DeviceDispatcher, logger: Logger) {
         self.dccEUI = dccEUI
         self.limits = limits
         self.registry = registry
@@ -55,6 +57,7 @@ public final class Gateway: Sendable {
         self.signer = signer
         self.services = services
         self.outboxWakeup = outboxWakeup
+        self.dispatcher = dispatcher
         // Message counters for alerts: above any counter used before a restart.
         self.messageCounter = Atomic(UInt64(Timestamp.now().milliseconds) * 1000)
         self.logger = logger
@@ -125,6 +128,12 @@ public final class Gateway: Sendable {
             let refusal = Refusal(.E12, rule: "gbcs-required",
                                   "command variant \(commandVariant.rawValue) (\(header.variant.srv) \(header.variant.name)) carries a critical GBCS command; gbsm does not implement GBCS yet, so critical requests are authenticated and authorised but not processed")
             return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: true, allowedBy: decision.rule)
+        }
+
+        // The device command's parameters must make sense before it is accepted.
+        if !header.variant.isNonDevice, let problem = DeviceEmulator.validate(srv: header.variant.srv, body: request.body()) {
+            return await refuse(header, service: service, Refusal(.E12, rule: "body", problem), digest: digest, size: bytes.count, at: received,
+                                authenticated: true, allowedBy: decision.rule)
         }
 
         // Anomaly detection.
@@ -243,8 +252,16 @@ public final class Gateway: Sendable {
         return signedResponse(header, code: refusal.code, comment: refusal.reason)
     }
 
+    /// An ExecutionDateTime from this date on cancels the user's held future-dated requests
+    /// of the same SRV to the same device (DUIS's convention for cancelling future-dated
+    /// commands is 3000-12-31T00:00:00Z).
+    static let cancellationDate = Timestamp(year: 3000, month: 1, day: 1)
+
     private func acceptDeviceRequest(_ header: RequestHeader, service: DUISService, bytes: [UInt8], digest: String, decision: AccessDecision,
                                      at time: Timestamp, executeAt: Timestamp?) async -> GatewayResponse {
+        if let executeAt, executeAt >= Self.cancellationDate {
+            return await cancelFutureDated(header, service: service, bytes: bytes, digest: digest, decision: decision, at: time)
+        }
         let futureDated = executeAt.map { $0 > time } ?? false
         let status: RequestStatus = futureDated ? .scheduled : .awaitingDevice
         let stored = StoredRequest(requestID: header.requestID.description, originator: header.requestID.originator, target: header.requestID.target,
@@ -263,6 +280,48 @@ public final class Gateway: Sendable {
         } catch {
             return storageFailure(error)
         }
+        dispatcher.enqueue(stored.requestID, due: futureDated ? (executeAt ?? time) : time)
+        return signedResponse(header, code: .I99, comment: nil)
+    }
+
+    private func cancelFutureDated(_ header: RequestHeader, service: DUISService, bytes: [UInt8], digest: String, decision: AccessDecision,
+                                   at time: Timestamp) async -> GatewayResponse {
+        let held: [StoredRequest]
+        do {
+            held = try await services.store.requests(status: .scheduled, originator: header.requestID.originator, limit: 100_000)
+                .filter { $0.target == header.requestID.target && $0.srv == header.variant.srv }
+        } catch {
+            return storageFailure(error)
+        }
+        let cancelled = held.map(\.requestID)
+        let note = cancelled.isEmpty ? "no future-dated \(header.variant.srv) request of this user was held for \(header.requestID.target)"
+            : "cancelled \(cancelled.count) held future-dated request(s): \(cancelled.joined(separator: ", "))"
+        var mutations: [Mutation] = [
+            .setCounter(originator: header.requestID.originator, counter: header.requestID.counter),
+            .insertRequest(StoredRequest(requestID: header.requestID.description, originator: header.requestID.originator, target: header.requestID.target,
+                                         counter: header.requestID.counter, srv: header.variant.srv, commandVariant: Int(header.commandVariantText) ?? 0,
+                                         receivedAt: time, executeAt: nil, status: .completed, code: ResponseCode.I0.rawValue, raw: bytes)),
+            .audit(requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)),
+            .audit(decisionEvent(header, code: .I99, rule: "cancel-future-dated", reason: "\(decision.rule); ExecutionDateTime 3000-12-31 asks to cancel; \(note)", at: time)),
+            .audit(responseEvent(header, code: .I99, detail: "synchronous acknowledgement", at: time)),
+        ]
+        for requestID in cancelled {
+            mutations.append(.setRequestStatus(requestID: requestID, status: .cancelled, code: nil))
+            mutations.append(.audit(AuditEvent(at: time, kind: "decision", actor: header.requestID.originator, device: header.requestID.target,
+                                               srv: header.variant.srv, requestID: requestID, code: "cancelled",
+                                               detail: "[cancel-future-dated] cancelled by \(header.requestID.description)")))
+        }
+        let response = DUISResponse(schemaVersion: header.schemaVersion, requestID: header.requestID.description, responseID: header.requestID.responseID,
+                                    code: .I0, dateTime: time, body: .message(serviceReference: header.serviceReference, srv: header.variant.srv, payload: nil))
+        mutations.append(.enqueueOutbox(OutboxItem(recipient: header.requestID.originator, kind: "service-response", messageID: header.requestID.responseID,
+                                                   requestID: header.requestID.description, body: signer.sign(response, comment: "gbsm: \(note)"),
+                                                   createdAt: time, nextAttemptAt: time)))
+        do {
+            try await committer.commit(mutations)
+        } catch {
+            return storageFailure(error)
+        }
+        outboxWakeup.signal()
         return signedResponse(header, code: .I99, comment: nil)
     }
 
@@ -390,11 +449,16 @@ public final class Gateway: Sendable {
         }
         guard header.variant.isNonDevice else {
             let status: RequestStatus = (stored.executeAt.map { $0 > time } ?? false) ? .scheduled : .awaitingDevice
-            try? await committer.commit([
-                .setRequestStatus(requestID: stored.requestID, status: status, code: ResponseCode.I99.rawValue),
-                .audit(AuditEvent(at: time, kind: "decision", actor: stored.originator, device: stored.target, srv: stored.srv, requestID: stored.requestID,
-                                  code: "I99", detail: "[quarantine-release] released by its user; \(decision.rule); now \(status.rawValue)")),
-            ])
+            do {
+                try await committer.commit([
+                    .setRequestStatus(requestID: stored.requestID, status: status, code: ResponseCode.I99.rawValue),
+                    .audit(AuditEvent(at: time, kind: "decision", actor: stored.originator, device: stored.target, srv: stored.srv, requestID: stored.requestID,
+                                      code: "I99", detail: "[quarantine-release] released by its user; \(decision.rule); now \(status.rawValue)")),
+                ])
+                dispatcher.enqueue(stored.requestID, due: max(stored.executeAt ?? time, time))
+            } catch {
+                logger.error("released request \(stored.requestID) could not be moved to the device boundary: \(error)")
+            }
             return
         }
         let input = NonDeviceRequest(header: header, body: request.body(), user: user, role: decision.role, received: time)

@@ -4,12 +4,14 @@
 /// wait for delivery, the durable outbox that delivers responses and alerts, and the
 /// audit trail.
 import AsyncHTTPClient
+import Devices
 import DUIS
 import Foundation
 import Logging
 import SMKI
 import Storage
 import Synchronization
+import WAN
 
 public struct HubConfiguration: Sendable {
     public var dataDirectory: URL
@@ -21,10 +23,17 @@ public struct HubConfiguration: Sendable {
     public var delivery: DeliveryPolicy
     /// How often the hub looks for changes made by admin commands in other processes.
     public var pollInterval: Duration
+    /// The emulated SM WAN.
+    public var wan: WANSettings
+    /// How many device requests run at once at the device boundary.
+    public var deviceConcurrency: Int
+    /// Power cuts, tampering and low credit in the emulated homes.
+    public var fleetEvents: FleetEventSettings
 
     public init(dataDirectory: URL, dccEUI: EUI64 = Provisioning.dccEUI, parseLimits: XMLParseLimits = .duis,
                 anomalyDefaultLimit: Int = 100_000, anomalyDefaultWindowSeconds: Int = 3600,
-                delivery: DeliveryPolicy = .standard, pollInterval: Duration = .seconds(1)) {
+                delivery: DeliveryPolicy = .standard, pollInterval: Duration = .seconds(1), wan: WANSettings = .realTime,
+                deviceConcurrency: Int = 512, fleetEvents: FleetEventSettings = FleetEventSettings()) {
         self.dataDirectory = dataDirectory
         self.dccEUI = dccEUI
         self.parseLimits = parseLimits
@@ -32,11 +41,17 @@ public struct HubConfiguration: Sendable {
         self.anomalyDefaultWindowSeconds = anomalyDefaultWindowSeconds
         self.delivery = delivery
         self.pollInterval = pollInterval
+        self.wan = wan
+        self.deviceConcurrency = deviceConcurrency
+        self.fleetEvents = fleetEvents
     }
 
     public var databasePath: String { dataDirectory.appendingPathComponent("hub.sqlite").path }
     public var keystoreURL: URL { dataDirectory.appendingPathComponent("smki/keystore.json") }
     public var firmwareDirectory: URL { dataDirectory.appendingPathComponent("firmware") }
+    public var fleetURL: URL { Self.fleetURL(dataDirectory) }
+
+    public static func fleetURL(_ dataDirectory: URL) -> URL { dataDirectory.appendingPathComponent("fleet/fleet.bin") }
 }
 
 public enum HubError: Error, CustomStringConvertible {
@@ -63,6 +78,11 @@ public final class Hub: Sendable {
     public let anomaly: AnomalyDetector
     public let gateway: Gateway
     public let delivery: ResponseDelivery
+    let dispatcher: DeviceDispatcher
+    let fleetEvents: FleetEvents
+    let wanState: WANState
+    public let engine: MeterEngine
+    let directory: PremisesDirectory
     let schedules: ScheduleBook
     let firmware: FirmwareBook
     let httpClient: HTTPClient
@@ -101,9 +121,20 @@ public final class Hub: Sendable {
         let services = NonDeviceServices(inventory: inventory, accessControl: accessControl, store: store, committer: committer, schedules: schedules,
                                          firmware: firmware, firmwareDirectory: configuration.firmwareDirectory, broker: broker)
         let wakeup = Wakeup()
+        engine = MeterEngine()
+        directory = PremisesDirectory(inventory: inventory, store: store, registry: registry)
+        wanState = WANState(configuration.wan)
+        let locks = PremisesLocks()
+        dispatcher = DeviceDispatcher(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, registry: registry,
+                                      directory: directory, locks: locks, wan: wanState, emulator: DeviceEmulator(engine: engine), codec: MMCXMLCodec(),
+                                      signer: signer, limits: configuration.parseLimits, schedules: schedules, outboxWakeup: wakeup,
+                                      concurrency: configuration.deviceConcurrency, logger: logger)
+        fleetEvents = FleetEvents(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, directory: directory,
+                                  locks: locks, dispatcher: dispatcher, schedules: schedules, engine: engine, settings: configuration.fleetEvents,
+                                  signer: signer, outboxWakeup: wakeup, logger: logger)
         gateway = Gateway(dccEUI: configuration.dccEUI, limits: configuration.parseLimits, registry: registry, accessControl: accessControl,
                           replayGuard: replayGuard, anomaly: anomaly, committer: committer, signer: signer, services: services,
-                          outboxWakeup: wakeup, logger: logger)
+                          outboxWakeup: wakeup, dispatcher: dispatcher, logger: logger)
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         delivery = ResponseDelivery(store: store, committer: committer, registry: registry, client: httpClient,
                                     policy: configuration.delivery, wakeup: wakeup, logger: logger)
@@ -112,9 +143,24 @@ public final class Hub: Sendable {
         try await reloadRegistry()
         loadedRegistryVersion.withLock { $0 = version }
         inventory.load(premises: try await store.premises(), devices: try await store.devices(), registrations: try await store.registrations())
+        if FileManager.default.fileExists(atPath: configuration.fleetURL.path) {
+            let fleet = try Fleet.read(from: configuration.fleetURL)
+            inventory.attach(fleet)
+            logger.info("fleet of \(fleet.count) premises (seed \(fleet.spec.seed)) loaded: \(fleet.memoryBytes / 1_048_576) MiB")
+        }
         replayGuard.load(try await store.counters())
         schedules.load(try await store.schedules())
         firmware.load(try await store.firmware())
+        try await reloadWAN()
+        try await dispatcher.recover()
+        try await fleetEvents.recover()
+    }
+
+    /// Outages and the 2G/3G sunset date, as admin commands left them.
+    private func reloadWAN() async throws {
+        let outages = try await store.wanOutages().map { WANOutage(id: $0.id, region: $0.region, start: $0.start, end: $0.end, reason: $0.reason) }
+        let sunset = try await store.meta("wan.sunset").flatMap { Timestamp(xsDateTime: $0) ?? Timestamp(xsDate: $0) }
+        wanState.update(outages: outages, sunset: sunset ?? configuration.wan.sunset)
     }
 
     private func reloadRegistry() async throws {
@@ -130,6 +176,8 @@ public final class Hub: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.delivery.run() }
             group.addTask { await self.watch() }
+            group.addTask { await self.dispatcher.run() }
+            group.addTask { await self.fleetEvents.run(interval: self.configuration.pollInterval) }
             await group.waitForAll()
         }
     }
@@ -149,6 +197,7 @@ public final class Hub: Sendable {
                 for released in try await store.requests(status: .released, originator: nil, limit: 100) {
                     await gateway.processReleased(released)
                 }
+                try await reloadWAN()
             } catch {
                 if Task.isCancelled { break }
                 logger.error("watching the store failed: \(error)")

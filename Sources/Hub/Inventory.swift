@@ -1,3 +1,4 @@
+import Devices
 import DUIS
 import Storage
 import Synchronization
@@ -5,6 +6,12 @@ import Synchronization
 /// The Smart Metering Inventory: premises, devices and who is registered for each MPAN
 /// and MPRN over time. Held in memory for access control; every change is written
 /// through the store first and then applied here.
+///
+/// Two layers: records the store holds explicitly (DCC Boxed's premises, devices added by
+/// pre-notification, any change a service request made), and the emulated fleet, whose
+/// premises, devices and registrations are derived from the fleet on demand. An explicit
+/// record overrides the fleet's for the same device or MPxN, so 40 million premises cost
+/// the inventory nothing until something changes them.
 public final class Inventory: Sendable {
     private struct State {
         var devices: [EUI64: DeviceRecord] = [:]
@@ -15,14 +22,91 @@ public final class Inventory: Sendable {
     }
 
     private let state = Mutex(State())
+    private let fleetBox = Mutex<(fleet: Fleet, devices: Int)?>(nil)
 
     public init() {}
+
+    /// Serves the fleet's premises, devices and registrations from now on.
+    public func attach(_ fleet: Fleet?) {
+        guard let fleet else {
+            fleetBox.withLock { $0 = nil }
+            return
+        }
+        var devices = 0
+        for traits in fleet.traits { devices += 2 + (traits.hasGasMeter ? 2 : 0) + (traits.hasIHD ? 1 : 0) + (traits.hasPPMID ? 1 : 0) + (traits.hasHCALCS ? 1 : 0) + traits.cadCount }
+        fleetBox.withLock { $0 = (fleet, devices) }
+    }
+
+    public var fleet: Fleet? { fleetBox.withLock { $0?.fleet } }
+
+    // MARK: - The fleet layer
+
+    static let fleetUPRNBase: Int64 = 10_000_000_000
+    static let fleetRegistrationsFrom = Timestamp(year: 2000, month: 1, day: 1)
+
+    func fleetPremisesRecord(_ fleet: Fleet, _ index: Int) -> PremisesRecord {
+        let premises = fleet.premises(index)
+        return PremisesRecord(id: Fleet.premisesIDBase + Int64(index), uprn: Self.fleetUPRNBase + Int64(index), postcode: premises.postcode,
+                              addressIdentifier: premises.address, region: premises.region)
+    }
+
+    func fleetDeviceRecord(_ fleet: Fleet, _ index: Int, _ slot: DeviceSlot) -> DeviceRecord {
+        let premises = fleet.premises(index)
+        let model = MeterModels.all[Int(premises.traits.model) % MeterModels.all.count]
+        let type = slot.deviceType
+        let commissioned = Timestamp(milliseconds: Int64(premises.traits.installedOn) * 86_400_000 + 36_000_000)
+        var record = DeviceRecord(eui: premises.eui(slot), type: type, status: .commissioned, premises: Fleet.premisesIDBase + Int64(index),
+                                  manufacturer: type == .chf || type == .gpf ? "DCC Comms Hub" : model.manufacturer, model: type.rawValue + "-1",
+                                  firmwareVersion: model.firmware, dateCommissioned: commissioned, gbcsVersion: "4.2",
+                                  hanVariant: premises.region == .north ? "Dual Band" : "Single Band")
+        switch type {
+        case .esme:
+            record.model = model.esmeModel
+            record.smetsCHTSVersion = "SMETS V5.1"
+            record.importMPxN = premises.importMPAN
+            record.exportMPAN = premises.exportMPAN
+            record.esmeVariant = "A"
+        case .gsme:
+            record.model = model.gsmeModel
+            record.smetsCHTSVersion = "SMETS V5.1"
+            record.importMPxN = premises.mprn
+        case .chf, .gpf:
+            record.model = model.hubModel
+            record.smetsCHTSVersion = "CHTS V1.6"
+        default:
+            break
+        }
+        return record
+    }
+
+    func fleetRegistrations(_ fleet: Fleet, _ index: Int, mpxn: String) -> [RegistrationRecord] {
+        let premises = fleet.premises(index)
+        let installed = Timestamp(milliseconds: Int64(premises.traits.installedOn) * 86_400_000)
+        if mpxn == premises.importMPAN {
+            return [RegistrationRecord(mpxn: mpxn, role: .is, party: premises.supplier.eui, from: installed),
+                    RegistrationRecord(mpxn: mpxn, role: .ed, party: premises.distributor.eui, from: Self.fleetRegistrationsFrom)]
+        }
+        if mpxn == premises.exportMPAN {
+            return [RegistrationRecord(mpxn: mpxn, role: .es, party: premises.supplier.eui, from: installed),
+                    RegistrationRecord(mpxn: mpxn, role: .ed, party: premises.distributor.eui, from: Self.fleetRegistrationsFrom)]
+        }
+        if mpxn == premises.mprn, let transporter = premises.gasTransporter {
+            return [RegistrationRecord(mpxn: mpxn, role: .gs, party: premises.supplier.eui, from: installed),
+                    RegistrationRecord(mpxn: mpxn, role: .gt, party: transporter.eui, from: Self.fleetRegistrationsFrom)]
+        }
+        return []
+    }
+
+    func fleetIndex(mpxn: String) -> Int? {
+        guard let fleet else { return nil }
+        return mpxn.utf8.count == 13 ? fleet.index(mpan: mpxn) : fleet.index(mprn: mpxn)
+    }
 
     public func load(premises: [PremisesRecord], devices: [DeviceRecord], registrations: [RegistrationRecord]) {
         var next = State()
         for item in premises {
             next.premises[item.id] = item
-            next.nextPremisesID = max(next.nextPremisesID, item.id + 1)
+            if item.id < Fleet.premisesIDBase { next.nextPremisesID = max(next.nextPremisesID, item.id + 1) }
         }
         for device in devices {
             next.devices[device.eui] = device
@@ -32,54 +116,97 @@ public final class Inventory: Sendable {
         state.withLock { $0 = next }
     }
 
-    public func device(_ eui: EUI64) -> DeviceRecord? { state.withLock { $0.devices[eui] } }
+    public func device(_ eui: EUI64) -> DeviceRecord? {
+        if let explicit = state.withLock({ $0.devices[eui] }) { return explicit }
+        guard let fleet, let (index, slot) = fleet.device(eui) else { return nil }
+        return fleetDeviceRecord(fleet, index, slot)
+    }
 
-    public func premises(_ id: Int64) -> PremisesRecord? { state.withLock { $0.premises[id] } }
+    public func premises(_ id: Int64) -> PremisesRecord? {
+        if let explicit = state.withLock({ $0.premises[id] }) { return explicit }
+        guard let fleet, let index = fleet.index(premisesID: id) else { return nil }
+        return fleetPremisesRecord(fleet, index)
+    }
 
-    public var deviceCount: Int { state.withLock { $0.devices.count } }
+    /// Devices in the inventory: those held explicitly and the fleet's.
+    public var deviceCount: Int {
+        let explicit = state.withLock { state in state.devices.keys.filter { FleetEUI.parse($0) == nil }.count }
+        return explicit + (fleetBox.withLock { $0?.devices } ?? 0)
+    }
 
     public var allPremises: [PremisesRecord] { state.withLock { $0.premises.values.sorted { $0.id < $1.id } } }
 
     /// Devices at a premises, in a stable order (meters first).
     public func devices(atPremises id: Int64) -> [DeviceRecord] {
-        state.withLock { state in
+        var result = state.withLock { state in
             (state.devicesByPremises[id] ?? []).compactMap { state.devices[$0] }
-        }.sorted { ($0.type.sortOrder, $0.eui) < ($1.type.sortOrder, $1.eui) }
+        }
+        if let fleet, let index = fleet.index(premisesID: id) {
+            let explicit = Set(result.map(\.eui))
+            let premises = fleet.premises(index)
+            for slot in premises.slots where !explicit.contains(premises.eui(slot)) {
+                // A fleet device moved elsewhere by a change is not here any more.
+                if state.withLock({ $0.devices[premises.eui(slot)] }) != nil { continue }
+                result.append(fleetDeviceRecord(fleet, index, slot))
+            }
+        }
+        return result.sorted { ($0.type.sortOrder, $0.eui) < ($1.type.sortOrder, $1.eui) }
     }
 
     public func premises(uprn: Int64) -> PremisesRecord? {
-        state.withLock { $0.premises.values.first { $0.uprn == uprn } }
+        if let explicit = state.withLock({ $0.premises.values.first { $0.uprn == uprn } }) { return explicit }
+        guard let fleet, uprn >= Self.fleetUPRNBase, uprn - Self.fleetUPRNBase < Int64(fleet.count) else { return nil }
+        return fleetPremisesRecord(fleet, Int(uprn - Self.fleetUPRNBase))
     }
 
     public func premises(postcode: String, addressIdentifier: String?) -> [PremisesRecord] {
         let wanted = Self.normalisePostcode(postcode)
-        return state.withLock { state in
-            state.premises.values.filter { premises in
-                Self.normalisePostcode(premises.postcode) == wanted
-                    && (addressIdentifier.map { premises.addressIdentifier.caseInsensitiveCompare($0) == .orderedSame } ?? true)
-            }
-        }.sorted { $0.id < $1.id }
+        func matches(_ premises: PremisesRecord) -> Bool {
+            guard let addressIdentifier else { return true }
+            return premises.addressIdentifier.caseInsensitiveCompare(addressIdentifier) == .orderedSame
+                || premises.addressIdentifier.lowercased().hasPrefix(addressIdentifier.lowercased() + " ")
+        }
+        var result = state.withLock { state in
+            state.premises.values.filter { Self.normalisePostcode($0.postcode) == wanted && matches($0) }
+        }
+        if let fleet, let range = fleet.indices(postcode: postcode) {
+            result += range.map { fleetPremisesRecord(fleet, $0) }.filter(matches)
+        }
+        return result.sorted { $0.id < $1.id }
     }
 
     /// The premises an MPAN or MPRN belongs to (through a meter that carries it).
     public func premises(mpxn: String) -> PremisesRecord? {
-        state.withLock { state in
+        let explicit: PremisesRecord? = state.withLock { state in
             for device in state.devices.values where device.importMPxN == mpxn || device.secondaryImportMPAN == mpxn || device.exportMPAN == mpxn {
                 if let id = device.premises, let premises = state.premises[id] { return premises }
             }
             return nil
         }
+        if let explicit { return explicit }
+        guard let fleet, let index = fleetIndex(mpxn: mpxn) else { return nil }
+        return fleetPremisesRecord(fleet, index)
     }
 
     public func devices(mpxn: String) -> [DeviceRecord] {
-        state.withLock { state in
+        let explicit = state.withLock { state in
             state.devices.values.filter { $0.importMPxN == mpxn || $0.secondaryImportMPAN == mpxn || $0.exportMPAN == mpxn }
         }
+        guard let fleet, let index = fleetIndex(mpxn: mpxn) else { return explicit }
+        let fleetMeters = devices(atPremises: Fleet.premisesIDBase + Int64(index)).filter {
+            $0.importMPxN == mpxn || $0.secondaryImportMPAN == mpxn || $0.exportMPAN == mpxn
+        }
+        return explicit + fleetMeters.filter { meter in !explicit.contains { $0.eui == meter.eui } }
     }
 
-    public func registrations(mpxn: String) -> [RegistrationRecord] { state.withLock { $0.registrations[mpxn] ?? [] } }
+    public func registrations(mpxn: String) -> [RegistrationRecord] {
+        if let explicit = state.withLock({ $0.registrations[mpxn] }), !explicit.isEmpty { return explicit }
+        guard let fleet, let index = fleetIndex(mpxn: mpxn) else { return [] }
+        return fleetRegistrations(fleet, index, mpxn: mpxn)
+    }
 
     public func allocatePremisesID() -> Int64 {
+        // Explicit premises IDs stay below the fleet's.
         state.withLock { state in
             let id = state.nextPremisesID
             state.nextPremisesID += 1
@@ -105,7 +232,7 @@ public final class Inventory: Sendable {
                     state.devices[eui] = nil
                 case .putPremises(let premises):
                     state.premises[premises.id] = premises
-                    state.nextPremisesID = max(state.nextPremisesID, premises.id + 1)
+                    if premises.id < Fleet.premisesIDBase { state.nextPremisesID = max(state.nextPremisesID, premises.id + 1) }
                 case .putRegistration(let registration):
                     var list = state.registrations[registration.mpxn] ?? []
                     list.removeAll { $0.role == registration.role && $0.from == registration.from }
@@ -121,10 +248,10 @@ public final class Inventory: Sendable {
     /// The MPANs and MPRNs a device answers to for access control: a meter's own, and for
     /// hub functions and HAN devices those of the meters at the same premises (a GPF
     /// only the gas ones).
-    public func accessMPxNs(for device: DeviceRecord) -> [(mpxn: String, fuel: Fuel)] {
-        func own(_ device: DeviceRecord) -> [(String, Fuel)] {
-            let fuel: Fuel = device.type == .gsme ? .gas : .electricity
-            var result: [(String, Fuel)] = []
+    public func accessMPxNs(for device: DeviceRecord) -> [(mpxn: String, fuel: AccessFuel)] {
+        func own(_ device: DeviceRecord) -> [(String, AccessFuel)] {
+            let fuel: AccessFuel = device.type == .gsme ? .gas : .electricity
+            var result: [(String, AccessFuel)] = []
             if let mpxn = device.importMPxN { result.append((mpxn, fuel)) }
             if let mpxn = device.secondaryImportMPAN { result.append((mpxn, .electricity)) }
             if let mpxn = device.exportMPAN { result.append((mpxn, .export)) }
@@ -150,9 +277,10 @@ public final class Inventory: Sendable {
     }
 }
 
-public enum Fuel: Sendable {
+public enum AccessFuel: Sendable {
     case electricity, gas, export
 }
+
 
 extension DeviceType {
     var sortOrder: Int {

@@ -68,6 +68,8 @@ final class ScheduleBook: Sendable {
             .sorted { $0.id < $1.id }
     }
 
+    var allActive: [ScheduleRecord] { state.withLock { $0.schedules.values.filter { $0.deletedAt == nil } } }
+
     var activeCount: Int { state.withLock { $0.schedules.values.filter { $0.deletedAt == nil }.count } }
 
     func apply(_ mutations: [Mutation]) {

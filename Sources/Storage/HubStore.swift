@@ -24,6 +24,10 @@ public enum Mutation: Sendable {
     case putThreshold(AnomalyThreshold)
     case deviceEvent(DeviceEventRecord)
     case setMeta(key: String, value: String)
+    /// A premises' device state (JSON), written with the response that changed it.
+    case putDeviceState(premises: Int64, state: [UInt8])
+    case putWANOutage(WANOutageRecord)
+    case putPowerCut(PowerCutRecord)
     /// Tells running servers that users, certificates or thresholds changed.
     case bumpRegistryVersion
 }
@@ -92,6 +96,9 @@ public protocol HubStore: Sendable {
     func verifyAudit() async throws -> AuditVerification
 
     func meta(_ key: String) async throws -> String?
+    func deviceState(premises: Int64) async throws -> [UInt8]?
+    func wanOutages() async throws -> [WANOutageRecord]
+    func powerCuts() async throws -> [PowerCutRecord]
     /// Changes whenever users, certificates or thresholds change (any process).
     func registryVersion() async throws -> Int64
 }

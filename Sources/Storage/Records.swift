@@ -153,6 +153,10 @@ public enum RequestStatus: String, Sendable, Codable, CaseIterable {
     case refused
     /// Critical request waiting for GBCS support.
     case unsupported
+    /// The device could not be reached or did not answer (E20, E21).
+    case failed
+    /// A future-dated request its user cancelled before it ran.
+    case cancelled
 }
 
 /// An accepted request, with its signed XML exactly as received.
@@ -343,4 +347,41 @@ public struct AuditEntry: Sendable, Hashable {
     public var event: AuditEvent
     public var previousHash: [UInt8]
     public var hash: [UInt8]
+}
+
+/// An injected loss of the SM WAN in a CSP region (nil: every region).
+public struct WANOutageRecord: Sendable, Hashable {
+    public var id: Int64
+    public var region: CSPRegion?
+    public var start: Timestamp
+    public var end: Timestamp
+    public var reason: String
+
+    public init(id: Int64, region: CSPRegion?, start: Timestamp, end: Timestamp, reason: String) {
+        self.id = id
+        self.region = region
+        self.start = start
+        self.end = end
+        self.reason = reason
+    }
+}
+
+/// A power cut: premises without mains electricity from `start` to `end`. `scope` names
+/// what lost power (`premises`, `feeder`, `secondary` or `primary`) and `value` which one.
+public struct PowerCutRecord: Sendable, Hashable {
+    public var id: Int64
+    public var scope: String
+    public var value: Int64
+    public var start: Timestamp
+    public var end: Timestamp
+    public var reason: String
+
+    public init(id: Int64, scope: String, value: Int64, start: Timestamp, end: Timestamp, reason: String) {
+        self.id = id
+        self.scope = scope
+        self.value = value
+        self.start = start
+        self.end = end
+        self.reason = reason
+    }
 }

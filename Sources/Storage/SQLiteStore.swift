@@ -83,6 +83,14 @@ public final class SQLiteStore: HubStore {
         migrator.registerMigration("v2") { db in
             try db.execute(sql: "ALTER TABLE devices ADD COLUMN notified_by INTEGER")
         }
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: """
+            CREATE TABLE device_states (premises INTEGER PRIMARY KEY, state BLOB NOT NULL);
+            CREATE TABLE wan_outages (id INTEGER PRIMARY KEY, region TEXT, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL, reason TEXT NOT NULL);
+            CREATE TABLE power_cuts (id INTEGER PRIMARY KEY, scope TEXT NOT NULL, value INTEGER NOT NULL, start_ms INTEGER NOT NULL,
+                                     end_ms INTEGER NOT NULL, reason TEXT NOT NULL);
+            """)
+        }
         return migrator
     }
 
@@ -204,6 +212,15 @@ public final class SQLiteStore: HubStore {
                         .execute(arguments: [sqlValue(event.device), event.at.milliseconds, event.kind, event.requestID, event.detail])
                 case .setMeta(let key, let value):
                     try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").execute(arguments: [key, value])
+                case .putDeviceState(let premises, let state):
+                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO device_states (premises, state) VALUES (?, ?)")
+                        .execute(arguments: [premises, Data(state)])
+                case .putWANOutage(let outage):
+                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO wan_outages (id, region, start_ms, end_ms, reason) VALUES (?, ?, ?, ?, ?)")
+                        .execute(arguments: [outage.id, outage.region?.rawValue, outage.start.milliseconds, outage.end.milliseconds, outage.reason])
+                case .putPowerCut(let cut):
+                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO power_cuts (id, scope, value, start_ms, end_ms, reason) VALUES (?, ?, ?, ?, ?, ?)")
+                        .execute(arguments: [cut.id, cut.scope, cut.value, cut.start.milliseconds, cut.end.milliseconds, cut.reason])
                 case .bumpRegistryVersion:
                     try db.cachedStatement(sql: "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'registry_version'").execute()
                 }
@@ -452,6 +469,30 @@ public final class SQLiteStore: HubStore {
                 problems.append("the recorded head of the log is missing")
             }
             return AuditVerification(entries: count, problems: problems, head: actualHead)
+        }
+    }
+
+    public func deviceState(premises: Int64) async throws -> [UInt8]? {
+        try await pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT state FROM device_states WHERE premises = ?", arguments: [premises]).map { Array($0) }
+        }
+    }
+
+    public func wanOutages() async throws -> [WANOutageRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM wan_outages ORDER BY id").map { row in
+                WANOutageRecord(id: row["id"], region: (row["region"] as String?).flatMap(CSPRegion.init(rawValue:)),
+                                start: Timestamp(milliseconds: row["start_ms"]), end: Timestamp(milliseconds: row["end_ms"]), reason: row["reason"])
+            }
+        }
+    }
+
+    public func powerCuts() async throws -> [PowerCutRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM power_cuts ORDER BY id").map { row in
+                PowerCutRecord(id: row["id"], scope: row["scope"], value: row["value"], start: Timestamp(milliseconds: row["start_ms"]),
+                               end: Timestamp(milliseconds: row["end_ms"]), reason: row["reason"])
+            }
         }
     }
 

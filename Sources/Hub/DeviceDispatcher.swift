@@ -1,0 +1,512 @@
+import Devices
+import DUIS
+import Foundation
+import HeapModule
+import Logging
+import Storage
+import Synchronization
+import WAN
+
+/// Locks per premises (striped), so a premises' state changes one command at a time.
+final class PremisesLocks: Sendable {
+    private let stripes: [AsyncSerialLock]
+
+    init(count: Int = 1024) { stripes = (0..<count).map { _ in AsyncSerialLock() } }
+
+    func withLock<T: Sendable, E: Error>(_ premises: Int64, _ body: () async throws(E) -> T) async throws(E) -> T {
+        let index = Int(UInt64(bitPattern: premises) % UInt64(stripes.count))
+        return try await stripes[index].withLock(body)
+    }
+}
+
+/// The WAN as the hub sees it: the model, with outages and the sunset date that admin
+/// commands change at run time.
+final class WANState: Sendable {
+    private let model: Mutex<WANModel>
+
+    init(_ settings: WANSettings) { model = Mutex(WANModel(settings: settings)) }
+
+    var current: WANModel { model.withLock { $0 } }
+
+    func update(outages: [WANOutage], sunset: Timestamp?) {
+        model.withLock { model in
+            model.outages = outages
+            model.settings.sunset = sunset
+        }
+    }
+}
+
+/// A request to run against a device: a user's request held at the device boundary, or
+/// a run of a DCC schedule.
+struct DeviceJob: Sendable {
+    var requestID: String
+    var due: Timestamp
+    var premises: Int64?
+}
+
+/// The device boundary: takes device requests the gateway accepted (or DCC schedules
+/// due), sends each across the emulated WAN to its device, lets the device act, and
+/// queues the signed asynchronous Service Response for the user. A request's outcome,
+/// the device's new state and the response are committed in one transaction; a request
+/// not yet finished when the hub stops is picked up again when it starts.
+final class DeviceDispatcher: Sendable {
+    struct Entry: Comparable {
+        var due: Int64
+        var sequence: UInt64
+        var requestID: String
+        static func < (lhs: Entry, rhs: Entry) -> Bool { (lhs.due, lhs.sequence) < (rhs.due, rhs.sequence) }
+    }
+
+    private struct Queue {
+        var heap = Heap<Entry>()
+        var queued = Set<String>()
+        var sequence: UInt64 = 0
+        var inFlight = 0
+    }
+
+    let dccEUI: EUI64
+    let store: SQLiteStore
+    let committer: GroupCommitter
+    let inventory: Inventory
+    let registry: UserRegistry
+    let directory: PremisesDirectory
+    let locks: PremisesLocks
+    let wan: WANState
+    let emulator: DeviceEmulator
+    let codec: any DeviceCodec
+    let signer: ResponseSigner
+    let limits: XMLParseLimits
+    let schedules: ScheduleBook
+    let outboxWakeup: Wakeup
+    let wakeup = Wakeup()
+    let concurrency: Int
+    let logger: Logger
+    private let queue = Mutex(Queue())
+    let metrics = DeviceMetrics()
+
+    init(dccEUI: EUI64, store: SQLiteStore, committer: GroupCommitter, inventory: Inventory, registry: UserRegistry, directory: PremisesDirectory,
+         locks: PremisesLocks, wan: WANState, emulator: DeviceEmulator, codec: any DeviceCodec, signer: ResponseSigner, limits: XMLParseLimits,
+         schedules: ScheduleBook, outboxWakeup: Wakeup, concurrency: Int, logger: Logger) {
+        self.dccEUI = dccEUI
+        self.store = store
+        self.committer = committer
+        self.inventory = inventory
+        self.registry = registry
+        self.directory = directory
+        self.locks = locks
+        self.wan = wan
+        self.emulator = emulator
+        self.codec = codec
+        self.signer = signer
+        self.limits = limits
+        self.schedules = schedules
+        self.outboxWakeup = outboxWakeup
+        self.concurrency = concurrency
+        self.logger = logger
+    }
+
+    /// Queues a stored request to run at `due`.
+    func enqueue(_ requestID: String, due: Timestamp) {
+        let added = queue.withLock { queue -> Bool in
+            guard queue.queued.insert(requestID).inserted else { return false }
+            queue.sequence += 1
+            queue.heap.insert(Entry(due: due.milliseconds, sequence: queue.sequence, requestID: requestID))
+            return true
+        }
+        if added { wakeup.signal() }
+    }
+
+    var pending: Int { queue.withLock { $0.queued.count } }
+
+    /// Loads the requests a previous run left at the device boundary.
+    func recover() async throws {
+        var recovered = 0
+        for status in [RequestStatus.awaitingDevice, .scheduled] {
+            for request in try await store.requests(status: status, originator: nil, limit: 10_000_000) {
+                enqueue(request.requestID, due: request.executeAt ?? request.receivedAt)
+                recovered += 1
+            }
+        }
+        if recovered > 0 { logger.info("\(recovered) device request(s) resumed at the device boundary") }
+    }
+
+    /// Runs due requests until cancelled, at most `concurrency` at once.
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            while !Task.isCancelled {
+                let now = Timestamp.now().milliseconds
+                var started = 0
+                while let entry = nextDue(now: now) {
+                    started += 1
+                    group.addTask {
+                        let retry = await self.process(entry.requestID)
+                        self.finished(entry.requestID, retryAfter: retry)
+                    }
+                }
+                let nextDue = queue.withLock { queue -> Int64? in
+                    queue.inFlight >= concurrency ? nil : queue.heap.min?.due
+                }
+                let wait: Duration = nextDue.map { .milliseconds(max(1, min(1000, $0 - Timestamp.now().milliseconds))) } ?? .seconds(1)
+                if started == 0 || nextDue == nil { await wakeup.wait(upTo: wait) }
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func nextDue(now: Int64) -> Entry? {
+        queue.withLock { queue -> Entry? in
+            guard queue.inFlight < concurrency, let first = queue.heap.min, first.due <= now else { return nil }
+            queue.inFlight += 1
+            return queue.heap.removeMin()
+        }
+    }
+
+    private func finished(_ requestID: String, retryAfter delay: Duration?) {
+        queue.withLock { queue in
+            queue.inFlight -= 1
+            if let delay {
+                queue.sequence += 1
+                queue.heap.insert(Entry(due: Timestamp.now().milliseconds + delay.milliseconds, sequence: queue.sequence, requestID: requestID))
+            } else {
+                queue.queued.remove(requestID)
+            }
+        }
+        wakeup.signal()
+    }
+
+    // MARK: - One request
+
+    /// What the hub knows about a request it is about to run.
+    struct Work {
+        var stored: StoredRequest
+        var header: RequestHeader
+        var body: ElementTree
+        var device: DeviceRecord
+        var premises: PremisesRecord
+        var model: PremisesModel
+        var scheduleID: Int64?
+    }
+
+    enum Failure: Error {
+        case refused(Refusal)
+        case storage(any Error)
+    }
+
+    /// Runs one request; returns when to try it again if it could not finish.
+    func process(_ requestID: String) async -> Duration? {
+        let started = ContinuousClock.now
+        let stored: StoredRequest
+        do {
+            guard let found = try await store.request(id: requestID) else { return nil }
+            stored = found
+        } catch {
+            logger.error("device boundary: \(requestID) could not be read: \(error)")
+            return .seconds(5)
+        }
+        guard stored.status == .awaitingDevice || stored.status == .scheduled else { return nil }
+        if let executeAt = stored.executeAt, executeAt > Timestamp.now() {
+            // Future-dated and not yet due.
+            return .milliseconds(max(1, executeAt.milliseconds - Timestamp.now().milliseconds))
+        }
+        let work: Work
+        switch prepare(stored) {
+        case .success(let prepared):
+            work = prepared
+        case .failure(let refusal):
+            return await finish(stored, code: refusal.code, reason: refusal.reason, rule: refusal.rule)
+        }
+        let endpoint = directory.endpoint(premises: work.premises.id, region: work.premises.region)
+        let message = UInt64(truncatingIfNeeded: requestID.hashValue &* 31) ^ stored.counter
+        var lastFailure: (ResponseCode, String) = (.E21, "no response")
+        for attempt in 0..<Self.maxAttempts {
+            let model = wan.current
+            switch model.attempt(endpoint, device: work.device.type, message: message, attempt: attempt, at: Timestamp.now()) {
+            case .delivered(let roundTrip, _):
+                if roundTrip > .zero { try? await Task.sleep(for: roundTrip) }
+                if Task.isCancelled { return nil }
+                let retry = await execute(work, attempts: attempt + 1)
+                if retry == nil { metrics.record(outcome: "I0", duration: ContinuousClock.now - started) }
+                return retry
+            case .lost(let timeout):
+                lastFailure = (.E21, "no response from \(work.device.type.rawValue) \(work.device.eui) after \(attempt + 1) attempt(s) over the \(endpoint.region.wanTechnology) WAN")
+                if timeout > .zero { try? await Task.sleep(for: timeout) }
+            case .unreachable(let reason):
+                lastFailure = (.E20, "cannot communicate with \(work.device.eui): \(reason)")
+                let delay = model.scaledRetry(attempt)
+                if delay > .zero { try? await Task.sleep(for: delay) }
+            }
+            if Task.isCancelled { return nil }
+        }
+        metrics.record(outcome: lastFailure.0.rawValue, duration: ContinuousClock.now - started)
+        return await finish(stored, code: lastFailure.0, reason: lastFailure.1 + " (tried \(Self.maxAttempts) times)", rule: "device-communication", work: work)
+    }
+
+    static let maxAttempts = 4
+
+    private func prepare(_ stored: StoredRequest) -> Result<Work, Refusal> {
+        let request: ServiceRequestDocument
+        var body: ElementTree
+        var scheduleID: Int64?
+        let header: RequestHeader
+        if stored.commandVariant == 0, let run = ScheduledRun(stored: stored) {
+            // A DCC schedule's run: the body comes from the schedule's definition.
+            guard let schedule = schedules.schedule(run.scheduleID), schedule.deletedAt == nil else {
+                return .failure(Refusal(.E19, rule: "schedule-exists", "DCC schedule \(run.scheduleID) was deleted before this run"))
+            }
+            guard let variant = ServiceCatalogue.variant(schedule.srv) else {
+                return .failure(Refusal(.E12, rule: "schedule", "schedule \(run.scheduleID) names an unknown SRV \(schedule.srv)"))
+            }
+            header = RequestHeader(schemaVersion: "5.4", requestID: RequestID(originator: dccEUI, target: schedule.device, counter: stored.counter),
+                                   firstInSequence: nil, precedingRequestID: nil, commandVariantText: "1",
+                                   serviceReference: variant.serviceReference, variant: variant)
+            body = run.body(schedule: schedule, variant: variant)
+            scheduleID = run.scheduleID
+        } else {
+            do {
+                let document = try XMLDocument.parse(stored.raw, limits: limits)
+                request = try ServiceRequestDocument(document)
+            } catch {
+                return .failure(Refusal(.E12, rule: "stored-request", "the stored request can no longer be read: \(error)"))
+            }
+            header = request.header
+            body = request.body()
+            if body.children.first?.name == "ExecutionDateTime" { body.children.removeFirst() }
+        }
+        guard let device = inventory.device(stored.target) else {
+            return .failure(Refusal(.E19, rule: "device-exists", "device \(stored.target) left the inventory before the request ran"))
+        }
+        guard !device.optedOut else {
+            return .failure(Refusal(.E5, rule: "device-status", "device \(device.eui) opted out of DCC services before the request ran"))
+        }
+        guard let premisesID = device.premises, let premises = inventory.premises(premisesID), let model = directory.model(premises: premisesID) else {
+            return .failure(Refusal(.E20, rule: "device-installation", "device \(device.eui) is not installed at a premises with a comms hub"))
+        }
+        return .success(Work(stored: stored, header: header, body: body, device: device, premises: premises, model: model, scheduleID: scheduleID))
+    }
+
+    /// Runs the command on the device and records its answer.
+    private func execute(_ work: Work, attempts: Int) async -> Duration? {
+        let stored = work.stored
+        let originator = work.scheduleID.flatMap { schedules.schedule($0)?.owner } ?? stored.originator
+        let roles = registry.user(originator)?.roles ?? []
+        let command = DeviceCommand(srv: work.header.variant.srv, serviceReference: work.header.serviceReference, target: work.device.eui,
+                                    targetType: work.device.type, originator: originator, originatorRoles: roles,
+                                    requestID: stored.requestID, body: work.body)
+        do {
+            try await locks.withLock(work.premises.id) { () async throws(Failure) in
+                var state: PremisesState
+                do {
+                    state = try await directory.state(premises: work.premises.id)
+                } catch {
+                    throw .storage(error)
+                }
+                let time = Timestamp.now()
+                let outcome = emulator.execute(command, model: work.model, state: &state, at: time)
+                var mutations: [Mutation] = []
+                if outcome.response.header.counter > 0 {
+                    mutations.append(.putDeviceState(premises: work.premises.id, state: PremisesDirectory.encode(state)))
+                }
+                mutations.append(.setRequestStatus(requestID: stored.requestID, status: .completed, code: ResponseCode.I0.rawValue))
+                let detail = "\(work.device.type.rawValue) \(work.device.eui) answered after \(attempts) attempt(s): \(outcome.note)" + (outcome.success ? "" : " (the device refused)")
+                mutations.append(.audit(AuditEvent(at: time, kind: "device", actor: originator, device: work.device.eui, srv: command.srv,
+                                                   requestID: stored.requestID, code: "I0", detail: detail)))
+                mutations.append(.enqueueOutbox(response(work, outcome: outcome, originator: originator, at: time)))
+                for alert in outcome.alerts {
+                    for recipient in recipients(alert, work: work, originator: originator) {
+                        mutations.append(.enqueueOutbox(deviceAlert(alert, to: recipient, at: time)))
+                        mutations.append(.audit(AuditEvent(at: time, kind: "alert", actor: recipient, device: alert.header.originator,
+                                                           code: alert.hexCode, detail: "device alert \(alert.hexCode) \(alert.description) queued for \(recipient)")))
+                    }
+                }
+                if outcome.optedOut {
+                    var opted = work.device
+                    opted.optedOut = true
+                    mutations.append(.putDevice(opted))
+                }
+                do {
+                    try await committer.commit(mutations)
+                } catch {
+                    throw .storage(error)
+                }
+                if outcome.optedOut { inventory.apply(mutations) }
+                directory.remember(work.premises.id, state)
+            }
+            outboxWakeup.signal()
+            return nil
+        } catch {
+            logger.error("device boundary: \(stored.requestID) could not be recorded (\(error)); it will run again")
+            return .seconds(5)
+        }
+    }
+
+    /// The signed asynchronous Service Response carrying the device's answer.
+    private func response(_ work: Work, outcome: DeviceOutcome, originator: EUI64, at time: Timestamp) -> OutboxItem {
+        let payload = Data(codec.encode(outcome.response)).base64EncodedString()
+        let header = work.header
+        let cin = outcome.customerIdentificationNumber
+        let scheduleID = work.scheduleID
+        let body: DUISResponse.Body = .message(serviceReference: header.serviceReference, srv: header.variant.srv, payload: { writer in
+            if let scheduleID {
+                writer.open("sr:DSPScheduledMessage")
+                writer.element("sr:GBCSPayload", payload)
+                writer.element("sr:DSPScheduleID", String(scheduleID))
+                writer.close()
+            } else if let cin {
+                writer.open("sr:CINMessage")
+                writer.element("sr:GBCSPayload", payload)
+                writer.element("sr:CustomerIdentificationNumber", cin)
+                writer.close()
+            } else {
+                writer.element("sr:GBCSPayload", payload)
+            }
+        })
+        let requestID = scheduleID == nil ? work.stored.requestID : nil
+        let responseID = scheduleID == nil ? header.requestID.responseID : "\(work.device.eui):\(originator):\(outcome.response.header.counter)"
+        let document = DUISResponse(schemaVersion: header.schemaVersion, requestID: requestID, responseID: responseID, code: .I0, dateTime: time, body: body)
+        let comment = outcome.success ? nil : "gbsm: the device refused the command: \(outcome.note)"
+        return OutboxItem(recipient: originator, kind: scheduleID == nil ? "service-response" : "dcc-scheduled-response", messageID: responseID,
+                          requestID: work.stored.requestID, body: signer.sign(document, comment: comment), createdAt: time, nextAttemptAt: time)
+    }
+
+    func recipients(_ alert: DeviceAlert, work: Work, originator: EUI64) -> [EUI64] {
+        var result: [EUI64] = []
+        if alert.recipients.contains(.originator) { result.append(originator) }
+        result += AlertRouting.parties(alert.recipients, device: work.device, inventory: inventory, at: alert.at)
+        var seen = Set<EUI64>()
+        return result.filter { seen.insert($0).inserted }
+    }
+
+    /// A device alert as DUIS carries it to one user.
+    func deviceAlert(_ alert: DeviceAlert, to recipient: EUI64, at time: Timestamp) -> OutboxItem {
+        let payload = Data(codec.encode(alert)).base64EncodedString()
+        let messageID = "\(alert.header.originator):\(recipient):\(alert.header.counter)"
+        let document = DUISResponse(schemaVersion: "5.4", requestID: nil, responseID: messageID, code: .I0, dateTime: time,
+                                    body: .deviceAlert(code: alert.hexCode, payload: payload))
+        return OutboxItem(recipient: recipient, kind: "device-alert \(alert.hexCode)", messageID: messageID, requestID: nil,
+                          body: signer.sign(document), createdAt: time, nextAttemptAt: time)
+    }
+
+    /// Ends a request the device did not answer (or that can no longer run) with an
+    /// asynchronous response carrying the code.
+    private func finish(_ stored: StoredRequest, code: ResponseCode, reason: String, rule: String, work: Work? = nil) async -> Duration? {
+        let time = Timestamp.now()
+        let srv = work?.header.variant.srv ?? stored.srv
+        let serviceReference = work?.header.serviceReference ?? ServiceCatalogue.variant(stored.srv)?.serviceReference ?? stored.srv
+        let isScheduled = stored.commandVariant == 0
+        let originator = isScheduled ? (ScheduledRun(stored: stored).flatMap { schedules.schedule($0.scheduleID)?.owner } ?? stored.originator) : stored.originator
+        let responseID = isScheduled ? "\(dccEUI):\(originator):\(stored.counter)" : "\(stored.target):\(stored.originator):\(stored.counter)"
+        let document = DUISResponse(schemaVersion: work?.header.schemaVersion ?? "5.4", requestID: isScheduled ? nil : stored.requestID,
+                                    responseID: responseID, code: code, dateTime: time,
+                                    body: .message(serviceReference: serviceReference, srv: srv, payload: nil))
+        let mutations: [Mutation] = [
+            .setRequestStatus(requestID: stored.requestID, status: .failed, code: code.rawValue),
+            .audit(AuditEvent(at: time, kind: "decision", actor: originator, device: stored.target, srv: srv, requestID: stored.requestID,
+                              code: code.rawValue, detail: "[\(rule)] \(reason)")),
+            .audit(AuditEvent(at: time, kind: "response", actor: originator, device: stored.target, srv: srv, requestID: stored.requestID,
+                              code: code.rawValue, detail: "asynchronous response queued")),
+            .enqueueOutbox(OutboxItem(recipient: originator, kind: "service-response", messageID: responseID, requestID: stored.requestID,
+                                      body: signer.sign(document, comment: "gbsm: \(code.rawValue): \(reason)"), createdAt: time, nextAttemptAt: time)),
+        ]
+        do {
+            try await committer.commit(mutations)
+            outboxWakeup.signal()
+            return nil
+        } catch {
+            logger.error("device boundary: the outcome of \(stored.requestID) could not be recorded (\(error)); it will run again")
+            return .seconds(5)
+        }
+    }
+}
+
+extension WANModel {
+    /// How long the hub waits before trying an unreachable hub again: 10 s, 30 s, 60 s.
+    func scaledRetry(_ attempt: Int) -> Duration {
+        scaled([10.0, 30, 60, 60][min(attempt, 3)])
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}
+
+/// Who receives a device's alert: the parties registered for the meters at its premises.
+enum AlertRouting {
+    static func parties(_ recipients: DeviceAlert.Recipients, device: DeviceRecord, inventory: Inventory, at time: Timestamp) -> [EUI64] {
+        var result: [EUI64] = []
+        let meters = device.premises.map { inventory.devices(atPremises: $0) }?.filter { $0.type == .esme || $0.type == .gsme } ?? []
+        let relevant = device.type == .gsme || device.type == .gpf ? meters.filter { $0.type == .gsme } : meters.filter { $0.type == .esme }
+        for meter in relevant {
+            guard let mpxn = meter.importMPxN else { continue }
+            for registration in inventory.registrations(mpxn: mpxn) where registration.covers(time) {
+                switch registration.role {
+                case .is, .gs: if recipients.contains(.supplier) { result.append(registration.party) }
+                case .ed, .gt: if recipients.contains(.networkOperator) { result.append(registration.party) }
+                default: break
+                }
+            }
+        }
+        return result
+    }
+}
+
+/// A run of a DCC schedule, stored as a request with command variant 0 whose request ID
+/// is `schedule:<id>:<run time>`.
+struct ScheduledRun {
+    let scheduleID: Int64
+    let runAt: Timestamp
+
+    init(scheduleID: Int64, runAt: Timestamp) {
+        self.scheduleID = scheduleID
+        self.runAt = runAt
+    }
+
+    init?(stored: StoredRequest) {
+        let parts = stored.requestID.split(separator: ":")
+        guard parts.count == 3, parts[0] == "schedule", let id = Int64(parts[1]), let at = Int64(parts[2]) else { return nil }
+        scheduleID = id
+        runAt = Timestamp(milliseconds: at)
+    }
+
+    var requestID: String { "schedule:\(scheduleID):\(runAt.milliseconds)" }
+
+    /// The device command a run sends: the scheduled SRV's body, with the read period
+    /// worked out from the schedule's offsets and times on the day of the run.
+    func body(schedule: ScheduleRecord, variant: ServiceRequestVariant) -> ElementTree {
+        let name = variant.expectedBody(for: .nonCriticalWAN)
+        var body = ElementTree(name: name, namespace: DUISNamespace.serviceUserGateway)
+        let details = (try? XMLDocument.parse(Array("<d xmlns:sr=\"\(DUISNamespace.serviceUserGateway)\">".utf8) + schedule.definition + Array("</d>".utf8), limits: .duis))
+            .flatMap { $0.root.map(ElementTree.init) }
+        let parameters = details?.children.first { $0.name == "DSP" + name }
+        if let parameters, let startOffset = parameters.value("StartDateOffset").flatMap(Int64.init),
+           let endOffset = parameters.value("EndDateOffset").flatMap(Int64.init) {
+            let day = runAt.dayAndTime.day
+            func at(_ offset: Int64, _ time: String?) -> Timestamp {
+                let minutes = Int64(time.flatMap(DeviceFormat.minutes(ofTime:)) ?? 0)
+                return Timestamp(milliseconds: (day + offset) * 86_400_000 + minutes * 60_000)
+            }
+            let start = at(startOffset, parameters.value("StartTime"))
+            let end = at(endOffset, parameters.value("EndTime"))
+            let ns = DUISNamespace.serviceUserGateway
+            body.children.append(ElementTree(name: "ReadLogPeriod", namespace: ns, children: [
+                ElementTree(name: "StartDateTime", namespace: ns, text: start.iso8601),
+                ElementTree(name: "EndDateTime", namespace: ns, text: end.iso8601),
+            ]))
+        }
+        return body
+    }
+}
+
+/// Counts of device requests by outcome, and their time at the device boundary.
+final class DeviceMetrics: Sendable {
+    private let state = Mutex<(counts: [String: Int], durations: [Double])>(([:], []))
+
+    func record(outcome: String, duration: Duration) {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        state.withLock { state in
+            state.counts[outcome, default: 0] += 1
+            if state.durations.count < 1_000_000 { state.durations.append(seconds) }
+        }
+    }
+
+    var counts: [String: Int] { state.withLock { $0.counts } }
+}

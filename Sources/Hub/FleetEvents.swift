@@ -1,0 +1,463 @@
+import Devices
+import DUIS
+import Foundation
+import LoadModel
+import Logging
+import Storage
+import Synchronization
+import WAN
+
+/// How often things go wrong in the emulated homes.
+public struct FleetEventSettings: Sendable {
+    /// Power interruptions per premises per year, as LV faults affecting a feeder (GB's
+    /// customer interruptions are about 0.5 per customer a year).
+    public var interruptionsPerPremisesYear: Double
+    /// Tamper alerts per premises per year.
+    public var tampersPerPremisesYear: Double
+    /// Whether prepayment meters raise low credit alerts as their balances run down.
+    public var lowCreditAlerts: Bool
+    public var seed: UInt64
+
+    public init(interruptionsPerPremisesYear: Double = 0.5, tampersPerPremisesYear: Double = 0.0005, lowCreditAlerts: Bool = true, seed: UInt64 = 0x6576_656E_7473) {
+        self.interruptionsPerPremisesYear = interruptionsPerPremisesYear
+        self.tampersPerPremisesYear = tampersPerPremisesYear
+        self.lowCreditAlerts = lowCreditAlerts
+        self.seed = seed
+    }
+
+    /// Nothing happens unless injected (tests that want quiet).
+    public static let quiet = FleetEventSettings(interruptionsPerPremisesYear: 0, tampersPerPremisesYear: 0, lowCreditAlerts: false)
+}
+
+/// The life of the installations between commands: DCC schedules falling due, power cuts
+/// (injected by `gbsm fleet powercut` or arising as feeder faults) with the comms hub's
+/// last gasp to the network operator and the meters' restoration alerts, tamper
+/// detection, and prepayment meters running low on credit.
+final class FleetEvents: Sendable {
+    let dccEUI: EUI64
+    let store: SQLiteStore
+    let committer: GroupCommitter
+    let inventory: Inventory
+    let directory: PremisesDirectory
+    let locks: PremisesLocks
+    let dispatcher: DeviceDispatcher
+    let schedules: ScheduleBook
+    let engine: MeterEngine
+    let settings: FleetEventSettings
+    let signer: ResponseSigner
+    let outboxWakeup: Wakeup
+    let logger: Logger
+    let counter: Atomic<UInt64>
+
+    private struct State {
+        /// The next run planned per schedule.
+        var planned: [Int64: Timestamp] = [:]
+        var cutsStarted = Set<Int64>()
+        var cutsEnded = Set<Int64>()
+        var lastFaultCheck: Timestamp?
+        var lowCreditDay: Int32?
+        var lowCreditDue: [(Timestamp, Int64, Fuel)] = []
+    }
+
+    private let state = Mutex(State())
+
+    init(dccEUI: EUI64, store: SQLiteStore, committer: GroupCommitter, inventory: Inventory, directory: PremisesDirectory, locks: PremisesLocks,
+         dispatcher: DeviceDispatcher, schedules: ScheduleBook, engine: MeterEngine, settings: FleetEventSettings, signer: ResponseSigner,
+         outboxWakeup: Wakeup, logger: Logger) {
+        self.dccEUI = dccEUI
+        self.store = store
+        self.committer = committer
+        self.inventory = inventory
+        self.directory = directory
+        self.locks = locks
+        self.dispatcher = dispatcher
+        self.schedules = schedules
+        self.engine = engine
+        self.settings = settings
+        self.signer = signer
+        self.outboxWakeup = outboxWakeup
+        self.logger = logger
+        counter = Atomic(UInt64(Timestamp.now().milliseconds) * 1000 + 500)
+    }
+
+    /// Loads what a previous run already did (power cuts begun and ended).
+    func recover() async throws {
+        let started = try await store.meta("fleet_events.cuts_started").map(Self.ids) ?? []
+        let ended = try await store.meta("fleet_events.cuts_ended").map(Self.ids) ?? []
+        state.withLock { state in
+            state.cutsStarted = Set(started)
+            state.cutsEnded = Set(ended)
+        }
+    }
+
+    static func ids(_ text: String) -> [Int64] { text.split(separator: ",").compactMap { Int64($0) } }
+
+    func run(interval: Duration) async {
+        while !Task.isCancelled {
+            let now = Timestamp.now()
+            await planSchedules(now: now)
+            await powerCuts(now: now)
+            if settings.interruptionsPerPremisesYear > 0 || settings.tampersPerPremisesYear > 0 { await randomFaults(now: now) }
+            if settings.lowCreditAlerts { await lowCredit(now: now) }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    // MARK: - DCC schedules
+
+    static func period(_ frequency: String) -> (months: Int, days: Int) {
+        switch frequency {
+        case "Daily": return (0, 1)
+        case "Weekly": return (0, 7)
+        case "Monthly": return (1, 0)
+        case "Quarterly": return (3, 0)
+        case "Half-Yearly": return (6, 0)
+        default: return (12, 0)
+        }
+    }
+
+    /// The first run of a schedule after `after`.
+    static func nextRun(_ schedule: ScheduleRecord, after: Timestamp) -> Timestamp? {
+        let minutes = Int64(schedule.executionTime.flatMap(DeviceFormat.minutes(ofTime:)) ?? 0)
+        let seconds = Int64(schedule.executionTime.flatMap { text -> Int? in
+            let parts = text.split(separator: ":")
+            return parts.count >= 3 ? Int(Double(parts[2].prefix { $0.isNumber || $0 == "." }) ?? 0) : nil
+        } ?? 0)
+        let (months, days) = period(schedule.frequency)
+        let start = schedule.startDate.dayAndTime.day
+        let (year, month, day) = UKCalendar.date(Int32(start))
+        var occurrence = 0
+        // Jump close to `after` for daily and weekly schedules, then step.
+        if days > 0 {
+            let elapsed = max(0, after.dayAndTime.day - start)
+            occurrence = Int(elapsed / Int64(days)) - 1
+        } else {
+            let (afterYear, afterMonth, _) = UKCalendar.date(Int32(after.dayAndTime.day))
+            occurrence = max(0, ((afterYear - year) * 12 + afterMonth - month) / months - 1)
+        }
+        occurrence = max(0, occurrence)
+        for _ in 0..<1000 {
+            let runDay: Int64
+            if days > 0 {
+                runDay = start + Int64(occurrence * days)
+            } else {
+                let total = (month - 1) + occurrence * months
+                let runYear = year + total / 12
+                let runMonth = total % 12 + 1
+                let last = Int(UKCalendar.day(year: runMonth == 12 ? runYear + 1 : runYear, month: runMonth == 12 ? 1 : runMonth + 1, day: 1)
+                               - UKCalendar.day(year: runYear, month: runMonth, day: 1))
+                runDay = Int64(UKCalendar.day(year: runYear, month: runMonth, day: min(day, last)))
+            }
+            let run = Timestamp(milliseconds: runDay * 86_400_000 + minutes * 60_000 + seconds * 1000)
+            if let end = schedule.endDate, run.dayAndTime.day > end.dayAndTime.day { return nil }
+            if run > after { return run }
+            occurrence += 1
+        }
+        return nil
+    }
+
+    func planSchedules(now: Timestamp) async {
+        let active = schedules.allActive
+        var due: [(ScheduleRecord, Timestamp)] = []
+        state.withLock { state in
+            for schedule in active {
+                let planned = state.planned[schedule.id] ?? Self.nextRun(schedule, after: max(schedule.createdAt, now.adding(milliseconds: -1000)))
+                guard let planned else { continue }
+                if planned <= now.adding(milliseconds: 1000) {
+                    due.append((schedule, planned))
+                    state.planned[schedule.id] = Self.nextRun(schedule, after: planned)
+                } else {
+                    state.planned[schedule.id] = planned
+                }
+            }
+            let ids = Set(active.map(\.id))
+            state.planned = state.planned.filter { ids.contains($0.key) }
+        }
+        for (schedule, runAt) in due {
+            let run = ScheduledRun(scheduleID: schedule.id, runAt: runAt)
+            let counter = self.counter.wrappingAdd(1, ordering: .relaxed).newValue
+            let stored = StoredRequest(requestID: run.requestID, originator: schedule.owner, target: schedule.device, counter: counter,
+                                       srv: schedule.srv, commandVariant: 0, receivedAt: runAt, executeAt: runAt, status: .scheduled, code: nil, raw: [])
+            do {
+                if try await store.request(id: run.requestID) != nil { continue }
+                try await committer.commit([
+                    .insertRequest(stored),
+                    .audit(AuditEvent(at: now, kind: "schedule", actor: schedule.owner, device: schedule.device, srv: schedule.srv,
+                                      requestID: run.requestID, detail: "DCC schedule \(schedule.id) (\(schedule.frequency)) run due at \(runAt.iso8601)")),
+                ])
+                dispatcher.enqueue(run.requestID, due: runAt)
+            } catch {
+                logger.error("DCC schedule \(schedule.id) run could not be recorded: \(error)")
+            }
+        }
+    }
+
+    // MARK: - Power cuts
+
+    /// The premises a power cut takes off supply.
+    func premises(of cut: PowerCutRecord) -> [Int64] {
+        if cut.scope == "premises" { return [cut.value] }
+        guard let fleet = inventory.fleet else { return [] }
+        let starts: [UInt32]
+        switch cut.scope {
+        case "feeder": starts = fleet.layout.feederStart
+        case "secondary": starts = fleet.layout.secondaryStart
+        case "primary": starts = fleet.layout.primaryStart
+        default: return []
+        }
+        let index = Int(cut.value)
+        guard index >= 0, index < starts.count else { return [] }
+        let end = index + 1 < starts.count ? Int(starts[index + 1]) : fleet.count
+        return (Int(starts[index])..<end).map { Fleet.premisesIDBase + Int64($0) }
+    }
+
+    func powerCuts(now: Timestamp) async {
+        let cuts: [PowerCutRecord]
+        do {
+            cuts = try await store.powerCuts()
+        } catch {
+            logger.error("power cuts could not be read: \(error)")
+            return
+        }
+        for cut in cuts {
+            let (started, ended) = state.withLock { ($0.cutsStarted.contains(cut.id), $0.cutsEnded.contains(cut.id)) }
+            if cut.scope == "tamper" {
+                if !started && cut.start <= now { await tamper(cut) }
+                continue
+            }
+            if !started && cut.start <= now { await begin(cut) }
+            if !ended && cut.end <= now { await end(cut) }
+        }
+    }
+
+    /// Records that a cut's start or end has been handled (after its effects are committed).
+    private func markDone(_ id: Int64, ended: Bool) async {
+        let list = state.withLock { state -> [Int64] in
+            if ended { state.cutsEnded.insert(id) } else { state.cutsStarted.insert(id) }
+            return (ended ? state.cutsEnded : state.cutsStarted).sorted().suffix(10_000)
+        }
+        try? await committer.commit([.setMeta(key: ended ? "fleet_events.cuts_ended" : "fleet_events.cuts_started",
+                                              value: list.map(String.init).joined(separator: ","))])
+    }
+
+    /// Changes one premises' state under its lock and commits the change with `extra`.
+    /// Returns false when it could not be recorded.
+    private func change(_ premisesID: Int64, _ body: @Sendable (PremisesModel, inout PremisesState) -> [Mutation]?) async -> Bool {
+        await locks.withLock(premisesID) { () async -> Bool in
+            guard let model = directory.model(premises: premisesID), var premisesState = try? await directory.state(premises: premisesID) else { return true }
+            guard var mutations = body(model, &premisesState) else { return true }
+            premisesState.touch()
+            mutations.insert(.putDeviceState(premises: premisesID, state: PremisesDirectory.encode(premisesState)), at: 0)
+            do {
+                try await committer.commit(mutations)
+                directory.remember(premisesID, premisesState)
+                outboxWakeup.signal()
+                return true
+            } catch {
+                logger.error("fleet event at premises \(premisesID) could not be recorded: \(error)")
+                return false
+            }
+        }
+    }
+
+    /// The power goes off: meters record the outage; each comms hub's last gasp reaches
+    /// the network operator as a DCC alert.
+    func begin(_ cut: PowerCutRecord) async {
+        var affected = 0
+        var complete = true
+        for premisesID in premises(of: cut) {
+            let ok = await change(premisesID) { model, premisesState in
+                let outage = Outage(start: cut.start, end: cut.end)
+                guard !premisesState.outages.contains(outage) else { return nil }
+                premisesState.outages.append(outage)
+                if premisesState.outages.count > 50 { premisesState.outages.removeFirst() }
+                var mutations: [Mutation] = []
+                let hub = model.device(.chf)?.eui ?? model.device(.esme)?.eui
+                let mpan = model.importMPAN ?? ""
+                if let esme = self.inventory.devices(atPremises: premisesID).first(where: { $0.type == .esme }), let hub {
+                    for operatorEUI in AlertRouting.parties(.networkOperator, device: esme, inventory: self.inventory, at: cut.start) {
+                        let messageID = "\(self.dccEUI):\(operatorEUI):\(self.counter.wrappingAdd(1, ordering: .relaxed).newValue)"
+                        let body = DUISResponse.Body.dccAlert(code: Self.powerOutageAlertCode) { writer in
+                            writer.open("sr:PowerOutageEvent")
+                            writer.element("sr:CommsHubDeviceID", hub.description)
+                            writer.element("sr:StartDateTime", cut.start.iso8601)
+                            writer.element("sr:MPxN", mpan)
+                            writer.close()
+                        }
+                        let response = DUISResponse(schemaVersion: "5.4", requestID: nil, responseID: messageID, code: .I0, dateTime: cut.start, body: body)
+                        mutations.append(.enqueueOutbox(OutboxItem(recipient: operatorEUI, kind: "dcc-alert \(Self.powerOutageAlertCode) PowerOutageEvent",
+                                                                   messageID: messageID, requestID: nil, body: self.signer.sign(response),
+                                                                   createdAt: Timestamp.now(), nextAttemptAt: Timestamp.now())))
+                        mutations.append(.audit(AuditEvent(at: cut.start, kind: "alert", actor: operatorEUI, device: hub, code: Self.powerOutageAlertCode,
+                                                           detail: "DCC alert PowerOutageEvent (power cut \(cut.id)) queued for \(operatorEUI)")))
+                    }
+                }
+                return mutations
+            }
+            if ok { affected += 1 } else { complete = false }
+        }
+        guard complete else { return }
+        try? await committer.commit([.audit(AuditEvent(at: cut.start, kind: "power-cut",
+                                                       detail: "power cut \(cut.id) (\(cut.scope) \(cut.value), \(cut.reason)): \(affected) premises off supply until \(cut.end.iso8601)"))])
+        await markDone(cut.id, ended: false)
+    }
+
+    /// The power comes back: each ESME raises its restoration alert to the network
+    /// operator and the supplier.
+    func end(_ cut: PowerCutRecord) async {
+        let long = cut.end.milliseconds - cut.start.milliseconds >= 180_000
+        var complete = true
+        for premisesID in premises(of: cut) {
+            let ok = await change(premisesID) { model, premisesState in
+                guard let index = premisesState.outages.firstIndex(where: { $0.start == cut.start && $0.end == cut.end }),
+                      !premisesState.outages[index].restorationAlerted,
+                      let esmeEUI = model.device(.esme)?.eui, let esme = self.inventory.device(esmeEUI) else { return nil }
+                premisesState.outages[index].restorationAlerted = true
+                let alert = DeviceAlert(header: DeviceMessageHeader(originator: esmeEUI, target: self.dccEUI,
+                                                                    counter: premisesState.nextDeviceCounter(esmeEUI, at: cut.end),
+                                                                    serviceReference: nil, srv: nil, timestamp: cut.end),
+                                        code: long ? 0x8F36 : 0x8F35, description: long ? "Supply Outage Restored (outage of 3 minutes or more)" : "Supply Outage Restored",
+                                        at: cut.end, payload: DataNode("SupplyOutageRestoreAlert", children: [
+                                            DataNode("interruptionValue", text: cut.start.iso8601), DataNode("restorationValue", text: cut.end.iso8601),
+                                        ]), recipients: [.networkOperator, .supplier])
+                var mutations: [Mutation] = []
+                for recipient in AlertRouting.parties(alert.recipients, device: esme, inventory: self.inventory, at: cut.end) {
+                    mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: Timestamp.now())))
+                    mutations.append(.audit(AuditEvent(at: cut.end, kind: "alert", actor: recipient, device: esmeEUI, code: alert.hexCode,
+                                                       detail: "device alert \(alert.hexCode) \(alert.description) queued for \(recipient)")))
+                }
+                return mutations
+            }
+            if !ok { complete = false }
+        }
+        guard complete else { return }
+        try? await committer.commit([.audit(AuditEvent(at: cut.end, kind: "power-cut", detail: "power cut \(cut.id) ended"))])
+        await markDone(cut.id, ended: true)
+    }
+
+    func tamper(_ cut: PowerCutRecord) async {
+        let ok = await change(cut.value) { model, premisesState in
+            guard !premisesState.tampered.contains(cut.start), let esmeEUI = model.device(.esme)?.eui, let esme = self.inventory.device(esmeEUI) else { return nil }
+            premisesState.tampered.append(cut.start)
+            premisesState.log(LogEntry(at: cut.start, code: 0x8F3F, meaning: "Unauthorised Physical Access - Tamper Detect"), device: esmeEUI, security: true)
+            let alert = DeviceAlert(header: DeviceMessageHeader(originator: esmeEUI, target: self.dccEUI, counter: premisesState.nextDeviceCounter(esmeEUI, at: cut.start),
+                                                                serviceReference: nil, srv: nil, timestamp: cut.start),
+                                    code: 0x8F3F, description: "Unauthorised Physical Access - Tamper Detect", at: cut.start, payload: nil, recipients: [.supplier])
+            var mutations: [Mutation] = []
+            for recipient in AlertRouting.parties(alert.recipients, device: esme, inventory: self.inventory, at: cut.start) {
+                mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: Timestamp.now())))
+                mutations.append(.audit(AuditEvent(at: cut.start, kind: "alert", actor: recipient, device: esmeEUI, code: alert.hexCode,
+                                                   detail: "device alert 8F3F tamper detected queued for \(recipient)")))
+            }
+            return mutations
+        }
+        if ok { await markDone(cut.id, ended: false) }
+    }
+
+    /// PowerOutageEvent's DCC alert code: DUIS lists N1 to N65 and N999 without saying
+    /// which carries which payload, so gbsm uses the catch-all N999.
+    static let powerOutageAlertCode = "N999"
+
+    // MARK: - Random faults and tampering
+
+    func randomFaults(now: Timestamp) async {
+        guard let fleet = inventory.fleet, fleet.count > 0 else { return }
+        let previous = state.withLock { state -> Timestamp? in
+            let last = state.lastFaultCheck
+            state.lastFaultCheck = now
+            return last
+        }
+        guard let previous, now > previous else { return }
+        let years = Double(now.milliseconds - previous.milliseconds) / (365.25 * 86_400_000)
+        var random = SplitMix64(seed: mix(settings.seed, UInt64(now.milliseconds)))
+        // Feeder faults: each takes out a feeder's homes for a while.
+        let feeders = fleet.layout.feederStart.count
+        let perFeeder = Double(fleet.count) / Double(max(1, feeders))
+        let faults = poisson(settings.interruptionsPerPremisesYear * Double(fleet.count) / perFeeder * years, &random)
+        let tampers = poisson(settings.tampersPerPremisesYear * Double(fleet.count) * years, &random)
+        guard faults + tampers > 0 else { return }
+        var mutations: [Mutation] = []
+        var nextID = (try? await store.powerCuts().map(\.id).max()) ?? 0
+        for _ in 0..<faults {
+            nextID += 1
+            let minutes = max(1, min(24 * 60, Int(60 * exp(random.normal(0, 0.9)))))
+            mutations.append(.putPowerCut(PowerCutRecord(id: nextID, scope: "feeder", value: Int64(random.uniform(0, Double(feeders))), start: now,
+                                                         end: now.adding(milliseconds: Int64(minutes) * 60_000), reason: "LV fault")))
+        }
+        for _ in 0..<tampers {
+            nextID += 1
+            let index = Int64(random.uniform(0, Double(fleet.count)))
+            mutations.append(.putPowerCut(PowerCutRecord(id: nextID, scope: "tamper", value: Fleet.premisesIDBase + index, start: now, end: now, reason: "tamper")))
+        }
+        try? await committer.commit(mutations)
+    }
+
+    func poisson(_ mean: Double, _ random: inout SplitMix64) -> Int {
+        guard mean > 0 else { return 0 }
+        if mean > 50 { return max(0, Int(random.normal(mean, mean.squareRoot()).rounded())) }
+        var count = 0
+        var product = random.unit()
+        let limit = exp(-mean)
+        while product > limit {
+            count += 1
+            product *= random.unit()
+        }
+        return count
+    }
+
+    // MARK: - Low credit
+
+    /// Once a day, works out when each prepayment meter's balance will fall below its low
+    /// credit threshold; the alerts go out when that moment comes.
+    func lowCredit(now: Timestamp) async {
+        let today = Int32(now.dayAndTime.day)
+        let plan = state.withLock { state -> Bool in
+            guard state.lowCreditDay != today else { return false }
+            state.lowCreditDay = today
+            state.lowCreditDue = []
+            return true
+        }
+        if plan {
+            var due: [(Timestamp, Int64, Fuel)] = []
+            var premisesIDs: [Int64] = []
+            if let fleet = inventory.fleet {
+                for index in 0..<fleet.count where fleet.traits[index].householdFeatures.contains(.prepayment) {
+                    premisesIDs.append(Fleet.premisesIDBase + Int64(index))
+                }
+            }
+            for premisesID in premisesIDs {
+                guard let model = directory.model(premises: premisesID), model.prepayment, model.installDay < today,
+                      let premisesState = try? await directory.state(premises: premisesID) else { continue }
+                _ = engine.walk(model, premisesState, from: today, through: today, events: { event in
+                    if event.kind == .lowCredit && event.at > now { due.append((event.at, premisesID, event.fuel)) }
+                }, visit: { _, _ in })
+                await Task.yield()
+                if Task.isCancelled { return }
+            }
+            state.withLock { $0.lowCreditDue = due.sorted { $0.0 < $1.0 } }
+        }
+        let ready = state.withLock { state -> [(Timestamp, Int64, Fuel)] in
+            let split = state.lowCreditDue.firstIndex { $0.0 > now } ?? state.lowCreditDue.count
+            let ready = Array(state.lowCreditDue[..<split])
+            state.lowCreditDue.removeFirst(split)
+            return ready
+        }
+        for (at, premisesID, _) in ready {
+            _ = await change(premisesID) { model, premisesState in
+                guard let esmeEUI = model.device(.esme)?.eui, let esme = self.inventory.device(esmeEUI) else { return nil }
+                let alert = DeviceAlert(header: DeviceMessageHeader(originator: esmeEUI, target: self.dccEUI, counter: premisesState.nextDeviceCounter(esmeEUI, at: at),
+                                                                    serviceReference: nil, srv: nil, timestamp: at),
+                                        code: 0x810D, description: "Combined Credit Below Low Credit Threshold (prepayment mode)", at: at, payload: nil,
+                                        recipients: [.supplier])
+                premisesState.log(LogEntry(at: at, code: 0x810D, meaning: "Combined Credit Below Low Credit Threshold"), device: esmeEUI)
+                var mutations: [Mutation] = []
+                for recipient in AlertRouting.parties(alert.recipients, device: esme, inventory: self.inventory, at: at) {
+                    mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: Timestamp.now())))
+                    mutations.append(.audit(AuditEvent(at: at, kind: "alert", actor: recipient, device: esmeEUI, code: "810D",
+                                                       detail: "device alert 810D low credit queued for \(recipient)")))
+                }
+                return mutations
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Devices
+import DUIS
+import Foundation
+import Storage
+import Synchronization
+import WAN
+
+/// Finds, for a device in the inventory, the emulated installation behind it: the
+/// premises' model (household, devices, tariffs), its device state and where it sits on
+/// the WAN. Fleet premises come from the fleet; premises the store holds explicitly (DCC
+/// Boxed's) get a household drawn from their premises ID.
+final class PremisesDirectory: Sendable {
+    let inventory: Inventory
+    let store: SQLiteStore
+    let registry: UserRegistry
+    private let states = Mutex<[Int64: PremisesState]>([:])
+    private let capacity = 500_000
+
+    init(inventory: Inventory, store: SQLiteStore, registry: UserRegistry) {
+        self.inventory = inventory
+        self.store = store
+        self.registry = registry
+    }
+
+    /// The model of a premises, or nil when it has no metering system gbsm can emulate.
+    func model(premises id: Int64) -> PremisesModel? {
+        let devices = inventory.devices(atPremises: id)
+        if let fleet = inventory.fleet, let index = fleet.index(premisesID: id) {
+            var model = PremisesModel(fleet: fleet, index: index)
+            // Devices the store changed (pre-notified additions, status changes) are part of it.
+            model.devices = devices.map(Self.installed)
+            return model
+        }
+        guard let premises = inventory.premises(id), !devices.isEmpty else { return nil }
+        let commissioned = devices.compactMap(\.dateCommissioned).min() ?? Timestamp(year: 2020, month: 1, day: 1)
+        let supplier = devices.first { $0.type == .esme }?.importMPxN.flatMap { mpan in
+            inventory.registrations(mpxn: mpan).first { $0.role == .is }.flatMap { registry.user($0.party)?.name }
+        } ?? "Energy Supplier"
+        var model = PremisesModel(premisesID: id, postcode: premises.postcode, region: premises.region,
+                                  installDay: Int32(commissioned.dayAndTime.day), devices: devices.map(Self.installed), supplierName: supplier)
+        if devices.contains(where: { $0.type == .esme && $0.exportMPAN != nil }), !model.profile.features.contains(.solar) {
+            // An export MPAN means generation at the premises.
+            model.profile.features.insert(.solar)
+            model.profile.solarW = 3600
+        }
+        return model
+    }
+
+    static func installed(_ record: DeviceRecord) -> InstalledDevice {
+        InstalledDevice(eui: record.eui, type: record.type, importMPxN: record.importMPxN, exportMPAN: record.exportMPAN,
+                        manufacturer: record.manufacturer, model: record.model, firmware: record.firmwareVersion ?? "1.0.0")
+    }
+
+    /// Where the premises' hub sits on the WAN.
+    func endpoint(premises id: Int64, region: CSPRegion) -> WANEndpoint {
+        if let fleet = inventory.fleet, let index = fleet.index(premisesID: id) {
+            let traits = fleet.traits[index]
+            return WANEndpoint(premises: id, region: region, signalClass: traits.signalClass, atRiskFromSunset: traits.atRiskFromSunset)
+        }
+        return WANEndpoint(premises: id, region: region, signalClass: Int(UInt64(bitPattern: id) % 2), atRiskFromSunset: false)
+    }
+
+    /// The premises' device state, from memory or the store.
+    func state(premises id: Int64) async throws -> PremisesState {
+        if let cached = states.withLock({ $0[id] }) { return cached }
+        var state = PremisesState()
+        if let bytes = try await store.deviceState(premises: id) {
+            state = try JSONDecoder().decode(PremisesState.self, from: Data(bytes))
+        }
+        remember(id, state)
+        return state
+    }
+
+    func remember(_ id: Int64, _ state: PremisesState) {
+        states.withLock { states in
+            if states.count >= capacity, states[id] == nil {
+                // Forget premises nothing has changed (they reload as empty state).
+                for (key, value) in states where value.revision == 0 { states[key] = nil }
+                if states.count >= capacity { states.removeAll(keepingCapacity: true) }
+            }
+            states[id] = state
+        }
+    }
+
+    static func encode(_ state: PremisesState) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? Array(encoder.encode(state))) ?? []
+    }
+}
