@@ -109,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "gbsm",
             dependencies: [
-                "DUIS", "SMKI", "Storage", "Hub", "Server", "LoadModel",
+                "DUIS", "SMKI", "Storage", "Hub", "Server", "LoadModel", "Devices", "WAN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

@@ -232,7 +232,7 @@ public final class Fleet: Sendable {
     /// Premises IDs of fleet premises in the hub's inventory start here.
     public static let premisesIDBase: Int64 = 1_000_000_000
 
-    let importScatter = Scatter(modulus: 5_000_000_000, multiplier: 2_654_435_761, offset: 1_234_567_891)
+    let importScatter = Scatter(modulus: 5_000_000_000, multiplier: 2_654_435_761, offset: 3_917_402_561)
     let gasScatter = Scatter(modulus: 89_000_000, multiplier: 48_271, offset: 7_654_321)
 
     init(spec: FleetSpec, layout: FleetLayout, traits: [PremisesTraits]) {

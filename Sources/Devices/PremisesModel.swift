@@ -66,13 +66,13 @@ public struct PremisesModel: Sendable {
 
     /// Litres of gas for an energy in Wh, at this premises' calorific value.
     @inline(__always)
-    func litres(forWh wh: Double) -> Double {
+    public func litres(forWh wh: Double) -> Double {
         wh * 3.6 * 1_000_000_000 / (Double(calorificValueMilli) * Double(conversionFactorMicro))
     }
 
     /// Energy of a volume of gas, Wh.
     @inline(__always)
-    func wh(forLitres litres: Int64) -> Double {
+    public func wh(forLitres litres: Int64) -> Double {
         Double(litres) * Double(calorificValueMilli) * Double(conversionFactorMicro) / 3.6 / 1_000_000_000
     }
 

@@ -33,6 +33,14 @@ public struct TestPKI: Sendable {
         }
     }
 
+    public init(root: SMKICertificate, rootKeyPEM: String, issuingCA: SMKICertificate, issuingCAKeyPEM: String, keystore: Keystore) {
+        self.root = root
+        self.rootKeyPEM = rootKeyPEM
+        self.issuingCA = issuingCA
+        self.issuingCAKeyPEM = issuingCAKeyPEM
+        self.keystore = keystore
+    }
+
     static let organisationPolicy: ASN1ObjectIdentifier = [1, 2, 826, 0, 1, 8_641_679, 1, 2, 1, 4]
     static let certificatePoliciesOID: ASN1ObjectIdentifier = [2, 5, 29, 32]
 

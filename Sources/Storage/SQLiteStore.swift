@@ -478,6 +478,18 @@ public final class SQLiteStore: HubStore {
         }
     }
 
+    /// Every premises' device state (for exports), by premises ID.
+    public func deviceStates() async throws -> [Int64: [UInt8]] {
+        try await pool.read { db in
+            var result: [Int64: [UInt8]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT premises, state FROM device_states") {
+                let data: Data = row["state"]
+                result[row["premises"]] = Array(data)
+            }
+            return result
+        }
+    }
+
     public func wanOutages() async throws -> [WANOutageRecord] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM wan_outages ORDER BY id").map { row in

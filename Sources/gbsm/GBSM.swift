@@ -1,6 +1,7 @@
 /// gbsm: the command line. `serve` and `demo` run the hub; `smki`, `users`, `audit`,
-/// `anomaly` and `quarantine` administer a data folder (also while a hub runs on it);
-/// `sign` and `example` help a user build signed requests; `bench` measures.
+/// `anomaly`, `quarantine`, `fleet` and `wan` administer a data folder (also while a hub
+/// runs on it); `sign` and `example` help a user build signed requests; `loadmodel` looks
+/// at household demand; `bench` measures.
 import ArgumentParser
 import DUIS
 import Foundation
@@ -14,7 +15,8 @@ struct GBSM: AsyncParsableCommand {
         commandName: "gbsm",
         abstract: "The GB smart metering system on one machine: a DCC hub that speaks DUIS.",
         subcommands: [Serve.self, Demo.self, SMKICommand.self, UsersCommand.self, AuditCommand.self, SignCommand.self,
-                      ExampleCommand.self, AnomalyCommand.self, QuarantineCommand.self, BenchCommand.self, LoadModelCommand.self])
+                      ExampleCommand.self, AnomalyCommand.self, QuarantineCommand.self, BenchCommand.self, LoadModelCommand.self,
+                      FleetCommand.self, WANCommand.self])
 }
 
 /// `--data DIR`, shared by every subcommand that works on a data folder (the folder of a

@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import Server
 import Storage
+import WAN
 
 struct HubOptions: ParsableArguments {
     @Option(help: "Address to listen on.")
@@ -29,6 +30,44 @@ struct HubOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(name: .customLong("wan-speedup"), help: "Run the WAN's delays this many times faster than real time (600 makes a gas meter's 30-minute wake-up wait 3 s).")
+    var wanSpeedup: Double = 1
+
+    @Option(name: .customLong("wan-delays"), help: "on, or off for no WAN delay at all.")
+    var wanDelays: String = "on"
+
+    @Option(name: .customLong("wan-losses"), help: "on, or off for a WAN that never loses a message.")
+    var wanLosses: String = "on"
+
+    @Option(name: .customLong("fault-rate"), help: "Power interruptions per premises per year in the fleet (LV feeder faults).")
+    var faultRate: Double = 0.5
+
+    @Option(name: .customLong("tamper-rate"), help: "Tamper alerts per premises per year in the fleet.")
+    var tamperRate: Double = 0.0005
+
+    @Option(name: .customLong("low-credit-alerts"), help: "on or off: prepayment meters alert when their balance runs low.")
+    var lowCreditAlerts: String = "on"
+
+    @Option(name: .customLong("device-concurrency"), help: "Device requests in progress at once at the device boundary.")
+    var deviceConcurrency: Int = 512
+
+    func validate() throws {
+        guard wanSpeedup > 0 else { throw ValidationError("--wan-speedup must be positive") }
+        for (name, value) in [("--wan-delays", wanDelays), ("--wan-losses", wanLosses), ("--low-credit-alerts", lowCreditAlerts)] where value != "on" && value != "off" {
+            throw ValidationError("\(name) is on or off")
+        }
+        guard faultRate >= 0, tamperRate >= 0 else { throw ValidationError("rates cannot be negative") }
+        guard deviceConcurrency > 0 else { throw ValidationError("--device-concurrency must be positive") }
+    }
+
+    var wanSettings: WANSettings {
+        WANSettings(speedUp: wanSpeedup, delays: wanDelays == "on", losses: wanLosses == "on")
+    }
+
+    var fleetEventSettings: FleetEventSettings {
+        FleetEventSettings(interruptionsPerPremisesYear: faultRate, tampersPerPremisesYear: tamperRate, lowCreditAlerts: lowCreditAlerts == "on")
+    }
+
     var deliveryPolicy: DeliveryPolicy {
         DeliveryPolicy(initialBackoff: .milliseconds(Int64(max(retryInitial, 0.01) * 1000)), maximumBackoff: .milliseconds(Int64(max(retryMax, retryInitial) * 1000)))
     }
@@ -39,7 +78,8 @@ func runHub(data: URL, options: HubOptions, banner: (Int) -> [String]) async thr
     let logger = makeLogger("gbsm", level: options.logLevel)
     MetricsBootstrap.ensure()
     let configuration = HubConfiguration(dataDirectory: data, anomalyDefaultLimit: options.anomalyLimit,
-                                         anomalyDefaultWindowSeconds: options.anomalyWindow, delivery: options.deliveryPolicy)
+                                         anomalyDefaultWindowSeconds: options.anomalyWindow, delivery: options.deliveryPolicy,
+                                         wan: options.wanSettings, deviceConcurrency: options.deviceConcurrency, fleetEvents: options.fleetEventSettings)
     let hub = try await Hub.open(configuration, logger: logger)
     let lines = banner(options.port)
     let app = HubServer.application(hub: hub, configuration: ServerConfiguration(host: options.host, port: options.port), logger: logger) { port in
@@ -108,7 +148,7 @@ struct Demo: AsyncParsableCommand {
                 "",
                 "Send a first request from another terminal (read the inventory of the default premises):",
                 "  \(executable) example read-inventory | \(executable) sign --data \(data) - | curl -s --data-binary @- http://\(options.host):\(options.port)/api/v1/serviceD",
-                "or a device request (acknowledged with I99; it waits at the device boundary):",
+                "or a device request (acknowledged with I99; the meter's answer is POSTed to your response endpoint):",
                 "  \(executable) example read-registers | \(executable) sign --data \(data) - | curl -s --data-binary @- http://\(options.host):\(options.port)/api/v1/serviceS",
                 "Audit trail: \(executable) audit list --data \(data)",
             ]
