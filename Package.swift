@@ -150,13 +150,13 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Hub", "Server", "Storage", "DUIS", "SMKI", "TestSupport",
+            dependencies: ["Hub", "Server", "Storage", "DUIS", "SMKI", "Devices", "WAN", "LoadModel", "TestSupport",
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["DUIS", "SMKI", "Storage", "Hub", "Server",
+            dependencies: ["DUIS", "SMKI", "Storage", "Hub", "Server", "Devices", "WAN",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Devices
 import DUIS
 import Foundation
 import Hub
@@ -9,6 +10,7 @@ import SMKI
 import Server
 import ServiceLifecycle
 import Storage
+import WAN
 import Synchronization
 
 /// A hub server running in the test process on a free loopback port, with its data
@@ -26,9 +28,12 @@ public final class RunningHub: Sendable {
 
     /// Starts a hub. With `zaz1`, it is provisioned like `serve --dcc-boxed` with the
     /// reference keystore; otherwise with a freshly generated test PKI (like `demo`).
+    /// The WAN is instant and the homes quiet unless a test asks otherwise; with `fleet`,
+    /// the data folder gets that fleet (its users registered with `responseURL`).
     public static func start(zaz1: Bool = false, responseURL: String? = nil, anomalyLimit: Int = 100_000,
                              delivery: DeliveryPolicy = DeliveryPolicy(initialBackoff: .milliseconds(50), maximumBackoff: .milliseconds(400), requestTimeout: .seconds(5)),
-                             pollInterval: Duration = .milliseconds(100)) async throws -> RunningHub {
+                             pollInterval: Duration = .milliseconds(100), wan: WANSettings = .instant, fleetEvents: FleetEventSettings = .quiet,
+                             fleet: FleetSpec? = nil) async throws -> RunningHub {
         let directory = try TemporaryDirectory("gbsm-hub")
         var keystoreFile: URL?
         if zaz1 {
@@ -36,9 +41,15 @@ public final class RunningHub: Sendable {
             keystoreFile = reference.appendingPathComponent("smki/zaz1-keystore.json")
         }
         try await Provisioning.provision(dataDirectory: directory.url, keystoreFile: keystoreFile, responseURL: responseURL)
+        if let fleet {
+            let built = Fleet.build(fleet)
+            try built.write(to: HubConfiguration.fleetURL(directory.url))
+            _ = try await Provisioning.registerFleet(dataDirectory: directory.url, fleet: built, responseURL: responseURL)
+        }
         var logger = Logger(label: "gbsm.test")
         logger.logLevel = .warning
-        let configuration = HubConfiguration(dataDirectory: directory.url, anomalyDefaultLimit: anomalyLimit, delivery: delivery, pollInterval: pollInterval)
+        let configuration = HubConfiguration(dataDirectory: directory.url, anomalyDefaultLimit: anomalyLimit, delivery: delivery, pollInterval: pollInterval,
+                                             wan: wan, fleetEvents: fleetEvents)
         let hub = try await Hub.open(configuration, logger: logger)
         let bound = PortBox()
         let app = HubServer.application(hub: hub, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger) { port in
