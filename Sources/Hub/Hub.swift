@@ -205,6 +205,12 @@ public final class Hub: Sendable {
         }
     }
 
+    /// The emulated installation at a premises (for tools and tests).
+    public func premisesModel(_ id: Int64) -> PremisesModel? { directory.model(premises: id) }
+
+    /// The device state of a premises as the hub holds it.
+    public func premisesState(_ id: Int64) async throws -> PremisesState { try await directory.state(premises: id) }
+
     public func shutdown() async {
         try? await httpClient.shutdown()
     }

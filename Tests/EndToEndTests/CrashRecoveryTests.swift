@@ -91,10 +91,15 @@ import TestSupport
         defer { if restarted.process.isRunning { restarted.kill() } }
         let store = try SQLiteStore(path: configuration.databasePath)
         var stored: [String: StoredRequest] = [:]
-        for status in [RequestStatus.awaitingDevice, .quarantined] {
+        // Requests the emulated devices already answered are on disk too, as completed or failed.
+        for status in RequestStatus.allCases {
             for request in try await store.requests(status: status, originator: nil, limit: 10_000) { stored[request.requestID] = request }
         }
         // None lost: every acknowledged request is on disk.
+        for requestID in acked.subtracting(stored.keys) {
+            // Moved on between the status queries above.
+            if let request = try await store.request(id: requestID) { stored[requestID] = request }
+        }
         let lost = acked.subtracting(stored.keys)
         #expect(lost.isEmpty, "acknowledged but lost: \(lost.sorted().prefix(5))")
         // None answered twice: sending an acknowledged request again is a replay.
@@ -109,9 +114,19 @@ import TestSupport
         let quarantined = stored.values.filter { $0.status == .quarantined }.count
         #expect(quarantined > 0)
         receiver.refuse(false)
-        let delivered = await receiver.waitFor(quarantined, timeout: .seconds(60))
-        #expect(delivered.count == quarantined)
-        #expect(Set(delivered.compactMap(\.messageID)).count == delivered.count)
+        // Device responses arrive on the same endpoint; the quarantine alerts are the AD1s.
+        let deadline = ContinuousClock.now + .seconds(60)
+        var alerts: [ResponseReceiver.Message] = []
+        while ContinuousClock.now < deadline {
+            alerts = receiver.messages.filter { message in (try? DUISMessage(message.body))?.dccAlertCode == "AD1" }
+            if alerts.count >= quarantined { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        alerts = receiver.messages.filter { message in (try? DUISMessage(message.body))?.dccAlertCode == "AD1" }
+        #expect(alerts.count == quarantined)
+        let everything = receiver.messages
+        #expect(Set(everything.compactMap(\.messageID)).count == everything.count, "no message delivered twice")
         print("crash recovery: \(requests.count) signed requests, \(inFlightAtKill) in flight at SIGKILL, \(acked.count) acknowledged (I99) before it, \(stored.count) on disk after restart "
               + "(\(stored.count - acked.count) committed but not yet answered), \(acked.count) resent and refused as replays, "
               + "\(quarantined) quarantine alerts delivered after restart")
