@@ -139,6 +139,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "WANTests",
+            dependencies: ["WAN", "DUIS"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "StorageTests",
             dependencies: ["Storage", "DUIS", "TestSupport"],
             swiftSettings: swiftSettings

@@ -118,12 +118,12 @@ public final class Hub: Sendable {
         schedules = ScheduleBook()
         firmware = FirmwareBook()
         let accessControl = AccessControl(dccEUI: configuration.dccEUI, inventory: inventory)
+        wanState = WANState(configuration.wan)
         let services = NonDeviceServices(inventory: inventory, accessControl: accessControl, store: store, committer: committer, schedules: schedules,
-                                         firmware: firmware, firmwareDirectory: configuration.firmwareDirectory, broker: broker)
+                                         firmware: firmware, firmwareDirectory: configuration.firmwareDirectory, broker: broker, wan: wanState)
         let wakeup = Wakeup()
         engine = MeterEngine()
         directory = PremisesDirectory(inventory: inventory, store: store, registry: registry)
-        wanState = WANState(configuration.wan)
         let locks = PremisesLocks()
         dispatcher = DeviceDispatcher(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, registry: registry,
                                       directory: directory, locks: locks, wan: wanState, emulator: DeviceEmulator(engine: engine), codec: MMCXMLCodec(),

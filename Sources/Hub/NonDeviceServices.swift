@@ -119,10 +119,13 @@ final class NonDeviceServices: Sendable {
     let firmware: FirmwareBook
     let firmwareDirectory: URL
     let broker: BrokerCredentials
+    /// The WAN model, whose coverage answers 12.1.
+    let wan: WANState
     private let lock = AsyncSerialLock()
 
     init(inventory: Inventory, accessControl: AccessControl, store: any HubStore, committer: GroupCommitter, schedules: ScheduleBook,
-         firmware: FirmwareBook, firmwareDirectory: URL, broker: BrokerCredentials) {
+         firmware: FirmwareBook, firmwareDirectory: URL, broker: BrokerCredentials, wan: WANState) {
+        self.wan = wan
         self.inventory = inventory
         self.accessControl = accessControl
         self.store = store
@@ -703,32 +706,42 @@ final class NonDeviceServices: Sendable {
         guard let area = Geography.licenceArea(postcode: postcode) else {
             throw Refusal(.E19, rule: "wan-matrix-address", "postcode \(postcode) is not in a GB postcode area DCC serves")
         }
-        // Evidence at this postcode: communications hubs installed with and without SM WAN.
+        // The WAN model's coverage at this postcode, then what DCC has seen there:
+        // communications hubs installed with and without a SM WAN connection.
+        let region = area.region
+        let coverage = wan.current.coverage(postcode: postcode, region: region, at: request.received)
         var withWAN = 0, withoutWAN = 0
         for premises in premisesList {
             for device in inventory.devices(atPremises: premises.id) where device.type == .chf {
                 if device.status == .commissioned { withWAN += 1 } else if device.status == .installedNotCommissioned { withoutWAN += 1 }
             }
         }
-        let likelihood: String
-        let information: String
+        var available = coverage.available
+        var likelihood = coverage.likelihood
+        var anticipated = coverage.anticipated
+        var auxiliary = coverage.auxiliaryEquipment
+        var information = "\(area.name) licence area; \(coverage.technology) coverage model"
         switch (withWAN, withoutWAN) {
         case (0, 0):
-            likelihood = "Medium"
-            information = "No communications hub installed at this postcode yet; \(area.region.rawValue) region, \(area.name) licence area"
+            information += "; no communications hub installed at this postcode yet"
         case (_, 0):
+            // A hub already on the SM WAN here is the best evidence there is.
+            available = true
             likelihood = "High"
-            information = "\(withWAN) communications hub(s) at this postcode connected to the SM WAN"
+            anticipated = nil
+            auxiliary = nil
+            information += "; \(withWAN) communications hub(s) at this postcode connected to the SM WAN"
         case (0, _):
+            available = false
             likelihood = "Low"
-            information = "\(withoutWAN) communications hub(s) at this postcode installed without SM WAN"
+            information += "; \(withoutWAN) communications hub(s) at this postcode installed without SM WAN"
         default:
-            likelihood = "Medium"
-            information = "\(withWAN) hub(s) connected and \(withoutWAN) without SM WAN at this postcode"
+            information += "; \(withWAN) hub(s) connected and \(withoutWAN) without SM WAN at this postcode"
         }
         let echo = body
-        let region = area.region
+        let answer = (available: available, anticipated: anticipated, likelihood: likelihood, auxiliary: auxiliary, information: information)
         return NonDeviceOutcome(payload: { writer in
+            let (available, anticipated, likelihood, auxiliary, information) = answer
             writer.open("sr:DSPWANMatrix")
             var request = echo
             request.name = "Request"
@@ -736,13 +749,15 @@ final class NonDeviceServices: Sendable {
             writer.open("sr:DSPWANMatrixResponse")
             writer.element("sr:CSPRegion", region.rawValue)
             writer.element("sr:CSPRegionResponseCode", "I0")
-            writer.element("sr:CoverageAvailability", likelihood == "Low" ? "false" : "true")
-            writer.element("sr:WANTechnology", Geography.wanTechnology(region))
+            writer.element("sr:CoverageAvailability", available ? "true" : "false")
+            if !available, let anticipated { writer.element("sr:AnticipatedCoverageDate", anticipated.isoDate) }
+            writer.element("sr:WANTechnology", coverage.technology)
             writer.element("sr:ConnectivityLikelihood", likelihood)
-            writer.element("sr:AdditionalInformation", information)
+            if let auxiliary { writer.element("sr:AuxiliaryEquipmentRequired", auxiliary) }
+            writer.element("sr:AdditionalInformation", String(information.prefix(250)))
             writer.close()
             writer.close()
-        }, note: "\(postcode): \(region.rawValue), likelihood \(likelihood)")
+        }, note: "\(postcode): \(region.rawValue), available \(answer.available), likelihood \(answer.likelihood)")
     }
 
     // MARK: - 12.2 Device Pre-notification

@@ -138,8 +138,11 @@ public struct WANModel: Sendable {
     }
 
     /// One attempt to deliver a command to a device behind a premises' hub and get its
-    /// answer back.
-    public func attempt(_ endpoint: WANEndpoint, device: DeviceType, message: UInt64, attempt: Int, at time: Timestamp) -> WANAttempt {
+    /// answer back. A battery gas meter is asleep most of the time: a command for it
+    /// waits in the hub until its next wake-up, unless the GPF answers from the copy of
+    /// the meter's data it keeps (`answeredByGPF`, for reads).
+    public func attempt(_ endpoint: WANEndpoint, device: DeviceType, message: UInt64, attempt: Int, at time: Timestamp,
+                        answeredByGPF: Bool = false) -> WANAttempt {
         if let reason = unreachable(endpoint, at: time) { return .unreachable(reason: reason) }
         var random = SplitMix64(seed: mix(settings.seed, UInt64(bitPattern: endpoint.premises), mix(message, UInt64(attempt))))
         let profile = RegionProfile.of(endpoint.region)
@@ -152,7 +155,9 @@ public struct WANModel: Sendable {
         var seconds = profile.medianRoundTrip * (1 + 0.35 * Double(signal)) * exp(profile.spread * gaussian)
         seconds = min(seconds, Self.timeout * 0.95)
         var wait = 0.0
-        if device == .gsme {
+        if device == .gsme && answeredByGPF {
+            seconds += 0.8  // the GPF is on the same HAN as the hub
+        } else if device == .gsme {
             // The command waits in the hub until the gas meter's next wake-up.
             let phase = Double(mix(settings.seed, UInt64(bitPattern: endpoint.premises)) % 1800)
             let now = Double(time.milliseconds) / 1000

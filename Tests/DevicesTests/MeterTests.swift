@@ -135,6 +135,37 @@ enum Bench {
         #expect(credits > 0)
     }
 
+    @Test func lowCreditIsRaisedWhenTheBalanceCrossesTheThreshold() {
+        // Prepayment homes over three months: the meter raises low credit each time the
+        // balance falls through the threshold, and only then.
+        var homes = 0
+        var alerts = 0
+        for index in 0..<Bench.fleet.count where homes < 12 {
+            guard Bench.fleet.profile(index).features.contains(.prepayment), Bench.fleet.premises(index).traits.installedOn < Bench.created - 500 else { continue }
+            homes += 1
+            let model = PremisesModel(fleet: Bench.fleet, index: index)
+            let state = PremisesState()
+            let threshold = Int64(PrepaymentConfiguration().lowCreditThreshold)
+            var previousWasLow = false
+            _ = Bench.engine.walk(model, state, from: Bench.created - 90, through: Bench.created, events: { event in
+                guard event.fuel == .electricity else { return }
+                switch event.kind {
+                case .lowCredit:
+                    #expect(event.pence < threshold, "raised below the threshold: \(event.pence)p")
+                    #expect(!previousWasLow, "raised once per crossing")
+                    previousWasLow = true
+                    alerts += 1
+                case .consumerTopUp, .utrnTopUp, .emergencyTopUp:
+                    previousWasLow = false
+                case .debtRecovered:
+                    break
+                }
+            }, visit: { _, _ in })
+        }
+        #expect(homes == 12)
+        #expect(alerts > 0, "households let their credit run low now and then")
+    }
+
     @Test func logsRollOverAtTheirHorizons() {
         let model = Bench.premises { premises, _ in premises.traits.hasGasMeter && premises.traits.householdFeatures.contains(.solar) }
         var state = PremisesState()

@@ -3,6 +3,7 @@ import Foundation
 import Hub
 import Storage
 import Testing
+import WAN
 import TestSupport
 
 /// DCC's own services change the inventory and schedules the way DUIS describes; the
@@ -177,6 +178,16 @@ import TestSupport
         #expect(matrix.text.contains("<sr:WANTechnology>Long Range Radio</sr:WANTechnology>"))
         #expect(matrix.text.contains("<sr:ConnectivityLikelihood>High</sr:ConnectivityLikelihood>"))
         #expect(try await send(client, nonDevice("12.1", "<sr:RequestWANMatrix><sr:PartialAddress><sr:PostCode>BT1 1AA</sr:PostCode><sr:AddressIdentifier>x</sr:AddressIdentifier></sr:PartialAddress></sr:RequestWANMatrix>")).code == "E19")
+        // Where DCC has no installation yet, the WAN model's coverage answers.
+        for postcode in ["SW1A 1AA", "CF10 1EP", "IV1 1AA", "NR1 1AA", "LS1 1UR"] {
+            let answer = try await send(client, nonDevice("12.1", "<sr:RequestWANMatrix><sr:PartialAddress><sr:PostCode>\(postcode)</sr:PostCode><sr:AddressIdentifier>1</sr:AddressIdentifier></sr:PartialAddress></sr:RequestWANMatrix>"))
+            let region = try #require(Geography.licenceArea(postcode: postcode)?.region)
+            let expected = WANModel(settings: .instant).coverage(postcode: postcode, region: region, at: .now())
+            #expect(answer.text.contains("<sr:CSPRegion>\(region.rawValue)</sr:CSPRegion>"))
+            #expect(answer.text.contains("<sr:CoverageAvailability>\(expected.available)</sr:CoverageAvailability>"))
+            #expect(answer.text.contains("<sr:ConnectivityLikelihood>\(expected.likelihood)</sr:ConnectivityLikelihood>"), "\(postcode)")
+            #expect(answer.text.contains("<sr:WANTechnology>\(expected.technology)</sr:WANTechnology>"))
+        }
         // Reinstalled without SM WAN: the hub and its GPF are installed, not commissioned; the matrix says so.
         let noWAN = nonDevice("8.14.2", """
             <sr:CHFInstallSuccessNoSMWAN><sr:DeviceID>00-DB-12-34-56-78-90-A2</sr:DeviceID><sr:CHFInstallType>CHF Install - no SM WAN</sr:CHFInstallType>\
