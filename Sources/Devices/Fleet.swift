@@ -1,3 +1,14 @@
+/// Devices: the SMETS2 installations of an emulated fleet. `Fleet` lays out millions of
+/// premises in about 12.5 bytes each (licence area, substations, feeder, postcode,
+/// household traits), from which identifiers (MPANs with check digits, MPRNs, device
+/// EUIs), the household (`LoadModel`) and the installed devices follow. `MeterEngine`
+/// turns a premises' model and its sparse `PremisesState` into what its meters hold:
+/// half-hourly and daily logs, cumulative, time-of-use and block registers, maximum
+/// demand, billing data, prepayment balances, supply state, logs and alerts, all
+/// computed on demand and consistent with each other. `DeviceEmulator` executes DUIS
+/// service requests as the ESME, GSME, comms hub, GPF, IHD, PPMID, HCALCS or CAD would, and
+/// `DeviceCodec` is the swappable boundary that encodes their answers (an XML codec now,
+/// GBCS later). `CADFeed` is the consumer side of the HAN.
 import DUIS
 import Foundation
 import LoadModel

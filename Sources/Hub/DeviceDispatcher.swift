@@ -132,7 +132,7 @@ final class DeviceDispatcher: Sendable {
 
     /// Runs due requests until cancelled, at most `concurrency` at once.
     func run() async {
-        await withTaskGroup(of: Void.self) { group in
+        await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 let now = Timestamp.now().milliseconds
                 var started = 0

@@ -17,7 +17,7 @@ public struct DeliveryPolicy: Sendable {
     public var perRecipient: Int
 
     public init(initialBackoff: Duration = .seconds(1), maximumBackoff: Duration = .seconds(300), requestTimeout: Duration = .seconds(10),
-                concurrency: Int = 16, perRecipient: Int = 4) {
+                concurrency: Int = 64, perRecipient: Int = 4) {
         self.initialBackoff = initialBackoff
         self.maximumBackoff = maximumBackoff
         self.requestTimeout = requestTimeout
@@ -69,13 +69,27 @@ public final class ResponseDelivery: Sendable {
             var inFlight: [Int64: EUI64] = [:]
             var perRecipient: [EUI64: Int] = [:]
             var ticking = false
+            // The store is asked for due items when something may have changed: a wake-up
+            // (a new message, or the periodic tick for retries) or deliveries running low.
+            // Asking after every finished delivery would cap throughput at the rate of
+            // those reads.
+            var shouldQuery = true
             while !Task.isCancelled {
-                if inFlight.count < policy.concurrency {
+                if shouldQuery && inFlight.count < policy.concurrency {
+                    shouldQuery = false
                     do {
-                        for item in try await store.dueOutbox(now: Timestamp.now(), limit: policy.concurrency * 4 + inFlight.count) {
-                            guard let id = item.id, inFlight[id] == nil, inFlight.count < policy.concurrency,
-                                  perRecipient[item.recipient, default: 0] < policy.perRecipient
+                        // Choose by ID and recipient first; read the bodies of the chosen only.
+                        var chosen: [Int64] = []
+                        var taken = perRecipient
+                        for key in try await store.dueOutboxKeys(now: Timestamp.now(), limit: policy.concurrency * 4 + inFlight.count) {
+                            guard inFlight[key.id] == nil, inFlight.count + chosen.count < policy.concurrency,
+                                  taken[key.recipient, default: 0] < policy.perRecipient
                             else { continue }
+                            chosen.append(key.id)
+                            taken[key.recipient, default: 0] += 1
+                        }
+                        for item in try await store.pendingOutboxItems(ids: chosen) {
+                            guard let id = item.id, inFlight[id] == nil else { continue }
                             inFlight[id] = item.recipient
                             perRecipient[item.recipient, default: 0] += 1
                             group.addTask {
@@ -107,8 +121,10 @@ public final class ResponseDelivery: Sendable {
                     if let recipient = inFlight.removeValue(forKey: id) {
                         perRecipient[recipient, default: 1] -= 1
                     }
+                    if inFlight.count <= policy.concurrency / 2 { shouldQuery = true }
                 } else {
                     ticking = false
+                    shouldQuery = true
                 }
             }
             group.cancelAll()

@@ -88,6 +88,11 @@ public protocol HubStore: Sendable {
 
     /// Pending outbox items due at `now`, oldest first.
     func dueOutbox(now: Timestamp, limit: Int) async throws -> [OutboxItem]
+    /// The IDs and recipients of pending outbox items due at `now`, oldest first: cheap to
+    /// read repeatedly (no bodies) while earlier items are still being delivered.
+    func dueOutboxKeys(now: Timestamp, limit: Int) async throws -> [(id: Int64, recipient: EUI64)]
+    /// Outbox items by ID, still pending.
+    func pendingOutboxItems(ids: [Int64]) async throws -> [OutboxItem]
     func outbox(recipient: EUI64?, status: OutboxStatus?, limit: Int) async throws -> [OutboxItem]
     /// The earliest time a pending item is due, if any.
     func nextOutboxDue() async throws -> Timestamp?

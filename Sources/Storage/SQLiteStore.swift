@@ -387,6 +387,22 @@ public final class SQLiteStore: HubStore {
         }
     }
 
+    public func dueOutboxKeys(now: Timestamp, limit: Int) async throws -> [(id: Int64, recipient: EUI64)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, recipient FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+                             arguments: [now.milliseconds, limit]).map { row in (row["id"], eui(row["recipient"])) }
+        }
+    }
+
+    public func pendingOutboxItems(ids: [Int64]) async throws -> [OutboxItem] {
+        guard !ids.isEmpty else { return [] }
+        return try await pool.read { db in
+            let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
+            return try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE status = 'pending' AND id IN (\(placeholders)) ORDER BY next_attempt_at, id",
+                                    arguments: StatementArguments(ids)).map(Self.outboxItem)
+        }
+    }
+
     public func outbox(recipient: EUI64?, status: OutboxStatus?, limit: Int) async throws -> [OutboxItem] {
         try await pool.read { db in
             var conditions: [String] = []

@@ -119,6 +119,8 @@ struct FleetBench: AsyncParsableCommand {
                          figures.count, concurrency, hubPremises, figures.rate))
             print(String(format: "  latency         acknowledgement (I99) p50 %.1f ms p99 %.1f ms; device answer received p50 %.1f ms p99 %.1f ms",
                          figures.ackP50, figures.ackP99, figures.endP50, figures.endP99))
+            print(String(format: "  of which        from the hub signing the answer to its arrival (outbox and POST): p50 %.1f ms p99 %.1f ms",
+                         figures.deliveryP50, figures.deliveryP99))
             print("  answers         " + figures.codes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
             print(String(format: "  crypto bound    %.0f requests/s on %d cores (one verify + two signs per request: %.1f µs + 2 × %.1f µs); ratio %.3f",
                          figures.bound, cores, figures.verify * 1e6, figures.sign * 1e6, figures.rate / figures.bound))
@@ -186,6 +188,8 @@ struct FleetBench: AsyncParsableCommand {
         var ackP99: Double
         var endP50: Double
         var endP99: Double
+        var deliveryP50: Double
+        var deliveryP99: Double
         var codes: [String: Int]
         var bound: Double
         var verify: Double
@@ -288,6 +292,7 @@ struct FleetBench: AsyncParsableCommand {
                                 local.ack.append(seconds(acked - sent))
                                 if let answer {
                                     local.end.append(seconds(answer.at - sent))
+                                    if let delivery = answer.deliveryMilliseconds { local.delivery.append(Double(delivery) / 1000) }
                                     local.codes[answer.code, default: 0] += 1
                                 } else {
                                     local.codes["no answer", default: 0] += 1
@@ -306,6 +311,7 @@ struct FleetBench: AsyncParsableCommand {
             for await part in group {
                 merged.ack += part.ack
                 merged.end += part.end
+                merged.delivery += part.delivery
                 for (code, count) in part.codes { merged.codes[code, default: 0] += count }
                 merged.finished = Swift.max(merged.finished, part.finished)
             }
@@ -318,17 +324,19 @@ struct FleetBench: AsyncParsableCommand {
         await hub.shutdown()
         await receiver.stop()
 
-        let ack = results.ack.sorted(), end = results.end.sorted()
+        let ack = results.ack.sorted(), end = results.end.sorted(), delivery = results.delivery.sorted()
         func percentile(_ values: [Double], _ p: Double) -> Double { values.isEmpty ? 0 : values[Swift.min(values.count - 1, Int(Double(values.count) * p))] * 1000 }
         let cryptoBound = Double(ProcessInfo.processInfo.activeProcessorCount) / (crypto.verifySeconds + 2 * crypto.signSeconds)
         return RequestFigures(count: end.count, rate: Double(end.count) / elapsed, ackP50: percentile(ack, 0.5), ackP99: percentile(ack, 0.99),
-                              endP50: percentile(end, 0.5), endP99: percentile(end, 0.99), codes: results.codes, bound: cryptoBound,
+                              endP50: percentile(end, 0.5), endP99: percentile(end, 0.99),
+                              deliveryP50: percentile(delivery, 0.5), deliveryP99: percentile(delivery, 0.99), codes: results.codes, bound: cryptoBound,
                               verify: crypto.verifySeconds, sign: crypto.signSeconds)
     }
 
     struct StreamResult: Sendable {
         var ack: [Double] = []
         var end: [Double] = []
+        var delivery: [Double] = []
         var codes: [String: Int] = [:]
         var finished = ContinuousClock.now
     }
@@ -350,7 +358,9 @@ struct FleetBench: AsyncParsableCommand {
         router.post("/responses") { request, _ -> Response in
             let buffer = try await request.body.collect(upTo: 16 << 20)
             if let messageID = request.headers[.init("X-DUIS-Message-ID")!] {
-                board.arrived(messageID, code: Self.responseCode(buffer.readableBytesView))
+                let bytes = Array(buffer.readableBytesView)
+                board.arrived(messageID, code: Self.element("ResponseCode", in: bytes) ?? "?",
+                              signedAt: Self.element("ResponseDateTime", in: bytes).flatMap { Timestamp(xsDateTime: $0) })
             }
             return Response(status: .ok)
         }
@@ -367,21 +377,21 @@ struct FleetBench: AsyncParsableCommand {
         return Receiver(url: "http://127.0.0.1:\(port ?? 0)/responses", group: group, task: task)
     }
 
-    /// The ResponseCode element's text, found by a byte search (the receiver must not
-    /// compete with the hub for the CPU by parsing every message).
-    static func responseCode(_ bytes: ByteBufferView) -> String {
-        let marker = Array("ResponseCode>".utf8)
-        let data = Array(bytes)
+    /// An element's text, found by a byte search (the receiver must not compete with the
+    /// hub for the CPU by parsing every message).
+    static func element(_ name: String, in data: [UInt8]) -> String? {
+        let marker = Array((name + ">").utf8)
         var index = 0
         while index + marker.count < data.count {
-            if data[index] == marker[0], Array(data[index..<(index + marker.count)]) == marker {
+            if data[index] == marker[0], data[index..<(index + marker.count)].elementsEqual(marker), index > 0,
+               data[index - 1] == UInt8(ascii: ":") || data[index - 1] == UInt8(ascii: "<") {
                 var end = index + marker.count
                 while end < data.count, data[end] != UInt8(ascii: "<") { end += 1 }
                 return String(decoding: data[(index + marker.count)..<end], as: UTF8.self)
             }
             index += 1
         }
-        return "?"
+        return nil
     }
 }
 
@@ -390,6 +400,8 @@ final class ArrivalBoard: Sendable {
     struct Arrival: Sendable {
         var at: ContinuousClock.Instant
         var code: String
+        /// Milliseconds from the response's ResponseDateTime (when the hub signed it) to its arrival.
+        var deliveryMilliseconds: Int64?
     }
 
     final class Waiter: Sendable {
@@ -431,8 +443,8 @@ final class ArrivalBoard: Sendable {
 
     func forget(_ messageID: String) { _ = waiters.withLock { $0.removeValue(forKey: messageID) } }
 
-    func arrived(_ messageID: String, code: String) {
-        let arrival = Arrival(at: .now, code: code)
+    func arrived(_ messageID: String, code: String, signedAt: Timestamp?) {
+        let arrival = Arrival(at: .now, code: code, deliveryMilliseconds: signedAt.map { Timestamp.now().milliseconds - $0.milliseconds })
         waiters.withLock { $0.removeValue(forKey: messageID) }?.deliver(arrival)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Devices
 import DUIS
 import Foundation
 import Hub
@@ -136,15 +137,35 @@ struct Demo: AsyncParsableCommand {
     @Option(name: .customLong("response-url"), help: "Response endpoint for the demo users.")
     var responseURL: String?
 
+    @Option(help: "Homes in the demo's emulated fleet, built on the first start (0 for none; `gbsm fleet create` makes others).")
+    var premises: Int = 10_000
+
+    func validate() throws {
+        guard premises >= 0, premises <= 60_000_000 else { throw ValidationError("--premises must be between 0 and 60,000,000") }
+    }
+
     func run() async throws {
         let url = URL(fileURLWithPath: data, isDirectory: true)
         let report = try await Provisioning.provision(dataDirectory: url, keystoreFile: nil, responseURL: responseURL)
+        let fleetURL = HubConfiguration.fleetURL(url)
+        var fleetLine = "Fleet: none (gbsm fleet create --data \(data) --premises N)"
+        if premises > 0 && !FileManager.default.fileExists(atPath: fleetURL.path) {
+            let fleet = Fleet.build(FleetSpec(seed: 1, premises: premises, createdDay: Int32(Timestamp.now().dayAndTime.day)))
+            try fleet.write(to: fleetURL)
+            _ = try await Provisioning.registerFleet(dataDirectory: url, fleet: fleet, responseURL: responseURL)
+        }
+        if FileManager.default.fileExists(atPath: fleetURL.path), let fleet = try? Fleet.read(from: fleetURL) {
+            let first = fleet.premises(0)
+            fleetLine = "Fleet: \(fleet.count) emulated homes (seed \(fleet.spec.seed)); e.g. \(first.postcode), MPAN \(first.importMPAN), ESME \(first.eui(.esme)), "
+                + "supplier \(first.supplier.eui). See `gbsm fleet stats|show --data \(data)`"
+        }
         let executable = CommandLine.arguments.first.map { $0.hasPrefix("/") || $0.hasPrefix(".") ? $0 : "gbsm" } ?? "gbsm"
         try await runHub(data: url, options: options) { port in
             [
                 "PKI: \(report.keystoreSource)",
                 "Users: " + report.users.map { "\($0.eui) \($0.name) (\($0.roles.display))" }.joined(separator: "; "),
                 "Default premises: ESME 00-DB-12-34-56-78-90-A0, GSME …-A1, CHF …-A2, GPF …-A3, IHD …-A4, PPMID …-A5, HCALCS …-A6 at M22 0RR",
+                fleetLine,
                 "",
                 "Send a first request from another terminal (read the inventory of the default premises):",
                 "  \(executable) example read-inventory | \(executable) sign --data \(data) - | curl -s --data-binary @- http://\(options.host):\(options.port)/api/v1/serviceD",

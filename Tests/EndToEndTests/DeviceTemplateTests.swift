@@ -94,8 +94,13 @@ import TestSupport
         let responses = await waitForResponses(receiver, requestIDs: Set(sent.keys))
         #expect(responses.count == sent.count, "asynchronous responses for \(responses.count) of \(sent.count) requests")
 
+        // GBSM_DUMP_DEVICE_RESPONSES=DIR keeps each decoded device payload (for the docs).
+        let dump = ProcessInfo.processInfo.environment["GBSM_DUMP_DEVICE_RESPONSES"].map { URL(fileURLWithPath: $0) }
         for (requestID, message) in responses {
             guard let template = sent[requestID] else { continue }
+            if let dump, let payload = DUISMessage.find(message.tree, "GBCSPayload")?.text, let data = Data(base64Encoded: payload) {
+                try? data.write(to: dump.appendingPathComponent("\(template.srv).xml"))
+            }
             #expect(throws: Never.self, "\(template.name) response signature") { try verifyResponse(message.body, certificate: dsp.certificate) }
             #expect(message.code == "I0", "\(template.name): \(message.code ?? "no code") \(message.text.prefix(400))")
             #expect(message.srv == template.srv, "\(template.name)")
