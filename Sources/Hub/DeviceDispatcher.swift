@@ -199,6 +199,8 @@ final class DeviceDispatcher: Sendable {
         do {
             guard let found = try await store.request(id: requestID) else { return nil }
             stored = found
+        } catch is CancellationError {
+            return nil  // shutting down: the request stays at the boundary for the next start
         } catch {
             logger.error("device boundary: \(requestID) could not be read: \(error)")
             return .seconds(5)

@@ -215,6 +215,8 @@ final class FleetEvents: Sendable {
         let cuts: [PowerCutRecord]
         do {
             cuts = try await store.powerCuts()
+        } catch is CancellationError {
+            return  // shutting down
         } catch {
             logger.error("power cuts could not be read: \(error)")
             return
