@@ -211,6 +211,7 @@ struct DUISBench: AsyncParsableCommand {
                 await group.triggerGracefulShutdown()
                 _ = try? await task?.value
             }
+            await hub?.shutdown()
         }
     }
 

@@ -214,19 +214,8 @@ struct FleetBench: AsyncParsableCommand {
         _ = try await Provisioning.registerFleet(dataDirectory: directory, fleet: fleet, responseURL: receiver.url)
         let configuration = HubConfiguration(dataDirectory: directory, anomalyDefaultLimit: Int.max / 2,
                                              wan: WANSettings(speedUp: 1, delays: false, losses: false), fleetEvents: .quiet)
-        let hub = try await Hub.open(configuration, logger: logger)
-        let bound = Mutex<Int?>(nil)
-        let app = HubServer.application(hub: hub, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger) { port in
-            bound.withLock { $0 = port }
-        }
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
-        let task = Task { try await group.run() }
-        var port: Int?
-        while port == nil {
-            try await Task.sleep(for: .milliseconds(10))
-            port = bound.withLock { $0 }
-        }
-        let url = "http://127.0.0.1:\(port ?? 0)" + DUISService.sendCommand.path
+        let server = try await DUISBench.BenchServer.start(configuration: configuration, separateProcess: false, logger: logger)
+        let url = "http://127.0.0.1:\(server.port)" + DUISService.sendCommand.path
 
         // Each supplier's premises (installed by now), and its key.
         let keystore = try Keystore.load(from: configuration.keystoreURL)
@@ -319,9 +308,7 @@ struct FleetBench: AsyncParsableCommand {
         }
         let elapsed = seconds(results.finished - (timedStart.instant ?? started))
         try await client.shutdown()
-        await group.triggerGracefulShutdown()
-        _ = try? await task.value
-        await hub.shutdown()
+        await server.stop()
         await receiver.stop()
 
         let ack = results.ack.sorted(), end = results.end.sorted(), delivery = results.delivery.sorted()
