@@ -67,9 +67,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Privacy",
+            dependencies: ["DUIS", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Storage",
             dependencies: [
-                "DUIS",
+                "DUIS", "Privacy",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -80,7 +85,7 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "DUIS", "SMKI", "Storage", "Devices", "LoadModel", "WAN",
+                "DUIS", "SMKI", "Storage", "Devices", "LoadModel", "WAN", "Privacy",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -109,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "gbsm",
             dependencies: [
-                "DUIS", "SMKI", "Storage", "Hub", "Server", "LoadModel", "Devices", "WAN",
+                "DUIS", "SMKI", "Storage", "Hub", "Server", "LoadModel", "Devices", "WAN", "Privacy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -144,6 +149,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PrivacyTests",
+            dependencies: ["Privacy", "DUIS", "Devices", "LoadModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "StorageTests",
             dependencies: ["Storage", "DUIS", "TestSupport"],
             swiftSettings: swiftSettings
@@ -155,13 +165,13 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Hub", "Server", "Storage", "DUIS", "SMKI", "Devices", "WAN", "LoadModel", "TestSupport",
+            dependencies: ["Hub", "Server", "Storage", "DUIS", "SMKI", "Devices", "WAN", "LoadModel", "Privacy", "TestSupport",
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["DUIS", "SMKI", "Storage", "Hub", "Server", "Devices", "WAN",
+            dependencies: ["DUIS", "SMKI", "Storage", "Hub", "Server", "Devices", "WAN", "Privacy",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -30,6 +30,8 @@ public enum Mutation: Sendable {
     case putPowerCut(PowerCutRecord)
     /// Tells running servers that users, certificates or thresholds changed.
     case bumpRegistryVersion
+    /// Consent ledger, occupancies, data privacy plans, the data access log and portal sign-in.
+    case privacy(PrivacyMutation)
 }
 
 /// Filters for reading the audit log.

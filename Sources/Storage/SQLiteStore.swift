@@ -91,6 +91,7 @@ public final class SQLiteStore: HubStore {
                                      end_ms INTEGER NOT NULL, reason TEXT NOT NULL);
             """)
         }
+        registerPrivacyMigration(&migrator)
         return migrator
     }
 
@@ -221,6 +222,8 @@ public final class SQLiteStore: HubStore {
                 case .putPowerCut(let cut):
                     try db.cachedStatement(sql: "INSERT OR REPLACE INTO power_cuts (id, scope, value, start_ms, end_ms, reason) VALUES (?, ?, ?, ?, ?, ?)")
                         .execute(arguments: [cut.id, cut.scope, cut.value, cut.start.milliseconds, cut.end.milliseconds, cut.reason])
+                case .privacy(let change):
+                    try Self.apply(change, db)
                 case .bumpRegistryVersion:
                     try db.cachedStatement(sql: "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'registry_version'").execute()
                 }

@@ -1,0 +1,142 @@
+import DUIS
+
+/// What an SRV returns about a household, when it returns consumption at all.
+public struct DataRequest: Sendable, Hashable {
+    public var srv: String
+    public var granularity: Granularity
+    public var what: String
+
+    /// The consumption an SRV reveals, or nil for SRVs that return no consumption
+    /// (configuration, tariffs, events, network data).
+    public static func classify(srv: String) -> DataRequest? {
+        switch srv {
+        case "4.8.1": return DataRequest(srv: srv, granularity: .halfHourly, what: "half-hourly import profile")
+        case "4.8.2": return DataRequest(srv: srv, granularity: .halfHourly, what: "half-hourly reactive import profile")
+        case "4.8.3": return DataRequest(srv: srv, granularity: .halfHourly, what: "half-hourly export profile")
+        case "4.16": return DataRequest(srv: srv, granularity: .halfHourly, what: "live active power")
+        case "4.6.1": return DataRequest(srv: srv, granularity: .daily, what: "daily import register reads")
+        case "4.6.2": return DataRequest(srv: srv, granularity: .daily, what: "daily export register reads")
+        case "4.17": return DataRequest(srv: srv, granularity: .daily, what: "daily consumption log")
+        case "4.14": return DataRequest(srv: srv, granularity: .daily, what: "prepayment daily read log")
+        case "4.12.1", "4.12.2": return DataRequest(srv: srv, granularity: .daily, what: "maximum demand registers")
+        case "4.4.4", "4.4.5": return DataRequest(srv: srv, granularity: .daily, what: "prepayment credit and debt log")
+        case "4.1.1", "4.1.2", "4.1.3", "4.1.4", "4.2", "4.3", "4.18", "4.4.2", "4.4.3":
+            return DataRequest(srv: srv, granularity: .monthly, what: "register reads (as for a bill)")
+        default: return nil
+        }
+    }
+}
+
+/// How suppliers may have half-hourly data.
+public enum SupplierHalfHourlyPolicy: String, Sendable, Codable, CaseIterable {
+    /// Only with the consumer's opt-in (the supply licence rule).
+    case optIn = "opt-in"
+    /// For settlement unless the consumer opted out (market-wide half-hourly settlement).
+    case settlement
+}
+
+/// What the hub does with the rules' refusals.
+public enum PrivacyEnforcement: String, Sendable, Codable, CaseIterable {
+    /// Refuse what the rules refuse (gbsm's default).
+    case enforce
+    /// Audit what the rules would refuse and let it through, as DCC itself does.
+    case dcc
+}
+
+/// The outcome of the rules for one read of one household's data.
+public enum PrivacyVerdict: Sendable, Hashable {
+    /// The user may have the readings from `dataFrom` on.
+    case release(rule: String, reason: String, dataFrom: Timestamp)
+    /// The readings go into the plan's aggregation; the user gets none of them raw.
+    case aggregate(plan: Int64, rule: String, reason: String, dataFrom: Timestamp)
+    case refuse(rule: String, reason: String)
+
+    public var rule: String {
+        switch self {
+        case .release(let rule, _, _), .aggregate(_, let rule, _, _), .refuse(let rule, _): return rule
+        }
+    }
+
+    public var reason: String {
+        switch self {
+        case .release(_, let reason, _), .aggregate(_, _, let reason, _), .refuse(_, let reason): return reason
+        }
+    }
+
+    public var isRefusal: Bool { if case .refuse = self { return true } else { return false } }
+}
+
+/// The data access rules, per role. Pure: the caller supplies the occupancy's consent
+/// ledger and the user's approved plans.
+public struct PrivacyRules: Sendable {
+    public var supplierHalfHourly: SupplierHalfHourlyPolicy
+
+    public init(supplierHalfHourly: SupplierHalfHourlyPolicy = .optIn) {
+        self.supplierHalfHourly = supplierHalfHourly
+    }
+
+    /// The purposes a supplier's reads serve.
+    static let supplierPurposes: Set<Purpose> = [.billing, .settlement, .energyServices]
+
+    /// Decides one read of `request` by `party` acting as `role`.
+    public func decide(role: UserRole, party: EUI64, request: DataRequest, ledger: ConsentLedger, plans: [DataPrivacyPlan], fuel: PlanFuel) -> PrivacyVerdict {
+        let occupancyStart = ledger.occupancy.start
+        let what = "\(request.srv) (\(request.what), \(request.granularity.name))"
+        switch role {
+        case .is, .es, .gs, .rsa:
+            return supplier(party: party, request: request, ledger: ledger, what: what, from: occupancyStart)
+        case .ed, .gt:
+            if request.granularity == .monthly {
+                return .release(rule: "network-operator-monthly", reason: "\(what): a network operator may read data for periods of a month or more without a plan", dataFrom: occupancyStart)
+            }
+            if let plan = plans.first(where: { $0.covers(granularity: request.granularity, fuel: fuel) }) {
+                return .aggregate(plan: plan.id, rule: "network-operator-dpp",
+                                  reason: "\(what): under data privacy plan \(plan.id) (\(plan.name), approval \(plan.approvalReference)); the readings go into the plan's \(plan.level.rawValue) aggregates, never raw to the user",
+                                  dataFrom: occupancyStart)
+            }
+            return .refuse(rule: "network-operator-dpp-required",
+                           reason: "\(what): a network operator may have household data for periods under a month only under an approved data privacy plan (SLC10A); \(party) has none covering \(request.granularity.name) \(fuel.rawValue) data")
+        case .ou:
+            guard let consent = ledger.consent(party: party, covering: request.granularity, verified: true) else {
+                let unverified = ledger.consent(party: party, covering: request.granularity)
+                let detail = unverified.map { "the consent of \($0.given.isoDate) was given by \($0.method.rawValue), which the hub cannot verify; the consumer must confirm it in the portal or with the IHD code" }
+                    ?? "the consumer of this occupancy has given \(party) no current consent for \(request.granularity.name) data"
+                return .refuse(rule: "other-user-consent", reason: "\(what): other users need the consumer's explicit, verified consent; \(detail)")
+            }
+            return .release(rule: "other-user-consent",
+                            reason: "\(what): consent for \(consent.purpose.rawValue) at \(consent.granularity.name) given \(consent.given.isoDate) by \(consent.method.rawValue)"
+                                + (consent.until.map { ", until \($0.isoDate)" } ?? ""),
+                            dataFrom: max(occupancyStart, consent.dataFrom ?? occupancyStart))
+        case .dcc:
+            return .refuse(rule: "dcc-no-consumption", reason: "\(what): DCC does not read consumption")
+        }
+    }
+
+    private func supplier(party: EUI64, request: DataRequest, ledger: ConsentLedger, what: String, from start: Timestamp) -> PrivacyVerdict {
+        switch request.granularity {
+        case .monthly:
+            return .release(rule: "supplier-monthly", reason: "\(what): monthly reads for billing need no consent", dataFrom: start)
+        case .daily:
+            if let consent = ledger.consent(party: party, covering: .daily, purposes: Self.supplierPurposes) {
+                return .release(rule: "supplier-daily", reason: "\(what): consent for \(consent.purpose.rawValue) at \(consent.granularity.name) given \(consent.given.isoDate)", dataFrom: start)
+            }
+            if let withdrawal = ledger.withdrawal(party: party, purpose: .billing), (withdrawal.ceiling ?? .monthly) < .daily {
+                return .refuse(rule: "supplier-daily-opt-out", reason: "\(what): the consumer opted out of daily reads on \(withdrawal.at.isoDate); the supplier may read monthly")
+            }
+            return .release(rule: "supplier-daily", reason: "\(what): daily reads are allowed unless the consumer opts out", dataFrom: start)
+        case .halfHourly:
+            if let consent = ledger.consent(party: party, covering: .halfHourly, purposes: Self.supplierPurposes) {
+                return .release(rule: "supplier-half-hourly-opt-in",
+                                reason: "\(what): the consumer opted in to half-hourly data for \(consent.purpose.rawValue) on \(consent.given.isoDate) (\(consent.method.rawValue))", dataFrom: start)
+            }
+            if supplierHalfHourly == .settlement {
+                if let withdrawal = ledger.withdrawal(party: party, purpose: .settlement), (withdrawal.ceiling ?? .monthly) < .halfHourly {
+                    return .refuse(rule: "supplier-settlement-opt-out", reason: "\(what): the consumer opted out of half-hourly settlement on \(withdrawal.at.isoDate)")
+                }
+                return .release(rule: "supplier-settlement", reason: "\(what): half-hourly data for settlement (market-wide half-hourly settlement) unless the consumer opts out", dataFrom: start)
+            }
+            return .refuse(rule: "supplier-half-hourly-opt-in",
+                           reason: "\(what): a supplier may have half-hourly data only with the consumer's opt-in; this occupancy has not opted in for \(party) (daily and monthly reads are allowed)")
+        }
+    }
+}

@@ -1,0 +1,301 @@
+import DUIS
+import Foundation
+import GRDB
+import Privacy
+
+/// Changes to the privacy tables, applied in the same transaction as any other mutation.
+public enum PrivacyMutation: Sendable {
+    /// Ends the premises' current occupancy at `occupancy.start` and begins this one.
+    case startOccupancy(Occupancy)
+    case addConsent(ConsentEntry)
+    /// A newly approved plan, its pseudonymisation key and the SHA-256 of its API token.
+    case putPlan(DataPrivacyPlan, key: [UInt8], tokenHash: String)
+    /// Retires a plan and deletes everything it holds (readings and aggregates).
+    case retirePlan(id: Int64, at: Timestamp)
+    case addPlanReadings(plan: Int64, readings: [PlanReading], at: Timestamp)
+    /// One aggregation run's results: published and suppressed periods, and the raw readings to delete.
+    case planDecided(plan: Int64, published: [PlanAggregate], suppressed: [PlanSuppression], deleteReadings: [PlanReading])
+    /// Deletes raw readings of periods before `slotBefore` and aggregates of periods before `aggregatesBefore`.
+    case expirePlanData(plan: Int64, readingsBefore: Timestamp?, aggregatesBefore: Timestamp?)
+    case recordAccess(DataAccess)
+    case putPortalSecret(premises: Int64, occupancy: Int, secretHash: String, at: Timestamp)
+    case putPortalLink(tokenHash: String, premises: Int64, occupancy: Int, expires: Timestamp)
+    case usePortalLink(tokenHash: String, at: Timestamp)
+}
+
+/// A magic sign-in link for the consumer portal.
+public struct PortalLink: Sendable, Hashable {
+    public var premises: Int64
+    public var occupancy: Int
+    public var expires: Timestamp
+    public var usedAt: Timestamp?
+}
+
+extension SQLiteStore {
+    static func registerPrivacyMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v4-privacy") { db in
+            try db.execute(sql: """
+            CREATE TABLE occupancies (premises INTEGER NOT NULL, seq INTEGER NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER,
+                                      cause TEXT NOT NULL, PRIMARY KEY (premises, seq));
+            CREATE TABLE consents (id INTEGER PRIMARY KEY AUTOINCREMENT, premises INTEGER NOT NULL, occupancy INTEGER NOT NULL,
+                                   party INTEGER NOT NULL, purpose TEXT NOT NULL, action TEXT NOT NULL, granularity INTEGER,
+                                   data_from INTEGER, until INTEGER, method TEXT NOT NULL, at INTEGER NOT NULL, note TEXT NOT NULL);
+            CREATE INDEX consents_premises ON consents(premises, occupancy, at);
+            CREATE TABLE dpp_plans (id INTEGER PRIMARY KEY, user INTEGER NOT NULL, plan TEXT NOT NULL, key BLOB NOT NULL,
+                                    token_hash TEXT NOT NULL, registered_at INTEGER NOT NULL, retired_at INTEGER);
+            CREATE TABLE dpp_readings (plan INTEGER NOT NULL, pseudonym TEXT NOT NULL, grp TEXT NOT NULL, slot INTEGER NOT NULL,
+                                       value INTEGER NOT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (plan, pseudonym, slot));
+            CREATE TABLE dpp_aggregates (plan INTEGER NOT NULL, grp TEXT NOT NULL, slot INTEGER NOT NULL, households INTEGER NOT NULL,
+                                         total INTEGER NOT NULL, published_at INTEGER NOT NULL, PRIMARY KEY (plan, grp, slot));
+            CREATE TABLE dpp_suppressed (plan INTEGER NOT NULL, grp TEXT NOT NULL, slot INTEGER NOT NULL, reason TEXT NOT NULL,
+                                         decided_at INTEGER NOT NULL, PRIMARY KEY (plan, grp, slot));
+            CREATE TABLE data_access (id INTEGER PRIMARY KEY AUTOINCREMENT, premises INTEGER NOT NULL, occupancy INTEGER NOT NULL,
+                                      at INTEGER NOT NULL, party INTEGER NOT NULL, role TEXT NOT NULL, srv TEXT NOT NULL,
+                                      granularity INTEGER NOT NULL, outcome TEXT NOT NULL, rule TEXT NOT NULL, detail TEXT NOT NULL,
+                                      request_id TEXT);
+            CREATE INDEX data_access_premises ON data_access(premises, occupancy, at);
+            CREATE TABLE portal_secrets (premises INTEGER NOT NULL, occupancy INTEGER NOT NULL, secret_hash TEXT NOT NULL,
+                                         created_at INTEGER NOT NULL, PRIMARY KEY (premises, occupancy));
+            CREATE TABLE portal_links (token_hash TEXT PRIMARY KEY, premises INTEGER NOT NULL, occupancy INTEGER NOT NULL,
+                                       expires_at INTEGER NOT NULL, used_at INTEGER);
+            """)
+        }
+    }
+
+    static func apply(_ mutation: PrivacyMutation, _ db: Database) throws {
+        switch mutation {
+        case .startOccupancy(let occupancy):
+            try db.execute(sql: "UPDATE occupancies SET end_ms = ? WHERE premises = ? AND end_ms IS NULL",
+                           arguments: [occupancy.start.milliseconds, occupancy.premises])
+            if occupancy.sequence == 1,
+               try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM occupancies WHERE premises = ?", arguments: [occupancy.premises]) == 0 {
+                // The installation's occupancy becomes explicit when the first change of tenancy ends it.
+                try db.execute(sql: "INSERT INTO occupancies (premises, seq, start_ms, end_ms, cause) VALUES (?, 0, 0, ?, 'installation')",
+                               arguments: [occupancy.premises, occupancy.start.milliseconds])
+            }
+            try db.execute(sql: "INSERT OR REPLACE INTO occupancies (premises, seq, start_ms, end_ms, cause) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [occupancy.premises, occupancy.sequence, occupancy.start.milliseconds, occupancy.end?.milliseconds, occupancy.cause])
+        case .addConsent(let entry):
+            try db.execute(sql: """
+                INSERT INTO consents (premises, occupancy, party, purpose, action, granularity, data_from, until, method, at, note)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [entry.premises, entry.occupancy, sqlValue(entry.party), entry.purpose.rawValue, entry.action.rawValue,
+                                 entry.granularity?.rawValue, entry.dataFrom?.milliseconds, entry.until?.milliseconds, entry.method.rawValue,
+                                 entry.at.milliseconds, entry.note])
+        case .putPlan(let plan, let key, let tokenHash):
+            let json = String(decoding: try JSONEncoder().encode(plan), as: UTF8.self)
+            try db.execute(sql: "INSERT OR REPLACE INTO dpp_plans (id, user, plan, key, token_hash, registered_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [plan.id, sqlValue(plan.user), json, Data(key), tokenHash, plan.registeredAt.milliseconds, plan.retiredAt?.milliseconds])
+        case .retirePlan(let id, let at):
+            if let text = try String.fetchOne(db, sql: "SELECT plan FROM dpp_plans WHERE id = ?", arguments: [id]) {
+                var plan = try JSONDecoder().decode(DataPrivacyPlan.self, from: Data(text.utf8))
+                plan.retiredAt = at
+                try db.execute(sql: "UPDATE dpp_plans SET plan = ?, retired_at = ? WHERE id = ?",
+                               arguments: [String(decoding: try JSONEncoder().encode(plan), as: UTF8.self), at.milliseconds, id])
+            }
+            for table in ["dpp_readings", "dpp_aggregates", "dpp_suppressed"] {
+                try db.execute(sql: "DELETE FROM \(table) WHERE plan = ?", arguments: [id])
+            }
+        case .addPlanReadings(let plan, let readings, let at):
+            let statement = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO dpp_readings (plan, pseudonym, grp, slot, value, received_at) VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            for reading in readings {
+                try statement.execute(arguments: [plan, reading.pseudonym, reading.group, reading.slot.milliseconds, reading.value, at.milliseconds])
+            }
+        case .planDecided(let plan, let published, let suppressed, let deleteReadings):
+            let publish = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO dpp_aggregates (plan, grp, slot, households, total, published_at) VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            for aggregate in published {
+                try publish.execute(arguments: [plan, aggregate.group, aggregate.slot.milliseconds, aggregate.households, aggregate.total,
+                                                aggregate.publishedAt.milliseconds])
+            }
+            let suppress = try db.cachedStatement(sql: "INSERT OR IGNORE INTO dpp_suppressed (plan, grp, slot, reason, decided_at) VALUES (?, ?, ?, ?, ?)")
+            for suppression in suppressed {
+                try suppress.execute(arguments: [plan, suppression.group, suppression.slot.milliseconds, suppression.reason, suppression.decidedAt.milliseconds])
+            }
+            let delete = try db.cachedStatement(sql: "DELETE FROM dpp_readings WHERE plan = ? AND pseudonym = ? AND slot = ?")
+            for reading in deleteReadings {
+                try delete.execute(arguments: [plan, reading.pseudonym, reading.slot.milliseconds])
+            }
+        case .expirePlanData(let plan, let readingsBefore, let aggregatesBefore):
+            if let readingsBefore {
+                try db.execute(sql: "DELETE FROM dpp_readings WHERE plan = ? AND slot < ?", arguments: [plan, readingsBefore.milliseconds])
+            }
+            if let aggregatesBefore {
+                try db.execute(sql: "DELETE FROM dpp_aggregates WHERE plan = ? AND slot < ?", arguments: [plan, aggregatesBefore.milliseconds])
+                try db.execute(sql: "DELETE FROM dpp_suppressed WHERE plan = ? AND slot < ?", arguments: [plan, aggregatesBefore.milliseconds])
+            }
+        case .recordAccess(let access):
+            try db.cachedStatement(sql: """
+                INSERT INTO data_access (premises, occupancy, at, party, role, srv, granularity, outcome, rule, detail, request_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [access.premises, access.occupancy, access.at.milliseconds, sqlValue(access.party), access.role, access.srv,
+                                         access.granularity.rawValue, access.outcome.rawValue, access.rule, access.detail, access.requestID])
+        case .putPortalSecret(let premises, let occupancy, let secretHash, let at):
+            try db.execute(sql: "INSERT OR REPLACE INTO portal_secrets (premises, occupancy, secret_hash, created_at) VALUES (?, ?, ?, ?)",
+                           arguments: [premises, occupancy, secretHash, at.milliseconds])
+        case .putPortalLink(let tokenHash, let premises, let occupancy, let expires):
+            try db.execute(sql: "INSERT OR REPLACE INTO portal_links (token_hash, premises, occupancy, expires_at) VALUES (?, ?, ?, ?)",
+                           arguments: [tokenHash, premises, occupancy, expires.milliseconds])
+        case .usePortalLink(let tokenHash, let at):
+            try db.execute(sql: "UPDATE portal_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL", arguments: [at.milliseconds, tokenHash])
+        }
+    }
+
+    // MARK: - Reading
+
+    /// The premises' occupancies, oldest first (none recorded: only the installation's).
+    public func occupancies(premises: Int64) async throws -> [Occupancy] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM occupancies WHERE premises = ? ORDER BY seq", arguments: [premises])
+            if rows.isEmpty { return [Occupancy.initial(premises: premises)] }
+            return rows.map { row in
+                Occupancy(premises: premises, sequence: row["seq"], start: Timestamp(milliseconds: row["start_ms"]),
+                          end: (row["end_ms"] as Int64?).map(Timestamp.init(milliseconds:)), cause: row["cause"])
+            }
+        }
+    }
+
+    /// The occupancy in the premises now.
+    public func currentOccupancy(premises: Int64) async throws -> Occupancy {
+        try await occupancies(premises: premises).last ?? Occupancy.initial(premises: premises)
+    }
+
+    /// The latest occupancy of each premises that had a change of tenancy.
+    public func currentOccupancies(premises ids: [Int64]) async throws -> [Int64: Int] {
+        try await pool.read { db in
+            var result: [Int64: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT premises, MAX(seq) AS seq FROM occupancies GROUP BY premises") {
+                result[row["premises"]] = row["seq"]
+            }
+            return ids.isEmpty ? result : result.filter { Set(ids).contains($0.key) }
+        }
+    }
+
+    public func consents(premises: Int64, occupancy: Int? = nil) async throws -> [ConsentEntry] {
+        try await pool.read { db in
+            let sql = "SELECT * FROM consents WHERE premises = ?" + (occupancy == nil ? "" : " AND occupancy = ?") + " ORDER BY at, id"
+            let arguments: StatementArguments = occupancy.map { [premises, $0] } ?? [premises]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap(Self.consent)
+        }
+    }
+
+    /// Every consent entry given to a party (for `consent list --party`).
+    public func consents(party: EUI64) async throws -> [ConsentEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM consents WHERE party = ? ORDER BY at, id", arguments: [sqlValue(party)]).compactMap(Self.consent)
+        }
+    }
+
+    static func consent(_ row: Row) -> ConsentEntry? {
+        guard let purpose = Purpose(rawValue: row["purpose"]), let action = ConsentEntry.Action(rawValue: row["action"]),
+              let method = ConsentMethod(rawValue: row["method"]) else { return nil }
+        return ConsentEntry(id: row["id"], premises: row["premises"], occupancy: row["occupancy"], party: eui(row["party"]), purpose: purpose,
+                            action: action, granularity: (row["granularity"] as Int?).flatMap(Granularity.init(rawValue:)),
+                            dataFrom: (row["data_from"] as Int64?).map(Timestamp.init(milliseconds:)),
+                            until: (row["until"] as Int64?).map(Timestamp.init(milliseconds:)), method: method,
+                            at: Timestamp(milliseconds: row["at"]), note: row["note"])
+    }
+
+    /// Approved plans (a user's, or all), with retired ones if asked.
+    public func plans(user: EUI64? = nil, includeRetired: Bool = false) async throws -> [DataPrivacyPlan] {
+        try await pool.read { db in
+            var sql = "SELECT plan FROM dpp_plans WHERE 1 = 1"
+            var arguments: StatementArguments = []
+            if let user {
+                sql += " AND user = ?"
+                arguments += [sqlValue(user)]
+            }
+            if !includeRetired { sql += " AND retired_at IS NULL" }
+            return try String.fetchAll(db, sql: sql + " ORDER BY id", arguments: arguments).compactMap { text in
+                try? JSONDecoder().decode(DataPrivacyPlan.self, from: Data(text.utf8))
+            }
+        }
+    }
+
+    public func planSecrets(id: Int64) async throws -> (key: [UInt8], tokenHash: String)? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT key, token_hash FROM dpp_plans WHERE id = ?", arguments: [id]).map { row in
+                ([UInt8](row["key"] as Data), row["token_hash"] as String)
+            }
+        }
+    }
+
+    public func nextPlanID() async throws -> Int64 {
+        try await pool.read { db in (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM dpp_plans") ?? 0) + 1 }
+    }
+
+    public func planReadings(plan: Int64) async throws -> [PlanReading] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT pseudonym, grp, slot, value FROM dpp_readings WHERE plan = ?", arguments: [plan]).map { row in
+                PlanReading(pseudonym: row["pseudonym"], group: row["grp"], slot: Timestamp(milliseconds: row["slot"]), value: row["value"])
+            }
+        }
+    }
+
+    public func planReadingCount(plan: Int64) async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM dpp_readings WHERE plan = ?", arguments: [plan]) ?? 0 }
+    }
+
+    /// The (group, slot) periods a plan has decided.
+    public func decidedSlots(plan: Int64) async throws -> Set<PlanAggregator.SlotKey> {
+        try await pool.read { db in
+            var result = Set<PlanAggregator.SlotKey>()
+            for table in ["dpp_aggregates", "dpp_suppressed"] {
+                for row in try Row.fetchAll(db, sql: "SELECT grp, slot FROM \(table) WHERE plan = ?", arguments: [plan]) {
+                    result.insert(PlanAggregator.SlotKey(group: row["grp"], slot: row["slot"]))
+                }
+            }
+            return result
+        }
+    }
+
+    public func planAggregates(plan: Int64, from: Timestamp? = nil, to: Timestamp? = nil) async throws -> [PlanAggregate] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM dpp_aggregates WHERE plan = ? AND slot >= ? AND slot < ? ORDER BY grp, slot",
+                             arguments: [plan, from?.milliseconds ?? Int64.min, to?.milliseconds ?? Int64.max]).map { row in
+                PlanAggregate(plan: plan, group: row["grp"], slot: Timestamp(milliseconds: row["slot"]), households: row["households"],
+                              total: row["total"], publishedAt: Timestamp(milliseconds: row["published_at"]))
+            }
+        }
+    }
+
+    public func planSuppressions(plan: Int64) async throws -> [PlanSuppression] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM dpp_suppressed WHERE plan = ? ORDER BY grp, slot", arguments: [plan]).map { row in
+                PlanSuppression(plan: plan, group: row["grp"], slot: Timestamp(milliseconds: row["slot"]), reason: row["reason"],
+                                decidedAt: Timestamp(milliseconds: row["decided_at"]))
+            }
+        }
+    }
+
+    public func dataAccess(premises: Int64, occupancy: Int?, limit: Int = 1000) async throws -> [DataAccess] {
+        try await pool.read { db in
+            let sql = "SELECT * FROM data_access WHERE premises = ?" + (occupancy == nil ? "" : " AND occupancy = ?") + " ORDER BY at DESC, id DESC LIMIT ?"
+            let arguments: StatementArguments = occupancy.map { [premises, $0, limit] } ?? [premises, limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap { row in
+                guard let granularity = Granularity(rawValue: row["granularity"]), let outcome = DataAccess.Outcome(rawValue: row["outcome"]) else { return nil }
+                return DataAccess(id: row["id"], premises: row["premises"], occupancy: row["occupancy"], at: Timestamp(milliseconds: row["at"]),
+                                  party: eui(row["party"]), role: row["role"], srv: row["srv"], granularity: granularity, outcome: outcome,
+                                  rule: row["rule"], detail: row["detail"], requestID: row["request_id"])
+            }
+        }
+    }
+
+    public func portalSecretHash(premises: Int64, occupancy: Int) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT secret_hash FROM portal_secrets WHERE premises = ? AND occupancy = ?", arguments: [premises, occupancy])
+        }
+    }
+
+    public func portalLink(tokenHash: String) async throws -> PortalLink? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM portal_links WHERE token_hash = ?", arguments: [tokenHash]).map { row in
+                PortalLink(premises: row["premises"], occupancy: row["occupancy"], expires: Timestamp(milliseconds: row["expires_at"]),
+                           usedAt: (row["used_at"] as Int64?).map(Timestamp.init(milliseconds:)))
+            }
+        }
+    }
+}
