@@ -658,6 +658,7 @@ public struct DeviceEmulator: Sendable {
         let cin = String(repeating: "0", count: 4 - String(value).count) + String(value)
         state.customerIdentificationNumber = cin
         state.cinIssuedAt = context.time
+        state.cinIssuedTo = context.command.originator
         context.cin = cin
         context.changed = true
         context.note = "customer identification number shown on the IHD"

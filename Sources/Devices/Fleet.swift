@@ -132,7 +132,7 @@ public struct FleetLayout: Sendable, Hashable {
     /// The first postcode unit of each area (index into `postcodeStart`), for naming.
     public var areaFirstPostcode: [Int] = []
 
-    static func containing(_ index: Int, in starts: [UInt32]) -> Int {
+    public static func containing(_ index: Int, in starts: [UInt32]) -> Int {
         var low = 0
         var high = starts.count - 1
         let key = UInt32(index)

@@ -146,6 +146,8 @@ public struct PremisesState: Sendable, Hashable, Codable {
     public var boostEvents: [Timestamp] = []
     public var customerIdentificationNumber: String?
     public var cinIssuedAt: Timestamp?
+    /// The other user whose 9.1 put the CIN on the IHD.
+    public var cinIssuedTo: EUI64?
     public var gasNetworkSamples: [GasNetworkSample] = []
     /// Originator counters of the devices' own messages (responses and alerts).
     public var deviceCounters: [EUI64: UInt64] = [:]

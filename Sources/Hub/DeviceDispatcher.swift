@@ -3,6 +3,7 @@ import DUIS
 import Foundation
 import HeapModule
 import Logging
+import Privacy
 import Storage
 import Synchronization
 import WAN
@@ -80,13 +81,17 @@ final class DeviceDispatcher: Sendable {
     let outboxWakeup: Wakeup
     let wakeup = Wakeup()
     let concurrency: Int
+    let privacy: PrivacyGuard
+    let accessControl: AccessControl
+    let plans: PlanPipeline
     let logger: Logger
     private let queue = Mutex(Queue())
     let metrics = DeviceMetrics()
 
     init(dccEUI: EUI64, store: SQLiteStore, committer: GroupCommitter, inventory: Inventory, registry: UserRegistry, directory: PremisesDirectory,
          locks: PremisesLocks, wan: WANState, emulator: DeviceEmulator, codec: any DeviceCodec, signer: ResponseSigner, limits: XMLParseLimits,
-         schedules: ScheduleBook, outboxWakeup: Wakeup, concurrency: Int, logger: Logger) {
+         schedules: ScheduleBook, outboxWakeup: Wakeup, concurrency: Int, privacy: PrivacyGuard, accessControl: AccessControl, plans: PlanPipeline,
+         logger: Logger) {
         self.dccEUI = dccEUI
         self.store = store
         self.committer = committer
@@ -102,6 +107,9 @@ final class DeviceDispatcher: Sendable {
         self.schedules = schedules
         self.outboxWakeup = outboxWakeup
         self.concurrency = concurrency
+        self.privacy = privacy
+        self.accessControl = accessControl
+        self.plans = plans
         self.logger = logger
     }
 
@@ -299,6 +307,26 @@ final class DeviceDispatcher: Sendable {
         let command = DeviceCommand(srv: work.header.variant.srv, serviceReference: work.header.serviceReference, target: work.device.eui,
                                     targetType: work.device.type, originator: originator, originatorRoles: roles,
                                     requestID: stored.requestID, body: work.body)
+        // The data access rules again, as they stand now: a consent may have been withdrawn,
+        // or the tenancy changed, since the gateway accepted the request.
+        var check: PrivacyGuard.Check?
+        if DataRequest.classify(srv: command.srv) != nil {
+            guard let user = registry.user(originator),
+                  let role = privacy.role(of: user, srv: command.srv, device: work.device, accessControl: accessControl, at: .now()) else {
+                return await finish(stored, code: .E4, reason: "\(originator) is no longer authorised for \(work.device.eui)", rule: "device-authorisation", work: work)
+            }
+            do {
+                check = try await privacy.check(role: role, party: originator, device: work.device, srv: command.srv)
+            } catch {
+                logger.error("device boundary: privacy check for \(stored.requestID) failed (\(error)); it will run again")
+                return .seconds(5)
+            }
+            if let check, case .refuse(let rule, let reason) = check.effective {
+                return await finish(stored, code: .E4, reason: "when the request was due to run: \(reason)", rule: rule, work: work,
+                                    extra: [.privacy(.recordAccess(check.refusalAccess(party: originator, requestID: stored.requestID, at: .now())))])
+            }
+        }
+        var aggregated = false
         do {
             try await locks.withLock(work.premises.id) { () async throws(Failure) in
                 var state: PremisesState
@@ -308,13 +336,33 @@ final class DeviceDispatcher: Sendable {
                     throw .storage(error)
                 }
                 let time = Timestamp.now()
-                let outcome = emulator.execute(command, model: work.model, state: &state, at: time)
+                let previousRestriction = state.tenancyRestriction
+                var outcome = emulator.execute(command, model: work.model, state: &state, at: time)
                 var mutations: [Mutation] = []
+                var privacyNote = ""
+                if let check, outcome.success {
+                    do {
+                        let (note, more) = try await applyPrivacy(check, outcome: &outcome, originator: originator, work: work, at: time)
+                        privacyNote = note
+                        mutations += more
+                        if case .aggregate = check.effective { aggregated = true }
+                    } catch {
+                        throw .storage(error)
+                    }
+                }
+                if command.srv == "3.2", outcome.success, let restriction = state.tenancyRestriction, restriction != previousRestriction {
+                    do {
+                        mutations += try await changeOfTenancy(premises: work.premises.id, at: restriction, by: originator, requestID: stored.requestID, time: time)
+                    } catch {
+                        throw .storage(error)
+                    }
+                }
                 if outcome.response.header.counter > 0 {
                     mutations.append(.putDeviceState(premises: work.premises.id, state: PremisesDirectory.encode(state)))
                 }
                 mutations.append(.setRequestStatus(requestID: stored.requestID, status: .completed, code: ResponseCode.I0.rawValue))
                 let detail = "\(work.device.type.rawValue) \(work.device.eui) answered after \(attempts) attempt(s): \(outcome.note)" + (outcome.success ? "" : " (the device refused)")
+                    + privacyNote
                 mutations.append(.audit(AuditEvent(at: time, kind: "device", actor: originator, device: work.device.eui, srv: command.srv,
                                                    requestID: stored.requestID, code: "I0", detail: detail)))
                 mutations.append(.enqueueOutbox(response(work, outcome: outcome, originator: originator, at: time)))
@@ -339,11 +387,66 @@ final class DeviceDispatcher: Sendable {
                 directory.remember(work.premises.id, state)
             }
             outboxWakeup.signal()
+            if aggregated { plans.wakeup.signal() }
             return nil
         } catch {
             logger.error("device boundary: \(stored.requestID) could not be recorded (\(error)); it will run again")
             return .seconds(5)
         }
+    }
+
+    /// Applies a privacy decision to the device's answer: readings outside the data window
+    /// are dropped; under a data privacy plan the readings go to the plan's pipeline and the
+    /// user gets a receipt instead. Returns the audit note and the mutations to commit.
+    private func applyPrivacy(_ check: PrivacyGuard.Check, outcome: inout DeviceOutcome, originator: EUI64, work: Work,
+                              at time: Timestamp) async throws -> (String, [Mutation]) {
+        let requestID = work.scheduleID == nil ? work.stored.requestID : nil
+        switch check.effective {
+        case .refuse:
+            return ("", [])
+        case .release(_, _, let from):
+            let dropped = ResponseFilter.dropEntries(&outcome.response.body, notAfter: from)
+            let window = dropped > 0 ? "; \(dropped) log entr\(dropped == 1 ? "y" : "ies") from before \(from.iso8601) withheld" : ""
+            let access = check.auditOnly ? check.refusalAccess(party: originator, requestID: requestID, at: time)
+                : check.access(party: originator, outcome: .released, detail: outcome.note + window, requestID: requestID, at: time)
+            return ("; \(check.summary)\(window)", [.privacy(.recordAccess(access))])
+        case .aggregate(let planID, _, _, let from):
+            _ = ResponseFilter.dropEntries(&outcome.response.body, notAfter: from)
+            guard let plan = try await store.plans(user: originator).first(where: { $0.id == planID }) else {
+                outcome.response.body.children = []
+                return ("; data privacy plan \(planID) was retired: the readings were discarded", [])
+            }
+            let period: Int64 = check.request.granularity == .daily ? 86_400_000 : 1_800_000
+            let values = ResponseFilter.readings(outcome.response.body, periodMilliseconds: period)
+            let readings = try await plans.intake(plan: plan, premises: check.occupancy.premises, occupancy: check.occupancy.sequence, readings: values)
+            let first = values.map(\.start).min(), last = values.map(\.start).max()
+            var receipt = DataNode("DataPrivacyPlanReceipt", attributes: [("plan", String(plan.id))])
+            receipt.add("Readings", readings.count)
+            if let first, let last {
+                receipt.add("FirstPeriodStart", first.iso8601)
+                receipt.add("LastPeriodStart", last.iso8601)
+            }
+            receipt.add("Disposition", "aggregated by \(plan.level.rawValue) under the plan; no reading is returned raw")
+            outcome.response.body.children = [receipt]
+            let detail = "\(readings.count) reading(s) pseudonymised into data privacy plan \(plan.id) (\(plan.level.rawValue) aggregates)"
+            return ("; \(check.summary); \(detail)", [
+                .privacy(.addPlanReadings(plan: plan.id, readings: readings, at: time)),
+                .privacy(.recordAccess(check.access(party: originator, outcome: .aggregated, detail: detail, requestID: requestID, at: time))),
+            ])
+        }
+    }
+
+    /// A change of tenancy (3.2 on the meter): a new occupancy from the restriction date,
+    /// whose consents start empty.
+    private func changeOfTenancy(premises: Int64, at restriction: Timestamp, by originator: EUI64, requestID: String, time: Timestamp) async throws -> [Mutation] {
+        let current = try await store.currentOccupancy(premises: premises)
+        guard current.start != restriction else { return [] }  // the other fuel's meter already started it
+        let next = Occupancy(premises: premises, sequence: current.sequence + 1, start: restriction, cause: "3.2 from \(originator) (\(requestID))")
+        return [
+            .privacy(.startOccupancy(next)),
+            .audit(AuditEvent(at: time, kind: "privacy", actor: originator, requestID: requestID, code: "occupancy \(next.sequence)",
+                              detail: "change of tenancy at premises \(premises): occupancy \(next.sequence) begins \(restriction.iso8601); the consents and portal sign-in of occupancy \(current.sequence) no longer apply, and no reading from before \(restriction.iso8601) is released to anyone")),
+        ]
     }
 
     /// The signed asynchronous Service Response carrying the device's answer.
@@ -395,7 +498,7 @@ final class DeviceDispatcher: Sendable {
 
     /// Ends a request the device did not answer (or that can no longer run) with an
     /// asynchronous response carrying the code.
-    private func finish(_ stored: StoredRequest, code: ResponseCode, reason: String, rule: String, work: Work? = nil) async -> Duration? {
+    private func finish(_ stored: StoredRequest, code: ResponseCode, reason: String, rule: String, work: Work? = nil, extra: [Mutation] = []) async -> Duration? {
         let time = Timestamp.now()
         let srv = work?.header.variant.srv ?? stored.srv
         let serviceReference = work?.header.serviceReference ?? ServiceCatalogue.variant(stored.srv)?.serviceReference ?? stored.srv
@@ -405,7 +508,7 @@ final class DeviceDispatcher: Sendable {
         let document = DUISResponse(schemaVersion: work?.header.schemaVersion ?? "5.4", requestID: isScheduled ? nil : stored.requestID,
                                     responseID: responseID, code: code, dateTime: time,
                                     body: .message(serviceReference: serviceReference, srv: srv, payload: nil))
-        let mutations: [Mutation] = [
+        let mutations: [Mutation] = extra + [
             .setRequestStatus(requestID: stored.requestID, status: .failed, code: code.rawValue),
             .audit(AuditEvent(at: time, kind: "decision", actor: originator, device: stored.target, srv: srv, requestID: stored.requestID,
                               code: code.rawValue, detail: "[\(rule)] \(reason)")),

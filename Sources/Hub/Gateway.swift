@@ -3,6 +3,7 @@ import Devices
 import Foundation
 import DUIS
 import Logging
+import Privacy
 import Storage
 import Synchronization
 
@@ -40,13 +41,14 @@ public final class Gateway: Sendable {
     let services: NonDeviceServices
     let outboxWakeup: Wakeup
     let dispatcher: DeviceDispatcher
+    let privacy: PrivacyGuard
     let messageCounter: Atomic<UInt64>
     let logger: Logger
     let metrics = GatewayMetrics()
 
     init(dccEUI: EUI64, limits: XMLParseLimits, registry: UserRegistry, accessControl: AccessControl, replayGuard: ReplayGuard,
          anomaly: AnomalyDetector, committer: GroupCommitter, signer: ResponseSigner, services: NonDeviceServices,
-         outboxWakeup: Wakeup, dispatcher: DeviceDispatcher, logger: Logger) {
+         outboxWakeup: Wakeup, dispatcher: DeviceDispatcher, privacy: PrivacyGuard, logger: Logger) {
         self.dccEUI = dccEUI
         self.limits = limits
         self.registry = registry
@@ -58,6 +60,7 @@ public final class Gateway: Sendable {
         self.services = services
         self.outboxWakeup = outboxWakeup
         self.dispatcher = dispatcher
+        self.privacy = privacy
         // Message counters for alerts: above any counter used before a restart.
         self.messageCounter = Atomic(UInt64(Timestamp.now().milliseconds) * 1000)
         self.logger = logger
@@ -111,7 +114,7 @@ public final class Gateway: Sendable {
         }
 
         // Access control.
-        let decision: AccessDecision
+        var decision: AccessDecision
         do {
             // A future-dated request is authorised for its execution time; a past one runs now.
             decision = try accessControl.decide(header: header, user: user, service: service, at: max(intake.executeAt ?? received, received))
@@ -134,6 +137,24 @@ public final class Gateway: Sendable {
         if !header.variant.isNonDevice, let problem = DeviceEmulator.validate(srv: header.variant.srv, body: request.body()) {
             return await refuse(header, service: service, Refusal(.E12, rule: "body", problem), digest: digest, size: bytes.count, at: received,
                                 authenticated: true, allowedBy: decision.rule)
+        }
+
+        // Privacy: the data access rules for SRVs that return consumption.
+        if !header.variant.isNonDevice, let device = decision.device {
+            let check: PrivacyGuard.Check?
+            do {
+                check = try await privacy.check(role: decision.role, party: user.eui, device: device, srv: header.variant.srv)
+            } catch {
+                return storageFailure(error)
+            }
+            if let check {
+                if case .refuse(let rule, let reason) = check.effective {
+                    return await refuse(header, service: service, Refusal(.E4, rule: rule, reason), digest: digest, size: bytes.count, at: received,
+                                        authenticated: true, allowedBy: decision.rule,
+                                        extra: [.privacy(.recordAccess(check.refusalAccess(party: user.eui, requestID: header.requestID.description, at: received)))])
+                }
+                decision = AccessDecision(role: decision.role, device: decision.device, rule: "\(decision.rule); \(check.summary)")
+            }
         }
 
         // Anomaly detection.
@@ -234,7 +255,7 @@ public final class Gateway: Sendable {
     }
 
     private func refuse(_ header: RequestHeader, service: DUISService, _ refusal: Refusal, digest: String, size: Int, at time: Timestamp,
-                        authenticated: Bool, persistCounter: Bool = true, allowedBy: String? = nil) async -> GatewayResponse {
+                        authenticated: Bool, persistCounter: Bool = true, allowedBy: String? = nil, extra: [Mutation] = []) async -> GatewayResponse {
         var mutations: [Mutation] = [.audit(requestEvent(header, service: service, digest: digest, size: size, at: time, authenticated: authenticated))]
         if let allowedBy {
             mutations.append(.audit(decisionEvent(header, code: .I0, rule: "access-control", reason: allowedBy, at: time)))
@@ -244,6 +265,7 @@ public final class Gateway: Sendable {
         if authenticated && persistCounter {
             mutations.append(.setCounter(originator: header.requestID.originator, counter: header.requestID.counter))
         }
+        mutations += extra
         do {
             try await committer.commit(mutations)
         } catch {

@@ -8,6 +8,7 @@ import Devices
 import DUIS
 import Foundation
 import Logging
+import Privacy
 import SMKI
 import Storage
 import Synchronization
@@ -29,11 +30,16 @@ public struct HubConfiguration: Sendable {
     public var deviceConcurrency: Int
     /// Power cuts, tampering and low credit in the emulated homes.
     public var fleetEvents: FleetEventSettings
+    /// Whether the data access rules refuse (gbsm) or only audit (DCC's own behaviour).
+    public var privacy: PrivacyEnforcement
+    /// How suppliers may have half-hourly data.
+    public var supplierHalfHourly: SupplierHalfHourlyPolicy
 
     public init(dataDirectory: URL, dccEUI: EUI64 = Provisioning.dccEUI, parseLimits: XMLParseLimits = .duis,
                 anomalyDefaultLimit: Int = 100_000, anomalyDefaultWindowSeconds: Int = 3600,
                 delivery: DeliveryPolicy = .standard, pollInterval: Duration = .seconds(1), wan: WANSettings = .realTime,
-                deviceConcurrency: Int = 512, fleetEvents: FleetEventSettings = FleetEventSettings()) {
+                deviceConcurrency: Int = 512, fleetEvents: FleetEventSettings = FleetEventSettings(),
+                privacy: PrivacyEnforcement = .enforce, supplierHalfHourly: SupplierHalfHourlyPolicy = .optIn) {
         self.dataDirectory = dataDirectory
         self.dccEUI = dccEUI
         self.parseLimits = parseLimits
@@ -44,6 +50,8 @@ public struct HubConfiguration: Sendable {
         self.wan = wan
         self.deviceConcurrency = deviceConcurrency
         self.fleetEvents = fleetEvents
+        self.privacy = privacy
+        self.supplierHalfHourly = supplierHalfHourly
     }
 
     public var databasePath: String { dataDirectory.appendingPathComponent("hub.sqlite").path }
@@ -86,6 +94,8 @@ public final class Hub: Sendable {
     let schedules: ScheduleBook
     let firmware: FirmwareBook
     let httpClient: HTTPClient
+    let privacy: PrivacyGuard
+    public let plans: PlanPipeline
     let logger: Logger
     /// The registry version the in-memory users and thresholds reflect.
     private let loadedRegistryVersion = Mutex<Int64>(0)
@@ -125,16 +135,20 @@ public final class Hub: Sendable {
         engine = MeterEngine()
         directory = PremisesDirectory(inventory: inventory, store: store, registry: registry)
         let locks = PremisesLocks()
+        privacy = PrivacyGuard(store: store, inventory: inventory, rules: PrivacyRules(supplierHalfHourly: configuration.supplierHalfHourly),
+                               enforcement: configuration.privacy)
+        plans = PlanPipeline(store: store, committer: committer, inventory: inventory, logger: logger)
         dispatcher = DeviceDispatcher(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, registry: registry,
                                       directory: directory, locks: locks, wan: wanState, emulator: DeviceEmulator(engine: engine), codec: MMCXMLCodec(),
                                       signer: signer, limits: configuration.parseLimits, schedules: schedules, outboxWakeup: wakeup,
-                                      concurrency: configuration.deviceConcurrency, logger: logger)
+                                      concurrency: configuration.deviceConcurrency, privacy: privacy, accessControl: accessControl, plans: plans,
+                                      logger: logger)
         fleetEvents = FleetEvents(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, directory: directory,
                                   locks: locks, dispatcher: dispatcher, schedules: schedules, engine: engine, settings: configuration.fleetEvents,
                                   signer: signer, outboxWakeup: wakeup, logger: logger)
         gateway = Gateway(dccEUI: configuration.dccEUI, limits: configuration.parseLimits, registry: registry, accessControl: accessControl,
                           replayGuard: replayGuard, anomaly: anomaly, committer: committer, signer: signer, services: services,
-                          outboxWakeup: wakeup, dispatcher: dispatcher, logger: logger)
+                          outboxWakeup: wakeup, dispatcher: dispatcher, privacy: privacy, logger: logger)
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         delivery = ResponseDelivery(store: store, committer: committer, registry: registry, client: httpClient,
                                     policy: configuration.delivery, wakeup: wakeup, logger: logger)
@@ -178,6 +192,7 @@ public final class Hub: Sendable {
             group.addTask { await self.watch() }
             group.addTask { await self.dispatcher.run() }
             group.addTask { await self.fleetEvents.run(interval: self.configuration.pollInterval) }
+            group.addTask { await self.plans.run() }
             await group.waitForAll()
         }
     }

@@ -2,6 +2,7 @@ import Devices
 import DUIS
 import Foundation
 import SMKI
+import Privacy
 import Storage
 
 /// Sets up a data folder: a test PKI (generated, or DCC Boxed's ZAZ1 keystore imported),
@@ -128,6 +129,21 @@ public enum Provisioning {
         mutations.append(.putRegistration(RegistrationRecord(mpxn: defaultMPRN, role: .gt, party: networkOperator, from: from)))
         mutations.append(.audit(AuditEvent(at: time, kind: "inventory", detail: "DCC Boxed default premises commissioned: \(defaultDevices.count) devices at \(postcode), MPAN \(defaultMPAN), MPRN \(defaultMPRN)")))
         mutations.append(.setMeta(key: "default_premises", value: "1"))
+        mutations += defaultConsents(at: time)
+        return mutations
+    }
+
+    /// The consents DCC Boxed's users rely on at its default premises, so the reference
+    /// templates work under gbsm's privacy rules: the supplier opted in to half-hourly
+    /// data, the network operator and the other user hold the consumer's consent. Each is
+    /// an ordinary ledger entry, withdrawable like any other.
+    public static func defaultConsents(at time: Timestamp) -> [Mutation] {
+        let grants: [(EUI64, Purpose)] = [(supplier, .billing), (networkOperator, .networkPlanning), (otherUser, .energyServices)]
+        var mutations: [Mutation] = grants.map { party, purpose in
+            .privacy(.addConsent(ConsentEntry(premises: 1, occupancy: 0, party: party, purpose: purpose, action: .grant, granularity: .halfHourly,
+                                              method: .dccBoxedDefault, at: time, note: "DCC Boxed default premises")))
+        }
+        mutations.append(.audit(AuditEvent(at: time, kind: "consent", detail: "DCC Boxed default premises: half-hourly consents for \(grants.map { "\($0.0) (\($0.1.rawValue))" }.joined(separator: ", "))")))
         return mutations
     }
 

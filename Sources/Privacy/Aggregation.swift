@@ -154,6 +154,8 @@ public struct PlanAggregator: Sendable {
         /// Readings for periods already decided, or from households outside every published
         /// group: discarded.
         public var discarded: [PlanReading] = []
+
+        public init() {}
     }
 
     /// Decides every period that is due. `decidedSlots` are the (group, slot) pairs

@@ -83,9 +83,10 @@ public struct DataPrivacyPlan: Sendable, Hashable, Codable {
         self.retiredAt = retiredAt
     }
 
-    /// Whether the plan takes in reads of this granularity and fuel.
+    /// Whether the plan takes in reads of this granularity and fuel (a plan aggregates one
+    /// granularity; a daily and a half-hourly plan are two plans).
     public func covers(granularity requested: Granularity, fuel requestedFuel: PlanFuel) -> Bool {
-        retiredAt == nil && requested <= granularity && requested > .monthly && fuel == requestedFuel
+        retiredAt == nil && requested == granularity && fuel == requestedFuel
     }
 
     public var isActive: Bool { retiredAt == nil }
@@ -202,4 +203,42 @@ public struct Pseudonymiser: Sendable {
             return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
         }.joined()
     }
+}
+
+/// A plan's published profiles as the JSON API and `gbsm dpp profiles --format json` give them.
+public struct ProfileDocument: Codable, Sendable {
+    public struct PlanSummary: Codable, Sendable {
+        public var id: Int64
+        public var name: String
+        public var level: AggregationLevel
+        public var minimumHouseholds: Int
+        public var dominanceLimit: Double
+        public var granularity: String
+        public var unit: String
+    }
+
+    public struct Profile: Codable, Sendable {
+        public var group: String
+        public var periodStart: String
+        public var households: Int
+        public var total: Int64
+        public var mean: Double
+    }
+
+    public var plan: PlanSummary
+    public var profiles: [Profile]
+
+    public init(plan: DataPrivacyPlan, aggregates: [PlanAggregate]) {
+        self.plan = PlanSummary(id: plan.id, name: plan.name, level: plan.level, minimumHouseholds: plan.minimumHouseholds,
+                                dominanceLimit: plan.dominanceLimit, granularity: plan.granularity.name, unit: plan.fuel == .gas ? "litre" : "Wh")
+        profiles = aggregates.map { aggregate in
+            Profile(group: aggregate.group, periodStart: aggregate.slot.iso8601, households: aggregate.households, total: aggregate.total,
+                    mean: (aggregate.mean * 10).rounded() / 10)
+        }
+    }
+}
+
+/// Lower-case hex SHA-256 of a secret (tokens and portal secrets are stored only hashed).
+public func sha256Hex(_ text: String) -> String {
+    SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
 }

@@ -89,13 +89,18 @@ public struct PrivacyRules: Sendable {
             if request.granularity == .monthly {
                 return .release(rule: "network-operator-monthly", reason: "\(what): a network operator may read data for periods of a month or more without a plan", dataFrom: occupancyStart)
             }
+            if let consent = ledger.consent(party: party, covering: request.granularity, verified: true) {
+                return .release(rule: "network-operator-consent",
+                                reason: "\(what): the consumer consented to \(consent.granularity.name) data for \(consent.purpose.rawValue) on \(consent.given.isoDate) (\(consent.method.rawValue))",
+                                dataFrom: max(occupancyStart, consent.dataFrom ?? occupancyStart))
+            }
             if let plan = plans.first(where: { $0.covers(granularity: request.granularity, fuel: fuel) }) {
                 return .aggregate(plan: plan.id, rule: "network-operator-dpp",
                                   reason: "\(what): under data privacy plan \(plan.id) (\(plan.name), approval \(plan.approvalReference)); the readings go into the plan's \(plan.level.rawValue) aggregates, never raw to the user",
                                   dataFrom: occupancyStart)
             }
             return .refuse(rule: "network-operator-dpp-required",
-                           reason: "\(what): a network operator may have household data for periods under a month only under an approved data privacy plan (SLC10A); \(party) has none covering \(request.granularity.name) \(fuel.rawValue) data")
+                           reason: "\(what): a network operator may have household data for periods under a month only with the consumer's consent or under an approved data privacy plan (SLC10A); \(party) has neither for \(request.granularity.name) \(fuel.rawValue) data")
         case .ou:
             guard let consent = ledger.consent(party: party, covering: request.granularity, verified: true) else {
                 let unverified = ledger.consent(party: party, covering: request.granularity)

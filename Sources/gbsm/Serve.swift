@@ -5,6 +5,7 @@ import Foundation
 import Hub
 import Hummingbird
 import Logging
+import Privacy
 import Server
 import Storage
 import WAN
@@ -52,6 +53,12 @@ struct HubOptions: ParsableArguments {
     @Option(name: .customLong("device-concurrency"), help: "Device requests in progress at once at the device boundary.")
     var deviceConcurrency: Int = 512
 
+    @Option(name: .customLong("privacy"), help: "enforce: the data access rules refuse reads without consent or plan (gbsm's default); dcc: audit what they would refuse and let it through, as DCC does.")
+    var privacy: String = "enforce"
+
+    @Option(name: .customLong("supplier-half-hourly"), help: "opt-in: suppliers get half-hourly data only with the consumer's opt-in; settlement: for settlement unless the consumer opted out.")
+    var supplierHalfHourly: String = "opt-in"
+
     func validate() throws {
         guard wanSpeedup > 0 else { throw ValidationError("--wan-speedup must be positive") }
         for (name, value) in [("--wan-delays", wanDelays), ("--wan-losses", wanLosses), ("--low-credit-alerts", lowCreditAlerts)] where value != "on" && value != "off" {
@@ -59,6 +66,8 @@ struct HubOptions: ParsableArguments {
         }
         guard faultRate >= 0, tamperRate >= 0 else { throw ValidationError("rates cannot be negative") }
         guard deviceConcurrency > 0 else { throw ValidationError("--device-concurrency must be positive") }
+        guard PrivacyEnforcement(rawValue: privacy) != nil else { throw ValidationError("--privacy is enforce or dcc") }
+        guard SupplierHalfHourlyPolicy(rawValue: supplierHalfHourly) != nil else { throw ValidationError("--supplier-half-hourly is opt-in or settlement") }
     }
 
     var wanSettings: WANSettings {
@@ -80,7 +89,9 @@ func runHub(data: URL, options: HubOptions, banner: (Int) -> [String]) async thr
     MetricsBootstrap.ensure()
     let configuration = HubConfiguration(dataDirectory: data, anomalyDefaultLimit: options.anomalyLimit,
                                          anomalyDefaultWindowSeconds: options.anomalyWindow, delivery: options.deliveryPolicy,
-                                         wan: options.wanSettings, deviceConcurrency: options.deviceConcurrency, fleetEvents: options.fleetEventSettings)
+                                         wan: options.wanSettings, deviceConcurrency: options.deviceConcurrency, fleetEvents: options.fleetEventSettings,
+                                         privacy: PrivacyEnforcement(rawValue: options.privacy) ?? .enforce,
+                                         supplierHalfHourly: SupplierHalfHourlyPolicy(rawValue: options.supplierHalfHourly) ?? .optIn)
     let hub = try await Hub.open(configuration, logger: logger)
     let lines = banner(options.port)
     let app = HubServer.application(hub: hub, configuration: ServerConfiguration(host: options.host, port: options.port), logger: logger) { port in

@@ -23,9 +23,9 @@ import TestSupport
         let streams = 256
         let suppliers = try await Provisioning.addSuppliers(dataDirectory: directory.url, count: streams, responseURL: receiver.url)
         do {
-            // The first 32 allow themselves two reads an hour: their later ones are quarantined (alerts queued).
+            // The first 32 allow themselves one read an hour: their later ones are quarantined (alerts queued).
             let store = try SQLiteStore(path: configuration.databasePath)
-            try await store.apply(suppliers.prefix(32).map { .putThreshold(AnomalyThreshold(user: $0.user, srv: "4.1.1", limit: 2, windowSeconds: 3600)) })
+            try await store.apply(suppliers.prefix(32).map { .putThreshold(AnomalyThreshold(user: $0.user, srv: "4.1.1", limit: 1, windowSeconds: 3600)) })
         }
         let keystore = try Keystore.load(from: configuration.keystoreURL)
 

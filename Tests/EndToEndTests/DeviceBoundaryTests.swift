@@ -3,6 +3,7 @@ import DUIS
 import Foundation
 import Hub
 import LoadModel
+import Privacy
 import SMKI
 import Storage
 import Testing
@@ -144,6 +145,10 @@ import WAN
         <sr:StartTime>00:00:00.00Z</sr:StartTime><sr:EndDateOffset>0</sr:EndDateOffset><sr:EndTime>00:00:00.00Z</sr:EndTime></sr:DSPReadActiveImportProfileData>\
         </sr:CreateSchedule>
         """
+        // Half-hourly data needs the consumer's opt-in (by phone to the supplier here).
+        try await hub.hub.store.apply([.privacy(.addConsent(ConsentEntry(premises: Fleet.premisesIDBase + Int64(premises.index), occupancy: 0,
+                                                                         party: premises.supplier.eui, purpose: .billing, action: .grant,
+                                                                         granularity: .halfHourly, method: .phone, at: .now())))])
         let signed = try client.sign(requestXML(originator: premises.supplier.eui, target: Provisioning.dccEUI, commandVariant: "8", srv: "5.1", body: body),
                                      counter: Counters.next())
         let created = try await client.post(signed, to: .nonDevice)

@@ -48,12 +48,14 @@ import TestSupport
     }
 
     /// Requests that change what later ones see go in a sensible order: the channel scan
-    /// before its log, join before unjoin, and the opt-out (which takes the ESME out of
-    /// DCC's service) last.
+    /// before its log, join before unjoin, the change of tenancy (after which the DCC Boxed
+    /// consents no longer apply: a new occupancy starts with none) near the end, and the
+    /// opt-out (which takes the ESME out of DCC's service) last.
     static func rank(_ srv: String) -> Int {
         switch srv {
         case "6.29", "8.7.2": return 1
         case "6.32", "8.8.2": return 2
+        case "3.2": return 8
         case "8.5": return 9
         default: return 0
         }
@@ -80,6 +82,10 @@ import TestSupport
 
         var sent: [String: Template] = [:]
         for template in templates {
+            if template.srv == "3.2" {
+                // The change of tenancy ends the occupancy the consents belong to: everything sent before it runs first.
+                _ = await waitForResponses(receiver, requestIDs: Set(sent.keys))
+            }
             let xml = Self.adapt(template, now: Timestamp.now())
             let signed = try client.sign(xml, counter: Counters.next())
             let requestID = try ServiceRequestDocument(try XMLDocument.parse(signed, limits: .duis)).header.requestID.description

@@ -31,8 +31,9 @@ import TestSupport
     /// Templates that change the default premises for good run in hubs of their own, in
     /// an order that makes sense: decommission the ESME (8.3) before deleting it (8.4);
     /// each communications hub status change on its own; the service opt-out (8.5), which
-    /// the emulated ESME carries out, so later requests to it are refused with E5.
-    static let ownHub: [[String]] = [["8.3", "8.4"], ["8.14.2"], ["8.14.3"], ["8.14.4"], ["8.5"]]
+    /// the emulated ESME carries out, so later requests to it are refused with E5; the
+    /// change of tenancy (3.2), after which the DCC Boxed consents no longer apply.
+    static let ownHub: [[String]] = [["8.3", "8.4"], ["8.14.2"], ["8.14.3"], ["8.14.4"], ["8.5"], ["3.2"]]
 
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
     func everyVariantOneAndEightTemplateGetsASignedAcknowledgement() async throws {

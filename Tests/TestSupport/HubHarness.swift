@@ -5,6 +5,7 @@ import Foundation
 import Hub
 import Hummingbird
 import Logging
+import Privacy
 import NIOCore
 import SMKI
 import Server
@@ -33,7 +34,7 @@ public final class RunningHub: Sendable {
     public static func start(zaz1: Bool = false, responseURL: String? = nil, anomalyLimit: Int = 100_000,
                              delivery: DeliveryPolicy = DeliveryPolicy(initialBackoff: .milliseconds(50), maximumBackoff: .milliseconds(400), requestTimeout: .seconds(5)),
                              pollInterval: Duration = .milliseconds(100), wan: WANSettings = .instant, fleetEvents: FleetEventSettings = .quiet,
-                             fleet: FleetSpec? = nil) async throws -> RunningHub {
+                             fleet: FleetSpec? = nil, privacy: PrivacyEnforcement = .enforce) async throws -> RunningHub {
         let directory = try TemporaryDirectory("gbsm-hub")
         var keystoreFile: URL?
         if zaz1 {
@@ -49,7 +50,7 @@ public final class RunningHub: Sendable {
         var logger = Logger(label: "gbsm.test")
         logger.logLevel = .warning
         let configuration = HubConfiguration(dataDirectory: directory.url, anomalyDefaultLimit: anomalyLimit, delivery: delivery, pollInterval: pollInterval,
-                                             wan: wan, fleetEvents: fleetEvents)
+                                             wan: wan, fleetEvents: fleetEvents, privacy: privacy)
         let hub = try await Hub.open(configuration, logger: logger)
         let bound = PortBox()
         let app = HubServer.application(hub: hub, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger) { port in

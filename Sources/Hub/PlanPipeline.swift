@@ -1,0 +1,202 @@
+import Devices
+import DUIS
+import Foundation
+import Logging
+import Privacy
+import Storage
+
+/// The data privacy plans' pipeline. Half-hourly (or daily) reads by a network operator
+/// under a plan arrive here pseudonymised with the plan's key and tagged with the
+/// household's network group; each run decides the periods that are due into published
+/// aggregates or suppressions (`PlanAggregator`), deletes the raw readings it decided
+/// and expires what the plan's retention allows. Fleet premises group by their LV
+/// feeder or secondary substation; premises the store holds explicitly, whose network
+/// gbsm does not model, group by postcode unit (feeder) and district (substation).
+public final class PlanPipeline: Sendable {
+    let store: SQLiteStore
+    let committer: GroupCommitter
+    let inventory: Inventory
+    let logger: Logger
+    let wakeup = Wakeup()
+
+    init(store: SQLiteStore, committer: GroupCommitter, inventory: Inventory, logger: Logger) {
+        self.store = store
+        self.committer = committer
+        self.inventory = inventory
+        self.logger = logger
+    }
+
+    // MARK: - Network groups
+
+    /// The network group of a premises at the plan's level, and the group above it.
+    func location(premises id: Int64, level: AggregationLevel) -> (key: String, parent: String)? {
+        if let fleet = inventory.fleet, let index = fleet.index(premisesID: id) {
+            let secondary = FleetLayout.containing(index, in: fleet.layout.secondaryStart)
+            switch level {
+            case .feeder: return ("LV\(FleetLayout.containing(index, in: fleet.layout.feederStart))", "SS\(secondary)")
+            case .secondary: return ("SS\(secondary)", "PS\(FleetLayout.containing(index, in: fleet.layout.primaryStart))")
+            }
+        }
+        guard let premises = inventory.premises(id) else { return nil }
+        let postcode = premises.postcode.uppercased().replacingOccurrences(of: " ", with: "")
+        let district = String(postcode.dropLast(3))
+        switch level {
+        case .feeder: return ("PC:\(postcode)", "PD:\(district)")
+        case .secondary: return ("PD:\(district)", "AREA")
+        }
+    }
+
+    /// Every network group under `parent` with the premises the plan covers in each.
+    func groups(under parent: String, level: AggregationLevel, plan: DataPrivacyPlan, seen: Set<String>) -> [(key: String, premises: [Int64])] {
+        if let fleet = inventory.fleet, let (kind, number) = Self.split(parent), kind == "SS" || kind == "PS" {
+            let (childStarts, parentStarts) = kind == "SS" ? (fleet.layout.feederStart, fleet.layout.secondaryStart)
+                : (fleet.layout.secondaryStart, fleet.layout.primaryStart)
+            guard number < parentStarts.count else { return [] }
+            let start = Int(parentStarts[number])
+            let end = number + 1 < parentStarts.count ? Int(parentStarts[number + 1]) : fleet.count
+            var result: [(String, [Int64])] = []
+            var child = FleetLayout.containing(start, in: childStarts)
+            while child < childStarts.count, Int(childStarts[child]) < end {
+                let childEnd = child + 1 < childStarts.count ? min(end, Int(childStarts[child + 1])) : end
+                let members = (Int(childStarts[child])..<childEnd).filter { covered(fleet: fleet, index: $0, plan: plan) }
+                    .map { Fleet.premisesIDBase + Int64($0) }
+                result.append(((kind == "SS" ? "LV" : "SS") + String(child), members))
+                child += 1
+            }
+            return result
+        }
+        // Store premises: the groups seen, each with the premises at its postcode (or district).
+        return seen.sorted().map { key in
+            let members: [Int64]
+            if key.hasPrefix("PC:") {
+                members = inventory.premises(postcode: String(key.dropFirst(3)), addressIdentifier: nil)
+                    .filter { inventory.fleet?.index(premisesID: $0.id) == nil && covered(premises: $0.id, plan: plan) }.map(\.id)
+            } else {
+                members = []
+            }
+            return (key, members)
+        }
+    }
+
+    private static func split(_ key: String) -> (String, Int)? {
+        let kind = String(key.prefix(2))
+        guard let number = Int(key.dropFirst(2)) else { return nil }
+        return (kind, number)
+    }
+
+    /// Whether the plan's operator is the premises' distributor (or gas transporter) and
+    /// its meter is in DCC's service.
+    func covered(fleet: Fleet, index: Int, plan: DataPrivacyPlan) -> Bool {
+        let premises = fleet.premises(index)
+        switch plan.fuel {
+        case .electricity:
+            guard premises.distributor.eui == plan.user else { return false }
+            return inventory.device(premises.eui(.esme))?.optedOut != true
+        case .gas:
+            guard premises.gasTransporter?.eui == plan.user, premises.has(.gsme) else { return false }
+            return inventory.device(premises.eui(.gsme))?.optedOut != true
+        }
+    }
+
+    func covered(premises id: Int64, plan: DataPrivacyPlan) -> Bool {
+        let type: DeviceType = plan.fuel == .electricity ? .esme : .gsme
+        let role: UserRole = plan.fuel == .electricity ? .ed : .gt
+        guard let meter = inventory.devices(atPremises: id).first(where: { $0.type == type }), !meter.optedOut, let mpxn = meter.importMPxN else { return false }
+        let now = Timestamp.now()
+        return inventory.registrations(mpxn: mpxn).contains { $0.role == role && $0.party == plan.user && $0.covers(now) }
+    }
+
+    // MARK: - Intake
+
+    /// The readings of one household's read, pseudonymised and tagged for the plan.
+    func intake(plan: DataPrivacyPlan, premises: Int64, occupancy: Int, readings: [(start: Timestamp, value: Int64)]) async throws -> [PlanReading] {
+        guard let secrets = try await store.planSecrets(id: plan.id), let location = location(premises: premises, level: plan.level) else { return [] }
+        let pseudonym = Pseudonymiser(key: secrets.key).pseudonym(premises: premises, occupancy: occupancy)
+        return readings.map { PlanReading(pseudonym: pseudonym, group: location.key, slot: $0.start, value: $0.value) }
+    }
+
+    // MARK: - Aggregation runs
+
+    /// Runs every active plan (after new readings, and periodically for publication delays).
+    func run(interval: Duration = .seconds(30)) async {
+        while !Task.isCancelled {
+            await wakeup.wait(upTo: interval)
+            if Task.isCancelled { break }
+            await runAll()
+        }
+    }
+
+    public func runAll() async {
+        do {
+            for plan in try await store.plans() { try await run(plan: plan) }
+        } catch is CancellationError {
+        } catch {
+            logger.error("data privacy plan aggregation failed: \(error)")
+        }
+    }
+
+    /// One aggregation run of one plan.
+    @discardableResult
+    public func run(plan: DataPrivacyPlan, now: Timestamp = .now()) async throws -> PlanAggregator.Outcome {
+        let readings = try await store.planReadings(plan: plan.id)
+        var outcome = PlanAggregator.Outcome()
+        if !readings.isEmpty, let secrets = try await store.planSecrets(id: plan.id) {
+            let pseudonymiser = Pseudonymiser(key: secrets.key)
+            // The network groups the readings fall in, with their siblings (for merging).
+            var parents: [String: Set<String>] = [:]
+            for key in Set(readings.map(\.group)) {
+                parents[parent(of: key, level: plan.level), default: []].insert(key)
+            }
+            var premisesByGroup: [(key: String, parent: String, premises: [Int64])] = []
+            for (parent, seen) in parents {
+                for group in groups(under: parent, level: plan.level, plan: plan, seen: seen) {
+                    premisesByGroup.append((group.key, parent, group.premises))
+                }
+            }
+            let occupancies = try await store.currentOccupancies(premises: [])
+            let networkGroups = premisesByGroup.map { group in
+                NetworkGroup(key: group.key, parent: group.parent,
+                             members: group.premises.map { pseudonymiser.pseudonym(premises: $0, occupancy: occupancies[$0] ?? 0) })
+            }
+            let aggregator = PlanAggregator(plan: plan)
+            let partition = aggregator.partition(networkGroups)
+            let slotLength: Int64 = plan.granularity == .daily ? 86_400_000 : 1_800_000
+            outcome = aggregator.run(readings: readings, partition: partition, decidedSlots: try await store.decidedSlots(plan: plan.id),
+                                     slotMilliseconds: slotLength, now: now)
+        }
+        var mutations: [Mutation] = []
+        let toDelete = plan.rawRetentionDays == 0 ? outcome.decided + outcome.discarded : outcome.discarded
+        if !outcome.published.isEmpty || !outcome.suppressed.isEmpty || !toDelete.isEmpty {
+            mutations.append(.privacy(.planDecided(plan: plan.id, published: outcome.published, suppressed: outcome.suppressed, deleteReadings: toDelete)))
+            var reasons: [String: Int] = [:]
+            for suppression in outcome.suppressed {
+                let reason = suppression.reason.split(separator: ",").first.map(String.init) ?? suppression.reason
+                reasons[String(reason.drop { $0.isNumber || $0 == " " || $0 == "%" }), default: 0] += 1
+            }
+            let why = reasons.sorted { $0.value > $1.value }.prefix(3).map { "\($0.value)× \($0.key)" }.joined(separator: "; ")
+            mutations.append(.audit(AuditEvent(at: now, kind: "dpp", actor: plan.user, code: "plan \(plan.id)",
+                                               detail: "data privacy plan \(plan.id): \(outcome.published.count) period(s) published, \(outcome.suppressed.count) suppressed"
+                                                   + (why.isEmpty ? "" : " (\(why))")
+                                                   + ", \(toDelete.count) raw reading(s) deleted, \(outcome.discarded.count) discarded")))
+        }
+        let day: Int64 = 86_400_000
+        mutations.append(.privacy(.expirePlanData(plan: plan.id,
+                                                  readingsBefore: plan.rawRetentionDays > 0 ? now.adding(milliseconds: -Int64(plan.rawRetentionDays) * day) : nil,
+                                                  aggregatesBefore: now.adding(milliseconds: -Int64(plan.aggregateRetentionDays) * day))))
+        try await committer.commit(mutations)
+        return outcome
+    }
+
+    func parent(of key: String, level: AggregationLevel) -> String {
+        if let fleet = inventory.fleet, let (kind, number) = Self.split(key) {
+            if kind == "LV", number < fleet.layout.feederStart.count {
+                return "SS\(FleetLayout.containing(Int(fleet.layout.feederStart[number]), in: fleet.layout.secondaryStart))"
+            }
+            if kind == "SS", number < fleet.layout.secondaryStart.count {
+                return "PS\(FleetLayout.containing(Int(fleet.layout.secondaryStart[number]), in: fleet.layout.primaryStart))"
+            }
+        }
+        if key.hasPrefix("PC:") { return "PD:" + String(key.dropFirst(3).dropLast(3)) }
+        return "AREA"
+    }
+}

@@ -1,0 +1,131 @@
+import Devices
+import DUIS
+import Foundation
+import Logging
+import Privacy
+import Storage
+
+/// The privacy stage of the pipeline: for every SRV that returns consumption, the data
+/// access rules for the user's role, against the consent ledger of the premises' current
+/// occupancy and the user's approved data privacy plans. The gateway asks before it
+/// accepts a request; the device boundary asks again before the device runs it (a
+/// consent may have been withdrawn, or the tenancy changed, in between).
+final class PrivacyGuard: Sendable {
+    let store: SQLiteStore
+    let inventory: Inventory
+    let rules: PrivacyRules
+    let enforcement: PrivacyEnforcement
+
+    init(store: SQLiteStore, inventory: Inventory, rules: PrivacyRules, enforcement: PrivacyEnforcement) {
+        self.store = store
+        self.inventory = inventory
+        self.rules = rules
+        self.enforcement = enforcement
+    }
+
+    /// One decision, with what the consumer's access log records about it.
+    struct Check: Sendable {
+        /// What the rules decided.
+        var verdict: PrivacyVerdict
+        /// What the hub does: the verdict, or (with `--privacy dcc`) a release of what the rules refused.
+        var effective: PrivacyVerdict
+        var request: DataRequest
+        var occupancy: Occupancy
+        var role: UserRole
+
+        var auditOnly: Bool { verdict.isRefusal && !effective.isRefusal }
+
+        /// The audit text: the rule and why.
+        var summary: String {
+            auditOnly ? "privacy [\(verdict.rule)] would refuse (audit only, --privacy dcc): \(verdict.reason)"
+                : "privacy [\(verdict.rule)] \(verdict.reason)"
+        }
+
+        func access(party: EUI64, outcome: DataAccess.Outcome, detail: String, requestID: String?, at time: Timestamp) -> DataAccess {
+            DataAccess(premises: occupancy.premises, occupancy: occupancy.sequence, at: time, party: party, role: role.rawValue, srv: request.srv,
+                       granularity: request.granularity, outcome: outcome, rule: verdict.rule, detail: detail, requestID: requestID)
+        }
+
+        /// The access log entry for a refusal (or an audit-only pass).
+        func refusalAccess(party: EUI64, requestID: String?, at time: Timestamp) -> DataAccess {
+            access(party: party, outcome: auditOnly ? .allowedAuditOnly : .refused, detail: verdict.reason, requestID: requestID, at: time)
+        }
+    }
+
+    /// The rules' decision for `party` acting as `role` reading `srv` from `device`, or nil
+    /// when the SRV returns no consumption or the device is at no premises.
+    func check(role: UserRole, party: EUI64, device: DeviceRecord, srv: String) async throws -> Check? {
+        guard let request = DataRequest.classify(srv: srv), let premises = device.premises else { return nil }
+        let (occupancy, entries) = try await store.privacyContext(premises: premises)
+        let ledger = ConsentLedger(occupancy: occupancy, entries: entries, at: .now())
+        let plans = role == .ed || role == .gt ? try await store.plans(user: party) : []
+        let fuel: PlanFuel = device.type == .gsme || device.type == .gpf ? .gas : .electricity
+        let verdict = rules.decide(role: role, party: party, request: request, ledger: ledger, plans: plans, fuel: fuel)
+        var effective = verdict
+        if verdict.isRefusal, enforcement == .dcc {
+            effective = .release(rule: "privacy-dcc-mode", reason: "audit only: \(verdict.reason)", dataFrom: occupancy.start)
+        }
+        return Check(verdict: verdict, effective: effective, request: request, occupancy: occupancy, role: role)
+    }
+
+    /// The role a user acts in for a device (as access control chose it at the gateway).
+    func role(of user: UserRecord, srv: String, device: DeviceRecord, accessControl: AccessControl, at time: Timestamp) -> UserRole? {
+        guard let variant = ServiceCatalogue.variant(srv) else { return nil }
+        for role in user.roles.intersection(variant.eligibleRoles) where accessControl.authorisation(role: role, user: user.eui, device: device, at: time) != nil {
+            return role
+        }
+        return nil
+    }
+}
+
+/// What the device boundary does with a device's answer under a privacy decision:
+/// drops readings from before the data window (the occupancy's move-in, the consent's
+/// period), or takes the readings out for a data privacy plan.
+enum ResponseFilter {
+    /// Removes every `LogEntry` whose `Timestamp` is not after `from`. Log entries are
+    /// stamped at the end of the period they cover, so one stamped at `from` belongs to
+    /// the time before it. Returns how many were removed.
+    static func dropEntries(_ node: inout DataNode, notAfter from: Timestamp) -> Int {
+        guard from.milliseconds > 0 else { return 0 }
+        var removed = 0
+        node.children.removeAll { child in
+            guard child.name == "LogEntry", let text = child.children.first(where: { $0.name == "Timestamp" })?.text,
+                  let at = Timestamp(xsDateTime: text) else { return false }
+            if at <= from {
+                removed += 1
+                return true
+            }
+            return false
+        }
+        for index in node.children.indices { removed += dropEntries(&node.children[index], notAfter: from) }
+        return removed
+    }
+
+    /// The readings of a profile or consumption log, as (start of period, value): Wh for
+    /// electricity, litres for gas.
+    static func readings(_ node: DataNode, periodMilliseconds: Int64) -> [(start: Timestamp, value: Int64)] {
+        var result: [(Timestamp, Int64)] = []
+        func walk(_ node: DataNode) {
+            if node.name == "LogEntry", let text = node.children.first(where: { $0.name == "Timestamp" })?.text, let end = Timestamp(xsDateTime: text) {
+                if let value = firstValue(node) { result.append((end.adding(milliseconds: -periodMilliseconds), value)) }
+                return
+            }
+            for child in node.children { walk(child) }
+        }
+        walk(node)
+        return result
+    }
+
+    private static func firstValue(_ entry: DataNode) -> Int64? {
+        for child in entry.children where child.name != "Timestamp" {
+            if child.name == "Gas", let text = child.children.first?.text, let cubic = Double(text) { return Int64((cubic * 1000).rounded()) }
+            if child.children.isEmpty, let text = child.text {
+                if let value = Int64(text) { return value }
+                // Gas logs give cubic metres with decimals.
+                if let cubic = Double(text) { return Int64((cubic * 1000).rounded()) }
+            }
+            if let nested = firstValue(child) { return nested }
+        }
+        return nil
+    }
+}
