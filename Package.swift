@@ -100,7 +100,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "DUIS", "Hub",
+                "DUIS", "Hub", "Privacy", "Storage", "Devices",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

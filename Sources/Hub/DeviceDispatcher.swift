@@ -405,19 +405,18 @@ final class DeviceDispatcher: Sendable {
         case .refuse:
             return ("", [])
         case .release(_, _, let from):
-            let dropped = ResponseFilter.dropEntries(&outcome.response.body, notAfter: from)
-            let window = dropped > 0 ? "; \(dropped) log entr\(dropped == 1 ? "y" : "ies") from before \(from.iso8601) withheld" : ""
+            let dropped = ResponseFilter.dropEntries(&outcome.response.body, before: from, period: check.request.periodMilliseconds)
+            let window = dropped > 0 ? "; \(dropped) log entr\(dropped == 1 ? "y" : "ies") covering time before \(from.iso8601) withheld" : ""
             let access = check.auditOnly ? check.refusalAccess(party: originator, requestID: requestID, at: time)
                 : check.access(party: originator, outcome: .released, detail: outcome.note + window, requestID: requestID, at: time)
             return ("; \(check.summary)\(window)", [.privacy(.recordAccess(access))])
         case .aggregate(let planID, _, _, let from):
-            _ = ResponseFilter.dropEntries(&outcome.response.body, notAfter: from)
+            _ = ResponseFilter.dropEntries(&outcome.response.body, before: from, period: check.request.periodMilliseconds)
             guard let plan = try await store.plans(user: originator).first(where: { $0.id == planID }) else {
                 outcome.response.body.children = []
                 return ("; data privacy plan \(planID) was retired: the readings were discarded", [])
             }
-            let period: Int64 = check.request.granularity == .daily ? 86_400_000 : 1_800_000
-            let values = ResponseFilter.readings(outcome.response.body, periodMilliseconds: period)
+            let values = ResponseFilter.readings(outcome.response.body, periodMilliseconds: check.request.periodMilliseconds)
             let readings = try await plans.intake(plan: plan, premises: check.occupancy.premises, occupancy: check.occupancy.sequence, readings: values)
             let first = values.map(\.start).min(), last = values.map(\.start).max()
             var receipt = DataNode("DataPrivacyPlanReceipt", attributes: [("plan", String(plan.id))])

@@ -82,22 +82,23 @@ final class PrivacyGuard: Sendable {
 /// drops readings from before the data window (the occupancy's move-in, the consent's
 /// period), or takes the readings out for a data privacy plan.
 enum ResponseFilter {
-    /// Removes every `LogEntry` whose `Timestamp` is not after `from`. Log entries are
-    /// stamped at the end of the period they cover, so one stamped at `from` belongs to
-    /// the time before it. Returns how many were removed.
-    static func dropEntries(_ node: inout DataNode, notAfter from: Timestamp) -> Int {
+    /// Removes every `LogEntry` whose period began before `from`. Log entries are stamped
+    /// at the end of the period they cover (`period` long; 0 for snapshots such as
+    /// register reads, kept only if taken after `from`), so a day's total that straddles
+    /// a move-in is withheld whole. Returns how many were removed.
+    static func dropEntries(_ node: inout DataNode, before from: Timestamp, period: Int64) -> Int {
         guard from.milliseconds > 0 else { return 0 }
         var removed = 0
         node.children.removeAll { child in
             guard child.name == "LogEntry", let text = child.children.first(where: { $0.name == "Timestamp" })?.text,
                   let at = Timestamp(xsDateTime: text) else { return false }
-            if at <= from {
+            if period > 0 ? at.milliseconds - period < from.milliseconds : at <= from {
                 removed += 1
                 return true
             }
             return false
         }
-        for index in node.children.indices { removed += dropEntries(&node.children[index], notAfter: from) }
+        for index in node.children.indices { removed += dropEntries(&node.children[index], before: from, period: period) }
         return removed
     }
 

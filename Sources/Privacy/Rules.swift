@@ -6,6 +6,16 @@ public struct DataRequest: Sendable, Hashable {
     public var granularity: Granularity
     public var what: String
 
+    /// How long a log entry of this data covers (entries are stamped at its end): half an
+    /// hour, a day, or 0 for snapshots (registers, billing data logs).
+    public var periodMilliseconds: Int64 {
+        switch granularity {
+        case .halfHourly: return 1_800_000
+        case .daily: return srv == "4.12.1" || srv == "4.12.2" ? 0 : 86_400_000
+        case .monthly: return 0
+        }
+    }
+
     /// The consumption an SRV reveals, or nil for SRVs that return no consumption
     /// (configuration, tariffs, events, network data).
     public static func classify(srv: String) -> DataRequest? {

@@ -2,7 +2,9 @@
 /// serves (`/api/v1/serviceS`, `/api/v1/serviceD`, `/api/v1/serviceT`), `/health`, and
 /// `/metrics` for Prometheus.
 import DUIS
+import Foundation
 import Hub
+import Privacy
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -83,6 +85,9 @@ public enum HubServer {
         router.get("/health") { _, _ -> Response in
             textResponse(.ok, "ok: \(hub.inventory.deviceCount) devices, \(hub.registry.all.count) users")
         }
+        router.get("/api/v1/dpp/:plan/profiles") { request, context -> Response in
+            await dppProfiles(hub: hub, request: request, plan: context.parameters.get("plan"))
+        }
         router.get("/metrics") { _, _ -> Response in
             var buffer = [UInt8]()
             MetricsBootstrap.registry.emit(into: &buffer)
@@ -105,4 +110,40 @@ func textResponse(_ status: HTTPResponse.Status, _ message: String) -> Response 
 func headerSafe(_ text: String) -> String {
     let cleaned = text.unicodeScalars.map { $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : " " }
     return String(String(cleaned).prefix(600))
+}
+
+/// A data privacy plan's published profiles, for its network operator: JSON, with the
+/// plan's API token as a bearer token. Never a household's reading.
+func dppProfiles(hub: Hub, request: Request, plan text: String?) async -> Response {
+    guard let text, let id = Int64(text) else { return textResponse(.notFound, "no such plan") }
+    let authorization = request.headers[.authorization] ?? ""
+    guard authorization.hasPrefix("Bearer ") else {
+        return textResponse(.unauthorized, "give the plan's API token (printed by `gbsm dpp register`) as Authorization: Bearer TOKEN")
+    }
+    do {
+        guard let plan = try await hub.store.plans().first(where: { $0.id == id }), let secrets = try await hub.store.planSecrets(id: id) else {
+            return textResponse(.notFound, "no active plan \(id)")
+        }
+        guard constantTimeEqual(sha256Hex(String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)), secrets.tokenHash) else {
+            return textResponse(.forbidden, "the token is not plan \(id)'s")
+        }
+        let query = request.uri.queryParameters
+        let from = query.get("from").flatMap { Timestamp(xsDateTime: $0) ?? Timestamp(xsDate: $0) }
+        let to = query.get("to").flatMap { Timestamp(xsDateTime: $0) ?? Timestamp(xsDate: $0) }
+        let aggregates = try await hub.store.planAggregates(plan: id, from: from, to: to)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let body = try encoder.encode(ProfileDocument(plan: plan, aggregates: aggregates))
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    } catch {
+        return textResponse(.serviceUnavailable, "the plan's profiles could not be read: \(error)")
+    }
+}
+
+func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    guard x.count == y.count else { return false }
+    var difference: UInt8 = 0
+    for index in x.indices { difference |= x[index] ^ y[index] }
+    return difference == 0
 }
