@@ -29,7 +29,7 @@ public final class PlanPipeline: Sendable {
     // MARK: - Network groups
 
     /// The network group of a premises at the plan's level, and the group above it.
-    func location(premises id: Int64, level: AggregationLevel) -> (key: String, parent: String)? {
+    public func location(premises id: Int64, level: AggregationLevel) -> (key: String, parent: String)? {
         if let fleet = inventory.fleet, let index = fleet.index(premisesID: id) {
             let secondary = FleetLayout.containing(index, in: fleet.layout.secondaryStart)
             switch level {

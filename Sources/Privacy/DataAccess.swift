@@ -1,3 +1,4 @@
+import Foundation
 import DUIS
 
 /// One decision about a household's data, as the consumer sees it in "who accessed my
@@ -41,5 +42,32 @@ public struct DataAccess: Sendable, Hashable, Codable {
         self.rule = rule
         self.detail = detail
         self.requestID = requestID
+    }
+}
+
+/// The consumer portal's secrets: the per-premises code an IHD shows, and one-use links.
+/// Only their SHA-256 is stored.
+public enum PortalSecrets {
+    /// Crockford's base-32 letters (no I, L, O or U): easy to read off a small screen.
+    static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+
+    public static func issue() -> (code: String, token: String) {
+        var generator = SystemRandomNumberGenerator()
+        let characters = (0..<8).map { _ in alphabet[Int(generator.next(upperBound: UInt32(alphabet.count)))] }
+        let code = String(characters.prefix(4)) + "-" + String(characters.suffix(4))
+        let token = (0..<32).map { _ in String(format: "%02x", generator.next(upperBound: UInt32(256))) }.joined()
+        return (code, token)
+    }
+
+    /// The code as typed: case, spaces and dashes do not matter; O reads as 0, I and L as 1.
+    public static func normalise(_ text: String) -> String {
+        String(text.uppercased().compactMap { character -> Character? in
+            switch character {
+            case "-", " ": return nil
+            case "O": return "0"
+            case "I", "L": return "1"
+            default: return character
+            }
+        })
     }
 }

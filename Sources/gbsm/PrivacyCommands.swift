@@ -360,3 +360,73 @@ struct DPPCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct PrivacyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "privacy",
+        abstract: "What a household's data reveals, and the consumer portal's sign-in codes.",
+        subcommands: [RevealCommand.self, PortalCode.self])
+
+    struct RevealCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reveal",
+            abstract: "Run the inferences (wake time, daytime occupancy, cooking, EV charging, holidays, solar panels) on one home's data at half-hourly, daily and monthly granularity, and on the plan aggregates it is part of.")
+
+        @OptionGroup var data: DataOptions
+        @OptionGroup var where_: PremisesOptions
+
+        @Option(help: "Days of data to look at.")
+        var days: Int32 = 56
+
+        func run() async throws {
+            guard days >= 7 && days <= 397 else { throw ValidationError("--days is 7 to 397") }
+            let store = try data.store()
+            let inventory = try await openInventory(data, store: store)
+            let premises = try where_.premises(inventory)
+            var configuration = HubConfiguration(dataDirectory: data.url)
+            configuration.fleetEvents = .quiet
+            let hub = try await Hub.open(configuration)
+            defer { Task { await hub.shutdown() } }
+            guard let report = try await hub.reveal(premises: premises.id, days: days) else {
+                throw ValidationError("premises \(premises.id) has no emulated meters")
+            }
+            print("premises \(premises.id), \(premises.postcode): \(report.days) whole days of the current occupancy's data")
+            var rows = [["INFERENCE", "GRANULARITY", "GIVES AWAY", "FINDING"]]
+            for inference in report.inferences {
+                rows.append([inference.name, inference.granularity, inference.revealed ? "yes" : "no", inference.finding])
+            }
+            printTable(rows)
+            print("the household model really has: " + report.truth.joined(separator: ", "))
+            await hub.shutdown()
+        }
+    }
+
+    struct PortalCode: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "portal-code",
+            abstract: "Issue the consumer portal's sign-in code for a premises (what its IHD shows) and a one-use magic link valid for 24 hours. A new code replaces the old; a change of tenancy revokes it.")
+
+        @OptionGroup var data: DataOptions
+        @OptionGroup var where_: PremisesOptions
+
+        @Option(name: .customLong("base-url"), help: "The hub's address, for the link.")
+        var baseURL: String = "http://127.0.0.1:8079"
+
+        func run() async throws {
+            let store = try data.store()
+            let inventory = try await openInventory(data, store: store)
+            let premises = try where_.premises(inventory)
+            let occupancy = try await store.currentOccupancy(premises: premises.id)
+            let issued = PortalSecrets.issue()
+            let now = Timestamp.now()
+            try await store.apply([
+                .privacy(.putPortalSecret(premises: premises.id, occupancy: occupancy.sequence, secretHash: sha256Hex(PortalSecrets.normalise(issued.code)), at: now)),
+                .privacy(.putPortalLink(tokenHash: sha256Hex(issued.token), premises: premises.id, occupancy: occupancy.sequence, expires: now.adding(milliseconds: 86_400_000))),
+                .audit(AuditEvent(at: now, kind: "portal", detail: "portal sign-in code and magic link issued for premises \(premises.id), occupancy \(occupancy.sequence)")),
+            ])
+            print("premises \(premises.id), \(premises.addressIdentifier), \(premises.postcode) (occupancy \(occupancy.sequence))")
+            print("IHD code: \(issued.code)   (sign in at \(baseURL)/portal with an MPAN or MPRN of the premises and this code)")
+            print("magic link (one use, 24 hours): \(baseURL)/portal/link/\(issued.token)")
+        }
+    }
+}
