@@ -101,6 +101,7 @@ let package = Package(
             name: "Server",
             dependencies: [
                 "DUIS", "Hub", "Privacy", "Storage", "Devices",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -91,10 +91,16 @@ public enum Reveal {
         let weekdays = present.filter { !$0.isWeekend }
         let daytime = median(weekdays.map { day in day.importWh[20..<32].reduce(0, +) / 12 })
         let occupied = daytime > base * 1.6 + 60
+        let daytimeExport = median(weekdays.map { day in day.exportWh[20..<32].reduce(0, +) / 12 })
+        if daytimeExport > 25 {
+            result.append(Inference(name: "daytime occupancy", granularity: "half-hourly",
+                                    finding: "hidden: the solar panels cover daytime use, so the import says little about who is home", revealed: false))
+        } else {
         result.append(Inference(name: "daytime occupancy", granularity: "half-hourly",
                                 finding: occupied ? "someone is home on weekdays (10:00–16:00 at \(Int(daytime * 2)) W against a \(Int(base * 2)) W standby)"
                                     : "the home is empty on weekday daytimes (\(Int(daytime * 2)) W, close to its \(Int(base * 2)) W standby): a pattern a burglar could use",
                                 revealed: true))
+        }
         result.append(Inference(name: "daytime occupancy", granularity: "daily", finding: "not visible", revealed: false))
 
         // Cooking.

@@ -85,6 +85,7 @@ public enum HubServer {
         router.get("/health") { _, _ -> Response in
             textResponse(.ok, "ok: \(hub.inventory.deviceCount) devices, \(hub.registry.all.count) users")
         }
+        Portal(hub: hub).register(router)
         router.get("/api/v1/dpp/:plan/profiles") { request, context -> Response in
             await dppProfiles(hub: hub, request: request, plan: context.parameters.get("plan"))
         }
