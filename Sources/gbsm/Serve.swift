@@ -170,6 +170,23 @@ struct Demo: AsyncParsableCommand {
             fleetLine = "Fleet: \(fleet.count) emulated homes (seed \(fleet.spec.seed)); e.g. \(first.postcode), MPAN \(first.importMPAN), ESME \(first.eui(.esme)), "
                 + "supplier \(first.supplier.eui). See `gbsm fleet stats|show --data \(data)`"
         }
+        // A fresh portal code for the default premises, as its IHD would show it.
+        var portalLines: [String] = []
+        if let store = try? SQLiteStore(path: HubConfiguration(dataDirectory: url).databasePath),
+           let premises = try? await store.premises().first(where: { $0.id == 1 }),
+           let occupancy = try? await store.currentOccupancy(premises: premises.id) {
+            let issued = PortalSecrets.issue()
+            let now = Timestamp.now()
+            try await store.apply([
+                .privacy(.putPortalSecret(premises: premises.id, occupancy: occupancy.sequence, secretHash: sha256Hex(PortalSecrets.normalise(issued.code)), at: now)),
+                .privacy(.putPortalLink(tokenHash: sha256Hex(issued.token), premises: premises.id, occupancy: occupancy.sequence, expires: now.adding(milliseconds: 86_400_000))),
+                .audit(AuditEvent(at: now, kind: "portal", detail: "demo: portal sign-in code and link issued for the default premises")),
+            ])
+            portalLines = [
+                "Consumer portal for the default premises: http://\(options.host):\(options.port)/portal/link/\(issued.token)",
+                "  (or sign in at /portal with MPAN \(Provisioning.defaultMPAN) and the IHD code \(issued.code); other homes: gbsm privacy portal-code --data \(data) --mpxn N)",
+            ]
+        }
         let executable = CommandLine.arguments.first.map { $0.hasPrefix("/") || $0.hasPrefix(".") ? $0 : "gbsm" } ?? "gbsm"
         try await runHub(data: url, options: options) { port in
             [
@@ -183,7 +200,7 @@ struct Demo: AsyncParsableCommand {
                 "or a device request (acknowledged with I99; the meter's answer is POSTed to your response endpoint):",
                 "  \(executable) example read-registers | \(executable) sign --data \(data) - | curl -s --data-binary @- http://\(options.host):\(options.port)/api/v1/serviceS",
                 "Audit trail: \(executable) audit list --data \(data)",
-            ]
+            ] + portalLines
         }
     }
 }
