@@ -384,6 +384,7 @@ final class DeviceDispatcher: Sendable {
                     throw .storage(error)
                 }
                 if outcome.optedOut { inventory.apply(mutations) }
+                for case .privacy(.startOccupancy(let occupancy)) in mutations { privacy.remember(occupancy) }
                 directory.remember(work.premises.id, state)
             }
             outboxWakeup.signal()

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Privacy
 import Storage
+import Synchronization
 
 /// The privacy stage of the pipeline: for every SRV that returns consumption, the data
 /// access rules for the user's role, against the consent ledger of the premises' current
@@ -15,6 +16,10 @@ final class PrivacyGuard: Sendable {
     let inventory: Inventory
     let rules: PrivacyRules
     let enforcement: PrivacyEnforcement
+    /// Current occupancies by premises. Only this process changes them (a 3.2 run at the
+    /// device boundary), so the cache stays true; admin commands change consents, which
+    /// are read from the store each time.
+    private let occupancies = Mutex<[Int64: Occupancy]>([:])
 
     init(store: SQLiteStore, inventory: Inventory, rules: PrivacyRules, enforcement: PrivacyEnforcement) {
         self.store = store
@@ -56,9 +61,12 @@ final class PrivacyGuard: Sendable {
     /// when the SRV returns no consumption or the device is at no premises.
     func check(role: UserRole, party: EUI64, device: DeviceRecord, srv: String) async throws -> Check? {
         guard let request = DataRequest.classify(srv: srv), let premises = device.premises else { return nil }
-        let (occupancy, entries) = try await store.privacyContext(premises: premises)
+        let occupancy = try await occupancy(premises: premises)
+        // Monthly reads by suppliers and network operators need no consent: no ledger to read.
+        let ledgerFree = request.granularity == .monthly && [.is, .es, .gs, .rsa, .ed, .gt].contains(role)
+        let entries = ledgerFree ? [] : try await store.consents(premises: premises, occupancy: occupancy.sequence)
         let ledger = ConsentLedger(occupancy: occupancy, entries: entries, at: .now())
-        let plans = role == .ed || role == .gt ? try await store.plans(user: party) : []
+        let plans = (role == .ed || role == .gt) && !ledgerFree ? try await store.plans(user: party) : []
         let fuel: PlanFuel = device.type == .gsme || device.type == .gpf ? .gas : .electricity
         let verdict = rules.decide(role: role, party: party, request: request, ledger: ledger, plans: plans, fuel: fuel)
         var effective = verdict
@@ -66,6 +74,22 @@ final class PrivacyGuard: Sendable {
             effective = .release(rule: "privacy-dcc-mode", reason: "audit only: \(verdict.reason)", dataFrom: occupancy.start)
         }
         return Check(verdict: verdict, effective: effective, request: request, occupancy: occupancy, role: role)
+    }
+
+    func occupancy(premises: Int64) async throws -> Occupancy {
+        if let cached = occupancies.withLock({ $0[premises] }) { return cached }
+        let current = try await store.currentOccupancy(premises: premises)
+        remember(current)
+        return current
+    }
+
+    /// Records a premises' new occupancy once its change of tenancy is committed.
+    func remember(_ occupancy: Occupancy) {
+        occupancies.withLock { cache in
+            if cache.count >= 1_000_000, cache[occupancy.premises] == nil { cache.removeAll(keepingCapacity: true) }
+            if let known = cache[occupancy.premises], known.sequence > occupancy.sequence { return }
+            cache[occupancy.premises] = occupancy
+        }
     }
 
     /// The role a user acts in for a device (as access control chose it at the gateway).

@@ -158,20 +158,6 @@ extension SQLiteStore {
         }
     }
 
-    /// The current occupancy of a premises and its consent ledger entries, in one read.
-    public func privacyContext(premises: Int64) async throws -> (Occupancy, [ConsentEntry]) {
-        try await pool.read { db in
-            var occupancy = Occupancy.initial(premises: premises)
-            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM occupancies WHERE premises = ? ORDER BY seq DESC LIMIT 1"), arguments: [premises]) {
-                occupancy = Occupancy(premises: premises, sequence: row["seq"], start: Timestamp(milliseconds: row["start_ms"]),
-                                      end: (row["end_ms"] as Int64?).map(Timestamp.init(milliseconds:)), cause: row["cause"])
-            }
-            let entries = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM consents WHERE premises = ? AND occupancy = ? ORDER BY at, id"),
-                                           arguments: [premises, occupancy.sequence]).compactMap(Self.consent)
-            return (occupancy, entries)
-        }
-    }
-
     /// The occupancy in the premises now.
     public func currentOccupancy(premises: Int64) async throws -> Occupancy {
         try await occupancies(premises: premises).last ?? Occupancy.initial(premises: premises)
