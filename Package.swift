@@ -161,7 +161,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HubTests",
-            dependencies: ["Hub", "Storage", "DUIS", "SMKI", "TestSupport"],
+            dependencies: ["Hub", "Storage", "DUIS", "SMKI", "Devices", "Privacy", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -198,6 +198,22 @@ final class DeviceDispatcher: Sendable {
     enum Failure: Error {
         case refused(Refusal)
         case storage(any Error)
+        /// The premises' occupancy changed after the privacy check.
+        case stale
+    }
+
+    /// Why a 3.2's restriction date cannot start a new occupancy, or nil.
+    func tenancyProblem(_ body: ElementTree, premises: Int64, at time: Timestamp) async throws -> String? {
+        guard let text = body.value("RestrictionDateTime") else { return nil }
+        guard let restriction = Timestamp(xsDateTime: text) else { return "RestrictionDateTime \(text) is not a date-time" }
+        let current = try await privacy.occupancy(premises: premises)
+        if current.sequence > 0, restriction < current.start {
+            return "RestrictionDateTime \(restriction.iso8601) is before the current occupancy began (\(current.start.iso8601)): a change of tenancy cannot reach back into an earlier household's time"
+        }
+        if restriction > time.adding(milliseconds: 86_400_000) {
+            return "RestrictionDateTime \(restriction.iso8601) is more than a day ahead"
+        }
+        return nil
     }
 
     /// Runs one request; returns when to try it again if it could not finish.
@@ -332,8 +348,15 @@ final class DeviceDispatcher: Sendable {
                 var state: PremisesState
                 do {
                     state = try await directory.state(premises: work.premises.id)
+                    // A change of tenancy committed since the check: decide again.
+                    if let check, try await privacy.occupancy(premises: work.premises.id).sequence != check.occupancy.sequence { throw Failure.stale }
+                } catch let failure as Failure {
+                    throw failure
                 } catch {
                     throw .storage(error)
+                }
+                if command.srv == "3.2", let problem = try? await tenancyProblem(work.body, premises: work.premises.id, at: .now()) {
+                    throw .refused(Refusal(.E12, rule: "tenancy-restriction", problem))
                 }
                 let time = Timestamp.now()
                 let previousRestriction = state.tenancyRestriction
@@ -390,6 +413,10 @@ final class DeviceDispatcher: Sendable {
             outboxWakeup.signal()
             if aggregated { plans.wakeup.signal() }
             return nil
+        } catch .stale {
+            return .milliseconds(1)
+        } catch .refused(let refusal) {
+            return await finish(stored, code: refusal.code, reason: refusal.reason, rule: refusal.rule, work: work)
         } catch {
             logger.error("device boundary: \(stored.requestID) could not be recorded (\(error)); it will run again")
             return .seconds(5)
@@ -417,7 +444,12 @@ final class DeviceDispatcher: Sendable {
                 outcome.response.body.children = []
                 return ("; data privacy plan \(planID) was retired: the readings were discarded", [])
             }
-            let values = ResponseFilter.readings(outcome.response.body, periodMilliseconds: check.request.periodMilliseconds)
+            // Only import profiles and daily consumption are aggregated; a plan takes no
+            // period before its data window (the user's previous plan's retirement).
+            let values = check.request.feedsPlans
+                ? ResponseFilter.readings(outcome.response.body, periodMilliseconds: check.request.periodMilliseconds)
+                    .filter { $0.start >= (plan.dataFrom ?? Timestamp(milliseconds: Int64.min)) }
+                : []
             let readings = try await plans.intake(plan: plan, premises: check.occupancy.premises, occupancy: check.occupancy.sequence, readings: values)
             let first = values.map(\.start).min(), last = values.map(\.start).max()
             var receipt = DataNode("DataPrivacyPlanReceipt", attributes: [("plan", String(plan.id))])
@@ -426,7 +458,8 @@ final class DeviceDispatcher: Sendable {
                 receipt.add("FirstPeriodStart", first.iso8601)
                 receipt.add("LastPeriodStart", last.iso8601)
             }
-            receipt.add("Disposition", "aggregated by \(plan.level.rawValue) under the plan; no reading is returned raw")
+            receipt.add("Disposition", check.request.feedsPlans ? "aggregated by \(plan.level.rawValue) under the plan; no reading is returned raw"
+                            : "withheld: the plan aggregates import profiles (4.8.1) and daily consumption (4.17) only")
             outcome.response.body.children = [receipt]
             let detail = "\(readings.count) reading(s) pseudonymised into data privacy plan \(plan.id) (\(plan.level.rawValue) aggregates)"
             return ("; \(check.summary); \(detail)", [
@@ -440,7 +473,9 @@ final class DeviceDispatcher: Sendable {
     /// whose consents start empty.
     private func changeOfTenancy(premises: Int64, at restriction: Timestamp, by originator: EUI64, requestID: String, time: Timestamp) async throws -> [Mutation] {
         let current = try await store.currentOccupancy(premises: premises)
-        guard current.start != restriction else { return [] }  // the other fuel's meter already started it
+        // The other fuel's meter already started it (its 3.2 may carry a slightly different time).
+        if current.sequence > 0, current.cause.hasPrefix("3.2"), abs(current.start.milliseconds - restriction.milliseconds) < 86_400_000 { return [] }
+        guard current.start != restriction else { return [] }
         let next = Occupancy(premises: premises, sequence: current.sequence + 1, start: restriction, cause: "3.2 from \(originator) (\(requestID))")
         return [
             .privacy(.startOccupancy(next)),

@@ -122,6 +122,9 @@ public final class Inventory: Sendable {
         return fleetDeviceRecord(fleet, index, slot)
     }
 
+    /// The premises the store holds explicitly (not the fleet's).
+    public var explicitPremises: [PremisesRecord] { state.withLock { Array($0.premises.values) } }
+
     public func premises(_ id: Int64) -> PremisesRecord? {
         if let explicit = state.withLock({ $0.premises[id] }) { return explicit }
         guard let fleet, let index = fleet.index(premisesID: id) else { return nil }

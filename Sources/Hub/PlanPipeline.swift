@@ -65,17 +65,15 @@ public final class PlanPipeline: Sendable {
             }
             return result
         }
-        // Store premises: the groups seen, each with the premises at its postcode (or district).
-        return seen.sorted().map { key in
-            let members: [Int64]
-            if key.hasPrefix("PC:") {
-                members = inventory.premises(postcode: String(key.dropFirst(3)), addressIdentifier: nil)
-                    .filter { inventory.fleet?.index(premisesID: $0.id) == nil && covered(premises: $0.id, plan: plan) }.map(\.id)
-            } else {
-                members = []
-            }
-            return (key, members)
+        // Store premises: every postcode unit (or district) under the parent, whether it
+        // has readings or not, so the groups do not depend on whom the operator chose to read.
+        var byKey: [String: [Int64]] = [:]
+        for premises in inventory.explicitPremises where inventory.fleet?.index(premisesID: premises.id) == nil {
+            guard let location = location(premises: premises.id, level: level), location.parent == parent else { continue }
+            byKey[location.key, default: []].append(premises.id)
         }
+        for key in seen where byKey[key] == nil { byKey[key] = [] }
+        return byKey.keys.sorted().map { key in (key, (byKey[key] ?? []).filter { covered(premises: $0, plan: plan) }.sorted()) }
     }
 
     private static func split(_ key: String) -> (String, Int)? {

@@ -106,16 +106,21 @@ final class PrivacyGuard: Sendable {
 /// drops readings from before the data window (the occupancy's move-in, the consent's
 /// period), or takes the readings out for a data privacy plan.
 enum ResponseFilter {
-    /// Removes every `LogEntry` whose period began before `from`. Log entries are stamped
-    /// at the end of the period they cover (`period` long; 0 for snapshots such as
-    /// register reads, kept only if taken after `from`), so a day's total that straddles
-    /// a move-in is withheld whole. Returns how many were removed.
+    /// Removes every log entry (an element whose name ends in `Entry`) whose period
+    /// began before `from`. Entries are stamped at the end of the period they cover
+    /// (`period` long; 0 for snapshots such as billing data logs, kept only if taken
+    /// after `from`), so a day's total that straddles a move-in is withheld whole. An
+    /// entry whose time cannot be read is withheld (fail closed). Returns how many were
+    /// removed.
     static func dropEntries(_ node: inout DataNode, before from: Timestamp, period: Int64) -> Int {
         guard from.milliseconds > 0 else { return 0 }
         var removed = 0
         node.children.removeAll { child in
-            guard child.name == "LogEntry", let text = child.children.first(where: { $0.name == "Timestamp" })?.text,
-                  let at = Timestamp(xsDateTime: text) else { return false }
+            guard child.name.hasSuffix("Entry") else { return false }
+            guard let at = entryTime(child) else {
+                removed += 1
+                return true
+            }
             if period > 0 ? at.milliseconds - period < from.milliseconds : at <= from {
                 removed += 1
                 return true
@@ -124,6 +129,15 @@ enum ResponseFilter {
         }
         for index in node.children.indices { removed += dropEntries(&node.children[index], before: from, period: period) }
         return removed
+    }
+
+    static let timeNames: Set<String> = ["Timestamp", "TimeStamp", "CaptureTime", "DateTime", "BillingDateTime"]
+
+    static func entryTime(_ entry: DataNode) -> Timestamp? {
+        for child in entry.children where timeNames.contains(child.name) {
+            if let text = child.text, let time = Timestamp(xsDateTime: text) { return time }
+        }
+        return nil
     }
 
     /// The readings of a profile or consumption log, as (start of period, value): Wh for

@@ -164,6 +164,14 @@ public struct PlanAggregator: Sendable {
         var outcome = Outcome()
         let k = plan.minimumHouseholds
         let delay = Int64(plan.publicationDelayHours) * 3_600_000
+        // A period is final for every network group that was part of a decided group
+        // (merged groups are named after their network groups, joined by "+"), so a
+        // regrouping cannot publish the same households' period again under a new name.
+        var decidedNetwork = Set<SlotKey>()
+        for key in decidedSlots {
+            for part in key.group.split(separator: "+") { decidedNetwork.insert(SlotKey(group: String(part), slot: key.slot)) }
+        }
+        let networkGroupsOf = Dictionary(partition.groups.map { ($0.key, $0.networkGroups) }, uniquingKeysWith: { first, _ in first })
         var bySlot: [SlotKey: [PlanReading]] = [:]
         for reading in readings {
             guard let group = partition.groupOf[reading.pseudonym] else {
@@ -171,7 +179,9 @@ public struct PlanAggregator: Sendable {
                 continue
             }
             let key = SlotKey(group: group, slot: reading.slot.milliseconds)
-            if decidedSlots.contains(key) {
+            let networkGroups = networkGroupsOf[group] ?? [group]
+            if decidedSlots.contains(key) || decidedNetwork.contains(SlotKey(group: reading.group, slot: key.slot))
+                || networkGroups.contains(where: { decidedNetwork.contains(SlotKey(group: $0, slot: key.slot)) }) {
                 outcome.discarded.append(reading)
             } else {
                 bySlot[key, default: []].append(reading)

@@ -60,6 +60,10 @@ public struct DataPrivacyPlan: Sendable, Hashable, Codable {
     public var fuel: PlanFuel
     public var registeredAt: Timestamp
     public var retiredAt: Timestamp?
+    /// The plan takes in no reading of a period before this: the retirement of the
+    /// user's previous plan for the same data, whose published aggregates it must not
+    /// overlap (nil: no earlier plan).
+    public var dataFrom: Timestamp?
 
     public init(id: Int64 = 0, user: EUI64, name: String, approvalReference: String, level: AggregationLevel = .feeder, minimumHouseholds: Int = 5,
                 dominanceLimit: Double = 0.15, smallGroups: SmallGroupPolicy = .merge, rawRetentionDays: Int = 0, aggregateRetentionDays: Int = 730,

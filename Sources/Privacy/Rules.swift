@@ -6,6 +6,10 @@ public struct DataRequest: Sendable, Hashable {
     public var granularity: Granularity
     public var what: String
 
+    /// Whether a data privacy plan aggregates this SRV's readings (import profiles and
+    /// daily consumption); under a plan the others are withheld, not aggregated.
+    public var feedsPlans: Bool { srv == "4.8.1" || srv == "4.17" }
+
     /// How long a log entry of this data covers (entries are stamped at its end): half an
     /// hour, a day, or 0 for snapshots (registers, billing data logs).
     public var periodMilliseconds: Int64 {
@@ -24,6 +28,7 @@ public struct DataRequest: Sendable, Hashable {
         case "4.8.2": return DataRequest(srv: srv, granularity: .halfHourly, what: "half-hourly reactive import profile")
         case "4.8.3": return DataRequest(srv: srv, granularity: .halfHourly, what: "half-hourly export profile")
         case "4.16": return DataRequest(srv: srv, granularity: .halfHourly, what: "live active power")
+        case "4.10": return DataRequest(srv: srv, granularity: .halfHourly, what: "network data (voltage profile, or gas register samples)")
         case "4.6.1": return DataRequest(srv: srv, granularity: .daily, what: "daily import register reads")
         case "4.6.2": return DataRequest(srv: srv, granularity: .daily, what: "daily export register reads")
         case "4.17": return DataRequest(srv: srv, granularity: .daily, what: "daily consumption log")

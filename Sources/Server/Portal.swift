@@ -159,21 +159,23 @@ final class Portal: Sendable {
             return Self.html(PortalPages.signIn(error: refusal), status: .unauthorized)
         }
         let now = Timestamp.now().milliseconds
+        // The attempt counts before the code is checked, so parallel guesses cannot pass the limit.
         let recent = failures.withLock { failures -> Int in
             failures[premises.id] = (failures[premises.id] ?? []).filter { now - $0 < 900_000 }
+            failures[premises.id, default: []].append(now)
             return failures[premises.id]?.count ?? 0
         }
-        guard recent < 5 else {
+        guard recent <= 5 else {
             return Self.html(PortalPages.signIn(error: "Too many wrong codes for this home: wait 15 minutes."), status: .tooManyRequests)
         }
         do {
             let occupancy = try await hub.store.currentOccupancy(premises: premises.id)
             guard let stored = try await hub.store.portalSecretHash(premises: premises.id, occupancy: occupancy.sequence),
                   constantTimeEqual(sha256Hex(code), stored) else {
-                failures.withLock { $0[premises.id, default: []].append(now) }
                 try? await hub.store.apply([.audit(AuditEvent(at: .now(), kind: "portal", detail: "failed portal sign-in for premises \(premises.id)"))])
                 return Self.html(PortalPages.signIn(error: refusal), status: .unauthorized)
             }
+            failures.withLock { $0[premises.id] = nil }
             let value = try await makeSession(premises: premises.id, occupancy: occupancy.sequence)
             try await hub.store.apply([.audit(AuditEvent(at: .now(), kind: "portal", detail: "consumer of premises \(premises.id), occupancy \(occupancy.sequence), signed in with the IHD code"))])
             return Self.redirect("/portal/home", cookie: Self.sessionCookie(value))
@@ -434,17 +436,21 @@ final class Portal: Sendable {
         let days = try await hub.consumerDays(view, from: view.firstDay, through: view.lastDay)
         var text = ""
         if json {
-            text = "{\"premises\":\"\(PortalPages.escape(who(view)))\",\"occupancySince\":\"\(view.occupancy.sequence == 0 ? "installation" : view.occupancy.start.iso8601)\","
-                + "\"units\":{\"import\":\"Wh\",\"export\":\"Wh\",\"gas\":\"litre\"},\"readings\":["
-            var first = true
+            struct Reading: Encodable { var start: String; var `import`: Int32; var export: Int32; var gas: Int32 }
+            struct Document: Encodable {
+                var premises: String
+                var occupancySince: String
+                var units = ["import": "Wh", "export": "Wh", "gas": "litre"]
+                var readings: [Reading]
+            }
+            var readings: [Reading] = []
             for day in days {
                 for slot in day.slots {
-                    text += (first ? "" : ",") + "{\"start\":\"\(DayReadingsClock.start(day: day.day, slot: slot))\",\"import\":\(day.importWh[slot]),"
-                        + "\"export\":\(day.exportWh[slot]),\"gas\":\(day.gasLitres[slot])}"
-                    first = false
+                    readings.append(Reading(start: DayReadingsClock.start(day: day.day, slot: slot), import: day.importWh[slot], export: day.exportWh[slot], gas: day.gasLitres[slot]))
                 }
             }
-            text += "]}"
+            let document = Document(premises: who(view), occupancySince: view.occupancy.sequence == 0 ? "installation" : view.occupancy.start.iso8601, readings: readings)
+            text = String(decoding: try JSONEncoder().encode(document), as: UTF8.self)
         } else {
             text = "period_start,import_wh,export_wh,gas_litres\n"
             for day in days {

@@ -86,13 +86,17 @@ struct ConsentCommand: AsyncParsableCommand {
             let now = Timestamp.now()
             let until = try self.until.map(parseTime)
             if let until, until <= now { throw ValidationError("--until \(until.isoDate) is not in the future") }
-            if method == .ihdCode { try await verifyCIN(store: store, premises: premises.id, party: party, cin: cin, at: now) }
+            var note = "gbsm consent grant"
+            if method == .ihdCode {
+                let issuedAt = try await verifyCIN(store: store, premises: premises.id, party: party, cin: cin, at: now)
+                note += ", CIN of \(issuedAt.iso8601)"
+            }
             let users = try await store.users()
             guard users.contains(where: { $0.eui == party }) else { throw ValidationError("\(party) is not a registered DCC user") }
             let occupancy = try await store.currentOccupancy(premises: premises.id)
             let entry = ConsentEntry(premises: premises.id, occupancy: occupancy.sequence, party: party, purpose: purpose, action: .grant,
                                      granularity: granularity, dataFrom: try dataFrom.map(parseTime), until: until, method: method, at: now,
-                                     note: "gbsm consent grant")
+                                     note: note)
             try await store.apply([
                 .privacy(.addConsent(entry)),
                 .audit(AuditEvent(at: now, kind: "consent", actor: party,
@@ -200,20 +204,29 @@ func consentMethod(_ text: String?, cin: String?) throws -> ConsentMethod {
 }
 
 /// Checks the CIN against the one the party's 9.1 put on the premises' IHD.
-func verifyCIN(store: SQLiteStore, premises: Int64, party: EUI64, cin: String?, at time: Timestamp) async throws {
+@discardableResult
+func verifyCIN(store: SQLiteStore, premises: Int64, party: EUI64, cin: String?, at time: Timestamp) async throws -> Timestamp {
     guard let cin else { throw ValidationError("--cin is missing") }
     guard let bytes = try await store.deviceState(premises: premises),
           let state = try? JSONDecoder().decode(PremisesState.self, from: Data(bytes)),
           let shown = state.customerIdentificationNumber, let issuedAt = state.cinIssuedAt else {
         throw ValidationError("no Customer Identification Number has been shown at this premises: send SRV 9.1 to its meter first")
     }
-    guard state.cinIssuedTo == nil || state.cinIssuedTo == party else {
-        throw ValidationError("the CIN on the IHD was requested by \(state.cinIssuedTo?.description ?? "another user"), not \(party)")
+    guard let issuedTo = state.cinIssuedTo, issuedTo == party else {
+        throw ValidationError("the CIN on the IHD was requested by \(state.cinIssuedTo?.description ?? "an unknown user"), not \(party)")
+    }
+    let occupancy = try await store.currentOccupancy(premises: premises)
+    guard issuedAt >= occupancy.start else {
+        throw ValidationError("the CIN was shown before the current household moved in: send SRV 9.1 again")
+    }
+    if try await store.consents(premises: premises, occupancy: occupancy.sequence).contains(where: { $0.note.contains("CIN of \(issuedAt.iso8601)") }) {
+        throw ValidationError("the CIN shown on \(issuedAt.iso8601) has already been used for a consent: send SRV 9.1 again")
     }
     guard time.milliseconds - issuedAt.milliseconds <= 30 * 86_400_000 else {
         throw ValidationError("the CIN shown on \(issuedAt.isoDate) has expired (30 days): send SRV 9.1 again")
     }
     guard shown == cin else { throw ValidationError("CIN \(cin) does not match the number on the consumer's IHD") }
+    return issuedAt
 }
 
 struct DPPCommand: AsyncParsableCommand {
@@ -260,6 +273,9 @@ struct DPPCommand: AsyncParsableCommand {
                 throw ValidationError("\(user) already has plan \(existing.id) for \(plan.granularity.name) \(plan.fuel.rawValue) data: two partitions of the same households could be differenced, so retire it first (`gbsm dpp retire --plan \(existing.id)`, which deletes its aggregates)")
             }
             plan.id = try await store.nextPlanID()
+            // A successor takes in no period its retired predecessors may have published.
+            plan.dataFrom = try await store.plans(user: user, includeRetired: true)
+                .filter { $0.fuel == plan.fuel && $0.granularity == plan.granularity }.compactMap(\.retiredAt).max()
             let token = Pseudonymiser.newKey().map { String(format: "%02x", $0) }.joined()
             try await store.apply([
                 .privacy(.putPlan(plan, key: Pseudonymiser.newKey(), tokenHash: sha256Hex(token))),

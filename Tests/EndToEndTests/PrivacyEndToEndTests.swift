@@ -116,6 +116,10 @@ import TestSupport
         #expect(withdrawn.status == 0, "\(withdrawn.stderr)")
         let (_, again) = try await setup.send(Self.profileRead(ou, meter))
         #expect(again.code == "E4")
+        // The CIN served once: granting again with it is refused.
+        let reused = try setup.gbsm(["consent", "grant", "--device", meter.description, "--party", ou.description, "--purpose", "energy-services",
+                                     "--granularity", "half-hourly", "--cin", cin])
+        #expect(reused.status != 0 && reused.stderr.contains("already been used"), "\(reused.stderr)")
 
         // The consumer's access log has all three, with their rules.
         let log = try await store.dataAccess(premises: Fleet.premisesIDBase + Int64(home.index), occupancy: nil)
@@ -258,6 +262,12 @@ import TestSupport
         // Daily consumption: no day that began before the move-in.
         let daily = try await setup.read(Self.dailyRead(supplier, meter))
         #expect(daily.values("Timestamp").compactMap { Timestamp(xsDateTime: $0) }.allSatisfy { $0.milliseconds - 86_400_000 >= moveIn.milliseconds })
+        // A later 3.2 cannot reach back before this household moved in.
+        let back = try await setup.read(requestXML(originator: supplier, target: meter, commandVariant: "1", srv: "3.2", body: """
+            <sr:RestrictAccessForChangeOfTenancy><sr:RestrictionDateTime>\(moveIn.adding(milliseconds: -3 * 86_400_000).iso8601)</sr:RestrictionDateTime></sr:RestrictAccessForChangeOfTenancy>
+            """))
+        #expect(back.code == "E12", "\(back.code ?? "")")
+        #expect(try await setup.hub.hub.store.currentOccupancy(premises: premises).sequence == 1)
         let audit = try await setup.hub.hub.store.audit(AuditQuery(kind: "privacy"))
         #expect(audit.contains { $0.event.detail.contains("change of tenancy") && $0.event.detail.contains("occupancy 1") })
         await setup.stop()

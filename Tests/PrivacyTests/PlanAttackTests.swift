@@ -101,6 +101,20 @@ import Testing
         #expect(again.published.isEmpty)
     }
 
+    @Test func aRegroupingCannotPublishADecidedPeriodAgain() {
+        // F1 (3 homes) merged with F2 (4) was published for the slot. Then F2's homes leave
+        // the plan and F1 grows: F1's readings for that slot must not be published alone.
+        let f1 = members("a", 3), f2 = members("b", 4)
+        let first = run([NetworkGroup(key: "F1", parent: "S1", members: f1), NetworkGroup(key: "F2", parent: "S1", members: f2)],
+                        readings(Dictionary(uniqueKeysWithValues: (f1 + f2).map { ($0, Int64(300)) }), group: "F1"))
+        #expect(first.published.count == 1)
+        let decided = Set(first.published.map { PlanAggregator.SlotKey(group: $0.group, slot: $0.slot.milliseconds) })
+        let grown = f1 + members("c", 5)
+        let second = run([NetworkGroup(key: "F1", parent: "S1", members: grown)],
+                         readings(Dictionary(uniqueKeysWithValues: grown.map { ($0, Int64(300)) }), group: "F1"), decided: decided)
+        #expect(second.published.isEmpty, "the period was decided for F1's homes already")
+    }
+
     @Test func everyPublishedGroupMeetsThePlanInARandomFleet() {
         // 200 random feeders, random reporting and one heavy user now and then: whatever is
         // published has at least k households, none above the dominance limit, and no
