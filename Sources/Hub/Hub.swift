@@ -1,8 +1,8 @@
 /// Hub: the DCC service. The DUIS gateway and its request pipeline (authentication,
-/// anti-replay, access control, anomaly detection), the Smart Metering Inventory,
+/// anti-replay, access control, the privacy rules, anomaly detection), the Smart Metering Inventory,
 /// DCC's non-device services, DCC schedules, the device boundary where device requests
-/// wait for delivery, the durable outbox that delivers responses and alerts, and the
-/// audit trail.
+/// wait for delivery, the data privacy plans' pipeline, a household's view of its own
+/// data, the durable outbox that delivers responses and alerts, and the audit trail.
 import AsyncHTTPClient
 import Devices
 import DUIS

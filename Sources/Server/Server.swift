@@ -1,6 +1,7 @@
 /// Server: the hub's HTTP face (Hummingbird 2). The three DUIS web services DCC Boxed
-/// serves (`/api/v1/serviceS`, `/api/v1/serviceD`, `/api/v1/serviceT`), `/health`, and
-/// `/metrics` for Prometheus.
+/// serves (`/api/v1/serviceS`, `/api/v1/serviceD`, `/api/v1/serviceT`), `/health`,
+/// `/metrics` for Prometheus, the data privacy plans' profiles (`/api/v1/dpp/N/profiles`)
+/// and the consumer portal (`/portal`).
 import DUIS
 import Foundation
 import Hub
