@@ -167,7 +167,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["Hub", "Server", "Storage", "DUIS", "SMKI", "Devices", "WAN", "LoadModel", "Privacy", "TestSupport",
-                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -384,12 +384,7 @@ final class Portal: Sendable {
             message = "Withdrawn: \(hub.registry.user(party)?.name ?? party.description) no longer has " + (granularity.map { "\($0.name) data or finer" } ?? "your data")
                 + " for \(purpose.title.lowercased())."
         }
-        try await hub.store.apply([
-            .privacy(.addConsent(entry)),
-            .audit(AuditEvent(at: now, kind: "consent", actor: party,
-                              detail: "premises \(session.premises) occupancy \(session.occupancy): consent \(entry.action == .grant ? "granted to" : "withdrawn from") \(party) for \(purpose.rawValue)"
-                                  + " at \(granularity?.name ?? "all") in the consumer portal")),
-        ])
+        try await hub.store.apply(Mutation.recordConsent(entry, via: "consumer portal"))
         return try await consents(session, message: message)
     }
 

@@ -299,3 +299,28 @@ extension SQLiteStore {
         }
     }
 }
+
+extension Mutation {
+    /// A consent ledger entry with its audit event, however it was given.
+    public static func recordConsent(_ entry: ConsentEntry, via channel: String) -> [Mutation] {
+        let what = entry.action == .grant
+            ? "consent granted to \(entry.party) for \(entry.purpose.rawValue) at \(entry.granularity?.name ?? "all")" + (entry.until.map { " until \($0.isoDate)" } ?? "")
+            : "consent withdrawn from \(entry.party) for \(entry.purpose.rawValue): " + (entry.granularity.map { "\($0.name) data and finer" } ?? "all data")
+        let verified = entry.method.verifiesConsumer ? "consumer verified" : "not verified by the hub"
+        return [
+            .privacy(.addConsent(entry)),
+            .audit(AuditEvent(at: entry.at, kind: "consent", actor: entry.party,
+                              detail: "premises \(entry.premises) occupancy \(entry.occupancy): \(what) (\(entry.method.rawValue), \(verified), \(channel))")),
+        ]
+    }
+
+    /// A premises' new portal code and one-use link (stored as hashes only, the link valid
+    /// for 24 hours), with its audit event.
+    public static func issuePortalAccess(premises: Int64, occupancy: Int, code: String, token: String, at time: Timestamp, by issuer: String) -> [Mutation] {
+        [
+            .privacy(.putPortalSecret(premises: premises, occupancy: occupancy, secretHash: sha256Hex(PortalSecrets.normalise(code)), at: time)),
+            .privacy(.putPortalLink(tokenHash: sha256Hex(token), premises: premises, occupancy: occupancy, expires: time.adding(milliseconds: 86_400_000))),
+            .audit(AuditEvent(at: time, kind: "portal", detail: "portal sign-in code and one-use link issued for premises \(premises), occupancy \(occupancy) (\(issuer))")),
+        ]
+    }
+}

@@ -78,10 +78,8 @@ struct ConsentCommand: AsyncParsableCommand {
             let inventory = try await openInventory(data, store: store)
             let premises = try where_.premises(inventory)
             let party = try parseEUI(self.party)
-            guard let purpose = Purpose(rawValue: self.purpose) else {
-                throw ValidationError("--purpose is one of \(Purpose.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            guard let granularity = Granularity(name: self.granularity) else { throw ValidationError("--granularity is half-hourly, daily or monthly") }
+            let purpose = try parsePurpose(self.purpose)
+            let granularity = try parseGranularity(self.granularity)
             let method = try consentMethod(method, cin: cin)
             let now = Timestamp.now()
             let until = try self.until.map(parseTime)
@@ -97,12 +95,7 @@ struct ConsentCommand: AsyncParsableCommand {
             let entry = ConsentEntry(premises: premises.id, occupancy: occupancy.sequence, party: party, purpose: purpose, action: .grant,
                                      granularity: granularity, dataFrom: try dataFrom.map(parseTime), until: until, method: method, at: now,
                                      note: note)
-            try await store.apply([
-                .privacy(.addConsent(entry)),
-                .audit(AuditEvent(at: now, kind: "consent", actor: party,
-                                  detail: "premises \(premises.id) occupancy \(occupancy.sequence): consent granted to \(party) for \(purpose.rawValue) at \(granularity.name)"
-                                      + (until.map { " until \($0.isoDate)" } ?? "") + " (\(method.rawValue)\(method.verifiesConsumer ? ", consumer verified" : ", not verified by the hub"))")),
-            ])
+            try await store.apply(Mutation.recordConsent(entry, via: "gbsm consent grant"))
             print("consent granted: premises \(premises.id) (\(premises.postcode)), occupancy \(occupancy.sequence), \(party) may have \(granularity.name) data for \(purpose.rawValue)"
                   + (until.map { " until \($0.isoDate)" } ?? " until withdrawn") + "; given by \(method.rawValue)"
                   + (method.verifiesConsumer ? "" : " (not verified: other users need a portal or IHD-code consent)"))
@@ -133,24 +126,15 @@ struct ConsentCommand: AsyncParsableCommand {
             let inventory = try await openInventory(data, store: store)
             let premises = try where_.premises(inventory)
             let party = try parseEUI(self.party)
-            guard let purpose = Purpose(rawValue: self.purpose) else {
-                throw ValidationError("--purpose is one of \(Purpose.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            let granularity = try self.granularity.map { name in
-                guard let value = Granularity(name: name) else { throw ValidationError("--granularity is half-hourly, daily or monthly") }
-                return value
-            }
+            let purpose = try parsePurpose(self.purpose)
+            let granularity = try self.granularity.map(parseGranularity)
             let method = try consentMethod(method, cin: nil)
             let now = Timestamp.now()
             let occupancy = try await store.currentOccupancy(premises: premises.id)
             let entry = ConsentEntry(premises: premises.id, occupancy: occupancy.sequence, party: party, purpose: purpose, action: .withdraw,
                                      granularity: granularity, method: method, at: now, note: "gbsm consent withdraw")
             let what = granularity.map { "\($0.name) data and finer" } ?? "all data"
-            try await store.apply([
-                .privacy(.addConsent(entry)),
-                .audit(AuditEvent(at: now, kind: "consent", actor: party,
-                                  detail: "premises \(premises.id) occupancy \(occupancy.sequence): consent withdrawn from \(party) for \(purpose.rawValue): \(what) (\(method.rawValue))")),
-            ])
+            try await store.apply(Mutation.recordConsent(entry, via: "gbsm consent withdraw"))
             print("consent withdrawn: premises \(premises.id), occupancy \(occupancy.sequence), \(party) no longer has \(what) for \(purpose.rawValue); requests not yet run are refused")
         }
     }
@@ -192,6 +176,18 @@ struct ConsentCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+func parsePurpose(_ text: String) throws -> Purpose {
+    guard let purpose = Purpose(rawValue: text) else {
+        throw ValidationError("--purpose is one of \(Purpose.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return purpose
+}
+
+func parseGranularity(_ text: String) throws -> Granularity {
+    guard let granularity = Granularity(name: text) else { throw ValidationError("--granularity is half-hourly, daily or monthly") }
+    return granularity
 }
 
 func consentMethod(_ text: String?, cin: String?) throws -> ConsentMethod {
@@ -402,8 +398,15 @@ struct PrivacyCommand: AsyncParsableCommand {
             var configuration = HubConfiguration(dataDirectory: data.url)
             configuration.fleetEvents = .quiet
             let hub = try await Hub.open(configuration)
-            defer { Task { await hub.shutdown() } }
-            guard let report = try await hub.reveal(premises: premises.id, days: days) else {
+            let found: RevealReport?
+            do {
+                found = try await hub.reveal(premises: premises.id, days: days)
+            } catch {
+                await hub.shutdown()
+                throw error
+            }
+            await hub.shutdown()
+            guard let report = found else {
                 throw ValidationError("premises \(premises.id) has no emulated meters")
             }
             print("premises \(premises.id), \(premises.postcode): \(report.days) whole days of the current occupancy's data")
@@ -413,7 +416,6 @@ struct PrivacyCommand: AsyncParsableCommand {
             }
             printTable(rows)
             print("the household model really has: " + report.truth.joined(separator: ", "))
-            await hub.shutdown()
         }
     }
 
@@ -435,11 +437,8 @@ struct PrivacyCommand: AsyncParsableCommand {
             let occupancy = try await store.currentOccupancy(premises: premises.id)
             let issued = PortalSecrets.issue()
             let now = Timestamp.now()
-            try await store.apply([
-                .privacy(.putPortalSecret(premises: premises.id, occupancy: occupancy.sequence, secretHash: sha256Hex(PortalSecrets.normalise(issued.code)), at: now)),
-                .privacy(.putPortalLink(tokenHash: sha256Hex(issued.token), premises: premises.id, occupancy: occupancy.sequence, expires: now.adding(milliseconds: 86_400_000))),
-                .audit(AuditEvent(at: now, kind: "portal", detail: "portal sign-in code and magic link issued for premises \(premises.id), occupancy \(occupancy.sequence)")),
-            ])
+            try await store.apply(Mutation.issuePortalAccess(premises: premises.id, occupancy: occupancy.sequence, code: issued.code, token: issued.token,
+                                                             at: now, by: "gbsm privacy portal-code"))
             print("premises \(premises.id), \(premises.addressIdentifier), \(premises.postcode) (occupancy \(occupancy.sequence))")
             print("IHD code: \(issued.code)   (sign in at \(baseURL)/portal with an MPAN or MPRN of the premises and this code)")
             print("magic link (one use, 24 hours): \(baseURL)/portal/link/\(issued.token)")

@@ -176,12 +176,8 @@ struct Demo: AsyncParsableCommand {
            let premises = try? await store.premises().first(where: { $0.id == 1 }),
            let occupancy = try? await store.currentOccupancy(premises: premises.id) {
             let issued = PortalSecrets.issue()
-            let now = Timestamp.now()
-            try await store.apply([
-                .privacy(.putPortalSecret(premises: premises.id, occupancy: occupancy.sequence, secretHash: sha256Hex(PortalSecrets.normalise(issued.code)), at: now)),
-                .privacy(.putPortalLink(tokenHash: sha256Hex(issued.token), premises: premises.id, occupancy: occupancy.sequence, expires: now.adding(milliseconds: 86_400_000))),
-                .audit(AuditEvent(at: now, kind: "portal", detail: "demo: portal sign-in code and link issued for the default premises")),
-            ])
+            try await store.apply(Mutation.issuePortalAccess(premises: premises.id, occupancy: occupancy.sequence, code: issued.code, token: issued.token,
+                                                             at: Timestamp.now(), by: "gbsm demo"))
             portalLines = [
                 "Consumer portal for the default premises: http://\(options.host):\(options.port)/portal/link/\(issued.token)",
                 "  (or sign in at /portal with MPAN \(Provisioning.defaultMPAN) and the IHD code \(issued.code); other homes: gbsm privacy portal-code --data \(data) --mpxn N)",

@@ -1,6 +1,9 @@
+import AsyncHTTPClient
 import DUIS
 import Foundation
 import Hub
+import NIOCore
+import NIOHTTP1
 import Privacy
 import Storage
 import Testing
@@ -74,5 +77,67 @@ import TestSupport
         #expect(try await hub.hub.store.audit(AuditQuery(kind: "portal")).contains { $0.event.detail.contains("signed in with the IHD code") })
         await hub.stop()
         await receiver.stop()
+    }
+
+    /// Hostile requests to the portal and the plan API: each gets a clear refusal, nothing
+    /// changes, and the hub keeps serving.
+    @Test func forgedAndHostileRequestsGetNothing() async throws {
+        let hub = try await RunningHub.start()
+        let base = hub.baseURL
+        // Redirects are part of what is checked: do not follow them.
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        func send(_ method: HTTPMethod, _ path: String, cookie: String? = nil, form: String? = nil, authorization: String? = nil) async throws -> (Int, String, String?) {
+            var request = HTTPClientRequest(url: base + path)
+            request.method = method
+            if let cookie { request.headers.add(name: "Cookie", value: cookie) }
+            if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+            if let form {
+                request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+                request.body = .bytes(ByteBuffer(string: form))
+            }
+            let response = try await http.execute(request, timeout: .seconds(10))
+            let body = String(buffer: try await response.body.collect(upTo: 4 << 20))
+            return (Int(response.status.code), body, response.headers.first(name: "Location"))
+        }
+        // No session, a garbage one, a forged one: back to sign-in, no data.
+        for cookie in [nil, "gbsm_portal=garbage", "gbsm_portal=1.0.99999999999999.00", "gbsm_portal=<script>"] {
+            let (status, body, location) = try await send(.GET, "/portal/export.csv", cookie: cookie)
+            #expect(status == 303 && location == "/portal" && !body.contains("period_start"), "\(cookie ?? "no cookie"): \(status)")
+        }
+        // A wrong code, an unknown MPAN, an oversized and a malformed form: refused with a reason.
+        let code = PortalSecrets.issue()
+        try await hub.hub.store.apply(Mutation.issuePortalAccess(premises: 1, occupancy: 0, code: code.code, token: code.token, at: .now(), by: "test"))
+        #expect(try await send(.POST, "/portal/signin", form: "mpxn=\(Provisioning.defaultMPAN)&code=AAAA-AAAA").0 == 401)
+        #expect(try await send(.POST, "/portal/signin", form: "mpxn=999&code=\(code.code)").0 == 401)
+        #expect(try await send(.POST, "/portal/signin", form: String(repeating: "a=%ZZ&", count: 30_000)).0 == 401)
+        #expect(try await send(.POST, "/portal/signin", form: "%%%&&&===").0 == 401)
+        // An unknown or reused link.
+        #expect(try await send(.GET, "/portal/link/00").0 == 401)
+        let (linkStatus, _, _) = try await send(.GET, "/portal/link/\(code.token)")
+        #expect(linkStatus == 303)
+        #expect(try await send(.GET, "/portal/link/\(code.token)").0 == 401, "a link works once")
+        // Signed in, but a consent form without the session's token changes nothing.
+        let signIn = try await send(.POST, "/portal/signin", form: "mpxn=\(Provisioning.defaultMPAN)&code=\(code.code)")
+        #expect(signIn.0 == 303)
+        var request = HTTPClientRequest(url: base + "/portal/signin")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.body = .bytes(ByteBuffer(string: "mpxn=\(Provisioning.defaultMPAN)&code=\(code.code)"))
+        let response = try await http.execute(request, timeout: .seconds(10))
+        let session = try #require(response.headers.first(name: "Set-Cookie")?.split(separator: ";").first.map(String.init))
+        let before = try await hub.hub.store.consents(premises: 1).count
+        let forged = try await send(.POST, "/portal/consents", cookie: session,
+                                    form: "action=grant&party=\(Provisioning.otherUser)&purpose=marketing&granularity=half-hourly&csrf=0000")
+        #expect(forged.0 == 403 && forged.1.contains("expired"))
+        #expect(try await hub.hub.store.consents(premises: 1).count == before, "nothing recorded")
+        // The plan API without a token, and for a plan that does not exist.
+        #expect(try await send(.GET, "/api/v1/dpp/1/profiles").0 == 401)
+        #expect(try await send(.GET, "/api/v1/dpp/x/profiles", authorization: "Bearer 00").0 == 404)
+        // Still serving.
+        #expect(try await send(.GET, "/health").0 == 200)
+        try await http.shutdown()
+        await hub.stop()
     }
 }
