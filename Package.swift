@@ -131,7 +131,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DUISTests",
-            dependencies: ["DUIS", "TestSupport"],
+            dependencies: ["DUIS", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -161,7 +161,8 @@ let package = Package(
         ),
         .testTarget(
             name: "HubTests",
-            dependencies: ["Hub", "Storage", "DUIS", "SMKI", "Devices", "Privacy", "TestSupport"],
+            dependencies: ["Hub", "Storage", "DUIS", "SMKI", "Devices", "Privacy", "TestSupport",
+                           .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

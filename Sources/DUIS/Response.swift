@@ -114,7 +114,7 @@ public struct ResponseSigner: Sendable {
         let signedInfoBytes = signedInfo.finish()
         let signatureValue: String
         do {
-            signatureValue = encodeBase64(try key.signature(for: signedInfoBytes).rawRepresentation)
+            signatureValue = encodeBase64(ECDSALowS.normalized(Array(try key.signature(for: signedInfoBytes).rawRepresentation)))
         } catch {
             // P-256 signing with a valid key cannot fail; keep the signature element well-formed regardless.
             signatureValue = ""

@@ -11,13 +11,26 @@ public enum DUISRequestError: Error, Equatable, Sendable, CustomStringConvertibl
 
     public var description: String {
         switch self {
-        case .notARequest(let found): return "not a DUIS Service Request: the root element is \(found), expected Request in \(DUISNamespace.serviceUserGateway)"
+        case .notARequest(let found): return "not a DUIS Service Request: the root element is \(untrusted(found, limit: 120)), expected Request in \(DUISNamespace.serviceUserGateway)"
         case .missingSchemaVersion: return "the Request has no schemaVersion attribute"
-        case .header(let detail): return "invalid DUIS header: \(detail)"
-        case .invalidRequestID(let text): return "invalid RequestID \"\(text)\": expected originatorEUI:targetEUI:counter"
-        case .unknownServiceReferenceVariant(let srv): return "unknown ServiceReferenceVariant \"\(srv)\""
-        case .serviceReferenceMismatch(let sr, let srv): return "ServiceReference \(sr) does not match ServiceReferenceVariant \(srv)"
-        case .body(let detail): return "invalid DUIS body: \(detail)"
+        case .header(let detail): return "invalid DUIS header: \(detail.boundedUTF8(300))"
+        case .invalidRequestID(let text): return "invalid RequestID \(untrusted(text, limit: 80)): expected originatorEUI:targetEUI:counter"
+        case .unknownServiceReferenceVariant(let srv): return "unknown ServiceReferenceVariant \(untrusted(srv, limit: 20))"
+        case .serviceReferenceMismatch(let sr, let srv): return "ServiceReference \(untrusted(sr, limit: 20)) does not match ServiceReferenceVariant \(srv)"
+        case .body(let detail): return "invalid DUIS body: \(detail.boundedUTF8(300))"
+        }
+    }
+
+    /// What kind of problem this is, in a few fixed words (for counting, never the request's text).
+    public var kind: String {
+        switch self {
+        case .notARequest: return "not a Request"
+        case .missingSchemaVersion: return "no schemaVersion"
+        case .header: return "invalid header"
+        case .invalidRequestID: return "invalid RequestID"
+        case .unknownServiceReferenceVariant: return "unknown SRV"
+        case .serviceReferenceMismatch: return "SR/SRV mismatch"
+        case .body: return "invalid body"
         }
     }
 }
@@ -78,7 +91,7 @@ public struct ServiceRequestDocument {
               parts[1].is("Body", in: "http://www.dccinterface.co.uk/ServiceUserGateway")
         else { throw .header("the Request must start with sr:Header then sr:Body") }
         for extra in parts.dropFirst(2) where !extra.is("Signature", in: "http://www.w3.org/2000/09/xmldsig#") {
-            throw .body("unexpected element \(extra.localName) after the Body")
+            throw .body("unexpected element \(untrusted(extra.localName, limit: 40)) after the Body")
         }
 
         var fields = parts[0].children[...]
@@ -106,10 +119,12 @@ public struct ServiceRequestDocument {
             guard let id = RequestID(text) else { throw .invalidRequestID(text) }
             preceding = id
         }
-        let commandVariant = try take("CommandVariant") ?? ""
+        // Kept as text (so that 9 or "x" can be answered with E12), but never more than a
+        // few characters of it: it is written to the audit log.
+        let commandVariant = String((try take("CommandVariant") ?? "").prefix(8))
         let serviceReference = try take("ServiceReference") ?? ""
         let srv = try take("ServiceReferenceVariant") ?? ""
-        if let extra = fields.first { throw .header("unexpected element \(extra.localName)") }
+        if let extra = fields.first { throw .header("unexpected element \(untrusted(extra.localName, limit: 40))") }
         guard let variant = ServiceCatalogue.variant(srv) else { throw .unknownServiceReferenceVariant(srv) }
         guard variant.serviceReference == serviceReference else {
             throw .serviceReferenceMismatch(serviceReference: serviceReference, srv: srv)
@@ -134,7 +149,7 @@ public struct ServiceRequestDocument {
     public func checkBody(for commandVariant: CommandVariant) throws(DUISRequestError) {
         let expected = header.variant.expectedBody(for: commandVariant)
         guard bodyNode.localName == expected else {
-            throw .body("ServiceReferenceVariant \(header.variant.srv) expects \(expected), found \(bodyNode.localName)")
+            throw .body("ServiceReferenceVariant \(header.variant.srv) expects \(expected), found \(untrusted(bodyNode.localName, limit: 40))")
         }
     }
 
@@ -150,7 +165,7 @@ public struct ServiceRequestDocument {
             throw .body("\(header.variant.srv) \(header.variant.name) cannot be future-dated: remove ExecutionDateTime")
         }
         let text = first.text.trimmingWhitespace()
-        guard let time = Timestamp(xsDateTime: text) else { throw .body("ExecutionDateTime \"\(text)\" is not an xs:dateTime") }
+        guard let time = Timestamp(xsDateTime: text) else { throw .body("ExecutionDateTime \(untrusted(text, limit: 40)) is not an xs:dateTime") }
         return time
     }
 

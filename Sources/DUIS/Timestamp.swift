@@ -14,11 +14,35 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.milliseconds < rhs.milliseconds }
 
-    public func adding(milliseconds delta: Int64) -> Timestamp { Timestamp(milliseconds: milliseconds + delta) }
+    /// `delta` milliseconds later. Saturates at the ends of `Int64` rather than trapping:
+    /// values read from requests are bounded by their types before they get here, and a
+    /// saturated timestamp is far outside every range the hub accepts.
+    public func adding(milliseconds delta: Int64) -> Timestamp {
+        let (sum, overflow) = milliseconds.addingReportingOverflow(delta)
+        return Timestamp(milliseconds: overflow ? (delta < 0 ? .min : .max) : sum)
+    }
+
+    /// `days` whole days later (or earlier), saturating like `adding(milliseconds:)`.
+    public func adding(days: Int64) -> Timestamp {
+        let (product, overflow) = days.multipliedReportingOverflow(by: CalendarDay.millisecondsPerDay)
+        return overflow ? Timestamp(milliseconds: days < 0 ? .min : .max) : adding(milliseconds: product)
+    }
+
+    /// The UTC day this instant falls on (clamped into `CalendarDay.range`).
+    public var day: CalendarDay { CalendarDay(self) }
+
+    /// The UTC time of day of this instant.
+    public var timeOfDay: TimeOfDay { TimeOfDay(self) }
+
+    /// Milliseconds from `self` to `other`, saturating.
+    public func milliseconds(to other: Timestamp) -> Int64 {
+        let (difference, overflow) = other.milliseconds.subtractingReportingOverflow(milliseconds)
+        return overflow ? (other.milliseconds < milliseconds ? .min : .max) : difference
+    }
 
     /// `2022-08-12T06:43:49.844Z`
     public var iso8601: String {
-        let (days, msOfDay) = floorDivide(milliseconds, 86_400_000)
+        let (days, msOfDay) = milliseconds.floorDivided(by: CalendarDay.millisecondsPerDay)
         let (year, month, day) = civil(fromDays: days)
         let hour = msOfDay / 3_600_000
         let minute = (msOfDay / 60_000) % 60
@@ -29,19 +53,16 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
 
     /// `2022-08-12`
     public var isoDate: String {
-        let (days, _) = floorDivide(milliseconds, 86_400_000)
+        let (days, _) = milliseconds.floorDivided(by: CalendarDay.millisecondsPerDay)
         let (year, month, day) = civil(fromDays: days)
         return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
     }
 
     public var description: String { iso8601 }
 
-    /// Days since the epoch (UTC) and the millisecond within the day.
-    public var dayAndTime: (day: Int64, millisecond: Int64) { floorDivide(milliseconds, 86_400_000) }
-
     public init(year: Int, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0, millisecond: Int = 0) {
         let days = daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day))
-        milliseconds = days * 86_400_000 + Int64(hour) * 3_600_000 + Int64(minute) * 60_000 + Int64(second) * 1000 + Int64(millisecond)
+        milliseconds = days * CalendarDay.millisecondsPerDay + Int64(hour) * 3_600_000 + Int64(minute) * 60_000 + Int64(second) * 1000 + Int64(millisecond)
     }
 
     /// Parses `xs:dateTime`: `YYYY-MM-DDThh:mm:ss[.fff][Z|±hh:mm]`. A value without a
@@ -82,7 +103,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
         }
         guard index == bytes.count else { return nil }
         let days = daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day))
-        milliseconds = days * 86_400_000 + Int64(hour) * 3_600_000 + Int64(minute) * 60_000 + Int64(second) * 1000 + millis - offsetMinutes * 60_000
+        milliseconds = days * CalendarDay.millisecondsPerDay + Int64(hour) * 3_600_000 + Int64(minute) * 60_000 + Int64(second) * 1000 + millis - offsetMinutes * 60_000
     }
 
     /// Parses `xs:date` (`YYYY-MM-DD`, optionally with `Z`) as midnight UTC.
@@ -94,7 +115,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
               let year = digits(bytes, 0, 4), let month = digits(bytes, 5, 2), let day = digits(bytes, 8, 2),
               (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day)
         else { return nil }
-        milliseconds = daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day)) * 86_400_000
+        milliseconds = daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day)) * CalendarDay.millisecondsPerDay
     }
 }
 
@@ -108,20 +129,6 @@ private func digits(_ bytes: [UInt8], _ start: Int, _ count: Int) -> Int? {
     return value
 }
 
-private func daysIn(month: Int, year: Int) -> Int {
-    switch month {
-    case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-    case 4, 6, 9, 11: return 30
-    default: return 31
-    }
-}
-
-private func floorDivide(_ a: Int64, _ b: Int64) -> (Int64, Int64) {
-    var quotient = a / b
-    var remainder = a % b
-    if remainder < 0 { quotient -= 1; remainder += b }
-    return (quotient, remainder)
-}
 
 private func pad(_ value: Int64, _ width: Int) -> String {
     var text = String(value)

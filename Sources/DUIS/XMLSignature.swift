@@ -180,8 +180,10 @@ public struct EnvelopedSignature {
         }
         let digestMethod = referenceChildren[1].attribute("Algorithm") ?? ""
         guard digestMethod == XMLDSig.sha256 else { throw .unsupported("DigestMethod \(digestMethod)") }
-        guard let digest = decodeBase64(referenceChildren[2].text) else { throw .malformed("DigestValue is not base64") }
-        guard let signatureValue = decodeBase64(signatureValueNode.text) else { throw .malformed("SignatureValue is not base64") }
+        // One encoding only: canonical base64 (whitespace aside), so a signature has exactly
+        // one textual form (no extra padding, no stray bits).
+        guard let digest = decodeBase64(referenceChildren[2].text, canonical: true) else { throw .malformed("DigestValue is not canonical base64") }
+        guard let signatureValue = decodeBase64(signatureValueNode.text, canonical: true) else { throw .malformed("SignatureValue is not canonical base64") }
         if digest == placeholderValue || signatureValue == placeholderValue { throw .placeholder }
         guard digest.count == 32 else { throw .malformed("a SHA-256 DigestValue is 32 octets, found \(digest.count)") }
         guard signatureValue.count == 64 else { throw .malformed("an ECDSA P-256 SignatureValue is 64 octets (r||s), found \(signatureValue.count)") }
@@ -253,14 +255,53 @@ public struct EnvelopedSignature {
 
 /// Base64 as XML signatures carry it: line breaks and other whitespace (including the
 /// `&#13;` some Java signers emit) are ignored.
-public func decodeBase64(_ text: String) -> [UInt8]? {
+/// Base64 with whitespace anywhere. With `canonical`, only the one encoding of the bytes
+/// is accepted: a length that is a multiple of four, padding only where needed, and
+/// unused bits zero (the text must be what encoding the result gives back).
+public func decodeBase64(_ text: String, canonical: Bool = false) -> [UInt8]? {
     var cleaned = [UInt8]()
     cleaned.reserveCapacity(text.utf8.count)
     for byte in text.utf8 where byte != 0x20 && byte != 0x09 && byte != 0x0A && byte != 0x0D {
         cleaned.append(byte)
     }
     guard let data = Data(base64Encoded: Data(cleaned)) else { return nil }
+    if canonical {
+        guard cleaned.count % 4 == 0, Array(data.base64EncodedData()) == cleaned else { return nil }
+    }
     return [UInt8](data)
+}
+
+/// ECDSA P-256 signatures in one form: `s` in the lower half of the group order. Both
+/// (r, s) and (r, n − s) verify; gbsm's own signatures always carry the low one.
+public enum ECDSALowS {
+    /// The order n of P-256, big-endian.
+    static let order: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                 0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51]
+    /// n / 2 (rounded down), big-endian.
+    static let halfOrder: [UInt8] = [0x7F, 0xFF, 0xFF, 0xFF, 0x80, 0x00, 0x00, 0x00, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                     0xDE, 0x73, 0x7D, 0x56, 0xD3, 0x8B, 0xCF, 0x42, 0x79, 0xDC, 0xE5, 0x61, 0x7E, 0x31, 0x92, 0xA8]
+
+    /// Whether the raw signature r‖s (64 octets) has s above n/2.
+    public static func isHigh(_ raw: [UInt8]) -> Bool {
+        guard raw.count == 64 else { return false }
+        return Array(raw[32...]).lexicographicallyPrecedes(halfOrder) == false && Array(raw[32...]) != halfOrder
+    }
+
+    /// r‖s with s replaced by n − s when it is high.
+    public static func normalized(_ raw: [UInt8]) -> [UInt8] {
+        guard isHigh(raw) else { return raw }
+        var result = Array(raw[..<32])
+        var s = [UInt8](repeating: 0, count: 32)
+        var borrow = 0
+        for index in stride(from: 31, through: 0, by: -1) {
+            var difference = Int(order[index]) - Int(raw[32 + index]) - borrow
+            borrow = difference < 0 ? 1 : 0
+            if difference < 0 { difference += 256 }
+            s[index] = UInt8(difference)
+        }
+        result += s
+        return result
+    }
 }
 
 public func encodeBase64(_ bytes: some Sequence<UInt8>) -> String {

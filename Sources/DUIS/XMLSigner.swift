@@ -64,7 +64,7 @@ public enum XMLSigner {
         } catch {
             throw Error.canonicalization
         }
-        let value = try key.signature(for: sink.bytes ?? []).rawRepresentation
+        let value = ECDSALowS.normalized(Array(try key.signature(for: sink.bytes ?? []).rawRepresentation))
         withXMLString(encodeBase64(value)) { xmlNodeSetContent(signatureValue, $0) }
         return document.serialized()
     }

@@ -49,7 +49,8 @@ public struct CADFeed: Sendable {
         var register = checkpoint.importWh
         if completed < 48 {
             // The half hour under way, as far as it has gone.
-            let elapsed = Double(time.dayAndTime.millisecond - Int64(completed) * 1_800_000) / 1_800_000
+            let half = Double(CalendarDay.millisecondsPerHalfHour)
+            let elapsed = (Double(time.timeOfDay.milliseconds) - Double(completed) * half) / half
             register += Int64((Double(readings.importWh[completed]) * elapsed).rounded(.down))
         }
         return CADReading(at: time, fuel: .electricity, watts: engine.activePower(model, state, at: time), register: register)

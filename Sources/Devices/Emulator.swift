@@ -155,7 +155,7 @@ public struct DeviceEmulator: Sendable {
 
         var fuel: Fuel { command.targetType == .gsme || command.targetType == .gpf ? .gas : .electricity }
         var body: ElementTree { command.body }
-        var today: Int32 { Int32(time.dayAndTime.day) }
+        var today: Int32 { time.day.number }
 
         var period: (start: Timestamp, end: Timestamp)? {
             guard let period = body.child("ReadLogPeriod"),
@@ -615,12 +615,19 @@ public struct DeviceEmulator: Sendable {
         return rsp
     }
 
+    /// A communications hub's device log holds this many devices.
+    static let maxHANLogEntries = 16
+
     func updateHANLog(_ context: inout Context, _ state: inout PremisesState) -> DataNode {
         let hub = context.command.target
         guard let device = context.body.value("DeviceID").flatMap({ EUI64($0) }) else { return DataNode("UpdateHANDeviceLogRsp") }
         var log = Self.hanLog(hub, model: context.model, state: state)
         let add = context.body.value("RequestType") == "Add"
         if add {
+            guard log.contains(where: { $0.device == device }) || log.count < Self.maxHANLogEntries else {
+                context.refuse("the device log of \(hub) is full (\(Self.maxHANLogEntries) devices)")
+                return DataNode("UpdateHANDeviceLogRsp")
+            }
             if !log.contains(where: { $0.device == device }) {
                 let type = context.model.device(device).map { Self.mmcType($0.type) } ?? "Type2"
                 log.append(HANLogEntry(device: device, type: type, addedAt: context.time))
@@ -637,7 +644,7 @@ public struct DeviceEmulator: Sendable {
         for entry in log { payload.add("DeviceID", entry.device.description) }
         context.alerts.append(DeviceAlert(
             header: DeviceMessageHeader(originator: hub, target: context.command.originator, counter: 0, serviceReference: nil, srv: nil, timestamp: context.time),
-            code: 0x8F12, description: "CHF Device Log Changed", at: context.time, payload: nil, recipients: .originator))
+            code: 0x8F12, description: "CHF Device Log Changed", at: context.time, payload: nil, recipients: [.supplier, .originator]))
         return DataNode("UpdateHANDeviceLogRsp")
     }
 
@@ -819,22 +826,38 @@ public struct DeviceEmulator: Sendable {
         return rsp
     }
 
+    /// Every alert code a meter here has a setting for.
+    static let knownAlertCodes = Set(supplierESMECommon + networkOperatorCommon + networkOperatorSinglePhase + supplierGSME).union(defaultOn)
+
+    /// The most alert settings a premises keeps (a meter has a few dozen).
+    static let maxAlertSettings = 512
+
     func configureAlerts(_ context: inout Context, _ state: inout PremisesState) -> DataNode {
         var changed = 0
-        func walk(_ node: ElementTree, _ path: String) {
+        var ignored = 0
+        // Only settings a meter has (a known alert code, Enable or Disable) are kept, under
+        // paths of the schema's depth: what a request can add to the stored state is bounded.
+        func walk(_ node: ElementTree, _ path: String, depth: Int) {
             for child in node.children {
                 let childPath = path.isEmpty ? child.name : path + "/" + child.name
                 if child.children.isEmpty, child.name.hasPrefix("x") {
-                    state.alertSettings[childPath] = child.text
+                    let value = child.text.trimmingCharacters(in: .whitespacesAndNewlines)
+                    guard Self.knownAlertCodes.contains(String(child.name.dropFirst())), value == "Enable" || value == "Disable", childPath.utf8.count <= 200,
+                          state.alertSettings[childPath] != nil || state.alertSettings.count < Self.maxAlertSettings
+                    else {
+                        ignored += 1
+                        continue
+                    }
+                    state.alertSettings[childPath] = value
                     changed += 1
-                } else {
-                    walk(child, childPath)
+                } else if depth < 4 {
+                    walk(child, childPath, depth: depth + 1)
                 }
             }
         }
-        walk(context.body, "")
+        walk(context.body, "", depth: 0)
         context.changed = true
-        context.note = "\(changed) alert settings changed"
+        context.note = "\(changed) alert settings changed" + (ignored > 0 ? ", \(ignored) unknown setting(s) ignored" : "")
         return DataNode("ConfigureAlertBehaviourRsp")
     }
 
@@ -947,7 +970,8 @@ public struct DeviceEmulator: Sendable {
         var channels: [String: [Int]] = [:]
         for group in Self.channelGroups {
             guard let node = context.body.child(group) else { continue }
-            channels[group] = node.children.compactMap { Int($0.name.dropFirst("Channel".count)) }
+            // Channel numbers 0…61 only, each once: the stored configuration stays small.
+            channels[group] = Array(Set(node.children.compactMap { Int($0.name.dropFirst("Channel".count)) }.filter { (0...61).contains($0) })).sorted()
         }
         var values: [String: String] = [:]
         for (name, _) in Self.defaultSubGHz { if let value = context.body.value(name) { values[name] = value } }
@@ -1002,7 +1026,7 @@ public struct DeviceEmulator: Sendable {
 
     /// Whether the auxiliary load (storage heaters) is on: during the cheap hours.
     func auxiliaryOn(_ context: Context) -> Bool {
-        let slot = Int(context.time.dayAndTime.millisecond / 1_800_000)
+        let slot = context.time.timeOfDay.minutes / 30
         return context.model.electricityTariff.rate(slot: slot) == 2
     }
 

@@ -19,8 +19,8 @@ extension DeviceEmulator {
     /// The days a log covers for a read period, within what the meter still remembers.
     func days(_ context: Context, start: Timestamp, end: Timestamp, memory: Int32) -> ClosedRange<Int32>? {
         let today = context.today
-        let first = max(Int32(start.dayAndTime.day), today - memory, context.model.installDay)
-        let last = min(Int32(end.dayAndTime.day), today)
+        let first = max(start.day.number, today - memory, context.model.installDay)
+        let last = min(end.day.number, today)
         return first <= last ? first...last : nil
     }
 
@@ -221,7 +221,7 @@ extension DeviceEmulator {
         let gas = context.fuel == .gas
         var log = DataNode(gas ? "Gas" : "Electricity")
         var count = 0
-        if let (start, end) = context.period, let days = days(context, start: start.adding(milliseconds: -86_400_000), end: end, memory: MeterMemory.dailyLogDays) {
+        if let (start, end) = context.period, let days = days(context, start: start.adding(days: -1), end: end, memory: MeterMemory.dailyLogDays) {
             for day in days where day < context.today {
                 // Each day's consumption is logged at the midnight that ends it.
                 let at = DayReadings.slotStart(day: day + 1, slot: 0)
@@ -330,7 +330,7 @@ extension DeviceEmulator {
         var over = 0
         var under = 0
         let firstCounted = max(context.today - MeterMemory.voltageProfileDays, context.model.installDay,
-                               Int32(state.voltageCountersResetAt?.dayAndTime.day ?? 0))
+                               state.voltageCountersResetAt?.day.number ?? 0)
         if firstCounted <= context.today {
             for day in firstCounted...context.today {
                 let readings = context.engine.readings(context.model, state, day: day)
@@ -372,7 +372,7 @@ extension DeviceEmulator {
 
     func tariffPrimary(_ context: inout Context, _ state: PremisesState) -> DataNode {
         var rsp = DataNode("ReadTariffPrimaryElementRsp")
-        let slot = Int(context.time.dayAndTime.millisecond / 1_800_000)
+        let slot = context.time.timeOfDay.minutes / 30
         if context.fuel == .gas, let tariff = context.model.gasTariff {
             rsp.add("Gas") { gas in
                 gas.add("PrimaryActiveTariffPrice", tariff.price)

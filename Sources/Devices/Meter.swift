@@ -20,7 +20,7 @@ public struct DayReadings: Sendable {
     public var gasTotal: Int64 { var sum: Int64 = 0; for slot in 0..<48 { sum += Int64(gasLitres[slot]) }; return sum }
 
     public static func slotStart(day: Int32, slot: Int) -> Timestamp {
-        Timestamp(milliseconds: Int64(day) * 86_400_000 + Int64(slot) * 1_800_000)
+        Timestamp(dayNumber: day, slot: slot)
     }
 }
 
@@ -113,7 +113,7 @@ public final class MeterEngine: Sendable {
         var result = DayReadings(day: day)
         guard day >= model.installDay else { return result }
         let energy = demand.day(model.profile, day: day)
-        let dayStart = Int64(day) * 86_400_000
+        let dayStart = Timestamp(dayNumber: day).milliseconds
         let electricity = availability(model: model, state: state, fuel: .electricity, dayStart: dayStart)
         let hasGas = model.hasGas
         let gas = hasGas ? availability(model: model, state: state, fuel: .gas, dayStart: dayStart) : nil
@@ -145,7 +145,7 @@ public final class MeterEngine: Sendable {
     /// Fraction of each half hour a fuel's supply was on, or nil when always on.
     func availability(model: PremisesModel, state: PremisesState, fuel: Fuel, dayStart: Int64) -> [Double]? {
         let changes = fuel == .electricity ? state.electricitySupply : state.gasSupply
-        let dayEnd = dayStart + 86_400_000
+        let dayEnd = dayStart + CalendarDay.millisecondsPerDay
         let outages = fuel == .electricity ? state.outages.filter { $0.start.milliseconds < dayEnd && ($0.end?.milliseconds ?? Int64.max) > dayStart } : []
         let relevant = changes.contains { $0.at.milliseconds < dayEnd }
         guard relevant || !outages.isEmpty else { return nil }
@@ -179,7 +179,7 @@ public final class MeterEngine: Sendable {
     }
 
     func outageFractions(_ state: PremisesState, dayStart: Int64) -> [Double]? {
-        let dayEnd = dayStart + 86_400_000
+        let dayEnd = dayStart + CalendarDay.millisecondsPerDay
         let outages = state.outages.filter { $0.start.milliseconds < dayEnd && ($0.end?.milliseconds ?? Int64.max) > dayStart }
         guard !outages.isEmpty else { return nil }
         var fractions = [Double](repeating: 0, count: 48)
@@ -249,13 +249,13 @@ public final class MeterEngine: Sendable {
 
     /// Registers at an instant: the day's checkpoint plus the half hours completed since.
     public func snapshot(_ model: PremisesModel, _ state: PremisesState, at time: Timestamp) -> (MeterCheckpoint, DayReadings, Int) {
-        let (day, millisecond) = time.dayAndTime
-        var checkpoint = self.checkpoint(model, state, day: Int32(day))
-        let readings = self.readings(model, state, day: Int32(day))
-        let completed = Int(millisecond / 1_800_000)
+        let day = time.day.number
+        let completed = Int(time.timeOfDay.milliseconds / Int32(CalendarDay.millisecondsPerHalfHour))
+        var checkpoint = self.checkpoint(model, state, day: day)
+        let readings = self.readings(model, state, day: day)
         advance(&checkpoint, readings, model: model, state: state, through: completed, events: nil)
         // Credits in the half hour under way count at once.
-        let slotStart = Int64(day) * 86_400_000 + Int64(completed) * 1_800_000
+        let slotStart = Timestamp(dayNumber: day, slot: completed).milliseconds
         for topUp in state.topUps where topUp.at.milliseconds >= slotStart && topUp.at <= time {
             credit(&checkpoint, fuel: topUp.fuel, pence: Int64(topUp.pence), at: topUp.at, kind: .utrnTopUp,
                    config: model.prepaymentConfiguration, events: nil)
@@ -287,7 +287,7 @@ public final class MeterEngine: Sendable {
         let tariff = model.electricityTariff
         let prepayment = model.prepayment
         let config = model.prepaymentConfiguration
-        let dayStartMs = Int64(day) * 86_400_000
+        let dayStartMs = Timestamp(dayNumber: day).milliseconds
         // A new billing period on the first of the month: the billing data log takes the
         // registers as they stand, and the period counters restart.
         if slots > 0, Self.monthStart(day) == day, checkpoint.periodStart != day {
@@ -332,8 +332,8 @@ public final class MeterEngine: Sendable {
         }
         // The consumer checks the balance at 09:00 local time.
         let checkSlot = UKCalendar.isSummerTime(day) ? 16 : 18
-        let resets = state.maxDemandResets.filter { $0.milliseconds >= dayStartMs && $0.milliseconds < dayStartMs + 86_400_000 }
-        let topUps = state.topUps.filter { $0.at.milliseconds >= dayStartMs && $0.at.milliseconds < dayStartMs + 86_400_000 }
+        let resets = state.maxDemandResets.filter { $0.milliseconds >= dayStartMs && $0.milliseconds < dayStartMs + CalendarDay.millisecondsPerDay }
+        let topUps = state.topUps.filter { $0.at.milliseconds >= dayStartMs && $0.at.milliseconds < dayStartMs + CalendarDay.millisecondsPerDay }
         for slot in 0..<slots {
             let slotStart = dayStartMs + Int64(slot) * 1_800_000
             let slotEnd = slotStart + 1_800_000
@@ -450,11 +450,12 @@ public final class MeterEngine: Sendable {
 
     /// Instantaneous electrical import at a moment, W (demand net of PV; zero without supply).
     public func activePower(_ model: PremisesModel, _ state: PremisesState, at time: Timestamp) -> Int {
-        let (day, millisecond) = time.dayAndTime
-        guard Int32(day) >= model.installDay, state.supply(.electricity, at: time) == .enabled,
+        let day = time.day.number
+        let millisecond = Int64(time.timeOfDay.milliseconds)
+        guard day >= model.installDay, state.supply(.electricity, at: time) == .enabled,
               !state.outages.contains(where: { $0.start <= time && ($0.end.map { time < $0 } ?? true) })
         else { return 0 }
-        let schedule = demand.schedule(model.profile, day: Int32(day))
+        let schedule = demand.schedule(model.profile, day: day)
         let minute = Double(millisecond) / 60_000
         let slot = min(47, Int(minute / 30))
         return Int(max(0, schedule.demandW(atMinute: minute) - schedule.solarW[slot]).rounded())

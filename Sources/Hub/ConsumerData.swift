@@ -18,7 +18,7 @@ public struct ConsumerDay: Sendable {
     /// Gas cost, millipence (0 without gas).
     public var gasCost: Int64
 
-    public var date: Timestamp { Timestamp(milliseconds: Int64(day) * 86_400_000) }
+    public var date: Timestamp { Timestamp(dayNumber: day) }
     public var importTotal: Int64 { importWh.reduce(0) { $0 + Int64($1) } }
     public var exportTotal: Int64 { exportWh.reduce(0) { $0 + Int64($1) } }
     public var gasTotal: Int64 { gasLitres.reduce(0) { $0 + Int64($1) } }
@@ -42,8 +42,8 @@ extension Hub {
     public func consumerView(premises id: Int64) async throws -> ConsumerView? {
         guard let premises = inventory.premises(id), let model = directory.model(premises: id) else { return nil }
         let occupancy = try await store.currentOccupancy(premises: id)
-        let today = Int32(Timestamp.now().dayAndTime.day)
-        let moveInDay = Int32(occupancy.start.dayAndTime.day)
+        let today = Timestamp.now().day.number
+        let moveInDay = occupancy.start.day.number
         let first = max(model.installDay, occupancy.sequence == 0 ? model.installDay : moveInDay, today - MeterMemory.importProfileDays)
         return ConsumerView(premises: premises, occupancy: occupancy, model: model, hasGas: model.hasGas, hasExport: model.exportMPAN != nil,
                             firstDay: first, lastDay: today)
@@ -61,12 +61,13 @@ extension Hub {
         days.reserveCapacity(Int(end - start) + 1)
         for day in start...end {
             let readings = engine.readings(view.model, state, day: day)
-            let dayStart = Int64(day) * 86_400_000
+            let dayStart = Timestamp(dayNumber: day)
+            let half = CalendarDay.millisecondsPerHalfHour
             var lower = 0, upper = 48
-            if view.occupancy.sequence > 0, view.occupancy.start.milliseconds > dayStart {
-                lower = Int((view.occupancy.start.milliseconds - dayStart + 1_799_999) / 1_800_000)
+            if view.occupancy.sequence > 0, view.occupancy.start > dayStart {
+                lower = Int(min(48, (dayStart.milliseconds(to: view.occupancy.start) + half - 1) / half))
             }
-            if now.milliseconds < dayStart + 86_400_000 { upper = max(0, Int((now.milliseconds - dayStart) / 1_800_000)) }
+            if now < dayStart.adding(days: 1) { upper = Int(max(0, min(48, dayStart.milliseconds(to: now) / half))) }
             lower = min(lower, upper)
             var importWh = [Int32](repeating: 0, count: 48), exportWh = importWh, gas = importWh
             var electricityCost: Int64 = 0, gasCost: Int64 = 0
@@ -114,8 +115,7 @@ extension Hub {
             var byDay: [Int32: [Double]] = [:]
             var households = 0
             for aggregate in aggregates {
-                let (day, millisecond) = aggregate.slot.dayAndTime
-                byDay[Int32(day), default: Array(repeating: 0, count: 48)][Int(millisecond / 1_800_000)] = aggregate.mean
+                byDay[aggregate.slot.day.number, default: Array(repeating: 0, count: 48)][aggregate.slot.timeOfDay.minutes / 30] = aggregate.mean
                 households = max(households, aggregate.households)
             }
             let aggregateDays = byDay.keys.sorted().map { RevealDay(day: $0, importWh: byDay[$0] ?? [], exportWh: Array(repeating: 0, count: 48)) }

@@ -84,6 +84,7 @@ final class DeviceDispatcher: Sendable {
     let privacy: PrivacyGuard
     let accessControl: AccessControl
     let plans: PlanPipeline
+    let jobs: JobGuard
     let logger: Logger
     private let queue = Mutex(Queue())
     let metrics = DeviceMetrics()
@@ -91,7 +92,7 @@ final class DeviceDispatcher: Sendable {
     init(dccEUI: EUI64, store: SQLiteStore, committer: GroupCommitter, inventory: Inventory, registry: UserRegistry, directory: PremisesDirectory,
          locks: PremisesLocks, wan: WANState, emulator: DeviceEmulator, codec: any DeviceCodec, signer: ResponseSigner, limits: XMLParseLimits,
          schedules: ScheduleBook, outboxWakeup: Wakeup, concurrency: Int, privacy: PrivacyGuard, accessControl: AccessControl, plans: PlanPipeline,
-         logger: Logger) {
+         jobs: JobGuard, logger: Logger) {
         self.dccEUI = dccEUI
         self.store = store
         self.committer = committer
@@ -110,6 +111,7 @@ final class DeviceDispatcher: Sendable {
         self.privacy = privacy
         self.accessControl = accessControl
         self.plans = plans
+        self.jobs = jobs
         self.logger = logger
     }
 
@@ -210,7 +212,7 @@ final class DeviceDispatcher: Sendable {
         if current.sequence > 0, restriction < current.start {
             return "RestrictionDateTime \(restriction.iso8601) is before the current occupancy began (\(current.start.iso8601)): a change of tenancy cannot reach back into an earlier household's time"
         }
-        if restriction > time.adding(milliseconds: 86_400_000) {
+        if restriction > time.adding(days: 1) {
             return "RestrictionDateTime \(restriction.iso8601) is more than a day ahead"
         }
         return nil
@@ -232,14 +234,80 @@ final class DeviceDispatcher: Sendable {
         guard stored.status == .awaitingDevice || stored.status == .scheduled else { return nil }
         if let executeAt = stored.executeAt, executeAt > Timestamp.now() {
             // Future-dated and not yet due.
-            return .milliseconds(max(1, executeAt.milliseconds - Timestamp.now().milliseconds))
+            return .milliseconds(max(1, min(Int64(Int32.max), Timestamp.now().milliseconds(to: executeAt))))
         }
+        return await run(stored, started: started)
+    }
+
+    /// Runs the request on its device, marked as running first (`JobGuard`): the part where
+    /// the request's content is acted on (the emulated device, the privacy filters, the
+    /// answer), not the waits for the WAN before it. So a crash counts against the few
+    /// requests executing at that moment, and a suspect runs alone for milliseconds, not
+    /// for the length of a WAN round trip.
+    private func executeMarked(_ work: Work, attempts: Int) async -> Duration? {
+        let requestID = work.stored.requestID
+        return await jobs.isolated(crashes: work.stored.crashes) { () async -> Duration? in
+            do {
+                try await jobs.mark([.request(requestID)])
+            } catch {
+                logger.error("device boundary: \(requestID) could not be marked as running (\(error)); it will run later")
+                return .seconds(5)
+            }
+            let retry = await execute(work, attempts: attempts)
+            if retry != nil {
+                // Not finished: no longer running until it is tried again.
+                do {
+                    try await committer.commit([.clearRunning(.request(requestID))])
+                } catch {
+                    logger.error("device boundary: \(requestID) could not be unmarked (\(error))")
+                }
+            }
+            return retry
+        }
+    }
+
+    /// Authorises a request again when it runs: a held or future-dated request was
+    /// authorised for its execution time when it arrived, but the user may since have been
+    /// suspended, or its registration for the device ended.
+    func reauthorise(_ work: Work, at time: Timestamp) -> Refusal? {
+        if let scheduleID = work.scheduleID {
+            guard let schedule = schedules.schedule(scheduleID) else { return nil }
+            guard let owner = registry.user(schedule.owner) else {
+                return Refusal(.E1, rule: "user-registered", "\(schedule.owner), the owner of DCC schedule \(scheduleID), is no longer a registered DCC user")
+            }
+            guard owner.status == .active else {
+                return Refusal(.E3, rule: "user-status", "\(owner.eui), the owner of DCC schedule \(scheduleID), is \(owner.status.rawValue)")
+            }
+            let eligible = owner.roles.intersection(work.header.variant.eligibleRoles)
+            guard eligible.contains(where: { accessControl.authorisation(role: $0, user: owner.eui, device: work.device, at: time) != nil }) else {
+                return Refusal(.E4, rule: "device-authorisation", "\(owner.eui) is no longer authorised for \(work.device.type.rawValue) \(work.device.eui) at \(time.iso8601)")
+            }
+            return nil
+        }
+        guard let user = registry.user(work.stored.originator) else {
+            return Refusal(.E1, rule: "user-registered", "\(work.stored.originator) is no longer a registered DCC user")
+        }
+        guard let commandVariant = work.header.commandVariant else { return Refusal(.E12, rule: "command-variant-range", "invalid command variant") }
+        do {
+            _ = try accessControl.decide(header: work.header, user: user, service: commandVariant.service, at: time)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// Runs a request that is due and marked as running.
+    private func run(_ stored: StoredRequest, started: ContinuousClock.Instant) async -> Duration? {
+        let requestID = stored.requestID
         let work: Work
         switch prepare(stored) {
         case .success(let prepared):
             work = prepared
         case .failure(let refusal):
             return await finish(stored, code: refusal.code, reason: refusal.reason, rule: refusal.rule)
+        }
+        if let refusal = reauthorise(work, at: .now()) {
+            return await finish(stored, code: refusal.code, reason: "when the request was due to run: \(refusal.reason)", rule: refusal.rule, work: work)
         }
         let endpoint = directory.endpoint(premises: work.premises.id, region: work.premises.region)
         // A stable number for the message (String.hashValue differs between runs), so the
@@ -255,7 +323,7 @@ final class DeviceDispatcher: Sendable {
             case .delivered(let roundTrip, _):
                 if roundTrip > .zero { try? await Task.sleep(for: roundTrip) }
                 if Task.isCancelled { return nil }
-                let retry = await execute(work, attempts: attempt + 1)
+                let retry = await executeMarked(work, attempts: attempt + 1)
                 if retry == nil { metrics.record(outcome: "I0", duration: ContinuousClock.now - started) }
                 return retry
             case .lost(let timeout):
@@ -290,7 +358,10 @@ final class DeviceDispatcher: Sendable {
             header = RequestHeader(schemaVersion: "5.4", requestID: RequestID(originator: dccEUI, target: schedule.device, counter: stored.counter),
                                    firstInSequence: nil, precedingRequestID: nil, commandVariantText: "1",
                                    serviceReference: variant.serviceReference, variant: variant)
-            body = run.body(schedule: schedule, variant: variant)
+            guard let runBody = run.body(schedule: schedule, variant: variant) else {
+                return .failure(Refusal(.E12, rule: "schedule", "schedule \(run.scheduleID)'s read period does not fit the calendar on \(run.runAt.isoDate)"))
+            }
+            body = runBody
             scheduleID = run.scheduleID
         } else {
             do {
@@ -342,6 +413,18 @@ final class DeviceDispatcher: Sendable {
                                     extra: [.privacy(.recordAccess(check.refusalAccess(party: originator, requestID: stored.requestID, at: .now())))])
             }
         }
+        // Other users and the HAN, as things stand now (a consent may have been withdrawn).
+        if PrivacyRules.hanChangeSRVs.contains(command.srv), let user = registry.user(originator),
+           let role = privacy.role(of: user, srv: command.srv, device: work.device, accessControl: accessControl, at: .now()) {
+            do {
+                if case .refuse(let rule, let reason) = try await privacy.hanCheck(role: role, party: originator, device: work.device, srv: command.srv, body: work.body) {
+                    return await finish(stored, code: .E4, reason: "when the request was due to run: \(reason)", rule: rule, work: work)
+                }
+            } catch {
+                logger.error("device boundary: HAN check for \(stored.requestID) failed (\(error)); it will run again")
+                return .seconds(5)
+            }
+        }
         var aggregated = false
         do {
             try await locks.withLock(work.premises.id) { () async throws(Failure) in
@@ -382,6 +465,11 @@ final class DeviceDispatcher: Sendable {
                 }
                 if outcome.response.header.counter > 0 {
                     mutations.append(.putDeviceState(premises: work.premises.id, state: PremisesDirectory.encode(state)))
+                }
+                // Who joined which HAN device: other users may later unjoin what they joined.
+                if outcome.success, ["8.7.2", "8.8.2"].contains(command.srv) || (command.srv == "8.11" && work.body.value("RequestType") == "Remove"),
+                   let hanDevice = PrivacyGuard.hanDevice(srv: command.srv, target: work.device, body: work.body) {
+                    mutations.append(.recordHANJoin(premises: work.premises.id, device: hanDevice, party: command.srv == "8.7.2" ? originator : nil, at: time))
                 }
                 mutations.append(.setRequestStatus(requestID: stored.requestID, status: .completed, code: ResponseCode.I0.rawValue))
                 let detail = "\(work.device.type.rawValue) \(work.device.eui) answered after \(attempts) attempt(s): \(outcome.note)" + (outcome.success ? "" : " (the device refused)")
@@ -474,7 +562,7 @@ final class DeviceDispatcher: Sendable {
     private func changeOfTenancy(premises: Int64, at restriction: Timestamp, by originator: EUI64, requestID: String, time: Timestamp) async throws -> [Mutation] {
         let current = try await store.currentOccupancy(premises: premises)
         // The other fuel's meter already started it (its 3.2 may carry a slightly different time).
-        if current.sequence > 0, current.cause.hasPrefix("3.2"), abs(current.start.milliseconds - restriction.milliseconds) < 86_400_000 { return [] }
+        if current.sequence > 0, current.cause.hasPrefix("3.2"), current.start.milliseconds(to: restriction).magnitude < UInt64(CalendarDay.millisecondsPerDay) { return [] }
         guard current.start != restriction else { return [] }
         let next = Occupancy(premises: premises, sequence: current.sequence + 1, start: restriction, cause: "3.2 from \(originator) (\(requestID))")
         return [
@@ -615,28 +703,25 @@ struct ScheduledRun {
     var requestID: String { "schedule:\(scheduleID):\(runAt.milliseconds)" }
 
     /// The device command a run sends: the scheduled SRV's body, with the read period
-    /// worked out from the schedule's offsets and times on the day of the run.
-    func body(schedule: ScheduleRecord, variant: ServiceRequestVariant) -> ElementTree {
+    /// worked out from the schedule's offsets (−400 to 0 days, as DUIS types them) and
+    /// times on the day of the run. Nil when the period does not fit the calendar.
+    func body(schedule: ScheduleRecord, variant: ServiceRequestVariant) -> ElementTree? {
         let name = variant.expectedBody(for: .nonCriticalWAN)
         var body = ElementTree(name: name, namespace: DUISNamespace.serviceUserGateway)
         let details = (try? XMLDocument.parse(Array("<d xmlns:sr=\"\(DUISNamespace.serviceUserGateway)\">".utf8) + schedule.definition + Array("</d>".utf8), limits: .duis))
             .flatMap { $0.root.map(ElementTree.init) }
-        let parameters = details?.children.first { $0.name == "DSP" + name }
-        if let parameters, let startOffset = parameters.value("StartDateOffset").flatMap(Int64.init),
-           let endOffset = parameters.value("EndDateOffset").flatMap(Int64.init) {
-            let day = runAt.dayAndTime.day
-            func at(_ offset: Int64, _ time: String?) -> Timestamp {
-                let minutes = Int64(time.flatMap(DeviceFormat.minutes(ofTime:)) ?? 0)
-                return Timestamp(milliseconds: (day + offset) * 86_400_000 + minutes * 60_000)
-            }
-            let start = at(startOffset, parameters.value("StartTime"))
-            let end = at(endOffset, parameters.value("EndTime"))
-            let ns = DUISNamespace.serviceUserGateway
-            body.children.append(ElementTree(name: "ReadLogPeriod", namespace: ns, children: [
-                ElementTree(name: "StartDateTime", namespace: ns, text: start.iso8601),
-                ElementTree(name: "EndDateTime", namespace: ns, text: end.iso8601),
-            ]))
-        }
+        guard let parameters = details?.children.first(where: { $0.name == "DSP" + name }), parameters.child("StartDateOffset") != nil else { return body }
+        let day = runAt.day
+        guard let startOffset = parameters.integer("StartDateOffset", in: -400...0), let endOffset = parameters.integer("EndDateOffset", in: -400...0),
+              let startDay = day.adding(days: startOffset), let endDay = day.adding(days: endOffset)
+        else { return nil }
+        let start = startDay.at(parameters.time("StartTime") ?? .midnight)
+        let end = endDay.at(parameters.time("EndTime") ?? .midnight)
+        let ns = DUISNamespace.serviceUserGateway
+        body.children.append(ElementTree(name: "ReadLogPeriod", namespace: ns, children: [
+            ElementTree(name: "StartDateTime", namespace: ns, text: start.iso8601),
+            ElementTree(name: "EndDateTime", namespace: ns, text: end.iso8601),
+        ]))
         return body
     }
 }

@@ -105,55 +105,10 @@ final class FleetEvents: Sendable {
 
     // MARK: - DCC schedules
 
-    static func period(_ frequency: String) -> (months: Int, days: Int) {
-        switch frequency {
-        case "Daily": return (0, 1)
-        case "Weekly": return (0, 7)
-        case "Monthly": return (1, 0)
-        case "Quarterly": return (3, 0)
-        case "Half-Yearly": return (6, 0)
-        default: return (12, 0)
-        }
-    }
-
-    /// The first run of a schedule after `after`.
+    /// The first run of a schedule after `after`: checked calendar arithmetic on the
+    /// schedule's typed dates, so no stored schedule can make it fail.
     static func nextRun(_ schedule: ScheduleRecord, after: Timestamp) -> Timestamp? {
-        let minutes = Int64(schedule.executionTime.flatMap(DeviceFormat.minutes(ofTime:)) ?? 0)
-        let seconds = Int64(schedule.executionTime.flatMap { text -> Int? in
-            let parts = text.split(separator: ":")
-            return parts.count >= 3 ? Int(Double(parts[2].prefix { $0.isNumber || $0 == "." }) ?? 0) : nil
-        } ?? 0)
-        let (months, days) = period(schedule.frequency)
-        let start = schedule.startDate.dayAndTime.day
-        let (year, month, day) = UKCalendar.date(Int32(start))
-        var occurrence = 0
-        // Jump close to `after` for daily and weekly schedules, then step.
-        if days > 0 {
-            let elapsed = max(0, after.dayAndTime.day - start)
-            occurrence = Int(elapsed / Int64(days)) - 1
-        } else {
-            let (afterYear, afterMonth, _) = UKCalendar.date(Int32(after.dayAndTime.day))
-            occurrence = max(0, ((afterYear - year) * 12 + afterMonth - month) / months - 1)
-        }
-        occurrence = max(0, occurrence)
-        for _ in 0..<1000 {
-            let runDay: Int64
-            if days > 0 {
-                runDay = start + Int64(occurrence * days)
-            } else {
-                let total = (month - 1) + occurrence * months
-                let runYear = year + total / 12
-                let runMonth = total % 12 + 1
-                let last = Int(UKCalendar.day(year: runMonth == 12 ? runYear + 1 : runYear, month: runMonth == 12 ? 1 : runMonth + 1, day: 1)
-                               - UKCalendar.day(year: runYear, month: runMonth, day: 1))
-                runDay = Int64(UKCalendar.day(year: runYear, month: runMonth, day: min(day, last)))
-            }
-            let run = Timestamp(milliseconds: runDay * 86_400_000 + minutes * 60_000 + seconds * 1000)
-            if let end = schedule.endDate, run.dayAndTime.day > end.dayAndTime.day { return nil }
-            if run > after { return run }
-            occurrence += 1
-        }
-        return nil
+        schedule.frequency.nextRun(start: schedule.startDate, end: schedule.endDate, time: schedule.executionTime ?? .midnight, after: after)
     }
 
     func planSchedules(now: Timestamp) async {
@@ -183,7 +138,7 @@ final class FleetEvents: Sendable {
                 try await committer.commit([
                     .insertRequest(stored),
                     .audit(AuditEvent(at: now, kind: "schedule", actor: schedule.owner, device: schedule.device, srv: schedule.srv,
-                                      requestID: run.requestID, detail: "DCC schedule \(schedule.id) (\(schedule.frequency)) run due at \(runAt.iso8601)")),
+                                      requestID: run.requestID, detail: "DCC schedule \(schedule.id) (\(schedule.frequency.rawValue)) run due at \(runAt.iso8601)")),
                 ])
                 dispatcher.enqueue(run.requestID, due: runAt)
             } catch {
@@ -370,7 +325,7 @@ final class FleetEvents: Sendable {
             return last
         }
         guard let previous, now > previous else { return }
-        let years = Double(now.milliseconds - previous.milliseconds) / (365.25 * 86_400_000)
+        let years = Double(previous.milliseconds(to: now)) / (365.25 * Double(CalendarDay.millisecondsPerDay))
         var random = SplitMix64(seed: mix(settings.seed, UInt64(now.milliseconds)))
         // Feeder faults: each takes out a feeder's homes for a while.
         let feeders = fleet.layout.feederStart.count
@@ -412,7 +367,7 @@ final class FleetEvents: Sendable {
     /// Once a day, works out when each prepayment meter's balance will fall below its low
     /// credit threshold; the alerts go out when that moment comes.
     func lowCredit(now: Timestamp) async {
-        let today = Int32(now.dayAndTime.day)
+        let today = now.day.number
         let plan = state.withLock { state -> Bool in
             guard state.lowCreditDay != today else { return false }
             state.lowCreditDay = today

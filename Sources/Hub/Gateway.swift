@@ -42,13 +42,17 @@ public final class Gateway: Sendable {
     let outboxWakeup: Wakeup
     let dispatcher: DeviceDispatcher
     let privacy: PrivacyGuard
+    let jobs: JobGuard
     let messageCounter: Atomic<UInt64>
     let logger: Logger
     let metrics = GatewayMetrics()
+    /// How much of the audit log unauthenticated and unreadable requests may take.
+    let rejections = RejectionAudit()
 
     init(dccEUI: EUI64, limits: XMLParseLimits, registry: UserRegistry, accessControl: AccessControl, replayGuard: ReplayGuard,
          anomaly: AnomalyDetector, committer: GroupCommitter, signer: ResponseSigner, services: NonDeviceServices,
-         outboxWakeup: Wakeup, dispatcher: DeviceDispatcher, privacy: PrivacyGuard, logger: Logger) {
+         outboxWakeup: Wakeup, dispatcher: DeviceDispatcher, privacy: PrivacyGuard, jobs: JobGuard, logger: Logger) {
+        self.jobs = jobs
         self.dccEUI = dccEUI
         self.limits = limits
         self.registry = registry
@@ -89,10 +93,12 @@ public final class Gateway: Sendable {
         do {
             intake = try readRequest(bytes)
         } catch let error as XMLParseError {
-            if case .tooLarge = error { return await malformed(bytes, service: service, reason: error.description, status: 413, at: received) }
-            return await malformed(bytes, service: service, reason: error.description, status: 400, at: received)
+            if case .tooLarge = error { return await malformed(bytes, service: service, reason: error.description, kind: "too large", status: 413, at: received) }
+            return await malformed(bytes, service: service, reason: error.description, kind: "unreadable XML", status: 400, at: received)
+        } catch let error as DUISRequestError {
+            return await malformed(bytes, service: service, reason: error.description, kind: error.kind, status: 400, at: received)
         } catch {
-            return await malformed(bytes, service: service, reason: "\(error)", status: 400, at: received)
+            return await malformed(bytes, service: service, reason: String(describing: error).boundedUTF8(300), kind: "other", status: 400, at: received)
         }
         let request = intake.request
         let header = request.header
@@ -107,7 +113,13 @@ public final class Gateway: Sendable {
             return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: false)
         }
 
-        // Anti-replay.
+        // Anti-replay: the counter must rise, and not beyond the ceiling (a counter of
+        // 2^64−1 would otherwise lock its user out for good).
+        let ceiling = ReplayGuard.ceiling(at: received)
+        if header.requestID.counter > ceiling {
+            let refusal = Refusal(.E1, rule: "counter-ceiling", "counter \(header.requestID.counter) is above \(ceiling), the current time in microseconds plus one day: gbsm accepts counters that rise and stay below that bound (DCC Boxed's tools use the time in milliseconds)")
+            return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: true, persistCounter: false)
+        }
         if let last = replayGuard.admit(originator: header.requestID.originator, counter: header.requestID.counter) {
             let refusal = Refusal(.E1, rule: "anti-replay", "counter \(header.requestID.counter) is not above \(last), the last counter of \(header.requestID.originator): the request is a replay")
             return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: true, persistCounter: false)
@@ -133,8 +145,15 @@ public final class Gateway: Sendable {
             return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: true, allowedBy: decision.rule)
         }
 
-        // The device command's parameters must make sense before it is accepted.
-        if !header.variant.isNonDevice, let problem = DeviceEmulator.validate(srv: header.variant.srv, body: request.body()) {
+        // Every value the hub will read must fit its DUIS type (ranges, lengths, formats)
+        // before anything acts on the body; a device command's parameters must also make
+        // sense together.
+        let body = request.body()
+        if let problem = DUISFields.problem(in: body) {
+            return await refuse(header, service: service, Refusal(.E12, rule: "body-schema", problem), digest: digest, size: bytes.count, at: received,
+                                authenticated: true, allowedBy: decision.rule)
+        }
+        if !header.variant.isNonDevice, let problem = DeviceEmulator.validate(srv: header.variant.srv, body: body) {
             return await refuse(header, service: service, Refusal(.E12, rule: "body", problem), digest: digest, size: bytes.count, at: received,
                                 authenticated: true, allowedBy: decision.rule)
         }
@@ -157,13 +176,30 @@ public final class Gateway: Sendable {
             }
         }
 
+        // Other users and a home's HAN: joins, unjoins and device log changes.
+        if !header.variant.isNonDevice, let device = decision.device, PrivacyRules.hanChangeSRVs.contains(header.variant.srv) {
+            let verdict: PrivacyVerdict?
+            do {
+                verdict = try await privacy.hanCheck(role: decision.role, party: user.eui, device: device, srv: header.variant.srv, body: body)
+            } catch {
+                return storageFailure(error)
+            }
+            if let verdict {
+                if case .refuse(let rule, let reason) = verdict {
+                    return await refuse(header, service: service, Refusal(.E4, rule: rule, reason), digest: digest, size: bytes.count, at: received,
+                                        authenticated: true, allowedBy: decision.rule)
+                }
+                decision = AccessDecision(role: decision.role, device: decision.device, rule: "\(decision.rule); privacy [\(verdict.rule)] \(verdict.reason)")
+            }
+        }
+
         // Anomaly detection.
         if let breach = anomaly.record(user: user.eui, srv: header.variant.srv, at: received) {
             return await quarantine(header, service: service, bytes: bytes, digest: digest, breach: breach, decision: decision, at: received, executeAt: intake.executeAt)
         }
 
         if header.variant.isNonDevice {
-            return await nonDevice(request, service: service, user: user, decision: decision, bytes: bytes, digest: digest, at: received)
+            return await nonDevice(header, body: body, service: service, user: user, decision: decision, bytes: bytes, digest: digest, at: received)
         }
         return await acceptDeviceRequest(header, service: service, bytes: bytes, digest: digest, decision: decision, at: received, executeAt: intake.executeAt)
     }
@@ -215,7 +251,7 @@ public final class Gateway: Sendable {
         AuditEvent(at: time, kind: "request", actor: header.requestID.originator,
                    device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv,
                    requestID: header.requestID.description,
-                   detail: "\(service.title), command variant \(header.commandVariantText), \(header.variant.name), \(size) octets, SHA-256 \(digest)"
+                   detail: "\(service.title), command variant \(untrusted(header.commandVariantText, limit: 8)), \(header.variant.name), \(size) octets, SHA-256 \(digest)"
                        + (authenticated ? ", signature verified" : ", not authenticated"))
     }
 
@@ -243,19 +279,53 @@ public final class Gateway: Sendable {
         return .text(503, "the hub could not record the request durably (\(error)); it was not accepted, send it again with a new counter")
     }
 
-    private func malformed(_ bytes: [UInt8], service: DUISService, reason: String, status: Int, at time: Timestamp) async -> GatewayResponse {
-        let digest = AuditChain.hex(Array(SHA256.hash(data: bytes)))
-        let event = AuditEvent(at: time, kind: "request.rejected", detail: "\(service.title): \(reason); \(bytes.count) octets, SHA-256 \(digest)")
+    /// A request that could not be read: refused with its reason, and audited within the
+    /// budget unauthenticated requests have (`RejectionAudit`).
+    private func malformed(_ bytes: [UInt8], service: DUISService, reason: String, kind: String, status: Int, at time: Timestamp) async -> GatewayResponse {
+        var mutations: [Mutation] = []
+        if rejections.admit(reason: kind, at: time) {
+            let digest = AuditChain.hex(Array(SHA256.hash(data: bytes)))
+            mutations.append(.audit(AuditEvent(at: time, kind: "request.rejected", detail: "\(service.title): \(reason); \(bytes.count) octets, SHA-256 \(digest)")))
+        }
+        if let summary = rejections.summary(at: time) { mutations.append(.audit(summary)) }
         do {
-            try await committer.commit([.audit(event)])
+            try await committer.commit(mutations)
         } catch {
             return storageFailure(error)
         }
         return .text(status, "not a valid DUIS Service Request: \(reason)")
     }
 
+    /// Writes the summary of unitemised rejections once its interval has passed (the hub
+    /// calls this periodically, so a flood's count is logged even when nothing follows it).
+    func flushRejectionSummary(force: Bool = false) async {
+        guard let summary = rejections.summary(at: .now(), force: force) else { return }
+        do {
+            try await committer.commit([.audit(summary)])
+        } catch {
+            logger.error("the summary of rejected requests could not be audited: \(error)")
+        }
+    }
+
     private func refuse(_ header: RequestHeader, service: DUISService, _ refusal: Refusal, digest: String, size: Int, at time: Timestamp,
                         authenticated: Bool, persistCounter: Bool = true, allowedBy: String? = nil, extra: [Mutation] = []) async -> GatewayResponse {
+        guard authenticated else {
+            // Anyone can send this: one entry, not attributed to the user it claims to come
+            // from, within the budget for unauthenticated requests.
+            var mutations: [Mutation] = []
+            if rejections.admit(reason: "\(refusal.code.rawValue) [\(refusal.rule)]", at: time) {
+                mutations.append(.audit(AuditEvent(at: time, kind: "decision", srv: header.variant.srv, requestID: header.requestID.description,
+                                                   code: refusal.code.rawValue,
+                                                   detail: "[\(refusal.rule)] \(refusal.reason); unauthenticated request claiming to come from \(header.requestID.originator) (\(service.title), command variant \(untrusted(header.commandVariantText, limit: 8)), \(size) octets, SHA-256 \(digest))")))
+            }
+            if let summary = rejections.summary(at: time) { mutations.append(.audit(summary)) }
+            do {
+                try await committer.commit(mutations)
+            } catch {
+                return storageFailure(error)
+            }
+            return signedResponse(header, code: refusal.code, comment: refusal.reason)
+        }
         var mutations: [Mutation] = [.audit(requestEvent(header, service: service, digest: digest, size: size, at: time, authenticated: authenticated))]
         if let allowedBy {
             mutations.append(.audit(decisionEvent(header, code: .I0, rule: "access-control", reason: allowedBy, at: time)))
@@ -380,10 +450,9 @@ public final class Gateway: Sendable {
         return signedResponse(header, code: .I99, comment: reason)
     }
 
-    private func nonDevice(_ request: ServiceRequestDocument, service: DUISService, user: UserRecord, decision: AccessDecision, bytes: [UInt8],
+    private func nonDevice(_ header: RequestHeader, body: ElementTree, service: DUISService, user: UserRecord, decision: AccessDecision, bytes: [UInt8],
                            digest: String, at time: Timestamp) async -> GatewayResponse {
-        let header = request.header
-        let input = NonDeviceRequest(header: header, body: request.body(), user: user, role: decision.role, received: time)
+        let input = NonDeviceRequest(header: header, body: body, user: user, role: decision.role, received: time)
         let base = baseMutations(header, service: service, bytes: bytes, digest: digest, decision: decision, at: time, synchronous: true)
         let result: Result<NonDeviceOutcome, Refusal>
         do {
@@ -442,7 +511,28 @@ public final class Gateway: Sendable {
     /// the device boundary; a non-device request runs now and its result is sent as an
     /// asynchronous response.
     func processReleased(_ stored: StoredRequest) async {
+        // A released request is a stored job like any other: marked before it runs.
+        do {
+            try await jobs.mark([.request(stored.requestID)])
+        } catch {
+            logger.error("released request \(stored.requestID) could not be marked as running: \(error)")
+            return
+        }
         let time = Timestamp.now()
+        if stored.commandVariant == 0 {
+            // A DCC schedule's run, released after it was parked: back to the device boundary.
+            do {
+                try await committer.commit([
+                    .setRequestStatus(requestID: stored.requestID, status: .scheduled, code: ResponseCode.I99.rawValue),
+                    .audit(AuditEvent(at: time, kind: "decision", actor: stored.originator, device: stored.target, srv: stored.srv, requestID: stored.requestID,
+                                      code: "I99", detail: "[job-parked] released by an operator; the schedule run goes to the device boundary again")),
+                ])
+                dispatcher.enqueue(stored.requestID, due: time)
+            } catch {
+                logger.error("released schedule run \(stored.requestID) could not be moved to the device boundary: \(error)")
+            }
+            return
+        }
         let document: XMLDocument
         let request: ServiceRequestDocument
         do {

@@ -96,7 +96,13 @@ public final class Hub: Sendable {
     let httpClient: HTTPClient
     let privacy: PrivacyGuard
     public let plans: PlanPipeline
+    let jobs: JobGuard
+    /// What start-up found of jobs the previous process was running when it stopped.
+    var jobRecovery: JobGuard.Recovery { recovered.withLock { $0 } }
+    private let recovered = Mutex(JobGuard.Recovery())
     let logger: Logger
+    /// The last operator's counter reset applied to the replay guard.
+    private let lastCounterReset = Mutex<Int64>(0)
     /// The registry version the in-memory users and thresholds reflect.
     private let loadedRegistryVersion = Mutex<Int64>(0)
 
@@ -138,20 +144,21 @@ public final class Hub: Sendable {
         privacy = PrivacyGuard(store: store, inventory: inventory, rules: PrivacyRules(supplierHalfHourly: configuration.supplierHalfHourly),
                                enforcement: configuration.privacy)
         plans = PlanPipeline(store: store, committer: committer, inventory: inventory, logger: logger)
+        jobs = JobGuard(dccEUI: configuration.dccEUI, store: store, committer: committer, schedules: schedules, signer: signer, logger: logger)
         dispatcher = DeviceDispatcher(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, registry: registry,
                                       directory: directory, locks: locks, wan: wanState, emulator: DeviceEmulator(engine: engine), codec: MMCXMLCodec(),
                                       signer: signer, limits: configuration.parseLimits, schedules: schedules, outboxWakeup: wakeup,
                                       concurrency: configuration.deviceConcurrency, privacy: privacy, accessControl: accessControl, plans: plans,
-                                      logger: logger)
+                                      jobs: jobs, logger: logger)
         fleetEvents = FleetEvents(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, directory: directory,
                                   locks: locks, dispatcher: dispatcher, schedules: schedules, engine: engine, settings: configuration.fleetEvents,
                                   signer: signer, outboxWakeup: wakeup, logger: logger)
         gateway = Gateway(dccEUI: configuration.dccEUI, limits: configuration.parseLimits, registry: registry, accessControl: accessControl,
                           replayGuard: replayGuard, anomaly: anomaly, committer: committer, signer: signer, services: services,
-                          outboxWakeup: wakeup, dispatcher: dispatcher, privacy: privacy, logger: logger)
+                          outboxWakeup: wakeup, dispatcher: dispatcher, privacy: privacy, jobs: jobs, logger: logger)
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         delivery = ResponseDelivery(store: store, committer: committer, registry: registry, client: httpClient,
-                                    policy: configuration.delivery, wakeup: wakeup, logger: logger)
+                                    policy: configuration.delivery, wakeup: wakeup, jobs: jobs, logger: logger)
         // Read the version before loading, so a change made meanwhile triggers a reload.
         let version = try await store.registryVersion()
         try await reloadRegistry()
@@ -163,9 +170,15 @@ public final class Hub: Sendable {
             logger.info("fleet of \(fleet.count) premises (seed \(fleet.spec.seed)) loaded: \(fleet.memoryBytes / 1_048_576) MiB")
         }
         replayGuard.load(try await store.counters())
+        let resets = try await store.counterResets(after: 0)
+        lastCounterReset.withLock { $0 = resets.last?.sequence ?? 0 }
         schedules.load(try await store.schedules())
         firmware.load(try await store.firmware())
         try await reloadWAN()
+        // Jobs the previous process was running when it stopped: counted, and parked after
+        // a second death, before anything runs again.
+        let recovery = try await jobs.recover()
+        recovered.withLock { $0 = recovery }
         try await dispatcher.recover()
         try await fleetEvents.recover()
     }
@@ -181,6 +194,15 @@ public final class Hub: Sendable {
         let warnings = registry.load(users: try await store.users(), certificates: try await store.userCertificates())
         for warning in warnings { logger.warning("\(warning)") }
         anomaly.load(try await store.thresholds())
+        // Operators' counter resets and schedule changes (`gbsm users reset-counter`,
+        // `gbsm schedules delete|resume`) bump the registry version too.
+        let after = lastCounterReset.withLock { $0 }
+        for reset in try await store.counterResets(after: after) {
+            replayGuard.reset(originator: reset.originator, to: reset.counter)
+            lastCounterReset.withLock { $0 = max($0, reset.sequence) }
+            logger.notice("anti-replay counter of \(reset.originator) reset to \(reset.counter) by an operator")
+        }
+        schedules.load(try await store.schedules())
     }
 
     /// Runs the background work until the task is cancelled: response delivery, and
@@ -213,6 +235,7 @@ public final class Hub: Sendable {
                     await gateway.processReleased(released)
                 }
                 try await reloadWAN()
+                await gateway.flushRejectionSummary()
             } catch {
                 if Task.isCancelled { break }
                 logger.error("watching the store failed: \(error)")

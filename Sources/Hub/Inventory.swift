@@ -54,7 +54,7 @@ public final class Inventory: Sendable {
         let premises = fleet.premises(index)
         let model = MeterModels.all[Int(premises.traits.model) % MeterModels.all.count]
         let type = slot.deviceType
-        let commissioned = Timestamp(milliseconds: Int64(premises.traits.installedOn) * 86_400_000 + 36_000_000)
+        let commissioned = Timestamp(dayNumber: premises.traits.installedOn, millisecond: 36_000_000)
         var record = DeviceRecord(eui: premises.eui(slot), type: type, status: .commissioned, premises: Fleet.premisesIDBase + Int64(index),
                                   manufacturer: type == .chf || type == .gpf ? "DCC Comms Hub" : model.manufacturer, model: type.rawValue + "-1",
                                   firmwareVersion: model.firmware, dateCommissioned: commissioned, gbcsVersion: "4.2",
@@ -81,7 +81,7 @@ public final class Inventory: Sendable {
 
     func fleetRegistrations(_ fleet: Fleet, _ index: Int, mpxn: String) -> [RegistrationRecord] {
         let premises = fleet.premises(index)
-        let installed = Timestamp(milliseconds: Int64(premises.traits.installedOn) * 86_400_000)
+        let installed = Timestamp(dayNumber: premises.traits.installedOn)
         if mpxn == premises.importMPAN {
             return [RegistrationRecord(mpxn: mpxn, role: .is, party: premises.supplier.eui, from: installed),
                     RegistrationRecord(mpxn: mpxn, role: .ed, party: premises.distributor.eui, from: Self.fleetRegistrationsFrom)]

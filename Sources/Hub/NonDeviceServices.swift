@@ -44,9 +44,11 @@ final class ScheduleBook: Sendable {
 
     private let state = Mutex(State())
 
+    /// Takes in the stored schedules (at start, and after an operator changed one). A
+    /// schedule only in memory (created while the store was being read) is kept, and IDs
+    /// only ever rise, so a reload can never hand out an ID twice.
     func load(_ records: [ScheduleRecord]) {
         state.withLock { state in
-            state.schedules = [:]
             for record in records {
                 state.schedules[record.id] = record
                 state.nextID = max(state.nextID, record.id + 1)
@@ -68,7 +70,8 @@ final class ScheduleBook: Sendable {
             .sorted { $0.id < $1.id }
     }
 
-    var allActive: [ScheduleRecord] { state.withLock { $0.schedules.values.filter { $0.deletedAt == nil } } }
+    /// Schedules that run: neither deleted nor parked.
+    var allActive: [ScheduleRecord] { state.withLock { $0.schedules.values.filter(\.isActive) } }
 
     var activeCount: Int { state.withLock { $0.schedules.values.filter { $0.deletedAt == nil }.count } }
 
@@ -78,6 +81,7 @@ final class ScheduleBook: Sendable {
                 switch mutation {
                 case .putSchedule(let schedule): state.schedules[schedule.id] = schedule
                 case .deleteSchedule(let id, let at): state.schedules[id]?.deletedAt = at
+                case .parkSchedule(let id, let at): state.schedules[id]?.parkedAt = at
                 default: continue
                 }
             }
@@ -402,7 +406,13 @@ final class NonDeviceServices: Sendable {
         guard let mpxns = body.child("MPxNs"), let importMPxN = mpxns.value("ImportMPxN") else {
             throw Refusal(.E12, rule: "body", "ServiceOptIn needs MPxNs/ImportMPxN")
         }
-        try requireRegistered(request, mpxn: importMPxN)
+        // Every MPxN the device will be associated with, not only the import one: the
+        // inventory finds premises (and the portal finds households) by any of them.
+        let secondaryImportMPAN = mpxns.value("SecondaryImportMPAN")
+        let exportMPAN = mpxns.value("ExportMPAN")
+        for mpxn in [importMPxN, secondaryImportMPAN, exportMPAN].compactMap({ $0 }) {
+            try requireRegistered(request, mpxn: mpxn)
+        }
         var mutations: [Mutation] = []
         if var device = inventory.device(deviceID) {
             guard device.type == type else {
@@ -413,14 +423,14 @@ final class NonDeviceServices: Sendable {
                 throw Refusal(.E4, rule: "mpxn-registration", "device \(deviceID) is associated with \(current), not \(importMPxN)")
             }
             device.importMPxN = importMPxN
-            device.secondaryImportMPAN = mpxns.value("SecondaryImportMPAN") ?? device.secondaryImportMPAN
-            device.exportMPAN = mpxns.value("ExportMPAN") ?? device.exportMPAN
+            device.secondaryImportMPAN = secondaryImportMPAN ?? device.secondaryImportMPAN
+            device.exportMPAN = exportMPAN ?? device.exportMPAN
             device.optedOut = false
             mutations.append(.putDevice(device))
         } else {
             let premises = inventory.premises(mpxn: importMPxN)?.id
             mutations.append(.putDevice(DeviceRecord(eui: deviceID, type: type, status: .pending, premises: premises, manufacturer: "Unknown", model: "Unknown",
-                                                     importMPxN: importMPxN, secondaryImportMPAN: mpxns.value("SecondaryImportMPAN"), exportMPAN: mpxns.value("ExportMPAN"),
+                                                     importMPxN: importMPxN, secondaryImportMPAN: secondaryImportMPAN, exportMPAN: exportMPAN,
                                                      notifiedBy: request.user.eui)))
         }
         let optInDate = body.value("OptInDate") ?? request.received.isoDate
@@ -528,22 +538,34 @@ final class NonDeviceServices: Sendable {
 
     // MARK: - 5.x DCC schedules
 
-    static let frequencies: Set<String> = ["Daily", "Weekly", "Monthly", "Quarterly", "Half-Yearly", "Yearly"]
+    /// The most DCC schedules one user may keep for one device (DUIS's Read Schedule
+    /// answers at most 99).
+    static let maxSchedulesPerDevice = 99
 
     private func createSchedule(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
         let body = request.body
-        guard let frequency = body.value("ScheduleFrequency"), Self.frequencies.contains(frequency) else {
-            throw Refusal(.E12, rule: "body", "ScheduleFrequency must be one of \(Self.frequencies.sorted().joined(separator: ", "))")
+        guard let frequency = body.value("ScheduleFrequency").flatMap(ScheduleFrequency.init(rawValue:)) else {
+            throw Refusal(.E12, rule: "body", "ScheduleFrequency must be one of \(ScheduleFrequency.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard let startText = body.value("ScheduleStartDate"), let start = Timestamp(xsDate: startText) else {
+        guard let start = body.date("ScheduleStartDate") else {
             throw Refusal(.E12, rule: "body", "ScheduleStartDate must be an xs:date")
         }
-        var end: Timestamp?
-        if let endText = body.value("ScheduleEndDate") {
-            guard let value = Timestamp(xsDate: endText), value >= start else {
+        var end: CalendarDay?
+        if body.value("ScheduleEndDate") != nil {
+            guard let value = body.date("ScheduleEndDate"), value >= start else {
                 throw Refusal(.E12, rule: "body", "ScheduleEndDate must be an xs:date on or after the start date")
             }
             end = value
+        }
+        var executionTime: TimeOfDay?
+        if body.value("ScheduleExecutionStartTime") != nil {
+            guard let value = body.time("ScheduleExecutionStartTime") else {
+                throw Refusal(.E12, rule: "body", "ScheduleExecutionStartTime must be an xs:time (hh:mm:ss[.fff][Z])")
+            }
+            executionTime = value
+        }
+        guard frequency.nextRun(start: start, end: end, time: executionTime ?? .midnight, after: request.received) != nil else {
+            throw Refusal(.E12, rule: "body", "the schedule would never run: it ends (\(end?.isoDate ?? "-")) before its next run after \(request.received.iso8601)")
         }
         guard let srvText = body.value("DSPScheduledServiceReferenceVariant"), let scheduled = ServiceCatalogue.variant(srvText), scheduled.isDCCSchedulable else {
             throw Refusal(.E12, rule: "dcc-schedulable", "DSPScheduledServiceReferenceVariant must be a DCC-schedulable request (4.6.1, 4.6.2, 4.8.x, 4.10, 4.12.x, 4.14 to 4.17, 14.1)")
@@ -562,13 +584,16 @@ final class NonDeviceServices: Sendable {
         guard eligible.contains(where: { accessControl.authorisation(role: $0, user: request.user.eui, device: device, at: request.received) != nil }) else {
             throw Refusal(.E4, rule: "device-authorisation", "user \(request.user.eui) is not authorised for \(device.type.rawValue) \(device.eui)")
         }
+        guard schedules.active(device: device.eui, owner: request.user.eui).count < Self.maxSchedulesPerDevice else {
+            throw Refusal(.E12, rule: "schedule-limit", "user \(request.user.eui) already has \(Self.maxSchedulesPerDevice) DCC schedules for \(device.eui); delete one (5.3) first")
+        }
         let id = schedules.allocateID()
         var details = CanonicalXMLWriter()
         for child in body.children { child.write(to: &details, prefix: "sr") }
         let record = ScheduleRecord(id: id, owner: request.user.eui, device: device.eui, srv: scheduled.srv, frequency: frequency, startDate: start,
-                                    endDate: end, executionTime: body.value("ScheduleExecutionStartTime"), definition: details.finish(), createdAt: request.received)
+                                    endDate: end, executionTime: executionTime, definition: details.finish(), createdAt: request.received)
         return NonDeviceOutcome(payload: { writer in writer.element("sr:DSPScheduleID", String(id)) },
-                                mutations: [.putSchedule(record)], note: "schedule \(id): \(frequency) \(scheduled.srv) on \(device.eui) from \(startText)")
+                                mutations: [.putSchedule(record)], note: "schedule \(id): \(frequency.rawValue) \(scheduled.srv) on \(device.eui) from \(start.isoDate)")
     }
 
     private func ownedSchedules(_ request: NonDeviceRequest) throws(Refusal) -> [ScheduleRecord] {
@@ -626,12 +651,15 @@ final class NonDeviceServices: Sendable {
             throw Refusal(.E12, rule: "body", "FirmwareVersion must be 1 to 8 characters")
         }
         guard let list = body.value("DeviceIDList"), !list.isEmpty else { throw Refusal(.E12, rule: "body", "DeviceIDList is empty") }
+        // Linear in the list (DUIS allows about 50,000 IDs): this runs while other users'
+        // inventory changes wait.
         var listed: [EUI64] = []
+        var seen = Set<EUI64>()
         for item in list.split(separator: ",", omittingEmptySubsequences: false) {
             guard let eui = EUI64(item) else {
-                throw Refusal(.E12, rule: "body", "DeviceIDList entry \"\(item.prefix(40))\" is not an EUI-64")
+                throw Refusal(.E12, rule: "body", "DeviceIDList entry \(untrusted(item, limit: 40)) is not an EUI-64")
             }
-            if !listed.contains(eui) { listed.append(eui) }
+            if seen.insert(eui).inserted { listed.append(eui) }
         }
         var invalid: [String] = [], notCommissioned: [String] = [], inProgress: [String] = [], accepted: [EUI64] = []
         for eui in listed {
@@ -655,16 +683,6 @@ final class NonDeviceServices: Sendable {
             accepted.append(eui)
         }
         let digest = AuditChain.hex(Array(SHA256.hash(data: image)))
-        let file = firmwareDirectory.appendingPathComponent("\(digest).bin")
-        do {
-            try FileManager.default.createDirectory(at: firmwareDirectory, withIntermediateDirectories: true)
-            if !FileManager.default.fileExists(atPath: file.path) { try Data(image).write(to: file, options: .atomic) }
-        } catch {
-            throw Refusal(.E12, rule: "firmware-store", "the firmware image could not be stored: \(error.localizedDescription)")
-        }
-        let srv = ppmid ? "11.4" : "11.1"
-        let record = FirmwareRecord(requestID: request.header.requestID.description, owner: request.user.eui, srv: srv, version: version,
-                                    imageSHA256: digest, imageSize: image.count, devices: accepted, createdAt: request.received)
         let warnings: [(String, [String])] = [("InvalidDeviceIDList", invalid), ("NotCommissionedDeviceIDList", notCommissioned),
                                               ("OtherRequestInProgressList", inProgress)].filter { !$0.1.isEmpty }
         let element = ppmid ? "sr:DSPUpdatePPMIDFirmwareWarning" : "sr:DSPUpdateFirmwareWarning"
@@ -676,11 +694,26 @@ final class NonDeviceServices: Sendable {
                 writer.close()
             }
         }
+        let summary = warnings.map { "\($0.0)=\($0.1.count)" }.joined(separator: ", ")
+        guard !accepted.isEmpty else {
+            // Nothing to distribute to: the image is not kept, nothing is recorded.
+            return NonDeviceOutcome(payload: payload, mutations: [],
+                                    note: "firmware \(version), \(image.count) octets, accepted for no device, so not stored; warnings: \(summary)")
+        }
+        let file = firmwareDirectory.appendingPathComponent("\(digest).bin")
+        do {
+            try FileManager.default.createDirectory(at: firmwareDirectory, withIntermediateDirectories: true)
+            if !FileManager.default.fileExists(atPath: file.path) { try Data(image).write(to: file, options: .atomic) }
+        } catch {
+            throw Refusal(.E12, rule: "firmware-store", "the firmware image could not be stored: \(error.localizedDescription)")
+        }
+        let srv = ppmid ? "11.4" : "11.1"
+        let record = FirmwareRecord(requestID: request.header.requestID.description, owner: request.user.eui, srv: srv, version: version,
+                                    imageSHA256: digest, imageSize: image.count, devices: accepted, createdAt: request.received)
         var mutations: [Mutation] = [.putFirmware(record)]
         for device in accepted {
             mutations.append(event(request, device: device, kind: "firmware", "firmware \(version) (\(image.count) octets, SHA-256 \(digest)) awaiting distribution"))
         }
-        let summary = warnings.map { "\($0.0)=\($0.1.count)" }.joined(separator: ", ")
         return NonDeviceOutcome(payload: payload, mutations: mutations,
                                 note: "firmware \(version), \(image.count) octets, for \(accepted.count) device(s)" + (summary.isEmpty ? "" : "; warnings: \(summary)"))
     }

@@ -158,7 +158,7 @@ public final class PlanPipeline: Sendable {
             }
             let aggregator = PlanAggregator(plan: plan)
             let partition = aggregator.partition(networkGroups)
-            let slotLength: Int64 = plan.granularity == .daily ? 86_400_000 : 1_800_000
+            let slotLength: Int64 = plan.granularity == .daily ? CalendarDay.millisecondsPerDay : CalendarDay.millisecondsPerHalfHour
             outcome = aggregator.run(readings: readings, partition: partition, decidedSlots: try await store.decidedSlots(plan: plan.id),
                                      slotMilliseconds: slotLength, now: now)
         }
@@ -177,10 +177,9 @@ public final class PlanPipeline: Sendable {
                                                    + (why.isEmpty ? "" : " (\(why))")
                                                    + ", \(toDelete.count) raw reading(s) deleted, \(outcome.discarded.count) discarded")))
         }
-        let day: Int64 = 86_400_000
         mutations.append(.privacy(.expirePlanData(plan: plan.id,
-                                                  readingsBefore: plan.rawRetentionDays > 0 ? now.adding(milliseconds: -Int64(plan.rawRetentionDays) * day) : nil,
-                                                  aggregatesBefore: now.adding(milliseconds: -Int64(plan.aggregateRetentionDays) * day))))
+                                                  readingsBefore: plan.rawRetentionDays > 0 ? now.adding(days: -Int64(plan.rawRetentionDays)) : nil,
+                                                  aggregatesBefore: now.adding(days: -Int64(plan.aggregateRetentionDays)))))
         try await committer.commit(mutations)
         return outcome
     }

@@ -37,7 +37,7 @@ final class PremisesDirectory: Sendable {
             inventory.registrations(mpxn: mpan).first { $0.role == .is }.flatMap { registry.user($0.party)?.name }
         } ?? "Energy Supplier"
         var model = PremisesModel(premisesID: id, postcode: premises.postcode, region: premises.region,
-                                  installDay: Int32(commissioned.dayAndTime.day), devices: devices.map(Self.installed), supplierName: supplier)
+                                  installDay: commissioned.day.number, devices: devices.map(Self.installed), supplierName: supplier)
         if devices.contains(where: { $0.type == .esme && $0.exportMPAN != nil }), !model.profile.features.contains(.solar) {
             // An export MPAN means generation at the premises.
             model.profile.features.insert(.solar)

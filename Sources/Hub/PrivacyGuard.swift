@@ -76,6 +76,33 @@ final class PrivacyGuard: Sendable {
         return Check(verdict: verdict, effective: effective, request: request, occupancy: occupancy, role: role)
     }
 
+    /// The HAN rule for other users (`PrivacyRules.hanChange`): whether `party` acting as
+    /// `role` may join, unjoin or change the device log of `device`'s home. Nil when the
+    /// rule does not apply. With `--privacy dcc` a refusal is audited and let through.
+    func hanCheck(role: UserRole, party: EUI64, device: DeviceRecord, srv: String, body: ElementTree) async throws -> PrivacyVerdict? {
+        guard role == .ou, PrivacyRules.hanChangeSRVs.contains(srv) else { return nil }
+        guard let premises = device.premises else {
+            return .refuse(rule: "other-user-han", reason: "\(srv): \(device.eui) is at no premises")
+        }
+        let occupancy = try await occupancy(premises: premises)
+        let ledger = ConsentLedger(occupancy: occupancy, entries: try await store.consents(premises: premises, occupancy: occupancy.sequence), at: .now())
+        var joined = false
+        if let hanDevice = Self.hanDevice(srv: srv, target: device, body: body) { joined = try await store.hanJoins(premises: premises)[hanDevice] == party }
+        guard let verdict = rules.hanChange(role: role, party: party, srv: srv, ledger: ledger, joinedByParty: joined) else { return nil }
+        if verdict.isRefusal, enforcement == .dcc {
+            return .release(rule: "privacy-dcc-mode", reason: "audit only: \(verdict.reason)", dataFrom: occupancy.start)
+        }
+        return verdict
+    }
+
+    /// The HAN device a HAN change concerns: the device named in an 8.11, or whichever of
+    /// the target and `OtherDeviceID` of an 8.7.2 or 8.8.2 is not a meter or gas proxy.
+    static func hanDevice(srv: String, target: DeviceRecord, body: ElementTree) -> EUI64? {
+        if srv == "8.11" { return body.value("DeviceID").flatMap { EUI64($0) } }
+        if [.esme, .gsme, .gpf, .chf].contains(target.type) { return body.value("OtherDeviceID").flatMap { EUI64($0) } }
+        return target.eui
+    }
+
     func occupancy(premises: Int64) async throws -> Occupancy {
         if let cached = occupancies.withLock({ $0[premises] }) { return cached }
         let current = try await store.currentOccupancy(premises: premises)

@@ -59,7 +59,11 @@ public enum Provisioning {
     /// Generates a test PKI in the SMKI shape for DCC (its DSP XML-signing key and its
     /// access control broker keys) and the given users (XML-signing and GBCS keys).
     public static func generateTestPKI(users: [UserSpec], dccEUI: EUI64 = dccEUI) throws -> TestPKI {
-        var parties = [TestPKI.Party(eui: dccEUI, name: "dcc", signingRoles: [RemotePartyRole.dspXMLSigning, RemotePartyRole.accessControlBroker],
+        // DCC's requests as a user (8.12.2, 11.2) are signed with a key of their own (role
+        // 135), kept apart from the DSP key that signs the hub's responses (role 137). A
+        // ZAZ1 keystore has only the DSP key for DCC, which DCC Boxed's tools sign DCC's
+        // requests with, so there `xmlSigningEntry` falls back to it, as DCC Boxed does.
+        var parties = [TestPKI.Party(eui: dccEUI, name: "dcc", signingRoles: [RemotePartyRole.dspXMLSigning, RemotePartyRole.xmlSigning, RemotePartyRole.accessControlBroker],
                                      keyAgreementRoles: [RemotePartyRole.accessControlBroker])]
         for user in users where user.eui != dccEUI {
             parties.append(TestPKI.Party(eui: user.eui, name: user.name.lowercased().replacingOccurrences(of: " ", with: "-"),

@@ -49,9 +49,12 @@ public final class ResponseDelivery: Sendable {
     let client: HTTPClient
     let policy: DeliveryPolicy
     let wakeup: Wakeup
+    let jobs: JobGuard
     let logger: Logger
 
-    init(store: any HubStore, committer: GroupCommitter, registry: UserRegistry, client: HTTPClient, policy: DeliveryPolicy, wakeup: Wakeup, logger: Logger) {
+    init(store: any HubStore, committer: GroupCommitter, registry: UserRegistry, client: HTTPClient, policy: DeliveryPolicy, wakeup: Wakeup,
+         jobs: JobGuard, logger: Logger) {
+        self.jobs = jobs
         self.store = store
         self.committer = committer
         self.registry = registry
@@ -79,21 +82,40 @@ public final class ResponseDelivery: Sendable {
                     shouldQuery = false
                     do {
                         // Choose by ID and recipient first; read the bodies of the chosen only.
+                        // Recipients already at their limit are left out of the query, so one
+                        // recipient's backlog (an endpoint that never answers, say) cannot fill
+                        // the window every other recipient's messages are chosen from.
                         var chosen: [Int64] = []
                         var taken = perRecipient
-                        for key in try await store.dueOutboxKeys(now: Timestamp.now(), limit: policy.concurrency * 4 + inFlight.count) {
+                        let saturated = perRecipient.filter { $0.value >= policy.perRecipient }.map(\.key)
+                        for key in try await store.dueOutboxKeys(now: Timestamp.now(), limit: policy.concurrency * 4, excluding: saturated) {
                             guard inFlight[key.id] == nil, inFlight.count + chosen.count < policy.concurrency,
                                   taken[key.recipient, default: 0] < policy.perRecipient
                             else { continue }
                             chosen.append(key.id)
                             taken[key.recipient, default: 0] += 1
                         }
-                        for item in try await store.pendingOutboxItems(ids: chosen) {
+                        let items = try await store.pendingOutboxItems(ids: chosen)
+                        // Marked as running before they are sent (`JobGuard`): messages that
+                        // were being sent when the process died before go alone, each marked
+                        // once it holds the suspects' turn.
+                        try await jobs.mark(items.filter { $0.crashes == 0 }.compactMap { $0.id.map(JobKey.outbox) })
+                        for item in items {
                             guard let id = item.id, inFlight[id] == nil else { continue }
                             inFlight[id] = item.recipient
                             perRecipient[item.recipient, default: 0] += 1
                             group.addTask {
-                                await self.deliver(item)
+                                await self.jobs.isolated(crashes: item.crashes) {
+                                    if item.crashes > 0 {
+                                        do {
+                                            try await self.jobs.mark([.outbox(id)])
+                                        } catch {
+                                            self.logger.error("outbox message \(id) could not be marked as running: \(error)")
+                                            return
+                                        }
+                                    }
+                                    await self.deliver(item)
+                                }
                                 return id
                             }
                         }

@@ -152,7 +152,7 @@ public enum Reveal {
             }
         }
         func describe(_ runs: [(Int32, Int)]) -> String {
-            runs.map { "\($0.1) days from \(Timestamp(milliseconds: Int64($0.0) * 86_400_000).isoDate)" }.joined(separator: "; ")
+            runs.map { "\($0.1) days from \(Timestamp(dayNumber: $0.0).isoDate)" }.joined(separator: "; ")
         }
         result.append(Inference(name: "holidays", granularity: "half-hourly",
                                 finding: runs.isEmpty ? "no days of standby only" : "away (standby only) for \(describe(runs)): the home was empty", revealed: !runs.isEmpty))

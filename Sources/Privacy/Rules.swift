@@ -15,7 +15,7 @@ public struct DataRequest: Sendable, Hashable {
     public var periodMilliseconds: Int64 {
         switch granularity {
         case .halfHourly: return 1_800_000
-        case .daily: return srv == "4.12.1" || srv == "4.12.2" ? 0 : 86_400_000
+        case .daily: return srv == "4.12.1" || srv == "4.12.2" ? 0 : CalendarDay.millisecondsPerDay
         case .monthly: return 0
         }
     }
@@ -37,6 +37,13 @@ public struct DataRequest: Sendable, Hashable {
         case "4.4.4", "4.4.5": return DataRequest(srv: srv, granularity: .daily, what: "prepayment credit and debt log")
         case "4.1.1", "4.1.2", "4.1.3", "4.1.4", "4.2", "4.3", "4.18", "4.4.2", "4.4.3":
             return DataRequest(srv: srv, granularity: .monthly, what: "register reads (as for a bill)")
+        // Not consumption, but the household's all the same: what it pays, when it used its
+        // heating boost or its auxiliary loads, which devices it has.
+        case "4.11.1", "4.11.2": return DataRequest(srv: srv, granularity: .monthly, what: "the household's tariff")
+        case "7.11": return DataRequest(srv: srv, granularity: .daily, what: "boost button use (when the heating was boosted)")
+        case "7.15": return DataRequest(srv: srv, granularity: .daily, what: "auxiliary controller operation")
+        case "7.7", "7.14": return DataRequest(srv: srv, granularity: .monthly, what: "auxiliary load settings")
+        case "8.9": return DataRequest(srv: srv, granularity: .monthly, what: "the devices on the household's HAN")
         default: return nil
         }
     }
@@ -92,6 +99,33 @@ public struct PrivacyRules: Sendable {
 
     /// The purposes a supplier's reads serve.
     static let supplierPurposes: Set<Purpose> = [.billing, .settlement, .energyServices]
+
+    /// SRVs that change which devices are on a home's HAN.
+    public static let hanChangeSRVs: Set<String> = ["8.7.2", "8.8.2", "8.11"]
+
+    /// An other user changing a home's HAN (DCC's matrix lets other users join, unjoin and
+    /// update the comms hub's device log for any device). Joining a device to the meters
+    /// (8.7.2) gives it the home's live readings, every 10 seconds: an other user needs the
+    /// household's verified consent for half-hourly data (the finest the ledger knows).
+    /// Unjoining a device or changing the device log (8.8.2, 8.11) is allowed for a device
+    /// that user joined itself, and otherwise needs the same consent. Nil when the rule
+    /// does not apply (another role, another SRV): suppliers' HAN changes follow their
+    /// registration, as access control decided.
+    public func hanChange(role: UserRole, party: EUI64, srv: String, ledger: ConsentLedger, joinedByParty: Bool) -> PrivacyVerdict? {
+        guard role == .ou, Self.hanChangeSRVs.contains(srv) else { return nil }
+        let what = srv == "8.7.2" ? "joining a device to this home's meters" : srv == "8.8.2" ? "unjoining a device from this home's meters" : "changing this home's comms hub device log"
+        if srv != "8.7.2", joinedByParty {
+            return .release(rule: "other-user-han", reason: "\(srv): \(what) is allowed for a device \(party) joined itself", dataFrom: ledger.occupancy.start)
+        }
+        guard let consent = ledger.consent(party: party, covering: .halfHourly, verified: true) else {
+            return .refuse(rule: "other-user-han",
+                           reason: "\(srv): \(what) needs the consumer's verified consent for half-hourly data (a joined device reads the meters every 10 seconds)"
+                               + (srv == "8.7.2" ? "" : ", unless \(party) joined the device itself") + "; \(party) has none for this occupancy")
+        }
+        return .release(rule: "other-user-han",
+                        reason: "\(srv): \(what) with the consumer's consent for \(consent.purpose.rawValue) at \(consent.granularity.name) given \(consent.given.isoDate)",
+                        dataFrom: ledger.occupancy.start)
+    }
 
     /// Decides one read of `request` by `party` acting as `role`.
     public func decide(role: UserRole, party: EUI64, request: DataRequest, ledger: ConsentLedger, plans: [DataPrivacyPlan], fuel: PlanFuel) -> PrivacyVerdict {

@@ -223,7 +223,7 @@ final class Portal: Sendable {
         let query = request.uri.queryParameters
         let mode = query.get("view") ?? "day"
         let yesterday = view.lastDay - 1
-        let chosen = query.get("date").flatMap { Timestamp(xsDate: $0) }.map { Int32($0.dayAndTime.day) } ?? yesterday
+        let chosen = query.get("date").flatMap { Timestamp(xsDate: $0) }.map { $0.day.number } ?? yesterday
         let day = min(max(chosen, view.firstDay), view.lastDay)
         var body = "<nav class=\"views\"><a id=\"view-day\" href=\"/portal/home?view=day\">Half-hourly</a><a id=\"view-month\" href=\"/portal/home?view=month\">Daily</a>"
             + "<a id=\"view-year\" href=\"/portal/home?view=year\">Monthly</a></nav>"
@@ -278,9 +278,9 @@ final class Portal: Sendable {
             let days = try await hub.consumerDays(view, from: day, through: day)
             guard let one = days.first else { break }
             let labels = (0..<48).map { slot in (slot / 2 < 10 ? "0" : "") + "\(slot / 2):" + (slot % 2 == 0 ? "00" : "30") }
-            body += "<p><a id=\"previous-day\" href=\"/portal/home?view=day&date=\(Timestamp(milliseconds: Int64(day - 1) * 86_400_000).isoDate)\">&larr; previous day</a> "
+            body += "<p><a id=\"previous-day\" href=\"/portal/home?view=day&date=\(Timestamp(dayNumber: day - 1).isoDate)\">&larr; previous day</a> "
                 + "&nbsp; <strong id=\"day\">\(one.date.isoDate)</strong> (UTC) &nbsp; "
-                + "<a href=\"/portal/home?view=day&date=\(Timestamp(milliseconds: Int64(day + 1) * 86_400_000).isoDate)\">next day &rarr;</a></p>"
+                + "<a href=\"/portal/home?view=day&date=\(Timestamp(dayNumber: day + 1).isoDate)\">next day &rarr;</a></p>"
             body += "<h2>Electricity, half hour by half hour</h2>" + PortalPages.bars(one.importWh.map { Double($0) / 1000 }, labels: labels, labelEvery: 4, unit: "kWh",
                                                                                       color: "#1f77b4", id: "chart-electricity", caption: "Electricity per half hour on \(one.date.isoDate)")
             if view.hasGas {
@@ -463,6 +463,6 @@ final class Portal: Sendable {
 
 enum DayReadingsClock {
     static func start(day: Int32, slot: Int) -> String {
-        Timestamp(milliseconds: Int64(day) * 86_400_000 + Int64(slot) * 1_800_000).iso8601
+        Timestamp(dayNumber: day, slot: slot).iso8601
     }
 }

@@ -20,6 +20,25 @@ public enum Mutation: Sendable {
     case outboxRetry(id: Int64, attempts: Int, nextAttemptAt: Timestamp, error: String)
     case putSchedule(ScheduleRecord)
     case deleteSchedule(id: Int64, at: Timestamp)
+    /// Sets a schedule aside (no more runs) or, with nil, resumes it.
+    case parkSchedule(id: Int64, at: Timestamp?)
+    /// A job is about to run: recorded before it runs (see `JobKey`).
+    case markRunning(JobKey, at: Timestamp)
+    /// A job stopped without an outcome (it will run again later); it ran without the
+    /// process dying, so it is no longer a suspect.
+    case clearRunning(JobKey)
+    /// A job was running when the process died: counted, and no longer running.
+    case recordCrash(JobKey)
+    /// An outbox message set aside after crashes.
+    case parkOutbox(id: Int64)
+    /// An operator sends a parked message again, or discards it.
+    case releaseOutbox(id: Int64, at: Timestamp)
+    case discardOutbox(id: Int64)
+    /// Who joined a HAN device (a CAD, IHD, PPMID or HCALCS) at a premises to its meters
+    /// with 8.7.2, or (party nil) that it was unjoined: other users may unjoin what they joined.
+    case recordHANJoin(premises: Int64, device: EUI64, party: EUI64?, at: Timestamp)
+    /// An operator sets a user's anti-replay counter, lower than it was if need be.
+    case resetCounter(originator: EUI64, counter: UInt64, at: Timestamp)
     case putFirmware(FirmwareRecord)
     case putThreshold(AnomalyThreshold)
     case deviceEvent(DeviceEventRecord)
@@ -92,7 +111,7 @@ public protocol HubStore: Sendable {
     func dueOutbox(now: Timestamp, limit: Int) async throws -> [OutboxItem]
     /// The IDs and recipients of pending outbox items due at `now`, oldest first: cheap to
     /// read repeatedly (no bodies) while earlier items are still being delivered.
-    func dueOutboxKeys(now: Timestamp, limit: Int) async throws -> [(id: Int64, recipient: EUI64)]
+    func dueOutboxKeys(now: Timestamp, limit: Int, excluding recipients: [EUI64]) async throws -> [(id: Int64, recipient: EUI64)]
     /// Outbox items by ID, still pending.
     func pendingOutboxItems(ids: [Int64]) async throws -> [OutboxItem]
     func outbox(recipient: EUI64?, status: OutboxStatus?, limit: Int) async throws -> [OutboxItem]
@@ -108,6 +127,14 @@ public protocol HubStore: Sendable {
     func powerCuts() async throws -> [PowerCutRecord]
     /// Changes whenever users, certificates or thresholds change (any process).
     func registryVersion() async throws -> Int64
+
+    /// Jobs marked as running (at start-up: those the previous process was running when it stopped).
+    func runningJobs() async throws -> [RunningJob]
+    func outboxItem(id: Int64) async throws -> OutboxItem?
+    /// The party that joined each HAN device at a premises (8.7.2), by device.
+    func hanJoins(premises: Int64) async throws -> [EUI64: EUI64]
+    /// Counter resets recorded after `sequence`.
+    func counterResets(after sequence: Int64) async throws -> [CounterReset]
 }
 
 /// The audit log's hash chain: each entry's hash covers the previous entry's hash, its

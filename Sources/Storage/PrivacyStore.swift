@@ -319,7 +319,7 @@ extension Mutation {
     public static func issuePortalAccess(premises: Int64, occupancy: Int, code: String, token: String, at time: Timestamp, by issuer: String) -> [Mutation] {
         [
             .privacy(.putPortalSecret(premises: premises, occupancy: occupancy, secretHash: sha256Hex(PortalSecrets.normalise(code)), at: time)),
-            .privacy(.putPortalLink(tokenHash: sha256Hex(token), premises: premises, occupancy: occupancy, expires: time.adding(milliseconds: 86_400_000))),
+            .privacy(.putPortalLink(tokenHash: sha256Hex(token), premises: premises, occupancy: occupancy, expires: time.adding(days: 1))),
             .audit(AuditEvent(at: time, kind: "portal", detail: "portal sign-in code and one-use link issued for premises \(premises), occupancy \(occupancy) (\(issuer))")),
         ]
     }

@@ -157,6 +157,9 @@ public enum RequestStatus: String, Sendable, Codable, CaseIterable {
     case failed
     /// A future-dated request its user cancelled before it ran.
     case cancelled
+    /// Running when the hub died, twice: set aside instead of being run a third time
+    /// (`gbsm quarantine list` shows it; release runs it again, delete ends it).
+    case parked
 }
 
 /// An accepted request, with its signed XML exactly as received.
@@ -173,9 +176,12 @@ public struct StoredRequest: Sendable, Hashable {
     public var code: String?
     public var quarantineRef: Int64?
     public var raw: [UInt8]
+    /// How many times the hub died while running this request.
+    public var crashes: Int
 
     public init(requestID: String, originator: EUI64, target: EUI64, counter: UInt64, srv: String, commandVariant: Int,
-                receivedAt: Timestamp, executeAt: Timestamp?, status: RequestStatus, code: String?, quarantineRef: Int64? = nil, raw: [UInt8]) {
+                receivedAt: Timestamp, executeAt: Timestamp?, status: RequestStatus, code: String?, quarantineRef: Int64? = nil, raw: [UInt8],
+                crashes: Int = 0) {
         self.requestID = requestID
         self.originator = originator
         self.target = target
@@ -188,11 +194,16 @@ public struct StoredRequest: Sendable, Hashable {
         self.code = code
         self.quarantineRef = quarantineRef
         self.raw = raw
+        self.crashes = crashes
     }
 }
 
 public enum OutboxStatus: String, Sendable, Codable {
     case pending, delivered
+    /// Being delivered when the hub died, twice: set aside (`gbsm quarantine`).
+    case parked
+    /// A parked message an operator chose not to send.
+    case discarded
 }
 
 /// A signed DUIS message (a Service Response or an alert) to POST to a user.
@@ -209,10 +220,12 @@ public struct OutboxItem: Sendable, Hashable {
     public var status: OutboxStatus
     public var lastError: String?
     public var deliveredAt: Timestamp?
+    /// How many times the hub died while delivering this message.
+    public var crashes: Int
 
     public init(id: Int64? = nil, recipient: EUI64, kind: String, messageID: String, requestID: String?, body: [UInt8],
                 createdAt: Timestamp, attempts: Int = 0, nextAttemptAt: Timestamp, status: OutboxStatus = .pending,
-                lastError: String? = nil, deliveredAt: Timestamp? = nil) {
+                lastError: String? = nil, deliveredAt: Timestamp? = nil, crashes: Int = 0) {
         self.id = id
         self.recipient = recipient
         self.kind = kind
@@ -225,26 +238,35 @@ public struct OutboxItem: Sendable, Hashable {
         self.status = status
         self.lastError = lastError
         self.deliveredAt = deliveredAt
+        self.crashes = crashes
     }
 }
 
-/// A DCC schedule (5.1): a DCC-scheduled read, repeated at a frequency.
+/// A DCC schedule (5.1): a DCC-scheduled read, repeated at a frequency. Its dates and
+/// time are typed (checked when the request was read, and again when loaded), so no
+/// stored schedule can make the scheduler's arithmetic fail.
 public struct ScheduleRecord: Sendable, Hashable {
     public var id: Int64
     public var owner: EUI64
     public var device: EUI64
     public var srv: String
-    public var frequency: String
-    public var startDate: Timestamp
-    public var endDate: Timestamp?
-    public var executionTime: String?
+    public var frequency: ScheduleFrequency
+    public var startDate: CalendarDay
+    public var endDate: CalendarDay?
+    /// The time of day of each run (midnight when the request named none).
+    public var executionTime: TimeOfDay?
     /// The `CreateSchedule` element as received, in canonical XML.
     public var definition: [UInt8]
     public var createdAt: Timestamp
     public var deletedAt: Timestamp?
+    /// Set aside after one of its runs was running when the hub died twice: no further
+    /// runs until an operator resumes or deletes it (`gbsm schedules`).
+    public var parkedAt: Timestamp?
 
-    public init(id: Int64, owner: EUI64, device: EUI64, srv: String, frequency: String, startDate: Timestamp, endDate: Timestamp?,
-                executionTime: String?, definition: [UInt8], createdAt: Timestamp, deletedAt: Timestamp? = nil) {
+    public var isActive: Bool { deletedAt == nil && parkedAt == nil }
+
+    public init(id: Int64, owner: EUI64, device: EUI64, srv: String, frequency: ScheduleFrequency, startDate: CalendarDay, endDate: CalendarDay?,
+                executionTime: TimeOfDay?, definition: [UInt8], createdAt: Timestamp, deletedAt: Timestamp? = nil, parkedAt: Timestamp? = nil) {
         self.id = id
         self.owner = owner
         self.device = device
@@ -256,6 +278,53 @@ public struct ScheduleRecord: Sendable, Hashable {
         self.definition = definition
         self.createdAt = createdAt
         self.deletedAt = deletedAt
+        self.parkedAt = parkedAt
+    }
+}
+
+/// A stored job the hub runs in the background: a request at the device boundary (a
+/// user's, held or future-dated, or a DCC schedule's run), a request released from
+/// quarantine, or an outbox message. Each is marked as running, durably, before it runs,
+/// so that one which kills the process is recognised at the next start
+/// (`RunningJob`) instead of killing it again and again.
+public enum JobKey: Sendable, Hashable, CustomStringConvertible {
+    case request(String)
+    case outbox(Int64)
+
+    public var description: String {
+        switch self {
+        case .request(let id): return "request \(id)"
+        case .outbox(let id): return "outbox message \(id)"
+        }
+    }
+}
+
+/// A job that was marked as running when the process stopped, and how many times that
+/// has happened to it before.
+public struct RunningJob: Sendable, Hashable {
+    public var key: JobKey
+    public var since: Timestamp
+    public var crashes: Int
+
+    public init(key: JobKey, since: Timestamp, crashes: Int) {
+        self.key = key
+        self.since = since
+        self.crashes = crashes
+    }
+}
+
+/// An operator's reset of a user's anti-replay counter (`gbsm users reset-counter`).
+public struct CounterReset: Sendable, Hashable {
+    public var sequence: Int64
+    public var originator: EUI64
+    public var counter: UInt64
+    public var at: Timestamp
+
+    public init(sequence: Int64, originator: EUI64, counter: UInt64, at: Timestamp) {
+        self.sequence = sequence
+        self.originator = originator
+        self.counter = counter
+        self.at = at
     }
 }
 
@@ -318,7 +387,13 @@ public struct DeviceEventRecord: Sendable, Hashable {
 }
 
 /// One fact for the audit log. The store gives it a sequence number and chains it.
+/// Every field is bounded here (`maxDetail` octets of detail, `maxField` of each short
+/// field), whatever a caller puts in: the log is synced on every request, and no request,
+/// signed or not, can make an entry grow with what it sends.
 public struct AuditEvent: Sendable, Hashable {
+    public static let maxDetail = 4096
+    public static let maxField = 160
+
     public var at: Timestamp
     public var kind: String
     public var actor: EUI64?
@@ -331,13 +406,13 @@ public struct AuditEvent: Sendable, Hashable {
     public init(at: Timestamp = .now(), kind: String, actor: EUI64? = nil, device: EUI64? = nil, srv: String? = nil,
                 requestID: String? = nil, code: String? = nil, detail: String) {
         self.at = at
-        self.kind = kind
+        self.kind = kind.boundedUTF8(Self.maxField)
         self.actor = actor
         self.device = device
-        self.srv = srv
-        self.requestID = requestID
-        self.code = code
-        self.detail = detail
+        self.srv = srv?.boundedUTF8(Self.maxField)
+        self.requestID = requestID?.boundedUTF8(Self.maxField)
+        self.code = code?.boundedUTF8(Self.maxField)
+        self.detail = detail.boundedUTF8(Self.maxDetail)
     }
 }
 

@@ -92,6 +92,23 @@ public final class SQLiteStore: HubStore {
             """)
         }
         registerPrivacyMigration(&migrator)
+        migrator.registerMigration("v5-hardening") { db in
+            // Jobs marked as running (partial indexes: only the few running rows are indexed),
+            // crash counts, parked schedules, and operators' counter resets.
+            try db.execute(sql: """
+            ALTER TABLE requests ADD COLUMN running_since INTEGER;
+            ALTER TABLE requests ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX requests_running ON requests(running_since) WHERE running_since IS NOT NULL;
+            ALTER TABLE outbox ADD COLUMN running_since INTEGER;
+            ALTER TABLE outbox ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX outbox_running ON outbox(running_since) WHERE running_since IS NOT NULL;
+            ALTER TABLE schedules ADD COLUMN parked_at INTEGER;
+            CREATE TABLE counter_resets (seq INTEGER PRIMARY KEY AUTOINCREMENT, originator INTEGER NOT NULL, counter INTEGER NOT NULL,
+                                         at INTEGER NOT NULL);
+            CREATE TABLE han_joins (premises INTEGER NOT NULL, device INTEGER NOT NULL, party INTEGER NOT NULL, at INTEGER NOT NULL,
+                                    PRIMARY KEY (premises, device));
+            """)
+        }
         return migrator
     }
 
@@ -152,7 +169,8 @@ public final class SQLiteStore: HubStore {
                                                  request.receivedAt.milliseconds, request.executeAt?.milliseconds, request.status.rawValue,
                                                  request.code, request.quarantineRef, Data(request.raw)])
                 case .setRequestStatus(let requestID, let status, let code):
-                    try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = ? WHERE request_id = ?")
+                    // An outcome ends the run: the request is no longer running.
+                    try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = ?, running_since = NULL WHERE request_id = ?")
                         .execute(arguments: [status.rawValue, code, requestID])
                 case .putPremises(let premises):
                     try db.cachedStatement(sql: """
@@ -182,21 +200,65 @@ public final class SQLiteStore: HubStore {
                         """).execute(arguments: [sqlValue(item.recipient), item.kind, item.messageID, item.requestID, Data(item.body),
                                                  item.createdAt.milliseconds, item.attempts, item.nextAttemptAt.milliseconds, item.status.rawValue])
                 case .outboxDelivered(let id, let at):
-                    try db.cachedStatement(sql: "UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1 WHERE id = ?")
+                    try db.cachedStatement(sql: "UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1, running_since = NULL WHERE id = ?")
                         .execute(arguments: [at.milliseconds, id])
                 case .outboxRetry(let id, let attempts, let next, let error):
-                    try db.cachedStatement(sql: "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?")
+                    try db.cachedStatement(sql: "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, running_since = NULL, crashes = 0 WHERE id = ?")
                         .execute(arguments: [attempts, next.milliseconds, error, id])
                 case .putSchedule(let schedule):
                     try db.cachedStatement(sql: """
                         INSERT OR REPLACE INTO schedules (id, owner, device, srv, frequency, start_date, end_date, execution_time,
-                            definition, created_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            definition, created_at, deleted_at, parked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """).execute(arguments: [schedule.id, sqlValue(schedule.owner), sqlValue(schedule.device), schedule.srv,
-                                                 schedule.frequency, schedule.startDate.milliseconds, schedule.endDate?.milliseconds,
-                                                 schedule.executionTime, Data(schedule.definition), schedule.createdAt.milliseconds,
-                                                 schedule.deletedAt?.milliseconds])
+                                                 schedule.frequency.rawValue, schedule.startDate.start.milliseconds, schedule.endDate?.start.milliseconds,
+                                                 schedule.executionTime?.xsTime, Data(schedule.definition), schedule.createdAt.milliseconds,
+                                                 schedule.deletedAt?.milliseconds, schedule.parkedAt?.milliseconds])
                 case .deleteSchedule(let id, let at):
                     try db.cachedStatement(sql: "UPDATE schedules SET deleted_at = ? WHERE id = ?").execute(arguments: [at.milliseconds, id])
+                case .parkSchedule(let id, let at):
+                    try db.cachedStatement(sql: "UPDATE schedules SET parked_at = ? WHERE id = ?").execute(arguments: [at?.milliseconds, id])
+                case .markRunning(let job, let at):
+                    switch job {
+                    case .request(let id):
+                        try db.cachedStatement(sql: "UPDATE requests SET running_since = ? WHERE request_id = ?").execute(arguments: [at.milliseconds, id])
+                    case .outbox(let id):
+                        try db.cachedStatement(sql: "UPDATE outbox SET running_since = ? WHERE id = ?").execute(arguments: [at.milliseconds, id])
+                    }
+                case .clearRunning(let job):
+                    switch job {
+                    case .request(let id):
+                        try db.cachedStatement(sql: "UPDATE requests SET running_since = NULL, crashes = 0 WHERE request_id = ? AND running_since IS NOT NULL")
+                            .execute(arguments: [id])
+                    case .outbox(let id):
+                        try db.cachedStatement(sql: "UPDATE outbox SET running_since = NULL, crashes = 0 WHERE id = ? AND running_since IS NOT NULL").execute(arguments: [id])
+                    }
+                case .recordCrash(let job):
+                    switch job {
+                    case .request(let id):
+                        try db.cachedStatement(sql: "UPDATE requests SET running_since = NULL, crashes = crashes + 1 WHERE request_id = ?")
+                            .execute(arguments: [id])
+                    case .outbox(let id):
+                        try db.cachedStatement(sql: "UPDATE outbox SET running_since = NULL, crashes = crashes + 1 WHERE id = ?").execute(arguments: [id])
+                    }
+                case .parkOutbox(let id):
+                    try db.cachedStatement(sql: "UPDATE outbox SET status = 'parked', running_since = NULL WHERE id = ?").execute(arguments: [id])
+                case .releaseOutbox(let id, let at):
+                    try db.cachedStatement(sql: "UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE id = ? AND status = 'parked'")
+                        .execute(arguments: [at.milliseconds, id])
+                case .discardOutbox(let id):
+                    try db.cachedStatement(sql: "UPDATE outbox SET status = 'discarded' WHERE id = ? AND status = 'parked'").execute(arguments: [id])
+                case .recordHANJoin(let premises, let device, let party, let at):
+                    if let party {
+                        try db.cachedStatement(sql: "INSERT OR REPLACE INTO han_joins (premises, device, party, at) VALUES (?, ?, ?, ?)")
+                            .execute(arguments: [premises, sqlValue(device), sqlValue(party), at.milliseconds])
+                    } else {
+                        try db.cachedStatement(sql: "DELETE FROM han_joins WHERE premises = ? AND device = ?").execute(arguments: [premises, sqlValue(device)])
+                    }
+                case .resetCounter(let originator, let counter, let at):
+                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO counters (originator, counter) VALUES (?, ?)")
+                        .execute(arguments: [sqlValue(originator), Int64(bitPattern: counter)])
+                    try db.cachedStatement(sql: "INSERT INTO counter_resets (originator, counter, at) VALUES (?, ?, ?)")
+                        .execute(arguments: [sqlValue(originator), Int64(bitPattern: counter), at.milliseconds])
                 case .putFirmware(let firmware):
                     try db.cachedStatement(sql: """
                         INSERT OR REPLACE INTO firmware (request_id, owner, srv, version, image_sha256, image_size, devices, created_at)
@@ -313,10 +375,19 @@ public final class SQLiteStore: HubStore {
     public func schedules() async throws -> [ScheduleRecord] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM schedules ORDER BY id").map { row in
-                ScheduleRecord(id: row["id"], owner: eui(row["owner"]), device: eui(row["device"]), srv: row["srv"], frequency: row["frequency"],
-                               startDate: Timestamp(milliseconds: row["start_date"]), endDate: (row["end_date"] as Int64?).map(Timestamp.init(milliseconds:)),
-                               executionTime: row["execution_time"], definition: [UInt8](row["definition"] as Data),
-                               createdAt: Timestamp(milliseconds: row["created_at"]), deletedAt: (row["deleted_at"] as Int64?).map(Timestamp.init(milliseconds:)))
+                // A stored value that no longer reads as its type (written by an older gbsm,
+                // or edited by hand) cannot make the scheduler fail: the schedule is parked.
+                let frequency = ScheduleFrequency(rawValue: row["frequency"])
+                let executionText: String? = row["execution_time"]
+                let executionTime = executionText.flatMap { TimeOfDay(xsTime: $0) }
+                let readable = frequency != nil && (executionText == nil || executionTime != nil)
+                let created = Timestamp(milliseconds: row["created_at"])
+                return ScheduleRecord(id: row["id"], owner: eui(row["owner"]), device: eui(row["device"]), srv: row["srv"], frequency: frequency ?? .yearly,
+                                      startDate: Timestamp(milliseconds: row["start_date"]).day,
+                                      endDate: (row["end_date"] as Int64?).map { Timestamp(milliseconds: $0).day },
+                                      executionTime: executionTime, definition: [UInt8](row["definition"] as Data), createdAt: created,
+                                      deletedAt: (row["deleted_at"] as Int64?).map(Timestamp.init(milliseconds:)),
+                                      parkedAt: (row["parked_at"] as Int64?).map(Timestamp.init(milliseconds:)) ?? (readable ? nil : created))
             }
         }
     }
@@ -347,7 +418,7 @@ public final class SQLiteStore: HubStore {
                       receivedAt: Timestamp(milliseconds: row["received_at"]),
                       executeAt: (row["execute_at"] as Int64?).map(Timestamp.init(milliseconds:)),
                       status: RequestStatus(rawValue: row["status"]) ?? .refused, code: row["code"],
-                      quarantineRef: row["quarantine_ref"], raw: [UInt8](row["raw"] as Data))
+                      quarantineRef: row["quarantine_ref"], raw: [UInt8](row["raw"] as Data), crashes: row["crashes"])
     }
 
     public func request(id: String) async throws -> StoredRequest? {
@@ -380,7 +451,7 @@ public final class SQLiteStore: HubStore {
         OutboxItem(id: row["id"], recipient: eui(row["recipient"]), kind: row["kind"], messageID: row["message_id"], requestID: row["request_id"],
                    body: [UInt8](row["body"] as Data), createdAt: Timestamp(milliseconds: row["created_at"]), attempts: row["attempts"],
                    nextAttemptAt: Timestamp(milliseconds: row["next_attempt_at"]), status: OutboxStatus(rawValue: row["status"]) ?? .pending,
-                   lastError: row["last_error"], deliveredAt: (row["delivered_at"] as Int64?).map(Timestamp.init(milliseconds:)))
+                   lastError: row["last_error"], deliveredAt: (row["delivered_at"] as Int64?).map(Timestamp.init(milliseconds:)), crashes: row["crashes"])
     }
 
     public func dueOutbox(now: Timestamp, limit: Int) async throws -> [OutboxItem] {
@@ -390,10 +461,15 @@ public final class SQLiteStore: HubStore {
         }
     }
 
-    public func dueOutboxKeys(now: Timestamp, limit: Int) async throws -> [(id: Int64, recipient: EUI64)] {
+    public func dueOutboxKeys(now: Timestamp, limit: Int, excluding recipients: [EUI64] = []) async throws -> [(id: Int64, recipient: EUI64)] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, recipient FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-                             arguments: [now.milliseconds, limit]).map { row in (row["id"], eui(row["recipient"])) }
+            let excluded = recipients.prefix(500)
+            let filter = excluded.isEmpty ? "" : " AND recipient NOT IN (\(Array(repeating: "?", count: excluded.count).joined(separator: ",")))"
+            var arguments: StatementArguments = [now.milliseconds]
+            arguments += StatementArguments(excluded.map(sqlValue))
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: "SELECT id, recipient FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?\(filter) ORDER BY next_attempt_at, id LIMIT ?",
+                                    arguments: arguments).map { row in (row["id"], eui(row["recipient"])) }
         }
     }
 
@@ -534,6 +610,42 @@ public final class SQLiteStore: HubStore {
     public func registryVersion() async throws -> Int64 {
         try await pool.read { db in
             try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'registry_version'") ?? 0
+        }
+    }
+
+    public func runningJobs() async throws -> [RunningJob] {
+        try await pool.read { db in
+            var jobs: [RunningJob] = []
+            for row in try Row.fetchAll(db, sql: "SELECT request_id, running_since, crashes FROM requests WHERE running_since IS NOT NULL") {
+                jobs.append(RunningJob(key: .request(row["request_id"]), since: Timestamp(milliseconds: row["running_since"]), crashes: row["crashes"]))
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT id, running_since, crashes FROM outbox WHERE running_since IS NOT NULL") {
+                jobs.append(RunningJob(key: .outbox(row["id"]), since: Timestamp(milliseconds: row["running_since"]), crashes: row["crashes"]))
+            }
+            return jobs
+        }
+    }
+
+    public func hanJoins(premises: Int64) async throws -> [EUI64: EUI64] {
+        try await pool.read { db in
+            var joins: [EUI64: EUI64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT device, party FROM han_joins WHERE premises = ?", arguments: [premises]) {
+                joins[eui(row["device"])] = eui(row["party"])
+            }
+            return joins
+        }
+    }
+
+    public func outboxItem(id: Int64) async throws -> OutboxItem? {
+        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE id = ?", arguments: [id]).map(Self.outboxItem) }
+    }
+
+    public func counterResets(after sequence: Int64) async throws -> [CounterReset] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM counter_resets WHERE seq > ? ORDER BY seq", arguments: [sequence]).map { row in
+                CounterReset(sequence: row["seq"], originator: eui(row["originator"]), counter: UInt64(bitPattern: row["counter"]),
+                             at: Timestamp(milliseconds: row["at"]))
+            }
         }
     }
 

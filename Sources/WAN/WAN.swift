@@ -191,7 +191,7 @@ public struct WANModel: Sendable {
         let quality = random.unit()
         let likelihood = !available ? "Low" : (quality < 0.8 ? "High" : (quality < 0.96 ? "Medium" : "Low"))
         return Coverage(region: region, available: available, likelihood: likelihood, technology: profile.technology,
-                        anticipated: available ? nil : time.adding(milliseconds: Int64(90 + random.unit() * 270) * 86_400_000),
+                        anticipated: available ? nil : time.adding(days: Int64(90 + random.unit() * 270)),
                         auxiliaryEquipment: likelihood == "Low" && available ? "External aerial" : nil)
     }
 }

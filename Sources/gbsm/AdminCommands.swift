@@ -58,7 +58,7 @@ func listKeystore(_ keystore: Keystore) {
 
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "users", abstract: "The DCC users the hub knows.",
-                                                    subcommands: [Add.self, List.self, SetResponseURL.self, SetStatus.self])
+                                                    subcommands: [Add.self, List.self, SetResponseURL.self, SetStatus.self, ResetCounter.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -171,6 +171,38 @@ struct UsersCommand: AsyncParsableCommand {
         func run() async throws {
             guard let status = UserStatus(rawValue: status) else { throw ValidationError("status must be active, suspended or withdrawn") }
             try await updateUser(data: data, eui: eui, detail: "user status set to \(status.rawValue)") { $0.status = status }
+        }
+    }
+}
+
+extension UsersCommand {
+    struct ResetCounter: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reset-counter",
+            abstract: "Set a user's anti-replay counter (lower than it is, if need be), for example after a request with a runaway counter.",
+            discussion: "Requests must carry a counter above this one. Lowering it lets requests with counters between the new and the old value through again: only do it when the user has asked.")
+
+        @OptionGroup var data: DataOptions
+
+        @Option(help: "The user's EUI-64.")
+        var eui: String
+
+        @Option(help: "The new counter.")
+        var counter: UInt64 = 0
+
+        func run() async throws {
+            let eui = try parseEUI(self.eui)
+            let store = try data.store()
+            guard try await store.users().contains(where: { $0.eui == eui }) else { throw ValidationError("no user \(eui)") }
+            let before = try await store.counters()[eui]
+            let now = Timestamp.now()
+            try await store.apply([
+                .resetCounter(originator: eui, counter: counter, at: now),
+                .audit(AuditEvent(at: now, kind: "admin", actor: eui, code: "counter-reset",
+                                  detail: "anti-replay counter reset from \(before.map(String.init) ?? "none") to \(counter) by an operator")),
+                .bumpRegistryVersion,
+            ])
+            print("\(eui): anti-replay counter \(before.map(String.init) ?? "none") → \(counter)")
         }
     }
 }
@@ -335,11 +367,13 @@ struct AnomalyCommand: AsyncParsableCommand {
 }
 
 struct QuarantineCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "quarantine", abstract: "Requests held by anomaly detection.",
-                                                    subcommands: [List.self, Release.self, Delete.self])
+    static let configuration = CommandConfiguration(
+        commandName: "quarantine",
+        abstract: "Requests held by anomaly detection, and jobs parked after they were running when the hub died twice.",
+        subcommands: [List.self, Release.self, Delete.self])
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List quarantined requests.")
+        static let configuration = CommandConfiguration(abstract: "List quarantined and parked requests, and parked outbox messages.")
 
         @OptionGroup var data: DataOptions
 
@@ -347,46 +381,88 @@ struct QuarantineCommand: AsyncParsableCommand {
         var user: String?
 
         func run() async throws {
-            var rows = [["REQUEST", "SRV", "EVENT", "RECEIVED"]]
-            for request in try await data.store().requests(status: .quarantined, originator: try user.map(parseEUI), limit: 10_000) {
-                rows.append([request.requestID, request.srv, request.quarantineRef.map(String.init) ?? "-", request.receivedAt.iso8601])
+            let store = try data.store()
+            let user = try self.user.map(parseEUI)
+            var rows = [["KIND", "REQUEST / MESSAGE", "SRV", "EVENT / CRASHES", "RECEIVED"]]
+            for request in try await store.requests(status: .quarantined, originator: user, limit: 10_000) {
+                rows.append(["quarantined", request.requestID, request.srv, request.quarantineRef.map(String.init) ?? "-", request.receivedAt.iso8601])
+            }
+            for request in try await store.requests(status: .parked, originator: nil, limit: 10_000) where user == nil || request.originator == user {
+                rows.append(["parked", request.requestID, request.srv, "\(request.crashes) crash(es)", request.receivedAt.iso8601])
+            }
+            for item in try await store.outbox(recipient: user, status: .parked, limit: 10_000) {
+                rows.append(["parked message", "\(item.id ?? 0) (\(item.kind) to \(item.recipient))", "-", "\(item.crashes) crash(es)", item.createdAt.iso8601])
             }
             printTable(rows)
         }
     }
 
+    /// Which held thing a subcommand acts on.
+    struct Target: ParsableArguments {
+        @Option(help: "A quarantined or parked request's RequestID (or a DCC schedule run's ID).")
+        var request: String?
+
+        @Option(help: "A parked outbox message's ID (from `gbsm quarantine list`).")
+        var message: Int64?
+
+        func validate() throws {
+            guard (request == nil) != (message == nil) else { throw ValidationError("give either --request or --message") }
+        }
+    }
+
     struct Release: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Release a quarantined request: the running hub processes it.")
+        static let configuration = CommandConfiguration(
+            abstract: "Release a quarantined or parked request (the running hub processes it), or send a parked message again.")
 
         @OptionGroup var data: DataOptions
+        @OptionGroup var target: Target
 
-        @Option(help: "The RequestID.")
-        var request: String
-
-        func run() async throws { try await settle(data: data, requestID: request, status: .released, verb: "released") }
+        func run() async throws {
+            if let message = target.message { return try await settleMessage(data: data, id: message, release: true) }
+            try await settle(data: data, requestID: target.request ?? "", status: .released, verb: "released")
+        }
     }
 
     struct Delete: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete a quarantined request: it is never processed.")
+        static let configuration = CommandConfiguration(abstract: "Delete a quarantined or parked request (it is never processed), or discard a parked message.")
 
         @OptionGroup var data: DataOptions
+        @OptionGroup var target: Target
 
-        @Option(help: "The RequestID.")
-        var request: String
-
-        func run() async throws { try await settle(data: data, requestID: request, status: .refused, verb: "deleted") }
+        func run() async throws {
+            if let message = target.message { return try await settleMessage(data: data, id: message, release: false) }
+            try await settle(data: data, requestID: target.request ?? "", status: .refused, verb: "deleted")
+        }
     }
 
     static func settle(data: DataOptions, requestID: String, status: RequestStatus, verb: String) async throws {
         let store = try data.store()
         guard let stored = try await store.request(id: requestID) else { throw ValidationError("no request \(requestID)") }
-        guard stored.status == .quarantined else { throw ValidationError("\(requestID) is \(stored.status.rawValue), not quarantined") }
+        guard stored.status == .quarantined || stored.status == .parked else {
+            throw ValidationError("\(requestID) is \(stored.status.rawValue), neither quarantined nor parked")
+        }
+        let held = stored.status == .parked ? "parked" : "quarantine"
         try await store.apply([
             .setRequestStatus(requestID: requestID, status: status, code: stored.code),
             .audit(AuditEvent(kind: "decision", actor: stored.originator, device: stored.target, srv: stored.srv, requestID: requestID,
-                              code: status == .refused ? "quarantine-deleted" : "quarantine-released",
-                              detail: "[quarantine] \(verb) by its user (event \(stored.quarantineRef.map(String.init) ?? "-"))")),
+                              code: "\(held)-\(status == .refused ? "deleted" : "released")",
+                              detail: stored.status == .parked
+                                  ? "[job-parked] \(verb) by an operator after \(stored.crashes) crash(es)"
+                                  : "[quarantine] \(verb) by its user (event \(stored.quarantineRef.map(String.init) ?? "-"))")),
         ])
         print("\(requestID) \(verb)")
+    }
+
+    static func settleMessage(data: DataOptions, id: Int64, release: Bool) async throws {
+        let store = try data.store()
+        guard let item = try await store.outboxItem(id: id) else { throw ValidationError("no outbox message \(id)") }
+        guard item.status == .parked else { throw ValidationError("outbox message \(id) is \(item.status.rawValue), not parked") }
+        let now = Timestamp.now()
+        try await store.apply([
+            release ? .releaseOutbox(id: id, at: now) : .discardOutbox(id: id),
+            .audit(AuditEvent(at: now, kind: "admin", actor: item.recipient, requestID: item.requestID, code: release ? "message-released" : "message-discarded",
+                              detail: "parked outbox message \(id) (\(item.kind) \(item.messageID)) \(release ? "released: it will be sent again" : "discarded by an operator")")),
+        ])
+        print("outbox message \(id) \(release ? "released" : "discarded")")
     }
 }

@@ -67,7 +67,7 @@ struct FleetBench: AsyncParsableCommand {
         #if DEBUG
         print("note: this is a debug build; measure with `swift run -c release gbsm bench fleet`")
         #endif
-        let today = Int32(Timestamp.now().dayAndTime.day)
+        let today = Timestamp.now().day.number
 
         // 1. Build.
         print("building a fleet of \(premises) premises…")

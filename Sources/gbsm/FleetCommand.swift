@@ -120,9 +120,9 @@ struct FleetCommand: AsyncParsableCommand {
             }
             let createdDay: Int32
             if let created {
-                createdDay = Int32(try parseTime(created).dayAndTime.day)
+                createdDay = try parseTime(created).day.number
             } else {
-                createdDay = Int32(Timestamp.now().dayAndTime.day)
+                createdDay = Timestamp.now().day.number
             }
             // A data folder with nothing in it yet gets the demo's PKI, users and DCC Boxed's premises.
             if !FileManager.default.fileExists(atPath: HubConfiguration(dataDirectory: data.url).databasePath) {
@@ -182,7 +182,7 @@ struct FleetCommand: AsyncParsableCommand {
             }
             let count = Double(fleet.count)
             func share(_ value: Int) -> String { String(format: "%.1f%%", Double(value) / count * 100) }
-            print("fleet: \(fleet.count) premises, seed \(fleet.spec.seed), created \(Timestamp(milliseconds: Int64(fleet.spec.createdDay) * 86_400_000).isoDate)")
+            print("fleet: \(fleet.count) premises, seed \(fleet.spec.seed), created \(Timestamp(dayNumber: fleet.spec.createdDay).isoDate)")
             print("memory: \(fleet.memoryBytes) bytes (\(String(format: "%.1f", Double(fleet.memoryBytes) / count)) per premises)")
             print("network: \(fleet.layout.primaryStart.count) primary substations, \(fleet.layout.secondaryStart.count) secondary substations, \(fleet.layout.feederStart.count) LV feeders, \(fleet.layout.postcodeStart.count) postcodes")
             print("gas meters \(share(gas)), solar PV \(share(solar)) (export MPAN \(share(export))), EVs \(share(ev)), heat pumps \(share(heatPump)), storage heaters \(share(storage)), prepayment \(share(prepay))")
@@ -228,7 +228,7 @@ struct FleetCommand: AsyncParsableCommand {
             print("MPAN \(premises.importMPAN)" + (premises.exportMPAN.map { ", export MPAN \($0)" } ?? "") + (premises.mprn.map { ", MPRN \($0)" } ?? ""))
             print("supplier \(premises.supplier.eui) \(premises.supplier.name); DNO \(premises.distributor.eui) \(premises.distributor.name)"
                   + (premises.gasTransporter.map { "; gas transporter \($0.eui) \($0.name)" } ?? ""))
-            print("installed \(Timestamp(milliseconds: Int64(premises.traits.installedOn) * 86_400_000).isoDate); WAN signal class \(premises.traits.signalClass)" + (premises.traits.atRiskFromSunset ? ", 2G/3G hub at risk from the sunset" : ""))
+            print("installed \(Timestamp(dayNumber: premises.traits.installedOn).isoDate); WAN signal class \(premises.traits.signalClass)" + (premises.traits.atRiskFromSunset ? ", 2G/3G hub at risk from the sunset" : ""))
             print("tariff \(model.electricityTariff.kind.rawValue), \(model.prepayment ? "prepayment" : "credit")")
             print("household: \(profile.archetype.name), \(profile.occupants) occupant(s), baseload \(profile.baseloadW) W, heat loss \(profile.heatLossWPerK) W/K")
             for slot in premises.slots { print("  \(slot.deviceType.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)) \(premises.eui(slot))") }
@@ -266,8 +266,8 @@ struct FleetCommand: AsyncParsableCommand {
 
         func run() async throws {
             let fleet = try loadFleet(data)
-            let first = Int32(try parseTime(from).dayAndTime.day)
-            let last = Int32(try parseTime(to).dayAndTime.day)
+            let first = try parseTime(from).day.number
+            let last = try parseTime(to).day.number
             guard first <= last else { throw ValidationError("--from is after --to") }
             let count = min(fleet.count, premises ?? fleet.count)
             // Meters read as their state says (supply disabled, outages): the hub's device states.

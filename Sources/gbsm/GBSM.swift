@@ -16,7 +16,7 @@ struct GBSM: AsyncParsableCommand {
         abstract: "The GB smart metering system on one machine: a DCC hub that speaks DUIS.",
         subcommands: [Serve.self, Demo.self, SMKICommand.self, UsersCommand.self, AuditCommand.self, SignCommand.self,
                       ExampleCommand.self, AnomalyCommand.self, QuarantineCommand.self, BenchCommand.self, LoadModelCommand.self,
-                      FleetCommand.self, WANCommand.self, ConsentCommand.self, DPPCommand.self, PrivacyCommand.self])
+                      FleetCommand.self, WANCommand.self, ConsentCommand.self, DPPCommand.self, PrivacyCommand.self, SchedulesCommand.self])
 }
 
 /// `--data DIR`, shared by every subcommand that works on a data folder (the folder of a

@@ -218,7 +218,7 @@ func verifyCIN(store: SQLiteStore, premises: Int64, party: EUI64, cin: String?, 
     if try await store.consents(premises: premises, occupancy: occupancy.sequence).contains(where: { $0.note.contains("CIN of \(issuedAt.iso8601)") }) {
         throw ValidationError("the CIN shown on \(issuedAt.iso8601) has already been used for a consent: send SRV 9.1 again")
     }
-    guard time.milliseconds - issuedAt.milliseconds <= 30 * 86_400_000 else {
+    guard issuedAt.milliseconds(to: time) <= 30 * CalendarDay.millisecondsPerDay else {
         throw ValidationError("the CIN shown on \(issuedAt.isoDate) has expired (30 days): send SRV 9.1 again")
     }
     guard shown == cin else { throw ValidationError("CIN \(cin) does not match the number on the consumer's IHD") }

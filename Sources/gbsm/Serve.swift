@@ -161,7 +161,7 @@ struct Demo: AsyncParsableCommand {
         let fleetURL = HubConfiguration.fleetURL(url)
         var fleetLine = "Fleet: none (gbsm fleet create --data \(data) --premises N)"
         if premises > 0 && !FileManager.default.fileExists(atPath: fleetURL.path) {
-            let fleet = Fleet.build(FleetSpec(seed: 1, premises: premises, createdDay: Int32(Timestamp.now().dayAndTime.day)))
+            let fleet = Fleet.build(FleetSpec(seed: 1, premises: premises, createdDay: Timestamp.now().day.number))
             try fleet.write(to: fleetURL)
             _ = try await Provisioning.registerFleet(dataDirectory: url, fleet: fleet, responseURL: responseURL)
         }

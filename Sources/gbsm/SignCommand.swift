@@ -88,7 +88,7 @@ struct ExampleCommand: ParsableCommand {
             (variant, srv, sr, destination, body) = (1, "4.1.1", "4.1", target, "<sr:ReadInstantaneousImportRegisters/>")
         case .readProfile:
             let end = Timestamp.now()
-            let start = end.adding(milliseconds: -86_400_000)
+            let start = end.adding(days: -1)
             (variant, srv, sr, destination, body) = (1, "4.8.1", "4.8", target, """
                 <sr:ReadActiveImportProfileData><sr:ReadLogPeriod><sr:StartDateTime>\(start.iso8601)</sr:StartDateTime>\
                 <sr:EndDateTime>\(end.iso8601)</sr:EndDateTime></sr:ReadLogPeriod></sr:ReadActiveImportProfileData>

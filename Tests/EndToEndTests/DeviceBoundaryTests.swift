@@ -13,7 +13,7 @@ import WAN
 /// The device boundary with a fleet behind it: WAN outages, future-dated and
 /// DCC-scheduled requests, and the alerts devices raise on their own.
 @Suite(.serialized) struct DeviceBoundaryTests {
-    static let fleetSpec = FleetSpec(seed: 77, premises: 600, createdDay: Int32(Timestamp.now().dayAndTime.day) - 30)
+    static let fleetSpec = FleetSpec(seed: 77, premises: 600, createdDay: Timestamp.now().day.number - 30)
 
     /// A hub with the fleet, its users answering to `receiver`.
     static func start(_ receiver: ResponseReceiver, wan: WANSettings = .instant) async throws -> (RunningHub, DUISClient, Fleet) {

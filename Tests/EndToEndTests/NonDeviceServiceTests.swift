@@ -97,7 +97,7 @@ import TestSupport
         let hub = try await RunningHub.start()
         let client = DUISClient(baseURL: hub.baseURL, keystore: hub.keystore)
         // 4.1.1 may be future-dated; 6.2.1 (Read Device Configuration, Voltage) may not.
-        let later = Timestamp.now().adding(milliseconds: 86_400_000).iso8601
+        let later = Timestamp.now().adding(days: 1).iso8601
         let futureRead = requestXML(originator: Provisioning.supplier, target: esme, commandVariant: "1", srv: "4.1.1",
                                     body: "<sr:ReadInstantaneousImportRegisters><sr:ExecutionDateTime>\(later)</sr:ExecutionDateTime></sr:ReadInstantaneousImportRegisters>")
         let signedFuture = try client.sign(futureRead, counter: Counters.next())

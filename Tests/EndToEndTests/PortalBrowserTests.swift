@@ -37,10 +37,10 @@ import TestSupport
 
         // The other user reads half hours under the DCC Boxed consent; the consumer then
         // withdraws it by phone, and the next read is refused.
-        let today = Timestamp(milliseconds: Timestamp.now().dayAndTime.day * 86_400_000)
+        let today = Timestamp.now().day.start
         func profile() throws -> [UInt8] {
             try client.sign(requestXML(originator: Provisioning.otherUser, target: meter, commandVariant: "1", srv: "4.8.1", body: """
-                <sr:ReadActiveImportProfileData><sr:ReadLogPeriod><sr:StartDateTime>\(today.adding(milliseconds: -86_400_000).iso8601)</sr:StartDateTime>\
+                <sr:ReadActiveImportProfileData><sr:ReadLogPeriod><sr:StartDateTime>\(today.adding(days: -1).iso8601)</sr:StartDateTime>\
                 <sr:EndDateTime>\(today.iso8601)</sr:EndDateTime></sr:ReadLogPeriod></sr:ReadActiveImportProfileData>
                 """), counter: Counters.next())
         }

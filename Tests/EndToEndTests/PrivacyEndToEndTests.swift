@@ -13,7 +13,7 @@ import TestSupport
 /// The data access rules over DUIS, with a fleet behind the hub and the consent and plan
 /// commands run as the real `gbsm` binary on the running hub's data folder.
 @Suite(.serialized) struct PrivacyEndToEndTests {
-    static let fleetSpec = FleetSpec(seed: 91, premises: 1500, createdDay: Int32(Timestamp.now().dayAndTime.day) - 30)
+    static let fleetSpec = FleetSpec(seed: 91, premises: 1500, createdDay: Timestamp.now().day.number - 30)
 
     struct Setup {
         let hub: RunningHub
@@ -62,9 +62,9 @@ import TestSupport
 
     static func profileRead(_ originator: EUI64, _ meter: EUI64, days: Int64 = 2) -> String {
         let now = Timestamp.now()
-        let today = Timestamp(milliseconds: now.dayAndTime.day * 86_400_000)
+        let today = now.day.start
         return requestXML(originator: originator, target: meter, commandVariant: "1", srv: "4.8.1", body: """
-            <sr:ReadActiveImportProfileData><sr:ReadLogPeriod><sr:StartDateTime>\(today.adding(milliseconds: -days * 86_400_000).iso8601)</sr:StartDateTime>\
+            <sr:ReadActiveImportProfileData><sr:ReadLogPeriod><sr:StartDateTime>\(today.adding(days: -days).iso8601)</sr:StartDateTime>\
             <sr:EndDateTime>\(today.iso8601)</sr:EndDateTime></sr:ReadLogPeriod></sr:ReadActiveImportProfileData>
             """)
     }
@@ -72,7 +72,7 @@ import TestSupport
     static func dailyRead(_ originator: EUI64, _ meter: EUI64) -> String {
         let now = Timestamp.now()
         return requestXML(originator: originator, target: meter, commandVariant: "1", srv: "4.17", body: """
-            <sr:RetrieveDailyConsumptionLog><sr:ReadLogPeriod><sr:StartDateTime>\(now.adding(milliseconds: -8 * 86_400_000).iso8601)</sr:StartDateTime>\
+            <sr:RetrieveDailyConsumptionLog><sr:ReadLogPeriod><sr:StartDateTime>\(now.adding(days: -8).iso8601)</sr:StartDateTime>\
             <sr:EndDateTime>\(now.iso8601)</sr:EndDateTime></sr:ReadLogPeriod></sr:RetrieveDailyConsumptionLog>
             """)
     }
@@ -102,7 +102,7 @@ import TestSupport
                                     "--granularity", "half-hourly", "--cin", cin == "0000" ? "0001" : "0000"])
         #expect(wrong.status != 0 && wrong.stderr.contains("does not match"), "a wrong CIN is refused: \(wrong.stderr)")
         let granted = try setup.gbsm(["consent", "grant", "--device", meter.description, "--party", ou.description, "--purpose", "energy-services",
-                                      "--granularity", "half-hourly", "--cin", cin, "--until", Timestamp.now().adding(milliseconds: 30 * 86_400_000).isoDate])
+                                      "--granularity", "half-hourly", "--cin", cin, "--until", Timestamp.now().adding(days: 30).isoDate])
         #expect(granted.status == 0, "\(granted.stderr)")
 
         // With consent: the half hours arrive.
@@ -239,8 +239,8 @@ import TestSupport
         #expect(try await setup.read(Self.profileRead(supplier, meter)).values("PrimaryValue").count >= 96)
 
         // Change of tenancy: the new occupant moved in at midnight yesterday.
-        let today = Timestamp(milliseconds: Timestamp.now().dayAndTime.day * 86_400_000)
-        let moveIn = today.adding(milliseconds: -86_400_000)
+        let today = Timestamp.now().day.start
+        let moveIn = today.adding(days: -1)
         let restricted = try await setup.read(requestXML(originator: supplier, target: meter, commandVariant: "1", srv: "3.2", body: """
             <sr:RestrictAccessForChangeOfTenancy><sr:RestrictionDateTime>\(moveIn.iso8601)</sr:RestrictionDateTime></sr:RestrictAccessForChangeOfTenancy>
             """))
@@ -264,7 +264,7 @@ import TestSupport
         #expect(daily.values("Timestamp").compactMap { Timestamp(xsDateTime: $0) }.allSatisfy { $0.milliseconds - 86_400_000 >= moveIn.milliseconds })
         // A later 3.2 cannot reach back before this household moved in.
         let back = try await setup.read(requestXML(originator: supplier, target: meter, commandVariant: "1", srv: "3.2", body: """
-            <sr:RestrictAccessForChangeOfTenancy><sr:RestrictionDateTime>\(moveIn.adding(milliseconds: -3 * 86_400_000).iso8601)</sr:RestrictionDateTime></sr:RestrictAccessForChangeOfTenancy>
+            <sr:RestrictAccessForChangeOfTenancy><sr:RestrictionDateTime>\(moveIn.adding(days: -3).iso8601)</sr:RestrictionDateTime></sr:RestrictAccessForChangeOfTenancy>
             """))
         #expect(back.code == "E12", "\(back.code ?? "")")
         #expect(try await setup.hub.hub.store.currentOccupancy(premises: premises).sequence == 1)

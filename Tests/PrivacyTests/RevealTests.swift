@@ -8,7 +8,7 @@ import Testing
 /// really has: the evidence that half-hourly data gives away more than daily data.
 @Suite struct RevealTests {
     @Test func halfHourlyDataGivesAwayWhatDailyDataDoesNot() {
-        let today = Int32(Timestamp(year: 2026, month: 11, day: 20).dayAndTime.day)
+        let today = Timestamp(year: 2026, month: 11, day: 20).day.number
         let fleet = Fleet.build(FleetSpec(seed: 5, premises: 1200, createdDay: today))
         let engine = MeterEngine()
         var evHomes = 0, evFoundHalfHourly = 0, noEV = 0, evFalse = 0, solarHomes = 0, solarFound = 0, wakeFound = 0, wakeFoundDaily = 0, homes = 0

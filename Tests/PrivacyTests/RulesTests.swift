@@ -64,7 +64,7 @@ import Testing
         let verdict = decide(.ou, thirdParty, "4.8.1", phone)
         #expect(verdict.isRefusal && verdict.reason.contains("cannot verify"))
         // Verified, then expired, then withdrawn.
-        let granted = entry(thirdParty, .research, .grant, .halfHourly, method: .ihdCode, until: now.adding(milliseconds: 86_400_000))
+        let granted = entry(thirdParty, .research, .grant, .halfHourly, method: .ihdCode, until: now.adding(days: 1))
         #expect(!decide(.ou, thirdParty, "4.8.1", ledger([granted])).isRefusal)
         #expect(decide(.ou, thirdParty, "4.8.1", ledger([granted], at: now.adding(milliseconds: 2 * 86_400_000))).isRefusal, "expired")
         #expect(decide(.ou, thirdParty, "4.8.1", ledger([granted, entry(thirdParty, .research, .withdraw, nil, at: now.adding(milliseconds: -60_000))])).isRefusal)
