@@ -124,6 +124,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "HubFuzzer",
+            dependencies: ["Hub", "DUIS", "SMKI", "Storage", "Devices", .product(name: "Logging", package: "swift-log")],
+            path: "Fuzz/HubFuzzer",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "DUISFuzzer",
             dependencies: ["DUIS"],
             path: "Fuzz/DUISFuzzer",

@@ -145,6 +145,10 @@ public enum DUISFields {
         "LowMediumPowerThreshold": .integer(0...4_294_967_295), "MediumHighPowerThreshold": .integer(0...4_294_967_295),
         "AverageRMSOverVoltageThreshold": .integer(0...4_294_967_295), "AverageRMSUnderVoltageThreshold": .integer(0...4_294_967_295),
         "AverageRMSVoltageMeasurementPeriod": .integer(0...4_294_967_295),
+        "RMSExtremeOverVoltageMeasurementPeriod": .integer(0...4_294_967_295), "RMSExtremeOverVoltageThreshold": .integer(0...4_294_967_295),
+        "RMSExtremeUnderVoltageMeasurementPeriod": .integer(0...4_294_967_295), "RMSExtremeUnderVoltageThreshold": .integer(0...4_294_967_295),
+        "RMSVoltageSagMeasurementPeriod": .integer(0...4_294_967_295), "RMSVoltageSagThreshold": .integer(0...4_294_967_295),
+        "RMSVoltageSwellMeasurementPeriod": .integer(0...4_294_967_295), "RMSVoltageSwellThreshold": .integer(0...4_294_967_295),
         // sr:floorSequenceNumber.
         "RemotePartyFloorSeqNumber": .integer(0...Int64.max), "SupplierFloorSeqNumber": .integer(0...Int64.max),
         "ACBFloorSeqNumber": .integer(0...Int64.max), "SupplierPrepaymentTopUpFloorSeqNumber": .integer(0...Int64.max),

@@ -56,6 +56,9 @@ public struct DeviceEmulator: Sendable {
 
     // MARK: - Validation
 
+    /// `xs:unsignedInt`.
+    static let unsignedInt: ClosedRange<Int64> = 0...4_294_967_295
+
     /// Why a command's parameters are unusable, or nil. The gateway asks before accepting
     /// a request, so bad parameters get a clear synchronous error.
     public static func validate(srv: String, body: ElementTree) -> String? {
@@ -78,7 +81,7 @@ public struct DeviceEmulator: Sendable {
                 return "DisplayMessage/SupplierMessage must be 1 to 118 characters"
             }
         case "6.12":
-            guard let low = body.value("LowMediumPowerThreshold").flatMap(Int.init), let high = body.value("MediumHighPowerThreshold").flatMap(Int.init),
+            guard let low = body.integer("LowMediumPowerThreshold", in: unsignedInt), let high = body.integer("MediumHighPowerThreshold", in: unsignedInt),
                   low >= 0, high >= low else {
                 return "power thresholds must be whole watts with LowMediumPowerThreshold ≤ MediumHighPowerThreshold"
             }
@@ -272,8 +275,8 @@ public struct DeviceEmulator: Sendable {
             return DataNode("UpdateDeviceConfigurationLoadLimitingCounterResetRsp")
         case "6.5": return setVoltage(&context, &state)
         case "6.12":
-            state.powerThresholds = [Int(context.body.value("LowMediumPowerThreshold") ?? "") ?? 2300,
-                                     Int(context.body.value("MediumHighPowerThreshold") ?? "") ?? 4600]
+            state.powerThresholds = [context.body.integer("LowMediumPowerThreshold", in: Self.unsignedInt).map(Int.init) ?? 2300,
+                                     context.body.integer("MediumHighPowerThreshold", in: Self.unsignedInt).map(Int.init) ?? 4600]
             context.changed = true
             context.note = "power thresholds set to \(state.powerThresholds[0]) W and \(state.powerThresholds[1]) W"
             return DataNode("UpdateDeviceConfigurationInstantaneousPowerThresholdRsp")
@@ -708,9 +711,11 @@ public struct DeviceEmulator: Sendable {
         for (_, der) in certificates {
             if let certificate = try? SMKICertificate(der: der), let eui = certificate.subjectEUI { newParty = eui; break }
         }
-        let floor = UInt64(context.body.value("RemotePartyFloorSeqNumber") ?? context.body.value("SupplierFloorSeqNumber")
-            ?? context.body.value("ACBFloorSeqNumber") ?? "0") ?? 0
-        let prepaymentFloor = UInt64(context.body.value("SupplierPrepaymentTopUpFloorSeqNumber") ?? "0") ?? 0
+        // sr:floorSequenceNumber: 0 to 2^63−1.
+        let floors: ClosedRange<Int64> = 0...Int64.max
+        let floor = UInt64(context.body.integer("RemotePartyFloorSeqNumber", in: floors) ?? context.body.integer("SupplierFloorSeqNumber", in: floors)
+            ?? context.body.integer("ACBFloorSeqNumber", in: floors) ?? 0)
+        let prepaymentFloor = UInt64(context.body.integer("SupplierPrepaymentTopUpFloorSeqNumber", in: floors) ?? 0)
         guard !certificates.isEmpty else {
             rsp.add("ExecutionOutcome") { outcome in
                 outcome.add("CredentialsReplacementMode", mode)
@@ -864,7 +869,7 @@ public struct DeviceEmulator: Sendable {
     func setVoltage(_ context: inout Context, _ state: inout PremisesState) -> DataNode {
         var settings = state.voltage
         if let rms = context.body.child("RMSVoltageSettings") {
-            func int(_ name: String) -> Int? { rms.value(name).flatMap(Int.init) }
+            func int(_ name: String) -> Int? { rms.integer(name, in: Self.unsignedInt).map(Int.init) }
             settings.extremeOverVoltagePeriod = int("RMSExtremeOverVoltageMeasurementPeriod") ?? settings.extremeOverVoltagePeriod
             settings.extremeOverVoltageThreshold = int("RMSExtremeOverVoltageThreshold") ?? settings.extremeOverVoltageThreshold
             settings.extremeUnderVoltagePeriod = int("RMSExtremeUnderVoltageMeasurementPeriod") ?? settings.extremeUnderVoltagePeriod
@@ -875,9 +880,9 @@ public struct DeviceEmulator: Sendable {
             settings.swellThreshold = int("RMSVoltageSwellThreshold") ?? settings.swellThreshold
         }
         if let average = context.body.child("SinglePhaseVoltageSettings") {
-            settings.averageOverVoltageThreshold = average.value("AverageRMSOverVoltageThreshold").flatMap(Int.init) ?? settings.averageOverVoltageThreshold
-            settings.averageUnderVoltageThreshold = average.value("AverageRMSUnderVoltageThreshold").flatMap(Int.init) ?? settings.averageUnderVoltageThreshold
-            settings.averageMeasurementPeriod = average.value("AverageRMSVoltageMeasurementPeriod").flatMap(Int.init) ?? settings.averageMeasurementPeriod
+            settings.averageOverVoltageThreshold = average.integer("AverageRMSOverVoltageThreshold", in: Self.unsignedInt).map(Int.init) ?? settings.averageOverVoltageThreshold
+            settings.averageUnderVoltageThreshold = average.integer("AverageRMSUnderVoltageThreshold", in: Self.unsignedInt).map(Int.init) ?? settings.averageUnderVoltageThreshold
+            settings.averageMeasurementPeriod = average.integer("AverageRMSVoltageMeasurementPeriod", in: Self.unsignedInt).map(Int.init) ?? settings.averageMeasurementPeriod
         }
         state.voltage = settings
         context.changed = true

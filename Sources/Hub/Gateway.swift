@@ -298,7 +298,7 @@ public final class Gateway: Sendable {
 
     /// Writes the summary of unitemised rejections once its interval has passed (the hub
     /// calls this periodically, so a flood's count is logged even when nothing follows it).
-    func flushRejectionSummary(force: Bool = false) async {
+    public func flushRejectionSummary(force: Bool = false) async {
         guard let summary = rejections.summary(at: .now(), force: force) else { return }
         do {
             try await committer.commit([.audit(summary)])

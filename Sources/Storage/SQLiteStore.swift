@@ -649,6 +649,12 @@ public final class SQLiteStore: HubStore {
         }
     }
 
+    /// Moves the write-ahead log into the database file and truncates it (for measuring
+    /// what is stored; SQLite also does this by itself as the log grows).
+    public func checkpoint() async throws {
+        try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+    }
+
     /// Runs SQL directly (for tests that tamper with the audit log the way an attacker would).
     public func unsafeExecute(_ sql: String) async throws {
         try await pool.write { db in try db.execute(sql: sql) }

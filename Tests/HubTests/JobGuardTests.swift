@@ -116,20 +116,25 @@ import TestSupport
     @Test func suspectsRunOneAtATime() async throws {
         let world = try World()
         let (jobs, _, _) = try world.process()
-        let running = Mutex((now: 0, most: 0))
+        let running = Peak()
         await withTaskGroup(of: Void.self) { group in
             for index in 0..<16 {
                 group.addTask {
                     await jobs.isolated(crashes: index % 2) {
                         let suspect = index % 2 == 1
-                        if suspect { running.withLock { $0.now += 1; $0.most = max($0.most, $0.now) } }
+                        if suspect { running.state.withLock { $0.now += 1; $0.most = max($0.most, $0.now) } }
                         await Task.yield()
                         try? await Task.sleep(for: .milliseconds(2))
-                        if suspect { running.withLock { $0.now -= 1 } }
+                        if suspect { running.state.withLock { $0.now -= 1 } }
                     }
                 }
             }
         }
-        #expect(running.withLock { $0.most } == 1)
+        #expect(running.state.withLock { $0.most } == 1)
     }
+}
+
+/// How many suspects ran at once, at most.
+final class Peak: Sendable {
+    let state = Mutex((now: 0, most: 0))
 }

@@ -113,6 +113,7 @@ public final class ResponseReceiver: Sendable {
     }
 
     private let state = Mutex<(messages: [Message], refusing: Bool, attempts: Int)>(([], false, 0))
+    private let hanging = Mutex<(messageIDs: Set<String>, prefixes: [String], started: Int)>(([], [], 0))
     public let port: Int
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
@@ -124,7 +125,15 @@ public final class ResponseReceiver: Sendable {
         let box = ReceiverBox()
         router.post("/duis/responses") { request, _ -> Response in
             let buffer = try await request.body.collect(upTo: 16 << 20)
-            let accepted = box.receiver?.record(Array(buffer.readableBytesView), messageID: request.headers[.init("X-DUIS-Message-ID")!]) ?? false
+            let messageID = request.headers[.init("X-DUIS-Message-ID")!]
+            // A message the test wants to hang on: no answer for up to a minute (or until released).
+            if let receiver = box.receiver, receiver.shouldHang(messageID) {
+                receiver.hangStarted()
+                let deadline = ContinuousClock.now + .seconds(60)
+                while ContinuousClock.now < deadline, receiver.shouldHang(messageID) { try? await Task.sleep(for: .milliseconds(100)) }
+                return Response(status: .serviceUnavailable)
+            }
+            let accepted = box.receiver?.record(Array(buffer.readableBytesView), messageID: messageID) ?? false
             return Response(status: accepted ? .ok : .serviceUnavailable)
         }
         var logger = Logger(label: "gbsm.test.receiver")
@@ -155,6 +164,17 @@ public final class ResponseReceiver: Sendable {
     }
 
     public var messages: [Message] { state.withLock { $0.messages } }
+
+    /// Makes the endpoint hold POSTs of these messages (by `X-DUIS-Message-ID`, or its
+    /// prefix) without answering, as an endpoint that never responds would.
+    public func hang(messageIDs: Set<String> = [], prefixes: [String] = []) { hanging.withLock { $0.messageIDs = messageIDs; $0.prefixes = prefixes } }
+    /// How many POSTs were held so far.
+    public var hangs: Int { hanging.withLock { $0.started } }
+    fileprivate func hangStarted() { hanging.withLock { $0.started += 1 } }
+    fileprivate func shouldHang(_ messageID: String?) -> Bool {
+        guard let messageID else { return false }
+        return hanging.withLock { $0.messageIDs.contains(messageID) || $0.prefixes.contains { messageID.hasPrefix($0) } }
+    }
     public var attempts: Int { state.withLock { $0.attempts } }
     public func refuse(_ refusing: Bool) { state.withLock { $0.refusing = refusing } }
 
