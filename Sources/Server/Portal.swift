@@ -184,18 +184,24 @@ final class Portal: Sendable {
         }
     }
 
+    /// A one-use link: the read finds whose it is, and the atomic `consumePortalLink`
+    /// decides whether this request is its one use (it is, only if its commit changed the
+    /// row; the sign-in's audit event is in the same transaction).
     private func link(_ token: String) async -> Response {
+        let refusal = Self.html(PortalPages.signIn(error: "That sign-in link has expired or has been used. Sign in with the code on your in-home display."),
+                                status: .unauthorized)
         do {
             let hash = sha256Hex(token)
-            guard let link = try await hub.store.portalLink(tokenHash: hash), link.usedAt == nil, link.expires > .now(),
-                  try await hub.store.currentOccupancy(premises: link.premises).sequence == link.occupancy else {
-                return Self.html(PortalPages.signIn(error: "That sign-in link has expired or has been used. Sign in with the code on your in-home display."),
-                                 status: .unauthorized)
+            let now = Timestamp.now()
+            guard let link = try await hub.store.portalLink(tokenHash: hash), link.usedAt == nil, link.expires > now else { return refusal }
+            do {
+                try await hub.store.apply([
+                    .privacy(.consumePortalLink(tokenHash: hash, premises: link.premises, occupancy: link.occupancy, at: now)),
+                    .audit(AuditEvent(at: now, kind: "portal", detail: "consumer of premises \(link.premises), occupancy \(link.occupancy), signed in with a one-use link")),
+                ])
+            } catch is PortalLinkUnavailable {
+                return refusal
             }
-            try await hub.store.apply([
-                .privacy(.usePortalLink(tokenHash: hash, at: .now())),
-                .audit(AuditEvent(at: .now(), kind: "portal", detail: "consumer of premises \(link.premises), occupancy \(link.occupancy), signed in with a one-use link")),
-            ])
             return Self.redirect("/portal/home", cookie: Self.sessionCookie(try await makeSession(premises: link.premises, occupancy: link.occupancy)))
         } catch {
             return Self.html(PortalPages.signIn(error: "The hub could not check the link: \(error)"), status: .serviceUnavailable)
