@@ -120,7 +120,7 @@ final class Portal: Sendable {
 
     // MARK: - Routes
 
-    func register(_ router: Router<BasicRequestContext>) {
+    func register(_ router: Router<HubRequestContext>) {
         router.get("/portal") { [self] request, _ in
             await session(request) == nil ? Self.html(PortalPages.signIn(error: nil)) : Self.redirect("/portal/home")
         }
