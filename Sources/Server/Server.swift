@@ -114,8 +114,9 @@ public enum HubServer {
             textResponse(.ok, "ok: \(hub.inventory.deviceCount) devices, \(hub.registry.all.count) users")
         }
         Portal(hub: hub).register(router)
+        let decoy = sha256Hex(Pseudonymiser.newKey().map { String(format: "%02x", $0) }.joined())
         router.get("/api/v1/dpp/:plan/profiles") { request, context -> Response in
-            await dppProfiles(hub: hub, request: request, plan: context.parameters.get("plan"))
+            await dppProfiles(hub: hub, request: request, plan: context.parameters.get("plan"), decoy: decoy)
         }
         let metricsTokenHash = configuration.metricsToken.map(sha256Hex)
         router.get("/metrics") { request, _ -> Response in
@@ -182,20 +183,23 @@ func headerSafe(_ text: String) -> String {
 }
 
 /// A data privacy plan's published profiles, for its network operator: JSON, with the
-/// plan's API token as a bearer token. Never a household's reading.
-func dppProfiles(hub: Hub, request: Request, plan text: String?) async -> Response {
+/// plan's API token as a bearer token. Never a household's reading. A plan that does not
+/// exist (or is retired) and a wrong token get the same answer, after the same work: the
+/// token's hash is compared, in constant time, with the plan's or with `decoy` (a random
+/// hash of the same length) when there is no plan.
+func dppProfiles(hub: Hub, request: Request, plan text: String?, decoy: String) async -> Response {
+    // Not a number: not a plan ID at all (nothing about any plan is told).
     guard let text, let id = Int64(text) else { return textResponse(.notFound, "no such plan") }
     let authorization = request.headers[.authorization] ?? ""
     guard authorization.hasPrefix("Bearer ") else {
         return textResponse(.unauthorized, "give the plan's API token (printed by `gbsm dpp register`) as Authorization: Bearer TOKEN")
     }
+    let refusal = textResponse(.forbidden, "no plan with that ID and token")
     do {
-        guard let plan = try await hub.store.plans().first(where: { $0.id == id }), let secrets = try await hub.store.planSecrets(id: id) else {
-            return textResponse(.notFound, "no active plan \(id)")
-        }
-        guard constantTimeEqual(sha256Hex(String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)), secrets.tokenHash) else {
-            return textResponse(.forbidden, "the token is not plan \(id)'s")
-        }
+        let presented = sha256Hex(String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        let secrets = try await hub.store.planSecrets(id: id)
+        guard constantTimeEqual(presented, secrets?.tokenHash ?? decoy), secrets != nil,
+              let plan = try await hub.store.plans().first(where: { $0.id == id }) else { return refusal }
         let query = request.uri.queryParameters
         let from = query.get("from").flatMap { Timestamp(xsDateTime: $0) ?? Timestamp(xsDate: $0) }
         let to = query.get("to").flatMap { Timestamp(xsDateTime: $0) ?? Timestamp(xsDate: $0) }

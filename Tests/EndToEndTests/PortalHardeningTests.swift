@@ -5,6 +5,7 @@ import Hub
 import NIOCore
 import NIOHTTP1
 import Privacy
+@testable import Server
 import Storage
 import Synchronization
 import Testing
@@ -121,4 +122,25 @@ import TestSupport
 
     // MARK: - Finding 4a: the plan API
 
+    @Test func thePlanAPIAnswersAMissingPlanAndAWrongTokenAlike() async throws {
+        let hub = try await RunningHub.start()
+        let http = Self.client()
+        let token = "5e" + String(repeating: "ab", count: 31)
+        let plan = DataPrivacyPlan(id: 1, user: Provisioning.networkOperator, name: "feeders", approvalReference: "OFG-T", registeredAt: .now())
+        try await hub.hub.store.apply([.privacy(.putPlan(plan, key: Pseudonymiser.newKey(), tokenHash: sha256Hex(token)))])
+        let wrong = [("Authorization", "Bearer " + String(repeating: "0", count: 64))]
+        let existing = try await Self.send(http, hub.baseURL, .GET, "/api/v1/dpp/1/profiles", headers: wrong)
+        let missing = try await Self.send(http, hub.baseURL, .GET, "/api/v1/dpp/2/profiles", headers: wrong)
+        let far = try await Self.send(http, hub.baseURL, .GET, "/api/v1/dpp/9223372036854775807/profiles", headers: wrong)
+        print("dpp: plan 1 with a wrong token \(existing.status) \"\(existing.body.trimmingCharacters(in: .newlines))\"; plan 2 (none) \(missing.status) \"\(missing.body.trimmingCharacters(in: .newlines))\"")
+        #expect(existing.status == 403)
+        for other in [missing, far] {
+            #expect(other.status == existing.status && other.body == existing.body, "a missing plan is answered as a wrong token")
+        }
+        // The right token still reads the plan.
+        let right = try await Self.send(http, hub.baseURL, .GET, "/api/v1/dpp/1/profiles", headers: [("Authorization", "Bearer \(token)")])
+        #expect(right.status == 200 && right.body.contains("\"profiles\""))
+        try await http.shutdown()
+        await hub.stop()
+    }
 }
