@@ -50,6 +50,11 @@ public struct ServerConfiguration: Sendable {
         self.portalOrigins = portalOrigins
     }
 
+    /// Whether `text` is an origin `--portal-origin` accepts (`http(s)://host[:port]`).
+    public static func validOrigin(_ text: String) -> Bool {
+        OriginCheck.origin(text) != nil
+    }
+
     /// The most a request to `path` may carry: by service, the smallest for anything else
     /// (a path the router would not route to a service gets no more than the portal).
     func maximumBody(path: Substring) -> Int {
@@ -113,7 +118,7 @@ public enum HubServer {
         router.get("/health") { _, _ -> Response in
             textResponse(.ok, "ok: \(hub.inventory.deviceCount) devices, \(hub.registry.all.count) users")
         }
-        Portal(hub: hub).register(router)
+        Portal(hub: hub, trustedOrigins: configuration.portalOrigins).register(router)
         let decoy = sha256Hex(Pseudonymiser.newKey().map { String(format: "%02x", $0) }.joined())
         router.get("/api/v1/dpp/:plan/profiles") { request, context -> Response in
             await dppProfiles(hub: hub, request: request, plan: context.parameters.get("plan"), decoy: decoy)

@@ -102,6 +102,9 @@ struct HubOptions: ParsableArguments {
         } catch {
             throw ValidationError("\(error)")
         }
+        for origin in portalOrigins where !ServerConfiguration.validOrigin(origin) {
+            throw ValidationError("--portal-origin \(origin) is not an origin such as https://portal.example or http://host:8079")
+        }
         if metricsToken != nil && metricsTokenFile != nil { throw ValidationError("give --metrics-token or --metrics-token-file, not both") }
         if metricsToken?.trimmingCharacters(in: .whitespaces).isEmpty == true { throw ValidationError("--metrics-token cannot be empty") }
         guard wanSpeedup > 0 else { throw ValidationError("--wan-speedup must be positive") }
