@@ -71,7 +71,7 @@ struct HubOptions: ParsableArguments {
     @Option(name: .customLong("min-body-rate"), help: "KiB/s a request body must average, since its head, once the grace has passed.")
     var minBodyRate: Int = 16
 
-    @Option(name: .customLong("body-budget"), help: "MiB that request bodies still arriving may hold together; a request beyond it gets 503 with Retry-After.")
+    @Option(name: .customLong("body-budget"), help: "MiB that large request bodies (over 64 KiB) still arriving may hold together; a request beyond it gets 503 with Retry-After.")
     var bodyBudget: Int = 64
 
     @Option(name: .customLong("client-body-budget"), help: "MiB of that budget one client (an IPv4 address or an IPv6 /64) may hold.")

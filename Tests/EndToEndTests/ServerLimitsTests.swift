@@ -172,7 +172,8 @@ import TestSupport
     /// a body that stalls (408). Each connection is closed; other clients are unaffected,
     /// and a body sent in pieces at a reasonable pace is served.
     @Test func oversizedStalledAndBusyBodiesAreRefusedAndClosed() async throws {
-        let server = try await Self.serve(["--body-timeout", "3", "--body-timeout-max", "8", "--body-grace", "1"])
+        // A 512 KiB body may take 20 s here (its length at 16 KiB/s, up to 20 s); small ones 3 s.
+        let server = try await Self.serve(["--body-timeout", "3", "--body-timeout-max", "20", "--body-grace", "1"])
         defer { server.process.kill() }
         let port = server.port
         /// Sends, reads the answer, and (for a refusal) waits for the server to close.
@@ -203,11 +204,11 @@ import TestSupport
         let stalled = try await exchange(Array(Self.head("/api/v1/serviceS", port: port, length: "1000").utf8) + Array(repeating: 0x20, count: 10))
         #expect(stalled.status == 408 && stalled.closed)
 
-        // One client streams at most four large bodies at once; the fifth is refused at once.
+        // One client streams at most four large bodies at once; the fifth is refused before the hub reads any of it.
         let streaming = try await LoopbackConnection.run { () -> [LoopbackConnection] in
             try (0..<4).map { _ in
                 let connection = try LoopbackConnection(from: "127.0.0.7", port: port)
-                connection.send(Array(Self.head("/api/v1/serviceS", port: port, length: String(512 << 10)).utf8) + [UInt8](repeating: 0x20, count: 100 << 10))
+                connection.send(Array(Self.head("/api/v1/serviceS", port: port, length: String(512 << 10)).utf8) + [UInt8](repeating: 0x20, count: 320 << 10))
                 return connection
             }
         }
@@ -220,7 +221,7 @@ import TestSupport
         // The four finish their bodies: each reached the gateway.
         let finished = try await LoopbackConnection.run {
             streaming.map { connection -> Int? in
-                connection.send([UInt8](repeating: 0x20, count: 412 << 10))
+                connection.send([UInt8](repeating: 0x20, count: 192 << 10))
                 return connection.readResponse(timeout: .seconds(15))?.status
             }
         }
