@@ -18,11 +18,18 @@ import Synchronization
 final class Portal: Sendable {
     let hub: Hub
     private let key = Mutex<SymmetricKey?>(nil)
-    private let failures = Mutex<[Int64: [Int64]]>([:])
+    /// Wrong codes slow their guesser, not the household (`SignInThrottle`).
+    let throttle: SignInThrottle
+    /// Posts from other sites are refused (`OriginCheck`).
+    let origins: OriginCheck
     static let cookie = "gbsm_portal"
     static let sessionHours: Int64 = 8
 
-    init(hub: Hub) { self.hub = hub }
+    init(hub: Hub, trustedOrigins: [String] = [], throttle: SignInThrottle = SignInThrottle()) {
+        self.hub = hub
+        self.origins = OriginCheck(trusted: trustedOrigins)
+        self.throttle = throttle
+    }
 
     struct Session {
         var premises: Int64
@@ -96,6 +103,12 @@ final class Portal: Sendable {
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
+    /// A state-changing post that came from another site.
+    static func crossSite() -> Response {
+        html(PortalPages.page(title: "Not accepted", signedIn: "", body: "<p class=\"error\">This form was sent from another site. Open the portal and try again.</p>"),
+             status: .forbidden)
+    }
+
     static func redirect(_ location: String, cookie: String? = nil) -> Response {
         var headers: HTTPFields = [.location: location, .cacheControl: "no-store"]
         if let cookie { headers[.setCookie] = cookie }
@@ -120,16 +133,23 @@ final class Portal: Sendable {
 
     // MARK: - Routes
 
-    func register(_ router: Router<BasicRequestContext>) {
+    func register(_ router: Router<HubRequestContext>) {
         router.get("/portal") { [self] request, _ in
             await session(request) == nil ? Self.html(PortalPages.signIn(error: nil)) : Self.redirect("/portal/home")
         }
-        router.post("/portal/signin") { [self] request, _ in await signIn(request) }
+        router.post("/portal/signin") { [self] request, context in
+            origins.allows(request) ? await signIn(request, client: context.client) : Self.crossSite()
+        }
         router.get("/portal/link/:token") { [self] _, context in await link(context.parameters.get("token") ?? "") }
-        router.post("/portal/signout") { _, _ in Self.redirect("/portal", cookie: Self.clearCookie) }
+        router.post("/portal/signout") { [self] request, _ in
+            origins.allows(request) ? Self.redirect("/portal", cookie: Self.clearCookie) : Self.crossSite()
+        }
         router.get("/portal/home") { [self] request, _ in await signedIn(request) { try await self.home($0, request) } }
         router.get("/portal/consents") { [self] request, _ in await signedIn(request) { try await self.consents($0, message: nil) } }
-        router.post("/portal/consents") { [self] request, _ in await signedIn(request) { try await self.changeConsent($0, request) } }
+        router.post("/portal/consents") { [self] request, _ in
+            guard origins.allows(request) else { return Self.crossSite() }
+            return await signedIn(request) { try await self.changeConsent($0, request) }
+        }
         router.get("/portal/access") { [self] request, _ in await signedIn(request) { try await self.access($0) } }
         router.get("/portal/reveal") { [self] request, _ in await signedIn(request) { try await self.reveal($0) } }
         router.get("/portal/rules") { [self] request, _ in await signedIn(request) { _ in
@@ -150,32 +170,34 @@ final class Portal: Sendable {
         }
     }
 
-    private func signIn(_ request: Request) async -> Response {
+    /// Sign-in with an MPAN or MPRN and the IHD's code, throttled per client and premises
+    /// (`SignInThrottle`): a throttled attempt is refused with 429 and `Retry-After`
+    /// without its code being checked.
+    private func signIn(_ request: Request, client: ClientKey) async -> Response {
         let form = await Self.form(request)
         let mpxn = (form["mpxn"] ?? "").trimmingCharacters(in: .whitespaces)
         let code = PortalSecrets.normalise(form["code"] ?? "")
         let refusal = "That MPAN or MPRN and code do not match. Check the code on your in-home display."
+        // Only an attempt whose code is checked counts: an empty form or an unknown MPAN tells nothing.
         guard !mpxn.isEmpty, !code.isEmpty, let premises = hub.inventory.premises(mpxn: mpxn) else {
             return Self.html(PortalPages.signIn(error: refusal), status: .unauthorized)
         }
-        let now = Timestamp.now().milliseconds
-        // The attempt counts before the code is checked, so parallel guesses cannot pass the limit.
-        let recent = failures.withLock { failures -> Int in
-            failures[premises.id] = (failures[premises.id] ?? []).filter { now - $0 < 900_000 }
-            failures[premises.id, default: []].append(now)
-            return failures[premises.id]?.count ?? 0
-        }
-        guard recent <= 5 else {
-            return Self.html(PortalPages.signIn(error: "Too many wrong codes for this home: wait 15 minutes."), status: .tooManyRequests)
+        if case .wait(let seconds, let reason) = throttle.attempt(client: client, premises: premises.id, now: Timestamp.now().milliseconds) {
+            let message = reason == .premises
+                ? "This home's sign-in is being tried too often from elsewhere: try again in \(seconds) seconds."
+                : "Too many wrong codes from your connection: try again in \(Self.readable(seconds: seconds))."
+            var response = Self.html(PortalPages.signIn(error: message), status: .tooManyRequests)
+            response.headers[.retryAfter] = String(seconds)
+            return response
         }
         do {
             let occupancy = try await hub.store.currentOccupancy(premises: premises.id)
             guard let stored = try await hub.store.portalSecretHash(premises: premises.id, occupancy: occupancy.sequence),
                   constantTimeEqual(sha256Hex(code), stored) else {
-                try? await hub.store.apply([.audit(AuditEvent(at: .now(), kind: "portal", detail: "failed portal sign-in for premises \(premises.id)"))])
+                try await hub.store.apply([.audit(AuditEvent(at: .now(), kind: "portal", detail: "failed portal sign-in for premises \(premises.id) from \(client)"))])
                 return Self.html(PortalPages.signIn(error: refusal), status: .unauthorized)
             }
-            failures.withLock { $0[premises.id] = nil }
+            throttle.succeeded(client: client, premises: premises.id)
             let value = try await makeSession(premises: premises.id, occupancy: occupancy.sequence)
             try await hub.store.apply([.audit(AuditEvent(at: .now(), kind: "portal", detail: "consumer of premises \(premises.id), occupancy \(occupancy.sequence), signed in with the IHD code"))])
             return Self.redirect("/portal/home", cookie: Self.sessionCookie(value))
@@ -184,18 +206,28 @@ final class Portal: Sendable {
         }
     }
 
+    static func readable(seconds: Int64) -> String {
+        seconds < 120 ? "\(seconds) seconds" : seconds < 7200 ? "\((seconds + 59) / 60) minutes" : "\((seconds + 3599) / 3600) hours"
+    }
+
+    /// A one-use link: the read finds whose it is, and the atomic `consumePortalLink`
+    /// decides whether this request is its one use (it is, only if its commit changed the
+    /// row; the sign-in's audit event is in the same transaction).
     private func link(_ token: String) async -> Response {
+        let refusal = Self.html(PortalPages.signIn(error: "That sign-in link has expired or has been used. Sign in with the code on your in-home display."),
+                                status: .unauthorized)
         do {
             let hash = sha256Hex(token)
-            guard let link = try await hub.store.portalLink(tokenHash: hash), link.usedAt == nil, link.expires > .now(),
-                  try await hub.store.currentOccupancy(premises: link.premises).sequence == link.occupancy else {
-                return Self.html(PortalPages.signIn(error: "That sign-in link has expired or has been used. Sign in with the code on your in-home display."),
-                                 status: .unauthorized)
+            let now = Timestamp.now()
+            guard let link = try await hub.store.portalLink(tokenHash: hash), link.usedAt == nil, link.expires > now else { return refusal }
+            do {
+                try await hub.store.apply([
+                    .privacy(.consumePortalLink(tokenHash: hash, premises: link.premises, occupancy: link.occupancy, at: now)),
+                    .audit(AuditEvent(at: now, kind: "portal", detail: "consumer of premises \(link.premises), occupancy \(link.occupancy), signed in with a one-use link")),
+                ])
+            } catch is PortalLinkUnavailable {
+                return refusal
             }
-            try await hub.store.apply([
-                .privacy(.usePortalLink(tokenHash: hash, at: .now())),
-                .audit(AuditEvent(at: .now(), kind: "portal", detail: "consumer of premises \(link.premises), occupancy \(link.occupancy), signed in with a one-use link")),
-            ])
             return Self.redirect("/portal/home", cookie: Self.sessionCookie(try await makeSession(premises: link.premises, occupancy: link.occupancy)))
         } catch {
             return Self.html(PortalPages.signIn(error: "The hub could not check the link: \(error)"), status: .serviceUnavailable)

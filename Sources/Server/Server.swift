@@ -25,14 +25,46 @@ public struct ServerConfiguration: Sendable {
     public var maxCommandBodyBytes: Int
     /// Connections idle for longer are closed (slow or stuck clients).
     public var idleTimeoutSeconds: Int64
+    /// The most any other route accepts (the portal reads at most 64 KiB of a form, and treats
+    /// a longer one as empty).
+    public var maxOtherBodyBytes: Int
+    /// Deadlines, rates and budgets for bodies that stream in (`BodyLimits`).
+    public var bodyLimits: BodyLimits
+    /// When set, `/metrics` requires `Authorization: Bearer` with this token.
+    public var metricsToken: String?
+    /// Origins (`https://host[:port]`) whose posts the portal accepts besides the request's
+    /// own Host (behind a proxy that rewrites Host).
+    public var portalOrigins: [String]
 
     public init(host: String = "127.0.0.1", port: Int = 8079, maxBodyBytes: Int = 14 << 20, maxCommandBodyBytes: Int = 1 << 20,
-                idleTimeoutSeconds: Int64 = 30) {
+                idleTimeoutSeconds: Int64 = 30, maxOtherBodyBytes: Int = 256 << 10, bodyLimits: BodyLimits = BodyLimits(),
+                metricsToken: String? = nil, portalOrigins: [String] = []) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
         self.maxCommandBodyBytes = maxCommandBodyBytes
         self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.maxOtherBodyBytes = maxOtherBodyBytes
+        self.bodyLimits = bodyLimits
+        self.metricsToken = metricsToken
+        self.portalOrigins = portalOrigins
+    }
+
+    /// Whether `text` is an origin `--portal-origin` accepts (`http(s)://host[:port]`).
+    public static func validOrigin(_ text: String) -> Bool {
+        OriginCheck.origin(text) != nil
+    }
+
+    /// The most a request to `path` may carry: by service, the smallest for anything else
+    /// (a path the router would not route to a service gets no more than the portal).
+    func maximumBody(path: Substring) -> Int {
+        let route = path[..<(path.firstIndex(of: "?") ?? path.endIndex)].split(separator: "/")
+        guard route.count == 3, route[0] == "api", route[1] == "v1" else { return maxOtherBodyBytes }
+        switch route[2] {
+        case "serviceD": return maxBodyBytes
+        case "serviceS", "serviceT": return maxCommandBodyBytes
+        default: return maxOtherBodyBytes
+        }
     }
 }
 
@@ -65,15 +97,15 @@ public enum HubServer {
     public static func application(hub: Hub, configuration: ServerConfiguration, logger: Logger,
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         MetricsBootstrap.ensure()
-        let router = Router()
+        let router = Router(context: HubRequestContext.self)
         for service in DUISService.allCases {
             let maxBody = service == .nonDevice ? configuration.maxBodyBytes : configuration.maxCommandBodyBytes
             router.post(RouterPath(service.path)) { request, _ -> Response in
                 let bytes: [UInt8]
                 do {
-                    let buffer = try await request.body.collect(upTo: maxBody)
-                    bytes = Array(buffer.readableBytesView)
-                } catch is NIOTooManyBytesError {
+                    bytes = try await readBody(request, maximum: maxBody)
+                } catch let breach as BodyLimitHandler.Breach {
+                    guard case .tooLarge = breach else { return textResponse(breach.status, breach.description) }
                     return textResponse(.contentTooLarge, "not a valid DUIS Service Request: the request body exceeds \(maxBody) bytes")
                 }
                 let result = await hub.gateway.handle(service: service, body: bytes)
@@ -86,23 +118,64 @@ public enum HubServer {
         router.get("/health") { _, _ -> Response in
             textResponse(.ok, "ok: \(hub.inventory.deviceCount) devices, \(hub.registry.all.count) users")
         }
-        Portal(hub: hub).register(router)
+        Portal(hub: hub, trustedOrigins: configuration.portalOrigins).register(router)
+        let decoy = sha256Hex(Pseudonymiser.newKey().map { String(format: "%02x", $0) }.joined())
         router.get("/api/v1/dpp/:plan/profiles") { request, context -> Response in
-            await dppProfiles(hub: hub, request: request, plan: context.parameters.get("plan"))
+            await dppProfiles(hub: hub, request: request, plan: context.parameters.get("plan"), decoy: decoy)
         }
-        router.get("/metrics") { _, _ -> Response in
+        let metricsTokenHash = configuration.metricsToken.map(sha256Hex)
+        router.get("/metrics") { request, _ -> Response in
+            if let metricsTokenHash, !bearerMatches(request, hash: metricsTokenHash) {
+                var response = textResponse(.unauthorized, "give the metrics token as Authorization: Bearer TOKEN")
+                response.headers[.wwwAuthenticate] = "Bearer realm=\"metrics\""
+                return response
+            }
             var buffer = [UInt8]()
             MetricsBootstrap.registry.emit(into: &buffer)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
         }
+        let admission = BodyAdmission(limits: configuration.bodyLimits)
+        let floor = min(configuration.maxOtherBodyBytes, configuration.maxBodyBytes, configuration.maxCommandBodyBytes)
+        let maximum: @Sendable (Substring) -> Int = { configuration.maximumBody(path: $0) }
         return Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
+            server: .http1(configuration: .init(additionalChannelHandlers: [BodyLimitHandler(admission: admission, floor: floor, maximum: maximum)],
+                                                idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gbsm"),
             services: [HubBackgroundService(hub: hub)],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }
+}
+
+/// A request's body as bytes, at most `maximum` of them, in one buffer sized by its
+/// Content-Length (already checked by `BodyLimitHandler`), so that a large body is not
+/// copied as its buffer grows.
+func readBody(_ request: Request, maximum: Int) async throws(BodyLimitHandler.Breach) -> [UInt8] {
+    var bytes: [UInt8] = []
+    if let text = request.headers[.contentLength], let length = BodyLimitHandler.length(text) {
+        guard length <= maximum else { throw .tooLarge(maximum: maximum) }
+        bytes.reserveCapacity(length)
+    }
+    do {
+        for try await buffer in request.body {
+            guard buffer.readableBytes <= maximum - bytes.count else { throw BodyLimitHandler.Breach.tooLarge(maximum: maximum) }
+            bytes.append(contentsOf: buffer.readableBytesView)
+        }
+    } catch let breach as BodyLimitHandler.Breach {
+        throw breach
+    } catch {
+        // The connection failed while the body was read (the limits fire `Breach` themselves).
+        throw .deadline
+    }
+    return bytes
+}
+
+/// Whether the request carries `Authorization: Bearer` with the token whose SHA-256 is
+/// `hash` (compared in constant time: both sides are hashes of the same length).
+func bearerMatches(_ request: Request, hash: String) -> Bool {
+    guard let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer ") else { return false }
+    return constantTimeEqual(sha256Hex(String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)), hash)
 }
 
 func textResponse(_ status: HTTPResponse.Status, _ message: String) -> Response {
@@ -115,20 +188,23 @@ func headerSafe(_ text: String) -> String {
 }
 
 /// A data privacy plan's published profiles, for its network operator: JSON, with the
-/// plan's API token as a bearer token. Never a household's reading.
-func dppProfiles(hub: Hub, request: Request, plan text: String?) async -> Response {
+/// plan's API token as a bearer token. Never a household's reading. A plan that does not
+/// exist (or is retired) and a wrong token get the same answer, after the same work: the
+/// token's hash is compared, in constant time, with the plan's or with `decoy` (a random
+/// hash of the same length) when there is no plan.
+func dppProfiles(hub: Hub, request: Request, plan text: String?, decoy: String) async -> Response {
+    // Not a number: not a plan ID at all (nothing about any plan is told).
     guard let text, let id = Int64(text) else { return textResponse(.notFound, "no such plan") }
     let authorization = request.headers[.authorization] ?? ""
     guard authorization.hasPrefix("Bearer ") else {
         return textResponse(.unauthorized, "give the plan's API token (printed by `gbsm dpp register`) as Authorization: Bearer TOKEN")
     }
+    let refusal = textResponse(.forbidden, "no plan with that ID and token")
     do {
-        guard let plan = try await hub.store.plans().first(where: { $0.id == id }), let secrets = try await hub.store.planSecrets(id: id) else {
-            return textResponse(.notFound, "no active plan \(id)")
-        }
-        guard constantTimeEqual(sha256Hex(String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)), secrets.tokenHash) else {
-            return textResponse(.forbidden, "the token is not plan \(id)'s")
-        }
+        let presented = sha256Hex(String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        let secrets = try await hub.store.planSecrets(id: id)
+        guard constantTimeEqual(presented, secrets?.tokenHash ?? decoy), secrets != nil,
+              let plan = try await hub.store.plans().first(where: { $0.id == id }) else { return refusal }
         let query = request.uri.queryParameters
         let from = query.get("from").flatMap { Timestamp(xsDateTime: $0) ?? Timestamp(xsDate: $0) }
         let to = query.get("to").flatMap { Timestamp(xsDateTime: $0) ?? Timestamp(xsDate: $0) }

@@ -21,6 +21,18 @@ public enum PrivacyMutation: Sendable {
     case putPortalSecret(premises: Int64, occupancy: Int, secretHash: String, at: Timestamp)
     case putPortalLink(tokenHash: String, premises: Int64, occupancy: Int, expires: Timestamp)
     case usePortalLink(tokenHash: String, at: Timestamp)
+    /// Uses a one-use link, atomically: one UPDATE that marks it used only if it is unused,
+    /// unexpired at `at`, for this premises and occupancy, and that occupancy is still the
+    /// premises' current one. If it changes no row, the transaction fails with
+    /// `PortalLinkUnavailable` and none of its other mutations is written, so of many
+    /// concurrent uses exactly one commits.
+    case consumePortalLink(tokenHash: String, premises: Int64, occupancy: Int, at: Timestamp)
+}
+
+/// A one-use portal link that was already used, has expired, or belongs to an occupancy
+/// that has ended: `consumePortalLink` changed nothing.
+public struct PortalLinkUnavailable: Error, Equatable, CustomStringConvertible {
+    public var description: String { "the sign-in link has been used or has expired" }
 }
 
 /// A magic sign-in link for the consumer portal.
@@ -141,6 +153,14 @@ extension SQLiteStore {
                            arguments: [tokenHash, premises, occupancy, expires.milliseconds])
         case .usePortalLink(let tokenHash, let at):
             try db.execute(sql: "UPDATE portal_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL", arguments: [at.milliseconds, tokenHash])
+        case .consumePortalLink(let tokenHash, let premises, let occupancy, let at):
+            // The current occupancy is the premises' highest, or the installation's (0) if none is recorded.
+            try db.execute(sql: """
+                UPDATE portal_links SET used_at = ?
+                WHERE token_hash = ? AND premises = ? AND occupancy = ? AND used_at IS NULL AND expires_at > ?
+                  AND occupancy = (SELECT COALESCE(MAX(seq), 0) FROM occupancies WHERE occupancies.premises = portal_links.premises)
+                """, arguments: [at.milliseconds, tokenHash, premises, occupancy, at.milliseconds])
+            guard db.changesCount == 1 else { throw PortalLinkUnavailable() }
         }
     }
 

@@ -59,7 +59,54 @@ struct HubOptions: ParsableArguments {
     @Option(name: .customLong("supplier-half-hourly"), help: "opt-in: suppliers get half-hourly data only with the consumer's opt-in; settlement: for settlement unless the consumer opted out.")
     var supplierHalfHourly: String = "opt-in"
 
+    @Option(name: .customLong("body-timeout"), help: "Seconds a request body that does not arrive with its head may take (a body announced large gets its length at --min-body-rate, up to --body-timeout-max); then 408 and the connection is closed.")
+    var bodyTimeout: Double = 30
+
+    @Option(name: .customLong("body-timeout-max"), help: "The most seconds any request body may take to arrive.")
+    var bodyTimeoutMax: Double = 120
+
+    @Option(name: .customLong("body-grace"), help: "Seconds before --min-body-rate applies to a request body.")
+    var bodyGrace: Double = 5
+
+    @Option(name: .customLong("min-body-rate"), help: "KiB/s a request body must average, since its head, once the grace has passed.")
+    var minBodyRate: Int = 16
+
+    @Option(name: .customLong("body-budget"), help: "MiB that large request bodies (over 64 KiB) still arriving may hold together; a request beyond it gets 503 with Retry-After.")
+    var bodyBudget: Int = 64
+
+    @Option(name: .customLong("client-body-budget"), help: "MiB of that budget one client (an IPv4 address or an IPv6 /64) may hold.")
+    var clientBodyBudget: Int = 16
+
+    @Option(name: .customLong("client-large-bodies"), help: "Large request bodies (over 64 KiB) one client may send at once.")
+    var clientLargeBodies: Int = 4
+
+    @Option(name: .customLong("metrics-token"), help: "Require Authorization: Bearer TOKEN on /metrics (the process list shows it: prefer --metrics-token-file).")
+    var metricsToken: String?
+
+    @Option(name: .customLong("metrics-token-file"), help: "A file holding the token /metrics requires (its first line).")
+    var metricsTokenFile: String?
+
+    @Option(name: .customLong("portal-origin"), help: "An origin (https://host[:port]) whose posts the portal accepts besides its own Host, e.g. behind a proxy that rewrites Host; repeatable.")
+    var portalOrigins: [String] = []
+
     func validate() throws {
+        for (name, value) in [("--body-timeout", bodyTimeout), ("--body-timeout-max", bodyTimeoutMax), ("--body-grace", bodyGrace)] where !(value >= 0 && value <= 86_400) {
+            throw ValidationError("\(name) is between 0 and 86400 seconds")
+        }
+        for (name, value) in [("--min-body-rate", minBodyRate), ("--body-budget", bodyBudget), ("--client-body-budget", clientBodyBudget),
+                              ("--client-large-bodies", clientLargeBodies)] where !(value > 0 && value <= 1 << 20) {
+            throw ValidationError("\(name) is between 1 and \(1 << 20)")
+        }
+        do {
+            try bodyLimits.validate(largestBody: ServerConfiguration().maxBodyBytes)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        for origin in portalOrigins where !ServerConfiguration.validOrigin(origin) {
+            throw ValidationError("--portal-origin \(origin) is not an origin such as https://portal.example or http://host:8079")
+        }
+        if metricsToken != nil && metricsTokenFile != nil { throw ValidationError("give --metrics-token or --metrics-token-file, not both") }
+        if metricsToken?.trimmingCharacters(in: .whitespaces).isEmpty == true { throw ValidationError("--metrics-token cannot be empty") }
         guard wanSpeedup > 0 else { throw ValidationError("--wan-speedup must be positive") }
         for (name, value) in [("--wan-delays", wanDelays), ("--wan-losses", wanLosses), ("--low-credit-alerts", lowCreditAlerts)] where value != "on" && value != "off" {
             throw ValidationError("\(name) is on or off")
@@ -68,6 +115,23 @@ struct HubOptions: ParsableArguments {
         guard deviceConcurrency > 0 else { throw ValidationError("--device-concurrency must be positive") }
         guard PrivacyEnforcement(rawValue: privacy) != nil else { throw ValidationError("--privacy is enforce or dcc") }
         guard SupplierHalfHourlyPolicy(rawValue: supplierHalfHourly) != nil else { throw ValidationError("--supplier-half-hourly is opt-in or settlement") }
+    }
+
+    var bodyLimits: BodyLimits {
+        BodyLimits(readTimeout: .milliseconds(Int64(bodyTimeout * 1000)), maxReadTimeout: .milliseconds(Int64(bodyTimeoutMax * 1000)),
+                   grace: .milliseconds(Int64(bodyGrace * 1000)), minimumRate: minBodyRate << 10, budgetBytes: bodyBudget << 20,
+                   clientBudgetBytes: clientBodyBudget << 20, clientLargeBodies: clientLargeBodies)
+    }
+
+    /// The HTTP server's settings (reads the metrics token's file).
+    func serverConfiguration() throws -> ServerConfiguration {
+        var token = metricsToken
+        if let metricsTokenFile {
+            let line = try String(contentsOfFile: metricsTokenFile, encoding: .utf8).split(whereSeparator: \.isNewline).first
+            token = line.map { $0.trimmingCharacters(in: .whitespaces) }
+            guard token?.isEmpty == false else { throw ValidationError("\(metricsTokenFile) holds no token") }
+        }
+        return ServerConfiguration(host: host, port: port, bodyLimits: bodyLimits, metricsToken: token, portalOrigins: portalOrigins)
     }
 
     var wanSettings: WANSettings {
@@ -92,9 +156,10 @@ func runHub(data: URL, options: HubOptions, banner: (Int) -> [String]) async thr
                                          wan: options.wanSettings, deviceConcurrency: options.deviceConcurrency, fleetEvents: options.fleetEventSettings,
                                          privacy: PrivacyEnforcement(rawValue: options.privacy) ?? .enforce,
                                          supplierHalfHourly: SupplierHalfHourlyPolicy(rawValue: options.supplierHalfHourly) ?? .optIn)
+    let serverConfiguration = try options.serverConfiguration()
     let hub = try await Hub.open(configuration, logger: logger)
     let lines = banner(options.port)
-    let app = HubServer.application(hub: hub, configuration: ServerConfiguration(host: options.host, port: options.port), logger: logger) { port in
+    let app = HubServer.application(hub: hub, configuration: serverConfiguration, logger: logger) { port in
         var text = "gbsm hub listening on http://\(options.host):\(port) (data in \(data.path))\n"
         for line in lines { text += line + "\n" }
         FileHandle.standardOutput.write(Data(text.utf8))
