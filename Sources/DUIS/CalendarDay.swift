@@ -190,6 +190,16 @@ extension Timestamp {
         self = adding(milliseconds: millisecond)
     }
 
+    /// Microseconds since the epoch as an unsigned count: 0 before 1970, saturating at the
+    /// top (the base of counters that follow the clock, as DCC Boxed's tools' do).
+    public var microsecondCounter: UInt64 {
+        let (micro, overflow) = UInt64(max(0, milliseconds)).multipliedReportingOverflow(by: 1000)
+        return overflow ? .max : micro
+    }
+
+    /// Milliseconds since the epoch, as a bit pattern (for seeds and hashes).
+    public var bitPattern: UInt64 { UInt64(bitPattern: milliseconds) }
+
     /// The start of half-hour slot `slot` of day `dayNumber`.
     public init(dayNumber: Int32, slot: Int) {
         self.init(dayNumber: dayNumber, millisecond: Int64(slot) * CalendarDay.millisecondsPerHalfHour)

@@ -608,7 +608,7 @@ public struct DeviceEmulator: Sendable {
                     chf.add("CHFDeviceLogEntry") { item in
                         item.add("DeviceID", entry.device.description)
                         // Meters talk to the hub every half hour at most; HAN devices more often.
-                        let lag = Int64(mix(entry.device.rawValue, UInt64(context.time.milliseconds / 600_000)) % 900_000)
+                        let lag = Int64(mix(entry.device.rawValue, UInt64(bitPattern: context.time.milliseconds / 600_000)) % 900_000)
                         item.add("LastCommunicationsDateTime", context.time.adding(milliseconds: -lag).iso8601)
                         item.add("SubGHzLinkQuality", -40 - Int(entry.device.rawValue % 45))
                     }
@@ -664,7 +664,7 @@ public struct DeviceEmulator: Sendable {
     }
 
     func customerIdentificationNumber(_ context: inout Context, _ state: inout PremisesState) -> DataNode {
-        let value = mix(context.model.profile.seed, UInt64(context.time.milliseconds)) % 10_000
+        let value = mix(context.model.profile.seed, context.time.bitPattern) % 10_000
         let cin = String(repeating: "0", count: 4 - String(value).count) + String(value)
         state.customerIdentificationNumber = cin
         state.cinIssuedAt = context.time
@@ -734,7 +734,7 @@ public struct DeviceEmulator: Sendable {
         context.changed = true
         context.note = "\(role) credentials replaced: \(existing.party) → \(newParty)"
         rsp.add("ExecutionOutcome") { outcome in
-            outcome.add("AuthorisingRemotePartyOriginatorCounter", UInt64(context.time.milliseconds) * 1000)
+            outcome.add("AuthorisingRemotePartyOriginatorCounter", context.time.microsecondCounter)
             outcome.add("CredentialsReplacementMode", mode)
             outcome.add("RemotePartySeqNumberChange") { change in
                 change.add("RemotePartyRole", role)

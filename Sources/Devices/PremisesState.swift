@@ -184,7 +184,7 @@ public struct PremisesState: Sendable, Hashable, Codable {
     public mutating func nextDeviceCounter(_ device: EUI64, at time: Timestamp) -> UInt64 {
         // Device counters rise monotonically; starting from the time keeps them rising
         // across fleet rebuilds.
-        let next = max((deviceCounters[device] ?? 0) + 1, UInt64(time.milliseconds) * 1000)
+        let next = max((deviceCounters[device] ?? 0) + 1, time.microsecondCounter)
         deviceCounters[device] = next
         return next
     }

@@ -77,7 +77,7 @@ final class FleetEvents: Sendable {
         self.signer = signer
         self.outboxWakeup = outboxWakeup
         self.logger = logger
-        counter = Atomic(UInt64(Timestamp.now().milliseconds) * 1000 + 500)
+        counter = Atomic(Timestamp.now().microsecondCounter &+ 500)
     }
 
     /// Loads what a previous run already did (power cuts begun and ended).
@@ -326,7 +326,7 @@ final class FleetEvents: Sendable {
         }
         guard let previous, now > previous else { return }
         let years = Double(previous.milliseconds(to: now)) / (365.25 * Double(CalendarDay.millisecondsPerDay))
-        var random = SplitMix64(seed: mix(settings.seed, UInt64(now.milliseconds)))
+        var random = SplitMix64(seed: mix(settings.seed, now.bitPattern))
         // Feeder faults: each takes out a feeder's homes for a while.
         let feeders = fleet.layout.feederStart.count
         let perFeeder = Double(fleet.count) / Double(max(1, feeders))

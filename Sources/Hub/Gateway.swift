@@ -66,7 +66,7 @@ public final class Gateway: Sendable {
         self.dispatcher = dispatcher
         self.privacy = privacy
         // Message counters for alerts: above any counter used before a restart.
-        self.messageCounter = Atomic(UInt64(Timestamp.now().milliseconds) * 1000)
+        self.messageCounter = Atomic(Timestamp.now().microsecondCounter)
         self.logger = logger
     }
 

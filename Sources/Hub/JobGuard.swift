@@ -126,7 +126,7 @@ final class JobGuard: Sendable {
     /// schedule's run). DUIS lists the DCC alert codes without saying which carries which
     /// payload, so gbsm uses the catch-all N999, as for power outages.
     private func alert(to recipient: EUI64, requestID: String, scheduleID: Int64?, device: EUI64?, at time: Timestamp) -> OutboxItem {
-        let messageID = "\(dccEUI):\(recipient):\(UInt64(max(0, time.milliseconds)) &* 1000 &+ UInt64.random(in: 0..<1000))"
+        let messageID = "\(dccEUI):\(recipient):\(time.microsecondCounter &+ UInt64.random(in: 0..<1000))"
         let deviceID = device ?? dccEUI
         let body = DUISResponse.Body.dccAlert(code: "N999") { writer in
             writer.open("sr:CommandFailure")

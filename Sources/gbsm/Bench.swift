@@ -268,7 +268,7 @@ struct DUISBench: AsyncParsableCommand {
     }
 
     func presign(count: Int, users: [(user: EUI64, meter: EUI64)], keystore: Keystore) throws -> [[[UInt8]]] {
-        let base = UInt64(Timestamp.now().milliseconds) * 1000
+        let base = Timestamp.now().microsecondCounter
         let perUser = count / users.count
         var streams: [[[UInt8]]] = []
         for (user, meter) in users {

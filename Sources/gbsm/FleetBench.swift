@@ -227,7 +227,7 @@ struct FleetBench: AsyncParsableCommand {
         }
         let perUser = requests / concurrency + 1
         print("signing \(perUser * concurrency) requests…")
-        let base = UInt64(Timestamp.now().milliseconds) * 1000
+        let base = Timestamp.now().microsecondCounter
         var streams: [[(body: [UInt8], responseID: String)]] = []
         for user in 0..<concurrency {
             let supplier = FleetSpec.partyEUI(.supplier, user)
