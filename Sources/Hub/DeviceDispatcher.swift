@@ -254,14 +254,8 @@ final class DeviceDispatcher: Sendable {
                 return .seconds(5)
             }
             let retry = await execute(work, attempts: attempts)
-            if retry != nil {
-                // Not finished: no longer running until it is tried again.
-                do {
-                    try await committer.commit([.clearRunning(.request(requestID))])
-                } catch {
-                    logger.error("device boundary: \(requestID) could not be unmarked (\(error))")
-                }
-            }
+            // Finished, or stopped to be tried again: either way no longer running.
+            await jobs.finished(.request(requestID), crashes: work.stored.crashes)
             return retry
         }
     }

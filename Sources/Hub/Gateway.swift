@@ -511,13 +511,20 @@ public final class Gateway: Sendable {
     /// the device boundary; a non-device request runs now and its result is sent as an
     /// asynchronous response.
     func processReleased(_ stored: StoredRequest) async {
-        // A released request is a stored job like any other: marked before it runs.
+        // A released request is a stored job like any other: marked before it runs. Its
+        // crash count stays (a parked request released to the device boundary is still a
+        // suspect there).
         do {
             try await jobs.mark([.request(stored.requestID)])
         } catch {
             logger.error("released request \(stored.requestID) could not be marked as running: \(error)")
             return
         }
+        await processReleasedMarked(stored)
+        await jobs.finished(.request(stored.requestID), crashes: 0)
+    }
+
+    private func processReleasedMarked(_ stored: StoredRequest) async {
         let time = Timestamp.now()
         if stored.commandVariant == 0 {
             // A DCC schedule's run, released after it was parked: back to the device boundary.

@@ -55,6 +55,8 @@ public struct HubConfiguration: Sendable {
     }
 
     public var databasePath: String { dataDirectory.appendingPathComponent("hub.sqlite").path }
+    /// The jobs this process is running (`RunningJobLog`): local to the process, unsynced.
+    public var runningJobsPath: String { dataDirectory.appendingPathComponent("running.sqlite").path }
     public var keystoreURL: URL { dataDirectory.appendingPathComponent("smki/keystore.json") }
     public var firmwareDirectory: URL { dataDirectory.appendingPathComponent("firmware") }
     public var fleetURL: URL { Self.fleetURL(dataDirectory) }
@@ -144,7 +146,8 @@ public final class Hub: Sendable {
         privacy = PrivacyGuard(store: store, inventory: inventory, rules: PrivacyRules(supplierHalfHourly: configuration.supplierHalfHourly),
                                enforcement: configuration.privacy)
         plans = PlanPipeline(store: store, committer: committer, inventory: inventory, logger: logger)
-        jobs = JobGuard(dccEUI: configuration.dccEUI, store: store, committer: committer, schedules: schedules, signer: signer, logger: logger)
+        jobs = JobGuard(dccEUI: configuration.dccEUI, store: store, committer: committer, schedules: schedules, signer: signer,
+                        log: try RunningJobLog(path: configuration.runningJobsPath), logger: logger)
         dispatcher = DeviceDispatcher(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, registry: registry,
                                       directory: directory, locks: locks, wan: wanState, emulator: DeviceEmulator(engine: engine), codec: MMCXMLCodec(),
                                       signer: signer, limits: configuration.parseLimits, schedules: schedules, outboxWakeup: wakeup,

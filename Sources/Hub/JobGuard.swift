@@ -8,11 +8,13 @@ import Storage
 /// held or future-dated request, a DCC schedule's run), requests released from quarantine,
 /// and outbox messages. Each is durable, so one whose input makes the process die (a
 /// trap, an out-of-memory kill, anything) would be picked up at every restart and kill
-/// the hub each time. So every job is marked as running, durably, before it runs
-/// (`mark`), and the mark goes with its outcome. At start-up (`recover`), every job still
-/// marked was running when the process died: its crash count goes up. A job that has
-/// been running at two deaths is *parked*: it is not run again, an audit entry and a DCC
-/// alert name it, and an operator deals with it (`gbsm quarantine`, `gbsm schedules`).
+/// the hub each time. So every job is marked as running before it runs (`mark`, in the
+/// process's `RunningJobLog`, which outlives the process without a disk sync) and
+/// unmarked once its outcome is committed (`finished`). At start-up (`recover`), every job
+/// still marked and not finished was running when the process died: its crash count goes
+/// up in the hub's store. A job that has been running at two deaths is *parked*: it is
+/// not run again, an audit entry and a DCC alert name it, and an operator deals with it
+/// (`gbsm quarantine`, `gbsm schedules`).
 ///
 /// A crash kills every job in flight, not only the guilty one, so a job with one crash
 /// is only a suspect: suspects run one at a time (`isolated`), never beside another
@@ -27,10 +29,12 @@ final class JobGuard: Sendable {
     let committer: GroupCommitter
     let schedules: ScheduleBook
     let signer: ResponseSigner
+    let log: RunningJobLog
     let logger: Logger
     private let suspects = AsyncSerialLock()
 
-    init(dccEUI: EUI64, store: any HubStore, committer: GroupCommitter, schedules: ScheduleBook, signer: ResponseSigner, logger: Logger) {
+    init(dccEUI: EUI64, store: any HubStore, committer: GroupCommitter, schedules: ScheduleBook, signer: ResponseSigner, log: RunningJobLog, logger: Logger) {
+        self.log = log
         self.dccEUI = dccEUI
         self.store = store
         self.committer = committer
@@ -39,10 +43,21 @@ final class JobGuard: Sendable {
         self.logger = logger
     }
 
-    /// Records, durably, that jobs are about to run.
+    /// Records that jobs are about to run.
     func mark(_ jobs: [JobKey], at time: Timestamp = .now()) async throws {
-        guard !jobs.isEmpty else { return }
-        try await committer.commit(jobs.map { .markRunning($0, at: time) })
+        try await log.mark(jobs, at: time)
+    }
+
+    /// Records that a job is no longer running: its outcome is committed, or it stopped
+    /// to be tried again later. A job that was a suspect (`crashes > 0`) and got here ran
+    /// without the process dying, so it is a suspect no more.
+    func finished(_ job: JobKey, crashes: Int) async {
+        do {
+            if crashes > 0 { try await committer.commit([.clearCrashes(job)]) }
+            try await log.clear([job])
+        } catch {
+            logger.error("\(job) could not be recorded as finished: \(error)")
+        }
     }
 
     /// Runs `body` alone among suspects when the job has died with the process before
@@ -64,22 +79,36 @@ final class JobGuard: Sendable {
         var recovery = Recovery()
         let now = Timestamp.now()
         var mutations: [Mutation] = []
-        for job in try await store.runningJobs() {
-            recovery.crashed.append(job.key)
-            let crashes = job.crashes + 1
-            mutations.append(.recordCrash(job.key))
-            if crashes >= Self.parkAfterCrashes {
-                mutations += try await park(job.key, crashes: crashes, since: job.since, at: now)
-                recovery.parked.append(job.key)
-                logger.critical("\(job.key) was running when the hub stopped \(crashes) times; it is parked and will not run again until an operator releases it")
+        for (job, since) in try await log.all() {
+            // A mark whose job's outcome was committed just before the process died is stale.
+            guard let crashes = try await unfinishedCrashes(job) else { continue }
+            recovery.crashed.append(job)
+            mutations.append(.recordCrash(job))
+            if crashes + 1 >= Self.parkAfterCrashes {
+                mutations += try await park(job, crashes: crashes + 1, since: since, at: now)
+                recovery.parked.append(job)
+                logger.critical("\(job) was running when the hub stopped \(crashes + 1) times; it is parked and will not run again until an operator releases it")
             } else {
-                logger.warning("\(job.key) was running when the hub stopped (started \(job.since.iso8601)); it will run again, alone")
+                logger.warning("\(job) was running when the hub stopped (started \(since.iso8601)); it will run again, alone")
             }
         }
-        // One transaction for all of them.
+        // One transaction for all of them, then the marks are done with.
         try await committer.commit(mutations)
+        try await log.removeAll()
         if !recovery.parked.isEmpty { schedules.load(try await store.schedules()) }
         return recovery
+    }
+
+    /// The crashes so far of a job that is still to be done, or nil when it is done.
+    private func unfinishedCrashes(_ job: JobKey) async throws -> Int? {
+        switch job {
+        case .request(let id):
+            guard let stored = try await store.request(id: id), [.awaitingDevice, .scheduled, .released].contains(stored.status) else { return nil }
+            return stored.crashes
+        case .outbox(let id):
+            guard let item = try await store.outboxItem(id: id), item.status == .pending else { return nil }
+            return item.crashes
+        }
     }
 
     /// The changes that park a job: its status, the schedule behind a schedule run, an

@@ -115,6 +115,7 @@ public final class ResponseDelivery: Sendable {
                                         }
                                     }
                                     await self.deliver(item)
+                                    await self.jobs.finished(.outbox(id), crashes: item.crashes)
                                 }
                                 return id
                             }

@@ -22,12 +22,9 @@ public enum Mutation: Sendable {
     case deleteSchedule(id: Int64, at: Timestamp)
     /// Sets a schedule aside (no more runs) or, with nil, resumes it.
     case parkSchedule(id: Int64, at: Timestamp?)
-    /// A job is about to run: recorded before it runs (see `JobKey`).
-    case markRunning(JobKey, at: Timestamp)
-    /// A job stopped without an outcome (it will run again later); it ran without the
-    /// process dying, so it is no longer a suspect.
-    case clearRunning(JobKey)
-    /// A job was running when the process died: counted, and no longer running.
+    /// A job ran to an end without the process dying: it is no longer a suspect.
+    case clearCrashes(JobKey)
+    /// A job was running when the process died (`RunningJobLog`): counted.
     case recordCrash(JobKey)
     /// An outbox message set aside after crashes.
     case parkOutbox(id: Int64)
@@ -128,8 +125,6 @@ public protocol HubStore: Sendable {
     /// Changes whenever users, certificates or thresholds change (any process).
     func registryVersion() async throws -> Int64
 
-    /// Jobs marked as running (at start-up: those the previous process was running when it stopped).
-    func runningJobs() async throws -> [RunningJob]
     func outboxItem(id: Int64) async throws -> OutboxItem?
     /// The party that joined each HAN device at a premises (8.7.2), by device.
     func hanJoins(premises: Int64) async throws -> [EUI64: EUI64]

@@ -284,9 +284,9 @@ public struct ScheduleRecord: Sendable, Hashable {
 
 /// A stored job the hub runs in the background: a request at the device boundary (a
 /// user's, held or future-dated, or a DCC schedule's run), a request released from
-/// quarantine, or an outbox message. Each is marked as running, durably, before it runs,
-/// so that one which kills the process is recognised at the next start
-/// (`RunningJob`) instead of killing it again and again.
+/// quarantine, or an outbox message. Each is marked as running before it runs
+/// (`RunningJobLog`), so that one which kills the process is recognised at the next start
+/// instead of killing it again and again.
 public enum JobKey: Sendable, Hashable, CustomStringConvertible {
     case request(String)
     case outbox(Int64)
@@ -296,20 +296,6 @@ public enum JobKey: Sendable, Hashable, CustomStringConvertible {
         case .request(let id): return "request \(id)"
         case .outbox(let id): return "outbox message \(id)"
         }
-    }
-}
-
-/// A job that was marked as running when the process stopped, and how many times that
-/// has happened to it before.
-public struct RunningJob: Sendable, Hashable {
-    public var key: JobKey
-    public var since: Timestamp
-    public var crashes: Int
-
-    public init(key: JobKey, since: Timestamp, crashes: Int) {
-        self.key = key
-        self.since = since
-        self.crashes = crashes
     }
 }
 

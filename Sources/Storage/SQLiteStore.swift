@@ -93,15 +93,11 @@ public final class SQLiteStore: HubStore {
         }
         registerPrivacyMigration(&migrator)
         migrator.registerMigration("v5-hardening") { db in
-            // Jobs marked as running (partial indexes: only the few running rows are indexed),
-            // crash counts, parked schedules, and operators' counter resets.
+            // How many times jobs died with the process (the running marks themselves are in
+            // `RunningJobLog`), parked schedules, operators' counter resets and HAN joins.
             try db.execute(sql: """
-            ALTER TABLE requests ADD COLUMN running_since INTEGER;
             ALTER TABLE requests ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
-            CREATE INDEX requests_running ON requests(running_since) WHERE running_since IS NOT NULL;
-            ALTER TABLE outbox ADD COLUMN running_since INTEGER;
             ALTER TABLE outbox ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
-            CREATE INDEX outbox_running ON outbox(running_since) WHERE running_since IS NOT NULL;
             ALTER TABLE schedules ADD COLUMN parked_at INTEGER;
             CREATE TABLE counter_resets (seq INTEGER PRIMARY KEY AUTOINCREMENT, originator INTEGER NOT NULL, counter INTEGER NOT NULL,
                                          at INTEGER NOT NULL);
@@ -169,8 +165,7 @@ public final class SQLiteStore: HubStore {
                                                  request.receivedAt.milliseconds, request.executeAt?.milliseconds, request.status.rawValue,
                                                  request.code, request.quarantineRef, Data(request.raw)])
                 case .setRequestStatus(let requestID, let status, let code):
-                    // An outcome ends the run: the request is no longer running.
-                    try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = ?, running_since = NULL WHERE request_id = ?")
+                    try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = ? WHERE request_id = ?")
                         .execute(arguments: [status.rawValue, code, requestID])
                 case .putPremises(let premises):
                     try db.cachedStatement(sql: """
@@ -200,10 +195,10 @@ public final class SQLiteStore: HubStore {
                         """).execute(arguments: [sqlValue(item.recipient), item.kind, item.messageID, item.requestID, Data(item.body),
                                                  item.createdAt.milliseconds, item.attempts, item.nextAttemptAt.milliseconds, item.status.rawValue])
                 case .outboxDelivered(let id, let at):
-                    try db.cachedStatement(sql: "UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1, running_since = NULL WHERE id = ?")
+                    try db.cachedStatement(sql: "UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1 WHERE id = ?")
                         .execute(arguments: [at.milliseconds, id])
                 case .outboxRetry(let id, let attempts, let next, let error):
-                    try db.cachedStatement(sql: "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, running_since = NULL, crashes = 0 WHERE id = ?")
+                    try db.cachedStatement(sql: "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, crashes = 0 WHERE id = ?")
                         .execute(arguments: [attempts, next.milliseconds, error, id])
                 case .putSchedule(let schedule):
                     try db.cachedStatement(sql: """
@@ -217,31 +212,22 @@ public final class SQLiteStore: HubStore {
                     try db.cachedStatement(sql: "UPDATE schedules SET deleted_at = ? WHERE id = ?").execute(arguments: [at.milliseconds, id])
                 case .parkSchedule(let id, let at):
                     try db.cachedStatement(sql: "UPDATE schedules SET parked_at = ? WHERE id = ?").execute(arguments: [at?.milliseconds, id])
-                case .markRunning(let job, let at):
+                case .clearCrashes(let job):
                     switch job {
                     case .request(let id):
-                        try db.cachedStatement(sql: "UPDATE requests SET running_since = ? WHERE request_id = ?").execute(arguments: [at.milliseconds, id])
+                        try db.cachedStatement(sql: "UPDATE requests SET crashes = 0 WHERE request_id = ? AND crashes > 0").execute(arguments: [id])
                     case .outbox(let id):
-                        try db.cachedStatement(sql: "UPDATE outbox SET running_since = ? WHERE id = ?").execute(arguments: [at.milliseconds, id])
-                    }
-                case .clearRunning(let job):
-                    switch job {
-                    case .request(let id):
-                        try db.cachedStatement(sql: "UPDATE requests SET running_since = NULL, crashes = 0 WHERE request_id = ? AND running_since IS NOT NULL")
-                            .execute(arguments: [id])
-                    case .outbox(let id):
-                        try db.cachedStatement(sql: "UPDATE outbox SET running_since = NULL, crashes = 0 WHERE id = ? AND running_since IS NOT NULL").execute(arguments: [id])
+                        try db.cachedStatement(sql: "UPDATE outbox SET crashes = 0 WHERE id = ? AND crashes > 0").execute(arguments: [id])
                     }
                 case .recordCrash(let job):
                     switch job {
                     case .request(let id):
-                        try db.cachedStatement(sql: "UPDATE requests SET running_since = NULL, crashes = crashes + 1 WHERE request_id = ?")
-                            .execute(arguments: [id])
+                        try db.cachedStatement(sql: "UPDATE requests SET crashes = crashes + 1 WHERE request_id = ?").execute(arguments: [id])
                     case .outbox(let id):
-                        try db.cachedStatement(sql: "UPDATE outbox SET running_since = NULL, crashes = crashes + 1 WHERE id = ?").execute(arguments: [id])
+                        try db.cachedStatement(sql: "UPDATE outbox SET crashes = crashes + 1 WHERE id = ?").execute(arguments: [id])
                     }
                 case .parkOutbox(let id):
-                    try db.cachedStatement(sql: "UPDATE outbox SET status = 'parked', running_since = NULL WHERE id = ?").execute(arguments: [id])
+                    try db.cachedStatement(sql: "UPDATE outbox SET status = 'parked' WHERE id = ?").execute(arguments: [id])
                 case .releaseOutbox(let id, let at):
                     try db.cachedStatement(sql: "UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE id = ? AND status = 'parked'")
                         .execute(arguments: [at.milliseconds, id])
@@ -610,19 +596,6 @@ public final class SQLiteStore: HubStore {
     public func registryVersion() async throws -> Int64 {
         try await pool.read { db in
             try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'registry_version'") ?? 0
-        }
-    }
-
-    public func runningJobs() async throws -> [RunningJob] {
-        try await pool.read { db in
-            var jobs: [RunningJob] = []
-            for row in try Row.fetchAll(db, sql: "SELECT request_id, running_since, crashes FROM requests WHERE running_since IS NOT NULL") {
-                jobs.append(RunningJob(key: .request(row["request_id"]), since: Timestamp(milliseconds: row["running_since"]), crashes: row["crashes"]))
-            }
-            for row in try Row.fetchAll(db, sql: "SELECT id, running_since, crashes FROM outbox WHERE running_since IS NOT NULL") {
-                jobs.append(RunningJob(key: .outbox(row["id"]), since: Timestamp(milliseconds: row["running_since"]), crashes: row["crashes"]))
-            }
-            return jobs
         }
     }
 

@@ -59,14 +59,15 @@ import TestSupport
         receiver.hang(messageIDs: [requestID.responseID])
         let arguments = ["serve", "--data", directory.url.path, "--wan-delays", "off", "--retry-initial", "0.1", "--retry-max", "0.2"]
         let store = try SQLiteStore(path: configuration.databasePath)
+        let running = try RunningJobLog(path: configuration.runningJobsPath)
         /// Waits until the response's delivery is under way (marked as running), then kills the server.
         func killDuringDelivery(_ server: ServerProcess) async throws {
             let deadline = ContinuousClock.now + .seconds(30)
             while ContinuousClock.now < deadline {
-                if try await store.runningJobs().contains(where: { if case .outbox = $0.key { return true } else { return false } }) { break }
+                if try await running.all().contains(where: { if case .outbox = $0.job { return true } else { return false } }) { break }
                 try await Task.sleep(for: .milliseconds(20))
             }
-            #expect(try await store.runningJobs().count == 1, "the delivery is running when the server dies")
+            #expect(try await running.all().count == 1, "the delivery is running when the server dies")
             server.kill()
         }
 

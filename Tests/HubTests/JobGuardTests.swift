@@ -28,7 +28,8 @@ import TestSupport
             let schedules = ScheduleBook()
             var logger = Logger(label: "test")
             logger.logLevel = .critical
-            let jobs = JobGuard(dccEUI: dcc, store: store, committer: GroupCommitter(store: store), schedules: schedules, signer: signer, logger: logger)
+            let jobs = JobGuard(dccEUI: dcc, store: store, committer: GroupCommitter(store: store), schedules: schedules, signer: signer,
+                                log: try RunningJobLog(path: directory.file("running.sqlite").path), logger: logger)
             return (jobs, store, schedules)
         }
     }
@@ -59,6 +60,7 @@ import TestSupport
             #expect(try await store.request(id: "poison")?.crashes == 1)
             try await jobs.mark([.request("innocent")])
             try await store.apply([.setRequestStatus(requestID: "innocent", status: .completed, code: "I0")])
+            await jobs.finished(.request("innocent"), crashes: 1)
             try await jobs.mark([.request("poison")])
         }
         // Third life: the poison job is parked, named in an audit entry and a DCC alert.
@@ -67,7 +69,8 @@ import TestSupport
         #expect(recovery.parked == [.request("poison")])
         #expect(try await store.request(id: "poison")?.status == .parked)
         #expect(try await store.request(id: "innocent")?.status == .completed)
-        #expect(try await store.runningJobs().isEmpty)
+        #expect(try await store.request(id: "innocent")?.crashes == 0, "it ran without dying: no longer a suspect")
+        #expect(try await jobs.log.all().isEmpty)
         let audit = try await store.audit(AuditQuery(kind: "job-parked"))
         #expect(audit.count == 1 && audit[0].event.requestID == "poison" && audit[0].event.detail.contains("2 times"))
         let alerts = try await store.outbox(recipient: supplier, status: .pending, limit: 10)
@@ -87,8 +90,8 @@ import TestSupport
         let run = ScheduledRun(scheduleID: 7, runAt: now)
         try await store.apply([.putSchedule(schedule), .insertRequest(request(run.requestID, commandVariant: 0))])
         schedules.load(try await store.schedules())
-        try await store.apply([.markRunning(.request(run.requestID), at: now), .recordCrash(.request(run.requestID))])
-        try await store.apply([.markRunning(.request(run.requestID), at: now)])
+        try await store.apply([.recordCrash(.request(run.requestID))])
+        try await jobs.mark([.request(run.requestID)])
         #expect(try await jobs.recover().parked == [.request(run.requestID)])
         #expect(try await store.schedules().first?.parkedAt != nil)
         #expect(schedules.allActive.isEmpty, "a parked schedule makes no more runs")
@@ -102,7 +105,8 @@ import TestSupport
         let item = OutboxItem(recipient: supplier, kind: JobGuard.alertKind, messageID: "m1", requestID: "r1", body: [1], createdAt: now, nextAttemptAt: now)
         try await store.apply([.enqueueOutbox(item)])
         let id = try #require(try await store.outbox(recipient: nil, status: .pending, limit: 1).first?.id)
-        try await store.apply([.markRunning(.outbox(id), at: now), .recordCrash(.outbox(id)), .markRunning(.outbox(id), at: now)])
+        try await store.apply([.recordCrash(.outbox(id))])
+        try await jobs.mark([.outbox(id)])
         #expect(try await jobs.recover().parked == [.outbox(id)])
         #expect(try await store.outboxItem(id: id)?.status == .parked)
         #expect(try await store.outbox(recipient: nil, status: .pending, limit: 10).isEmpty)
@@ -111,6 +115,18 @@ import TestSupport
         #expect(try await store.outboxItem(id: id)?.status == .pending)
         try await store.apply([.outboxRetry(id: id, attempts: 1, nextAttemptAt: now, error: "x")])
         #expect(try await store.outboxItem(id: id)?.crashes == 0)
+    }
+
+    @Test func aMarkLeftByAFinishedJobIsStale() async throws {
+        let world = try World()
+        let (jobs, store, _) = try world.process()
+        try await store.apply([.insertRequest(request("done"))])
+        try await jobs.mark([.request("done")])
+        // Its outcome was committed, then the process died before the mark was cleared.
+        try await store.apply([.setRequestStatus(requestID: "done", status: .completed, code: "I0")])
+        let (again, _, _) = try world.process()
+        #expect(try await again.recover() == JobGuard.Recovery())
+        #expect(try await store.request(id: "done")?.crashes == 0)
     }
 
     @Test func suspectsRunOneAtATime() async throws {
