@@ -84,7 +84,7 @@ final class FuzzWorld: @unchecked Sendable {
         self.hub = hub
         keystore = try Keystore.load(from: configuration.keystoreURL)
         pristine = Provisioning.defaultDevices.compactMap { hub.inventory.device($0.eui) }
-        counter = UInt64(max(0, Timestamp.now().milliseconds)) * 1000
+        counter = Timestamp.now().millisecondCounter
 
         var templates: [Template] = []
         let folder = reference.appendingPathComponent("duis/templates")

@@ -197,6 +197,10 @@ extension Timestamp {
         return overflow ? .max : micro
     }
 
+    /// Milliseconds since the epoch as an unsigned count (0 before 1970): the base of a
+    /// user's request counters that follow the clock, as DCC Boxed's tools' do.
+    public var millisecondCounter: UInt64 { UInt64(max(0, milliseconds)) }
+
     /// Milliseconds since the epoch, as a bit pattern (for seeds and hashes).
     public var bitPattern: UInt64 { UInt64(bitPattern: milliseconds) }
 

@@ -131,7 +131,10 @@ public enum DUISFieldType: Sendable, Hashable {
 public enum DUISFields {
     /// Text of an element not in `types` is at most this many UTF-8 bytes (certificates,
     /// the longest such values in real requests, are under 1 KiB).
-    public static let maxUntypedText = 8192
+    public static let maxUntypedText = 4096
+    /// Attributes: at most this many on an element, each value at most `maxAttributeValue` octets.
+    public static let maxAttributes = 4
+    public static let maxAttributeValue = 64
 
     public static let types: [String: DUISFieldType] = [
         // Dates and times.
@@ -188,10 +191,19 @@ public enum DUISFields {
     ]
 
     /// Why a request body does not fit the types of its elements, or nil. Walks every
-    /// element (the parse limits bound how many there are).
+    /// element (the parse limits bound how many there are). A typed element must be a
+    /// simple value (no child elements); an element with children carries no text of its
+    /// own (no mixed content, which would otherwise slip text past the types); attributes
+    /// are few and short.
     public static func problem(in body: ElementTree) -> String? {
         var stack: [(ElementTree, String)] = [(body, String(body.name.prefix(40)))]
         while let (node, path) = stack.popLast() {
+            if node.attributes.count > maxAttributes {
+                return "\(path) has more than \(maxAttributes) attributes"
+            }
+            for (name, value) in node.attributes where value.utf8.count > maxAttributeValue {
+                return "\(path)/@\(untrusted(name, limit: 20)) is longer than \(maxAttributeValue) octets"
+            }
             if node.children.isEmpty {
                 if let type = types[node.name] {
                     let text = node.text.trimmingWhitespace()
@@ -199,6 +211,10 @@ public enum DUISFields {
                 } else if node.text.utf8.count > maxUntypedText {
                     return "\(path) is longer than \(maxUntypedText) octets"
                 }
+            } else if types[node.name] != nil {
+                return "\(path) must be a simple value, not hold elements"
+            } else if !node.text.isEmpty {
+                return "\(path) mixes text with elements"
             } else {
                 for child in node.children.reversed() { stack.append((child, path + "/" + String(child.name.prefix(40)))) }
             }

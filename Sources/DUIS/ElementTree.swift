@@ -44,8 +44,12 @@ public struct ElementTree: Sendable, Hashable {
     /// The first child element with this local name.
     public func child(_ name: String) -> ElementTree? { children.first { $0.name == name } }
 
-    /// The trimmed text of the first child element with this local name.
-    public func value(_ name: String) -> String? { child(name).map { $0.text.trimmingWhitespace() } }
+    /// The trimmed text of the first child element with this local name, when that element
+    /// is a simple value (an element holding elements has no value).
+    public func value(_ name: String) -> String? {
+        guard let child = child(name), child.children.isEmpty else { return nil }
+        return child.text.trimmingWhitespace()
+    }
 
     /// Follows a path of child names.
     public func descendant(_ path: String...) -> ElementTree? {

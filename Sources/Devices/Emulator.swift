@@ -529,6 +529,12 @@ public struct DeviceEmulator: Sendable {
         }.map { HANLogEntry(device: $0.eui, type: mmcType($0.type), addedAt: nil) }
     }
 
+    /// Whether `device` holds `other` among the devices it is joined to (what 8.7.2 to
+    /// `device` adds and 8.8.2 removes).
+    public static func isJoined(_ device: EUI64, to other: EUI64, model: PremisesModel, state: PremisesState) -> Bool {
+        joins(device, model: model, state: state).contains(other)
+    }
+
     /// The meters a HAN device is joined to.
     static func joins(_ device: EUI64, model: PremisesModel, state: PremisesState) -> [EUI64] {
         if let replaced = state.joins[device] { return replaced }

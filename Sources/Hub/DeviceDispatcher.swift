@@ -132,8 +132,9 @@ final class DeviceDispatcher: Sendable {
     func recover() async throws {
         var recovered = 0
         for status in [RequestStatus.awaitingDevice, .scheduled] {
-            for request in try await store.requests(status: status, originator: nil, limit: 10_000_000) {
-                enqueue(request.requestID, due: request.executeAt ?? request.receivedAt)
+            // Keys only: the bodies are read one at a time, when each request runs.
+            for (requestID, due) in try await store.requestKeys(status: status, limit: 10_000_000) {
+                enqueue(requestID, due: due)
                 recovered += 1
             }
         }
@@ -205,18 +206,37 @@ final class DeviceDispatcher: Sendable {
     }
 
     /// Why a 3.2's restriction date cannot start a new occupancy, or nil.
-    func tenancyProblem(_ body: ElementTree, premises: Int64, at time: Timestamp) async throws -> String? {
+    ///
+    /// A new household's time begins at the restriction date, so everything recorded from
+    /// then on is theirs to see: the date must not reach back into the household before.
+    /// It must lie after the installation and at least a day after the current occupancy
+    /// began (the other fuel's 3.2 for the same move, within a day of it, is the same
+    /// move), at most `lateMoveIn` in the past (a move-in reported late) and at most a day
+    /// ahead.
+    func tenancyProblem(_ body: ElementTree, premises: Int64, model: PremisesModel, at time: Timestamp) async throws -> String? {
         guard let text = body.value("RestrictionDateTime") else { return nil }
-        guard let restriction = Timestamp(xsDateTime: text) else { return "RestrictionDateTime \(text) is not a date-time" }
+        guard let restriction = Timestamp(xsDateTime: text) else { return "RestrictionDateTime \(untrusted(text, limit: 40)) is not a date-time" }
         let current = try await privacy.occupancy(premises: premises)
-        if current.sequence > 0, restriction < current.start {
-            return "RestrictionDateTime \(restriction.iso8601) is before the current occupancy began (\(current.start.iso8601)): a change of tenancy cannot reach back into an earlier household's time"
+        let sameMove = current.sequence > 0 && current.cause.hasPrefix("3.2")
+            && current.start.milliseconds(to: restriction).magnitude < UInt64(CalendarDay.millisecondsPerDay)
+        if !sameMove, restriction < current.start.adding(days: 1) {
+            return "RestrictionDateTime \(restriction.iso8601) is not a day after the current occupancy began (\(current.start.iso8601)): a change of tenancy cannot reach back into an earlier household's time"
+        }
+        let installed = Timestamp(dayNumber: model.installDay)
+        if restriction < installed {
+            return "RestrictionDateTime \(restriction.iso8601) is before the meters were installed (\(installed.isoDate))"
+        }
+        if restriction < time.adding(days: -Self.lateMoveIn) {
+            return "RestrictionDateTime \(restriction.iso8601) is more than \(Self.lateMoveIn) days in the past: a change of tenancy reported that late would hand the previous household's data to the new one"
         }
         if restriction > time.adding(days: 1) {
             return "RestrictionDateTime \(restriction.iso8601) is more than a day ahead"
         }
         return nil
     }
+
+    /// How late a move-in may be reported with 3.2, days.
+    static let lateMoveIn: Int64 = 7
 
     /// Runs one request; returns when to try it again if it could not finish.
     func process(_ requestID: String) async -> Duration? {
@@ -432,11 +452,19 @@ final class DeviceDispatcher: Sendable {
                 } catch {
                     throw .storage(error)
                 }
-                if command.srv == "3.2", let problem = try? await tenancyProblem(work.body, premises: work.premises.id, at: .now()) {
-                    throw .refused(Refusal(.E12, rule: "tenancy-restriction", problem))
+                if command.srv == "3.2" {
+                    let problem: String?
+                    do {
+                        problem = try await tenancyProblem(work.body, premises: work.premises.id, model: work.model, at: .now())
+                    } catch {
+                        throw .storage(error)
+                    }
+                    if let problem { throw .refused(Refusal(.E12, rule: "tenancy-restriction", problem)) }
                 }
                 let time = Timestamp.now()
                 let previousRestriction = state.tenancyRestriction
+                let otherDevice = work.body.value("OtherDeviceID").flatMap { EUI64($0) }
+                let wasJoined = otherDevice.map { DeviceEmulator.isJoined(work.device.eui, to: $0, model: work.model, state: state) } ?? false
                 var outcome = emulator.execute(command, model: work.model, state: &state, at: time)
                 var mutations: [Mutation] = []
                 var privacyNote = ""
@@ -460,10 +488,19 @@ final class DeviceDispatcher: Sendable {
                 if outcome.response.header.counter > 0 {
                     mutations.append(.putDeviceState(premises: work.premises.id, state: PremisesDirectory.encode(state)))
                 }
-                // Who joined which HAN device: other users may later unjoin what they joined.
-                if outcome.success, ["8.7.2", "8.8.2"].contains(command.srv) || (command.srv == "8.11" && work.body.value("RequestType") == "Remove"),
-                   let hanDevice = PrivacyGuard.hanDevice(srv: command.srv, target: work.device, body: work.body) {
-                    mutations.append(.recordHANJoin(premises: work.premises.id, device: hanDevice, party: command.srv == "8.7.2" ? originator : nil, at: time))
+                // Who joined which HAN device: other users may later unjoin what they joined. A
+                // join of devices already joined claims nothing.
+                if outcome.success, let hanDevice = PrivacyGuard.hanDevice(srv: command.srv, target: work.device, body: work.body) {
+                    if command.srv == "8.7.2", !wasJoined, let otherDevice, DeviceEmulator.isJoined(work.device.eui, to: otherDevice, model: work.model, state: state) {
+                        do {
+                            let occupancy = try await privacy.occupancy(premises: work.premises.id)
+                            mutations.append(.recordHANJoin(premises: work.premises.id, device: hanDevice, party: originator, occupancy: occupancy.sequence, at: time))
+                        } catch {
+                            throw .storage(error)
+                        }
+                    } else if command.srv == "8.8.2" || (command.srv == "8.11" && work.body.value("RequestType") == "Remove") {
+                        mutations.append(.recordHANJoin(premises: work.premises.id, device: hanDevice, party: nil, occupancy: 0, at: time))
+                    }
                 }
                 mutations.append(.setRequestStatus(requestID: stored.requestID, status: .completed, code: ResponseCode.I0.rawValue))
                 let detail = "\(work.device.type.rawValue) \(work.device.eui) answered after \(attempts) attempt(s): \(outcome.note)" + (outcome.success ? "" : " (the device refused)")

@@ -114,15 +114,17 @@ public final class Gateway: Sendable {
         }
 
         // Anti-replay: the counter must rise, and not beyond the ceiling (a counter of
-        // 2^64−1 would otherwise lock its user out for good).
+        // 2^64−1 would otherwise lock its user out for good). A replay proves nothing new
+        // (anyone who saw the request can send it again), so its refusal is audited like
+        // an unauthenticated one: within the budget, not on the user's name.
         let ceiling = ReplayGuard.ceiling(at: received)
         if header.requestID.counter > ceiling {
-            let refusal = Refusal(.E1, rule: "counter-ceiling", "counter \(header.requestID.counter) is above \(ceiling), the current time in microseconds plus one day: gbsm accepts counters that rise and stay below that bound (DCC Boxed's tools use the time in milliseconds)")
-            return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: true, persistCounter: false)
+            let refusal = Refusal(.E1, rule: "counter-ceiling", "counter \(header.requestID.counter) is above \(ceiling), the current time in milliseconds plus one day: gbsm accepts counters that rise and stay below that bound (DCC Boxed's tools use the time in milliseconds)")
+            return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: false)
         }
         if let last = replayGuard.admit(originator: header.requestID.originator, counter: header.requestID.counter) {
             let refusal = Refusal(.E1, rule: "anti-replay", "counter \(header.requestID.counter) is not above \(last), the last counter of \(header.requestID.originator): the request is a replay")
-            return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: true, persistCounter: false)
+            return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: false)
         }
 
         // Access control.
@@ -204,9 +206,17 @@ public final class Gateway: Sendable {
         return await acceptDeviceRequest(header, service: service, bytes: bytes, digest: digest, decision: decision, at: received, executeAt: intake.executeAt)
     }
 
+    /// The largest request of any SRV but firmware distribution (11.1, 11.4), whose
+    /// images are what the Non-Device Service's 14 MiB are for.
+    static let maxRequestBytes = 1 << 20
+    static let firmwareSRVs: Set<String> = ["11.1", "11.4"]
+
     private func readRequest(_ bytes: [UInt8]) throws -> Intake {
         let document = try XMLDocument.parse(bytes, limits: limits)
         let request = try ServiceRequestDocument(document)
+        if bytes.count > Self.maxRequestBytes, !Self.firmwareSRVs.contains(request.header.variant.srv) {
+            throw XMLParseError.tooLarge(limit: Self.maxRequestBytes)
+        }
         if let commandVariant = request.header.commandVariant { try request.checkBody(for: commandVariant) }
         let executeAt = try request.executionDateTime()
         return Intake(request: request, executeAt: executeAt)
@@ -310,8 +320,8 @@ public final class Gateway: Sendable {
     private func refuse(_ header: RequestHeader, service: DUISService, _ refusal: Refusal, digest: String, size: Int, at time: Timestamp,
                         authenticated: Bool, persistCounter: Bool = true, allowedBy: String? = nil, extra: [Mutation] = []) async -> GatewayResponse {
         guard authenticated else {
-            // Anyone can send this: one entry, not attributed to the user it claims to come
-            // from, within the budget for unauthenticated requests.
+            // Anyone can send this (or replay it): one entry, not attributed to the user it
+            // claims to come from, within the budget for unauthenticated requests.
             var mutations: [Mutation] = []
             if rejections.admit(reason: "\(refusal.code.rawValue) [\(refusal.rule)]", at: time) {
                 mutations.append(.audit(AuditEvent(at: time, kind: "decision", srv: header.variant.srv, requestID: header.requestID.description,
@@ -349,12 +359,33 @@ public final class Gateway: Sendable {
     /// commands is 3000-12-31T00:00:00Z).
     static let cancellationDate = Timestamp(year: 3000, month: 1, day: 1)
 
+    /// The most future-dated requests one user may have held for one device.
+    static let maxHeldPerDevice = 100
+
+    /// What is kept of a request that is already answered: its bytes up to 64 KiB (a
+    /// request that runs later keeps its bytes whatever their size, to run them; the
+    /// audit log has every request's SHA-256).
+    static func kept(_ bytes: [UInt8]) -> [UInt8] { bytes.count <= 65_536 ? bytes : [] }
+
     private func acceptDeviceRequest(_ header: RequestHeader, service: DUISService, bytes: [UInt8], digest: String, decision: AccessDecision,
                                      at time: Timestamp, executeAt: Timestamp?) async -> GatewayResponse {
         if let executeAt, executeAt >= Self.cancellationDate {
             return await cancelFutureDated(header, service: service, bytes: bytes, digest: digest, decision: decision, at: time)
         }
         let futureDated = executeAt.map { $0 > time } ?? false
+        if futureDated {
+            // Held requests wait on disk, with their bodies: a user may hold so many per device.
+            do {
+                let held = try await services.store.heldRequestCount(originator: header.requestID.originator, target: header.requestID.target)
+                if held >= Self.maxHeldPerDevice {
+                    return await refuse(header, service: service, Refusal(.E12, rule: "future-dated-limit",
+                                                                          "\(header.requestID.originator) already holds \(held) future-dated requests for \(header.requestID.target), the most gbsm holds per user and device; cancel some (ExecutionDateTime 3000-12-31) or wait for them to run"),
+                                        digest: digest, size: bytes.count, at: time, authenticated: true, allowedBy: decision.rule)
+                }
+            } catch {
+                return storageFailure(error)
+            }
+        }
         let status: RequestStatus = futureDated ? .scheduled : .awaitingDevice
         let stored = StoredRequest(requestID: header.requestID.description, originator: header.requestID.originator, target: header.requestID.target,
                                    counter: header.requestID.counter, srv: header.variant.srv, commandVariant: Int(header.commandVariantText) ?? 0,
@@ -378,21 +409,21 @@ public final class Gateway: Sendable {
 
     private func cancelFutureDated(_ header: RequestHeader, service: DUISService, bytes: [UInt8], digest: String, decision: AccessDecision,
                                    at time: Timestamp) async -> GatewayResponse {
-        let held: [StoredRequest]
+        let cancelled: [String]
         do {
-            held = try await services.store.requests(status: .scheduled, originator: header.requestID.originator, limit: 100_000)
-                .filter { $0.target == header.requestID.target && $0.srv == header.variant.srv }
+            // IDs only, of this user, device and SRV (at most as many as may be held).
+            cancelled = try await services.store.heldRequestIDs(originator: header.requestID.originator, target: header.requestID.target,
+                                                                srv: header.variant.srv, limit: Self.maxHeldPerDevice)
         } catch {
             return storageFailure(error)
         }
-        let cancelled = held.map(\.requestID)
         let note = cancelled.isEmpty ? "no future-dated \(header.variant.srv) request of this user was held for \(header.requestID.target)"
             : "cancelled \(cancelled.count) held future-dated request(s): \(cancelled.joined(separator: ", "))"
         var mutations: [Mutation] = [
             .setCounter(originator: header.requestID.originator, counter: header.requestID.counter),
             .insertRequest(StoredRequest(requestID: header.requestID.description, originator: header.requestID.originator, target: header.requestID.target,
                                          counter: header.requestID.counter, srv: header.variant.srv, commandVariant: Int(header.commandVariantText) ?? 0,
-                                         receivedAt: time, executeAt: nil, status: .completed, code: ResponseCode.I0.rawValue, raw: bytes)),
+                                         receivedAt: time, executeAt: nil, status: .completed, code: ResponseCode.I0.rawValue, raw: Self.kept(bytes))),
             .audit(requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)),
             .audit(decisionEvent(header, code: .I99, rule: "cancel-future-dated", reason: "\(decision.rule); ExecutionDateTime 3000-12-31 asks to cancel; \(note)", at: time)),
             .audit(responseEvent(header, code: .I99, detail: "synchronous acknowledgement", at: time)),
@@ -481,7 +512,7 @@ public final class Gateway: Sendable {
                     mutations.append(.insertRequest(StoredRequest(
                         requestID: header.requestID.description, originator: header.requestID.originator, target: header.requestID.target,
                         counter: header.requestID.counter, srv: header.variant.srv, commandVariant: 8, receivedAt: time, executeAt: nil,
-                        status: .completed, code: ResponseCode.I0.rawValue, raw: bytes)))
+                        status: .completed, code: ResponseCode.I0.rawValue, raw: Self.kept(bytes))))
                 }
                 mutations.append(.audit(self.decisionEvent(header, code: .I0, rule: "access-control", reason: "\(decision.rule); \(outcome.note)", at: time)))
                 mutations.append(.audit(self.responseEvent(header, code: .I0, detail: synchronous ? "synchronous result" : "asynchronous result queued", at: time)))

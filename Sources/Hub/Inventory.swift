@@ -19,6 +19,26 @@ public final class Inventory: Sendable {
         var devicesByPremises: [Int64: [EUI64]] = [:]
         var registrations: [String: [RegistrationRecord]] = [:]
         var nextPremisesID: Int64 = 1
+        /// Explicit devices by each MPxN they carry: lookups by MPAN or MPRN (every
+        /// portal sign-in, every opt-in) cost the same however many devices there are.
+        var devicesByMPxN: [String: Set<EUI64>] = [:]
+        /// Pending devices (pre-notified, not yet at a premises) by who notified them.
+        var pendingByNotifier: [EUI64: Int] = [:]
+
+        mutating func index(_ device: DeviceRecord, adding: Bool) {
+            for mpxn in [device.importMPxN, device.secondaryImportMPAN, device.exportMPAN].compactMap({ $0 }) {
+                if adding {
+                    devicesByMPxN[mpxn, default: []].insert(device.eui)
+                } else {
+                    devicesByMPxN[mpxn]?.remove(device.eui)
+                    if devicesByMPxN[mpxn]?.isEmpty == true { devicesByMPxN[mpxn] = nil }
+                }
+            }
+            if let notifier = device.notifiedBy, device.premises == nil, device.status == .pending {
+                pendingByNotifier[notifier, default: 0] += adding ? 1 : -1
+                if pendingByNotifier[notifier] == 0 { pendingByNotifier[notifier] = nil }
+            }
+        }
     }
 
     private let state = Mutex(State())
@@ -110,6 +130,7 @@ public final class Inventory: Sendable {
         }
         for device in devices {
             next.devices[device.eui] = device
+            next.index(device, adding: true)
             if let premises = device.premises { next.devicesByPremises[premises, default: []].append(device.eui) }
         }
         for registration in registrations { next.registrations[registration.mpxn, default: []].append(registration) }
@@ -181,8 +202,8 @@ public final class Inventory: Sendable {
     /// The premises an MPAN or MPRN belongs to (through a meter that carries it).
     public func premises(mpxn: String) -> PremisesRecord? {
         let explicit: PremisesRecord? = state.withLock { state in
-            for device in state.devices.values where device.importMPxN == mpxn || device.secondaryImportMPAN == mpxn || device.exportMPAN == mpxn {
-                if let id = device.premises, let premises = state.premises[id] { return premises }
+            for eui in (state.devicesByMPxN[mpxn] ?? []).sorted() {
+                if let id = state.devices[eui]?.premises, let premises = state.premises[id] { return premises }
             }
             return nil
         }
@@ -193,7 +214,7 @@ public final class Inventory: Sendable {
 
     public func devices(mpxn: String) -> [DeviceRecord] {
         let explicit = state.withLock { state in
-            state.devices.values.filter { $0.importMPxN == mpxn || $0.secondaryImportMPAN == mpxn || $0.exportMPAN == mpxn }
+            (state.devicesByMPxN[mpxn] ?? []).sorted().compactMap { state.devices[$0] }
         }
         guard let fleet, let index = fleetIndex(mpxn: mpxn) else { return explicit }
         let fleetMeters = devices(atPremises: Fleet.premisesIDBase + Int64(index)).filter {
@@ -201,6 +222,10 @@ public final class Inventory: Sendable {
         }
         return explicit + fleetMeters.filter { meter in !explicit.contains { $0.eui == meter.eui } }
     }
+
+    /// How many pending devices (pre-notified or opted in, not yet at a premises) a party
+    /// has put in the inventory.
+    public func pendingDevices(notifiedBy party: EUI64) -> Int { state.withLock { $0.pendingByNotifier[party] ?? 0 } }
 
     public func registrations(mpxn: String) -> [RegistrationRecord] {
         if let explicit = state.withLock({ $0.registrations[mpxn] }), !explicit.isEmpty { return explicit }
@@ -223,6 +248,8 @@ public final class Inventory: Sendable {
             for mutation in mutations {
                 switch mutation {
                 case .putDevice(let device):
+                    if let old = state.devices[device.eui] { state.index(old, adding: false) }
+                    state.index(device, adding: true)
                     if let old = state.devices[device.eui], let oldPremises = old.premises, oldPremises != device.premises {
                         state.devicesByPremises[oldPremises]?.removeAll { $0 == device.eui }
                     }
@@ -231,6 +258,7 @@ public final class Inventory: Sendable {
                     }
                     state.devices[device.eui] = device
                 case .deleteDevice(let eui):
+                    if let old = state.devices[eui] { state.index(old, adding: false) }
                     if let premises = state.devices[eui]?.premises { state.devicesByPremises[premises]?.removeAll { $0 == eui } }
                     state.devices[eui] = nil
                 case .putPremises(let premises):

@@ -31,7 +31,12 @@ final class JobGuard: Sendable {
     let signer: ResponseSigner
     let log: RunningJobLog
     let logger: Logger
-    private let suspects = AsyncSerialLock()
+    /// Suspects take turns, one lane for the devices and one for deliveries, so that a
+    /// suspect delivery waiting on a slow endpoint holds up no device work.
+    private let deviceSuspects = AsyncSerialLock()
+    private let deliverySuspects = AsyncSerialLock()
+
+    enum Lane: Sendable { case device, delivery }
 
     init(dccEUI: EUI64, store: any HubStore, committer: GroupCommitter, schedules: ScheduleBook, signer: ResponseSigner, log: RunningJobLog, logger: Logger) {
         self.log = log
@@ -62,9 +67,9 @@ final class JobGuard: Sendable {
 
     /// Runs `body` alone among suspects when the job has died with the process before
     /// (`crashes > 0`); otherwise at once.
-    func isolated<T: Sendable>(crashes: Int, _ body: () async -> T) async -> T {
+    func isolated<T: Sendable>(crashes: Int, lane: Lane = .device, _ body: () async -> T) async -> T {
         guard crashes > 0 else { return await body() }
-        return await suspects.withLock(body)
+        return await (lane == .device ? deviceSuspects : deliverySuspects).withLock(body)
     }
 
     /// What recovery found.

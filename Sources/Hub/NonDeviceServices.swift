@@ -240,6 +240,17 @@ final class NonDeviceServices: Sendable {
         }
     }
 
+    /// The most devices one party may have pending (added to the inventory, not yet at a
+    /// premises): what a user may add that nothing else bounds.
+    static let maxPendingDevices = 10_000
+
+    private func requirePendingRoom(_ request: NonDeviceRequest) throws(Refusal) {
+        let pending = inventory.pendingDevices(notifiedBy: request.user.eui)
+        guard pending < Self.maxPendingDevices else {
+            throw Refusal(.E12, rule: "pending-device-limit", "\(request.user.eui) already has \(pending) pending devices in the inventory, the most gbsm keeps for one party; install or delete some first")
+        }
+    }
+
     private func event(_ request: NonDeviceRequest, device: EUI64, kind: String, _ detail: String) -> Mutation {
         .deviceEvent(DeviceEventRecord(device: device, at: request.received, kind: kind, requestID: request.header.requestID.description, detail: detail))
     }
@@ -429,6 +440,7 @@ final class NonDeviceServices: Sendable {
             mutations.append(.putDevice(device))
         } else {
             let premises = inventory.premises(mpxn: importMPxN)?.id
+            if premises == nil { try requirePendingRoom(request) }
             mutations.append(.putDevice(DeviceRecord(eui: deviceID, type: type, status: .pending, premises: premises, manufacturer: "Unknown", model: "Unknown",
                                                      importMPxN: importMPxN, secondaryImportMPAN: secondaryImportMPAN, exportMPAN: exportMPAN,
                                                      notifiedBy: request.user.eui)))
@@ -587,9 +599,31 @@ final class NonDeviceServices: Sendable {
         guard schedules.active(device: device.eui, owner: request.user.eui).count < Self.maxSchedulesPerDevice else {
             throw Refusal(.E12, rule: "schedule-limit", "user \(request.user.eui) already has \(Self.maxSchedulesPerDevice) DCC schedules for \(device.eui); delete one (5.3) first")
         }
-        let id = schedules.allocateID()
+        // The read's parameters: the choice named after the scheduled SRV, with its offsets
+        // and times. What is kept (and echoed by 5.2) is the schedule as gbsm read it, in
+        // canonical form: a few hundred octets, whatever else the request carried.
+        let choice = "DSP" + scheduled.expectedBody(for: .nonCriticalWAN)
+        let parameters = body.children.filter { $0.name.hasPrefix("DSP") && !$0.name.hasPrefix("DSPScheduled") }
+        guard parameters.count <= 1, parameters.first.map({ $0.name == choice }) ?? true else {
+            throw Refusal(.E12, rule: "body", "the schedule's read must be \(choice) for \(scheduled.srv), found \(parameters.map { untrusted($0.name, limit: 40) }.joined(separator: ", "))")
+        }
         var details = CanonicalXMLWriter()
-        for child in body.children { child.write(to: &details, prefix: "sr") }
+        details.element("sr:ScheduleFrequency", frequency.rawValue)
+        details.element("sr:ScheduleStartDate", start.isoDate)
+        if let end { details.element("sr:ScheduleEndDate", end.isoDate) }
+        if let executionTime { details.element("sr:ScheduleExecutionStartTime", executionTime.xsTime) }
+        details.element("sr:DSPScheduledServiceReference", scheduled.serviceReference)
+        details.element("sr:DSPScheduledServiceReferenceVariant", scheduled.srv)
+        details.element("sr:DeviceID", device.eui.description)
+        details.open("sr:" + choice)
+        if let read = parameters.first {
+            for name in ["StartDateOffset", "StartTime", "EndDateOffset", "EndTime"] {
+                if name.hasSuffix("Offset"), let offset = read.integer(name, in: -400...0) { details.element("sr:" + name, String(offset)) }
+                if name.hasSuffix("Time"), let time = read.time(name) { details.element("sr:" + name, time.xsTime) }
+            }
+        }
+        details.close()
+        let id = schedules.allocateID()
         let record = ScheduleRecord(id: id, owner: request.user.eui, device: device.eui, srv: scheduled.srv, frequency: frequency, startDate: start,
                                     endDate: end, executionTime: executionTime, definition: details.finish(), createdAt: request.received)
         return NonDeviceOutcome(payload: { writer in writer.element("sr:DSPScheduleID", String(id)) },
@@ -823,6 +857,7 @@ final class NonDeviceServices: Sendable {
             device = existing
             note = "\(type.rawValue) \(deviceID) was already in the inventory (\(existing.status.rawValue)); details updated"
         } else {
+            try requirePendingRoom(request)
             device = DeviceRecord(eui: deviceID, type: type, status: .pending, premises: nil, manufacturer: manufacturer, model: model,
                                   smetsCHTSVersion: body.value("SMETSCHTSVersion"), firmwareVersion: body.value("FirmwareVersion"),
                                   esmeVariant: body.value("ESMEVariant"), notifiedBy: request.user.eui)

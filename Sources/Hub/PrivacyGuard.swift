@@ -87,7 +87,10 @@ final class PrivacyGuard: Sendable {
         let occupancy = try await occupancy(premises: premises)
         let ledger = ConsentLedger(occupancy: occupancy, entries: try await store.consents(premises: premises, occupancy: occupancy.sequence), at: .now())
         var joined = false
-        if let hanDevice = Self.hanDevice(srv: srv, target: device, body: body) { joined = try await store.hanJoins(premises: premises)[hanDevice] == party }
+        // A device it joined itself, for the household living there now.
+        if let hanDevice = Self.hanDevice(srv: srv, target: device, body: body), let claim = try await store.hanJoins(premises: premises)[hanDevice] {
+            joined = claim.party == party && claim.occupancy == occupancy.sequence
+        }
         guard let verdict = rules.hanChange(role: role, party: party, srv: srv, ledger: ledger, joinedByParty: joined) else { return nil }
         if verdict.isRefusal, enforcement == .dcc {
             return .release(rule: "privacy-dcc-mode", reason: "audit only: \(verdict.reason)", dataFrom: occupancy.start)

@@ -25,18 +25,16 @@ public final class ReplayGuard: Sendable {
     /// Sets an originator's counter, lower than it was if need be (an operator's reset).
     public func reset(originator: EUI64, to counter: UInt64) { counters.withLock { $0[originator] = counter } }
 
-    /// The highest counter accepted at `time`: the time in microseconds plus one day.
+    /// The highest counter accepted at `time`: the time in milliseconds plus one day.
     ///
     /// DUIS only asks that counters rise. Without a ceiling, one request with the counter
     /// 2^64−1, which a holder of the user's key can send, would lock that user out for
     /// ever (nothing is above it, and refusals keep the counter too). Counters that count
-    /// from 1, DCC Boxed's tools (the time in milliseconds) and gbsm's (the time in
-    /// microseconds) all stay far below this bound; a counter above it is refused with E1
-    /// and not recorded, so at worst a user is locked out until the clock catches up with
-    /// what it sent (a day), or until an operator runs `gbsm users reset-counter`.
+    /// from 1 and those that follow the clock in milliseconds (DCC Boxed's tools, gbsm's)
+    /// stay below it; a counter above it is refused with E1 and not recorded. The highest
+    /// counter a user can have reached is the clock plus a day, so a clock-based tool is
+    /// above it again a day later at most (or at once after `gbsm users reset-counter`).
     public static func ceiling(at time: Timestamp) -> UInt64 {
-        let milliseconds = max(0, time.adding(days: 1).milliseconds)
-        let (micro, overflow) = UInt64(milliseconds).multipliedReportingOverflow(by: 1000)
-        return overflow ? .max : micro
+        time.adding(days: 1).millisecondCounter
     }
 }

@@ -105,7 +105,7 @@ public final class ResponseDelivery: Sendable {
                             inFlight[id] = item.recipient
                             perRecipient[item.recipient, default: 0] += 1
                             group.addTask {
-                                await self.jobs.isolated(crashes: item.crashes) {
+                                await self.jobs.isolated(crashes: item.crashes, lane: .delivery) {
                                     if item.crashes > 0 {
                                         do {
                                             try await self.jobs.mark([.outbox(id)])

@@ -32,8 +32,9 @@ public enum Mutation: Sendable {
     case releaseOutbox(id: Int64, at: Timestamp)
     case discardOutbox(id: Int64)
     /// Who joined a HAN device (a CAD, IHD, PPMID or HCALCS) at a premises to its meters
-    /// with 8.7.2, or (party nil) that it was unjoined: other users may unjoin what they joined.
-    case recordHANJoin(premises: Int64, device: EUI64, party: EUI64?, at: Timestamp)
+    /// with 8.7.2, during which occupancy, or (party nil) that it was unjoined: other users
+    /// may unjoin what they joined for the household living there.
+    case recordHANJoin(premises: Int64, device: EUI64, party: EUI64?, occupancy: Int, at: Timestamp)
     /// An operator sets a user's anti-replay counter, lower than it was if need be.
     case resetCounter(originator: EUI64, counter: UInt64, at: Timestamp)
     case putFirmware(FirmwareRecord)
@@ -103,6 +104,13 @@ public protocol HubStore: Sendable {
     func request(id: String) async throws -> StoredRequest?
     func requests(status: RequestStatus, originator: EUI64?, limit: Int) async throws -> [StoredRequest]
     func requestCount(status: RequestStatus?) async throws -> Int
+    /// The IDs and due times of requests in a status, without their bodies (what a queue
+    /// needs at start-up, whatever the bodies weigh).
+    func requestKeys(status: RequestStatus, limit: Int) async throws -> [(requestID: String, due: Timestamp)]
+    /// The IDs of a user's requests held for their execution time to one device and SRV.
+    func heldRequestIDs(originator: EUI64, target: EUI64, srv: String, limit: Int) async throws -> [String]
+    /// How many requests a user has held for their execution time to one device.
+    func heldRequestCount(originator: EUI64, target: EUI64) async throws -> Int
 
     /// Pending outbox items due at `now`, oldest first.
     func dueOutbox(now: Timestamp, limit: Int) async throws -> [OutboxItem]
@@ -126,8 +134,9 @@ public protocol HubStore: Sendable {
     func registryVersion() async throws -> Int64
 
     func outboxItem(id: Int64) async throws -> OutboxItem?
-    /// The party that joined each HAN device at a premises (8.7.2), by device.
-    func hanJoins(premises: Int64) async throws -> [EUI64: EUI64]
+    /// The party that joined each HAN device at a premises (8.7.2) and the occupancy it
+    /// joined it in, by device.
+    func hanJoins(premises: Int64) async throws -> [EUI64: (party: EUI64, occupancy: Int)]
     /// Counter resets recorded after `sequence`.
     func counterResets(after sequence: Int64) async throws -> [CounterReset]
 }

@@ -97,12 +97,13 @@ public final class SQLiteStore: HubStore {
             // `RunningJobLog`), parked schedules, operators' counter resets and HAN joins.
             try db.execute(sql: """
             ALTER TABLE requests ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX requests_held ON requests(originator, target) WHERE status = 'scheduled';
             ALTER TABLE outbox ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE schedules ADD COLUMN parked_at INTEGER;
             CREATE TABLE counter_resets (seq INTEGER PRIMARY KEY AUTOINCREMENT, originator INTEGER NOT NULL, counter INTEGER NOT NULL,
                                          at INTEGER NOT NULL);
-            CREATE TABLE han_joins (premises INTEGER NOT NULL, device INTEGER NOT NULL, party INTEGER NOT NULL, at INTEGER NOT NULL,
-                                    PRIMARY KEY (premises, device));
+            CREATE TABLE han_joins (premises INTEGER NOT NULL, device INTEGER NOT NULL, party INTEGER NOT NULL, occupancy INTEGER NOT NULL,
+                                    at INTEGER NOT NULL, PRIMARY KEY (premises, device));
             """)
         }
         return migrator
@@ -233,10 +234,10 @@ public final class SQLiteStore: HubStore {
                         .execute(arguments: [at.milliseconds, id])
                 case .discardOutbox(let id):
                     try db.cachedStatement(sql: "UPDATE outbox SET status = 'discarded' WHERE id = ? AND status = 'parked'").execute(arguments: [id])
-                case .recordHANJoin(let premises, let device, let party, let at):
+                case .recordHANJoin(let premises, let device, let party, let occupancy, let at):
                     if let party {
-                        try db.cachedStatement(sql: "INSERT OR REPLACE INTO han_joins (premises, device, party, at) VALUES (?, ?, ?, ?)")
-                            .execute(arguments: [premises, sqlValue(device), sqlValue(party), at.milliseconds])
+                        try db.cachedStatement(sql: "INSERT OR REPLACE INTO han_joins (premises, device, party, occupancy, at) VALUES (?, ?, ?, ?, ?)")
+                            .execute(arguments: [premises, sqlValue(device), sqlValue(party), occupancy, at.milliseconds])
                     } else {
                         try db.cachedStatement(sql: "DELETE FROM han_joins WHERE premises = ? AND device = ?").execute(arguments: [premises, sqlValue(device)])
                     }
@@ -424,6 +425,27 @@ public final class SQLiteStore: HubStore {
         }
     }
 
+    public func requestKeys(status: RequestStatus, limit: Int) async throws -> [(requestID: String, due: Timestamp)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT request_id, COALESCE(execute_at, received_at) AS due FROM requests WHERE status = ? LIMIT ?",
+                             arguments: [status.rawValue, limit]).map { row in (row["request_id"], Timestamp(milliseconds: row["due"])) }
+        }
+    }
+
+    public func heldRequestIDs(originator: EUI64, target: EUI64, srv: String, limit: Int) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT request_id FROM requests WHERE status = 'scheduled' AND originator = ? AND target = ? AND srv = ? LIMIT ?",
+                                arguments: [sqlValue(originator), sqlValue(target), srv, limit])
+        }
+    }
+
+    public func heldRequestCount(originator: EUI64, target: EUI64) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM requests WHERE status = 'scheduled' AND originator = ? AND target = ?",
+                             arguments: [sqlValue(originator), sqlValue(target)]) ?? 0
+        }
+    }
+
     public func requestCount(status: RequestStatus?) async throws -> Int {
         try await pool.read { db in
             if let status {
@@ -599,11 +621,11 @@ public final class SQLiteStore: HubStore {
         }
     }
 
-    public func hanJoins(premises: Int64) async throws -> [EUI64: EUI64] {
+    public func hanJoins(premises: Int64) async throws -> [EUI64: (party: EUI64, occupancy: Int)] {
         try await pool.read { db in
-            var joins: [EUI64: EUI64] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT device, party FROM han_joins WHERE premises = ?", arguments: [premises]) {
-                joins[eui(row["device"])] = eui(row["party"])
+            var joins: [EUI64: (party: EUI64, occupancy: Int)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT device, party, occupancy FROM han_joins WHERE premises = ?", arguments: [premises]) {
+                joins[eui(row["device"])] = (eui(row["party"]), row["occupancy"])
             }
             return joins
         }

@@ -268,7 +268,7 @@ struct DUISBench: AsyncParsableCommand {
     }
 
     func presign(count: Int, users: [(user: EUI64, meter: EUI64)], keystore: Keystore) throws -> [[[UInt8]]] {
-        let base = Timestamp.now().microsecondCounter
+        let base = Timestamp.now().millisecondCounter
         let perUser = count / users.count
         var streams: [[[UInt8]]] = []
         for (user, meter) in users {

@@ -227,7 +227,7 @@ struct FleetBench: AsyncParsableCommand {
         }
         let perUser = requests / concurrency + 1
         print("signing \(perUser * concurrency) requests…")
-        let base = Timestamp.now().microsecondCounter
+        let base = Timestamp.now().millisecondCounter
         var streams: [[(body: [UInt8], responseID: String)]] = []
         for user in 0..<concurrency {
             let supplier = FleetSpec.partyEUI(.supplier, user)

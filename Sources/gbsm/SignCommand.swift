@@ -34,7 +34,7 @@ struct SignCommand: AsyncParsableCommand {
         let keystoreURL = keystore.map { URL(fileURLWithPath: $0) } ?? HubConfiguration(dataDirectory: data.url).keystoreURL
         let keys = try Keystore.load(from: keystoreURL)
         let signed = try signRequest([UInt8](input), keystore: keys,
-                                     counter: preserveCounter ? nil : (counter ?? Timestamp.now().microsecondCounter / 1000))
+                                     counter: preserveCounter ? nil : (counter ?? Timestamp.now().millisecondCounter))
         FileHandle.standardOutput.write(Data(signed))
     }
 }
@@ -78,7 +78,7 @@ struct ExampleCommand: ParsableCommand {
     func run() throws {
         let originator = try parseEUI(from)
         let target = try parseEUI(device)
-        let counter = Timestamp.now().microsecondCounter / 1000
+        let counter = Timestamp.now().millisecondCounter
         let (variant, srv, sr, destination, body): (Int, String, String, EUI64, String)
         switch kind {
         case .readInventory:

@@ -41,6 +41,9 @@ import TestSupport
         let end = template.srv == "6.32" ? now.adding(milliseconds: day) : now
         xml = xml.replacing(/<sr:StartDateTime>[^<]*<\/sr:StartDateTime>/, with: "<sr:StartDateTime>\(start.iso8601)</sr:StartDateTime>")
         xml = xml.replacing(/<sr:EndDateTime>[^<]*<\/sr:EndDateTime>/, with: "<sr:EndDateTime>\(end.iso8601)</sr:EndDateTime>")
+        // A change of tenancy takes effect from a recent moment (gbsm refuses one reaching
+        // back more than a week: it would hand the previous household's data to the next).
+        xml = xml.replacing(/<sr:RestrictionDateTime>[^<]*<\/sr:RestrictionDateTime>/, with: "<sr:RestrictionDateTime>\(now.adding(milliseconds: -day).iso8601)</sr:RestrictionDateTime>")
         if template.srv == "8.7.2" || template.srv == "8.8.2" {
             xml = xml.replacing(/<sr:OtherDeviceID>[^<]*<\/sr:OtherDeviceID>/, with: "<sr:OtherDeviceID>00-DB-12-34-56-78-90-A0</sr:OtherDeviceID>")
         }

@@ -27,7 +27,9 @@ import TestSupport
         }
         try await hub.hub.store.apply(flood)
         // Wait until the flood holds its share of the delivery slots, then queue one message for another supplier.
-        let busy = ContinuousClock.now + .seconds(10)
+        // (Queued straight into the store, they are picked up at the delivery loop's next
+        // periodic look, within seconds; generously bounded for a loaded machine.)
+        let busy = ContinuousClock.now + .seconds(40)
         while receiver.hangs < 4, ContinuousClock.now < busy { try await Task.sleep(for: .milliseconds(20)) }
         #expect(receiver.hangs >= 4)
         let later = Timestamp.now()

@@ -274,7 +274,9 @@ public func verifyResponse(_ body: [UInt8], certificate: SMKICertificate) throws
 
 /// A counter source that always rises (shared across tests in a process).
 public enum Counters {
-    private static let value = Atomic<UInt64>(UInt64(Date().timeIntervalSince1970 * 1000) * 1000)
+    /// The time in milliseconds, as DCC Boxed's tools count (the hub refuses counters
+    /// more than a day ahead of that), then one more for each request.
+    private static let value = Atomic<UInt64>(UInt64(Date().timeIntervalSince1970 * 1000))
     public static func next() -> UInt64 { value.wrappingAdd(1, ordering: .relaxed).newValue }
 }
 
