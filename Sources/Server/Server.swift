@@ -129,7 +129,8 @@ public enum HubServer {
         router.get("/health") { _, _ -> Response in
             textResponse(.ok, "ok: \(hub.inventory.deviceCount) devices, \(hub.registry.all.count) users")
         }
-        Portal(hub: hub, trustedOrigins: configuration.portalOrigins).register(router)
+        let signInAudit = SignInAudit(store: hub.store, logger: logger)
+        Portal(hub: hub, audit: signInAudit, trustedOrigins: configuration.portalOrigins).register(router)
         let decoy = sha256Hex(Pseudonymiser.newKey().map { String(format: "%02x", $0) }.joined())
         router.get("/api/v1/dpp/:plan/profiles") { request, context -> Response in
             await dppProfiles(hub: hub, request: request, plan: context.parameters.get("plan"), decoy: decoy)
@@ -156,7 +157,7 @@ public enum HubServer {
                                                                             BodyLimitHandler(admission: admission, floor: floor, maximum: maximum)],
                                                 idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gbsm"),
-            services: [HubBackgroundService(hub: hub)],
+            services: [HubBackgroundService(hub: hub), signInAudit],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }

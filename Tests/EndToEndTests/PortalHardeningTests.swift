@@ -221,6 +221,37 @@ import TestSupport
         await hub.stop()
     }
 
+    /// Failed sign-ins from 400 addresses (each a first mistake, so each is checked): the
+    /// audit log itemises at most the budget (100 at once, then one a second), and a summary
+    /// entry counts the rest (written at shutdown here; a minute after the first one not
+    /// itemised while the hub runs).
+    @Test func failedSignInsAreAuditedWithinABudget() async throws {
+        let hub = try await RunningHub.start()
+        let issued = try await Self.issueCode(hub)
+        let start = ContinuousClock.now
+        var statuses: [Int: Int] = [:]
+        for index in 0..<400 {
+            let answer = try await Self.signIn(from: "127.0.\(10 + index / 200).\(index % 200 + 1)", port: hub.port, mpxn: Provisioning.defaultMPAN,
+                                               code: Self.wrongCode(issued.code, index))
+            statuses[answer?.status ?? 0, default: 0] += 1
+        }
+        let elapsed = (ContinuousClock.now - start).components.seconds + 1
+        let during = try await hub.hub.store.audit(AuditQuery(kind: "portal", limit: 10_000))
+        let itemised = during.filter { $0.event.detail.hasPrefix("failed portal sign-in for premises 1 from ") }.count
+        await hub.stop()
+        let after = try await hub.hub.store.audit(AuditQuery(kind: "portal", limit: 10_000))
+        let summaries = after.filter { $0.event.code == "summary" }
+        let summarised = summaries.compactMap { entry in
+            entry.event.detail.firstMatch(of: /portal sign-in: (\d+) further/).flatMap { Int($0.1) }
+        }.reduce(0, +)
+        print("portal audit: 400 failed sign-ins from 400 addresses in about \(elapsed) s (\(statuses)): \(itemised) itemised, \(summaries.count) summary entr\(summaries.count == 1 ? "y" : "ies") counting \(summarised); \(summaries.first?.event.detail ?? "")")
+        #expect(statuses == [401: 400], "each is a first mistake, checked")
+        #expect(itemised >= 100 && itemised <= 100 + Int(elapsed) + 1, "itemised within the budget: \(itemised)")
+        #expect(summaries.count == 1 && itemised + summarised == 400, "the summary counts every failure not itemised")
+        #expect(summaries.first?.event.detail.contains("failed portal sign-in for premises 1") == true)
+        #expect(try await hub.hub.store.verifyAudit().isIntact)
+    }
+
     /// The throttle's arithmetic on a clock of its own: free mistakes, doubling waits, the
     /// cap, the premises' ceiling, forgiveness on success, and a table that stays bounded
     /// whatever the number of addresses.
