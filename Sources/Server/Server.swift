@@ -69,13 +69,24 @@ public struct ServerConfiguration: Sendable {
     /// The most a request to `path` may carry: by service, the smallest for anything else
     /// (a path the router would not route to a service gets no more than the portal).
     func maximumBody(path: Substring) -> Int {
-        let route = path[..<(path.firstIndex(of: "?") ?? path.endIndex)].split(separator: "/")
-        guard route.count == 3, route[0] == "api", route[1] == "v1" else { return maxOtherBodyBytes }
-        switch route[2] {
+        switch Self.service(path) {
         case "serviceD": return maxBodyBytes
         case "serviceS", "serviceT": return maxCommandBodyBytes
         default: return maxOtherBodyBytes
         }
+    }
+
+    /// Whether a request to `path` must announce its length: the DUIS services' clients
+    /// send a Content-Length, and a body without one (chunked) gets 411.
+    static func requiresLength(path: Substring) -> Bool {
+        service(path) != nil
+    }
+
+    /// The DUIS service `path` routes to (`serviceS`, `serviceD`, `serviceT`), if any.
+    private static func service(_ path: Substring) -> Substring? {
+        let route = path[..<(path.firstIndex(of: "?") ?? path.endIndex)].split(separator: "/")
+        guard route.count == 3, route[0] == "api", route[1] == "v1", ["serviceS", "serviceD", "serviceT"].contains(route[2]) else { return nil }
+        return route[2]
     }
 }
 
@@ -154,7 +165,8 @@ public enum HubServer {
         return Application(
             router: router,
             server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionLimitHandler(limits: connections, retryAfterSeconds: retryAfter),
-                                                                            BodyLimitHandler(admission: admission, floor: floor, maximum: maximum)],
+                                                                            BodyLimitHandler(admission: admission, floor: floor, maximum: maximum,
+                                                                                             lengthRequired: { ServerConfiguration.requiresLength(path: $0) })],
                                                 idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gbsm"),
             services: [HubBackgroundService(hub: hub), signInAudit],
