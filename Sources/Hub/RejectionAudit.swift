@@ -12,11 +12,11 @@ import Synchronization
 /// commonest reasons. The log still shows that they happened; its growth under a flood
 /// is bounded by time, not by the attacker's request rate. Authenticated requests are
 /// never counted here: each of them is audited in full.
-final class RejectionAudit: Sendable {
-    struct Settings: Sendable {
-        var burst: Int = 200
-        var perSecond: Double = 20
-        var summaryInterval: Int64 = 10_000
+package final class RejectionAudit: Sendable {
+    package struct Settings: Sendable {
+        package var burst: Int = 200
+        package var perSecond: Double = 20
+        package var summaryInterval: Int64 = 10_000
     }
 
     private struct State {
@@ -27,17 +27,17 @@ final class RejectionAudit: Sendable {
         var since: Int64?
     }
 
-    let settings: Settings
+    package let settings: Settings
     private let state: Mutex<State>
 
-    init(settings: Settings = Settings(), now: Timestamp = .now()) {
+    package init(settings: Settings = Settings(), now: Timestamp = .now()) {
         self.settings = settings
         state = Mutex(State(tokens: Double(settings.burst), refilledAt: now.milliseconds))
     }
 
     /// Whether this rejection may be itemised; if not, it is counted under `reason`
     /// (a short, fixed text such as the rule: never the request's own text).
-    func admit(reason: String, at time: Timestamp) -> Bool {
+    package func admit(reason: String, at time: Timestamp) -> Bool {
         state.withLock { state in
             let elapsed = max(0, state.refilledAt.milliseconds(to: time.milliseconds))
             state.tokens = min(Double(settings.burst), state.tokens + Double(elapsed) / 1000 * settings.perSecond)
@@ -55,7 +55,7 @@ final class RejectionAudit: Sendable {
 
     /// The summary entry due at `time`, if rejections were counted and the interval passed
     /// (or `force`, at shutdown).
-    func summary(at time: Timestamp, force: Bool = false) -> AuditEvent? {
+    package func summary(at time: Timestamp, force: Bool = false) -> AuditEvent? {
         state.withLock { state -> AuditEvent? in
             guard state.suppressed > 0, let since = state.since,
                   force || since.milliseconds(to: time.milliseconds) >= settings.summaryInterval else { return nil }

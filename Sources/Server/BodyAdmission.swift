@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 
 /// The bytes that large request bodies still streaming in have reserved, in the whole
@@ -7,6 +8,11 @@ import Synchronization
 /// a body streaming, and each reserves at least `minimumReservation` bytes, so the table
 /// holds at most `budgetBytes / minimumReservation` clients however many addresses an
 /// attacker has.
+///
+/// It also remembers, until their penalty ends, the clients whose large body was cut for
+/// being too slow (`BodyLimits.slowClientPenalty`): they may not reserve again until then.
+/// That table holds at most `maxPenalised` clients (expired ones go first, then those
+/// whose penalty ends soonest).
 final class BodyAdmission: Sendable {
     struct Usage {
         var bytes = 0
@@ -18,6 +24,8 @@ final class BodyAdmission: Sendable {
         case busy
         /// This client's share or its number of large bodies is exhausted.
         case clientBusy
+        /// This client's last large body was too slow: it may try again after this many seconds.
+        case penalised(seconds: Int)
     }
 
     struct Reservation: Equatable {
@@ -27,18 +35,24 @@ final class BodyAdmission: Sendable {
     }
 
     let limits: BodyLimits
-    private let state = Mutex<(total: Int, clients: [ClientKey: Usage])>((0, [:]))
+    let maxPenalised: Int
+    private let state = Mutex<(total: Int, clients: [ClientKey: Usage], penalised: [ClientKey: NIODeadline])>((0, [:], [:]))
 
-    init(limits: BodyLimits) {
+    init(limits: BodyLimits, maxPenalised: Int = 4096) {
         self.limits = limits
+        self.maxPenalised = max(1, maxPenalised)
     }
 
     /// Reserves room for a streaming body of `announced` bytes (nil: chunked, up to `maximum`).
-    func reserve(client: ClientKey, announced: Int?, maximum: Int) throws(Refusal) -> Reservation {
+    func reserve(client: ClientKey, announced: Int?, maximum: Int, now: NIODeadline = .now()) throws(Refusal) -> Reservation {
         let bytes = max(announced ?? maximum, limits.minimumReservation)
         let large = announced.map { $0 > limits.largeBodyBytes } ?? true
         let reservation = Reservation(client: client, bytes: bytes, large: large)
         let refusal = state.withLock { state -> Refusal? in
+            if let until = state.penalised[client] {
+                if now < until { return .penalised(seconds: max(1, Int((until - now).nanoseconds / 1_000_000_000) + 1)) }
+                state.penalised[client] = nil
+            }
             let usage = state.clients[client] ?? Usage()
             if usage.bytes + bytes > limits.clientBudgetBytes || (large && usage.largeBodies >= limits.clientLargeBodies) { return .clientBusy }
             if state.total + bytes > limits.budgetBytes { return .busy }
@@ -60,8 +74,31 @@ final class BodyAdmission: Sendable {
         }
     }
 
+    /// `client`'s large body was cut for arriving too slowly: it may not reserve again for
+    /// `slowClientPenalty`.
+    func penalise(_ client: ClientKey, now: NIODeadline = .now()) {
+        let parts = limits.slowClientPenalty.components
+        guard parts.seconds > 0 || parts.attoseconds > 0 else { return }
+        let until = now + .nanoseconds(min(parts.seconds, 86_400 * 365) * 1_000_000_000 + parts.attoseconds / 1_000_000_000)
+        state.withLock { state in
+            if state.penalised[client] == nil, state.penalised.count >= maxPenalised {
+                state.penalised = state.penalised.filter { $0.value > now }
+                if state.penalised.count >= maxPenalised {
+                    let cutoff = state.penalised.values.sorted()[state.penalised.count / 2]
+                    state.penalised = state.penalised.filter { $0.value > cutoff }
+                }
+            }
+            state.penalised[client] = until
+        }
+    }
+
     /// Bytes reserved now, and clients holding a reservation.
     var usage: (bytes: Int, clients: Int) {
         state.withLock { ($0.total, $0.clients.count) }
+    }
+
+    /// Clients penalised now (expired entries included until they are cleared).
+    var penalisedClients: Int {
+        state.withLock { $0.penalised.count }
     }
 }

@@ -38,14 +38,23 @@ final class BodyLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case clientBusy
         case tooSlow
         case deadline
+        case lengthRequired
+        case slowClient(retryAfter: Int)
 
         var status: HTTPResponse.Status {
             switch self {
             case .tooLarge: return .contentTooLarge
             case .invalidLength: return .badRequest
-            case .busy, .clientBusy: return .serviceUnavailable
+            case .busy, .clientBusy, .slowClient: return .serviceUnavailable
             case .tooSlow, .deadline: return .requestTimeout
+            case .lengthRequired: return .lengthRequired
             }
+        }
+
+        /// `Retry-After` for this refusal, if it has its own.
+        var retryAfter: Int? {
+            if case .slowClient(let seconds) = self { return seconds }
+            return nil
         }
 
         var label: String {
@@ -56,6 +65,8 @@ final class BodyLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .clientBusy: return "client-busy"
             case .tooSlow: return "too-slow"
             case .deadline: return "deadline"
+            case .lengthRequired: return "length-required"
+            case .slowClient: return "slow-client"
             }
         }
 
@@ -67,6 +78,8 @@ final class BodyLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .clientBusy: return "this client is already sending as many request bodies as it may: try again later"
             case .tooSlow: return "the request body arrives too slowly"
             case .deadline: return "the request body did not arrive in time"
+            case .lengthRequired: return "a DUIS Service Request needs a Content-Length"
+            case .slowClient(let seconds): return "this client's last large request body arrived too slowly: try again in \(seconds) s"
             }
         }
     }
@@ -76,6 +89,8 @@ final class BodyLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let maximum: Int
         let announced: Int?
         let started: NIODeadline
+        /// The average rate (bytes per second since the head) it must keep up after the grace.
+        let rate: Double
         var received = 0
         /// Held back until the body completes or streams.
         var head: HTTPRequest?
@@ -91,6 +106,7 @@ final class BodyLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The smallest maximum of any route: a body announced within it needs no route lookup.
     private let floor: Int
     private let maximum: @Sendable (Substring) -> Int
+    private let lengthRequired: @Sendable (Substring) -> Bool
     private var incoming: Incoming?
     private var forwardedHeads = 0
     private var writtenHeads = 0
@@ -110,10 +126,12 @@ final class BodyLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Bodies that did not arrive with their head (watched by a timer; large ones admitted).
     static let streamed = Counter(label: "gbsm_http_bodies_streamed_total")
 
-    init(admission: BodyAdmission, floor: Int, maximum: @escaping @Sendable (Substring) -> Int) {
+    init(admission: BodyAdmission, floor: Int, maximum: @escaping @Sendable (Substring) -> Int,
+         lengthRequired: @escaping @Sendable (Substring) -> Bool = { _ in false }) {
         self.admission = admission
         self.floor = floor
         self.maximum = maximum
+        self.lengthRequired = lengthRequired
     }
 
     // MARK: - Inbound
@@ -162,7 +180,11 @@ final class BodyLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 do {
                     body.reservation = try admission.reserve(client: ClientKey(context.channel.remoteAddress), announced: body.announced, maximum: body.maximum)
                 } catch {
-                    refuse(context: context, error == .busy ? .busy : .clientBusy)
+                    switch error {
+                    case .busy: refuse(context: context, .busy)
+                    case .clientBusy: refuse(context: context, .clientBusy)
+                    case .penalised(let seconds): refuse(context: context, .slowClient(retryAfter: seconds))
+                    }
                     context.fireChannelReadComplete()
                     return
                 }
@@ -229,12 +251,17 @@ final class BodyLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
             announced = length
         }
         // Within the floor any route takes it (and the decoder delivers no more than announced).
-        let maximum = announced.map { $0 <= floor } == true ? floor : self.maximum(head.path.map { Substring($0) } ?? "/")
+        let path = head.path.map { Substring($0) } ?? "/"
+        let maximum = announced.map { $0 <= floor } == true ? floor : self.maximum(path)
         if let announced, announced > maximum {
             refuse(context: context, .tooLarge(maximum: maximum))
             return
         }
-        var body = Incoming(maximum: maximum, announced: announced, started: .now())
+        if announced == nil, head.headerFields[.transferEncoding] != nil, lengthRequired(path) {
+            refuse(context: context, .lengthRequired)
+            return
+        }
+        var body = Incoming(maximum: maximum, announced: announced, started: .now(), rate: limits.requiredRate(for: announced))
         let large = announced.map { $0 > limits.largeBodyBytes } ?? (head.headerFields[.transferEncoding] != nil)
         if large {
             // Held until it completes in this read, or is admitted at the end of it.
@@ -297,7 +324,7 @@ final class BodyLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let elapsed = Double((now - body.started).nanoseconds) / 1e9
         let grace = limits.grace.inSeconds
-        let rate = Double(max(limits.minimumRate, 1))
+        let rate = body.rate
         if elapsed >= grace, Double(body.received) < rate * elapsed {
             refuse(context: context, .tooSlow)
             return
@@ -317,6 +344,10 @@ final class BodyLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let body = incoming
         if let body { finish(body) }
         incoming = nil
+        if let reservation = body?.reservation, breach == .tooSlow || breach == .deadline {
+            // A large body that could not keep up: its client waits before streaming another.
+            admission.penalise(reservation.client)
+        }
         if let body, body.head == nil, body.number > 0 {
             // The application is reading this body: it gets an error instead of the rest.
             context.fireErrorCaught(breach)
@@ -368,7 +399,7 @@ final class BodyLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var fields: HTTPFields = [.contentType: "text/plain; charset=utf-8", .connection: "close"]
         let text = ByteBuffer(string: breach.description + "\n")
         fields[.contentLength] = String(text.readableBytes)
-        if breach.status == .serviceUnavailable { fields[.retryAfter] = String(limits.retryAfterSeconds) }
+        if breach.status == .serviceUnavailable { fields[.retryAfter] = String(breach.retryAfter ?? limits.retryAfterSeconds) }
         context.write(wrapOutboundOut(.head(HTTPResponse(status: breach.status, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(text)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

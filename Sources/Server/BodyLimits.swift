@@ -19,6 +19,18 @@
 ///   it keeps coming: holding memory costs an attacker the bandwidth to send it, so small
 ///   bodies need no budget, and a small request is never refused because large ones
 ///   exhausted it;
+/// - a body too long to arrive at `minimumRate` within `maxReadTimeout` (over 1.875 MiB by
+///   default: firmware images) must instead average the rate that brings it in by its
+///   deadline (a 14 MiB body: 14 MiB / 120 s, about 120 KiB/s). One that falls behind can
+///   no longer arrive in time, and is cut as soon as that shows (after `grace`), not at
+///   its deadline: five clients that announced firmware images and sent 16 KiB a second
+///   held the whole budget for 120 s, so that every other large body got 503;
+/// - a client whose large body was cut for arriving too slowly or too late may not stream
+///   another large body for `slowClientPenalty` (503 with `Retry-After`), so that
+///   reconnecting does not buy it the budget again for another `grace`;
+/// - the DUIS services need a Content-Length (their clients send one): a body without one
+///   (chunked) gets 411 and the connection is closed. A chunked body would otherwise
+///   reserve its service's maximum (14 MiB) however little of it ever came;
 /// - a body announced longer than its service's maximum gets 413 (nothing of it is read
 ///   into the application) and the connection is closed.
 ///
@@ -58,6 +70,8 @@ public struct BodyLimits: Sendable, Equatable {
     public var drainBytes: Int
     /// `Retry-After` on a 503 for an exhausted budget, in seconds.
     public var retryAfterSeconds: Int
+    /// How long a client whose large body was too slow (or too late) may not stream another.
+    public var slowClientPenalty: Duration
 
     /// The defaults. 30 s is the idle timeout's value, and a DUIS request of a few KiB takes
     /// milliseconds; 16 KiB/s is 128 kbit/s, slower than any line a DCC user sends from,
@@ -65,11 +79,12 @@ public struct BodyLimits: Sendable, Equatable {
     /// 64 s, a 14 MiB firmware image the 120 s cap (it needs about 1 Mbit/s). The 64 MiB
     /// budget holds four firmware images or 64 full Send Command bodies at once; one client
     /// may hold 16 MiB of it (one firmware image and its small requests), and stream at
-    /// most four large bodies.
+    /// most four large bodies. A client whose large body was too slow waits 60 s before
+    /// another: a sender on a line too slow for its body would fail anyway.
     public init(readTimeout: Duration = .seconds(30), maxReadTimeout: Duration = .seconds(120), grace: Duration = .seconds(5),
                 minimumRate: Int = 16 << 10, budgetBytes: Int = 64 << 20, clientBudgetBytes: Int = 16 << 20, clientLargeBodies: Int = 4,
                 largeBodyBytes: Int = 64 << 10, minimumReservation: Int = 4 << 10, linger: Duration = .seconds(2), drainBytes: Int = 16 << 20,
-                retryAfterSeconds: Int = 5) {
+                retryAfterSeconds: Int = 5, slowClientPenalty: Duration = .seconds(60)) {
         self.readTimeout = readTimeout
         self.maxReadTimeout = maxReadTimeout
         self.grace = grace
@@ -82,6 +97,7 @@ public struct BodyLimits: Sendable, Equatable {
         self.linger = linger
         self.drainBytes = drainBytes
         self.retryAfterSeconds = retryAfterSeconds
+        self.slowClientPenalty = slowClientPenalty
     }
 
     public enum Invalid: Error, Equatable, CustomStringConvertible {
@@ -105,7 +121,7 @@ public struct BodyLimits: Sendable, Equatable {
                               ("a client's large bodies", clientLargeBodies), ("the retry delay", retryAfterSeconds)] where value <= 0 {
             throw .notPositive(name)
         }
-        guard readTimeout > .zero, grace >= .zero, linger >= .zero else { throw .notPositive("the body timeouts") }
+        guard readTimeout > .zero, grace >= .zero, linger >= .zero, slowClientPenalty >= .zero else { throw .notPositive("the body timeouts") }
         guard readTimeout <= maxReadTimeout, grace <= readTimeout else { throw .timeoutsOutOfOrder }
         guard clientBudgetBytes >= largestBody, clientBudgetBytes <= budgetBytes else { throw .clientShareTooSmall(needed: largestBody) }
     }
@@ -116,6 +132,15 @@ public struct BodyLimits: Sendable, Equatable {
         let seconds = Double(length) / Double(max(minimumRate, 1))
         let atRate = seconds >= maxReadTimeout.inSeconds ? maxReadTimeout : Duration.milliseconds(Int64(seconds * 1000))
         return min(max(atRate, readTimeout), maxReadTimeout)
+    }
+
+    /// The average rate, in bytes per second since the head, a body of `length` bytes
+    /// (nil: unknown) must keep up after `grace`: `minimumRate`, or the rate that brings the
+    /// whole body in within its allowed time if that is higher.
+    func requiredRate(for length: Int?) -> Double {
+        let floor = Double(max(minimumRate, 1))
+        guard let length else { return floor }
+        return max(floor, Double(length) / max(allowedTime(for: length).inSeconds, 0.001))
     }
 }
 

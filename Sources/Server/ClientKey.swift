@@ -32,6 +32,16 @@ enum ClientKey: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// 127.0.0.1, ::1, or a Unix socket: this host itself, where a reverse proxy (every one
+    /// of whose clients is then this key) or the operator's own tools connect from.
+    var isLocalHost: Bool {
+        switch self {
+        case .v4(let address): return address == 0x7F00_0001
+        case .v6(let prefix): return prefix == 0
+        case .other: return true
+        }
+    }
+
     var description: String {
         switch self {
         case .v4(let address):

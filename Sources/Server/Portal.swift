@@ -22,11 +22,14 @@ final class Portal: Sendable {
     let throttle: SignInThrottle
     /// Posts from other sites are refused (`OriginCheck`).
     let origins: OriginCheck
+    /// Failed sign-ins are audited within a budget (`SignInAudit`).
+    let audit: SignInAudit
     static let cookie = "gbsm_portal"
     static let sessionHours: Int64 = 8
 
-    init(hub: Hub, trustedOrigins: [String] = [], throttle: SignInThrottle = SignInThrottle()) {
+    init(hub: Hub, audit: SignInAudit, trustedOrigins: [String] = [], throttle: SignInThrottle = SignInThrottle()) {
         self.hub = hub
+        self.audit = audit
         self.origins = OriginCheck(trusted: trustedOrigins)
         self.throttle = throttle
     }
@@ -172,7 +175,7 @@ final class Portal: Sendable {
 
     /// Sign-in with an MPAN or MPRN and the IHD's code, throttled per client and premises
     /// (`SignInThrottle`): a throttled attempt is refused with 429 and `Retry-After`
-    /// without its code being checked.
+    /// without its code being checked. A failure is audited within `SignInAudit`'s budget.
     private func signIn(_ request: Request, client: ClientKey) async -> Response {
         let form = await Self.form(request)
         let mpxn = (form["mpxn"] ?? "").trimmingCharacters(in: .whitespaces)
@@ -194,12 +197,15 @@ final class Portal: Sendable {
             let occupancy = try await hub.store.currentOccupancy(premises: premises.id)
             guard let stored = try await hub.store.portalSecretHash(premises: premises.id, occupancy: occupancy.sequence),
                   constantTimeEqual(sha256Hex(code), stored) else {
-                try await hub.store.apply([.audit(AuditEvent(at: .now(), kind: "portal", detail: "failed portal sign-in for premises \(premises.id) from \(client)"))])
+                let entries = audit.failed(premises: premises.id, client: client, at: .now())
+                if !entries.isEmpty { try await hub.store.apply(entries) }
                 return Self.html(PortalPages.signIn(error: refusal), status: .unauthorized)
             }
             throttle.succeeded(client: client, premises: premises.id)
             let value = try await makeSession(premises: premises.id, occupancy: occupancy.sequence)
-            try await hub.store.apply([.audit(AuditEvent(at: .now(), kind: "portal", detail: "consumer of premises \(premises.id), occupancy \(occupancy.sequence), signed in with the IHD code"))])
+            let now = Timestamp.now()
+            try await hub.store.apply([.audit(AuditEvent(at: now, kind: "portal", detail: "consumer of premises \(premises.id), occupancy \(occupancy.sequence), signed in with the IHD code"))]
+                + audit.due(at: now))
             return Self.redirect("/portal/home", cookie: Self.sessionCookie(value))
         } catch {
             return Self.html(PortalPages.signIn(error: "The hub could not check the code: \(error)"), status: .serviceUnavailable)

@@ -35,10 +35,19 @@ public struct ServerConfiguration: Sendable {
     /// Origins (`https://host[:port]`) whose posts the portal accepts besides the request's
     /// own Host (behind a proxy that rewrites Host).
     public var portalOrigins: [String]
+    /// Connections open at once, from all clients (`ConnectionLimits`; lowered at start to
+    /// what the descriptor limit leaves free).
+    public var maxConnections: Int
+    /// Connections one client (an IPv4 address or IPv6 /64) may hold open at once.
+    public var maxConnectionsPerClient: Int
 
+    /// The defaults: 4,096 connections (a hub's DCC users keep a few pools of keep-alive
+    /// connections, and a portal visitor's browser about six) and 64 per client (a
+    /// client's connection pool, with room to spare; a household behind carrier-grade NAT
+    /// shares it with its neighbours).
     public init(host: String = "127.0.0.1", port: Int = 8079, maxBodyBytes: Int = 14 << 20, maxCommandBodyBytes: Int = 1 << 20,
                 idleTimeoutSeconds: Int64 = 30, maxOtherBodyBytes: Int = 256 << 10, bodyLimits: BodyLimits = BodyLimits(),
-                metricsToken: String? = nil, portalOrigins: [String] = []) {
+                metricsToken: String? = nil, portalOrigins: [String] = [], maxConnections: Int = 4096, maxConnectionsPerClient: Int = 64) {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
@@ -48,6 +57,8 @@ public struct ServerConfiguration: Sendable {
         self.bodyLimits = bodyLimits
         self.metricsToken = metricsToken
         self.portalOrigins = portalOrigins
+        self.maxConnections = maxConnections
+        self.maxConnectionsPerClient = maxConnectionsPerClient
     }
 
     /// Whether `text` is an origin `--portal-origin` accepts (`http(s)://host[:port]`).
@@ -58,13 +69,24 @@ public struct ServerConfiguration: Sendable {
     /// The most a request to `path` may carry: by service, the smallest for anything else
     /// (a path the router would not route to a service gets no more than the portal).
     func maximumBody(path: Substring) -> Int {
-        let route = path[..<(path.firstIndex(of: "?") ?? path.endIndex)].split(separator: "/")
-        guard route.count == 3, route[0] == "api", route[1] == "v1" else { return maxOtherBodyBytes }
-        switch route[2] {
+        switch Self.service(path) {
         case "serviceD": return maxBodyBytes
         case "serviceS", "serviceT": return maxCommandBodyBytes
         default: return maxOtherBodyBytes
         }
+    }
+
+    /// Whether a request to `path` must announce its length: the DUIS services' clients
+    /// send a Content-Length, and a body without one (chunked) gets 411.
+    static func requiresLength(path: Substring) -> Bool {
+        service(path) != nil
+    }
+
+    /// The DUIS service `path` routes to (`serviceS`, `serviceD`, `serviceT`), if any.
+    private static func service(_ path: Substring) -> Substring? {
+        let route = path[..<(path.firstIndex(of: "?") ?? path.endIndex)].split(separator: "/")
+        guard route.count == 3, route[0] == "api", route[1] == "v1", ["serviceS", "serviceD", "serviceT"].contains(route[2]) else { return nil }
+        return route[2]
     }
 }
 
@@ -118,7 +140,8 @@ public enum HubServer {
         router.get("/health") { _, _ -> Response in
             textResponse(.ok, "ok: \(hub.inventory.deviceCount) devices, \(hub.registry.all.count) users")
         }
-        Portal(hub: hub, trustedOrigins: configuration.portalOrigins).register(router)
+        let signInAudit = SignInAudit(store: hub.store, logger: logger)
+        Portal(hub: hub, audit: signInAudit, trustedOrigins: configuration.portalOrigins).register(router)
         let decoy = sha256Hex(Pseudonymiser.newKey().map { String(format: "%02x", $0) }.joined())
         router.get("/api/v1/dpp/:plan/profiles") { request, context -> Response in
             await dppProfiles(hub: hub, request: request, plan: context.parameters.get("plan"), decoy: decoy)
@@ -137,15 +160,33 @@ public enum HubServer {
         let admission = BodyAdmission(limits: configuration.bodyLimits)
         let floor = min(configuration.maxOtherBodyBytes, configuration.maxBodyBytes, configuration.maxCommandBodyBytes)
         let maximum: @Sendable (Substring) -> Int = { configuration.maximumBody(path: $0) }
+        let connections = connectionLimits(configuration, logger: logger)
+        let retryAfter = configuration.bodyLimits.retryAfterSeconds
         return Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [BodyLimitHandler(admission: admission, floor: floor, maximum: maximum)],
+            server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionLimitHandler(limits: connections, retryAfterSeconds: retryAfter),
+                                                                            BodyLimitHandler(admission: admission, floor: floor, maximum: maximum,
+                                                                                             lengthRequired: { ServerConfiguration.requiresLength(path: $0) })],
                                                 idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "gbsm"),
-            services: [HubBackgroundService(hub: hub)],
+            services: [HubBackgroundService(hub: hub), signInAudit],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }
+}
+
+/// Raises the descriptor limit and sizes the connection caps from it (logged, as the
+/// limits a server runs under should be).
+func connectionLimits(_ configuration: ServerConfiguration, logger: Logger) -> ConnectionLimits {
+    let descriptors = FileDescriptorLimit.raise()
+    let total = ConnectionLimits.total(configured: configuration.maxConnections, descriptors: descriptors.soft)
+    let limits = ConnectionLimits(total: total, perClient: configuration.maxConnectionsPerClient)
+    let raised = descriptors.soft > descriptors.before ? " (raised from \(descriptors.before))" : ""
+    logger.notice("open file limit \(descriptors.soft)\(raised), hard \(descriptors.hard); connections: at most \(limits.total) in total, \(limits.perClient) per client")
+    if limits.total < configuration.maxConnections {
+        logger.notice("--max-connections \(configuration.maxConnections) lowered to \(limits.total): the open file limit (\(descriptors.soft)) must keep \(ConnectionLimits.reserve(descriptors: descriptors.soft)) descriptors free")
+    }
+    return limits
 }
 
 /// A request's body as bytes, at most `maximum` of them, in one buffer sized by its

@@ -10,10 +10,15 @@ import Synchronization
 ///   4 s, … up to 15 minutes), and after 100 the client is refused until 24 hours after its
 ///   last attempt. A client is forgotten 24 hours after its last failure, and on success.
 /// - Per premises, across all clients: up to 50 failures an hour cost nothing. Beyond
-///   that, clients that have already failed may try that premises only once every 10 s
-///   between them; a client with no failures is always checked at once, so the household
-///   signs in with its right code even while the premises is being guessed at, and an
-///   attacker with many addresses gets one unthrottled guess per fresh address.
+///   that, clients that have used up their free mistakes may try that premises only once
+///   every 10 s between them; a client still within its free mistakes (fewer than three
+///   failures, counted over all premises) is checked at once, so a household that mistyped
+///   its code once or twice still signs in with the right one while its premises is being
+///   guessed at. The count is the client's, not the client's on this premises: it is the
+///   one the client's own delays use, it needs no table per client and premises, and it
+///   gives an address no fresh free mistakes on each premises it tries. An attacker with
+///   many addresses gets three unthrottled guesses per fresh address (one before this
+///   change), against 10^12 codes.
 ///
 /// Only attempts whose code is checked count (an empty form or an unknown MPAN tells the
 /// sender nothing). An attempt counts as a failure when it is admitted, before the code is checked, so
@@ -79,7 +84,7 @@ final class SignInThrottle: Sendable {
             }
             var counts = state.premises[premises].flatMap { now - $0.windowStart < policy.premisesWindowMilliseconds ? $0 : nil }
                 ?? PremisesRecord(windowStart: now, failures: 0, nextSlot: 0)
-            if counts.failures >= policy.premisesCeiling, record.failures > 0 {
+            if counts.failures >= policy.premisesCeiling, record.failures >= policy.freeFailures {
                 if now < counts.nextSlot { return .wait(seconds: Self.seconds(counts.nextSlot - now), because: .premises) }
                 counts.nextSlot = now + policy.premisesIntervalMilliseconds
             }

@@ -80,6 +80,12 @@ struct HubOptions: ParsableArguments {
     @Option(name: .customLong("client-large-bodies"), help: "Large request bodies (over 64 KiB) one client may send at once.")
     var clientLargeBodies: Int = 4
 
+    @Option(name: .customLong("max-connections"), help: "Connections open at once from all clients; lowered at start to leave half the open file limit (at least 256 descriptors) free. A connection beyond it gets 503 and is closed at once.")
+    var maxConnections: Int = 4096
+
+    @Option(name: .customLong("max-connections-per-client"), help: "Connections one client (an IPv4 address or an IPv6 /64) may hold open at once; beyond it, 503 and closed at once.")
+    var maxConnectionsPerClient: Int = 64
+
     @Option(name: .customLong("metrics-token"), help: "Require Authorization: Bearer TOKEN on /metrics (the process list shows it: prefer --metrics-token-file).")
     var metricsToken: String?
 
@@ -94,7 +100,8 @@ struct HubOptions: ParsableArguments {
             throw ValidationError("\(name) is between 0 and 86400 seconds")
         }
         for (name, value) in [("--min-body-rate", minBodyRate), ("--body-budget", bodyBudget), ("--client-body-budget", clientBodyBudget),
-                              ("--client-large-bodies", clientLargeBodies)] where !(value > 0 && value <= 1 << 20) {
+                              ("--client-large-bodies", clientLargeBodies), ("--max-connections", maxConnections),
+                              ("--max-connections-per-client", maxConnectionsPerClient)] where !(value > 0 && value <= 1 << 20) {
             throw ValidationError("\(name) is between 1 and \(1 << 20)")
         }
         do {
@@ -131,7 +138,8 @@ struct HubOptions: ParsableArguments {
             token = line.map { $0.trimmingCharacters(in: .whitespaces) }
             guard token?.isEmpty == false else { throw ValidationError("\(metricsTokenFile) holds no token") }
         }
-        return ServerConfiguration(host: host, port: port, bodyLimits: bodyLimits, metricsToken: token, portalOrigins: portalOrigins)
+        return ServerConfiguration(host: host, port: port, bodyLimits: bodyLimits, metricsToken: token, portalOrigins: portalOrigins,
+                                   maxConnections: maxConnections, maxConnectionsPerClient: maxConnectionsPerClient)
     }
 
     var wanSettings: WANSettings {

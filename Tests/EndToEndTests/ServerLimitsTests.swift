@@ -4,6 +4,7 @@ import Foundation
 import Hub
 import NIOCore
 import SMKI
+@testable import Server
 import Synchronization
 import Testing
 import TestSupport
@@ -192,11 +193,16 @@ import TestSupport
             let bad = try await exchange(Array(Self.head("/api/v1/serviceS", port: port, length: length).utf8) + Array("x".utf8))
             #expect(bad.status == 400 && bad.closed, "Content-Length: \(length) -> \(bad.status ?? 0)")
         }
-        // Chunked, growing past the maximum.
+        // Chunked on a DUIS service: 411, it needs a Content-Length.
         var chunked = Array("POST /api/v1/serviceS HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
         for _ in 0..<5 { chunked += Array("40000\r\n".utf8) + [UInt8](repeating: 0x20, count: 0x40000) + Array("\r\n".utf8) }
-        let grown = try await exchange(chunked)
-        #expect(grown.status == 413 && grown.closed)
+        let unannounced = try await exchange(chunked)
+        #expect(unannounced.status == 411 && unannounced.closed)
+        // Chunked elsewhere, growing past the maximum (256 KiB): 413.
+        var form = Array("POST /portal/signin HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+        for _ in 0..<5 { form += Array("20000\r\n".utf8) + [UInt8](repeating: 0x20, count: 0x20000) + Array("\r\n".utf8) }
+        let grown = try await exchange(form)
+        #expect(grown.status == 413 && grown.closed, "\(grown)")
         // A library client posting too much still reads the 413 (the server discards the rest before closing).
         let client = DUISClient(baseURL: server.process.baseURL, keystore: server.keystore)
         #expect(try await client.post([UInt8](repeating: 0x20, count: 2 << 20), to: .sendCommand).status == 413)
@@ -204,7 +210,15 @@ import TestSupport
         let stalled = try await exchange(Array(Self.head("/api/v1/serviceS", port: port, length: "1000").utf8) + Array(repeating: 0x20, count: 10))
         #expect(stalled.status == 408 && stalled.closed)
 
+        /// Bodies the server has seen streaming so far (each is admitted or refused as it is counted).
+        func streamed() async throws -> Int {
+            let metrics = try await HTTPClient.shared.execute(HTTPClientRequest(url: server.process.baseURL + "/metrics"), timeout: .seconds(10))
+            let text = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
+            return text.split(separator: "\n").first { $0.hasPrefix("gbsm_http_bodies_streamed_total ") }
+                .flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }.map { Int($0) } ?? 0
+        }
         // One client streams at most four large bodies at once; the fifth is refused before the hub reads any of it.
+        let streamedBefore = try await streamed()
         let streaming = try await LoopbackConnection.run { () -> [LoopbackConnection] in
             try (0..<4).map { _ in
                 let connection = try LoopbackConnection(from: "127.0.0.7", port: port)
@@ -212,6 +226,10 @@ import TestSupport
                 return connection
             }
         }
+        // The four are admitted before the fifth comes (the server's event loops need not take
+        // connections in the order they were made).
+        let admittedBy = ContinuousClock.now + .seconds(10)
+        while try await streamed() < streamedBefore + 4, ContinuousClock.now < admittedBy { try await Task.sleep(for: .milliseconds(20)) }
         let fifth = try await exchange(from: "127.0.0.7", Array(Self.head("/api/v1/serviceS", port: port, length: String(512 << 10)).utf8) + [UInt8](repeating: 0x20, count: 100 << 10))
         #expect(fifth.status == 503 && fifth.closed && fifth.retryAfter.flatMap(Int.init) != nil, "\(fifth)")
         // Another client is not affected: its body is admitted and reaches the gateway.
@@ -219,13 +237,14 @@ import TestSupport
                                      refused: false)
         #expect(other.status == 400, "a body of spaces is not a DUIS request, but it was read: \(other.status ?? 0)")
         // The four finish their bodies: each reached the gateway.
-        let finished = try await LoopbackConnection.run {
-            streaming.map { connection -> Int? in
+        let finishedAnswers = try await LoopbackConnection.run {
+            streaming.map { connection -> LoopbackConnection.Response? in
                 connection.send([UInt8](repeating: 0x20, count: 192 << 10))
-                return connection.readResponse(timeout: .seconds(15))?.status
+                return connection.readResponse(timeout: .seconds(15))
             }
         }
-        #expect(finished == [400, 400, 400, 400])
+        let finished = finishedAnswers.map { $0?.status }
+        #expect(finished == [400, 400, 400, 400], "\(finishedAnswers.map { $0?.text.prefix(120) ?? "none" })")
         // A signed request sent in three pieces, at a human pace, is served.
         let signed = try client.sign(readRegisters(), counter: Counters.next())
         let served = try await LoopbackConnection.run { () -> LoopbackConnection.Response? in
@@ -242,9 +261,117 @@ import TestSupport
         let metrics = try await HTTPClient.shared.execute(HTTPClientRequest(url: server.process.baseURL + "/metrics"), timeout: .seconds(10))
         let text = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
         // (A Content-Length that is not one is refused by the HTTP parser itself, before the limits.)
-        for reason in ["too-large", "client-busy", "too-slow"] {
+        for reason in ["too-large", "client-busy", "too-slow", "length-required"] {
             #expect(text.contains("gbsm_http_body_refusals_total{reason=\"\(reason)\"}"), "\(reason) counted")
         }
+    }
+
+    /// What a legitimate large body got while slow senders tried to hold the budget.
+    struct Starvation: Sendable {
+        var legitimate: [Int] = []
+        var trickled = 0
+        var cut: [Int: Int] = [:]
+        var longestHold = 0.0
+    }
+
+    /// The review's low finding: five addresses announce firmware-sized bodies (14 MiB) and
+    /// send a little over 16 KiB a second (the minimum rate), reconnecting whenever they are cut or refused, to hold the
+    /// 64 MiB budget; meanwhile a client from another address posts a 14 MiB body at full
+    /// speed three times. Before, the five held the budget for their 120 s and every one of
+    /// those posts got 503. Now a body that cannot arrive by its deadline is cut once the
+    /// grace has passed, its client may not stream another large body for a minute, and
+    /// the posts are read (400: spaces are not a DUIS request). A chunked body, which would
+    /// reserve the service's maximum, gets 411.
+    @Test func slowSendersCannotStarveTheLargeBodyBudget() async throws {
+        let server = try await Self.serve(["--body-grace", "2"])
+        defer { server.process.kill() }
+        let port = server.port
+        let body = [UInt8](repeating: 0x20, count: 14 << 20)
+        let stop = Shared(false)
+        let figures = Shared(Starvation())
+        let tricklers = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 1...5 {
+                    group.addTask {
+                        try await LoopbackConnection.run {
+                            while !stop.state.withLock({ $0 }) {
+                                guard let connection = try? LoopbackConnection(from: "127.0.6.\(index)", port: port, connectTimeout: .seconds(3)) else { continue }
+                                let start = ContinuousClock.now
+                                // A little ahead of 16 KiB/s from the start, so that the minimum rate alone never cuts it.
+                                connection.send(Array(Self.head("/api/v1/serviceD", port: port, length: String(14 << 20)).utf8) + [UInt8](repeating: 0x20, count: 32 << 10))
+                                var status: Int?
+                                while !stop.state.withLock({ $0 }) {
+                                    if connection.readable(within: .seconds(1)) {
+                                        status = connection.readResponse(timeout: .seconds(5))?.status
+                                        break
+                                    }
+                                    connection.send([UInt8](repeating: 0x20, count: 17 << 10), timeout: .seconds(1))
+                                    figures.state.withLock { $0.trickled += 17 << 10 }
+                                }
+                                let held = (ContinuousClock.now - start).components
+                                figures.state.withLock {
+                                    $0.cut[status ?? 0, default: 0] += 1
+                                    $0.longestHold = max($0.longestHold, Double(held.seconds) + Double(held.attoseconds) / 1e18)
+                                }
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        // Three firmware-sized posts from another address, 4 s apart, once the five have started.
+        var legitimate: [Int] = []
+        for round in 1...3 {
+            try await Task.sleep(for: .seconds(4))
+            let status = try await LoopbackConnection.run { () -> Int in
+                let connection = try LoopbackConnection(from: "127.0.6.\(100 + round)", port: port, connectTimeout: .seconds(3))
+                connection.send(Array(Self.head("/api/v1/serviceD", port: port, length: String(body.count)).utf8) + body, timeout: .seconds(30))
+                return connection.readResponse(timeout: .seconds(30))?.status ?? 0
+            }
+            legitimate.append(status)
+        }
+        stop.state.withLock { $0 = true }
+        try await tricklers.value
+        // Chunked: refused at once, nothing reserved.
+        let chunked = try await LoopbackConnection.run { () -> Int in
+            let connection = try LoopbackConnection(from: "127.0.6.200", port: port)
+            connection.send("POST /api/v1/serviceD HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n4000\r\n" + String(repeating: " ", count: 0x4000) + "\r\n")
+            return connection.readResponse(timeout: .seconds(10))?.status ?? 0
+        }
+        let seen = figures.state.withLock { $0 }
+        print("""
+            slow senders: 5 addresses announcing 14 MiB and sending 17 KiB/s (\(seen.trickled >> 10) KiB in all), answered \(seen.cut.sorted { $0.key < $1.key }), \
+            each connection held at most \(String(format: "%.1f", seen.longestHold)) s; three 14 MiB posts from another address: \(legitimate); a chunked post: \(chunked)
+            """)
+        #expect(legitimate == [400, 400, 400], "each large post is read, none refused for want of budget: \(legitimate)")
+        #expect(seen.longestHold < 10, "a slow sender is cut once the grace shows it cannot arrive in time")
+        #expect(seen.cut[503, default: 0] > 0 && seen.cut[408, default: 0] > 0, "cut (408), then refused while penalised (503)")
+        #expect(chunked == 411)
+    }
+
+    /// The arithmetic behind it: the rate a body must keep (the minimum, or what brings it in
+    /// by its deadline), and the penalised clients, refused until their penalty ends, in a
+    /// table that stays bounded however many addresses are penalised.
+    @Test func largeBodiesKeepTheirPaceAndSlowClientsWait() throws {
+        let limits = BodyLimits()
+        #expect(limits.requiredRate(for: nil) == 16 * 1024)
+        #expect(limits.requiredRate(for: 1 << 20) == 16 * 1024, "a 1 MiB body has 64 s at the minimum rate")
+        #expect(abs(limits.requiredRate(for: 14 << 20) - Double(14 << 20) / 120) < 1, "a 14 MiB body must arrive within 120 s")
+        let admission = BodyAdmission(limits: limits, maxPenalised: 100)
+        let now = NIODeadline.now()
+        let slow = ClientKey.v4(0x0A00_0001)
+        admission.penalise(slow, now: now)
+        #expect(throws: BodyAdmission.Refusal.penalised(seconds: 60)) {
+            try admission.reserve(client: slow, announced: 14 << 20, maximum: 14 << 20, now: now + .milliseconds(500))
+        }
+        let later = try admission.reserve(client: slow, announced: 14 << 20, maximum: 14 << 20, now: now + .seconds(61))
+        admission.release(later)
+        let other = try admission.reserve(client: .v4(0x0A00_0002), announced: 14 << 20, maximum: 14 << 20, now: now)
+        admission.release(other)
+        for index in 0..<1000 { admission.penalise(.v4(0x0B00_0000 + UInt32(index)), now: now + .milliseconds(Int64(index))) }
+        #expect(admission.penalisedClients <= 100)
+        #expect(admission.usage.bytes == 0 && admission.usage.clients == 0)
     }
 
     /// `/metrics` can require a bearer token (`--metrics-token-file`).

@@ -36,8 +36,10 @@ public final class LoopbackConnection: @unchecked Sendable {
     private let fd: Int32
     private var buffered: [UInt8] = []
 
-    /// Connects from `source` (a 127.x.y.z address) to 127.0.0.1:`port`.
-    public init(from source: String = "127.0.0.1", port: Int) throws {
+    /// Connects from `source` (a 127.x.y.z address) to 127.0.0.1:`port`; with
+    /// `connectTimeout`, gives up (`ETIMEDOUT`) if the connection is not established by then
+    /// (a server that stopped accepting leaves connects waiting in its backlog for minutes).
+    public init(from source: String = "127.0.0.1", port: Int, connectTimeout: Duration? = nil) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(operation: "socket", code: errno) }
         self.fd = fd
@@ -53,11 +55,29 @@ public final class LoopbackConnection: @unchecked Sendable {
         remote.sin_family = sa_family_t(AF_INET)
         remote.sin_port = in_port_t(UInt16(port).bigEndian)
         remote.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let flags = fcntl(fd, F_GETFL)
+        if connectTimeout != nil { _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
         guard withUnsafePointer(to: &remote, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }) == 0 else {
-            let code = errno
+            var code = errno
+            if let connectTimeout, code == EINPROGRESS {
+                var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                let milliseconds = Int32(clamping: connectTimeout.components.seconds * 1000 + connectTimeout.components.attoseconds / 1_000_000_000_000_000)
+                if poll(&descriptor, 1, milliseconds) > 0 {
+                    var length = socklen_t(MemoryLayout<Int32>.size)
+                    code = 0
+                    getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length)
+                } else {
+                    code = ETIMEDOUT
+                }
+                if code == 0 {
+                    _ = fcntl(fd, F_SETFL, flags)
+                    return
+                }
+            }
             Glibc.close(fd)
             throw Failure(operation: "connect", code: code)
         }
+        if connectTimeout != nil { _ = fcntl(fd, F_SETFL, flags) }
     }
 
     deinit { Glibc.close(fd) }
