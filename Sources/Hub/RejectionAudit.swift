@@ -17,6 +17,9 @@ package final class RejectionAudit: Sendable {
         package var burst: Int = 200
         package var perSecond: Double = 20
         package var summaryInterval: Int64 = 10_000
+        /// What the counted events are, in the summary entry.
+        package var what = "unauthenticated or unreadable request(s) refused"
+        package init() {}
     }
 
     private struct State {
@@ -61,7 +64,7 @@ package final class RejectionAudit: Sendable {
                   force || since.milliseconds(to: time.milliseconds) >= settings.summaryInterval else { return nil }
             let top = state.reasons.sorted { $0.value > $1.value }.prefix(5).map { "\($0.value)× \($0.key)" }.joined(separator: "; ")
             let event = AuditEvent(at: time, kind: "request.rejected", code: "summary",
-                                   detail: "\(state.suppressed) further unauthenticated or unreadable request(s) refused since \(Timestamp(milliseconds: since).iso8601), not itemised (more than \(Int(settings.perSecond))/s): \(top)")
+                                   detail: "\(state.suppressed) further \(settings.what) since \(Timestamp(milliseconds: since).iso8601), not itemised (more than \(Int(settings.perSecond))/s): \(top)")
             state.suppressed = 0
             state.reasons = [:]
             state.since = nil

@@ -124,14 +124,22 @@ final class Portal: Sendable {
 
     static let clearCookie = "\(cookie)=; Path=/portal; HttpOnly; SameSite=Strict; Max-Age=0"
 
-    static func form(_ request: Request) async -> [String: String] {
-        guard let buffer = try? await request.body.collect(upTo: 64 << 10) else { return [:] }
+    /// A posted form, or nil when its body could not be read whole (too large, or cut off
+    /// by the server's limits): such a post is refused as a whole, never read in part.
+    static func form(_ request: Request) async -> [String: String]? {
+        guard let buffer = try? await request.body.collect(upTo: 64 << 10) else { return nil }
         var result: [String: String] = [:]
         for pair in String(buffer: buffer).split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? "" }
             if let name = parts.first { result[name] = parts.count > 1 ? parts[1] : "" }
         }
         return result
+    }
+
+    static var formTooLarge: Response {
+        var response = textResponse(.contentTooLarge, "the form could not be read: it is larger than 64 KiB or arrived too slowly")
+        response.headers[.connection] = "close"
+        return response
     }
 
     // MARK: - Routes
@@ -177,7 +185,7 @@ final class Portal: Sendable {
     /// (`SignInThrottle`): a throttled attempt is refused with 429 and `Retry-After`
     /// without its code being checked. A failure is audited within `SignInAudit`'s budget.
     private func signIn(_ request: Request, client: ClientKey) async -> Response {
-        let form = await Self.form(request)
+        guard let form = await Self.form(request) else { return Self.formTooLarge }
         let mpxn = (form["mpxn"] ?? "").trimmingCharacters(in: .whitespaces)
         let code = PortalSecrets.normalise(form["code"] ?? "")
         let refusal = "That MPAN or MPRN and code do not match. Check the code on your in-home display."
@@ -392,7 +400,7 @@ final class Portal: Sendable {
     }
 
     private func changeConsent(_ session: Session, _ request: Request) async throws -> Response {
-        let form = await Self.form(request)
+        guard let form = await Self.form(request) else { return Self.formTooLarge }
         guard let token = form["csrf"], constantTimeEqual(token, await csrf(session)) else {
             return Self.html(PortalPages.page(title: "Not accepted", signedIn: "", body: "<p class=\"error\">The form has expired: reload the page and try again.</p>"),
                              status: .forbidden)

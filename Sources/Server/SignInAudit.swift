@@ -24,8 +24,8 @@ final class SignInAudit: Service, Sendable {
     /// household mistypes a handful of times; a flood gets at most 86,400 rows and 1,440
     /// summaries a day.
     static let settings: RejectionAudit.Settings = {
-        // `RejectionAudit.Settings` has no initialiser outside its module: start from the defaults.
-        var settings = RejectionAudit().settings
+        var settings = RejectionAudit.Settings()
+        settings.what = "failed portal sign-in(s)"
         settings.burst = 100
         settings.perSecond = 1
         settings.summaryInterval = 60_000
@@ -51,7 +51,7 @@ final class SignInAudit: Service, Sendable {
     /// The summary of failures not itemised, once it is due (or now, with `force`).
     func due(at time: Timestamp, force: Bool = false) -> [Mutation] {
         guard let summary = budget.summary(at: time, force: force) else { return [] }
-        return [.audit(AuditEvent(at: summary.at, kind: "portal", code: summary.code, detail: "portal sign-in: " + summary.detail))]
+        return [.audit(AuditEvent(at: summary.at, kind: "portal", code: summary.code, detail: summary.detail))]
     }
 
     /// Writes the summary if it is due.

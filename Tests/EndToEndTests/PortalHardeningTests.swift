@@ -242,7 +242,7 @@ import TestSupport
         let after = try await hub.hub.store.audit(AuditQuery(kind: "portal", limit: 10_000))
         let summaries = after.filter { $0.event.code == "summary" }
         let summarised = summaries.compactMap { entry in
-            entry.event.detail.firstMatch(of: /portal sign-in: (\d+) further/).flatMap { Int($0.1) }
+            entry.event.detail.firstMatch(of: /(\d+) further failed portal sign-in/).flatMap { Int($0.1) }
         }.reduce(0, +)
         print("portal audit: 400 failed sign-ins from 400 addresses in about \(elapsed) s (\(statuses)): \(itemised) itemised, \(summaries.count) summary entr\(summaries.count == 1 ? "y" : "ies") counting \(summarised); \(summaries.first?.event.detail ?? "")")
         #expect(statuses == [401: 400], "each is a first mistake, checked")
