@@ -123,15 +123,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "FuzzSupport",
+            dependencies: [],
+            path: "Fuzz/FuzzSupport",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "HubFuzzer",
-            dependencies: ["Hub", "DUIS", "SMKI", "Storage", "Devices", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Hub", "DUIS", "SMKI", "Storage", "Devices", "FuzzSupport", .product(name: "Logging", package: "swift-log")],
             path: "Fuzz/HubFuzzer",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "DUISFuzzer",
-            dependencies: ["DUIS"],
+            dependencies: ["DUIS", "FuzzSupport"],
             path: "Fuzz/DUISFuzzer",
             swiftSettings: swiftSettings
         ),

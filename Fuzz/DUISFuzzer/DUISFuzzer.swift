@@ -9,6 +9,7 @@
 /// In a normal build the executable replays files given as arguments (crash inputs).
 import DUIS
 import Foundation
+import FuzzSupport
 
 func fuzzOne(_ bytes: UnsafeRawBufferPointer) {
     if let text = String(validating: bytes.prefix(64), as: UTF8.self) {
@@ -29,43 +30,9 @@ func fuzzOne(_ bytes: UnsafeRawBufferPointer) {
     }
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
-
-#if FUZZING
-/// libFuzzer's entry point for programs that have their own main.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
 @main
 struct Fuzz {
     static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        let status = LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-            fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
-            return 0
-        }
-        exit(status)
+        exit(FuzzDriver.run(name: "DUISFuzzer", fuzzOne))
     }
 }
-#else
-@main
-struct ReplayInputs {
-    static func main() throws {
-        let files = CommandLine.arguments.dropFirst()
-        if files.isEmpty {
-            print("usage: DUISFuzzer FILE... (replays inputs; build with -sanitize=fuzzer to fuzz)")
-        }
-        for file in files {
-            let data = try Data(contentsOf: URL(fileURLWithPath: file))
-            data.withUnsafeBytes { fuzzOne($0) }
-            print("replayed \(file) (\(data.count) bytes)")
-        }
-    }
-}
-#endif

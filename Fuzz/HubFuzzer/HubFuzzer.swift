@@ -14,10 +14,11 @@
 ///   swift build --product HubFuzzer --scratch-path .build-fuzz-hub -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING
 ///   GBSM_REFERENCE=../shared/reference .build-fuzz-hub/debug/HubFuzzer -runs=20000 -max_len=256
 /// In a normal build the executable replays files given as arguments (crash inputs), or
-/// runs `--iterations N` inputs from a seeded generator.
+/// runs `--iterations N` inputs from a seeded generator (`FuzzDriver`).
 import Devices
 import DUIS
 import Foundation
+import FuzzSupport
 import Logging
 import SMKI
 import Storage
@@ -393,43 +394,17 @@ func fuzzOne(_ bytes: UnsafeRawBufferPointer) {
     _ = try? blocking { await world.run(input) }
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
-
-#if FUZZING
-/// libFuzzer's entry point for programs that have their own main.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
+/// Under libFuzzer; otherwise replays files, or with `--iterations N [--seed S]` sends N
+/// inputs from a seeded generator (a quick check that needs no fuzzing build).
 @main
 struct Fuzz {
     static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        let status = LLVMFuzzerRunDriver(&argc, &argv) { data, size in
-            fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
-            return 0
-        }
-        FileHandle.standardError.write(Data("HubFuzzer outcomes: \(FuzzWorld.shared.summary)\n".utf8))
-        try? FileManager.default.removeItem(at: FuzzWorld.shared.directory)
-        exit(status)
-    }
-}
-#else
-/// Without libFuzzer: replays inputs given as files, or with `--iterations N [--seed S]`
-/// sends N inputs from a seeded generator (a quick check that needs no fuzzing build).
-@main
-struct ReplayInputs {
-    static func main() throws {
-        var arguments = Array(CommandLine.arguments.dropFirst())
-        if let flag = arguments.firstIndex(of: "--iterations"), flag + 1 < arguments.count, let iterations = Int(arguments[flag + 1]) {
-            var seed: UInt64 = 0x6762_736D
-            if let seedFlag = arguments.firstIndex(of: "--seed"), seedFlag + 1 < arguments.count, let value = UInt64(arguments[seedFlag + 1]) { seed = value }
-            var state = seed
+        let status = FuzzDriver.run(name: "HubFuzzer", fuzzOne) { arguments in
+            guard let flag = arguments.firstIndex(of: "--iterations"), flag + 1 < arguments.count, let iterations = Int(arguments[flag + 1]) else {
+                return false
+            }
+            var state: UInt64 = 0x6762_736D
+            if let seedFlag = arguments.firstIndex(of: "--seed"), seedFlag + 1 < arguments.count, let value = UInt64(arguments[seedFlag + 1]) { state = value }
             for iteration in 0..<iterations {
                 var input: [UInt8] = []
                 for _ in 0..<64 {
@@ -440,14 +415,10 @@ struct ReplayInputs {
                 if (iteration + 1) % 500 == 0 { print("\(iteration + 1) inputs") }
             }
             print("\(iterations) generated inputs through the hub, no crash: \(FuzzWorld.shared.summary)")
-            arguments.removeAll()
+            return true
         }
-        for file in arguments {
-            let data = try Data(contentsOf: URL(fileURLWithPath: file))
-            data.withUnsafeBytes { fuzzOne($0) }
-            print("replayed \(file) (\(data.count) bytes)")
-        }
+        FileHandle.standardError.write(Data("HubFuzzer outcomes: \(FuzzWorld.shared.summary)\n".utf8))
         try? FileManager.default.removeItem(at: FuzzWorld.shared.directory)
+        exit(status)
     }
 }
-#endif

@@ -131,35 +131,10 @@ public struct TimeOfDay: Hashable, Comparable, Sendable, Codable, CustomStringCo
     public init?(xsTime text: String) {
         let bytes = Array(text.utf8)
         guard bytes.count >= 8, bytes.count <= 32, bytes[2] == 58, bytes[5] == 58,
-              let hour = twoDigits(bytes, 0), let minute = twoDigits(bytes, 3), let second = twoDigits(bytes, 6),
+              let hour = digits(bytes, 0, 2), let minute = digits(bytes, 3, 2), let second = digits(bytes, 6, 2),
               minute < 60, second < 60, hour < 24 || (hour == 24 && minute == 0 && second == 0)
         else { return nil }
-        var index = 8
-        var millis: Int64 = 0
-        if index < bytes.count, bytes[index] == 46 {
-            index += 1
-            var scale: Int64 = 100
-            let first = index
-            while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
-                millis += Int64(bytes[index] - 48) * scale
-                scale /= 10
-                index += 1
-            }
-            guard index > first else { return nil }
-        }
-        var offsetMinutes: Int64 = 0
-        if index < bytes.count {
-            if bytes[index] == 90, index == bytes.count - 1 {
-                index += 1
-            } else if bytes[index] == 43 || bytes[index] == 45, bytes.count == index + 6, bytes[index + 3] == 58,
-                      let oh = twoDigits(bytes, index + 1), let om = twoDigits(bytes, index + 4), oh <= 14, om < 60 {
-                offsetMinutes = Int64(oh * 60 + om) * (bytes[index] == 45 ? -1 : 1)
-                index += 6
-            } else {
-                return nil
-            }
-        }
-        guard index == bytes.count else { return nil }
+        guard let (millis, offsetMinutes) = fractionAndZone(bytes, from: 8) else { return nil }
         let local = Int64(hour % 24) * 3_600_000 + Int64(minute) * 60_000 + Int64(second) * 1000 + millis
         self.init(uncheckedMilliseconds: (local - offsetMinutes * 60_000).floorDivided(by: CalendarDay.millisecondsPerDay).remainder)
     }
@@ -222,11 +197,6 @@ extension Int64 {
         }
         return (quotient, remainder)
     }
-}
-
-private func twoDigits(_ bytes: [UInt8], _ start: Int) -> Int? {
-    guard start + 1 < bytes.count, (48...57).contains(bytes[start]), (48...57).contains(bytes[start + 1]) else { return nil }
-    return Int(bytes[start] - 48) * 10 + Int(bytes[start + 1] - 48)
 }
 
 func daysIn(month: Int, year: Int) -> Int {

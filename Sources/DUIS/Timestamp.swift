@@ -75,33 +75,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
               (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
               hour < 24 || (hour == 24 && minute == 0 && second == 0), minute < 60, second < 60
         else { return nil }
-        var index = 19
-        var millis: Int64 = 0
-        if index < bytes.count, bytes[index] == 46 {
-            index += 1
-            var scale: Int64 = 100
-            var any = false
-            while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
-                millis += Int64(bytes[index] - 48) * scale
-                scale /= 10
-                index += 1
-                any = true
-            }
-            guard any else { return nil }
-        }
-        var offsetMinutes: Int64 = 0
-        if index < bytes.count {
-            if bytes[index] == 90, index == bytes.count - 1 {
-                index += 1
-            } else if (bytes[index] == 43 || bytes[index] == 45), bytes.count == index + 6, bytes[index + 3] == 58,
-                      let oh = digits(bytes, index + 1, 2), let om = digits(bytes, index + 4, 2), oh <= 14, om < 60 {
-                offsetMinutes = Int64(oh * 60 + om) * (bytes[index] == 45 ? -1 : 1)
-                index += 6
-            } else {
-                return nil
-            }
-        }
-        guard index == bytes.count else { return nil }
+        guard let (millis, offsetMinutes) = fractionAndZone(bytes, from: 19) else { return nil }
         let days = daysFromCivil(year: Int64(year), month: Int64(month), day: Int64(day))
         milliseconds = days * CalendarDay.millisecondsPerDay + Int64(hour) * 3_600_000 + Int64(minute) * 60_000 + Int64(second) * 1000 + millis - offsetMinutes * 60_000
     }
@@ -119,7 +93,42 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
     }
 }
 
-private func digits(_ bytes: [UInt8], _ start: Int, _ count: Int) -> Int? {
+/// The tail of an `xs:time` or `xs:dateTime` from `index`: optional fractional seconds
+/// (`.f…`, milliseconds kept) and an optional zone (`Z` or `±hh:mm`, at most 14 hours),
+/// then the end of the text. Nil for anything else.
+func fractionAndZone(_ bytes: [UInt8], from start: Int) -> (milliseconds: Int64, offsetMinutes: Int64)? {
+    var index = start
+    var millis: Int64 = 0
+    if index < bytes.count, bytes[index] == 46 {
+        index += 1
+        var scale: Int64 = 100
+        let first = index
+        while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 {
+            millis += Int64(bytes[index] - 48) * scale
+            scale /= 10
+            index += 1
+        }
+        guard index > first else { return nil }
+    }
+    var offsetMinutes: Int64 = 0
+    if index < bytes.count {
+        if bytes[index] == 90, index == bytes.count - 1 {
+            index += 1
+        } else if bytes[index] == 43 || bytes[index] == 45, bytes.count == index + 6, bytes[index + 3] == 58,
+                  let oh = digits(bytes, index + 1, 2), let om = digits(bytes, index + 4, 2), oh <= 14, om < 60 {
+            offsetMinutes = Int64(oh * 60 + om) * (bytes[index] == 45 ? -1 : 1)
+            index += 6
+        } else {
+            return nil
+        }
+    }
+    guard index == bytes.count else { return nil }
+    return (millis, offsetMinutes)
+}
+
+/// The decimal number of `count` digits at `start`, or nil (not digits, or out of range).
+func digits(_ bytes: [UInt8], _ start: Int, _ count: Int) -> Int? {
+    guard start >= 0, count > 0, start + count <= bytes.count else { return nil }
     var value = 0
     for i in start..<(start + count) {
         let byte = bytes[i]
