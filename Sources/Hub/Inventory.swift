@@ -216,7 +216,7 @@ public final class Inventory: Sendable {
         let explicit = state.withLock { state in
             (state.devicesByMPxN[mpxn] ?? []).sorted().compactMap { state.devices[$0] }
         }
-        guard let fleet, let index = fleetIndex(mpxn: mpxn) else { return explicit }
+        guard let index = fleetIndex(mpxn: mpxn) else { return explicit }
         let fleetMeters = devices(atPremises: Fleet.premisesIDBase + Int64(index)).filter {
             $0.importMPxN == mpxn || $0.secondaryImportMPAN == mpxn || $0.exportMPAN == mpxn
         }

@@ -87,7 +87,7 @@ public struct SMKICertificate: Sendable, Hashable {
     }
 
     public var pem: String {
-        (try? PEMDocument(type: "CERTIFICATE", derBytes: der).pemString) ?? ""
+        PEMDocument(type: "CERTIFICATE", derBytes: der).pemString
     }
 
     /// The ECDSA P-256 public key.
