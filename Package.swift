@@ -163,7 +163,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PrivacyTests",
-            dependencies: ["Privacy", "DUIS", "Devices", "LoadModel"],
+            dependencies: ["Privacy", "DUIS", "Devices", "LoadModel", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

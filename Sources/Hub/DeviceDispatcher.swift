@@ -570,12 +570,15 @@ final class DeviceDispatcher: Sendable {
                     .filter { $0.start >= (plan.dataFrom ?? Timestamp(milliseconds: Int64.min)) }
                 : []
             let readings = try await plans.intake(plan: plan, premises: check.occupancy.premises, occupancy: check.occupancy.sequence, readings: values)
-            let first = values.map(\.start).min(), last = values.map(\.start).max()
+            // The receipt echoes what was asked, never what was found: how many readings, or
+            // the first period after the move-in, would tell the operator when the household
+            // moved in or the meter was installed.
             var receipt = DataNode("DataPrivacyPlanReceipt", attributes: [("plan", String(plan.id))])
-            receipt.add("Readings", readings.count)
-            if let first, let last {
-                receipt.add("FirstPeriodStart", first.iso8601)
-                receipt.add("LastPeriodStart", last.iso8601)
+            if let period = work.body.child("ReadLogPeriod"),
+               let start = period.value("StartDateTime").flatMap({ Timestamp(xsDateTime: $0) }),
+               let end = period.value("EndDateTime").flatMap({ Timestamp(xsDateTime: $0) }) {
+                receipt.add("RequestedFrom", start.iso8601)
+                receipt.add("RequestedTo", end.iso8601)
             }
             receipt.add("Disposition", check.request.feedsPlans ? "aggregated by \(plan.level.rawValue) under the plan; no reading is returned raw"
                             : "withheld: the plan aggregates import profiles (4.8.1) and daily consumption (4.17) only")

@@ -76,7 +76,7 @@ public final class PlanPipeline: Sendable {
         return byKey.keys.sorted().map { key in (key, (byKey[key] ?? []).filter { covered(premises: $0, plan: plan) }.sorted()) }
     }
 
-    private static func split(_ key: String) -> (String, Int)? {
+    static func split(_ key: String) -> (String, Int)? {
         let kind = String(key.prefix(2))
         guard let number = Int(key.dropFirst(2)) else { return nil }
         return (kind, number)
@@ -138,6 +138,7 @@ public final class PlanPipeline: Sendable {
     public func run(plan: DataPrivacyPlan, now: Timestamp = .now()) async throws -> PlanAggregator.Outcome {
         let readings = try await store.planReadings(plan: plan.id)
         var outcome = PlanAggregator.Outcome()
+        var reservations: [ReleaseReservation] = []
         if !readings.isEmpty, let secrets = try await store.planSecrets(id: plan.id) {
             let pseudonymiser = Pseudonymiser(key: secrets.key)
             // The network groups the readings fall in, with their siblings (for merging).
@@ -158,13 +159,20 @@ public final class PlanPipeline: Sendable {
             }
             let aggregator = PlanAggregator(plan: plan)
             let partition = aggregator.partition(networkGroups)
+            var premisesOfNetworkGroup: [String: [Int64]] = [:]
+            for group in premisesByGroup { premisesOfNetworkGroup[group.key, default: []] += group.premises }
             let slotLength: Int64 = plan.granularity == .daily ? CalendarDay.millisecondsPerDay : CalendarDay.millisecondsPerHalfHour
+            var ledger = try await ReleaseLedger(pipeline: self, plan: plan, days: Set(readings.map { CalendarDay($0.slot) }),
+                                                 groupPremises: Dictionary(partition.groups.map { group in
+                                                     (group.key, Set(group.networkGroups.flatMap { premisesOfNetworkGroup[$0] ?? [] }))
+                                                 }, uniquingKeysWith: { first, _ in first }))
             outcome = aggregator.run(readings: readings, partition: partition, decidedSlots: try await store.decidedSlots(plan: plan.id),
-                                     slotMilliseconds: slotLength, now: now)
+                                     slotMilliseconds: slotLength, now: now, release: { group, day in ledger.decide(group: group.key, day: day) })
+            reservations = ledger.newReservations
         }
-        var mutations: [Mutation] = []
+        var mutations: [Mutation] = reservations.isEmpty ? [] : [.privacy(.reserveReleaseSets(reservations))]
         let toDelete = plan.rawRetentionDays == 0 ? outcome.decided + outcome.discarded : outcome.discarded
-        if !outcome.published.isEmpty || !outcome.suppressed.isEmpty || !toDelete.isEmpty {
+        if !outcome.published.isEmpty || !outcome.suppressed.isEmpty || !toDelete.isEmpty || !reservations.isEmpty {
             mutations.append(.privacy(.planDecided(plan: plan.id, published: outcome.published, suppressed: outcome.suppressed, deleteReadings: toDelete)))
             var reasons: [String: Int] = [:]
             for suppression in outcome.suppressed {
@@ -182,6 +190,61 @@ public final class PlanPipeline: Sendable {
                                                   aggregatesBefore: now.adding(days: -Int64(plan.aggregateRetentionDays)))))
         try await committer.commit(mutations)
         return outcome
+    }
+
+    // MARK: - The network as the operator meters it
+
+    /// The primary substation (or, for premises gbsm does not place on its network, the
+    /// area) a premises is under.
+    func primary(of premises: Int64) -> String {
+        if let fleet = inventory.fleet, let index = fleet.index(premisesID: premises) {
+            return "PS\(FleetLayout.containing(index, in: fleet.layout.primaryStart))"
+        }
+        return "AREA"
+    }
+
+    /// Every unit under a primary substation (the primary, its secondaries and their
+    /// feeders) with every household on it that has a meter of the fuel, covered by a plan
+    /// or not: what a monitor on the unit would measure.
+    func networkUnits(primary key: String, fuel: PlanFuel) -> [NetworkUnit] {
+        func hasMeter(_ premises: Int64) -> Bool {
+            if fuel == .electricity { return true }
+            if let fleet = inventory.fleet, let index = fleet.index(premisesID: premises) { return fleet.premises(index).has(.gsme) }
+            return inventory.devices(atPremises: premises).contains { $0.type == .gsme }
+        }
+        var units: [NetworkUnit] = []
+        if let fleet = inventory.fleet, let (kind, number) = Self.split(key), kind == "PS", number < fleet.layout.primaryStart.count {
+            let layout = fleet.layout
+            let start = Int(layout.primaryStart[number])
+            let end = number + 1 < layout.primaryStart.count ? Int(layout.primaryStart[number + 1]) : fleet.count
+            var all = Set<Int64>()
+            var secondaries: [Int: Set<Int64>] = [:], feeders: [Int: Set<Int64>] = [:]
+            for index in start..<end {
+                let id = Fleet.premisesIDBase + Int64(index)
+                guard hasMeter(id) else { continue }
+                all.insert(id)
+                secondaries[FleetLayout.containing(index, in: layout.secondaryStart), default: []].insert(id)
+                feeders[FleetLayout.containing(index, in: layout.feederStart), default: []].insert(id)
+            }
+            units.append(NetworkUnit(key: key, level: .primary, members: all))
+            for (number, members) in secondaries { units.append(NetworkUnit(key: "SS\(number)", level: .secondary, members: members)) }
+            for (number, members) in feeders { units.append(NetworkUnit(key: "LV\(number)", level: .feeder, members: members)) }
+            return units
+        }
+        // Premises the store holds explicitly: postcode units stand for feeders, districts
+        // for secondary substations, the whole area for the primary.
+        var all = Set<Int64>()
+        var districts: [String: Set<Int64>] = [:], postcodes: [String: Set<Int64>] = [:]
+        for premises in inventory.explicitPremises where inventory.fleet?.index(premisesID: premises.id) == nil && hasMeter(premises.id) {
+            guard let location = location(premises: premises.id, level: .feeder) else { continue }
+            all.insert(premises.id)
+            postcodes[location.key, default: []].insert(premises.id)
+            districts[location.parent, default: []].insert(premises.id)
+        }
+        units.append(NetworkUnit(key: "AREA", level: .primary, members: all))
+        for (key, members) in districts { units.append(NetworkUnit(key: key, level: .secondary, members: members)) }
+        for (key, members) in postcodes { units.append(NetworkUnit(key: key, level: .feeder, members: members)) }
+        return units
     }
 
     func parent(of key: String, level: AggregationLevel) -> String {

@@ -62,13 +62,20 @@ final class PrivacyGuard: Sendable {
     func check(role: UserRole, party: EUI64, device: DeviceRecord, srv: String) async throws -> Check? {
         guard let request = DataRequest.classify(srv: srv), let premises = device.premises else { return nil }
         let occupancy = try await occupancy(premises: premises)
+        let now = Timestamp.now()
+        // A network operator's or other user's register read, classed by how recently it had
+        // this household's registers.
+        let previousRegisterRead = [.ed, .gt, .ou].contains(role) && request.isRegisterRead
+            ? try await store.lastRegisterRead(premises: premises, occupancy: occupancy.sequence, party: party, srvs: DataRequest.registerReads) : nil
+        let polled = request.registerReadClass(previous: previousRegisterRead, at: now) > .monthly
         // Monthly reads by suppliers and network operators need no consent: no ledger to read.
-        let ledgerFree = request.granularity == .monthly && [.is, .es, .gs, .rsa, .ed, .gt].contains(role)
+        let ledgerFree = request.granularity == .monthly && [.is, .es, .gs, .rsa, .ed, .gt].contains(role) && !polled
         let entries = ledgerFree ? [] : try await store.consents(premises: premises, occupancy: occupancy.sequence)
-        let ledger = ConsentLedger(occupancy: occupancy, entries: entries, at: .now())
+        let ledger = ConsentLedger(occupancy: occupancy, entries: entries, at: now)
         let plans = (role == .ed || role == .gt) && !ledgerFree ? try await store.plans(user: party) : []
         let fuel: PlanFuel = device.type == .gsme || device.type == .gpf ? .gas : .electricity
-        let verdict = rules.decide(role: role, party: party, request: request, ledger: ledger, plans: plans, fuel: fuel)
+        let verdict = rules.registerFrequency(role: role, party: party, request: request, ledger: ledger, previous: previousRegisterRead, at: now)
+            ?? rules.decide(role: role, party: party, request: request, ledger: ledger, plans: plans, fuel: fuel)
         var effective = verdict
         if verdict.isRefusal, enforcement == .dcc {
             effective = .release(rule: "privacy-dcc-mode", reason: "audit only: \(verdict.reason)", dataFrom: occupancy.start)

@@ -15,8 +15,9 @@ public struct NetworkGroup: Sendable, Hashable {
     }
 }
 
-/// A group a plan publishes: one network group, or small ones merged. Every household
-/// belongs to at most one, so no two published groups can be differenced.
+/// A group a plan publishes: one network group, or small ones merged with each other.
+/// Within a plan every household belongs to at most one; across plans and levels
+/// `ReleaseAudit` decides what may be published together.
 public struct PublicationGroup: Sendable, Hashable {
     public var key: String
     public var parent: String
@@ -86,10 +87,11 @@ public struct PlanSuppression: Sendable, Hashable, Codable {
 /// - A period of a group is decided once, when all its households have reported or
 ///   the plan's publication delay has passed, and never again: later readings are
 ///   discarded, so no two versions of one aggregate exist to subtract.
-/// - A period is published only if at least `minimumHouseholds` reported, the
-///   households that did not report are none or at least `minimumHouseholds` (else a
-///   measurement at the feeder head, minus the aggregate, would give them away), and
-///   no household is above `dominanceLimit` of the total.
+/// - A period is published only if every household of the group reported (at least
+///   `minimumHouseholds`), so the operator's choice of which homes to read cannot shape an
+///   aggregate; no household is above `dominanceLimit` of the total; and the group's
+///   households may join what the user already holds for that day (`ReleaseAudit`, asked
+///   through `release`), across all its plans, granularities and levels.
 public struct PlanAggregator: Sendable {
     public let plan: DataPrivacyPlan
 
@@ -122,17 +124,17 @@ public struct PlanAggregator: Sendable {
                         unpublishable.append((group.key, "\(Set(group.members).count) household(s), fewer than the plan's minimum of \(k); the plan suppresses small groups"))
                     }
                 case .merge:
+                    // Small units merge only with each other, never into a larger sibling: the
+                    // sibling is a unit the operator can meter, and the merged total less its
+                    // measurement would be the small units. Each merged unit is unpublishable
+                    // alone, so no measurement of one of them is a published group's part.
                     let members = small.reduce(into: Set<String>()) { $0.formUnion($1.members) }
                     let keys = small.map(\.key)
                     if members.count >= k {
                         large.append(PublicationGroup(key: keys.joined(separator: "+"), parent: parent, members: members, networkGroups: keys))
-                    } else if let index = large.indices.min(by: { large[$0].members.count < large[$1].members.count }) {
-                        large[index].members.formUnion(members)
-                        large[index].networkGroups += keys
-                        large[index].key = large[index].networkGroups.joined(separator: "+")
                     } else {
                         for group in small {
-                            unpublishable.append((group.key, "\(members.count) household(s) under \(parent) even after merging, fewer than the plan's minimum of \(k)"))
+                            unpublishable.append((group.key, "\(members.count) household(s) in the small groups under \(parent), fewer than the plan's minimum of \(k) even merged (a small group is never merged into a larger neighbour, whose own measurement would give it away)"))
                         }
                     }
                 }
@@ -160,7 +162,12 @@ public struct PlanAggregator: Sendable {
 
     /// Decides every period that is due. `decidedSlots` are the (group, slot) pairs
     /// already published or suppressed in earlier runs.
-    public func run(readings: [PlanReading], partition: Partition, decidedSlots: Set<SlotKey>, slotMilliseconds: Int64, now: Timestamp) -> Outcome {
+    ///
+    /// `release` is asked, for each period about to be published, whether the group's
+    /// households may be released to the user for that day beside everything it already
+    /// holds (`ReleaseAudit`); it returns why not, or nil.
+    public func run(readings: [PlanReading], partition: Partition, decidedSlots: Set<SlotKey>, slotMilliseconds: Int64, now: Timestamp,
+                    release: (PublicationGroup, CalendarDay) -> String? = { _, _ in nil }) -> Outcome {
         var outcome = Outcome()
         let k = plan.minimumHouseholds
         let delay = Int64(plan.publicationDelayHours) * 3_600_000
@@ -203,10 +210,14 @@ public struct PlanAggregator: Sendable {
             var reason: String?
             if values.count < k {
                 reason = "\(values.count) household(s) reported, fewer than the plan's minimum of \(k)"
-            } else if missing > 0 && missing < k {
-                reason = "\(missing) household(s) of the group did not report: fewer than \(k), so the group's total measured at the substation minus this aggregate would reveal them"
+            } else if missing > 0 {
+                // Which homes an aggregate covers is never the operator's to choose: a group
+                // is published whole or not at all.
+                reason = "\(missing) household(s) of the group did not report: a group is published only when every household in it reported, so the homes an aggregate covers are never the reader's choice"
             } else if total > 0 && Double(largest) > plan.dominanceLimit * Double(total) {
                 reason = "one household is \(Int((Double(largest) / Double(total) * 100).rounded()))% of the group's total, above the plan's dominance limit of \(Int((plan.dominanceLimit * 100).rounded()))%"
+            } else if let refusal = release(group, CalendarDay(slot)) {
+                reason = refusal
             }
             if let reason {
                 outcome.suppressed.append(PlanSuppression(plan: plan.id, group: key.group, slot: slot, reason: reason, decidedAt: now))

@@ -10,6 +10,23 @@ public struct DataRequest: Sendable, Hashable {
     /// daily consumption); under a plan the others are withheld, not aggregated.
     public var feedsPlans: Bool { srv == "4.8.1" || srv == "4.17" }
 
+    /// The SRVs that read a meter's registers: a monthly read when sent monthly, but a
+    /// profile when polled.
+    public static let registerReads: Set<String> = ["4.1.1", "4.1.2", "4.1.3", "4.1.4", "4.2", "4.3", "4.18", "4.4.2", "4.4.3"]
+
+    public var isRegisterRead: Bool { Self.registerReads.contains(srv) }
+
+    /// What a register read is, given when the same party last had this household's
+    /// registers: two reads under 23 hours apart give a half-hourly-class profile, under
+    /// 27 days apart a daily one (a register read every day is a daily consumption log).
+    public func registerReadClass(previous: Timestamp?, at now: Timestamp) -> Granularity {
+        guard isRegisterRead, let previous else { return granularity }
+        let gap = previous.milliseconds(to: now)
+        if gap < 23 * 3_600_000 { return .halfHourly }
+        if gap < 27 * CalendarDay.millisecondsPerDay { return .daily }
+        return .monthly
+    }
+
     /// How long a log entry of this data covers (entries are stamped at its end): half an
     /// hour, a day, or 0 for snapshots (registers, billing data logs).
     public var periodMilliseconds: Int64 {
@@ -125,6 +142,33 @@ public struct PrivacyRules: Sendable {
         return .release(rule: "other-user-han",
                         reason: "\(srv): \(what) with the consumer's consent for \(consent.purpose.rawValue) at \(consent.granularity.name) given \(consent.given.isoDate)",
                         dataFrom: ledger.occupancy.start)
+    }
+
+    /// Register reads classed by frequency: a network operator or other user reading this
+    /// household's registers again within 27 days (`DataRequest.registerReadClass`) needs
+    /// what a read of that granularity needs: the consumer's verified consent (a plan takes
+    /// profiles and daily logs, not registers). Nil when the rule does not apply (suppliers,
+    /// whose billing reads are unaffected; other SRVs; a first read, or one a month after).
+    public func registerFrequency(role: UserRole, party: EUI64, request: DataRequest, ledger: ConsentLedger, previous: Timestamp?,
+                                  at now: Timestamp) -> PrivacyVerdict? {
+        guard [.ed, .gt, .ou].contains(role), request.isRegisterRead, let previous else { return nil }
+        let effective = request.registerReadClass(previous: previous, at: now)
+        guard effective > .monthly else { return nil }
+        let what = "\(request.srv) (\(request.what)) again \(Self.interval(previous.milliseconds(to: now))) after the last, as often as \(effective.name) data"
+        if let consent = ledger.consent(party: party, covering: effective, verified: true) {
+            return .release(rule: "register-read-frequency",
+                            reason: "\(what): the consumer consented to \(consent.granularity.name) data for \(consent.purpose.rawValue) on \(consent.given.isoDate)",
+                            dataFrom: max(ledger.occupancy.start, consent.dataFrom ?? ledger.occupancy.start))
+        }
+        return .refuse(rule: "register-read-frequency",
+                       reason: "\(what): register reads more often than monthly rebuild a \(effective.name) profile, which \(party) may have only with the consumer's verified consent (a data privacy plan takes profiles, not polled registers); read at most once in 27 days")
+    }
+
+    static func interval(_ milliseconds: Int64) -> String {
+        let minutes = max(0, milliseconds / 60_000)
+        if minutes < 120 { return "\(minutes) minute(s)" }
+        if minutes < 48 * 60 { return "\(minutes / 60) hour(s)" }
+        return "\(minutes / 1440) day(s)"
     }
 
     /// Decides one read of `request` by `party` acting as `role`.

@@ -17,6 +17,9 @@ public enum PrivacyMutation: Sendable {
     case planDecided(plan: Int64, published: [PlanAggregate], suppressed: [PlanSuppression], deleteReadings: [PlanReading])
     /// Deletes raw readings of periods before `slotBefore` and aggregates of periods before `aggregatesBefore`.
     case expirePlanData(plan: Int64, readingsBefore: Timestamp?, aggregatesBefore: Timestamp?)
+    /// The sets of households a user's plans may release for a day (or were refused),
+    /// fixed at the first decision: one set per group and day across granularities.
+    case reserveReleaseSets([ReleaseReservation])
     case recordAccess(DataAccess)
     case putPortalSecret(premises: Int64, occupancy: Int, secretHash: String, at: Timestamp)
     case putPortalLink(tokenHash: String, premises: Int64, occupancy: Int, expires: Timestamp)
@@ -27,6 +30,29 @@ public enum PrivacyMutation: Sendable {
     /// `PortalLinkUnavailable` and none of its other mutations is written, so of many
     /// concurrent uses exactly one commits.
     case consumePortalLink(tokenHash: String, premises: Int64, occupancy: Int, at: Timestamp)
+}
+
+/// The households a user's plans release as one group for one day, or the reason they may
+/// not: `ReleaseAudit` decides it once, at the group's first publication of the day, and
+/// every plan of the user then publishes that group on that day with these households or
+/// not at all.
+public struct ReleaseReservation: Sendable, Hashable {
+    public var user: EUI64
+    public var fuel: PlanFuel
+    public var day: CalendarDay
+    public var group: String
+    public var members: [Int64]
+    /// Why the group may not be released that day, or nil when it may.
+    public var refusal: String?
+
+    public init(user: EUI64, fuel: PlanFuel, day: CalendarDay, group: String, members: [Int64], refusal: String?) {
+        self.user = user
+        self.fuel = fuel
+        self.day = day
+        self.group = group
+        self.members = members
+        self.refusal = refusal
+    }
 }
 
 /// A one-use portal link that was already used, has expired, or belongs to an occupancy
@@ -138,6 +164,16 @@ extension SQLiteStore {
             if let aggregatesBefore {
                 try db.execute(sql: "DELETE FROM dpp_aggregates WHERE plan = ? AND slot < ?", arguments: [plan, aggregatesBefore.milliseconds])
                 try db.execute(sql: "DELETE FROM dpp_suppressed WHERE plan = ? AND slot < ?", arguments: [plan, aggregatesBefore.milliseconds])
+            }
+        case .reserveReleaseSets(let reservations):
+            let statement = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO dpp_release_sets (user, fuel, day, grp, members, refusal) VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            for reservation in reservations {
+                var packed = Data(capacity: reservation.members.count * 8)
+                for member in reservation.members.sorted() { withUnsafeBytes(of: member.littleEndian) { packed.append(contentsOf: $0) } }
+                try statement.execute(arguments: [sqlValue(reservation.user), reservation.fuel.rawValue, Int64(reservation.day.number), reservation.group,
+                                                  packed, reservation.refusal])
             }
         case .recordAccess(let access):
             try db.cachedStatement(sql: """
@@ -272,6 +308,30 @@ extension SQLiteStore {
         }
     }
 
+    /// The release sets of a user's plans for the given days.
+    public func releaseReservations(user: EUI64, fuel: PlanFuel, days: [CalendarDay]) async throws -> [ReleaseReservation] {
+        try await pool.read { db in
+            var result: [ReleaseReservation] = []
+            for day in Set(days) {
+                for row in try Row.fetchAll(db, sql: "SELECT grp, members, refusal FROM dpp_release_sets WHERE user = ? AND fuel = ? AND day = ?",
+                                            arguments: [sqlValue(user), fuel.rawValue, Int64(day.number)]) {
+                    let packed = row["members"] as Data
+                    var members: [Int64] = []
+                    members.reserveCapacity(packed.count / 8)
+                    var offset = packed.startIndex
+                    while offset + 8 <= packed.endIndex {
+                        var value: Int64 = 0
+                        for byte in packed[offset..<offset + 8].reversed() { value = value << 8 | Int64(byte) }
+                        members.append(value)
+                        offset += 8
+                    }
+                    result.append(ReleaseReservation(user: user, fuel: fuel, day: day, group: row["grp"], members: members, refusal: row["refusal"]))
+                }
+            }
+            return result
+        }
+    }
+
     public func planAggregates(plan: Int64, from: Timestamp? = nil, to: Timestamp? = nil) async throws -> [PlanAggregate] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM dpp_aggregates WHERE plan = ? AND slot >= ? AND slot < ? ORDER BY grp, slot",
@@ -301,6 +361,20 @@ extension SQLiteStore {
                                   party: eui(row["party"]), role: row["role"], srv: row["srv"], granularity: granularity, outcome: outcome,
                                   rule: row["rule"], detail: row["detail"], requestID: row["request_id"])
             }
+        }
+    }
+
+    /// When `party` last had this occupancy's registers (a released or audit-only read of
+    /// one of `srvs`), or nil.
+    public func lastRegisterRead(premises: Int64, occupancy: Int, party: EUI64, srvs: Set<String>) async throws -> Timestamp? {
+        try await pool.read { db in
+            let marks = Array(repeating: "?", count: srvs.count).joined(separator: ", ")
+            var arguments: StatementArguments = [premises, occupancy, sqlValue(party)]
+            for srv in srvs.sorted() { _ = arguments.append(contentsOf: [srv]) }
+            return try Int64.fetchOne(db, sql: """
+                SELECT MAX(at) FROM data_access WHERE premises = ? AND occupancy = ? AND party = ? AND srv IN (\(marks))
+                AND outcome IN ('\(DataAccess.Outcome.released.rawValue)', '\(DataAccess.Outcome.allowedAuditOnly.rawValue)')
+                """, arguments: arguments).map(Timestamp.init(milliseconds:))
         }
     }
 

@@ -106,6 +106,13 @@ public final class SQLiteStore: HubStore {
                                     at INTEGER NOT NULL, PRIMARY KEY (premises, device));
             """)
         }
+        migrator.registerMigration("v6-release-sets") { db in
+            // One release per user: the households each group is released with, per day.
+            try db.execute(sql: """
+            CREATE TABLE dpp_release_sets (user INTEGER NOT NULL, fuel TEXT NOT NULL, day INTEGER NOT NULL, grp TEXT NOT NULL,
+                                           members BLOB NOT NULL, refusal TEXT, PRIMARY KEY (user, fuel, day, grp));
+            """)
+        }
         return migrator
     }
 

@@ -229,7 +229,7 @@ struct DPPCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dpp",
         abstract: "Data privacy plans (SLC10A): register a network operator's approved plan, read its aggregated profiles, retire it.",
-        subcommands: [Register.self, List.self, Profiles.self, Retire.self])
+        subcommands: [Register.self, List.self, Profiles.self, Retire.self, DPPCoverage.self])
 
     struct Register: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

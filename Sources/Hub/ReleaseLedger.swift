@@ -1,0 +1,68 @@
+import DUIS
+import Privacy
+import Storage
+
+/// One release per user, during one aggregation run: the sets of households the user's
+/// plans already release for each day (from every plan it holds or held, at every
+/// granularity and level), and the decisions this run adds. A group is checked once per
+/// day (`ReleaseAudit`), at its first publication; the decision, with the households it
+/// covers, is then fixed for every plan of the user, so a daily and a half-hourly plan
+/// publish one group of one day with the same households or not at all.
+struct ReleaseLedger {
+    let plan: DataPrivacyPlan
+    let groupPremises: [String: Set<Int64>]
+    /// The strictest minimum of the user's plans for the fuel: what one plan releases, the
+    /// others' releases must not undo.
+    let minimumHouseholds: Int
+    private var reservations: [Key: ReleaseReservation] = [:]
+    private var released: [CalendarDay: [ReleasedSet]] = [:]
+    private var units: [String: [NetworkUnit]] = [:]
+    private let pipeline: PlanPipeline
+    private(set) var newReservations: [ReleaseReservation] = []
+
+    struct Key: Hashable {
+        var day: CalendarDay
+        var group: String
+    }
+
+    init(pipeline: PlanPipeline, plan: DataPrivacyPlan, days: Set<CalendarDay>, groupPremises: [String: Set<Int64>]) async throws {
+        self.pipeline = pipeline
+        self.plan = plan
+        self.groupPremises = groupPremises
+        let plans = try await pipeline.store.plans(user: plan.user, includeRetired: true).filter { $0.fuel == plan.fuel }
+        minimumHouseholds = max(plan.minimumHouseholds, plans.map(\.minimumHouseholds).max() ?? 0)
+        for reservation in try await pipeline.store.releaseReservations(user: plan.user, fuel: plan.fuel, days: Array(days)) {
+            reservations[Key(day: reservation.day, group: reservation.group)] = reservation
+            if reservation.refusal == nil {
+                released[reservation.day, default: []].append(ReleasedSet(key: reservation.group, members: Set(reservation.members)))
+            }
+        }
+    }
+
+    /// Why `group` may not be published for a period of `day`, or nil when it may.
+    mutating func decide(group: String, day: CalendarDay) -> String? {
+        let members = groupPremises[group] ?? []
+        if let reservation = reservations[Key(day: day, group: group)] {
+            if let refusal = reservation.refusal { return refusal }
+            return Set(reservation.members) == members ? nil
+                : "the households of \(group) changed during \(day) after it was first released that day: its periods of the day are published with the first day's households or not at all"
+        }
+        guard let first = members.first else { return "\(group) has no households" }
+        let primary = pipeline.primary(of: first)
+        let network: [NetworkUnit]
+        if let known = units[primary] {
+            network = known
+        } else {
+            network = pipeline.networkUnits(primary: primary, fuel: plan.fuel)
+            units[primary] = network
+        }
+        let refusal = ReleaseAudit(minimumHouseholds: minimumHouseholds, units: network)
+            .problem(released: released[day] ?? [], candidate: ReleasedSet(key: group, members: members))
+            .map { "one release per user: \($0)" }
+        let reservation = ReleaseReservation(user: plan.user, fuel: plan.fuel, day: day, group: group, members: members.sorted(), refusal: refusal)
+        reservations[Key(day: day, group: group)] = reservation
+        newReservations.append(reservation)
+        if refusal == nil { released[day, default: []].append(ReleasedSet(key: group, members: members)) }
+        return refusal
+    }
+}
