@@ -1,3 +1,4 @@
+import Foundation
 import DUIS
 import Privacy
 import Testing
@@ -129,6 +130,29 @@ import Testing
         #expect(a.pseudonym(premises: 5, occupancy: 0) != a.pseudonym(premises: 5, occupancy: 1))
         #expect(a.pseudonym(premises: 5, occupancy: 0).count == 24)
     }
-}
 
-import Foundation
+    @Test func registerReadsAreClassedByHowOftenTheyAreSent() throws {
+        let read = try #require(DataRequest.classify(srv: "4.1.1"))
+        let hour: Int64 = 3_600_000
+        #expect(read.registerReadClass(previous: nil, at: now) == .monthly)
+        #expect(read.registerReadClass(previous: now.adding(milliseconds: -hour / 2), at: now) == .halfHourly)
+        #expect(read.registerReadClass(previous: now.adding(days: -1), at: now) == .daily)
+        #expect(read.registerReadClass(previous: now.adding(days: -27), at: now) == .monthly)
+        #expect(try #require(DataRequest.classify(srv: "4.8.1")).registerReadClass(previous: now, at: now) == .halfHourly, "not a register read: its own class")
+
+        let empty = ledger([])
+        // A network operator polling registers: refused with the rule, even with a plan.
+        let plan = DataPrivacyPlan(id: 1, user: operatorEUI, name: "p", approvalReference: "a")
+        let polled = rules.registerFrequency(role: .ed, party: operatorEUI, request: read, ledger: empty, previous: now.adding(milliseconds: -hour), at: now)
+        #expect(polled?.isRefusal == true && polled?.rule == "register-read-frequency")
+        #expect(decide(.ed, operatorEUI, "4.1.1", empty, plans: [plan]).rule == "network-operator-monthly", "a first read is a monthly read")
+        // Daily reads of registers need daily consent; with it, they are released.
+        let daily = ledger([entry(operatorEUI, .networkPlanning, .grant, .daily, method: .portal)])
+        #expect(rules.registerFrequency(role: .ed, party: operatorEUI, request: read, ledger: daily, previous: now.adding(days: -2), at: now)?.isRefusal == false)
+        #expect(rules.registerFrequency(role: .ed, party: operatorEUI, request: read, ledger: daily, previous: now.adding(milliseconds: -hour), at: now)?.isRefusal == true)
+        // Other users likewise; suppliers' billing reads are never classed.
+        #expect(rules.registerFrequency(role: .ou, party: thirdParty, request: read, ledger: empty, previous: now.adding(days: -3), at: now)?.rule == "register-read-frequency")
+        #expect(rules.registerFrequency(role: .is, party: supplier, request: read, ledger: empty, previous: now.adding(milliseconds: -hour), at: now) == nil)
+        #expect(rules.registerFrequency(role: .ed, party: operatorEUI, request: read, ledger: empty, previous: now.adding(days: -30), at: now) == nil)
+    }
+}
