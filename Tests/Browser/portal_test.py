@@ -17,7 +17,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 
@@ -46,7 +46,16 @@ def main():
             """Clicks and waits for the next page to replace this one."""
             page = driver.find_element(By.TAG_NAME, "html")
             driver.find_element(By.ID, element_id).click()
-            WebDriverWait(driver, 15).until(expected_conditions.staleness_of(page))
+            WebDriverWait(driver, 15).until(lambda _: replaced(page))
+
+        def replaced(page):
+            """Whether the old page is gone. Chrome may answer for a node of a document being
+            replaced with an inspector error instead of a stale reference: gone as well."""
+            try:
+                page.is_enabled()
+                return False
+            except (StaleElementReferenceException, WebDriverException):
+                return True
 
         def check(condition, message):
             if not condition:
