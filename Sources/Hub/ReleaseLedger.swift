@@ -18,6 +18,8 @@ struct ReleaseLedger {
     private var released: [CalendarDay: [ReleasedSet]] = [:]
     private var units: [String: [NetworkUnit]] = [:]
     private let pipeline: PlanPipeline
+    /// Households that gave the user their own daily or half-hourly data (by consent).
+    private let known: Set<Int64>
     private(set) var newReservations: [ReleaseReservation] = []
 
     struct Key: Hashable {
@@ -31,6 +33,7 @@ struct ReleaseLedger {
         self.groupPremises = groupPremises
         let plans = try await pipeline.store.plans(user: plan.user, includeRetired: true).filter { $0.fuel == plan.fuel }
         minimumHouseholds = max(plan.minimumHouseholds, plans.map(\.minimumHouseholds).max() ?? 0)
+        known = try await pipeline.store.consentedPremises(party: plan.user)
         for reservation in try await pipeline.store.releaseReservations(user: plan.user, fuel: plan.fuel, days: Array(days)) {
             reservations[Key(day: reservation.day, group: reservation.group)] = reservation
             if reservation.refusal == nil {
@@ -56,7 +59,7 @@ struct ReleaseLedger {
             network = pipeline.networkUnits(primary: primary, fuel: plan.fuel)
             units[primary] = network
         }
-        let refusal = ReleaseAudit(minimumHouseholds: minimumHouseholds, units: network)
+        let refusal = ReleaseAudit(minimumHouseholds: minimumHouseholds, units: network, knownHouseholds: known)
             .problem(released: released[day] ?? [], candidate: ReleasedSet(key: group, members: members))
             .map { "one release per user: \($0)" }
         let reservation = ReleaseReservation(user: plan.user, fuel: plan.fuel, day: day, group: group, members: members.sorted(), refusal: refusal)

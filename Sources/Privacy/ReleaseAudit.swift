@@ -66,10 +66,14 @@ public struct ReleasedSet: Sendable, Hashable {
 public struct ReleaseAudit: Sendable {
     public let minimumHouseholds: Int
     public let units: [NetworkUnit]
+    /// Households whose own readings the user may hold (it has their consent for daily or
+    /// half-hourly data): each is known alone, as if released by itself.
+    public let knownHouseholds: Set<Int64>
 
-    public init(minimumHouseholds: Int, units: [NetworkUnit]) {
+    public init(minimumHouseholds: Int, units: [NetworkUnit], knownHouseholds: Set<Int64> = []) {
         self.minimumHouseholds = minimumHouseholds
         self.units = units
+        self.knownHouseholds = knownHouseholds
     }
 
     /// Why `candidate` may not be released beside `released` (what the user already holds
@@ -93,6 +97,10 @@ public struct ReleaseAudit: Sendable {
         }
         for unit in units { add(unit.key, unit.members, level: unit.level, released: false) }
         for set in released { add(set.key, set.members, level: nil, released: true) }
+        let inNetwork = units.reduce(into: Set<Int64>()) { $0.formUnion($1.members) }
+        for household in knownHouseholds.intersection(inNetwork.union(candidate.members)).sorted() {
+            add("household \(household) (its own readings, with consent)", [household], level: nil, released: true)
+        }
         add(candidate.key, candidate.members, level: nil, released: true)
         guard let candidateNode = index[candidate.members] else { return nil }
 
@@ -120,25 +128,28 @@ public struct ReleaseAudit: Sendable {
         for node in order where parent[node] != none { children[parent[node]].append(node) }
 
         // What a set leaves of its households, for each choice of metering inside it: sizes
-        // capped at k, and whether a release was used. `substationMetered` is whether the
+        // capped at k, and whether the candidate was used. Derivations without the
+        // candidate were checked when what they use was released (or are the operator's own
+        // measurements, or what households chose to share), so only those using it are new. `substationMetered` is whether the
         // secondary substation around is metered (its feeders then are), nil above them.
         var memo: [Context: Set<Option>] = [:]
         func inside(_ node: Int, _ substationMetered: Bool?) -> Set<Option> {
             let key = Context(node: node, substationMetered: substationMetered)
             if let known = memo[key] { return known }
             var result = Set<Option>()
+            let isCandidate = node == candidateNode
             switch nodes[node].level {
             case .feeder:
                 if substationMetered == true {
                     result = [Option(size: 0, usedRelease: false)]
                 } else {
-                    result = nodes[node].released ? [Option(size: 0, usedRelease: true)] : below(node, false, usedRelease: false)
+                    result = nodes[node].released ? [Option(size: 0, usedRelease: isCandidate)] : below(node, false, usedRelease: false)
                 }
             case .secondary, .primary:
                 result = [Option(size: 0, usedRelease: false)]
-                result.formUnion(nodes[node].released ? [Option(size: 0, usedRelease: true)] : below(node, false, usedRelease: false))
+                result.formUnion(nodes[node].released ? [Option(size: 0, usedRelease: isCandidate)] : below(node, false, usedRelease: false))
             case nil:
-                result = [Option(size: 0, usedRelease: true)]
+                result = [Option(size: 0, usedRelease: isCandidate)]
             }
             memo[key] = result
             return result
@@ -173,22 +184,23 @@ public struct ReleaseAudit: Sendable {
         while top != none {
             var choices: [Set<Option>] = []
             let node = nodes[top]
+            let isCandidate = top == candidateNode
             switch node.level {
             case .primary:
                 choices.append(below(top, nil, usedRelease: false))
-                if node.released { choices.append(below(top, nil, usedRelease: true)) }
+                if node.released { choices.append(below(top, nil, usedRelease: isCandidate)) }
             case .secondary:
                 choices.append(below(top, true, usedRelease: false))
-                if node.released { choices.append(below(top, false, usedRelease: true)) }
+                if node.released { choices.append(below(top, false, usedRelease: isCandidate)) }
             case .feeder:
                 choices.append(below(top, true, usedRelease: false))
-                if node.released { choices.append(below(top, false, usedRelease: true)) }
+                if node.released { choices.append(below(top, false, usedRelease: isCandidate)) }
             case nil:
                 if withinSubstation(top) {
-                    choices.append(below(top, true, usedRelease: true))
-                    choices.append(below(top, false, usedRelease: true))
+                    choices.append(below(top, true, usedRelease: isCandidate))
+                    choices.append(below(top, false, usedRelease: isCandidate))
                 } else {
-                    choices.append(below(top, nil, usedRelease: true))
+                    choices.append(below(top, nil, usedRelease: isCandidate))
                 }
             }
             for option in choices.joined() where option.usedRelease && option.size > 0 && option.size < k {
@@ -214,6 +226,7 @@ public struct ReleaseAudit: Sendable {
 
     private struct Option: Hashable {
         var size: Int
+        /// Whether the derivation uses the candidate's release.
         var usedRelease: Bool
     }
 }

@@ -308,6 +308,16 @@ extension SQLiteStore {
         }
     }
 
+    /// The premises whose households ever granted `party` daily or finer data: it may hold
+    /// their own readings, which a plan's aggregate must not be differenced against.
+    public func consentedPremises(party: EUI64) async throws -> Set<Int64> {
+        try await pool.read { db in
+            Set(try Int64.fetchAll(db, sql: """
+                SELECT DISTINCT premises FROM consents WHERE party = ? AND action = 'grant' AND (granularity IS NULL OR granularity >= ?)
+                """, arguments: [sqlValue(party), Granularity.daily.rawValue]))
+        }
+    }
+
     /// The release sets of a user's plans for the given days.
     public func releaseReservations(user: EUI64, fuel: PlanFuel, days: [CalendarDay]) async throws -> [ReleaseReservation] {
         try await pool.read { db in

@@ -92,6 +92,16 @@ import TestSupport
         #expect(audit.problem(released: [first], candidate: ReleasedSet(key: "SS", members: ss)) == nil)
     }
 
+    @Test func householdsThatShareTheirOwnDataAreNotAShieldForTheirNeighbours() {
+        // Two of a feeder's six homes gave the operator their half hours by consent: the
+        // feeder's aggregate less theirs would be the other four.
+        let feeder = Self.homes(0, 6)
+        let audit = ReleaseAudit(minimumHouseholds: 5, units: [NetworkUnit(key: "LV", level: .feeder, members: feeder)], knownHouseholds: [0, 1])
+        #expect(audit.problem(released: [], candidate: ReleasedSet(key: "LV", members: feeder))?.contains("4 household(s)") == true)
+        let larger = Self.homes(0, 9)
+        #expect(ReleaseAudit(minimumHouseholds: 5, units: [], knownHouseholds: [0, 1]).problem(released: [], candidate: ReleasedSet(key: "LV", members: larger)) == nil)
+    }
+
     @Test func partlyOverlappingGroupsAreRefused() {
         let a = Self.homes(0, 10), b = Self.homes(5, 10)
         let audit = ReleaseAudit(minimumHouseholds: 5, units: [])
@@ -136,7 +146,9 @@ import TestSupport
                 primary.formUnion(secondary)
             }
             units.append(NetworkUnit(key: "PS", level: .primary, members: primary))
-            let audit = ReleaseAudit(minimumHouseholds: k, units: units)
+            // Now and then a household or two that shared their own readings by consent.
+            let known = Set((0..<random.next(3)).map { _ in Int64(random.next(primary.count)) })
+            let audit = ReleaseAudit(minimumHouseholds: k, units: units, knownHouseholds: known)
             var released: [ReleasedSet] = []
             for attempt in 0..<12 {
                 var members: Set<Int64>
@@ -166,7 +178,7 @@ import TestSupport
                 meterings.append(metered)
             }
             for metered in meterings {
-                let leaks = Attacker(universe: universe).smallGroupsIsolated(known: metered, released: released.map(\.members), below: k)
+                let leaks = Attacker(universe: universe).smallGroupsIsolated(known: metered + known.map { [$0] }, released: released.map(\.members), below: k)
                 #expect(leaks.isEmpty, "round \(round), metering \(metered.map { $0.sorted() }): isolated \(leaks) from \(released.map { $0.members.sorted() })")
             }
         }
