@@ -137,6 +137,11 @@ public enum HubServer {
                 return Response(status: .init(code: result.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: result.body)))
             }
         }
+        let metricsNeedToken = configuration.metricsToken != nil
+        router.get("/") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: HomePage.html(hub: hub, metricsNeedToken: metricsNeedToken))))
+        }
         router.get("/health") { _, _ -> Response in
             textResponse(.ok, "ok: \(hub.inventory.deviceCount) devices, \(hub.registry.all.count) users")
         }

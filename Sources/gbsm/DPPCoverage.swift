@@ -28,7 +28,7 @@ struct DPPCoverage: AsyncParsableCommand {
     var smallGroups: SmallGroupPolicy = .merge
 
     func run() async throws {
-        guard (1...2_000_000).contains(premises) else { throw ValidationError("--premises is 1 to 2,000,000") }
+        guard (1...100_000).contains(premises) else { throw ValidationError("--premises is 1 to 100,000 (every home's day is held in memory)") }
         let created = Timestamp.now().day.number
         let fleet = Fleet.build(FleetSpec(seed: seed, premises: premises, createdDay: created))
         let day = created + 1

@@ -18,6 +18,14 @@ import TestSupport
         #expect(text.contains("gbsm_requests_total{service=\"S\",outcome=\"I99\"}"))
         #expect(text.contains("gbsm_gateway_duration_seconds_bucket{service=\"S\""))
 
+        // A newcomer opening the hub's address finds where everything is.
+        let home = try await HTTPClient.shared.execute(HTTPClientRequest(url: hub.baseURL + "/"), timeout: .seconds(10))
+        #expect(home.status == .ok && home.headers.first(name: "content-type")?.hasPrefix("text/html") == true)
+        let page = String(buffer: try await home.body.collect(upTo: 1 << 20))
+        for link in ["/api/v1/serviceS", "/api/v1/serviceD", "/api/v1/serviceT", "/portal", "/health", "/metrics", "/api/v1/dpp/N/profiles"] {
+            #expect(page.contains(link), "the home page names \(link)")
+        }
+
         // Only POST is served on the DUIS paths.
         let get = try await HTTPClient.shared.execute(HTTPClientRequest(url: hub.baseURL + "/api/v1/serviceS"), timeout: .seconds(10))
         #expect(get.status.code >= 400)
