@@ -194,6 +194,16 @@ public final class PlanPipeline: Sendable {
 
     // MARK: - The network as the operator meters it
 
+    /// The day a premises' meters were installed (the fleet's install day, or the earliest
+    /// commissioning of a meter the store holds), if known.
+    func installDay(premises: Int64) -> CalendarDay? {
+        if let fleet = inventory.fleet, let index = fleet.index(premisesID: premises) {
+            return CalendarDay(number: Int64(fleet.premises(index).traits.installedOn))
+        }
+        return inventory.devices(atPremises: premises).filter { $0.type == .esme || $0.type == .gsme }
+            .compactMap(\.dateCommissioned).min().map(CalendarDay.init)
+    }
+
     /// The primary substation (or, for premises gbsm does not place on its network, the
     /// area) a premises is under.
     func primary(of premises: Int64) -> String {

@@ -66,7 +66,7 @@ final class PrivacyGuard: Sendable {
         // A network operator's or other user's register read, classed by how recently it had
         // this household's registers.
         let previousRegisterRead = [.ed, .gt, .ou].contains(role) && request.isRegisterRead
-            ? try await store.lastRegisterRead(premises: premises, occupancy: occupancy.sequence, party: party, srvs: DataRequest.registerReads) : nil
+            ? try await store.lastRegisterRead(premises: premises, party: party, srvs: DataRequest.registerReads) : nil
         let polled = request.registerReadClass(previous: previousRegisterRead, at: now) > .monthly
         // Monthly reads by suppliers and network operators need no consent: no ledger to read.
         let ledgerFree = request.granularity == .monthly && [.is, .es, .gs, .rsa, .ed, .gt].contains(role) && !polled
@@ -77,6 +77,17 @@ final class PrivacyGuard: Sendable {
         let verdict = rules.registerFrequency(role: role, party: party, request: request, ledger: ledger, previous: previousRegisterRead, at: now)
             ?? rules.decide(role: role, party: party, request: request, ledger: ledger, plans: plans, fuel: fuel)
         var effective = verdict
+        // A network operator's raw daily or half-hourly data (by consent) never covers a day
+        // on which the household was part of a group released to it under a plan: the
+        // aggregate less the household's own readings would give its neighbours.
+        if (role == .ed || role == .gt), case .release(let rule, let reason, let from) = verdict, request.granularity > .monthly || polled,
+           let released = try await store.lastReleasedDay(user: party, fuel: fuel, premises: premises) {
+            let after = Timestamp(dayNumber: released.number + 1)
+            if after > from {
+                effective = .release(rule: rule, reason: reason + "; withheld up to \(after.iso8601): the household was in a group released to \(party) under its plans until then",
+                                     dataFrom: after)
+            }
+        }
         if verdict.isRefusal, enforcement == .dcc {
             effective = .release(rule: "privacy-dcc-mode", reason: "audit only: \(verdict.reason)", dataFrom: occupancy.start)
         }

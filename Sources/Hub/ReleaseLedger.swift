@@ -20,6 +20,9 @@ struct ReleaseLedger {
     private let pipeline: PlanPipeline
     /// Households that gave the user their own daily or half-hourly data (by consent).
     private let known: Set<Int64>
+    /// Changes of tenancy by premises: a group is withheld for the calendar month of any
+    /// member's move-in or installation, so its first published period dates neither.
+    private let moves: [Int64: [Timestamp]]
     private(set) var newReservations: [ReleaseReservation] = []
 
     struct Key: Hashable {
@@ -34,12 +37,22 @@ struct ReleaseLedger {
         let plans = try await pipeline.store.plans(user: plan.user, includeRetired: true).filter { $0.fuel == plan.fuel }
         minimumHouseholds = max(plan.minimumHouseholds, plans.map(\.minimumHouseholds).max() ?? 0)
         known = try await pipeline.store.consentedPremises(party: plan.user)
+        moves = try await pipeline.store.occupancyStarts()
         for reservation in try await pipeline.store.releaseReservations(user: plan.user, fuel: plan.fuel, days: Array(days)) {
             reservations[Key(day: reservation.day, group: reservation.group)] = reservation
             if reservation.refusal == nil {
                 released[reservation.day, default: []].append(ReleasedSet(key: reservation.group, members: Set(reservation.members)))
             }
         }
+    }
+
+    /// Whether the premises' household moved in, or its meter was installed, in the calendar
+    /// month of `day`.
+    private func movedIn(_ premises: Int64, month day: CalendarDay) -> Bool {
+        let (year, month, _) = day.civil
+        func same(_ other: CalendarDay) -> Bool { let (y, m, _) = other.civil; return y == year && m == month }
+        if let starts = moves[premises], starts.contains(where: { same(CalendarDay($0)) }) { return true }
+        return pipeline.installDay(premises: premises).map(same) ?? false
     }
 
     /// Why `group` may not be published for a period of `day`, or nil when it may.
@@ -59,9 +72,18 @@ struct ReleaseLedger {
             network = pipeline.networkUnits(primary: primary, fuel: plan.fuel)
             units[primary] = network
         }
-        let refusal = ReleaseAudit(minimumHouseholds: minimumHouseholds, units: network, knownHouseholds: known)
-            .problem(released: released[day] ?? [], candidate: ReleasedSet(key: group, members: members))
-            .map { "one release per user: \($0)" }
+        let refusal: String?
+        if let moved = members.sorted().first(where: { movedIn($0, month: day) }) {
+            let (year, month, _) = day.civil
+            refusal = "one release per user: a household of \(group) moved in or had its meter installed in \(year)-\(month < 10 ? "0" : "")\(month) (premises \(moved)); the group is withheld for that calendar month, so its first published period dates neither"
+        } else {
+            // Sets under other primaries are disjoint from this one's: they change nothing.
+            let primaryMembers = network.first { $0.level == .primary }?.members ?? members
+            let near = (released[day] ?? []).filter { set in set.members.first.map(primaryMembers.contains) ?? false }
+            refusal = ReleaseAudit(minimumHouseholds: minimumHouseholds, units: network, knownHouseholds: known)
+                .problem(released: near, candidate: ReleasedSet(key: group, members: members))
+                .map { "one release per user: \($0)" }
+        }
         let reservation = ReleaseReservation(user: plan.user, fuel: plan.fuel, day: day, group: group, members: members.sorted(), refusal: refusal)
         reservations[Key(day: day, group: group)] = reservation
         newReservations.append(reservation)

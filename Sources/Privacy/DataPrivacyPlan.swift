@@ -107,7 +107,7 @@ public struct DataPrivacyPlan: Sendable, Hashable, Codable {
         if minimumHouseholds > 10_000 { problems.append("minimumHouseholds above 10,000 leaves nothing to publish") }
         if !(dominanceLimit > 0 && dominanceLimit < 1) { problems.append("dominanceLimit must be a share between 0 and 1 (for example 0.15)") }
         if rawRetentionDays < 0 || rawRetentionDays > 31 { problems.append("rawRetentionDays must be 0 to 31: raw household data is deleted once aggregated") }
-        if aggregateRetentionDays < 1 { problems.append("aggregateRetentionDays must be at least 1") }
+        if aggregateRetentionDays < 1 || aggregateRetentionDays > 3_650 { problems.append("aggregateRetentionDays must be 1 to 3,650") }
         if publicationDelayHours < 0 || publicationDelayHours > 24 * 31 { problems.append("publicationDelayHours must be 0 to 744") }
         if purposes.isEmpty { problems.append("purposes is empty") }
         let forbidden = purposes.filter(Self.forbiddenPurposes.contains)

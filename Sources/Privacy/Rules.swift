@@ -58,6 +58,9 @@ public struct DataRequest: Sendable, Hashable {
         // heating boost or its auxiliary loads, which devices it has.
         case "4.11.1", "4.11.2": return DataRequest(srv: srv, granularity: .monthly, what: "the household's tariff")
         case "7.11": return DataRequest(srv: srv, granularity: .daily, what: "boost button use (when the heating was boosted)")
+        // Event and security logs date the installation, top-ups, HAN joins and changes of
+        // supplier (usually a move): the household's, at daily granularity.
+        case "6.13": return DataRequest(srv: srv, granularity: .daily, what: "event and security logs (installation, top-ups, devices joined, changes of supplier)")
         case "7.15": return DataRequest(srv: srv, granularity: .daily, what: "auxiliary controller operation")
         case "7.7", "7.14": return DataRequest(srv: srv, granularity: .monthly, what: "auxiliary load settings")
         case "8.9": return DataRequest(srv: srv, granularity: .monthly, what: "the devices on the household's HAN")

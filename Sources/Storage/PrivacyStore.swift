@@ -166,14 +166,24 @@ extension SQLiteStore {
                 try db.execute(sql: "DELETE FROM dpp_suppressed WHERE plan = ? AND slot < ?", arguments: [plan, aggregatesBefore.milliseconds])
             }
         case .reserveReleaseSets(let reservations):
+            // A plain INSERT: a run that decided against a stale ledger (another run reserved
+            // the same group and day meanwhile) fails whole, and the next run decides again.
             let statement = try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO dpp_release_sets (user, fuel, day, grp, members, refusal) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO dpp_release_sets (user, fuel, day, grp, members, refusal) VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            let member = try db.cachedStatement(sql: """
+                INSERT INTO dpp_release_members (user, fuel, premises, last_day) VALUES (?, ?, ?, ?)
+                ON CONFLICT (user, fuel, premises) DO UPDATE SET last_day = MAX(last_day, excluded.last_day)
                 """)
             for reservation in reservations {
                 var packed = Data(capacity: reservation.members.count * 8)
                 for member in reservation.members.sorted() { withUnsafeBytes(of: member.littleEndian) { packed.append(contentsOf: $0) } }
                 try statement.execute(arguments: [sqlValue(reservation.user), reservation.fuel.rawValue, Int64(reservation.day.number), reservation.group,
                                                   packed, reservation.refusal])
+                guard reservation.refusal == nil else { continue }
+                for premises in reservation.members {
+                    try member.execute(arguments: [sqlValue(reservation.user), reservation.fuel.rawValue, premises, Int64(reservation.day.number)])
+                }
             }
         case .recordAccess(let access):
             try db.cachedStatement(sql: """
@@ -318,6 +328,25 @@ extension SQLiteStore {
         }
     }
 
+    /// The last day a household was part of a group released to `user` under its plans.
+    public func lastReleasedDay(user: EUI64, fuel: PlanFuel, premises: Int64) async throws -> CalendarDay? {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT last_day FROM dpp_release_members WHERE user = ? AND fuel = ? AND premises = ?",
+                               arguments: [sqlValue(user), fuel.rawValue, premises]).flatMap { CalendarDay(number: $0) }
+        }
+    }
+
+    /// Every change of tenancy's start, by premises (the table holds only premises that had one).
+    public func occupancyStarts() async throws -> [Int64: [Timestamp]] {
+        try await pool.read { db in
+            var result: [Int64: [Timestamp]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT premises, start_ms FROM occupancies WHERE seq > 0") {
+                result[row["premises"], default: []].append(Timestamp(milliseconds: row["start_ms"]))
+            }
+            return result
+        }
+    }
+
     /// The release sets of a user's plans for the given days.
     public func releaseReservations(user: EUI64, fuel: PlanFuel, days: [CalendarDay]) async throws -> [ReleaseReservation] {
         try await pool.read { db in
@@ -374,15 +403,16 @@ extension SQLiteStore {
         }
     }
 
-    /// When `party` last had this occupancy's registers (a released or audit-only read of
-    /// one of `srvs`), or nil.
-    public func lastRegisterRead(premises: Int64, occupancy: Int, party: EUI64, srvs: Set<String>) async throws -> Timestamp? {
+    /// When `party` last had this premises' registers (a released or audit-only read of one
+    /// of `srvs`), whatever the occupancy: keyed by the meter, so that a read that succeeds
+    /// again early does not tell the party a change of tenancy happened.
+    public func lastRegisterRead(premises: Int64, party: EUI64, srvs: Set<String>) async throws -> Timestamp? {
         try await pool.read { db in
             let marks = Array(repeating: "?", count: srvs.count).joined(separator: ", ")
-            var arguments: StatementArguments = [premises, occupancy, sqlValue(party)]
+            var arguments: StatementArguments = [premises, sqlValue(party)]
             for srv in srvs.sorted() { _ = arguments.append(contentsOf: [srv]) }
             return try Int64.fetchOne(db, sql: """
-                SELECT MAX(at) FROM data_access WHERE premises = ? AND occupancy = ? AND party = ? AND srv IN (\(marks))
+                SELECT MAX(at) FROM data_access WHERE premises = ? AND party = ? AND srv IN (\(marks))
                 AND outcome IN ('\(DataAccess.Outcome.released.rawValue)', '\(DataAccess.Outcome.allowedAuditOnly.rawValue)')
                 """, arguments: arguments).map(Timestamp.init(milliseconds:))
         }

@@ -107,10 +107,14 @@ public final class SQLiteStore: HubStore {
             """)
         }
         migrator.registerMigration("v6-release-sets") { db in
-            // One release per user: the households each group is released with, per day.
+            // One release per user: the households each group is released with, per day, and
+            // the last day each household was part of a release to the user (its own readings
+            // may not be released to that user for those days, even with consent later).
             try db.execute(sql: """
             CREATE TABLE dpp_release_sets (user INTEGER NOT NULL, fuel TEXT NOT NULL, day INTEGER NOT NULL, grp TEXT NOT NULL,
                                            members BLOB NOT NULL, refusal TEXT, PRIMARY KEY (user, fuel, day, grp));
+            CREATE TABLE dpp_release_members (user INTEGER NOT NULL, fuel TEXT NOT NULL, premises INTEGER NOT NULL, last_day INTEGER NOT NULL,
+                                              PRIMARY KEY (user, fuel, premises)) WITHOUT ROWID;
             """)
         }
         return migrator

@@ -85,6 +85,13 @@ struct DPPCoverage: AsyncParsableCommand {
                 if let known = decided[group.key] { return known }
                 let members = Set(group.members.compactMap { Int64($0) })
                 guard let first = members.min() else { return "empty" }
+                // A group is withheld for the calendar month of a member's installation (as
+                // the hub does, with moves too), so its first period dates neither.
+                let month = { (day: Int32) -> Int in let (y, m, _) = CalendarDay(number: Int64(day)).map(\.civil) ?? (0, 0, 0); return y * 12 + m }
+                if members.contains(where: { month(fleet.premises(Int($0)).traits.installedOn) == month(day) }) {
+                    decided[group.key] = "installed this month"
+                    return "installed this month"
+                }
                 let primary = primaryOf(first)
                 let refusal = ReleaseAudit(minimumHouseholds: minimumHouseholds, units: unitsByPrimary[primary] ?? [])
                     .problem(released: released[primary] ?? [], candidate: ReleasedSet(key: group.key, members: members))

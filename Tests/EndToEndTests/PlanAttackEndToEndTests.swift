@@ -4,6 +4,7 @@ import DUIS
 import Foundation
 import Hub
 import Privacy
+import Storage
 import Testing
 import TestSupport
 
@@ -150,6 +151,23 @@ extension PrivacyEndToEndTests {
                 #expect(rest.count >= 5, "\(profile.group) less \(part) is \(rest.count) household(s)")
             }
         }
+        // Consent given after a release: the household's own half hours reach the operator
+        // only from the day after its last released day, never for a day its group was
+        // published (the aggregate less its own readings would give its neighbours).
+        let member = try #require(hhOfDay.first.map { network.members(of: $0.group) }?.min())
+        let home = fleet.premises(Int(member - Fleet.premisesIDBase))
+        try await setup.hub.hub.store.apply(Mutation.recordConsent(
+            ConsentEntry(premises: member, occupancy: 0, party: operatorEUI, purpose: .networkPlanning, action: .grant, granularity: .halfHourly,
+                         method: .portal, at: Timestamp.now()), via: "test"))
+        let own = try await setup.read(requestXML(originator: operatorEUI, target: home.eui(.esme), commandVariant: "1", srv: "4.8.1", body: """
+            <sr:ReadActiveImportProfileData><sr:ReadLogPeriod><sr:StartDateTime>\(Timestamp(dayNumber: day - 1).iso8601)</sr:StartDateTime>\
+            <sr:EndDateTime>\(Timestamp.now().iso8601)</sr:EndDateTime></sr:ReadLogPeriod></sr:ReadActiveImportProfileData>
+            """))
+        let stamps = own.values("Timestamp").compactMap { Timestamp(xsDateTime: $0) }
+        #expect(own.code == "I0" && !stamps.isEmpty, "its own half hours after the released day arrive")
+        #expect(stamps.allSatisfy { $0.adding(milliseconds: -CalendarDay.millisecondsPerHalfHour) >= Timestamp(dayNumber: day + 1) },
+                "none of the released day: \(stamps.map(\.iso8601).prefix(3))")
+
         let suppressed = try await setup.hub.hub.store.planSuppressions(plan: 1) + setup.hub.hub.store.planSuppressions(plan: 2)
         let releaseRefusals = suppressed.filter { $0.reason.contains("one release per user") }
         print("privacy attack suite (fleet \(Self.fleetSpec.premises) homes, seed \(Self.fleetSpec.seed)): PS\(primary), \(homes.count) homes, \(Set(homes.map(\.secondary)).count) secondaries, \(Set(homes.map(\.feeder)).count) feeders; operator received \(hhOfDay.count) half-hourly and \(dailyOfDay.count) daily aggregates for \(dayStart.isoDate); \(releaseRefusals.count) period(s) withheld by one release per user; \(network.meterings().count) monitor choices; groups below k isolated: \(isolated.count); by hand: \(differences.joined(separator: "; "))")

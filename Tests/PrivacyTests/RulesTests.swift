@@ -154,5 +154,8 @@ import Testing
         #expect(rules.registerFrequency(role: .ou, party: thirdParty, request: read, ledger: empty, previous: now.adding(days: -3), at: now)?.rule == "register-read-frequency")
         #expect(rules.registerFrequency(role: .is, party: supplier, request: read, ledger: empty, previous: now.adding(milliseconds: -hour), at: now) == nil)
         #expect(rules.registerFrequency(role: .ed, party: operatorEUI, request: read, ledger: empty, previous: now.adding(days: -30), at: now) == nil)
+        // Event and security logs date an installation, top-ups and moves: daily data.
+        #expect(decide(.ed, operatorEUI, "6.13", empty).rule == "network-operator-dpp-required")
+        #expect(!decide(.is, supplier, "6.13", empty).isRefusal)
     }
 }
