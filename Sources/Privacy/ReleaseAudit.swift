@@ -58,10 +58,13 @@ public struct ReleasedSet: Sendable, Hashable {
 /// can isolate is the smallest non-empty atom. The operator chooses the metered units; the
 /// released sets are always in its family. For the new set and every set above it, the
 /// check walks every choice of metering inside it and the sizes that set less what is
-/// known inside it can take, and refuses the release when a choice that uses a release
-/// leaves 1 to k-1 households. Choices that use no release are the operator's own
-/// measurements (a one-home feeder seen by its substation's monitor is its own data), not
-/// DCC's to refuse. Time adds nothing: a day's sets apply to periods of that day only, and
+/// known inside it can take, and refuses the release when a choice that uses the new set
+/// leaves 1 to k-1 households. Choices that do not use it were checked when what they use
+/// was released, or are the operator's own measurements (a one-home feeder seen by its
+/// substation's monitor is its own data) or what households chose to share (consent):
+/// not DCC's to refuse. This induction needs the units and the consented households to
+/// stay as they were, which `ReleaseLedger` and `PrivacyGuard` see to (a consent reaches
+/// only days after the household's last release). Time adds nothing: a day's sets apply to periods of that day only, and
 /// every value derivable from them is a combination of atom-by-period sums.
 public struct ReleaseAudit: Sendable {
     public let minimumHouseholds: Int
