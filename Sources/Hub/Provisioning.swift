@@ -15,7 +15,9 @@ public enum Provisioning {
     public static let supplier = EUI64(0x90B3_D51F_3001_0000)
     public static let networkOperator = EUI64(0x90B3_D51F_3002_0000)
     public static let secondSupplier = EUI64(0x90B3_D51F_3003_0000)
-    public static let otherUser = EUI64(0x00DB_1234_5678_9004)
+    /// DCC Boxed's other user: its XML-signing key in the ZAZ1 keystore is entry
+    /// `00db123456780004` (an earlier issue's `…-78-90-04` has no key).
+    public static let otherUser = EUI64(0x00DB_1234_5678_0004)
 
     /// A DCC user to register, with the GBCS remote party role its organisation
     /// certificates carry.
@@ -44,6 +46,34 @@ public enum Provisioning {
         UserSpec(eui: otherUser, name: "Other user", roles: [.ou], gbcsRole: RemotePartyRole.otherUser),
         UserSpec(eui: dccEUI, name: "DCC", roles: [.dcc], gbcsRole: nil),
     ]
+
+    /// DCC Boxed's users as its keystore defines them, not as a list: every EUI with a DUIS
+    /// XML-signing certificate and key (role 135) is a user, with the DUIS roles its GBCS
+    /// remote party certificates (same EUI) give it, as DCC Boxed does: a supplier (role 2)
+    /// is import, export and gas supplier, and other user for the 9.1 DCC Boxed's
+    /// reference data sends from it; a network operator (3) is electricity distributor and
+    /// gas transporter; an other user (127) is an other user. DCC itself signs with its DSP
+    /// key (137). A role 135 key with no such GBCS certificate makes an other user. Names
+    /// are the certificate's common name, or this hub's name for a known EUI.
+    public static func users(from keystore: Keystore) -> [UserSpec] {
+        var result: [UserSpec] = []
+        let signers = Set(keystore.userXMLSigning.filter { $0.privateKeyPEM != nil }.map(\.eui))
+        for eui in signers.sorted(by: { $0.rawValue < $1.rawValue }) {
+            let entries = keystore.entries.filter { $0.eui == eui }
+            let gbcsRoles = Set(entries.compactMap(\.role).filter { $0 < RemotePartyRole.xmlSigning })
+            var roles: [UserRole] = []
+            if gbcsRoles.contains(RemotePartyRole.supplier) { roles += [.is, .es, .gs, .ou] }
+            if gbcsRoles.contains(RemotePartyRole.networkOperator) { roles += [.ed, .gt] }
+            if gbcsRoles.contains(RemotePartyRole.otherUser) || roles.isEmpty { roles.append(.ou) }
+            let gbcsRole = [RemotePartyRole.supplier, RemotePartyRole.networkOperator, RemotePartyRole.otherUser].first(where: gbcsRoles.contains)
+            let name = defaultUsers.first { $0.eui == eui }?.name ?? entries.compactMap(\.name).first ?? "DCC Boxed user \(eui)"
+            result.append(UserSpec(eui: eui, name: name, roles: UserRoleSet(roles), gbcsRole: gbcsRole))
+        }
+        if let dsp = keystore.dspSigner, !signers.contains(dsp.eui) {
+            result.append(UserSpec(eui: dsp.eui, name: "DCC", roles: [.dcc], gbcsRole: nil))
+        }
+        return result
+    }
 
     /// The devices of DCC Boxed's default premises.
     public static let defaultDevices: [(eui: EUI64, type: DeviceType)] = [
@@ -183,6 +213,9 @@ public enum Provisioning {
             keystore = pki.keystore
             source = "generated test PKI in \(smki.path)"
         }
+        // An imported keystore defines the users (DCC Boxed's); a generated one has the
+        // users it was generated for.
+        let users = keystoreFile == nil ? users : Self.users(from: keystore)
         let store = try SQLiteStore(path: configuration.databasePath)
         let now = Timestamp.now()
         var mutations = userMutations(keystore: keystore, users: users, responseURL: responseURL, existing: try await store.users(), at: now)

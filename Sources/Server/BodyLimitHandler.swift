@@ -220,14 +220,28 @@ final class BodyLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: - Outbound
 
+    /// Whether the response being written says `Connection: close`.
+    private var closeAfterResponse = false
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard !answered else {
             promise?.fail(ChannelError.outputClosed)
             return
         }
         switch unwrapOutboundIn(data) {
-        case .head(let head) where head.status.kind != .informational: writtenHeads += 1
-        case .end: writtenEnds += 1
+        case .head(let head) where head.status.kind != .informational:
+            writtenHeads += 1
+            closeAfterResponse = head.headerFields[.connection]?.lowercased().contains("close") ?? false
+        case .end:
+            writtenEnds += 1
+            // The application answered "Connection: close" (a form it refused, say) while
+            // the request's body is still arriving: the connection ends with the answer, as
+            // it says, rather than waiting for a body the client may never finish.
+            if closeAfterResponse, incoming != nil {
+                context.writeAndFlush(data, promise: promise)
+                close(context: context)
+                return
+            }
         default: break
         }
         context.write(data, promise: promise)

@@ -37,7 +37,7 @@ import TestSupport
         #expect(try await client.post(try client.sign(network, counter: Counters.next()), to: .nonDevice).code == "I0")
 
         // The endpoint refuses for a while: the hub retries with backoff, then delivers once it accepts.
-        try await waitUntil { receiver.attempts >= 4 }
+        try await waitUntil(timeout: .seconds(60)) { receiver.attempts >= 4 }
         #expect(receiver.messages.isEmpty)
         receiver.refuse(false)
         let alerts = await receiver.waitFor(2)
