@@ -92,7 +92,8 @@ public struct ReleaseAudit: Sendable {
             guard !members.isEmpty else { return }
             if let existing = index[members] {
                 nodes[existing].released = nodes[existing].released || released
-                if nodes[existing].level == nil || (level.map { $0 > (nodes[existing].level ?? .feeder) } ?? false) { nodes[existing].level = level ?? nodes[existing].level }
+                // The same households as a unit of two levels (a one-feeder substation): the higher.
+                nodes[existing].level = [nodes[existing].level, level].compactMap { $0 }.max()
             } else {
                 index[members] = nodes.count
                 nodes.append(Node(name: name, members: members, level: level, released: released))
