@@ -15,6 +15,7 @@
 #include <libxml/xmlIO.h>
 #include <libxml/xmlsave.h>
 #include <libxml/SAX2.h>
+#include <libxml/xmlschemas.h>
 
 /// xmlFree is a global function pointer in libxml2; this wrapper lets Swift call it
 /// without touching shared mutable state.
@@ -28,5 +29,10 @@ static void gbsm_discard_error(void *context, const char *message, ...) { (void)
 static inline void gbsm_silence_libxml2(void) {
     xmlThrDefSetGenericErrorFunc(NULL, gbsm_discard_error);
     xmlSetGenericErrorFunc(NULL, gbsm_discard_error);
+}
+/// Installs libxml2's loader that refuses network URLs, for every load the process makes
+/// (schema imports included): gbsm reads schemas from a folder and never fetches one.
+static inline void gbsm_forbid_network_loads(void) {
+    xmlSetExternalEntityLoader(xmlNoNetExternalEntityLoader);
 }
 #endif

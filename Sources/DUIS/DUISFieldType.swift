@@ -169,7 +169,7 @@ public enum DUISFields {
         // Identifiers.
         "DeviceID": .eui, "OtherDeviceID": .eui, "OldCHFID": .eui, "OldGPFID": .eui, "HCALCS": .eui,
         "DeviceIDList": .euiList(maxLength: 1_199_999), "OriginalRequestID": .requestID,
-        "ImportMPxN": .string(length: 1...13), "MPxN": .string(length: 1...13), "MPRN": .string(length: 1...10),
+        "ImportMPxN": .string(length: 1...13), "MPxN": .string(length: 1...13), "MPRN": .string(length: 1...10), "ImportMPRN": .string(length: 1...10),
         "ImportMPAN": .string(length: 13...13), "ExportMPAN": .string(length: 13...13), "SecondaryImportMPAN": .string(length: 13...13),
         "UTRN": .string(length: 20...20, characters: .digits),
         // Texts the devices or the inventory keep.

@@ -2,8 +2,11 @@
 // request matrix (name, critical, on demand, future-dated response pattern, DCC
 // scheduling, non-device, eligible user roles), with two additions of gbsm's own that
 // the matrix does not carry: the device types each variant applies to (the E11 check),
-// taken from the DUIS service descriptions, and the request body element each variant
-// expects. Where the matrix lists no eligible role for 8.5 and 8.6, the responsible
+// and the request body element each variant expects. The device types come from the
+// GBCS use cases each variant maps to (most name their device) and from the targets of
+// DCC's Reference Test Data Set (its DUIS requests and GBCS commands); the DUIS text
+// on applicability was not available. `docs/DEVICE-TYPES.md` gives the evidence for
+// every row; where the sources are silent, what the reference data sends is accepted. Where the matrix lists no eligible role for 8.5 and 8.6, the responsible
 // supplier roles (IS, GS) are used, as DUIS describes them; 7.16 stays without one.
 // The matrix gives 6.20.1 and 6.20.2 the service reference "6.2"; DUIS (and the
 // templates) use 6.20, as here.
@@ -37,7 +40,7 @@ extension ServiceCatalogue {
         .init("3.1", "3.1", "Display Message", critical: false, onDemand: true, futureDating: .dsp, dccSchedulable: false, nonDevice: false,
               roles: [.is, .gs], devices: [.esme, .gsme], body: "DisplayMessage", variants: [1, 2, 3]),
         .init("3.2", "3.2", "Restrict Access For Change Of Tenancy", critical: false, onDemand: true, futureDating: .dsp, dccSchedulable: false, nonDevice: false,
-              roles: [.is, .gs], devices: [.esme, .gsme], body: "RestrictAccessForChangeOfTenancy", variants: [1, 2, 3]),
+              roles: [.is, .gs], devices: [.esme, .gsme, .gpf], body: "RestrictAccessForChangeOfTenancy", variants: [1, 2, 3]),
         .init("3.3", "3.3", "Clear Event Log", critical: false, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,
               roles: [.is, .gs], devices: [.esme, .gsme], body: "ClearEventLog", variants: [1, 2, 3]),
         .init("3.4", "3.4", "Update Supplier Name", critical: false, onDemand: true, futureDating: .dsp, dccSchedulable: false, nonDevice: false,
@@ -75,7 +78,7 @@ extension ServiceCatalogue {
         .init("4.8.3", "4.8", "Read Export Profile Data", critical: false, onDemand: true, futureDating: .dsp, dccSchedulable: true, nonDevice: false,
               roles: [.es, .ed, .ou], devices: [.esme], body: "ReadExportProfileData", variants: [1, 2, 3]),
         .init("4.10", "4.10", "Read Network Data", critical: false, onDemand: true, futureDating: .dsp, dccSchedulable: true, nonDevice: false,
-              roles: [.is, .gs, .ed, .gt], devices: [.esme, .gpf], body: "ReadNetworkData", variants: [1, 2, 3]),
+              roles: [.is, .gs, .ed, .gt], devices: [.esme, .gsme, .gpf], body: "ReadNetworkData", variants: [1, 2, 3]),
         .init("4.11.1", "4.11", "Read Tariff (Primary Element)", critical: false, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,
               roles: [.is, .gs, .ou], devices: [.esme, .gsme, .gpf], body: "ReadTariffPrimaryElement", variants: [1, 2, 3]),
         .init("4.11.2", "4.11", "Read Tariff (Secondary Element)", critical: false, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,
@@ -109,7 +112,7 @@ extension ServiceCatalogue {
         .init("6.2.3", "6.2", "Read Device Configuration (Billing Calendar)", critical: false, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,
               roles: [.is, .rsa, .gs], devices: [.esme, .gsme, .gpf], body: "ReadDeviceConfigurationBillingCalendar", variants: [1, 2, 3]),
         .init("6.2.4", "6.2", "Read Device Configuration (Identity Exc MPxN)", critical: false, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,
-              roles: [.is, .es, .gs, .rsa, .ed, .gt, .ou], devices: [.esme, .gsme, .gpf], body: "ReadDeviceConfigurationIdentityExcMPxN", variants: [1, 2, 3]),
+              roles: [.is, .es, .gs, .rsa, .ed, .gt, .ou], devices: [.esme, .gsme, .chf, .gpf], body: "ReadDeviceConfigurationIdentityExcMPxN", variants: [1, 2, 3]),
         .init("6.2.5", "6.2", "Read Device Configuration (Instantaneous Power Thresholds)", critical: false, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,
               roles: [.is, .rsa], devices: [.esme], body: "ReadDeviceConfigurationInstantaneousPowerThresholds", variants: [1, 2, 3]),
         .init("6.2.7", "6.2", "Read Device Configuration (MPxN)", critical: false, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,
@@ -143,7 +146,7 @@ extension ServiceCatalogue {
         .init("6.14.2", "6.14", "Update Device Configuration (Auxiliary Load Control Scheduler)", critical: true, onDemand: true, futureDating: .device, dccSchedulable: false, nonDevice: false,
               roles: [.is], devices: [.esme], body: "UpdateDeviceConfigurationALCScheduler", variants: [4, 5, 6, 7]),
         .init("6.14.3", "6.14", "Update Device Configuration (Auxiliary Controller Scheduler)", critical: true, onDemand: true, futureDating: .device, dccSchedulable: false, nonDevice: false,
-              roles: [.is], devices: [.esme], body: "UpdateDeviceConfigurationAuxiliaryControllerScheduler", variants: [4, 5, 6, 7]),
+              roles: [.is], devices: [.esme, .hcalcs], body: "UpdateDeviceConfigurationAuxiliaryControllerScheduler", variants: [4, 5, 6, 7]),
         .init("6.15.1", "6.15", "Update Security Credentials (KRP)", critical: true, onDemand: true, futureDating: .device, dccSchedulable: false, nonDevice: false,
               roles: [.is, .gs, .ed, .gt], devices: [.esme, .gsme, .chf, .gpf], body: "UpdateSecurityCredentialsKRP", variants: [4, 5, 6, 7]),
         .init("6.15.2", "6.15", "Update Security Credentials (Device)", critical: true, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,
@@ -229,7 +232,7 @@ extension ServiceCatalogue {
         .init("8.6", "8.6", "Service Opt In", critical: false, onDemand: false, futureDating: .none, dccSchedulable: false, nonDevice: true,
               roles: [.is, .gs], devices: [], body: "ServiceOptIn", variants: [8]),
         .init("8.7.1", "8.7", "Join Service (Critical)", critical: true, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,
-              roles: [.is, .gs], devices: [.esme, .gsme], body: "JoinServiceCritical", variants: [4, 5, 6, 7]),
+              roles: [.is, .gs], devices: [.esme, .gsme, .ppmid, .hcalcs], body: "JoinServiceCritical", variants: [4, 5, 6, 7]),
         .init("8.7.2", "8.7", "Join Service (Non-Critical)", critical: false, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,
               roles: [.is, .gs, .ou], devices: [.esme, .gsme, .gpf, .ihd, .ppmid, .cad, .hcalcs], body: "JoinServiceNonCritical", variants: [1, 2, 3]),
         .init("8.8.1", "8.8", "Unjoin Service (Critical)", critical: true, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,
@@ -237,7 +240,7 @@ extension ServiceCatalogue {
         .init("8.8.2", "8.8", "Unjoin Service (Non-Critical)", critical: false, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,
               roles: [.is, .gs, .ou], devices: [.esme, .gsme, .gpf, .ihd, .ppmid, .cad, .hcalcs], body: "UnjoinServiceNonCritical", variants: [1, 2, 3]),
         .init("8.9", "8.9", "Read Device Log", critical: false, onDemand: true, futureDating: .dsp, dccSchedulable: false, nonDevice: false,
-              roles: [.is, .gs, .ou, .dcc], devices: [.chf, .gpf], body: "ReadDeviceLog", variants: [1, 2, 3]),
+              roles: [.is, .gs, .ou, .dcc], devices: [.gsme, .chf, .gpf], body: "ReadDeviceLog", variants: [1, 2, 3]),
         .init("8.11", "8.11", "Update HAN Device Log", critical: false, onDemand: true, futureDating: .dsp, dccSchedulable: false, nonDevice: false,
               roles: [.is, .gs, .ou, .dcc], devices: [.chf, .gpf], body: "UpdateHANDeviceLog", variants: [1, 2, 3]),
         .init("8.12.1", "8.12", "Restore HAN Device Log", critical: false, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,

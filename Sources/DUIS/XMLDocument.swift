@@ -66,6 +66,7 @@ private struct ParseGuard {
 let libxmlInitialised: Void = {
     xmlInitParser()
     gbsm_silence_libxml2()
+    gbsm_forbid_network_loads()
 }()
 
 /// A parsed XML document owned by libxml2. Created only through `parse`, which refuses

@@ -59,8 +59,14 @@ public struct DeviceEmulator: Sendable {
     /// `xs:unsignedInt`.
     static let unsignedInt: ClosedRange<Int64> = 0...4_294_967_295
 
-    /// Why a command's parameters are unusable, or nil. The gateway asks before accepting
-    /// a request, so bad parameters get a clear synchronous error.
+    /// Why a command's parameters are unusable together, or nil. The gateway asks before
+    /// accepting a request, so bad parameters get a clear synchronous error.
+    ///
+    /// Only what DCC's DUIS schema cannot say is checked here: the schema (validated at
+    /// intake) has already checked each value's type, range, length and the elements
+    /// each variant must have. What is left is how values relate: a period that ends
+    /// before it starts, thresholds out of order, and an MPAN that is not 13 digits (the
+    /// schema only fixes its length).
     public static func validate(srv: String, body: ElementTree) -> String? {
         if let period = body.child("ReadLogPeriod") {
             guard let startText = period.value("StartDateTime"), let start = Timestamp(xsDateTime: startText) else {
@@ -72,51 +78,25 @@ public struct DeviceEmulator: Sendable {
             guard start <= end else { return "ReadLogPeriod starts (\(startText)) after it ends (\(endText))" }
         }
         switch srv {
-        case "2.2":
-            guard let utrn = body.value("UTRN"), utrn.utf8.count == 20, utrn.utf8.allSatisfy({ (48...57).contains($0) }) else {
-                return "TopUpDevice/UTRN must be 20 decimal digits"
-            }
-        case "3.1":
-            guard let message = body.value("SupplierMessage"), !message.isEmpty, message.count <= 118 else {
-                return "DisplayMessage/SupplierMessage must be 1 to 118 characters"
-            }
         case "6.12":
             guard let low = body.integer("LowMediumPowerThreshold", in: unsignedInt), let high = body.integer("MediumHighPowerThreshold", in: unsignedInt),
-                  low >= 0, high >= low else {
+                  high >= low else {
                 return "power thresholds must be whole watts with LowMediumPowerThreshold ≤ MediumHighPowerThreshold"
             }
-        case "6.18.1":
-            guard let schedule = body.child("MaximumDemandTimePeriodSchedule"),
-                  schedule.value("StartTime").flatMap(DeviceFormat.minutes(ofTime:)) != nil,
-                  schedule.value("EndTime").flatMap(DeviceFormat.minutes(ofTime:)) != nil else {
-                return "MaximumDemandTimePeriodSchedule needs StartTime and EndTime as xs:time"
-            }
         case "6.20.1":
-            let mpans = body.child("ImportMPANs")?.children.map(\.text) ?? []
-            let mprn = body.value("MPRN")
-            guard !mpans.isEmpty || mprn != nil else { return "SetDeviceConfigurationImportMPxN needs ImportMPANs or MPRN" }
-            for mpan in mpans where mpan.utf8.count != 13 || !mpan.utf8.allSatisfy({ (48...57).contains($0) }) {
-                return "ImportMPAN \(mpan) is not 13 digits"
+            for mpan in body.child("ImportMPANs")?.children.map(\.text) ?? [] where !isMPAN(mpan) {
+                return "ImportMPAN \(mpan.prefix(13)) is not 13 digits"
             }
         case "6.20.2":
-            guard let mpan = body.value("ExportMPAN"), mpan.utf8.count == 13, mpan.utf8.allSatisfy({ (48...57).contains($0) }) else {
-                return "ExportMPAN must be 13 digits"
-            }
-        case "8.7.2", "8.8.2":
-            guard body.value("OtherDeviceID").flatMap({ EUI64($0) }) != nil else { return "OtherDeviceID must be an EUI-64" }
-        case "8.11":
-            guard body.value("DeviceID").flatMap({ EUI64($0) }) != nil else { return "UpdateHANDeviceLog/DeviceID must be an EUI-64" }
-            guard let type = body.value("RequestType"), type == "Add" || type == "Remove" else { return "RequestType must be Add or Remove" }
-        case "8.12.1":
-            guard body.value("OldCHFID").flatMap({ EUI64($0) }) != nil else { return "OldCHFID must be an EUI-64" }
-        case "8.12.2":
-            guard body.value("OldGPFID").flatMap({ EUI64($0) }) != nil else { return "OldGPFID must be an EUI-64" }
-        case "6.24.1":
-            guard !body.children.filter({ $0.name == "RemotePartyRole" }).isEmpty else { return "name at least one RemotePartyRole" }
+            guard let mpan = body.value("ExportMPAN"), isMPAN(mpan) else { return "ExportMPAN must be 13 digits" }
         default:
             break
         }
         return nil
+    }
+
+    static func isMPAN(_ text: String) -> Bool {
+        text.utf8.count == 13 && text.utf8.allSatisfy { (48...57).contains($0) }
     }
 
     // MARK: - Execution
@@ -298,7 +278,7 @@ public struct DeviceEmulator: Sendable {
             return DataNode("ResetMaximumDemandRegistersRsp")
         case "6.20.1":
             if context.command.targetType == .gsme {
-                state.mprnOverride = context.body.value("MPRN") ?? state.mprnOverride
+                state.mprnOverride = context.body.value("ImportMPRN") ?? state.mprnOverride
             } else if let mpan = context.body.child("ImportMPANs")?.children.first?.text {
                 state.importMPANOverride = mpan
             }
@@ -603,12 +583,15 @@ public struct DeviceEmulator: Sendable {
     func deviceLog(_ context: inout Context, _ state: PremisesState) -> DataNode {
         var rsp = DataNode("ReadDeviceLogRsp")
         let log = Self.hanLog(context.command.target, model: context.model, state: state)
-        rsp.add("DeviceLogEntries") { entries in
-            for entry in log {
-                entries.add("LogEntry") { $0.add("DeviceID", entry.device.description); $0.add("DeviceType", entry.type) }
+        // MMC 5.4 gives 8.9 one of three answers: a meter's or GPF's device log entries, or
+        // the CHF's device log (with when each device last spoke and how well).
+        if context.command.targetType != .chf {
+            rsp.add("DeviceLogEntries") { entries in
+                for entry in log {
+                    entries.add("LogEntry") { $0.add("DeviceID", entry.device.description); $0.add("DeviceType", entry.type) }
+                }
             }
-        }
-        if context.command.targetType == .chf {
+        } else {
             rsp.add("CHFDeviceLog") { chf in
                 for entry in log.prefix(16) {
                     chf.add("CHFDeviceLogEntry") { item in
@@ -796,6 +779,10 @@ public struct DeviceEmulator: Sendable {
     static let networkOperatorSinglePhase = ["8002", "8006", "8020", "8024", "8028", "802C", "8085", "8089", "808D", "8091", "8095", "8099", "8010"]
     static let supplierGSME: [String] = ["810D", "810E", "8119", "8145", "8154", "8155", "8161", "8162", "8168", "8183", "8184", "81A0", "81A1"]
         + (0xA4...0xB6).map { String(format: "81%02X", $0) } + ["81B9", "81BA", "81BC", "81BD", "81BE", "81BF", "81C0", "81C2", "81C3", "81C4", "81C5", "81C6"]
+    /// The gas supplier alert codes MMC 5.4's 6.2.10 answer has elements for (its
+    /// SupplierGSMEAlertsEvents sequence), in that order.
+    static let supplierGSMEReported: Set<String> = Set(["810D", "810E", "8119", "8145", "8154", "8155", "8161", "8162", "8168", "8183", "8184", "81A0", "81A1"]
+        + (0xA4...0xB6).map { String(format: "81%02X", $0) } + ["81B9", "81BA", "81BC", "81BD"])
     /// Alerts on by default: low credit, emergency credit, credit changes and supply.
     static let defaultOn: Set<String> = ["810D", "81AB", "8119", "8168", "81BE", "81BF", "8014", "8015", "8002", "8006", "8020", "8010"]
 
@@ -805,13 +792,13 @@ public struct DeviceEmulator: Sendable {
             state.alertSettings[path + "/x" + code] ?? (Self.defaultOn.contains(code) ? "Enable" : "Disable")
         }
         if context.command.targetType == .gsme {
-            rsp.add("GasSupplierAlertEventSettings") { settings in
-                settings.add("SupplierGSMEAlertsEvents") { events in
-                    for code in Self.supplierGSME {
-                        events.add("x" + code) { item in
-                            for kind in ["WANAlert", "HANAlert", "EventLog", "Alarm"] {
-                                item.add(kind, kind == "EventLog" ? "Enable" : setting("GasSupplier/" + kind, code))
-                            }
+            // MMC 5.4: the settings are of type SupplierGSMEAlertsEvents, one element per
+            // alert code directly inside.
+            rsp.add("GasSupplierAlertEventSettings") { events in
+                for code in Self.supplierGSME where Self.supplierGSMEReported.contains(code) {
+                    events.add("x" + code) { item in
+                        for kind in ["WANAlert", "HANAlert", "EventLog", "Alarm"] {
+                            item.add(kind, kind == "EventLog" ? "Enable" : setting("GasSupplier/" + kind, code))
                         }
                     }
                 }

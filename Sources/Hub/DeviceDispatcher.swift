@@ -468,10 +468,12 @@ final class DeviceDispatcher: Sendable {
                 var outcome = emulator.execute(command, model: work.model, state: &state, at: time)
                 var mutations: [Mutation] = []
                 var privacyNote = ""
+                var planReceipt: String?
                 if let check, outcome.success {
                     do {
-                        let (note, more) = try await applyPrivacy(check, outcome: &outcome, originator: originator, work: work, at: time)
+                        let (note, more, receipt) = try await applyPrivacy(check, outcome: &outcome, originator: originator, work: work, at: time)
                         privacyNote = note
+                        planReceipt = receipt
                         mutations += more
                         if case .aggregate = check.effective { aggregated = true }
                     } catch {
@@ -507,7 +509,7 @@ final class DeviceDispatcher: Sendable {
                     + privacyNote
                 mutations.append(.audit(AuditEvent(at: time, kind: "device", actor: originator, device: work.device.eui, srv: command.srv,
                                                    requestID: stored.requestID, code: "I0", detail: detail)))
-                mutations.append(.enqueueOutbox(response(work, outcome: outcome, originator: originator, at: time)))
+                mutations.append(.enqueueOutbox(response(work, outcome: outcome, originator: originator, planReceipt: planReceipt, at: time)))
                 for alert in outcome.alerts {
                     for recipient in recipients(alert, work: work, originator: originator) {
                         mutations.append(.enqueueOutbox(deviceAlert(alert, to: recipient, at: time)))
@@ -544,24 +546,26 @@ final class DeviceDispatcher: Sendable {
 
     /// Applies a privacy decision to the device's answer: readings outside the data window
     /// are dropped; under a data privacy plan the readings go to the plan's pipeline and the
-    /// user gets a receipt instead. Returns the audit note and the mutations to commit.
+    /// user gets a receipt instead. Returns the audit note, the mutations to commit, and
+    /// the receipt (under a plan).
     private func applyPrivacy(_ check: PrivacyGuard.Check, outcome: inout DeviceOutcome, originator: EUI64, work: Work,
-                              at time: Timestamp) async throws -> (String, [Mutation]) {
+                              at time: Timestamp) async throws -> (String, [Mutation], String?) {
         let requestID = work.scheduleID == nil ? work.stored.requestID : nil
         switch check.effective {
         case .refuse:
-            return ("", [])
+            return ("", [], nil)
         case .release(_, _, let from):
             let dropped = ResponseFilter.dropEntries(&outcome.response.body, before: from, period: check.request.periodMilliseconds)
             let window = dropped > 0 ? "; \(dropped) log entr\(dropped == 1 ? "y" : "ies") covering time before \(from.iso8601) withheld" : ""
             let access = check.auditOnly ? check.refusalAccess(party: originator, requestID: requestID, at: time)
                 : check.access(party: originator, outcome: .released, detail: outcome.note + window, requestID: requestID, at: time)
-            return ("; \(check.summary)\(window)", [.privacy(.recordAccess(access))])
+            return ("; \(check.summary)\(window)", [.privacy(.recordAccess(access))], nil)
         case .aggregate(let planID, _, _, let from):
             _ = ResponseFilter.dropEntries(&outcome.response.body, before: from, period: check.request.periodMilliseconds)
             guard let plan = try await store.plans(user: originator).first(where: { $0.id == planID }) else {
                 outcome.response.body.children = []
-                return ("; data privacy plan \(planID) was retired: the readings were discarded", [])
+                return ("; data privacy plan \(planID) was retired: the readings were discarded", [],
+                        "gbsm: data privacy plan \(planID) was retired: the readings were discarded")
             }
             // Only import profiles and daily consumption are aggregated; a plan takes no
             // period before its data window (the user's previous plan's retirement).
@@ -573,21 +577,22 @@ final class DeviceDispatcher: Sendable {
             // The receipt echoes what was asked, never what was found: how many readings, or
             // the first period after the move-in, would tell the operator when the household
             // moved in or the meter was installed.
-            var receipt = DataNode("DataPrivacyPlanReceipt", attributes: [("plan", String(plan.id))])
+            // MMC has no element for it, so the receipt is the Service Response's comment,
+            // and the response carries no device payload.
+            var receipt = "gbsm: data privacy plan \(plan.id) receipt"
             if let period = work.body.child("ReadLogPeriod"),
                let start = period.value("StartDateTime").flatMap({ Timestamp(xsDateTime: $0) }),
                let end = period.value("EndDateTime").flatMap({ Timestamp(xsDateTime: $0) }) {
-                receipt.add("RequestedFrom", start.iso8601)
-                receipt.add("RequestedTo", end.iso8601)
+                receipt += "; requested from \(start.iso8601) to \(end.iso8601)"
             }
-            receipt.add("Disposition", check.request.feedsPlans ? "aggregated by \(plan.level.rawValue) under the plan; no reading is returned raw"
-                            : "withheld: the plan aggregates import profiles (4.8.1) and daily consumption (4.17) only")
-            outcome.response.body.children = [receipt]
+            receipt += check.request.feedsPlans ? "; aggregated by \(plan.level.rawValue) under the plan; no reading is returned raw"
+                : "; withheld: the plan aggregates import profiles (4.8.1) and daily consumption (4.17) only"
+            outcome.response.body.children = []
             let detail = "\(readings.count) reading(s) pseudonymised into data privacy plan \(plan.id) (\(plan.level.rawValue) aggregates)"
             return ("; \(check.summary); \(detail)", [
                 .privacy(.addPlanReadings(plan: plan.id, readings: readings, at: time)),
                 .privacy(.recordAccess(check.access(party: originator, outcome: .aggregated, detail: detail, requestID: requestID, at: time))),
-            ])
+            ], receipt)
         }
     }
 
@@ -607,12 +612,14 @@ final class DeviceDispatcher: Sendable {
     }
 
     /// The signed asynchronous Service Response carrying the device's answer.
-    private func response(_ work: Work, outcome: DeviceOutcome, originator: EUI64, at time: Timestamp) -> OutboxItem {
+    /// Under a data privacy plan (`planReceipt`) it carries no device payload: the receipt
+    /// is its comment.
+    private func response(_ work: Work, outcome: DeviceOutcome, originator: EUI64, planReceipt: String? = nil, at time: Timestamp) -> OutboxItem {
         let payload = Data(codec.encode(outcome.response)).base64EncodedString()
         let header = work.header
         let cin = outcome.customerIdentificationNumber
         let scheduleID = work.scheduleID
-        let body: DUISResponse.Body = .message(serviceReference: header.serviceReference, srv: header.variant.srv, payload: { writer in
+        let write: @Sendable (inout CanonicalXMLWriter) -> Void = { writer in
             if let scheduleID {
                 writer.open("sr:DSPScheduledMessage")
                 writer.element("sr:GBCSPayload", payload)
@@ -626,11 +633,15 @@ final class DeviceDispatcher: Sendable {
             } else {
                 writer.element("sr:GBCSPayload", payload)
             }
-        })
+        }
+        // A scheduled message must carry a payload (the plan's emptied answer); any other
+        // answer under a plan carries none.
+        let body: DUISResponse.Body = .message(serviceReference: header.serviceReference, srv: header.variant.srv,
+                                               payload: planReceipt != nil && scheduleID == nil ? nil : write)
         let requestID = scheduleID == nil ? work.stored.requestID : nil
         let responseID = scheduleID == nil ? header.requestID.responseID : "\(work.device.eui):\(originator):\(outcome.response.header.counter)"
         let document = DUISResponse(schemaVersion: header.schemaVersion, requestID: requestID, responseID: responseID, code: .I0, dateTime: time, body: body)
-        let comment = outcome.success ? nil : "gbsm: the device refused the command: \(outcome.note)"
+        let comment = planReceipt ?? (outcome.success ? nil : "gbsm: the device refused the command: \(outcome.note)")
         return OutboxItem(recipient: originator, kind: scheduleID == nil ? "service-response" : "dcc-scheduled-response", messageID: responseID,
                           requestID: work.stored.requestID, body: signer.sign(document, comment: comment), createdAt: time, nextAttemptAt: time)
     }

@@ -24,7 +24,7 @@ public struct GatewayResponse: Sendable {
 
 /// The DUIS gateway: the request pipeline every Service Request passes through.
 ///
-/// intake (libxml2 parse with limits, DUIS structure) → authentication (XML signature
+/// intake (libxml2 parse with limits, DUIS 5.4 schema, DUIS structure) → authentication (XML signature
 /// against the signer's registered certificate, which must be the originator's) →
 /// anti-replay (counter) → access control (E2 to E19) → critical-command check →
 /// anomaly detection (quarantine) → non-device service, or storage at the device
@@ -32,6 +32,8 @@ public struct GatewayResponse: Sendable {
 public final class Gateway: Sendable {
     let dccEUI: EUI64
     let limits: XMLParseLimits
+    /// DUIS 5.4, checked right after the size and structure limits.
+    let schemas: DUISSchemas?
     let registry: UserRegistry
     let accessControl: AccessControl
     let replayGuard: ReplayGuard
@@ -49,12 +51,13 @@ public final class Gateway: Sendable {
     /// How much of the audit log unauthenticated and unreadable requests may take.
     let rejections = RejectionAudit()
 
-    init(dccEUI: EUI64, limits: XMLParseLimits, registry: UserRegistry, accessControl: AccessControl, replayGuard: ReplayGuard,
+    init(dccEUI: EUI64, limits: XMLParseLimits, schemas: DUISSchemas?, registry: UserRegistry, accessControl: AccessControl, replayGuard: ReplayGuard,
          anomaly: AnomalyDetector, committer: GroupCommitter, signer: ResponseSigner, services: NonDeviceServices,
          outboxWakeup: Wakeup, dispatcher: DeviceDispatcher, privacy: PrivacyGuard, jobs: JobGuard, logger: Logger) {
         self.jobs = jobs
         self.dccEUI = dccEUI
         self.limits = limits
+        self.schemas = schemas
         self.registry = registry
         self.accessControl = accessControl
         self.replayGuard = replayGuard
@@ -95,6 +98,8 @@ public final class Gateway: Sendable {
         } catch let error as XMLParseError {
             if case .tooLarge = error { return await malformed(bytes, service: service, reason: error.description, kind: "too large", status: 413, at: received) }
             return await malformed(bytes, service: service, reason: error.description, kind: "unreadable XML", status: 400, at: received)
+        } catch let error as SchemaViolation {
+            return await malformed(bytes, service: service, reason: "the request does not conform to the DUIS 5.4 schema: \(error)", kind: "schema", status: 400, at: received)
         } catch let error as DUISRequestError {
             return await malformed(bytes, service: service, reason: error.description, kind: error.kind, status: 400, at: received)
         } catch {
@@ -150,8 +155,10 @@ public final class Gateway: Sendable {
         // Every value the hub will read must fit its DUIS type (ranges, lengths, formats)
         // before anything acts on the body; a device command's parameters must also make
         // sense together.
+        // With DCC's schema loaded, intake has checked every value against it; without
+        // it, gbsm's typed field table (the same ranges) stands in.
         let body = request.body()
-        if let problem = DUISFields.problem(in: body) {
+        if schemas == nil, let problem = DUISFields.problem(in: body) {
             return await refuse(header, service: service, Refusal(.E12, rule: "body-schema", problem), digest: digest, size: bytes.count, at: received,
                                 authenticated: true, allowedBy: decision.rule)
         }
@@ -213,10 +220,13 @@ public final class Gateway: Sendable {
 
     private func readRequest(_ bytes: [UInt8]) throws -> Intake {
         let document = try XMLDocument.parse(bytes, limits: limits)
+        // The structure (a DUIS Request with a readable header) and the size its SRV may
+        // have, then DCC's schema, before anything reads the body.
         let request = try ServiceRequestDocument(document)
         if bytes.count > Self.maxRequestBytes, !Self.firmwareSRVs.contains(request.header.variant.srv) {
             throw XMLParseError.tooLarge(limit: Self.maxRequestBytes)
         }
+        if let schemas, let violation = schemas.validateDUIS(document) { throw violation }
         if let commandVariant = request.header.commandVariant { try request.checkBody(for: commandVariant) }
         let executeAt = try request.executionDateTime()
         return Intake(request: request, executeAt: executeAt)

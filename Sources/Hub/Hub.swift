@@ -34,12 +34,17 @@ public struct HubConfiguration: Sendable {
     public var privacy: PrivacyEnforcement
     /// How suppliers may have half-hourly data.
     public var supplierHalfHourly: SupplierHalfHourlyPolicy
+    /// DCC's DUIS and MMC schemas: every request is validated against DUIS 5.4 before
+    /// anything reads its body. Nil runs without (the typed field checks still apply).
+    public var schemas: DUISSchemas?
 
     public init(dataDirectory: URL, dccEUI: EUI64 = Provisioning.dccEUI, parseLimits: XMLParseLimits = .duis,
                 anomalyDefaultLimit: Int = 100_000, anomalyDefaultWindowSeconds: Int = 3600,
                 delivery: DeliveryPolicy = .standard, pollInterval: Duration = .seconds(1), wan: WANSettings = .realTime,
                 deviceConcurrency: Int = 512, fleetEvents: FleetEventSettings = FleetEventSettings(),
-                privacy: PrivacyEnforcement = .enforce, supplierHalfHourly: SupplierHalfHourlyPolicy = .optIn) {
+                privacy: PrivacyEnforcement = .enforce, supplierHalfHourly: SupplierHalfHourlyPolicy = .optIn,
+                schemas: DUISSchemas? = nil) {
+        self.schemas = schemas
         self.dataDirectory = dataDirectory
         self.dccEUI = dccEUI
         self.parseLimits = parseLimits
@@ -156,7 +161,7 @@ public final class Hub: Sendable {
         fleetEvents = FleetEvents(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, directory: directory,
                                   locks: locks, dispatcher: dispatcher, schedules: schedules, engine: engine, settings: configuration.fleetEvents,
                                   signer: signer, outboxWakeup: wakeup, logger: logger)
-        gateway = Gateway(dccEUI: configuration.dccEUI, limits: configuration.parseLimits, registry: registry, accessControl: accessControl,
+        gateway = Gateway(dccEUI: configuration.dccEUI, limits: configuration.parseLimits, schemas: configuration.schemas, registry: registry, accessControl: accessControl,
                           replayGuard: replayGuard, anomaly: anomaly, committer: committer, signer: signer, services: services,
                           outboxWakeup: wakeup, dispatcher: dispatcher, privacy: privacy, jobs: jobs, logger: logger)
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton)

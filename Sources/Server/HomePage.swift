@@ -17,7 +17,8 @@ enum HomePage {
         <h1>gbsm: DCC, its users' interface and the homes behind it</h1>\
         <p>This hub speaks DCC's User Interface Specification (DUIS 5.4): signed XML Service Requests, \
         synchronous answers, and signed asynchronous Service Responses posted to each user's endpoint. \
-        It holds \(hub.inventory.deviceCount) devices and \(hub.registry.all.count) users.</p>\
+        It holds \(hub.inventory.deviceCount) devices and \(hub.registry.all.count) users. \
+        \(schemaNote(hub))</p>\
         <div class="card"><h2>DUIS web services</h2><table>\(services)</table>\
         <p class="note">Sign each request with its originator's XML-signing key (<code>gbsm sign</code>); \
         device answers arrive on the user's response endpoint (<code>gbsm users set-endpoint</code>).</p></div>\
@@ -32,5 +33,12 @@ enum HomePage {
         <tr><td><code>GET /metrics</code></td><td>Prometheus metrics\(metricsNeedToken ? " (with the metrics token as a bearer token)" : "")</td></tr>\
         </table></div></main></body></html>
         """
+    }
+
+    static func schemaNote(_ hub: Hub) -> String {
+        if let schemas = hub.configuration.schemas {
+            return "Each request is validated against DCC's DUIS 5.4 schema (from <code>\(PortalPages.escape(schemas.directory.path))</code>) before anything else reads it."
+        }
+        return "<strong>Schema validation is off</strong>: the hub was started without DCC's DUIS schemas (<code>--schemas DIR</code>)."
     }
 }

@@ -143,7 +143,7 @@ public enum HubServer {
                      body: ResponseBody(byteBuffer: ByteBuffer(string: HomePage.html(hub: hub, metricsNeedToken: metricsNeedToken))))
         }
         router.get("/health") { _, _ -> Response in
-            textResponse(.ok, "ok: \(hub.inventory.deviceCount) devices, \(hub.registry.all.count) users")
+            textResponse(.ok, "ok: \(hub.inventory.deviceCount) devices, \(hub.registry.all.count) users, DUIS schema validation \(hub.configuration.schemas == nil ? "off" : "on")")
         }
         let signInAudit = SignInAudit(store: hub.store, logger: logger)
         Portal(hub: hub, audit: signInAudit, trustedOrigins: configuration.portalOrigins).register(router)

@@ -56,6 +56,9 @@ struct HubOptions: ParsableArguments {
     @Option(name: .customLong("privacy"), help: "enforce: the data access rules refuse reads without consent or plan (gbsm's default); dcc: audit what they would refuse and let it through, as DCC does.")
     var privacy: String = "enforce"
 
+    @Option(name: .customLong("schemas"), help: "A folder with DCC's duis-5.4.xsd, mmc-5.4.xsd and xmldsig-core-schema.xsd: every request is validated against DUIS 5.4. Default: $GBSM_SCHEMAS, else shared/reference/duis/xsd beside the checkout. 'off' runs without schema validation.")
+    var schemas: String?
+
     @Option(name: .customLong("supplier-half-hourly"), help: "opt-in: suppliers get half-hourly data only with the consumer's opt-in; settlement: for settlement unless the consumer opted out.")
     var supplierHalfHourly: String = "opt-in"
 
@@ -150,20 +153,47 @@ struct HubOptions: ParsableArguments {
         FleetEventSettings(interruptionsPerPremisesYear: faultRate, tampersPerPremisesYear: tamperRate, lowCreditAlerts: lowCreditAlerts == "on")
     }
 
+    /// DCC's schemas, compiled: from `--schemas`, `$GBSM_SCHEMAS`, or the reference data
+    /// beside the checkout. When none is named and none is found, `required` makes that
+    /// an error (`serve`); otherwise (`demo`) the hub runs without, and says so.
+    func loadSchemas(required: Bool) throws -> DUISSchemas? {
+        let named = schemas ?? ProcessInfo.processInfo.environment["GBSM_SCHEMAS"]
+        if named == "off" { return nil }
+        let directory: URL
+        if let named {
+            directory = URL(fileURLWithPath: named)
+        } else if let found = DUISSchemas.locateDefault() {
+            directory = found
+        } else {
+            let looked = DUISSchemas.defaultCandidates().prefix(3).map(\.path).joined(separator: ", ")
+            let message = "DCC's DUIS 5.4 schemas were not found (looked in \(looked), …). gbsm does not ship them (they are DCC's, published with GPL-3.0 tooling): point --schemas (or GBSM_SCHEMAS) at a folder holding \(DUISSchemas.duisFile), \(DUISSchemas.mmcFile) and \(DUISSchemas.signatureFile), such as the project's ../shared/reference/duis/xsd, or pass --schemas off to run without schema validation."
+            if required { throw ValidationError(message) }
+            FileHandle.standardError.write(Data(("warning: " + message + " Running without schema validation.\n").utf8))
+            return nil
+        }
+        do {
+            return try DUISSchemas(directory: directory)
+        } catch {
+            throw ValidationError("--schemas: \(error)")
+        }
+    }
+
     var deliveryPolicy: DeliveryPolicy {
         DeliveryPolicy(initialBackoff: .milliseconds(Int64(max(retryInitial, 0.01) * 1000)), maximumBackoff: .milliseconds(Int64(max(retryMax, retryInitial) * 1000)))
     }
 }
 
 /// Opens the hub on a prepared data folder and serves until SIGINT or SIGTERM.
-func runHub(data: URL, options: HubOptions, banner: (Int) -> [String]) async throws {
+func runHub(data: URL, options: HubOptions, schemasRequired: Bool, banner: (Int) -> [String]) async throws {
+    let schemas = try options.loadSchemas(required: schemasRequired)
     let logger = makeLogger("gbsm", level: options.logLevel)
     MetricsBootstrap.ensure()
     let configuration = HubConfiguration(dataDirectory: data, anomalyDefaultLimit: options.anomalyLimit,
                                          anomalyDefaultWindowSeconds: options.anomalyWindow, delivery: options.deliveryPolicy,
                                          wan: options.wanSettings, deviceConcurrency: options.deviceConcurrency, fleetEvents: options.fleetEventSettings,
                                          privacy: PrivacyEnforcement(rawValue: options.privacy) ?? .enforce,
-                                         supplierHalfHourly: SupplierHalfHourlyPolicy(rawValue: options.supplierHalfHourly) ?? .optIn)
+                                         supplierHalfHourly: SupplierHalfHourlyPolicy(rawValue: options.supplierHalfHourly) ?? .optIn,
+                                         schemas: schemas)
     let serverConfiguration = try options.serverConfiguration()
     let hub = try await Hub.open(configuration, logger: logger)
     let lines = banner(options.port)
@@ -205,7 +235,7 @@ struct Serve: AsyncParsableCommand {
             mutations += [.audit(AuditEvent(at: now, kind: "admin", detail: "response endpoint of every user set to \(responseURL)")), .bumpRegistryVersion]
             try await store.apply(mutations)
         }
-        try await runHub(data: data.url, options: options) { _ in [] }
+        try await runHub(data: data.url, options: options, schemasRequired: true) { _ in [] }
     }
 }
 
@@ -257,7 +287,7 @@ struct Demo: AsyncParsableCommand {
             ]
         }
         let executable = CommandLine.arguments.first.map { $0.hasPrefix("/") || $0.hasPrefix(".") ? $0 : "gbsm" } ?? "gbsm"
-        try await runHub(data: url, options: options) { port in
+        try await runHub(data: url, options: options, schemasRequired: false) { port in
             [
                 "PKI: \(report.keystoreSource)",
                 "Users: " + report.users.map { "\($0.eui) \($0.name) (\($0.roles.display))" }.joined(separator: "; "),

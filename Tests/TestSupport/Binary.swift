@@ -45,6 +45,10 @@ public final class ServerProcess: @unchecked Sendable {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments + ["--port", String(port), "--log-level", "warning"]
+        // DCC's schemas from the reference data, or none (a fresh clone has no reference data).
+        var environment = ProcessInfo.processInfo.environment
+        environment["GBSM_SCHEMAS"] = Reference.directory.map { $0.appendingPathComponent("duis/xsd").path } ?? "off"
+        process.environment = environment
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output

@@ -1,3 +1,4 @@
+import Testing
 import AsyncHTTPClient
 import Devices
 import DUIS
@@ -50,7 +51,7 @@ public final class RunningHub: Sendable {
         var logger = Logger(label: "gbsm.test")
         logger.logLevel = .warning
         let configuration = HubConfiguration(dataDirectory: directory.url, anomalyDefaultLimit: anomalyLimit, delivery: delivery, pollInterval: pollInterval,
-                                             wan: wan, fleetEvents: fleetEvents, privacy: privacy)
+                                             wan: wan, fleetEvents: fleetEvents, privacy: privacy, schemas: Reference.schemas)
         let hub = try await Hub.open(configuration, logger: logger)
         let bound = PortBox()
         let app = HubServer.application(hub: hub, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger) { port in
@@ -189,9 +190,12 @@ public final class ResponseReceiver: Sendable {
         return messages
     }
 
+    /// Stops the endpoint, and records an issue in the calling test for every message it
+    /// received that DCC's schemas refuse.
     public func stop() async {
         await group.triggerGracefulShutdown()
         _ = try? await task.value
+        for message in messages { SchemaCheck.expectConforms(message.body) }
     }
 }
 
@@ -258,6 +262,7 @@ public struct DUISClient: Sendable {
         request.body = .bytes(ByteBuffer(bytes: body))
         let response = try await http.execute(request, timeout: .seconds(timeout))
         let buffer = try await response.body.collect(upTo: 32 << 20)
+        SchemaCheck.expectConforms(Array(buffer.readableBytesView))
         return Answer(status: Int(response.status.code), body: Array(buffer.readableBytesView), reason: response.headers.first(name: "X-GBSM-Reason"))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import DUIS
 
 /// Locates `../shared/reference/` beside the checkout. Tests that need it skip with a
 /// clear message when it is absent (a fresh clone has none).
@@ -30,4 +31,13 @@ public enum Reference {
     }
 
     public struct MissingReference: Error {}
+}
+
+extension Reference {
+    /// DCC's DUIS and MMC schemas from the reference folder, compiled once per test run,
+    /// or nil when the reference data is absent.
+    public static let schemas: DUISSchemas? = {
+        guard let directory else { return nil }
+        return try? DUISSchemas(directory: directory.appendingPathComponent("duis/xsd"))
+    }()
 }
