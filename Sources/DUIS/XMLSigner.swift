@@ -69,6 +69,13 @@ public enum XMLSigner {
         return document.serialized()
     }
 
+    /// The document without its XML signatures, serialised (what a verifier hands on
+    /// once the signature has been checked).
+    public static func unsigned(_ document: XMLDocument) -> [UInt8] {
+        if let root = document.root { removeSignatures(root.pointer) }
+        return document.serialized()
+    }
+
     private static func removeSignatures(_ node: xmlNodePtr) {
         var child = node.pointee.children
         while let current = child {

@@ -7,6 +7,8 @@ import Hummingbird
 import Logging
 import Privacy
 import Server
+import ServiceLifecycle
+import SMKI
 import Storage
 import WAN
 
@@ -184,7 +186,7 @@ struct HubOptions: ParsableArguments {
 }
 
 /// Opens the hub on a prepared data folder and serves until SIGINT or SIGTERM.
-func runHub(data: URL, options: HubOptions, schemasRequired: Bool, banner: (Int) -> [String]) async throws {
+func runHub(data: URL, options: HubOptions, schemasRequired: Bool, signPort: Int? = nil, banner: (Int) -> [String]) async throws {
     let schemas = try options.loadSchemas(required: schemasRequired)
     let logger = makeLogger("gbsm", level: options.logLevel)
     MetricsBootstrap.ensure()
@@ -202,7 +204,59 @@ func runHub(data: URL, options: HubOptions, schemasRequired: Bool, banner: (Int)
         for line in lines { text += line + "\n" }
         FileHandle.standardOutput.write(Data(text.utf8))
     }
-    try await app.runService()
+    var services: [any Service] = [app]
+    if let signPort {
+        let signing = SigningService(keystore: try Keystore.load(from: configuration.keystoreURL), schemas: schemas)
+        services.append(signing.application(host: options.host, port: signPort, logger: logger) { port in
+            FileHandle.standardOutput.write(Data("gbsm signing service (DCC Boxed's signing tool API) on http://\(options.host):\(port)/sign and /verify\n".utf8))
+        })
+    }
+    let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    try await group.run()
+}
+
+struct SignServer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sign-server",
+        abstract: "Serve DCC Boxed's signing tool API: POST /sign and /verify with the data folder's keys.",
+        discussion: """
+        POST /sign {"message": base64 unsigned DUIS, "preserveCounter": false} answers {"message": base64 signed DUIS}, signed \
+        with the RequestID originator's XML-signing key, the counter set to the current time in milliseconds unless \
+        preserveCounter. POST /verify {"message": base64 signed DUIS} checks the signature against the keystore's \
+        certificates and answers the message without it. Failures are HTTP 400 {"error", "errorCode"}.
+        """)
+
+    @OptionGroup var data: DataOptions
+
+    @Option(help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "Port to listen on (DCC Boxed's signing tool uses 8080).")
+    var port: Int = 8080
+
+    @Option(help: "A keystore (ZAZ1 format) to use instead of the data folder's.")
+    var keystore: String?
+
+    @Option(name: .customLong("schemas"), help: "DCC's schema folder (as for serve); 'off' signs without validating.")
+    var schemas: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let keystoreURL = keystore.map { URL(fileURLWithPath: $0) } ?? HubConfiguration(dataDirectory: data.url).keystoreURL
+        guard FileManager.default.fileExists(atPath: keystoreURL.path) else {
+            throw ValidationError("no keystore at \(keystoreURL.path) (run `gbsm serve` or `gbsm smki init` on the data folder first, or pass --keystore)")
+        }
+        var options = try HubOptions.parse([])
+        options.schemas = schemas
+        let service = SigningService(keystore: try Keystore.load(from: keystoreURL), schemas: try options.loadSchemas(required: false))
+        let logger = makeLogger("gbsm.sign", level: logLevel)
+        let app = service.application(host: host, port: port, logger: logger) { port in
+            FileHandle.standardOutput.write(Data("gbsm signing service on http://\(host):\(port) (POST /sign, POST /verify; keys from \(keystoreURL.path))\n".utf8))
+        }
+        try await app.runService()
+    }
 }
 
 struct Serve: AsyncParsableCommand {
@@ -254,6 +308,9 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Homes in the demo's emulated fleet, built on the first start (0 for none; `gbsm fleet create` makes others).")
     var premises: Int = 10_000
 
+    @Option(name: .customLong("sign-port"), help: "Port of the signing service (DCC Boxed's signing tool API, /sign and /verify); 0 for none.")
+    var signPort: Int = 8080
+
     func validate() throws {
         guard premises >= 0, premises <= 60_000_000 else { throw ValidationError("--premises must be between 0 and 60,000,000") }
     }
@@ -287,7 +344,7 @@ struct Demo: AsyncParsableCommand {
             ]
         }
         let executable = CommandLine.arguments.first.map { $0.hasPrefix("/") || $0.hasPrefix(".") ? $0 : "gbsm" } ?? "gbsm"
-        try await runHub(data: url, options: options, schemasRequired: false) { port in
+        try await runHub(data: url, options: options, schemasRequired: false, signPort: signPort == 0 ? nil : signPort) { port in
             [
                 "PKI: \(report.keystoreSource)",
                 "Users: " + report.users.map { "\($0.eui) \($0.name) (\($0.roles.display))" }.joined(separator: "; "),

@@ -45,9 +45,9 @@ import TestSupport
                             ("a positive offset", schedule(startOffset: "1000000000000")),
                             ("an offset beyond Int64", schedule(startOffset: "-99999999999999999999999"))] {
             let (answer, _) = try await send(client, xml)
-            #expect(answer.code == "E12", "\(name): \(answer.code ?? "?") \(answer.reason ?? "")")
-            #expect(answer.reason?.contains("schema") == true || answer.reason?.contains("ScheduleExecutionStartTime") == true
-                        || answer.reason?.contains("StartDateOffset") == true, "\(name): \(answer.reason ?? "")")
+            #expect(answer.refusedAsInvalid, "\(name): \(answer.code ?? "?") \(answer.refusal)")
+            #expect(answer.refusal.contains("schema") || answer.refusal.contains("ScheduleExecutionStartTime")
+                        || answer.refusal.contains("StartDateOffset"), "\(name): \(answer.refusal)")
         }
         #expect(hub.hub.inventory.deviceCount > 0)
         // The schema's extreme (−400 days) is accepted; the hub computes its runs.
@@ -142,7 +142,7 @@ import TestSupport
                                 ("SecondaryImportMPAN", Provisioning.defaultMPAN)] {
             let (answer, _) = try await send(client, nonDevice("8.6", """
                 <sr:ServiceOptIn><sr:DeviceID>\(device)</sr:DeviceID><sr:DeviceType>ESME</sr:DeviceType><sr:MPxNs><sr:ImportMPxN>\(attackerMPAN)</sr:ImportMPxN>\
-                <sr:\(field)>\(victim)</sr:\(field)></sr:MPxNs></sr:ServiceOptIn>
+                <sr:\(field)>\(victim)</sr:\(field)></sr:MPxNs><sr:OptInDate>2026-01-01</sr:OptInDate></sr:ServiceOptIn>
                 """, from: Provisioning.secondSupplier))
             #expect(answer.code == "E4", "\(field) \(victim): \(answer.code ?? "?")")
             #expect(answer.reason?.contains(victim) == true)
@@ -153,7 +153,7 @@ import TestSupport
         // Its own MPAN alone is fine.
         let (own, _) = try await send(client, nonDevice("8.6", """
             <sr:ServiceOptIn><sr:DeviceID>\(device)</sr:DeviceID><sr:DeviceType>ESME</sr:DeviceType><sr:MPxNs><sr:ImportMPxN>\(attackerMPAN)</sr:ImportMPxN>\
-            </sr:MPxNs></sr:ServiceOptIn>
+            </sr:MPxNs><sr:OptInDate>2026-01-01</sr:OptInDate></sr:ServiceOptIn>
             """, from: Provisioning.secondSupplier))
         #expect(own.code == "I0", "\(own.reason ?? "")")
         await hub.stop()
@@ -292,7 +292,7 @@ import TestSupport
         let (refused, _) = try await send(client, nonDevice("11.1", """
             <sr:UpdateFirmware><sr:FirmwareImage>\(image)</sr:FirmwareImage><sr:FirmwareVersion>0002FFFF</sr:FirmwareVersion><sr:DeviceIDList>\(tooLong)</sr:DeviceIDList></sr:UpdateFirmware>
             """))
-        #expect(code(refused) == "E12", "\(refused.reason ?? "")")
+        #expect(refused.refusedAsInvalid, "\(refused.refusal)")
         await hub.stop()
     }
 
@@ -335,8 +335,10 @@ import TestSupport
         let padded = try #require(signed.firstMatch(of: /<ds:SignatureValue>([^<]*)<\/ds:SignatureValue>/))
         let tampered = signed.replacingOccurrences(of: String(padded.0), with: "<ds:SignatureValue>\(padded.1)==</ds:SignatureValue>")
         let answer = try await client.post(Array(tampered.utf8), to: .nonDevice)
-        #expect(answer.code == "E1")
-        #expect(answer.reason?.contains("canonical base64") == true, "\(answer.reason ?? "")")
+        // DCC's schema refuses it as base64Binary at intake; without the schema, the
+        // signature check does.
+        #expect(answer.refusedAsInvalid && answer.refusal.contains("SignatureValue")
+                    || answer.code == "E1" && answer.refusal.contains("canonical base64"), "\(answer.refusal)")
         // Every response the hub signs carries s in the lower half of the group order.
         for _ in 0..<40 {
             let response = try await client.post(try client.sign(read, counter: Counters.next()), to: .nonDevice)

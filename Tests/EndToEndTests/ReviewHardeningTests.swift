@@ -34,7 +34,7 @@ import TestSupport
                 <sr:DevicePrenotification><sr:DeviceID>\(device)</sr:DeviceID><sr:DeviceManufacturer>\(inner)</sr:DeviceManufacturer>\
                 \(modelElement)<sr:DeviceType>GSME</sr:DeviceType></sr:DevicePrenotification>
                 """))
-            #expect(answer.code == "E12", "\(name): \(answer.code ?? "?") \(answer.reason ?? "")")
+            #expect(answer.refusedAsInvalid, "\(name): \(answer.code ?? "?") \(answer.refusal)")
         }
         #expect(hub.hub.inventory.device(device) == nil)
         await hub.stop()
@@ -84,7 +84,8 @@ import TestSupport
     @Test func aScheduleKeepsOnlyWhatItIs() async throws {
         let hub = try await RunningHub.start()
         let client = DUISClient(baseURL: hub.baseURL, keystore: hub.keystore)
-        let padding = (0..<100).map { "<sr:Pad\($0)>\(String(repeating: "p", count: 4000))</sr:Pad\($0)>" }.joined()
+        // Comments: the schema has no room for elements that are not DUIS's.
+        let padding = (0..<100).map { "<!--Pad\($0) \(String(repeating: "p", count: 4000))-->" }.joined()
         let (answer, _) = try await send(client, nonDevice("5.1", """
             <sr:CreateSchedule><sr:ScheduleFrequency>Daily</sr:ScheduleFrequency><sr:ScheduleStartDate>2026-01-01</sr:ScheduleStartDate>\
             <sr:DSPScheduledServiceReference>4.17</sr:DSPScheduledServiceReference><sr:DSPScheduledServiceReferenceVariant>4.17</sr:DSPScheduledServiceReferenceVariant>\
@@ -104,7 +105,7 @@ import TestSupport
             <sr:DeviceID>\(Self.esme)</sr:DeviceID><sr:DSPReadActiveImportProfileData><sr:StartDateOffset>-1</sr:StartDateOffset></sr:DSPReadActiveImportProfileData>\
             </sr:CreateSchedule>
             """))
-        #expect(wrong.code == "E12")
+        #expect(wrong.refusedAsInvalid, "\(wrong.refusal)")
         await hub.stop()
     }
 
@@ -132,6 +133,8 @@ import TestSupport
             let (answer, requestID) = try await send(client, requestXML(originator: Provisioning.supplier, target: Self.esme, commandVariant: "1", srv: "3.2",
                                                                       body: "<sr:RestrictAccessForChangeOfTenancy><sr:RestrictionDateTime>\(time)</sr:RestrictionDateTime></sr:RestrictAccessForChangeOfTenancy>"),
                                                      to: .sendCommand)
+            // Year 0000 is not an xs:dateTime: DCC's schema refuses it at intake.
+            if answer.refusedAsInvalid { return "E12" }
             #expect(answer.code == "I99")
             return await waitForResponses(receiver, requestIDs: [requestID])[requestID]?.code
         }

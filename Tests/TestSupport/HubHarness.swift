@@ -225,6 +225,12 @@ public struct DUISClient: Sendable {
         public let reason: String?
         public var text: String { String(decoding: body, as: UTF8.self) }
 
+        /// Refused because a value breaks DUIS: at intake by DCC's schema (HTTP 400 naming
+        /// DUIS 5.4) when the hub has it, else by gbsm's typed field checks (E12).
+        public var refusedAsInvalid: Bool { code == "E12" || (status == 400 && text.contains("DUIS 5.4 schema")) }
+        /// Why it was refused: the reason header, or the plain-text answer.
+        public var refusal: String { reason ?? text }
+
         /// The ResponseCode of a DUIS Response.
         public var code: String? {
             guard let document = try? XMLDocument.parse(body), let root = document.root,
