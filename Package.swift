@@ -182,6 +182,10 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: ["Hub", "Server", "Storage", "DUIS", "SMKI", "Devices", "WAN", "LoadModel", "Privacy", "TestSupport",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),

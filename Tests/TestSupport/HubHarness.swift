@@ -81,10 +81,11 @@ public final class RunningHub: Sendable {
 }
 
 /// Waits for a value set from another task.
-final class PortBox: Sendable {
+public final class PortBox: Sendable {
+    public init() {}
     private let state = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
 
-    func set(_ port: Int) {
+    public func set(_ port: Int) {
         let waiters = state.withLock { state -> [CheckedContinuation<Int, Never>] in
             state.port = port
             defer { state.waiters = [] }
@@ -93,7 +94,7 @@ final class PortBox: Sendable {
         for waiter in waiters { waiter.resume(returning: port) }
     }
 
-    func wait() async throws -> Int {
+    public func wait() async throws -> Int {
         await withCheckedContinuation { continuation in
             let port = state.withLock { state -> Int? in
                 if let port = state.port { return port }
