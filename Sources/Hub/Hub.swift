@@ -89,6 +89,8 @@ public final class Hub: Sendable {
     public let committer: GroupCommitter
     public let registry: UserRegistry
     public let inventory: Inventory
+    /// SMKI's repository: organisation and device certificates.
+    public let smki: SMKIRepository
     public let replayGuard: ReplayGuard
     public let anomaly: AnomalyDetector
     public let gateway: Gateway
@@ -125,17 +127,20 @@ public final class Hub: Sendable {
             digitalSigning: keystore.entries.first { $0.eui == configuration.dccEUI && $0.role == RemotePartyRole.accessControlBroker && $0.usage == .digitalSignature }?.certificate.der,
             keyAgreement: keystore.entries.first { $0.eui == configuration.dccEUI && $0.role == RemotePartyRole.accessControlBroker && $0.usage == .keyAgreement }?.certificate.der)
         let store = try SQLiteStore(path: configuration.databasePath)
+        let credentials = try DeviceCredentials.open(smkiDirectory: configuration.keystoreURL.deletingLastPathComponent())
         return try await Hub(configuration: configuration, store: store, signer: ResponseSigner(key: dspKey, reference: dsp.certificate.signerReference),
-                             broker: broker, logger: logger)
+                             broker: broker, keystore: keystore, deviceCredentials: credentials, logger: logger)
     }
 
-    init(configuration: HubConfiguration, store: SQLiteStore, signer: ResponseSigner, broker: BrokerCredentials, logger: Logger) async throws {
+    init(configuration: HubConfiguration, store: SQLiteStore, signer: ResponseSigner, broker: BrokerCredentials, keystore: Keystore,
+         deviceCredentials: DeviceCredentials, logger: Logger) async throws {
         self.configuration = configuration
         self.store = store
         self.logger = logger
         committer = GroupCommitter(store: store)
         registry = UserRegistry()
         inventory = Inventory()
+        smki = SMKIRepository(keystore: keystore, credentials: deviceCredentials, inventory: inventory, fleetSeed: 0)
         replayGuard = ReplayGuard()
         anomaly = AnomalyDetector(defaultLimit: configuration.anomalyDefaultLimit, defaultWindowSeconds: configuration.anomalyDefaultWindowSeconds)
         schedules = ScheduleBook()
@@ -175,6 +180,7 @@ public final class Hub: Sendable {
         if FileManager.default.fileExists(atPath: configuration.fleetURL.path) {
             let fleet = try Fleet.read(from: configuration.fleetURL)
             inventory.attach(fleet)
+            smki.setFleetSeed(fleet.spec.seed)
             logger.info("fleet of \(fleet.count) premises (seed \(fleet.spec.seed)) loaded: \(fleet.memoryBytes / 1_048_576) MiB")
         }
         replayGuard.load(try await store.counters())

@@ -137,6 +137,8 @@ public enum HubServer {
                 return Response(status: .init(code: result.status), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: result.body)))
             }
         }
+        // SMKI's repository services, also on the hub's port.
+        SMKIService(repository: hub.smki).register(on: router)
         let metricsNeedToken = configuration.metricsToken != nil
         router.get("/") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],

@@ -58,6 +58,9 @@ struct HubOptions: ParsableArguments {
     @Option(name: .customLong("privacy"), help: "enforce: the data access rules refuse reads without consent or plan (gbsm's default); dcc: audit what they would refuse and let it through, as DCC does.")
     var privacy: String = "enforce"
 
+    @Option(name: .customLong("smki-port"), help: "Also serve SMKI's repository services (/services/certificatesearch, /services/retrievecertificate) on this port, as DCC Boxed does on 8083; they are on the hub's port in any case (gbsm demo: 8083; 0 for none).")
+    var smkiPort: Int?
+
     @Option(name: .customLong("schemas"), help: "A folder with DCC's duis-5.4.xsd, mmc-5.4.xsd and xmldsig-core-schema.xsd: every request is validated against DUIS 5.4. Default: $GBSM_SCHEMAS, else shared/reference/duis/xsd beside the checkout. 'off' runs without schema validation.")
     var schemas: String?
 
@@ -205,6 +208,11 @@ func runHub(data: URL, options: HubOptions, schemasRequired: Bool, signPort: Int
         FileHandle.standardOutput.write(Data(text.utf8))
     }
     var services: [any Service] = [app]
+    if let smkiPort = options.smkiPort, smkiPort != 0 {
+        services.append(SMKIService(repository: hub.smki).application(host: options.host, port: smkiPort, logger: logger) { port in
+            FileHandle.standardOutput.write(Data("SMKI repository services on http://\(options.host):\(port)/services/certificatesearch and /services/retrievecertificate\n".utf8))
+        })
+    }
     if let signPort {
         let signing = SigningService(keystore: try Keystore.load(from: configuration.keystoreURL), schemas: schemas)
         services.append(signing.application(host: options.host, port: signPort, logger: logger) { port in
@@ -316,6 +324,8 @@ struct Demo: AsyncParsableCommand {
     }
 
     func run() async throws {
+        var options = options
+        if options.smkiPort == nil { options.smkiPort = 8083 }
         let url = URL(fileURLWithPath: data, isDirectory: true)
         let report = try await Provisioning.provision(dataDirectory: url, keystoreFile: nil, responseURL: responseURL)
         let fleetURL = HubConfiguration.fleetURL(url)

@@ -1,0 +1,169 @@
+import DUIS
+import Devices
+import Foundation
+import SMKI
+import Storage
+import Synchronization
+
+/// SMKI's repository as DCC Boxed serves it: organisation certificates (every
+/// certificate in the hub's keystore: users' XML-signing and GBCS role certificates, DCC's
+/// own) and device certificates (a DS and a KA certificate for every Type 1 device in the
+/// inventory, issued on demand by `DeviceCredentials`).
+///
+/// Searches are by an organisation's EUI (`CertificateSubjectName`) or a device's
+/// (`CertificateSubjectAltName`); retrieval is by serial.
+public final class SMKIRepository: Sendable {
+    /// One certificate as the repository lists it.
+    public struct Record: Sendable {
+        public enum Subject: Sendable, Equatable {
+            case organisation(EUI64, role: Int)
+            case device(EUI64)
+        }
+        public var subject: Subject
+        public var serial: String
+        public var usage: Keystore.Usage
+        /// SMKI's status: I (in use), P (pending), N (not in use), E (expired), R (revoked).
+        public var status: String
+        public var certificate: SMKICertificate?
+    }
+
+    let organisations: [Record]
+    let credentials: DeviceCredentials
+    let inventory: Inventory
+    private let fleetSeed: Atomic<UInt64>
+    /// Issued device certificates, most recent kept (issuing costs an ECDSA signature).
+    private let cache = Mutex<[String: SMKICertificate]>([:])
+    static let cacheLimit = 4096
+    /// When device certificates begin (a fixed date: a certificate's bytes depend only on
+    /// the device and the CA, up to its ECDSA signature).
+    static let deviceNotBefore = Date(timeIntervalSince1970: 1_577_836_800)  // 2020-01-01
+    /// Device types that hold SMKI device certificates (Type 2 devices, IHDs and CADs, have none).
+    static let certifiedTypes: Set<DeviceType> = [.esme, .gsme, .chf, .gpf, .ppmid, .hcalcs]
+
+    public init(keystore: Keystore, credentials: DeviceCredentials, inventory: Inventory, fleetSeed: UInt64) {
+        self.organisations = keystore.entries.compactMap { entry in
+            // The repository's state, not the validity dates: the keystore's certificates
+            // are the ones in use (DCC Boxed lists ZAZ1's, some past their notAfter, as I).
+            guard let role = entry.role else { return nil }
+            return Record(subject: .organisation(entry.eui, role: role), serial: entry.certificate.serialHex, usage: entry.usage,
+                          status: "I", certificate: entry.certificate)
+        }
+        self.credentials = credentials
+        self.inventory = inventory
+        self.fleetSeed = Atomic(fleetSeed)
+    }
+
+    /// The seed of the fleet the inventory holds (set once the fleet is loaded).
+    public func setFleetSeed(_ seed: UInt64) { fleetSeed.store(seed, ordering: .relaxed) }
+
+    /// The seed a device's keys derive from: its fleet's, or 0 for devices outside a fleet.
+    public func seed(for device: DeviceRecord) -> UInt64 {
+        (device.premises ?? 0) >= Fleet.premisesIDBase ? fleetSeed.load(ordering: .relaxed) : 0
+    }
+
+    /// An organisation's certificates.
+    public func search(organisation eui: EUI64) -> [Record] {
+        organisations.filter { if case .organisation(let owner, _) = $0.subject { return owner == eui } else { return false } }
+    }
+
+    /// A device's certificates (DS and KA), or none when it is not a Type 1 device here.
+    public func search(device eui: EUI64) -> [Record] {
+        guard let device = inventory.device(eui), Self.certifiedTypes.contains(device.type) else { return [] }
+        let status = device.status == .decommissioned || device.status == .withdrawn ? "N" : "I"
+        return [Keystore.Usage.digitalSignature, .keyAgreement].map { usage in
+            Record(subject: .device(eui), serial: Self.hex(DeviceCredentials.serial(eui: eui, usage: usage)), usage: usage, status: status, certificate: nil)
+        }
+    }
+
+    /// The certificate with this serial (hex, any case), with its record.
+    public func retrieve(serial text: String) throws -> Record? {
+        let serial = text.trimmingCharacters(in: .whitespaces).uppercased()
+        if let organisation = organisations.first(where: { $0.serial == serial }) { return organisation }
+        guard let bytes = Self.bytes(hex: serial), let (eui, usage) = DeviceCredentials.parseSerial(bytes),
+              var record = search(device: eui).first(where: { $0.usage == usage }),
+              let device = inventory.device(eui) else { return nil }
+        if let cached = cache.withLock({ $0[serial] }) {
+            record.certificate = cached
+            return record
+        }
+        let certificate = try credentials.certificate(eui: eui, seed: seed(for: device), usage: usage, notBefore: Self.deviceNotBefore)
+        cache.withLock { cache in
+            if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[serial] = certificate
+        }
+        record.certificate = certificate
+        return record
+    }
+
+    /// Every organisation certificate as PEM, in one tar archive (`<EUI>-<role>-<DS|KA>-<serial>.pem`).
+    public func organisationArchive() -> [UInt8] {
+        var archive = TarArchive()
+        for record in organisations {
+            guard case .organisation(let eui, let role) = record.subject, let certificate = record.certificate else { continue }
+            let name = "\(eui.description.replacingOccurrences(of: "-", with: ""))-\(role)-\(record.usage == .digitalSignature ? "DS" : "KA")-\(record.serial).pem"
+            archive.add(name: name, contents: Array(certificate.pem.utf8))
+        }
+        return archive.finish()
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02X", $0) }.joined() }
+
+    static func bytes(hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0, digits.count <= 64 else { return nil }
+        var result: [UInt8] = []
+        result.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
+            result.append(high << 4 | low)
+            index += 2
+        }
+        return result
+    }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 65...70: return c - 55
+        case 97...102: return c - 87
+        default: return nil
+        }
+    }
+}
+
+/// A POSIX ustar archive of small regular files, for downloads of many certificates.
+struct TarArchive {
+    private var bytes: [UInt8] = []
+
+    mutating func add(name: String, contents: [UInt8]) {
+        var header = [UInt8](repeating: 0, count: 512)
+        func put(_ text: String, at offset: Int, length: Int) {
+            for (index, byte) in text.utf8.prefix(length).enumerated() { header[offset + index] = byte }
+        }
+        func octal(_ value: Int, length: Int) -> String {
+            let digits = String(value, radix: 8)
+            return String(repeating: "0", count: max(0, length - 1 - digits.count)) + digits
+        }
+        put(name, at: 0, length: 100)
+        put(octal(0o644, length: 8), at: 100, length: 7)
+        put(octal(0, length: 8), at: 108, length: 7)
+        put(octal(0, length: 8), at: 116, length: 7)
+        put(octal(contents.count, length: 12), at: 124, length: 11)
+        put(octal(Int(Date().timeIntervalSince1970), length: 12), at: 136, length: 11)
+        header[156] = UInt8(ascii: "0")
+        put("ustar", at: 257, length: 6)
+        put("00", at: 263, length: 2)
+        for index in 148..<156 { header[index] = UInt8(ascii: " ") }
+        let checksum = header.reduce(0) { $0 + Int($1) }
+        put(octal(checksum, length: 7), at: 148, length: 6)
+        header[154] = 0
+        bytes += header
+        bytes += contents
+        bytes += [UInt8](repeating: 0, count: (512 - contents.count % 512) % 512)
+    }
+
+    mutating func finish() -> [UInt8] {
+        bytes + [UInt8](repeating: 0, count: 1024)
+    }
+}

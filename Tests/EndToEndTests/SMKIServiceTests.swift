@@ -1,0 +1,118 @@
+import AsyncHTTPClient
+import Crypto
+import DUIS
+import Devices
+import Foundation
+import Hub
+import NIOCore
+import SMKI
+import Testing
+import TestSupport
+import X509
+
+/// SMKI's repository services as DCC Boxed tooling calls them: search by an
+/// organisation's EUI (its DS certificate carries ZAZ1's key) and by a device's EUI
+/// (in-use DS and KA device certificates naming the device), then retrieval by serial.
+@Suite(.serialized) struct SMKIServiceTests {
+    struct Answer {
+        let status: Int
+        let contentType: String
+        let tree: ElementTree?
+    }
+
+    static func post(_ url: String, _ root: String, _ children: [(String, String)]) async throws -> Answer {
+        let body = #"<?xml version="1.0" encoding="utf-8"?>"# + "<\(root)>" + children.map { "<\($0.0)>\($0.1)</\($0.0)>" }.joined() + "</\(root)>"
+        var request = HTTPClientRequest(url: url + "?apikey=u3bg9gt38htd0j2")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/xml")
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        let document = try? XMLDocument.parse(Array(bytes.readableBytesView))
+        let tree = document?.root.map(ElementTree.init)
+        return Answer(status: Int(response.status.code), contentType: response.headers.first(name: "Content-Type") ?? "", tree: tree)
+    }
+
+    static func results(_ answer: Answer) -> [[String: String]] {
+        (answer.tree?.children ?? []).filter { $0.name == "Result" }.map { result in
+            Dictionary(result.children.map { ($0.name, $0.text) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    static func retrieve(_ base: String, serial: String) async throws -> (fields: [String: String], certificate: SMKICertificate) {
+        let answer = try await post(base + "/services/retrievecertificate", "CertificateDataRequest", [("CertificateSerial", serial)])
+        #expect(answer.status == 200 && answer.contentType.hasPrefix("application/xml"))
+        let response = try #require(answer.tree?.children.first { $0.name == "CertificateResponse" })
+        let fields = Dictionary(response.children.map { ($0.name, $0.text) }, uniquingKeysWith: { a, _ in a })
+        let der = try #require(Data(base64Encoded: fields["CertificateBody"] ?? ""))
+        return (fields, try SMKICertificate(der: Array(der)))
+    }
+
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func organisationAndDeviceCertificatesAreSearchedAndRetrieved() async throws {
+        let fleetSpec = FleetSpec(seed: 7, premises: 20, createdDay: Timestamp.now().day.number)
+        let hub = try await RunningHub.start(zaz1: true, fleet: fleetSpec)
+        let base = hub.baseURL
+        let zaz1 = try Keystore.decode(try Reference.file("smki/zaz1-keystore.json"))
+
+        // An organisation: DCC Boxed's supplier. Its DS certificates carry ZAZ1's keys.
+        let supplier = Provisioning.supplier
+        let found = try await Self.post(base + "/services/certificatesearch", "CertificateSearchRequest", [("CertificateSubjectName", supplier.description)])
+        #expect(found.status == 200 && found.contentType.hasPrefix("application/xml"))
+        #expect(found.tree?.value("ResponseCode") == "200" && found.tree?.value("AuditReference")?.isEmpty == false)
+        let organisation = Self.results(found)
+        #expect(!organisation.isEmpty && organisation.allSatisfy { $0["CertificateSubjectName"] == supplier.description && $0["CertificateStatus"] == "I" })
+        let xmlSigning = try #require(organisation.first { $0["CertificateRole"] == "135" && $0["CertificateUsage"] == "DS" })
+        let (fields, certificate) = try await Self.retrieve(base, serial: try #require(xmlSigning["CertificateSerial"]))
+        #expect(fields["CertificateSubjectName"] == supplier.description && fields["CertificateRole"] == "135")
+        let zaz1Key = try #require(zaz1.xmlSigningEntry(for: supplier)?.signingKey)
+        #expect(certificate.signingKey?.rawRepresentation == zaz1Key.publicKey.rawRepresentation, "the DS certificate carries ZAZ1's key")
+
+        // A device of the default premises and one of the fleet: in-use DS and KA certificates.
+        let fleet = try Fleet.read(from: HubConfiguration.fleetURL(hub.dataDirectory))
+        for (device, seed) in [(EUI64(0x00DB_1234_5678_90A0), UInt64(0)), (fleet.premises(3).eui(.esme), fleetSpec.seed)] {
+            let answer = try await Self.post(base + "/services/certificatesearch", "CertificateSearchRequest", [("CertificateSubjectAltName", device.description)])
+            let results = Self.results(answer)
+            #expect(Set(results.compactMap { $0["CertificateUsage"] }) == ["DS", "KA"], "\(device): \(results)")
+            for result in results {
+                #expect(result["CertificateSubjectAltName"] == device.description && result["CertificateStatus"] == "I" && result["CertificateRole"] == nil)
+                let (fields, certificate) = try await Self.retrieve(base, serial: try #require(result["CertificateSerial"]))
+                #expect(fields["CertificateSubjectAltName"] == device.description)
+                #expect(certificate.hardwareSerialEUI == device, "the EUI is the hwSerialNum")
+                #expect(certificate.certificate.subject.isEmpty)
+                let usage = try #require(try certificate.certificate.extensions.keyUsage)
+                if result["CertificateUsage"] == "DS" {
+                    #expect(usage.digitalSignature && !usage.keyAgreement)
+                    #expect(certificate.signingKey?.rawRepresentation == DeviceCredentials.signingKey(eui: device, seed: seed).publicKey.rawRepresentation)
+                } else {
+                    #expect(usage.keyAgreement && !usage.digitalSignature)
+                    #expect(certificate.signingKey?.rawRepresentation == DeviceCredentials.keyAgreementKey(eui: device, seed: seed).publicKey.rawRepresentation)
+                }
+                // Issued by gbsm's device CA.
+                let ca = try DeviceCredentials.open(smkiDirectory: HubConfiguration(dataDirectory: hub.dataDirectory).keystoreURL.deletingLastPathComponent()).ca
+                let caKey = try #require(ca.signingKey)
+                #expect(Certificate.PublicKey(caKey).isValidSignature(certificate.certificate.signature, for: certificate.certificate))
+                #expect(certificate.certificate.issuer == ca.certificate.subject)
+            }
+        }
+
+        // Misses are 402, unreadable requests 401, as DCC Boxed's client expects; an IHD has no certificate.
+        #expect(try await Self.post(base + "/services/certificatesearch", "CertificateSearchRequest", [("CertificateSubjectAltName", "11-22-33-44-55-66-77-88")]).status == 402)
+        #expect(try await Self.post(base + "/services/certificatesearch", "CertificateSearchRequest", [("CertificateSubjectAltName", "00-DB-12-34-56-78-90-A4")]).status == 402)
+        #expect(try await Self.post(base + "/services/retrievecertificate", "CertificateDataRequest", [("CertificateSerial", "47010000000000000001000000000000")]).status == 402)
+        #expect(try await Self.post(base + "/services/certificatesearch", "CertificateSearchRequest", [("Nonsense", "1")]).status == 401)
+        #expect(try await Self.post(base + "/services/certificatesearch", "CertificateSearchRequest", [("CertificateSubjectName", "not an EUI")]).status == 401)
+        // Narrowed by usage and role, as the client filters.
+        let narrowed = try await Self.post(base + "/services/certificatesearch", "CertificateSearchRequest",
+                                           [("CertificateSubjectName", supplier.description), ("CertificateUsage", "KA")])
+        #expect(Self.results(narrowed).allSatisfy { $0["CertificateUsage"] == "KA" })
+
+        // Every organisation certificate in one archive.
+        let archive = try await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/services/organisationcertificates"), timeout: .seconds(10))
+        let tar = Array(try await archive.body.collect(upTo: 4 << 20).readableBytesView)
+        #expect(archive.status.code == 200 && tar.count % 512 == 0)
+        let pems = String(decoding: tar, as: UTF8.self).components(separatedBy: "-----BEGIN CERTIFICATE-----").count - 1
+        #expect(pems == (try Keystore.load(from: HubConfiguration(dataDirectory: hub.dataDirectory).keystoreURL)).entries.filter { $0.role != nil }.count, "\(pems) certificates in the archive")
+        await hub.stop()
+    }
+}
