@@ -1,6 +1,8 @@
 /// A libFuzzer target for everything the gateway does with untrusted bytes before it
-/// trusts them: XML parsing with limits, reading the DUIS structure, locating and
-/// checking the signature's structure, canonicalisation, identifiers and timestamps.
+/// trusts them: XML parsing with limits, DCC's DUIS 5.4 and MMC 5.4 schema validation
+/// (when the schemas are found: GBSM_SCHEMAS or the reference data beside the checkout),
+/// reading the DUIS structure, locating and checking the signature's structure,
+/// canonicalisation, identifiers and timestamps.
 ///
 /// Fuzzing build (see .ci/run):
 ///   swift build --product DUISFuzzer --scratch-path .build-fuzz \
@@ -11,6 +13,12 @@ import DUIS
 import Foundation
 import FuzzSupport
 
+let schemas: DUISSchemas? = {
+    let named = ProcessInfo.processInfo.environment["GBSM_SCHEMAS"].map { URL(fileURLWithPath: $0) }
+    guard let directory = named ?? DUISSchemas.locateDefault() else { return nil }
+    return try? DUISSchemas(directory: directory)
+}()
+
 func fuzzOne(_ bytes: UnsafeRawBufferPointer) {
     if let text = String(validating: bytes.prefix(64), as: UTF8.self) {
         _ = RequestID(text)
@@ -19,6 +27,10 @@ func fuzzOne(_ bytes: UnsafeRawBufferPointer) {
         _ = Timestamp(xsDate: text)
     }
     guard let document = try? XMLDocument.parse(bytes, limits: .duis) else { return }
+    if let schemas {
+        _ = schemas.validateDUIS(document)
+        _ = schemas.validateMMC(document)
+    }
     _ = try? document.canonicalBytes(algorithm: .inclusive)
     _ = try? document.canonicalBytes(algorithm: .exclusive)
     guard let request = try? ServiceRequestDocument(document) else { return }

@@ -44,8 +44,15 @@ struct DUISBench: AsyncParsableCommand {
     @Flag(name: .customLong("no-http"), help: "Call the gateway directly, without HTTP (measures the pipeline alone).")
     var noHTTP = false
 
+    @Option(name: .customLong("schemas"), help: "DCC's schema folder, as for serve (default: found beside the checkout); 'off' measures without schema validation.")
+    var schemas: String?
+
     func run() async throws {
         guard ["device", "non-device", "mixed"].contains(mix) else { throw ValidationError("--mix is device, non-device or mixed") }
+        var hubOptions = try HubOptions.parse([])
+        hubOptions.schemas = schemas
+        let loadedSchemas = try hubOptions.loadSchemas(required: false)
+        print("DUIS schema validation: \(loadedSchemas.map { "on (\($0.directory.path))" } ?? "off")")
         let cores = ProcessInfo.processInfo.activeProcessorCount
         // openssl speed times with SIGALRM: run it before the server's threads exist.
         let openssl = opensslSpeed()
@@ -61,7 +68,8 @@ struct DUISBench: AsyncParsableCommand {
 
         var logger = Logger(label: "gbsm.bench")
         logger.logLevel = .warning
-        let configuration = HubConfiguration(dataDirectory: directory, anomalyDefaultLimit: Int.max / 2)
+        var configuration = HubConfiguration(dataDirectory: directory, anomalyDefaultLimit: Int.max / 2)
+        configuration.schemas = loadedSchemas
         let server = try await BenchServer.start(configuration: configuration, separateProcess: separateProcess, logger: logger)
         let url = "http://127.0.0.1:\(server.port)"
 
@@ -73,6 +81,8 @@ struct DUISBench: AsyncParsableCommand {
 
         // The bound: one ECDSA P-256 verify plus one sign per request, on every core.
         let crypto = measureCrypto()
+        // What DCC's schema costs a request: parse plus validation, against the parse alone.
+        let schemaCost = loadedSchemas.map { measureSchemaValidation($0, requests: signed) }
         let boundPerCore = 1 / (crypto.verifySeconds + crypto.signSeconds)
         let boundAll = boundPerCore * Double(cores)
 
@@ -123,6 +133,10 @@ struct DUISBench: AsyncParsableCommand {
         }
         print("  stored          \(stored) requests in the hub database")
         print(String(format: "  ECDSA P-256     verify %.1f µs, sign %.1f µs (swift-crypto, this run)", crypto.verifySeconds * 1e6, crypto.signSeconds * 1e6))
+        if let schemaCost {
+            print(String(format: "  DUIS schema     %.1f µs to validate a request (its parse alone %.1f µs): %.2f of one ECDSA verify (this run)",
+                         schemaCost.validate * 1e6, schemaCost.parse * 1e6, schemaCost.validate / crypto.verifySeconds))
+        }
         if let openssl {
             print(String(format: "  openssl speed   verify %.1f µs, sign %.1f µs (ecdsap256, this run)", 1e6 / openssl.verify, 1e6 / openssl.sign))
         }
@@ -158,7 +172,7 @@ struct DUISBench: AsyncParsableCommand {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
                 process.arguments = ["serve", "--data", configuration.dataDirectory.path, "--port", String(port), "--anomaly-limit", String(Int.max / 2),
-                                     "--log-level", "warning"]
+                                     "--log-level", "warning", "--schemas", configuration.schemas?.directory.path ?? "off"]
                 process.standardOutput = FileHandle.nullDevice
                 try process.run()
                 let client = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -296,6 +310,27 @@ struct DUISBench: AsyncParsableCommand {
     }
 
     /// Times ECDSA P-256 verify and sign of a SignedInfo-sized message on one core.
+    /// Seconds to parse one of the signed requests, and to parse and validate it against
+    /// DUIS 5.4 (each timed over a second of repetitions).
+    func measureSchemaValidation(_ schemas: DUISSchemas, requests: [[[UInt8]]]) -> (parse: Double, validate: Double) {
+        let sample = requests.flatMap { $0 }.prefix(256)
+        func time(_ body: ([UInt8]) -> Void) -> Double {
+            var iterations = 0
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < .seconds(1) {
+                for request in sample { body(request) }
+                iterations += sample.count
+            }
+            let elapsed = ContinuousClock.now - start
+            return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) / Double(max(iterations, 1))
+        }
+        let parse = time { _ = try? XMLDocument.parse($0, limits: .duis) }
+        let validate = time { request in
+            if let document = try? XMLDocument.parse(request, limits: .duis) { _ = schemas.validateDUIS(document) }
+        }
+        return (parse, validate)
+    }
+
     func measureCrypto() -> (verifySeconds: Double, signSeconds: Double) {
         let key = P256.Signing.PrivateKey()
         let message = [UInt8](repeating: 0x41, count: 560)
