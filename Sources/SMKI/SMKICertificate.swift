@@ -1,6 +1,7 @@
 /// SMKI: the Smart Metering Key Infrastructure. Organisation certificates of DCC users
 /// and of DCC itself (ECDSA P-256), the keystore format DCC Boxed ships its ZAZ1 test
-/// PKI in, and a generator for a fresh test PKI of the same shape.
+/// PKI in, a generator for a fresh test PKI of the same shape, and devices' credentials
+/// (keys derived from a seed and the EUI, device certificates issued on demand).
 import Crypto
 import DUIS
 import Foundation

@@ -1,7 +1,8 @@
 /// Server: the hub's HTTP face (Hummingbird 2). The three DUIS web services DCC Boxed
 /// serves (`/api/v1/serviceS`, `/api/v1/serviceD`, `/api/v1/serviceT`), `/health`,
-/// `/metrics` for Prometheus, the data privacy plans' profiles (`/api/v1/dpp/N/profiles`)
-/// and the consumer portal (`/portal`).
+/// `/metrics` for Prometheus, the data privacy plans' profiles (`/api/v1/dpp/N/profiles`),
+/// the consumer portal (`/portal`), SMKI's repository services (`/services/...`, also on
+/// a port of their own) and, as its own application, DCC Boxed's signing tool API.
 import DUIS
 import Foundation
 import Hub
