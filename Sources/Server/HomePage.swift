@@ -22,6 +22,12 @@ enum HomePage {
         <div class="card"><h2>DUIS web services</h2><table>\(services)</table>\
         <p class="note">Sign each request with its originator's XML-signing key (<code>gbsm sign</code>); \
         device answers arrive on the user's response endpoint (<code>gbsm users set-endpoint</code>).</p></div>\
+        <div class="card"><h2>SMKI</h2><table>\
+        <tr><td><code>POST /services/certificatesearch</code></td><td>find an organisation's (<code>CertificateSubjectName</code>) or a device's (<code>CertificateSubjectAltName</code>) certificates</td></tr>\
+        <tr><td><code>POST /services/retrievecertificate</code></td><td>a certificate by <code>CertificateSerial</code>, base64 DER</td></tr>\
+        <tr><td><a href="/services/organisationcertificates"><code>GET /services/organisationcertificates</code></a></td><td>every organisation certificate (PEM, tar)</td></tr>\
+        </table><p class="note">As DCC Boxed serves them on its port 8083 (<code>gbsm serve --smki-port 8083</code>). \
+        DCC Boxed's signing tool API (<code>POST /sign</code>, <code>POST /verify</code>) is <code>gbsm sign-server</code>, on port 8080 in <code>gbsm demo</code>.</p></div>\
         <div class="card"><h2>Households</h2><p><a href="/portal">Consumer portal</a>: a household signs in with \
         its MPAN or MPRN and the code its IHD shows (<code>gbsm privacy portal-code</code>), sees its data, \
         its consents and who accessed its data.</p></div>\
