@@ -74,6 +74,7 @@ public final class ServerProcess: @unchecked Sendable {
     }
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var isRunning: Bool { process.isRunning }
 
     /// SIGKILL: no chance to flush or clean up.
     public func kill() {
