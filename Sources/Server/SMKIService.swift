@@ -48,8 +48,7 @@ public struct SMKIService: Sendable {
                             onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router()
         register(on: router)
-        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "gbsm-smki"),
-                           onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: logger)
+        return limitedApplication(router: router, host: host, port: port, serverName: "gbsm-smki", maximumBody: Self.maxRequestBytes, logger: logger, onRunning: onRunning)
     }
 
     /// DCC Boxed's SMKI answers a search or retrieval that finds nothing with 402.

@@ -183,6 +183,25 @@ public enum HubServer {
     }
 }
 
+/// An application beside the hub (SMKI's port, the signing service) with the hub's
+/// limits per client: open connections, and bodies of at most `maximumBody` that must
+/// arrive in time.
+func limitedApplication(router: Router<BasicRequestContext>, host: String, port: Int, serverName: String, maximumBody: Int,
+                                                 logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
+    let configuration = ServerConfiguration(host: host, port: port)
+    let admission = BodyAdmission(limits: configuration.bodyLimits)
+    let connections = connectionLimits(configuration, logger: logger)
+    return Application(
+        router: router,
+        server: .http1(configuration: .init(additionalChannelHandlers: [
+            ConnectionLimitHandler(limits: connections, retryAfterSeconds: configuration.bodyLimits.retryAfterSeconds),
+            BodyLimitHandler(admission: admission, floor: maximumBody, maximum: { _ in maximumBody }, lengthRequired: { _ in false }),
+        ], idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
+        configuration: .init(address: .hostname(host, port: port), serverName: serverName),
+        onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+        logger: logger)
+}
+
 /// Raises the descriptor limit and sizes the connection caps from it (logged, as the
 /// limits a server runs under should be).
 func connectionLimits(_ configuration: ServerConfiguration, logger: Logger) -> ConnectionLimits {

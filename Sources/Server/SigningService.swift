@@ -167,7 +167,6 @@ public struct SigningService: Sendable {
             textResponse(.ok, "gbsm signing service (DCC Boxed's signing tool API): POST /sign {\"message\": base64 unsigned DUIS[, \"preserveCounter\": true]}, POST /verify {\"message\": base64 signed DUIS}")
         }
         register(on: router)
-        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "gbsm-sign"),
-                           onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) }, logger: logger)
+        return limitedApplication(router: router, host: host, port: port, serverName: "gbsm-sign", maximumBody: Self.maxBodyBytes, logger: logger, onRunning: onRunning)
     }
 }
