@@ -1,3 +1,4 @@
+import CLibXML2
 import Foundation
 
 /// DCC's published XML schemas, compiled once: DUIS 5.4 (which imports MMC 5.4 and
@@ -33,9 +34,18 @@ public final class DUISSchemas: Sendable {
             try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
             for name in [Self.duisFile, Self.mmcFile, Self.signatureFile] {
                 var text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
-                if name == Self.signatureFile { text = Self.adjustedForLibXML2(signatureSchema: text) }
+                if name == Self.signatureFile {
+                    let adjusted = Self.adjustedForLibXML2(signatureSchema: text)
+                    guard adjusted != text else {
+                        throw SchemaLoadError.invalid(path: directory.appendingPathComponent(name).path,
+                                                      message: "its X509SerialNumber declaration is not the W3C one gbsm adjusts for libxml2 (every real signature would fail)")
+                    }
+                    text = adjusted
+                }
                 try Data(text.utf8).write(to: copy.appendingPathComponent(name))
             }
+        } catch let error as SchemaLoadError {
+            throw error
         } catch {
             throw .invalid(path: directory.path, message: "could not be read: \(error)")
         }
@@ -57,6 +67,41 @@ public final class DUISSchemas: Sendable {
 
     /// The first DUIS 5.4 violation in a Service Request or Response, or nil.
     public func validateDUIS(_ document: XMLDocument) -> SchemaViolation? { duis.validate(document) }
+
+    /// A request's violation: an `xsi:` attribute anywhere (DUIS requests carry none, and
+    /// `xsi:type` would let a sender substitute the type an element is validated as), then
+    /// DUIS 5.4.
+    public func validateRequest(_ document: XMLDocument) -> SchemaViolation? {
+        if let line = Self.instanceAttributeLine(document) {
+            return SchemaViolation(line: line, message: "XML Schema instance attributes (xsi:type, xsi:nil, xsi:schemaLocation, …) are not accepted in a DUIS request", count: 1)
+        }
+        return duis.validate(document)
+    }
+
+    static let instanceNamespace = "http://www.w3.org/2001/XMLSchema-instance"
+
+    /// The line of the first element with an attribute in the XML Schema instance
+    /// namespace, or nil.
+    static func instanceAttributeLine(_ document: XMLDocument) -> Int? {
+        guard let root = xmlDocGetRootElement(document.doc) else { return nil }
+        var stack: [xmlNodePtr] = [root]
+        while let node = stack.popLast() {
+            var attribute = node.pointee.properties
+            while let current = attribute {
+                if let ns = current.pointee.ns, let href = ns.pointee.href,
+                   String(cString: UnsafeRawPointer(href).assumingMemoryBound(to: CChar.self)) == instanceNamespace {
+                    return Int(xmlGetLineNo(node))
+                }
+                attribute = current.pointee.next
+            }
+            var child = node.pointee.children
+            while let current = child {
+                if current.pointee.type == XML_ELEMENT_NODE { stack.append(current) }
+                child = current.pointee.next
+            }
+        }
+        return nil
+    }
 
     /// The first MMC 5.4 violation in a device answer or alert, or nil.
     public func validateMMC(_ document: XMLDocument) -> SchemaViolation? { mmc.validate(document) }

@@ -12,13 +12,31 @@ public func untrusted(_ text: some StringProtocol, limit: Int = 64) -> String {
             break
         }
         count += 1
-        if scalar.value < 0x20 || scalar.value == 0x7F || scalar == "\"" || scalar == "\\" {
+        if isControlOrBidi(scalar) || scalar == "\"" || scalar == "\\" {
             out += scalar == "\"" ? "\\\"" : scalar == "\\" ? "\\\\" : "\\u{\(String(scalar.value, radix: 16))}"
         } else {
             out.unicodeScalars.append(scalar)
         }
     }
     out += cut ? "…\" (\(text.utf8.count) octets)" : "\""
+    return out
+}
+
+/// C0 and C1 control characters, DEL, and the Unicode bidirectional controls (which can
+/// make a log line read differently from what it holds).
+func isControlOrBidi(_ scalar: Unicode.Scalar) -> Bool {
+    let value = scalar.value
+    return value < 0x20 || (0x7F...0x9F).contains(value) || (0x202A...0x202E).contains(value) || (0x2066...0x2069).contains(value)
+        || value == 0x200E || value == 0x200F || value == 0x061C
+}
+
+/// `text` with every control or bidirectional character shown as `\u{…}` (no quotes, no
+/// cut): for messages that quote untrusted text inside them.
+public func escapingControls(_ text: some StringProtocol) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        if isControlOrBidi(scalar) { out += "\\u{\(String(scalar.value, radix: 16))}" } else { out.unicodeScalars.append(scalar) }
+    }
     return out
 }
 

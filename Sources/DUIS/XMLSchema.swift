@@ -86,8 +86,10 @@ private let collectError: xmlStructuredErrorFunc = { context, error in
     let collector = Unmanaged<ErrorCollector>.fromOpaque(context).takeUnretainedValue()
     collector.count += 1
     guard collector.first == nil else { return }
+    // libxml2 quotes the offending value or name verbatim: controls and bidirectional
+    // characters are escaped, since the message reaches the audit log and the answer.
     var message = error.pointee.message.map { String(cString: $0) } ?? "schema violation"
-    message = message.trimmingWhitespace()
+    message = escapingControls(message.trimmingWhitespace())
     if message.utf8.count > 400 { message = String(decoding: message.utf8.prefix(400), as: UTF8.self) + "…" }
     collector.first = (Int(error.pointee.line), message)
 }

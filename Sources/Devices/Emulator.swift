@@ -95,6 +95,49 @@ public struct DeviceEmulator: Sendable {
         return nil
     }
 
+    /// What DCC's schema would refuse about a command's parameters, for a hub running
+    /// without it (`--schemas off`): the elements a variant must have, in the forms the
+    /// emulator reads. With the schema loaded, intake has already checked all of this.
+    public static func validateWithoutSchema(srv: String, body: ElementTree) -> String? {
+        switch srv {
+        case "2.2":
+            guard let utrn = body.value("UTRN"), utrn.utf8.count == 20, utrn.utf8.allSatisfy({ (48...57).contains($0) }) else {
+                return "TopUpDevice/UTRN must be 20 decimal digits"
+            }
+        case "3.1":
+            guard let message = body.value("SupplierMessage"), !message.isEmpty, message.count <= 118 else {
+                return "DisplayMessage/SupplierMessage must be 1 to 118 characters"
+            }
+        case "6.12":
+            guard body.integer("LowMediumPowerThreshold", in: unsignedInt) != nil, body.integer("MediumHighPowerThreshold", in: unsignedInt) != nil else {
+                return "power thresholds must be whole watts"
+            }
+        case "6.18.1":
+            guard let schedule = body.child("MaximumDemandTimePeriodSchedule"),
+                  schedule.value("StartTime").flatMap(DeviceFormat.minutes(ofTime:)) != nil,
+                  schedule.value("EndTime").flatMap(DeviceFormat.minutes(ofTime:)) != nil else {
+                return "MaximumDemandTimePeriodSchedule needs StartTime and EndTime as xs:time"
+            }
+        case "6.20.1":
+            let mpans = body.child("ImportMPANs")?.children.map(\.text) ?? []
+            guard !mpans.isEmpty || body.value("ImportMPRN") != nil else { return "SetDeviceConfigurationImportMPxN needs ImportMPANs or ImportMPRN" }
+        case "8.7.2", "8.8.2":
+            guard body.value("OtherDeviceID").flatMap({ EUI64($0) }) != nil else { return "OtherDeviceID must be an EUI-64" }
+        case "8.11":
+            guard body.value("DeviceID").flatMap({ EUI64($0) }) != nil else { return "UpdateHANDeviceLog/DeviceID must be an EUI-64" }
+            guard let type = body.value("RequestType"), type == "Add" || type == "Remove" else { return "RequestType must be Add or Remove" }
+        case "8.12.1":
+            guard body.value("OldCHFID").flatMap({ EUI64($0) }) != nil else { return "OldCHFID must be an EUI-64" }
+        case "8.12.2":
+            guard body.value("OldGPFID").flatMap({ EUI64($0) }) != nil else { return "OldGPFID must be an EUI-64" }
+        case "6.24.1":
+            guard body.children.contains(where: { $0.name == "RemotePartyRole" }) else { return "name at least one RemotePartyRole" }
+        default:
+            break
+        }
+        return validate(srv: srv, body: body)
+    }
+
     static func isMPAN(_ text: String) -> Bool {
         text.utf8.count == 13 && text.utf8.allSatisfy { (48...57).contains($0) }
     }

@@ -86,6 +86,9 @@ public final class Gateway: Sendable {
     private struct Intake {
         let request: ServiceRequestDocument
         let executeAt: Timestamp?
+        /// A firmware request over 1 MiB is validated against the schema once its
+        /// signature is checked (validating megabytes costs a sender without a key nothing).
+        let schemaDeferred: Bool
     }
 
     private func process(service: DUISService, bytes: [UInt8]) async -> GatewayResponse {
@@ -116,6 +119,9 @@ public final class Gateway: Sendable {
             user = authenticated
         case .failure(let refusal):
             return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: false)
+        }
+        if intake.schemaDeferred, let schemas, let violation = schemas.validateRequest(request.document) {
+            return await malformed(bytes, service: service, reason: "the request does not conform to the DUIS 5.4 schema: \(violation)", kind: "schema", status: 400, at: received)
         }
 
         // Anti-replay: the counter must rise, and not beyond the ceiling (a counter of
@@ -162,7 +168,9 @@ public final class Gateway: Sendable {
             return await refuse(header, service: service, Refusal(.E12, rule: "body-schema", problem), digest: digest, size: bytes.count, at: received,
                                 authenticated: true, allowedBy: decision.rule)
         }
-        if !header.variant.isNonDevice, let problem = DeviceEmulator.validate(srv: header.variant.srv, body: body) {
+        if !header.variant.isNonDevice,
+           let problem = schemas == nil ? DeviceEmulator.validateWithoutSchema(srv: header.variant.srv, body: body)
+                                        : DeviceEmulator.validate(srv: header.variant.srv, body: body) {
             return await refuse(header, service: service, Refusal(.E12, rule: "body", problem), digest: digest, size: bytes.count, at: received,
                                 authenticated: true, allowedBy: decision.rule)
         }
@@ -226,10 +234,11 @@ public final class Gateway: Sendable {
         if bytes.count > Self.maxRequestBytes, !Self.firmwareSRVs.contains(request.header.variant.srv) {
             throw XMLParseError.tooLarge(limit: Self.maxRequestBytes)
         }
-        if let schemas, let violation = schemas.validateDUIS(document) { throw violation }
+        let deferred = schemas != nil && bytes.count > Self.maxRequestBytes
+        if let schemas, !deferred, let violation = schemas.validateRequest(document) { throw violation }
         if let commandVariant = request.header.commandVariant { try request.checkBody(for: commandVariant) }
         let executeAt = try request.executionDateTime()
-        return Intake(request: request, executeAt: executeAt)
+        return Intake(request: request, executeAt: executeAt, schemaDeferred: deferred)
     }
 
     private func authenticate(_ request: ServiceRequestDocument, at time: Timestamp) -> Result<UserRecord, Refusal> {

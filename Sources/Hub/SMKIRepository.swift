@@ -3,6 +3,7 @@ import Devices
 import Foundation
 import SMKI
 import Storage
+import DequeModule
 import Synchronization
 
 /// SMKI's repository as DCC Boxed serves it: organisation certificates (every
@@ -32,7 +33,7 @@ public final class SMKIRepository: Sendable {
     let inventory: Inventory
     private let fleetSeed: Atomic<UInt64>
     /// Issued device certificates, most recent kept (issuing costs an ECDSA signature).
-    private let cache = Mutex<[String: SMKICertificate]>([:])
+    private let cache = Mutex<(certificates: [String: SMKICertificate], order: Deque<String>)>(([:], []))
     static let cacheLimit = 4096
     /// When device certificates begin (a fixed date: a certificate's bytes depend only on
     /// the device and the CA, up to its ECDSA signature).
@@ -82,14 +83,17 @@ public final class SMKIRepository: Sendable {
         guard let bytes = Self.bytes(hex: serial), let (eui, usage) = DeviceCredentials.parseSerial(bytes),
               var record = search(device: eui).first(where: { $0.usage == usage }),
               let device = inventory.device(eui) else { return nil }
-        if let cached = cache.withLock({ $0[serial] }) {
+        if let cached = cache.withLock({ $0.certificates[serial] }) {
             record.certificate = cached
             return record
         }
         let certificate = try credentials.certificate(eui: eui, seed: seed(for: device), usage: usage, notBefore: Self.deviceNotBefore)
         cache.withLock { cache in
-            if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
-            cache[serial] = certificate
+            guard cache.certificates.updateValue(certificate, forKey: serial) == nil else { return }
+            cache.order.append(serial)
+            // The oldest goes first: a client walking through serials costs the others
+            // one certificate each, not the whole cache.
+            while cache.order.count > Self.cacheLimit, let oldest = cache.order.popFirst() { cache.certificates[oldest] = nil }
         }
         record.certificate = certificate
         return record

@@ -40,6 +40,7 @@ public struct DeviceCredentials: Sendable {
                                                            notBefore: now.addingTimeInterval(-86_400), notAfter: Self.notAfter)
         try FileManager.default.createDirectory(at: smkiDirectory, withIntermediateDirectories: true)
         try key.pemRepresentation.write(to: keyURL, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyURL.path)
         let ca = try SMKICertificate(der: try derBytes(certificate))
         try ca.pem.write(to: certificateURL, atomically: true, encoding: .utf8)
         return DeviceCredentials(ca: ca, caKey: key)

@@ -63,16 +63,25 @@ public struct SigningService: Sendable {
         }
     }
 
-    /// Verifies a signed DUIS message (a response, or a request) against the certificate
-    /// its KeyInfo names, and returns it without the signature. A message with no
-    /// signature is returned as it is, as DCC Boxed's tool does.
-    public func verify(_ message: [UInt8]) throws(Failure) -> [UInt8] {
+    /// What `verify` found: the message without its signature, and who signed it (nil
+    /// when it carried no signature, which DCC Boxed's tool passes through as it is: DCC
+    /// Boxed sends some refusals unsigned).
+    public struct Verified: Sendable {
+        public var message: [UInt8]
+        public var signer: String?
+    }
+
+    /// Verifies a signed DUIS message against the certificate its KeyInfo names, and
+    /// returns it without the signature. Only the right signer counts: a Service Response
+    /// must be signed with DCC's response-signing (DSP, role 137) certificate, a Service
+    /// Request with its originator's own XML-signing certificate.
+    public func verify(_ message: [UInt8]) throws(Failure) -> Verified {
         let document = try parse(message)
         let signature: EnvelopedSignature
         do {
             signature = try EnvelopedSignature.locate(in: document)
         } catch .missing {
-            return message
+            return Verified(message: message, signer: nil)
         } catch {
             throw Failure(code: "InvalidSignature", message: error.description)
         }
@@ -82,6 +91,24 @@ public struct SigningService: Sendable {
         }) else {
             throw Failure(code: "UnknownCertificate", message: "no certificate in the keystore has \(signature.signer)")
         }
+        switch document.root?.localName {
+        case "Response":
+            guard entry.role == RemotePartyRole.dspXMLSigning else {
+                throw Failure(code: "WrongSigner", message: "a Service Response must be signed by DCC (role 137); \(entry.eui) role \(entry.role.map(String.init) ?? "none") signed this one")
+            }
+        case "Request":
+            let originator: EUI64
+            do {
+                originator = try ServiceRequestDocument(document).header.requestID.originator
+            } catch {
+                throw Failure(code: "InvalidRequest", message: "not a DUIS Service Request: \(error)")
+            }
+            guard entry.eui == originator, entry.role == RemotePartyRole.xmlSigning || entry.role == RemotePartyRole.dspXMLSigning else {
+                throw Failure(code: "WrongSigner", message: "a Service Request must be signed by its originator \(originator); \(entry.eui) signed this one")
+            }
+        default:
+            throw Failure(code: "InvalidRequest", message: "neither a DUIS Service Request nor a Service Response")
+        }
         guard let key = entry.certificate.signingKey else {
             throw Failure(code: "UnknownCertificate", message: "certificate \(entry.certificate.serialNumber) has no ECDSA P-256 key")
         }
@@ -90,7 +117,7 @@ public struct SigningService: Sendable {
         } catch {
             throw Failure(code: "InvalidSignature", message: error.description)
         }
-        return XMLSigner.unsigned(document)
+        return Verified(message: XMLSigner.unsigned(document), signer: "\(entry.eui) role \(entry.role.map(String.init) ?? "none") serial \(entry.certificate.serialHex)")
     }
 
     private func parse(_ message: [UInt8]) throws(Failure) -> XMLDocument {
@@ -111,11 +138,34 @@ public struct SigningService: Sendable {
     /// The largest JSON body: a firmware request (14 MiB) in base64, with room.
     public static let maxBodyBytes = 20 << 20
 
-    /// Registers `/sign` and `/verify` on a router.
-    public func register<Context: RequestContext>(on router: Router<Context>) {
+    /// Whether a request's `Host` names this machine: `localhost`, an address literal, or
+    /// one of `allowedHosts`. A page on another site that makes a browser post here
+    /// through a DNS name it points at 127.0.0.1 (DNS rebinding) is refused.
+    static func hostAllowed(_ header: String?, allowedHosts: Set<String>) -> Bool {
+        guard let header, !header.isEmpty else { return false }
+        var host = header.lowercased()
+        if host.hasPrefix("[") {
+            return true  // an IPv6 literal
+        }
+        if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+        if host == "localhost" || allowedHosts.contains(host) { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
+    }
+
+    /// Registers `/sign` and `/verify` on a router. Requests must be JSON
+    /// (`Content-Type: application/json`, which a browser cannot send to another site
+    /// without asking first) and name this machine in `Host`.
+    public func register<Context: RequestContext>(on router: Router<Context>, allowedHosts: Set<String> = []) {
         for path in ["/sign", "/verify"] {
             router.on(RouterPath(path), method: .post) { request, _ -> Response in
-                await self.handle(path: path, request: request)
+                guard Self.hostAllowed(request.head.authority, allowedHosts: allowedHosts) else {
+                    return Self.json(.forbidden, ["error": "the Host header does not name this machine (pass --allow-host NAME to accept it)", "errorCode": "ForbiddenHost"])
+                }
+                guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true else {
+                    return Self.json(.unsupportedMediaType, ["error": "send the message as JSON (Content-Type: application/json)", "errorCode": "UnsupportedMediaType"])
+                }
+                return await self.handle(path: path, request: request)
             }
             for method in [HTTPRequest.Method.get, .put, .delete, .patch] {
                 router.on(RouterPath(path), method: method) { _, _ -> Response in
@@ -146,8 +196,14 @@ public struct SigningService: Sendable {
             return Self.json(.badRequest, ["error": "\"message\" is not base64", "errorCode": "IllegalArgumentException"])
         }
         do throws(Failure) {
-            let result = path == "/sign" ? try sign(Array(message), preserveCounter: input.preserveCounter ?? false) : try verify(Array(message))
-            return Self.json(.ok, ["message": Data(result).base64EncodedString()])
+            if path == "/sign" {
+                let signed = try sign(Array(message), preserveCounter: input.preserveCounter ?? false)
+                return Self.json(.ok, ["message": Data(signed).base64EncodedString()])
+            }
+            let verified = try verify(Array(message))
+            var answer = ["message": Data(verified.message).base64EncodedString()]
+            answer[verified.signer == nil ? "signature" : "signer"] = verified.signer ?? "absent"
+            return Self.json(.ok, answer)
         } catch {
             return Self.json(.badRequest, ["error": error.message, "errorCode": error.code])
         }
@@ -160,13 +216,13 @@ public struct SigningService: Sendable {
 
     /// A standalone application serving the signing service (`gbsm sign-server`, and
     /// beside the hub in `gbsm demo`).
-    public func application(host: String, port: Int, logger: Logger,
+    public func application(host: String, port: Int, allowedHosts: Set<String> = [], logger: Logger,
                             onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router()
         router.get("/") { _, _ -> Response in
             textResponse(.ok, "gbsm signing service (DCC Boxed's signing tool API): POST /sign {\"message\": base64 unsigned DUIS[, \"preserveCounter\": true]}, POST /verify {\"message\": base64 signed DUIS}")
         }
-        register(on: router)
+        register(on: router, allowedHosts: allowedHosts.union([host.lowercased()]))
         return limitedApplication(router: router, host: host, port: port, serverName: "gbsm-sign", maximumBody: Self.maxBodyBytes, logger: logger, onRunning: onRunning)
     }
 }

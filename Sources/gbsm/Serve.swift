@@ -248,6 +248,9 @@ struct SignServer: AsyncParsableCommand {
     @Option(name: .customLong("schemas"), help: "DCC's schema folder (as for serve); 'off' signs without validating.")
     var schemas: String?
 
+    @Option(name: .customLong("allow-host"), help: "A host name the service accepts in Host besides localhost, address literals and --host (it refuses others, against DNS rebinding); repeatable.")
+    var allowHosts: [String] = []
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -260,7 +263,7 @@ struct SignServer: AsyncParsableCommand {
         options.schemas = schemas
         let service = SigningService(keystore: try Keystore.load(from: keystoreURL), schemas: try options.loadSchemas(required: false))
         let logger = makeLogger("gbsm.sign", level: logLevel)
-        let app = service.application(host: host, port: port, logger: logger) { port in
+        let app = service.application(host: host, port: port, allowedHosts: Set(allowHosts.map { $0.lowercased() }), logger: logger) { port in
             FileHandle.standardOutput.write(Data("gbsm signing service on http://\(host):\(port) (POST /sign, POST /verify; keys from \(keystoreURL.path))\n".utf8))
         }
         try await app.runService()

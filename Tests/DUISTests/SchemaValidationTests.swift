@@ -65,3 +65,19 @@ import TestSupport
         }
     }
 }
+
+/// The validator's messages quote the document: control and bidirectional characters in
+/// what they quote reach the audit log escaped.
+@Suite struct SchemaMessageTests {
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func controlCharactersInQuotedValuesAreEscaped() throws {
+        let schemas = try #require(Reference.schemas)
+        let template = try #require(try Reference.templates().first { $0.name.hasPrefix("ECS17b_4.1.1_") })
+        let text = String(decoding: template.bytes, as: UTF8.self)
+            .replacingOccurrences(of: "<sr:CommandVariant>1</sr:CommandVariant>", with: "<sr:CommandVariant>1\u{202E}\u{9B}evil</sr:CommandVariant>")
+        let violation = try #require(schemas.validateDUIS(try XMLDocument.parse(text)))
+        #expect(violation.message.contains("evil"), "the message quotes the value: \(violation.message)")
+        #expect(!violation.message.unicodeScalars.contains { $0.value == 0x202E || $0.value == 0x9B }, "\(violation.message)")
+        #expect(violation.message.contains("\\u{202e}"), "\(violation.message)")
+    }
+}

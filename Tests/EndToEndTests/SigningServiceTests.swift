@@ -36,10 +36,11 @@ import TestSupport
         return Running(port: try await box.wait(), group: group, task: task)
     }
 
-    static func call(_ url: String, _ json: [String: Any]) async throws -> (status: Int, object: [String: Any]) {
+    static func call(_ url: String, _ json: [String: Any], contentType: String? = "application/json", host: String? = nil) async throws -> (status: Int, object: [String: Any]) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
+        if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+        if let host { request.headers.replaceOrAdd(name: "Host", value: host) }
         request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 32 << 20)
@@ -76,6 +77,18 @@ import TestSupport
         #expect(verified.status == 200, "\(verified.object)")
         let unsigned = String(decoding: try #require(Data(base64Encoded: verified.object["message"] as? String ?? "")), as: UTF8.self)
         #expect(unsigned.contains("<sr:ResponseCode>I0</sr:ResponseCode>") && !unsigned.contains("SignatureValue"))
+        #expect((verified.object["signer"] as? String)?.contains("role 137") == true, "\(verified.object)")
+
+        // A request verifies with its originator's key; a "response" signed by a user does not.
+        let request2 = try await Self.call(signer.url + "/verify", ["message": signedBytes.base64EncodedString()])
+        #expect(request2.status == 200 && (request2.object["signer"] as? String)?.hasPrefix("90-B3-D5-1F-30-01-00-00") == true, "\(request2.object)")
+        let userKey = try #require(hub.keystore.xmlSigningEntry(for: Provisioning.supplier))
+        let forged = try XMLSigner.sign(try XMLDocument.parse(answer.body), key: try #require(userKey.signingKey), signer: userKey.certificate.signerReference)
+        let wrong = try await Self.call(signer.url + "/verify", ["message": Data(forged).base64EncodedString()])
+        #expect(wrong.status == 400 && wrong.object["errorCode"] as? String == "WrongSigner", "\(wrong.object)")
+        // Not JSON by its content type; a Host that is not this machine (DNS rebinding).
+        #expect(try await Self.call(signer.url + "/sign", ["message": template.bytes.base64EncodedString()], contentType: "text/plain").status == 415)
+        #expect(try await Self.call(signer.url + "/sign", ["message": template.bytes.base64EncodedString()], host: "attacker.example:8080").status == 403)
 
         // A tampered answer is refused with a JSON error.
         let tampered = answer.text.replacingOccurrences(of: "<sr:ResponseCode>I0</sr:ResponseCode>", with: "<sr:ResponseCode>E1</sr:ResponseCode>")
