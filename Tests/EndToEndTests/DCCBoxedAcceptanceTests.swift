@@ -109,4 +109,46 @@ import TestSupport
         // against DUIS 5.4 and MMC 5.4 here.
         await receiver.stop()
     }
+
+    /// More of DCC's reference requests than the repository's reference folder holds (for
+    /// example the rest of SmartDCCInnovation/duis-templates): GBSM_EXTRA_TEMPLATES=DIR
+    /// runs each non-critical one through a fresh DCC Boxed (those that change the
+    /// premises for good last), with the same checks.
+    @Test(.enabled(if: Reference.isAvailable && ProcessInfo.processInfo.environment["GBSM_EXTRA_TEMPLATES"] != nil,
+                   "set GBSM_EXTRA_TEMPLATES to a folder of DUIS request templates"))
+    func extraReferenceRequestsAreAcceptedAndConform() async throws {
+        let folder = URL(fileURLWithPath: try #require(ProcessInfo.processInfo.environment["GBSM_EXTRA_TEMPLATES"]))
+        let keystoreFile = try #require(Reference.directory).appendingPathComponent("smki/zaz1-keystore.json")
+        let zaz1 = try Keystore.decode(try Data(contentsOf: keystoreFile))
+        let receiver = try await ResponseReceiver.start()
+        let hub = try await RunningHub.start(zaz1: true, responseURL: receiver.url)
+        let client = DUISClient(baseURL: hub.baseURL, keystore: zaz1)
+        var sent: [String: String] = [:]
+        var templates: [(name: String, xml: String, header: RequestHeader, variant: Int)] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) where name.uppercased().hasSuffix(".XML") {
+            let xml = String(decoding: try Data(contentsOf: folder.appendingPathComponent(name)), as: UTF8.self)
+            guard let header = try? ServiceRequestDocument(try XMLDocument.parse(xml, limits: .duis)).header,
+                  let variant = Int(header.commandVariantText), [1, 2, 3, 8].contains(variant) else { continue }
+            templates.append((name, xml, header, variant))
+        }
+        templates.sort { (Self.rank($0.header.variant.srv), $0.name) < (Self.rank($1.header.variant.srv), $1.name) }
+        for (name, xml, header, variant) in templates {
+            if Self.rank(header.variant.srv) >= 8 { _ = await waitForResponses(receiver, requestIDs: Set(sent.keys)) }
+            let adapted = DeviceTemplateTests.adapt(DeviceTemplateTests.Template(name: name, xml: xml, srv: header.variant.srv, body: ""), now: Timestamp.now())
+            let signed = try client.sign(adapted, counter: Counters.next())
+            let requestID = try ServiceRequestDocument(try XMLDocument.parse(signed, limits: .duis)).header.requestID.description
+            let answer = try await client.post(signed, to: variant == 8 || variant == 2 ? .nonDevice : .sendCommand)
+            #expect(answer.status == 200 && (answer.code == "I99" || answer.code == "I0"), "\(name): \(answer.status) \(answer.code ?? "no code") \(answer.refusal.prefix(400))")
+            if answer.code == "I99" { sent[requestID] = name }
+        }
+        let responses = await waitForResponses(receiver, requestIDs: Set(sent.keys))
+        #expect(responses.count == sent.count, "answers for \(responses.count) of \(sent.count)")
+        for (requestID, message) in responses {
+            let name = sent[requestID] ?? requestID
+            #expect(message.code == "I0", "\(name): \(message.code ?? "none") \(message.text.prefix(300))")
+            #expect(message.rsp?.attributes["MessageSuccess"] != "false", "\(name): the device refused: \(message.text.suffix(400))")
+        }
+        await hub.stop()
+        await receiver.stop()
+    }
 }
