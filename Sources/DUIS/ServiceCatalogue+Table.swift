@@ -11,7 +11,8 @@
 // The matrix gives 6.20.1 and 6.20.2 the service reference "6.2"; DUIS (and the
 // templates) use 6.20, as here.
 // The `dcc` role marks the communications hub operations DCC itself originates (DCC
-// Boxed sends 8.12.2 and 11.2 of the reference test data as DCC).
+// Boxed sends 8.12.2 and 11.2 of the reference test data as DCC, and the access control
+// broker retrieves a device's security credentials, 6.24.1, in CS02f).
 
 extension ServiceCatalogue {
     static let table: [ServiceRequestVariant] = [
@@ -168,7 +169,7 @@ extension ServiceCatalogue {
         .init("6.23", "6.23", "Update Security Credentials (CoS)", critical: false, onDemand: true, futureDating: .dspAndDevice, dccSchedulable: false, nonDevice: false,
               roles: [.is, .gs], devices: [.esme, .gsme], body: "UpdateSecurityCredentialsCoS", variants: [1, 2, 3]),
         .init("6.24.1", "6.24", "Retrieve Device Security Credentials (KRP)", critical: false, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,
-              roles: [.is, .gs, .ed, .gt], devices: [.esme, .gsme, .chf, .gpf], body: "RetrieveDeviceSecurityCredentialsKRP", variants: [1, 2, 3]),
+              roles: [.is, .gs, .ed, .gt, .dcc], devices: [.esme, .gsme, .chf, .gpf], body: "RetrieveDeviceSecurityCredentialsKRP", variants: [1, 2, 3]),
         .init("6.24.2", "6.24", "Retrieve Device Security Credentials (Device)", critical: true, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,
               roles: [.is, .gs], devices: [.esme, .gsme, .chf, .gpf], body: "RetrieveDeviceSecurityCredentialsDevice", variants: [4, 5, 6, 7]),
         .init("6.25", "6.25", "Set Electricity Supply Tamper State", critical: true, onDemand: true, futureDating: .none, dccSchedulable: false, nonDevice: false,

@@ -45,7 +45,10 @@ import TestSupport
         // back more than a week: it would hand the previous household's data to the next).
         xml = xml.replacing(/<sr:RestrictionDateTime>[^<]*<\/sr:RestrictionDateTime>/, with: "<sr:RestrictionDateTime>\(now.adding(milliseconds: -day).iso8601)</sr:RestrictionDateTime>")
         if template.srv == "8.7.2" || template.srv == "8.8.2" {
-            xml = xml.replacing(/<sr:OtherDeviceID>[^<]*<\/sr:OtherDeviceID>/, with: "<sr:OtherDeviceID>00-DB-12-34-56-78-90-A0</sr:OtherDeviceID>")
+            // A meter joins the premises' IHD; a HAN device joins the ESME.
+            let meter = xml.contains(":00-DB-12-34-56-78-90-A0:") || xml.contains(":00-DB-12-34-56-78-90-A1:")
+            let other = meter ? "00-DB-12-34-56-78-90-A4" : "00-DB-12-34-56-78-90-A0"
+            xml = xml.replacing(/<sr:OtherDeviceID>[^<]*<\/sr:OtherDeviceID>/, with: "<sr:OtherDeviceID>\(other)</sr:OtherDeviceID>")
         }
         return xml
     }
