@@ -42,6 +42,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "GBCS",
+            dependencies: ["DUIS", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "LoadModel",
             dependencies: [],
             swiftSettings: swiftSettings
@@ -137,6 +142,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "GBCSFuzzer",
+            dependencies: ["GBCS", "FuzzSupport"],
+            path: "Fuzz/GBCSFuzzer",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "DUISFuzzer",
             dependencies: ["DUIS", "FuzzSupport"],
             path: "Fuzz/DUISFuzzer",
@@ -145,6 +156,11 @@ let package = Package(
         .testTarget(
             name: "DUISTests",
             dependencies: ["DUIS", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GBCSTests",
+            dependencies: ["GBCS", "DUIS", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,125 @@
+import DUIS
+import Foundation
+import GBCS
+import Testing
+import TestSupport
+
+/// GBCS frames against DCC's Reference Test Data Set: every vector's header decodes to
+/// what `expected-frames.jsonl` says a correct decoder finds, and re-encodes byte-exact.
+@Suite struct FrameTests {
+    struct Expected: Decodable {
+        let file: String
+        let frame: String
+        let cra: String
+        let message_code: String
+        let originator: String
+        let recipient: String
+        let originator_counter: UInt64
+        let date_time: String?
+        let supplementary_remote_party_id: String?
+        let supplementary_remote_party_counter: UInt64?
+        let supplementary_originator_counter: UInt64?
+        let supplementary_ka_certificate_len: Int?
+        let payload_len: Int
+        let signature: String
+        let mac: String
+        let mac_tag: String?
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+    static func bytes(hex text: String) -> [UInt8]? {
+        let digits = Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var result: [UInt8] = []
+        result.reserveCapacity(digits.count / 2)
+        var index = 0
+        while index < digits.count {
+            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
+            result.append(byte)
+            index += 2
+        }
+        return result
+    }
+
+    static func vectors() throws -> [(Expected, [UInt8])] {
+        let gbcs = try #require(Reference.directory).appendingPathComponent("gbcs")
+        let lines = try String(contentsOf: gbcs.appendingPathComponent("expected-frames.jsonl"), encoding: .utf8).split(separator: "\n")
+        return try lines.map { line in
+            let expected = try JSONDecoder().decode(Expected.self, from: Data(line.utf8))
+            let text = try String(contentsOf: gbcs.appendingPathComponent("rtds").appendingPathComponent(expected.file), encoding: .utf8)
+            return (expected, try #require(bytes(hex: text), "\(expected.file) is not hex"))
+        }
+    }
+
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func everyReferenceVectorDecodesAsExpectedAndReencodesExactly() throws {
+        let vectors = try Self.vectors()
+        #expect(vectors.count == 904)
+        var disagreements: [String] = []
+        for (expected, bytes) in vectors {
+            let frame: GBCSFrame
+            do {
+                frame = try GBCSFrame.decode(bytes)
+            } catch {
+                disagreements.append("\(expected.file): \(error)")
+                continue
+            }
+            var found: [String] = []
+            func check(_ name: String, _ mine: String?, _ theirs: String?) { if mine != theirs { found.append("\(name) \(mine ?? "nil") ≠ \(theirs ?? "nil")") } }
+            check("frame", frame.macHeader == nil ? "general-signing" : "general-ciphering", expected.frame)
+            check("cra", frame.cra.name, expected.cra)
+            check("message_code", String(format: "%04X", frame.messageCode), expected.message_code)
+            check("originator", String(format: "%016llx", frame.originator.rawValue), expected.originator)
+            check("recipient", String(format: "%016llx", frame.recipient.rawValue), expected.recipient)
+            check("originator_counter", String(frame.originatorCounter), String(expected.originator_counter))
+            check("date_time", frame.dateTime.map(Self.hex), expected.date_time)
+            check("supplementary_remote_party_id", frame.supplement.remotePartyID.map { String(format: "%016llx", $0.rawValue) }, expected.supplementary_remote_party_id)
+            check("supplementary_remote_party_counter", frame.supplement.remotePartyCounter.map { String($0) }, expected.supplementary_remote_party_counter.map { String($0) })
+            check("supplementary_originator_counter", frame.supplement.originatorCounter.map { String($0) }, expected.supplementary_originator_counter.map { String($0) })
+            check("supplementary_ka_certificate_len", frame.supplement.kaCertificate.map { String($0.count) }, expected.supplementary_ka_certificate_len.map { String($0) })
+            check("payload_len", String(frame.content.count), String(expected.payload_len))
+            let signature: String
+            switch frame.signature {
+            case .absent: signature = "absent"
+            case .empty: signature = "empty"
+            case .present: signature = expected.signature == "invalid" || expected.signature == "no-key" ? expected.signature : "valid"
+            }
+            check("signature", signature, expected.signature)
+            check("mac_tag", frame.macHeader.map { Self.hex($0.tag) }, expected.mac_tag)
+            if frame.macHeader == nil { check("mac", "none", expected.mac) }
+            if frame.encode() != bytes { found.append("does not re-encode byte-exact") }
+            if !found.isEmpty { disagreements.append("\(expected.file): \(found.joined(separator: "; "))") }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.count) vectors disagree:\n\(disagreements.prefix(20).joined(separator: "\n"))")
+    }
+
+    /// Hostile bytes: every truncation of a vector and every length octet pushed up is a
+    /// typed error, never a trap or an allocation beyond the message.
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func truncatedAndCorruptedFramesAreTypedErrors() throws {
+        let vectors = try Self.vectors()
+        let sample = vectors.filter { $0.1.count < 600 }.prefix(40)
+        for (expected, bytes) in sample {
+            for cut in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 64)) {
+                // A signed grouping header cut just before its signature is a pre-command:
+                // the one prefix that is itself a message.
+                let prefix = Array(bytes[0..<cut])
+                if let frame = try? GBCSFrame.decode(prefix) {
+                    #expect(frame.signature == .absent && frame.encode() == prefix, "\(expected.file) cut at \(cut)")
+                }
+            }
+            for cut in [1, 5, 12, 30] where cut < bytes.count {
+                #expect(throws: GBCSError.self, "\(expected.file) cut at \(cut)") { _ = try GBCSFrame.decode(Array(bytes[0..<cut])) }
+            }
+            for index in 0..<min(bytes.count, 80) {
+                var corrupted = bytes
+                corrupted[index] ^= 0xFF
+                // Either a typed error or a frame that encodes back to exactly those bytes.
+                if let frame = try? GBCSFrame.decode(corrupted) { #expect(frame.encode() == corrupted, "\(expected.file) byte \(index)") }
+            }
+        }
+        #expect(throws: GBCSError.self) { _ = try GBCSFrame.decode([0xDD, 0, 0, 0, 0, 0, 0, 0x84, 0x7F, 0xFF, 0xFF, 0xFF]) }
+        #expect(throws: GBCSError.self) { _ = try GBCSFrame.decode([0xDF, 0x09, 0x01] + [UInt8](repeating: 0, count: 8) + [0x08]) }
+    }
+}
