@@ -43,7 +43,7 @@ let package = Package(
         ),
         .target(
             name: "GBCS",
-            dependencies: ["DUIS", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["DUIS", "SMKI", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -160,7 +160,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GBCSTests",
-            dependencies: ["GBCS", "DUIS", "TestSupport"],
+            dependencies: ["GBCS", "DUIS", "SMKI", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import DUIS
 import Foundation
 import GBCS
+import SMKI
 import Testing
 import TestSupport
 
@@ -121,5 +122,43 @@ import TestSupport
         }
         #expect(throws: GBCSError.self) { _ = try GBCSFrame.decode([0xDD, 0, 0, 0, 0, 0, 0, 0x84, 0x7F, 0xFF, 0xFF, 0xFF]) }
         #expect(throws: GBCSError.self) { _ = try GBCSFrame.decode([0xDF, 0x09, 0x01] + [UInt8](repeating: 0, count: 8) + [0x08]) }
+    }
+
+    /// Signatures: ECDSA P-256 over the grouping header after its tag, by the originator's
+    /// DS key. Every vector's verdict is the expected one, and one flipped octet of a signed
+    /// vector's signed bytes makes it invalid.
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func signatureVerdictsAgreeAndAFlippedOctetIsCaught() throws {
+        let keys = RTDSKeyStore(directory: try #require(Reference.directory).appendingPathComponent("gbcs/rtds/keystore"))
+        var disagreements: [String] = []
+        var checked = 0
+        for (expected, bytes) in try Self.vectors() {
+            let frame = try GBCSFrame.decode(bytes)
+            let verdict = frame.verifySignature(keys: keys)
+            if verdict.rawValue != expected.signature { disagreements.append("\(expected.file): \(verdict.rawValue) ≠ \(expected.signature)") }
+            guard verdict == .valid else { continue }
+            checked += 1
+            var tampered = frame
+            tampered.content[tampered.content.count / 2] ^= 0x01
+            if tampered.verifySignature(keys: keys) != .invalid { disagreements.append("\(expected.file): a flipped content octet still verifies") }
+            var counter = frame
+            counter.originatorCounter += 1
+            if counter.verifySignature(keys: keys) != .invalid { disagreements.append("\(expected.file): a changed counter still verifies") }
+        }
+        #expect(checked > 300, "\(checked) signed vectors")
+        #expect(disagreements.isEmpty, "\(disagreements.count):\n\(disagreements.prefix(20).joined(separator: "\n"))")
+    }
+
+    /// A pre-command signed with its user's key verifies as the signed command does.
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func aPreCommandSignedByItsUserVerifies() throws {
+        let keys = RTDSKeyStore(directory: try #require(Reference.directory).appendingPathComponent("gbcs/rtds/keystore"))
+        let (_, bytes) = try #require(try Self.vectors().first { $0.0.file.hasSuffix("ECS01a_1.1.1_IMMEDIATE_BLOCK_SUCCESS_PRECOMMAND_GBCS.HEX") })
+        let precommand = try GBCSFrame.decode(bytes)
+        #expect(precommand.signature == .absent)
+        let key = try #require(keys.signingKey(of: precommand.originator))
+        let signed = try precommand.signed(with: key)
+        #expect(signed.verifySignature(keys: keys) == .valid)
+        #expect(try GBCSFrame.decode(signed.encode()) == signed)
     }
 }
