@@ -10,6 +10,9 @@ public protocol GBCSKeyStore: Sendable {
     func publicKey(of party: EUI64, usage: Keystore.Usage) -> P256.Signing.PublicKey?
     func signingKey(of party: EUI64) -> P256.Signing.PrivateKey?
     func keyAgreementKey(of party: EUI64) -> P256.KeyAgreement.PrivateKey?
+    /// Whether `party` is a device (its certificate is a device certificate), not a
+    /// remote party.
+    func isDevice(_ party: EUI64) -> Bool
 }
 
 /// The layout of the Reference Test Data Set's `keystore/` folder: `<eui>-ds.pem` and
@@ -18,7 +21,7 @@ public protocol GBCSKeyStore: Sendable {
 public final class RTDSKeyStore: GBCSKeyStore, @unchecked Sendable {
     let directory: URL
     private let lock = NSLock()
-    private var certificates: [String: P256.Signing.PublicKey?] = [:]
+    private var certificates: [String: SMKICertificate?] = [:]
     private var privateKeys: [String: String?] = [:]
 
     public init(directory: URL) { self.directory = directory }
@@ -27,15 +30,23 @@ public final class RTDSKeyStore: GBCSKeyStore, @unchecked Sendable {
         String(format: "%016llx", party.rawValue) + (usage == .digitalSignature ? "-ds" : "-ka")
     }
 
-    public func publicKey(of party: EUI64, usage: Keystore.Usage) -> P256.Signing.PublicKey? {
+    private func certificate(_ party: EUI64, _ usage: Keystore.Usage) -> SMKICertificate? {
         let key = name(party, usage)
         lock.lock()
         defer { lock.unlock() }
         if let cached = certificates[key] { return cached }
         let url = directory.appendingPathComponent(key + ".pem")
-        let loaded = (try? String(contentsOf: url, encoding: .utf8)).flatMap { try? SMKICertificate(pem: $0) }?.signingKey
+        let loaded = (try? String(contentsOf: url, encoding: .utf8)).flatMap { try? SMKICertificate(pem: $0) }
         certificates[key] = loaded
         return loaded
+    }
+
+    public func publicKey(of party: EUI64, usage: Keystore.Usage) -> P256.Signing.PublicKey? {
+        certificate(party, usage)?.signingKey
+    }
+
+    public func isDevice(_ party: EUI64) -> Bool {
+        (certificate(party, .keyAgreement) ?? certificate(party, .digitalSignature))?.hardwareSerialEUI != nil
     }
 
     private func privatePEM(_ party: EUI64, _ usage: Keystore.Usage) -> String? {

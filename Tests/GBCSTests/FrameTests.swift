@@ -161,4 +161,35 @@ import TestSupport
         #expect(signed.verifySignature(keys: keys) == .valid)
         #expect(try GBCSFrame.decode(signed.encode()) == signed)
     }
+
+    /// MACs: the key agreed between the access control broker (commands) or the recipient
+    /// (answers, alerts) and the device, the GBCS KDF, AES-128-GCM with a 12-octet tag. Every
+    /// verdict is the expected one; one flipped octet anywhere in a MAC'd message is caught;
+    /// a message MAC'd again with its key carries its original tag.
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func macVerdictsAgreeAndAFlippedOctetIsCaught() throws {
+        let keys = RTDSKeyStore(directory: try #require(Reference.directory).appendingPathComponent("gbcs/rtds/keystore"))
+        var disagreements: [String] = []
+        var valid = 0
+        for (expected, bytes) in try Self.vectors() {
+            let frame = try GBCSFrame.decode(bytes)
+            let verdict = frame.verifyMAC(keys: keys)
+            if verdict.rawValue != expected.mac { disagreements.append("\(expected.file): \(verdict.rawValue) ≠ \(expected.mac)") }
+            guard verdict == .valid, let key = frame.macKey(keys: keys) else { continue }
+            valid += 1
+            var stripped = frame
+            stripped.macHeader = nil
+            if try stripped.maced(with: key) != frame { disagreements.append("\(expected.file): MAC'd again, the tag differs") }
+            // One flipped octet (spread across the message) is a failed MAC or no message.
+            for index in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 12)) {
+                var flipped = bytes
+                flipped[index] ^= 0x01
+                if let corrupted = try? GBCSFrame.decode(flipped), corrupted.verifyMAC(keys: keys) == .valid {
+                    disagreements.append("\(expected.file): octet \(index) flipped still verifies")
+                }
+            }
+        }
+        #expect(valid == 560, "\(valid) MAC'd vectors verified")
+        #expect(disagreements.isEmpty, "\(disagreements.count):\n\(disagreements.prefix(20).joined(separator: "\n"))")
+    }
 }
