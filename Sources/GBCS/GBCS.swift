@@ -4,8 +4,9 @@
 /// every length checked against the message before it is used.
 ///
 /// Built so far: the frames, their signatures (ECDSA P-256 over the grouping header) and
-/// MACs (ECDH, the GBCS KDF, AES-128-GCM), with keys found through `GBCSKeyStore`. Still
-/// to come (issue 11): encrypted blocks, the payloads (DLMS COSEM, GBZ, ASN.1 use cases),
+/// MACs (ECDH, the GBCS KDF, AES-128-GCM) and encrypted payload blocks, with keys found
+/// through `GBCSKeyStore`. Still to come (issue 11): the payloads (DLMS COSEM, GBZ, ASN.1
+/// use cases),
 /// gbsm's and ZAZ1's key stores and the `gbsm gbcs` commands.
 
 /// Why bytes are not a GBCS message. Every case names where the problem is.

@@ -100,3 +100,34 @@ extension GBCSFrame {
         return copy
     }
 }
+
+extension GBCSFrame {
+    /// The key of the encrypted payload blocks in an answer or alert: the KA key of the
+    /// party the data is for (the supplementary remote party when there is one, else the
+    /// recipient) with the originating device's, usage 04, and the supplementary
+    /// originator counter when there is one.
+    public func blockKey(keys: some GBCSKeyStore) -> SymmetricKey? {
+        let party = supplement.remotePartyID ?? recipient
+        guard let privateKey = keys.keyAgreementKey(of: party), let certified = keys.publicKey(of: originator, usage: .keyAgreement),
+              let publicKey = try? P256.KeyAgreement.PublicKey(rawRepresentation: certified.rawRepresentation) else { return nil }
+        return try? GBCSCrypto.deriveKey(privateKey: privateKey, publicKey: publicKey, originator: originator, usage: GBCSCrypto.encryptionUsage,
+                                         counter: supplement.originatorCounter ?? originatorCounter, recipient: party)
+    }
+
+    /// Decrypts one encrypted payload block (`31 ‖ 00000000 ‖ ciphertext ‖ 12-octet tag`):
+    /// the plaintext, or nil when the tag does not verify or the block is not one.
+    public func decryptBlock(_ block: [UInt8], key: SymmetricKey) -> [UInt8]? {
+        guard block.count >= 5 + GBCSCrypto.tagLength, block[0] == 0x31, block[1...4].allSatisfy({ $0 == 0 }) else { return nil }
+        let ciphertext = Array(block[5..<(block.count - GBCSCrypto.tagLength)])
+        let tag = Array(block.suffix(GBCSCrypto.tagLength))
+        guard let nonce = try? GBCSCrypto.nonce(originator) else { return nil }
+        // GCM's counter-mode keystream: encrypting the ciphertext gives the plaintext, and
+        // sealing that plaintext gives the full tag to compare (swift-crypto opens only
+        // 16-octet tags).
+        guard let keystream = try? AES.GCM.seal([UInt8](repeating: 0, count: ciphertext.count), using: key, nonce: nonce, authenticating: [0x31]) else { return nil }
+        let plaintext = zip(ciphertext, keystream.ciphertext).map { $0 ^ $1 }
+        guard let sealed = try? AES.GCM.seal(plaintext, using: key, nonce: nonce, authenticating: [0x31]),
+              GBCSCrypto.constantTimeEqual(Array(sealed.tag.prefix(GBCSCrypto.tagLength)), tag) else { return nil }
+        return plaintext
+    }
+}

@@ -1,6 +1,7 @@
 import DUIS
 import Foundation
 import GBCS
+import Crypto
 import SMKI
 import Testing
 import TestSupport
@@ -25,6 +26,14 @@ import TestSupport
         let signature: String
         let mac: String
         let mac_tag: String?
+        let encrypted_blocks: [Block]
+
+        struct Block: Decodable {
+            let kind: String
+            let status: String
+            let plaintext_len: Int
+            let plaintext_sha256: String
+        }
     }
 
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
@@ -190,6 +199,52 @@ import TestSupport
             }
         }
         #expect(valid == 560, "\(valid) MAC'd vectors verified")
+        #expect(disagreements.isEmpty, "\(disagreements.count):\n\(disagreements.prefix(20).joined(separator: "\n"))")
+    }
+
+    /// Encrypted payload blocks (sensitive reads and alerts): found here by their header
+    /// (31 00000000) behind the length DLMS or GBZ gives them, decrypted with the key of the
+    /// party the data is for; each plaintext is what the reference found (length and
+    /// SHA-256), and a flipped octet fails the tag.
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func encryptedBlocksDecryptToWhatTheReferenceFound() throws {
+        let keys = RTDSKeyStore(directory: try #require(Reference.directory).appendingPathComponent("gbcs/rtds/keystore"))
+        var disagreements: [String] = []
+        var blocks = 0
+        for (expected, bytes) in try Self.vectors() where !expected.encrypted_blocks.isEmpty {
+            let frame = try GBCSFrame.decode(bytes)
+            guard let key = frame.blockKey(keys: keys) else {
+                disagreements.append("\(expected.file): no key")
+                continue
+            }
+            let content = frame.content
+            var found: [[UInt8]] = []
+            var position = 1
+            while position + 17 <= content.count {
+                defer { position += 1 }
+                guard content[position] == 0x31, content[(position + 1)...(position + 4)].allSatisfy({ $0 == 0 }) else { continue }
+                // The block's length ends just before it: one octet (A-XDR, or 81 LL), or two
+                // (A-XDR's 82 HH LL, or GBZ's big-endian length).
+                var lengths: [Int] = [Int(content[position - 1])]
+                if position >= 2 { lengths.append(Int(content[position - 2]) << 8 | Int(content[position - 1])) }
+                for length in lengths where length >= 17 && position + length <= content.count {
+                    let block = Array(content[position..<(position + length)])
+                    if let plaintext = frame.decryptBlock(block, key: key) {
+                        found.append(plaintext)
+                        var flipped = block
+                        flipped[block.count / 2] ^= 0x01
+                        if frame.decryptBlock(flipped, key: key) != nil { disagreements.append("\(expected.file): a flipped octet still decrypts") }
+                        position += length - 1
+                        break
+                    }
+                }
+            }
+            let mine = found.map { "\($0.count) \(Self.hex(Array(SHA256.hash(data: $0))))" }
+            let theirs = expected.encrypted_blocks.map { "\($0.plaintext_len) \($0.plaintext_sha256)" }
+            if mine != theirs { disagreements.append("\(expected.file): \(mine) ≠ \(theirs)") }
+            blocks += found.count
+        }
+        #expect(blocks >= 34, "\(blocks) blocks decrypted")
         #expect(disagreements.isEmpty, "\(disagreements.count):\n\(disagreements.prefix(20).joined(separator: "\n"))")
     }
 }
