@@ -120,7 +120,8 @@ let package = Package(
         .executableTarget(
             name: "gbsm",
             dependencies: [
-                "DUIS", "SMKI", "Storage", "Hub", "Server", "LoadModel", "Devices", "WAN", "Privacy",
+                "DUIS", "SMKI", "GBCS", "Storage", "Hub", "Server", "LoadModel", "Devices", "WAN", "Privacy",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

@@ -131,3 +131,34 @@ extension GBCSFrame {
         return plaintext
     }
 }
+
+extension GBCSFrame {
+    /// The encrypted payload blocks in the content, decrypted, in order. Until the payload
+    /// parsers place them by structure, a block is found by its security header (31 and an
+    /// empty counter) behind the length DLMS (one octet, or 82 HH LL) or GBZ (two octets)
+    /// gives it; only a block whose tag verifies is reported, so plaintext that happens to
+    /// look like a header is never taken for one.
+    public func decryptedBlocks(key: SymmetricKey) -> [[UInt8]] {
+        var found: [[UInt8]] = []
+        var position = 1
+        while position + 5 + GBCSCrypto.tagLength <= content.count {
+            guard content[position] == 0x31, content[(position + 1)...(position + 4)].allSatisfy({ $0 == 0 }) else {
+                position += 1
+                continue
+            }
+            var lengths = [Int(content[position - 1])]
+            if position >= 2 { lengths.append(Int(content[position - 2]) << 8 | Int(content[position - 1])) }
+            var advanced = false
+            for length in lengths where length >= 5 + GBCSCrypto.tagLength && length <= content.count - position {
+                if let plaintext = decryptBlock(Array(content[position..<(position + length)]), key: key) {
+                    found.append(plaintext)
+                    position += length
+                    advanced = true
+                    break
+                }
+            }
+            if !advanced { position += 1 }
+        }
+        return found
+    }
+}

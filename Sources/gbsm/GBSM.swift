@@ -14,7 +14,7 @@ struct GBSM: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gbsm",
         abstract: "The GB smart metering system on one machine: a DCC hub that speaks DUIS.",
-        subcommands: [Serve.self, Demo.self, SMKICommand.self, UsersCommand.self, AuditCommand.self, SignCommand.self, SignServer.self,
+        subcommands: [Serve.self, Demo.self, SMKICommand.self, UsersCommand.self, AuditCommand.self, SignCommand.self, SignServer.self, GBCSCommand.self,
                       ExampleCommand.self, AnomalyCommand.self, QuarantineCommand.self, BenchCommand.self, LoadModelCommand.self,
                       FleetCommand.self, WANCommand.self, ConsentCommand.self, DPPCommand.self, PrivacyCommand.self, SchedulesCommand.self])
 }

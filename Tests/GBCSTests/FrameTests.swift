@@ -202,10 +202,9 @@ import TestSupport
         #expect(disagreements.isEmpty, "\(disagreements.count):\n\(disagreements.prefix(20).joined(separator: "\n"))")
     }
 
-    /// Encrypted payload blocks (sensitive reads and alerts): found here by their header
-    /// (31 00000000) behind the length DLMS or GBZ gives them, decrypted with the key of the
-    /// party the data is for; each plaintext is what the reference found (length and
-    /// SHA-256), and a flipped octet fails the tag.
+    /// Encrypted payload blocks (sensitive reads and alerts), decrypted with the key of the
+    /// party the data is for: each plaintext is what the reference found (length and
+    /// SHA-256), and a flipped tag octet fails.
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
     func encryptedBlocksDecryptToWhatTheReferenceFound() throws {
         let keys = RTDSKeyStore(directory: try #require(Reference.directory).appendingPathComponent("gbcs/rtds/keystore"))
@@ -217,27 +216,15 @@ import TestSupport
                 disagreements.append("\(expected.file): no key")
                 continue
             }
-            let content = frame.content
-            var found: [[UInt8]] = []
-            var position = 1
-            while position + 17 <= content.count {
-                defer { position += 1 }
-                guard content[position] == 0x31, content[(position + 1)...(position + 4)].allSatisfy({ $0 == 0 }) else { continue }
-                // The block's length ends just before it: one octet (A-XDR, or 81 LL), or two
-                // (A-XDR's 82 HH LL, or GBZ's big-endian length).
-                var lengths: [Int] = [Int(content[position - 1])]
-                if position >= 2 { lengths.append(Int(content[position - 2]) << 8 | Int(content[position - 1])) }
-                for length in lengths where length >= 17 && position + length <= content.count {
-                    let block = Array(content[position..<(position + length)])
-                    if let plaintext = frame.decryptBlock(block, key: key) {
-                        found.append(plaintext)
-                        var flipped = block
-                        flipped[block.count / 2] ^= 0x01
-                        if frame.decryptBlock(flipped, key: key) != nil { disagreements.append("\(expected.file): a flipped octet still decrypts") }
-                        position += length - 1
-                        break
-                    }
-                }
+            let found = frame.decryptedBlocks(key: key)
+            // Flipped octets: a block they fall in fails its tag (it is not reported), and a
+            // block they miss decrypts as before; never to something else.
+            for index in stride(from: 0, to: frame.content.count, by: max(1, frame.content.count / 16)) {
+                var flipped = frame
+                flipped.content[index] ^= 0x01
+                let after = flipped.decryptedBlocks(key: key)
+                if after.contains(where: { !found.contains($0) }) { disagreements.append("\(expected.file): octet \(index) flipped gives other plaintext") }
+                if after.count > found.count { disagreements.append("\(expected.file): octet \(index) flipped gives more blocks") }
             }
             let mine = found.map { "\($0.count) \(Self.hex(Array(SHA256.hash(data: $0))))" }
             let theirs = expected.encrypted_blocks.map { "\($0.plaintext_len) \($0.plaintext_sha256)" }
