@@ -72,7 +72,7 @@ public final class SMKIRepository: Sendable {
         guard let device = inventory.device(eui), Self.certifiedTypes.contains(device.type) else { return [] }
         let status = device.status == .decommissioned || device.status == .withdrawn ? "N" : "I"
         return [Keystore.Usage.digitalSignature, .keyAgreement].map { usage in
-            Record(subject: .device(eui), serial: Self.hex(DeviceCredentials.serial(eui: eui, usage: usage)), usage: usage, status: status, certificate: nil)
+            Record(subject: .device(eui), serial: Hex.encode(DeviceCredentials.serial(eui: eui, usage: usage), uppercase: true), usage: usage, status: status, certificate: nil)
         }
     }
 
@@ -80,7 +80,7 @@ public final class SMKIRepository: Sendable {
     public func retrieve(serial text: String) throws -> Record? {
         let serial = text.trimmingCharacters(in: .whitespaces).uppercased()
         if let organisation = organisations.first(where: { $0.serial == serial }) { return organisation }
-        guard let bytes = Self.bytes(hex: serial), let (eui, usage) = DeviceCredentials.parseSerial(bytes),
+        guard serial.utf8.count <= 64, let bytes = Hex.decode(serial), let (eui, usage) = DeviceCredentials.parseSerial(bytes),
               var record = search(device: eui).first(where: { $0.usage == usage }),
               let device = inventory.device(eui) else { return nil }
         if let cached = cache.withLock({ $0.certificates[serial] }) {
@@ -108,31 +108,6 @@ public final class SMKIRepository: Sendable {
             archive.add(name: name, contents: Array(certificate.pem.utf8))
         }
         return archive.finish()
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02X", $0) }.joined() }
-
-    static func bytes(hex: String) -> [UInt8]? {
-        let digits = Array(hex.utf8)
-        guard digits.count % 2 == 0, digits.count <= 64 else { return nil }
-        var result: [UInt8] = []
-        result.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index < digits.count {
-            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
-            result.append(high << 4 | low)
-            index += 2
-        }
-        return result
-    }
-
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 48...57: return c - 48
-        case 65...70: return c - 55
-        case 97...102: return c - 87
-        default: return nil
-        }
     }
 }
 

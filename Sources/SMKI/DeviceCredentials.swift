@@ -147,7 +147,7 @@ extension SMKICertificate {
     public var serialHex: String {
         var bytes = Array(certificate.serialNumber.bytes)
         while bytes.count > 1, bytes[0] == 0 { bytes.removeFirst() }
-        return bytes.map { String(format: "%02X", $0) }.joined()
+        return Hex.encode(bytes, uppercase: true)
     }
 
     /// The device EUI in the subject alternative name's hwSerialNum, if it has one.

@@ -52,22 +52,13 @@ struct GBCSDecode: ParsableCommand {
         return files.sorted()
     }
 
-    /// The bytes of a file: hex digits (whitespace ignored) when it is all hex, else raw.
+    /// The bytes of a file: its hex digits when it is hex text, else the raw bytes.
     static func bytes(_ data: Data) -> [UInt8] {
-        let text = data.filter { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }
-        let hex = text.allSatisfy { (48...57).contains($0) || (65...70).contains($0) || (97...102).contains($0) }
-        guard hex, text.count % 2 == 0, !text.isEmpty else { return Array(data) }
-        var result: [UInt8] = []
-        result.reserveCapacity(text.count / 2)
-        var high: UInt8 = 0
-        for (index, digit) in text.enumerated() {
-            let value: UInt8 = digit <= 57 ? digit - 48 : (digit | 0x20) - 87
-            if index % 2 == 0 { high = value } else { result.append(high << 4 | value) }
-        }
-        return result
+        guard !data.isEmpty, let decoded = Hex.decode(String(decoding: data, as: UTF8.self)), !decoded.isEmpty else { return Array(data) }
+        return decoded
     }
 
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+    static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 
     static func describe(file: String, keys: RTDSKeyStore, json: Bool) -> (text: String, failed: Bool) {
         let data: Data

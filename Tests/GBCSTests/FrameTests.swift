@@ -36,21 +36,7 @@ import TestSupport
         }
     }
 
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
-
-    static func bytes(hex text: String) -> [UInt8]? {
-        let digits = Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var result: [UInt8] = []
-        result.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index < digits.count {
-            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else { return nil }
-            result.append(byte)
-            index += 2
-        }
-        return result
-    }
+    static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 
     static func vectors() throws -> [(Expected, [UInt8])] {
         let gbcs = try #require(Reference.directory).appendingPathComponent("gbcs")
@@ -58,7 +44,7 @@ import TestSupport
         return try lines.map { line in
             let expected = try JSONDecoder().decode(Expected.self, from: Data(line.utf8))
             let text = try String(contentsOf: gbcs.appendingPathComponent("rtds").appendingPathComponent(expected.file), encoding: .utf8)
-            return (expected, try #require(bytes(hex: text), "\(expected.file) is not hex"))
+            return (expected, try #require(Hex.decode(text), "\(expected.file) is not hex"))
         }
     }
 
