@@ -90,7 +90,7 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "DUIS", "SMKI", "Storage", "Devices", "LoadModel", "WAN", "Privacy",
+                "DUIS", "SMKI", "GBCS", "Storage", "Devices", "LoadModel", "WAN", "Privacy",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -191,7 +191,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HubTests",
-            dependencies: ["Hub", "Storage", "DUIS", "SMKI", "Devices", "Privacy", "TestSupport",
+            dependencies: ["Hub", "Storage", "DUIS", "SMKI", "GBCS", "Devices", "Privacy", "TestSupport",
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),

@@ -1,5 +1,6 @@
-/// A libFuzzer target for GBCS frames: decoding hostile bytes is a typed error or a frame
-/// that encodes back to exactly those bytes, and never a trap.
+/// A libFuzzer target for GBCS frames and payloads: decoding hostile bytes is a typed
+/// error or a frame (and its DLMS, GBZ or ASN.1 content, and any bare DLMS value) that
+/// encodes back to exactly those bytes, and never a trap.
 ///
 /// Fuzzing build (see .ci/run, which seeds the corpus with DCC's reference vectors when
 /// they are present):
@@ -12,7 +13,17 @@ import GBCS
 
 func fuzzOne(_ bytes: UnsafeRawBufferPointer) {
     let input = Array(bytes)
+    // The same bytes as a payload of each kind, and as a DLMS value (decrypted blocks).
+    for cra in [CRAFlag.command, .alert] {
+        if let payload = try? GBCSPayload.decode(input, cra: cra), payload.encode() != input {
+            fatalError("a decoded payload did not re-encode byte-exact")
+        }
+    }
+    if let value = try? DLMSData.decode(input), value.encoded() != input { fatalError("a DLMS value did not re-encode byte-exact") }
     guard let frame = try? GBCSFrame.decode(input) else { return }
+    if let payload = try? GBCSPayload.decode(frame.content, cra: frame.cra), payload.encode() != frame.content {
+        fatalError("a message's payload did not re-encode byte-exact")
+    }
     let encoded = frame.encode()
     if encoded != input { fatalError("a decoded frame did not re-encode byte-exact (\(input.count) octets in, \(encoded.count) out)") }
     _ = frame.groupingHeader()

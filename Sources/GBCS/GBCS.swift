@@ -3,11 +3,15 @@
 /// frames (the MAC header around the grouping header) decoded and encoded byte-exact,
 /// every length checked against the message before it is used.
 ///
-/// Built so far: the frames, their signatures (ECDSA P-256 over the grouping header) and
-/// MACs (ECDH, the GBCS KDF, AES-128-GCM) and encrypted payload blocks, with keys found
-/// through `GBCSKeyStore`. Still to come (issue 11): the payloads (DLMS COSEM, GBZ, ASN.1
-/// use cases),
-/// gbsm's and ZAZ1's key stores and the `gbsm gbcs` commands.
+/// - Frames: `GBCSFrame` (general ciphering DD around general signing DF).
+/// - Crypto, suite 1: signatures (ECDSA P-256 over the grouping header), MACs (ECDH, the
+///   GBCS KDF, AES-128-GCM with 12-octet tags) and encrypted payload blocks.
+/// - Payloads: `GBCSPayload`, one of DLMS COSEM (`DLMSAPDU`, `DLMSData`), GBZ
+///   (`GBZPayload`) and ASN.1 (`ASN1Value`), each a typed tree that re-encodes byte-exact.
+/// - Keys: `GBCSKeyStore`, with the RTDS keystore folder, ZAZ1 JSON and in-memory stores
+///   here and gbsm's SMKI store in the Hub.
+///
+/// Still to come (issue 11): named fields per use case and MMC XML (Parse and Correlate).
 
 /// Why bytes are not a GBCS message. Every case names where the problem is.
 public enum GBCSError: Error, Equatable, Sendable, CustomStringConvertible {

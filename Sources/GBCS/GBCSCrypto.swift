@@ -72,8 +72,7 @@ extension GBCSFrame {
         // devices: the originator's own key.
         let commandParty = keys.isDevice(originator) ? originator : accessControlBroker
         let (party, device) = cra == .command ? (commandParty, recipient) : (recipient, originator)
-        guard let privateKey = keys.keyAgreementKey(of: party), let certified = keys.publicKey(of: device, usage: .keyAgreement),
-              let publicKey = try? P256.KeyAgreement.PublicKey(rawRepresentation: certified.rawRepresentation) else { return nil }
+        guard let privateKey = keys.keyAgreementKey(of: party), let publicKey = keys.keyAgreementPublicKey(of: device) else { return nil }
         return try? GBCSCrypto.deriveKey(privateKey: privateKey, publicKey: publicKey, originator: originator, usage: cra.rawValue,
                                          counter: originatorCounter, recipient: recipient)
     }
@@ -108,8 +107,7 @@ extension GBCSFrame {
     /// originator counter when there is one.
     public func blockKey(keys: some GBCSKeyStore) -> SymmetricKey? {
         let party = supplement.remotePartyID ?? recipient
-        guard let privateKey = keys.keyAgreementKey(of: party), let certified = keys.publicKey(of: originator, usage: .keyAgreement),
-              let publicKey = try? P256.KeyAgreement.PublicKey(rawRepresentation: certified.rawRepresentation) else { return nil }
+        guard let privateKey = keys.keyAgreementKey(of: party), let publicKey = keys.keyAgreementPublicKey(of: originator) else { return nil }
         return try? GBCSCrypto.deriveKey(privateKey: privateKey, publicKey: publicKey, originator: originator, usage: GBCSCrypto.encryptionUsage,
                                          counter: supplement.originatorCounter ?? originatorCounter, recipient: party)
     }
@@ -132,33 +130,41 @@ extension GBCSFrame {
     }
 }
 
+/// One encrypted payload block and what became of it.
+public struct GBCSEncryptedBlock: Sendable, Equatable {
+    public enum Status: Sendable, Equatable {
+        case decrypted([UInt8])
+        /// Its tag does not verify with the key: altered, or not for this key.
+        case invalid
+        /// No key to open it.
+        case noKey
+    }
+
+    /// dlms or gbz.
+    public var kind: String
+    public var block: [UInt8]
+    public var status: Status
+
+    public var plaintext: [UInt8]? {
+        if case .decrypted(let plaintext) = status { return plaintext }
+        return nil
+    }
+}
+
 extension GBCSFrame {
-    /// The encrypted payload blocks in the content, decrypted, in order. Until the payload
-    /// parsers place them by structure, a block is found by its security header (31 and an
-    /// empty counter) behind the length DLMS (one octet, or 82 HH LL) or GBZ (two octets)
-    /// gives it; only a block whose tag verifies is reported, so plaintext that happens to
-    /// look like a header is never taken for one.
-    public func decryptedBlocks(key: SymmetricKey) -> [[UInt8]] {
-        var found: [[UInt8]] = []
-        var position = 1
-        while position + 5 + GBCSCrypto.tagLength <= content.count {
-            guard content[position] == 0x31, content[(position + 1)...(position + 4)].allSatisfy({ $0 == 0 }) else {
-                position += 1
-                continue
+    /// The encrypted payload blocks, where the payload's structure places them (a GBZ
+    /// component with its encryption bit; a DLMS protected-data octet string), in order,
+    /// each decrypted with `key` when there is one. Empty when the content does not decode.
+    public func encryptedBlocks(key: SymmetricKey?) -> [GBCSEncryptedBlock] {
+        guard let payload = try? GBCSPayload.decode(content, cra: cra) else { return [] }
+        return payload.encryptedBlocks.map { block in
+            let status: GBCSEncryptedBlock.Status
+            if let key {
+                status = decryptBlock(block, key: key).map { .decrypted($0) } ?? .invalid
+            } else {
+                status = .noKey
             }
-            var lengths = [Int(content[position - 1])]
-            if position >= 2 { lengths.append(Int(content[position - 2]) << 8 | Int(content[position - 1])) }
-            var advanced = false
-            for length in lengths where length >= 5 + GBCSCrypto.tagLength && length <= content.count - position {
-                if let plaintext = decryptBlock(Array(content[position..<(position + length)]), key: key) {
-                    found.append(plaintext)
-                    position += length
-                    advanced = true
-                    break
-                }
-            }
-            if !advanced { position += 1 }
+            return GBCSEncryptedBlock(kind: payload.kind, block: block, status: status)
         }
-        return found
     }
 }

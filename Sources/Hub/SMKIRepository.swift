@@ -1,4 +1,6 @@
+import Crypto
 import DUIS
+import GBCS
 import Devices
 import Foundation
 import SMKI
@@ -29,6 +31,8 @@ public final class SMKIRepository: Sendable {
     }
 
     let organisations: [Record]
+    /// The organisations' GBCS keys (their private keys too, in a test keystore).
+    let organisationKeys: ZAZ1KeyStore
     let credentials: DeviceCredentials
     let inventory: Inventory
     private let fleetSeed: Atomic<UInt64>
@@ -49,6 +53,7 @@ public final class SMKIRepository: Sendable {
             return Record(subject: .organisation(entry.eui, role: role), serial: entry.certificate.serialHex, usage: entry.usage,
                           status: "I", certificate: entry.certificate)
         }
+        self.organisationKeys = ZAZ1KeyStore(keystore)
         self.credentials = credentials
         self.inventory = inventory
         self.fleetSeed = Atomic(fleetSeed)
@@ -145,4 +150,31 @@ struct TarArchive {
     mutating func finish() -> [UInt8] {
         bytes + [UInt8](repeating: 0, count: 1024)
     }
+}
+
+/// gbsm's own SMKI store as GBCS's key store: organisations' keys from the keystore, and
+/// every Type 1 device's DS and KA keys derived from its fleet's seed and its EUI (so the
+/// hub and the emulated devices agree on them without storing any).
+extension SMKIRepository: GBCSKeyStore {
+    private func certifiedDevice(_ eui: EUI64) -> DeviceRecord? {
+        guard let device = inventory.device(eui), Self.certifiedTypes.contains(device.type) else { return nil }
+        return device
+    }
+
+    public func publicKey(of party: EUI64, usage: Keystore.Usage) -> P256.Signing.PublicKey? {
+        if let device = certifiedDevice(party) { return DeviceCredentials.publicKey(eui: party, seed: seed(for: device), usage: usage) }
+        return organisationKeys.publicKey(of: party, usage: usage)
+    }
+
+    public func signingKey(of party: EUI64) -> P256.Signing.PrivateKey? {
+        if let device = certifiedDevice(party) { return DeviceCredentials.signingKey(eui: party, seed: seed(for: device)) }
+        return organisationKeys.signingKey(of: party)
+    }
+
+    public func keyAgreementKey(of party: EUI64) -> P256.KeyAgreement.PrivateKey? {
+        if let device = certifiedDevice(party) { return DeviceCredentials.keyAgreementKey(eui: party, seed: seed(for: device)) }
+        return organisationKeys.keyAgreementKey(of: party)
+    }
+
+    public func isDevice(_ party: EUI64) -> Bool { certifiedDevice(party) != nil }
 }

@@ -7,8 +7,95 @@ import GBCS
 struct GBCSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gbcs",
-        abstract: "GBCS messages: decode and check frames (the start of DCC's Parse and Correlate).",
-        subcommands: [GBCSDecode.self])
+        abstract: "GBCS messages: decode and check them, parse answers to MMC XML, sign pre-commands (DCC's Parse and Correlate, and more).",
+        subcommands: [GBCSDecode.self, GBCSSign.self])
+}
+
+/// Where `gbsm gbcs` finds keys: a folder in the RTDS keystore layout, a keystore JSON in
+/// the ZAZ1 format (DCC Boxed's, or a data folder's `smki/keystore.json`), or a gbsm data
+/// folder (its keystore). Several are asked in the order given.
+enum GBCSKeystores {
+    static func load(_ paths: [String]) throws -> any GBCSKeyStore {
+        var stores: [any GBCSKeyStore] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw ValidationError("keystore \(path) does not exist") }
+            let url = URL(fileURLWithPath: path)
+            if !isDirectory.boolValue {
+                do {
+                    stores.append(try ZAZ1KeyStore(contentsOf: url))
+                } catch {
+                    throw ValidationError("keystore \(path): \(error)")
+                }
+            } else if FileManager.default.fileExists(atPath: url.appendingPathComponent("smki/keystore.json").path) {
+                stores.append(try ZAZ1KeyStore(contentsOf: url.appendingPathComponent("smki/keystore.json")))
+            } else {
+                stores.append(RTDSKeyStore(directory: url))
+            }
+        }
+        return stores.count == 1 ? stores[0] : GBCSKeyStores(stores)
+    }
+}
+
+/// How a command prints a GBCS message.
+enum GBCSOutputFormat: String, ExpressibleByArgument, CaseIterable {
+    /// Upper-case hex, as DCC's Reference Test Data Set has them.
+    case hex
+    /// Base64, as a DUIS `GBCSPayload` carries them.
+    case base64
+    /// The octets themselves.
+    case raw
+
+    func write(_ bytes: [UInt8]) {
+        switch self {
+        case .hex: print(Hex.encode(bytes, uppercase: true))
+        case .base64: print(Data(bytes).base64EncodedString())
+        case .raw: FileHandle.standardOutput.write(Data(bytes))
+        }
+    }
+}
+
+struct GBCSSign: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sign",
+        abstract: "Sign a GBCS pre-command with its user's DS key, ready for the Send Command service (command variants 5 to 7).",
+        discussion: "The pre-command is what DCC returns for a critical request (command variant 4): a command with no signature. The signer must be its originator; the signature is ECDSA P-256 over the grouping header (GBCS 4.3.3), checked against the signer's certificate before it is printed.")
+
+    @Argument(help: "A file holding the pre-command in hex, base64 or raw octets, or - for standard input.")
+    var precommand: String
+
+    @Option(parsing: .singleValue, help: "Keys: an RTDS keystore folder, a ZAZ1 keystore JSON, or a gbsm data folder (repeatable).")
+    var keystore: [String]
+
+    @Option(help: "The signer's EUI-64 (the pre-command's originator).")
+    var signer: String
+
+    @Option(help: "How to print the signed command.")
+    var format: GBCSOutputFormat = .hex
+
+    func run() throws {
+        guard let signerEUI = EUI64(signer) ?? EUI64(compactHex: signer) else { throw ValidationError("--signer \(signer) is not an EUI-64") }
+        let keys = try GBCSKeystores.load(keystore)
+        let bytes = try GBCSDecode.readMessage(precommand)
+        let frame: GBCSFrame
+        do {
+            frame = try GBCSFrame.decode(bytes)
+        } catch {
+            throw ValidationError("\(precommand) is not a GBCS message: \(error)")
+        }
+        guard frame.cra == .command, frame.macHeader == nil, frame.signature == .absent else {
+            throw ValidationError("\(precommand) is not a pre-command (a command with no MAC header and no signature field)")
+        }
+        guard frame.originator == signerEUI else {
+            throw ValidationError("the pre-command's originator is \(frame.originator); only it may sign (--signer \(signerEUI))")
+        }
+        guard let key = keys.signingKey(of: signerEUI) else { throw ValidationError("no DS private key for \(signerEUI) in the keystore") }
+        let signed = try frame.signed(with: key)
+        guard signed.verifySignature(keys: keys) == .valid else {
+            throw ValidationError("the signature does not verify with \(signerEUI)'s DS certificate in the keystore: the private key is not its")
+        }
+        format.write(signed.encode())
+    }
 }
 
 struct GBCSDecode: ParsableCommand {
@@ -20,14 +107,14 @@ struct GBCSDecode: ParsableCommand {
     @Argument(help: "Files or folders.")
     var paths: [String]
 
-    @Option(help: "A folder of keys in the RTDS keystore layout.")
-    var keystore: String
+    @Option(parsing: .singleValue, help: "Keys: an RTDS keystore folder, a ZAZ1 keystore JSON, or a gbsm data folder (repeatable).")
+    var keystore: [String]
 
     @Flag(help: "One JSON object a line: the header, the verdicts and the encrypted blocks.")
     var json = false
 
     func run() throws {
-        let keys = RTDSKeyStore(directory: URL(fileURLWithPath: keystore))
+        let keys = try GBCSKeystores.load(keystore)
         var failed = false
         for path in paths {
             for file in try Self.files(path) {
@@ -52,15 +139,32 @@ struct GBCSDecode: ParsableCommand {
         return files.sorted()
     }
 
-    /// The bytes of a file: its hex digits when it is hex text, else the raw bytes.
+    /// The bytes of a file: its hex digits when it is hex text, its octets when it is
+    /// base64 text, else the raw bytes.
     static func bytes(_ data: Data) -> [UInt8] {
-        guard !data.isEmpty, let decoded = Hex.decode(String(decoding: data, as: UTF8.self)), !decoded.isEmpty else { return Array(data) }
-        return decoded
+        guard !data.isEmpty else { return [] }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if let decoded = Hex.decode(text), !decoded.isEmpty { return decoded }
+        if let first = data.first, first != 0xDD, first != 0xDF, let decoded = Data(base64Encoded: text), !decoded.isEmpty { return Array(decoded) }
+        return Array(data)
+    }
+
+    /// A message from a file, or standard input for `-`, at most 16 MiB.
+    static func readMessage(_ path: String) throws -> [UInt8] {
+        let data: Data
+        if path == "-" {
+            data = FileHandle.standardInput.readData(ofLength: 16 << 20)
+        } else {
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            guard (attributes[.size] as? Int ?? 0) <= 16 << 20 else { throw ValidationError("\(path) is larger than 16 MiB") }
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        }
+        return bytes(data)
     }
 
     static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 
-    static func describe(file: String, keys: RTDSKeyStore, json: Bool) -> (text: String, failed: Bool) {
+    static func describe(file: String, keys: some GBCSKeyStore, json: Bool) -> (text: String, failed: Bool) {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: file))
@@ -75,14 +179,18 @@ struct GBCSDecode: ParsableCommand {
         }
         let signature = frame.verifySignature(keys: keys)
         let mac = frame.verifyMAC(keys: keys)
-        var blocks: [[String: Any]] = []
-        if let key = frame.blockKey(keys: keys) {
-            blocks = frame.decryptedBlocks(key: key).map {
-                ["kind": frame.content.first == 0x01 ? "gbz" : "dlms", "status": "decrypted", "plaintext_len": $0.count,
-                 "plaintext_sha256": hex(Array(SHA256.hash(data: $0)))]
+        let encrypted = frame.encryptedBlocks(key: frame.blockKey(keys: keys))
+        let blocks: [[String: Any]] = encrypted.map { block in
+            switch block.status {
+            case .decrypted(let plaintext):
+                return ["kind": block.kind, "status": "decrypted", "plaintext_len": plaintext.count, "plaintext_sha256": hex(Array(SHA256.hash(data: plaintext)))]
+            case .invalid:
+                return ["kind": block.kind, "status": "invalid", "plaintext_len": NSNull(), "plaintext_sha256": NSNull()]
+            case .noKey:
+                return ["kind": block.kind, "status": "no-key", "plaintext_len": NSNull(), "plaintext_sha256": NSNull()]
             }
         }
-        let failed = signature == .invalid || mac == .invalid
+        let failed = signature == .invalid || mac == .invalid || encrypted.contains { $0.status == .invalid }
         let euiHex = { (eui: EUI64) in String(format: "%016llx", eui.rawValue) }
         let object: [String: Any] = [
             "file": file,
@@ -106,7 +214,7 @@ struct GBCSDecode: ParsableCommand {
         if json { return (jsonLine(object), failed) }
         let text = "\(file): \(object["frame"] ?? "") \(frame.cra.name) \(object["message_code"] ?? "") "
             + "\(object["originator"] ?? "") → \(object["recipient"] ?? "") counter \(frame.originatorCounter); "
-            + "content \(frame.content.count) octets; signature \(signature.rawValue); MAC \(mac.rawValue); \(blocks.count) encrypted block(s) decrypted"
+            + "content \(frame.content.count) octets; signature \(signature.rawValue); MAC \(mac.rawValue); \(encrypted.filter { $0.plaintext != nil }.count) of \(encrypted.count) encrypted block(s) decrypted"
         return (text, failed)
     }
 

@@ -40,3 +40,58 @@ import TestSupport
         #expect(disagreements.isEmpty, "\(disagreements.count):\n\(disagreements.prefix(20).joined(separator: "\n"))")
     }
 }
+
+/// `gbsm gbcs sign`: every pre-command of the Reference Test Data Set signed by its user
+/// with the RTDS keystore, and one with DCC Boxed's ZAZ1 keystore, verifies; a signer that
+/// is not the originator, and a message that is not a pre-command, are refused.
+@Suite struct GBCSSignCommandTests {
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func preCommandsSignedByTheirUsersVerify() throws {
+        let binary = try #require(GBSMBinary.url, "the gbsm executable")
+        let rtds = try #require(Reference.directory).appendingPathComponent("gbcs/rtds")
+        let keystore = rtds.appendingPathComponent("keystore").path
+        let directory = try TemporaryDirectory("gbsm-sign")
+        let precommands = try FileManager.default.subpathsOfDirectory(atPath: rtds.appendingPathComponent("RTDS-4.5.0").path)
+            .filter { $0.hasSuffix("_PRECOMMAND_GBCS.HEX") }.sorted()
+        #expect(precommands.count >= 20)
+        var signedFiles: [String] = []
+        for (index, name) in precommands.enumerated() {
+            let path = rtds.appendingPathComponent("RTDS-4.5.0").appendingPathComponent(name).path
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            // The originator: octets 3 to 10 of the grouping header's system titles.
+            let originator = String(text.dropFirst(2 + 2 + 18 + 2).prefix(16))
+            let result = try Tool.run(binary.path, ["gbcs", "sign", path, "--keystore", keystore, "--signer", originator])
+            #expect(result.status == 0, "\(name): \(result.stderr)")
+            let out = directory.url.appendingPathComponent("\(index).HEX")
+            try result.stdout.write(to: out, atomically: true, encoding: .utf8)
+            signedFiles.append(out.path)
+        }
+        let decoded = try Tool.run(binary.path, ["gbcs", "decode"] + signedFiles + ["--keystore", keystore, "--json"])
+        #expect(decoded.status == 0, "\(decoded.stderr)")
+        let verdicts = try decoded.stdout.split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])["signature"] as? String
+        }
+        #expect(verdicts.count == precommands.count && verdicts.allSatisfy { $0 == "valid" }, "\(verdicts)")
+
+        // DCC Boxed's keystore: the supplier's Z1 DS key, base64 for a DUIS GBCSPayload.
+        let zaz1 = try #require(Reference.directory).appendingPathComponent("smki/zaz1-keystore.json").path
+        let supplierPrecommand = try #require(precommands.first { name in
+            (try? String(contentsOfFile: rtds.appendingPathComponent("RTDS-4.5.0").appendingPathComponent(name).path, encoding: .utf8))?
+                .dropFirst(24).hasPrefix("90B3D51F30010000") ?? false
+        })
+        let path = rtds.appendingPathComponent("RTDS-4.5.0").appendingPathComponent(supplierPrecommand).path
+        let signed = try Tool.run(binary.path, ["gbcs", "sign", path, "--keystore", zaz1, "--signer", "90-B3-D5-1F-30-01-00-00", "--format", "base64"])
+        #expect(signed.status == 0, "\(signed.stderr)")
+        let out = directory.url.appendingPathComponent("zaz1.b64")
+        try signed.stdout.write(to: out, atomically: true, encoding: .utf8)
+        let check = try Tool.run(binary.path, ["gbcs", "decode", out.path, "--keystore", zaz1, "--json"])
+        #expect(check.stdout.contains("\"signature\":\"valid\""), "\(check.stdout)")
+
+        // Refusals: the wrong signer, and a command that is already signed and MAC'd.
+        let wrong = try Tool.run(binary.path, ["gbcs", "sign", path, "--keystore", keystore, "--signer", "90B3D51F30020000"])
+        #expect(wrong.status != 0 && wrong.stderr.contains("only it may sign"))
+        let command = path.replacingOccurrences(of: "_PRECOMMAND_", with: "_COMMAND_")
+        let already = try Tool.run(binary.path, ["gbcs", "sign", command, "--keystore", keystore, "--signer", "90B3D51F30010000"])
+        #expect(already.status != 0 && already.stderr.contains("not a pre-command"))
+    }
+}
