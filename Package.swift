@@ -47,6 +47,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "ParseAndCorrelate",
+            dependencies: ["GBCS", "Devices", "DUIS"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "LoadModel",
             dependencies: [],
             swiftSettings: swiftSettings
@@ -120,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "gbsm",
             dependencies: [
-                "DUIS", "SMKI", "GBCS", "Storage", "Hub", "Server", "LoadModel", "Devices", "WAN", "Privacy",
+                "DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Storage", "Hub", "Server", "LoadModel", "Devices", "WAN", "Privacy",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -157,6 +162,11 @@ let package = Package(
         .testTarget(
             name: "DUISTests",
             dependencies: ["DUIS", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ParseAndCorrelateTests",
+            dependencies: ["ParseAndCorrelate", "GBCS", "DUIS", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

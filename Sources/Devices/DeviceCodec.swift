@@ -196,7 +196,11 @@ public struct MMCXMLCodec: DeviceCodec {
         writer.close()
     }
 
-    private func write(_ node: DataNode, to writer: inout CanonicalXMLWriter) {
+    private func write(_ node: DataNode, to writer: inout CanonicalXMLWriter) { Self.write(node, to: &writer) }
+
+    /// Writes a node and its descendants as `ra:` elements (for other MMC writers, such
+    /// as Parse and Correlate's).
+    public static func write(_ node: DataNode, to writer: inout CanonicalXMLWriter) {
         writer.open("ra:" + node.name, attributes: node.attributes.map { ($0.name, $0.value) })
         if let text = node.text { writer.text(text) }
         for child in node.children { write(child, to: &writer) }

@@ -3,12 +3,13 @@ import Crypto
 import DUIS
 import Foundation
 import GBCS
+import ParseAndCorrelate
 
 struct GBCSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gbcs",
         abstract: "GBCS messages: decode and check them, parse answers to MMC XML, sign pre-commands (DCC's Parse and Correlate, and more).",
-        subcommands: [GBCSDecode.self, GBCSSign.self])
+        subcommands: [GBCSDecode.self, GBCSParse.self, GBCSSign.self])
 }
 
 /// Where `gbsm gbcs` finds keys: a folder in the RTDS keystore layout, a keystore JSON in
@@ -221,5 +222,54 @@ struct GBCSDecode: ParsableCommand {
     static func jsonLine(_ object: [String: Any]) -> String {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+struct GBCSParse: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parse",
+        abstract: "Verify, decrypt and parse a GBCS answer or alert: MMC XML where gbsm maps its use case, else the decoded tree.",
+        discussion: "The message is checked first: a signature or MAC that does not verify, or an encrypted block that does not open, is an error (exit 1) and nothing is printed.")
+
+    @Argument(help: "A file holding one message in hex, base64 or raw octets, or - for standard input.")
+    var message: String
+
+    @Option(parsing: .singleValue, help: "Keys: an RTDS keystore folder, a ZAZ1 keystore JSON, or a gbsm data folder (repeatable).")
+    var keystore: [String]
+
+    @Flag(help: "Print the decoded tree even where an MMC mapping exists.")
+    var tree = false
+
+    @Option(help: "The SRV of the request the message answers, where its message code serves several (ECS62 answers 7.9 and 7.10).")
+    var srv: String?
+
+    func run() throws {
+        let keys = try GBCSKeystores.load(keystore)
+        let bytes = try GBCSDecode.readMessage(message)
+        let frame: GBCSFrame
+        do {
+            frame = try GBCSFrame.decode(bytes)
+        } catch {
+            throw ValidationError("\(message) is not a GBCS message: \(error)")
+        }
+        let parsed: ParsedMessage
+        do {
+            parsed = try ParsedMessage(frame: frame, keys: keys)
+        } catch {
+            FileHandle.standardError.write(Data("gbsm gbcs parse: \(message): \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if !tree {
+            do {
+                if let xml = try MMCMapping.xml(for: parsed, srv: srv) {
+                    print(String(decoding: xml, as: UTF8.self))
+                    return
+                }
+            } catch {
+                FileHandle.standardError.write(Data("gbsm gbcs parse: \(message): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+        print(parsed.outline)
     }
 }

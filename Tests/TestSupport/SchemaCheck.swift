@@ -29,6 +29,18 @@ public enum SchemaCheck {
         return problems
     }
 
+    /// What in an MMC document (an `ra:GBCSResponse`) does not conform to MMC 5.4; empty
+    /// when it conforms or the schemas are absent.
+    public static func mmcProblems(in document: [UInt8]) -> [String] {
+        guard let schemas = Reference.schemas else { return [] }
+        do {
+            let mmc = try XMLDocument.parse(document, limits: .duis)
+            return schemas.validateMMC(mmc).map { ["MMC 5.4: \($0)"] } ?? []
+        } catch {
+            return ["MMC document unreadable: \(error)"]
+        }
+    }
+
     /// Records an issue in the current test for each problem.
     public static func expectConforms(_ body: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) {
         for problem in problems(in: body) {

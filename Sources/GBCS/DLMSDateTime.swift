@@ -1,0 +1,61 @@
+/// A DLMS COSEM date-time (12 octets: year, month, day of month, day of week, hour,
+/// minute, second, hundredths, deviation in minutes, clock status). GBCS sends UTC
+/// (deviation 0x8000, "not specified", or 0) and uses 0xFF for "not specified" fields, so
+/// a date-time may be a pattern (every day at 00:00) rather than an instant.
+public struct DLMSDateTime: Sendable, Equatable, CustomStringConvertible {
+    public var year: Int?
+    public var month: Int?
+    public var day: Int?
+    public var hour: Int?
+    public var minute: Int?
+    public var second: Int?
+    public var hundredths: Int?
+    public let octets: [UInt8]
+
+    public init?(_ octets: [UInt8]) {
+        guard octets.count == 12 else { return nil }
+        let year = Int(octets[0]) << 8 | Int(octets[1])
+        self.year = year == 0xFFFF ? nil : year
+        func field(_ value: UInt8, _ range: ClosedRange<Int>) -> Int?? {
+            if value == 0xFF { return .some(nil) }
+            return range.contains(Int(value)) ? .some(Int(value)) : nil
+        }
+        guard let month = field(octets[2], 1...12), let day = field(octets[3], 1...31), let hour = field(octets[5], 0...23),
+              let minute = field(octets[6], 0...59), let second = field(octets[7], 0...59), let hundredths = field(octets[8], 0...99) else { return nil }
+        self.month = month
+        self.day = day
+        self.hour = hour
+        self.minute = minute
+        self.second = second
+        self.hundredths = hundredths
+        self.octets = octets
+    }
+
+    /// Every field given: an instant.
+    public var isInstant: Bool { year != nil && month != nil && day != nil && hour != nil && minute != nil && second != nil }
+
+    /// GBCS's "now" (all zeros) and "never" (all 0xFF) for activation times.
+    public var isNow: Bool { octets.prefix(9).allSatisfy { $0 == 0 } }
+    public var isNever: Bool { octets.prefix(9).allSatisfy { $0 == 0xFF } }
+
+    /// Seconds since 1970 (UTC), when an instant.
+    public var unixTime: Int64? {
+        guard let year, let month, let day, let hour, let minute, let second else { return nil }
+        // Days from civil (Howard Hinnant's algorithm).
+        let y = Int64(month <= 2 ? year - 1 : year)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = Int64((month + 9) % 12)
+        let doy = (153 * mp + 2) / 5 + Int64(day) - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return days * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+    }
+
+    public var description: String {
+        if isNow { return "now" }
+        if isNever { return "never" }
+        func two(_ value: Int?) -> String { value.map { $0 < 10 ? "0\($0)" : "\($0)" } ?? "**" }
+        return (year.map(String.init) ?? "****") + "-" + two(month) + "-" + two(day) + "T" + two(hour) + ":" + two(minute) + ":" + two(second)
+    }
+}

@@ -1,0 +1,129 @@
+import DUIS
+import Devices
+import GBCS
+
+/// Why a verified message could not be put into MMC XML.
+public enum MappingError: Error, Equatable, CustomStringConvertible {
+    /// One message code serves several SRVs and the request was not given to tell which.
+    case ambiguousSRV(code: UInt16, srvs: [String])
+    /// The SRV given is not one the use case serves.
+    case wrongSRV(String, useCase: String)
+    /// The payload does not have the layout GBCS gives the use case.
+    case shape(String)
+
+    public var description: String {
+        switch self {
+        case .ambiguousSRV(let code, let srvs):
+            return String(format: "message code %04X answers SRVs ", code) + srvs.joined(separator: ", ") + ": say which with --srv (the request's)"
+        case .wrongSRV(let srv, let useCase): return "SRV \(srv) is not served by \(useCase)"
+        case .shape(let what): return "the payload is not laid out as its use case says: \(what)"
+        }
+    }
+}
+
+/// DCC's Message Mapping Catalogue for device answers: a verified GBCS response put into
+/// the `ra:GBCSResponse` XML DCC's Parse and Correlate writes (schema MMC 5.4), with the
+/// same element names and formats gbsm's emulated devices answer in
+/// (`docs/DEVICE-RESPONSES.md`), so a user's code reads one form from either.
+///
+/// A use case is mapped by its message code; what each position of its payload means is
+/// GBCS's (the use case's response table), checked as it is read: a value of the wrong
+/// type or a missing one is a `MappingError`, never a guess. A device that refused the
+/// command (a DLMS result or ZCL status other than success) gives the `…Rsp` element with
+/// `MessageSuccess="false"` and nothing in it, as the emulator does.
+public enum MMCMapping {
+    /// The use cases mapped, by GBCS name.
+    public static var mappedUseCases: [String] { mappers.keys.sorted() }
+
+    /// Whether the message's use case has a mapping.
+    public static func canMap(_ message: ParsedMessage) -> Bool {
+        guard let useCase = UseCases.byCode[message.frame.messageCode] else { return false }
+        return message.frame.cra == .response && mappers[useCase.name] != nil
+    }
+
+    /// The MMC XML of a response, or nil when its use case has no mapping yet.
+    /// - Parameter srv: the SRV of the request the message answers, where the message
+    ///   code alone does not say.
+    public static func xml(for message: ParsedMessage, srv: String? = nil) throws(MappingError) -> [UInt8]? {
+        guard canMap(message), let useCase = UseCases.byCode[message.frame.messageCode], let mapper = mappers[useCase.name] else { return nil }
+        let variant: String
+        if let srv {
+            guard useCase.srvs.contains(srv) else { throw .wrongSRV(srv, useCase: useCase.name) }
+            variant = srv
+        } else {
+            guard useCase.srvs.count == 1, let only = useCase.srvs.first else { throw .ambiguousSRV(code: useCase.code, srvs: useCase.srvs) }
+            variant = only
+        }
+        guard let service = ServiceCatalogue.variant(variant) else { throw .wrongSRV(variant, useCase: useCase.name) }
+        let reading = try Reading(message)
+        var body = DataNode(service.bodyElement + "Rsp")
+        if reading.succeeded, let children = try mapper(reading) {
+            body.children = children
+        } else {
+            body = DataNode(body.name, attributes: [("MessageSuccess", "false")])
+            // Where MMC's answer is a choice of fuel, the choice is made even empty.
+            if let fuel = fuelOnRefusal[useCase.name] { body.add(DataNode(fuel)) }
+        }
+        return envelope(message, service: service, body: body)
+    }
+
+    static func envelope(_ message: ParsedMessage, service: ServiceRequestVariant, body: DataNode) -> [UInt8] {
+        let frame = message.frame
+        var writer = CanonicalXMLWriter(capacity: 1024)
+        writer.open("ra:GBCSResponse", namespaces: [("ra", MMCXMLCodec.namespace)], attributes: [("schemaVersion", "5.4")])
+        writer.open("ra:Header")
+        writer.element("ra:BusinessOriginatorID", frame.originator.description)
+        writer.element("ra:BusinessTargetID", frame.recipient.description)
+        writer.element("ra:OriginatorCounter", String(frame.originatorCounter))
+        if let party = frame.supplement.remotePartyID { writer.element("ra:SupplementaryRemotePartyID", party.description) }
+        if let counter = frame.supplement.remotePartyCounter { writer.element("ra:SupplementaryRemotePartyCounter", String(counter)) }
+        if let counter = frame.supplement.originatorCounter { writer.element("ra:SupplementaryOriginatorCounter", String(counter)) }
+        writer.element("ra:GBCSHexadecimalMessageCode", hex16(frame.messageCode))
+        writer.element("ra:ServiceReference", service.serviceReference)
+        writer.element("ra:ServiceReferenceVariant", service.srv)
+        if let octets = frame.dateTime, let dateTime = DLMSDateTime(octets), let seconds = dateTime.unixTime {
+            writer.element("ra:Timestamp", Timestamp(milliseconds: seconds * 1000).iso8601)
+        }
+        writer.close()
+        writer.open("ra:Body")
+        writer.open("ra:ResponseMessage")
+        writer.open("ra:SMETSData")
+        MMCXMLCodec.write(body, to: &writer)
+        writer.close()
+        writer.close()
+        writer.close()
+        writer.close()
+        return writer.finish()
+    }
+
+    static func hex16(_ value: UInt16) -> String {
+        let digits = Array("0123456789ABCDEF")
+        return String([digits[Int(value >> 12)], digits[Int(value >> 8 & 0xF)], digits[Int(value >> 4 & 0xF)], digits[Int(value & 0xF)]])
+    }
+
+    /// The `…Rsp` element's children, or nil when the answer says the device refused
+    /// (a response code inside the payload, as ASN.1 answers carry).
+    /// Use cases whose MMC answer must choose a fuel element even when it is empty.
+    static let fuelOnRefusal: [String: String] = ["ECS17b": "Electricity", "ECS66": "Electricity", "GCS61": "Gas", "GCS13a": "Gas"]
+
+    typealias Mapper = @Sendable (Reading) throws(MappingError) -> [DataNode]?
+
+    static let mappers: [String: Mapper] = {
+        var table: [String: Mapper] = [:]
+        // Commands whose answer is only whether the device did it.
+        for name in ["CS01a", "ECS10", "ECS12", "GCS09", "ECS16", "GCS44", "ECS14", "ECS28b", "ECS29a", "ECS29c", "ECS34", "ECS37",
+                     "ECS57", "ECS39a", "ECS39b", "ECS25a", "ECS25a1", "ECS25b", "ECS29e", "DBCH04", "DBCH05", "ECS62", "CCS01", "CCS03", "ECS50"] {
+            table[name] = { _ in [] }
+        }
+        table["CS11"] = SecurityReads.clearEventLog
+        table["ECS17a"] = ElectricityReads.exportRegisters
+        table["ECS17b"] = ElectricityReads.importRegisters
+        table["ECS17c"] = ElectricityReads.activePowerImport
+        table["ECS82"] = ElectricityReads.meterBalance
+        table["ECS45"] = ElectricityReads.supplyStatus
+        table["ECS40"] = ElectricityReads.mpxn
+        table["ECS66"] = ElectricityReads.dailyConsumptionLog
+        table["CS08"] = SecurityReads.firmwareVersion
+        return table
+    }()
+}

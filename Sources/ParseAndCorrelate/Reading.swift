@@ -1,0 +1,136 @@
+import Devices
+import DUIS
+import GBCS
+
+/// A verified answer laid open for mapping: a DLMS answer's results and values with each
+/// protected (encrypted) value replaced by its decrypted value, a GBZ answer's
+/// components, or an ASN.1 answer's tree; and whether the device did what it was asked.
+struct Reading: Sendable {
+    let message: ParsedMessage
+    /// DLMS: one per request, in order.
+    let results: [DLMSAPDU.ResponseSpecification]
+    let values: [DLMSData]
+    let components: [GBZComponent]
+    let asn1: ASN1Value?
+    let succeeded: Bool
+
+    init(_ message: ParsedMessage) throws(MappingError) {
+        self.message = message
+        var plaintexts = message.plaintexts.makeIterator()
+        switch message.payload {
+        case .dlms(.accessResponse(let response)):
+            results = response.results
+            var opened: [DLMSData] = []
+            for value in response.data { opened.append(try Self.open(value, &plaintexts)) }
+            values = opened
+            components = []
+            asn1 = nil
+            succeeded = response.results.allSatisfy(\.succeeded)
+        case .dlms(let other):
+            throw .shape("a response carries a DLMS ACCESS-Response, not \(other)")
+        case .gbz(let gbz):
+            results = []
+            values = []
+            components = gbz.allComponents
+            asn1 = nil
+            // A ZCL Default Response (command 0x0B) carries the command's status.
+            succeeded = gbz.allComponents.allSatisfy { component in
+                guard component.isProfileWide, component.command == 0x0B, case .plain(let octets) = component.payload else { return true }
+                return octets.count == 2 && octets[1] == 0
+            }
+        case .asn1(let value):
+            results = []
+            values = []
+            components = []
+            asn1 = value
+            succeeded = true
+        }
+    }
+
+    /// A value with its protected data (protection parameters, then the encrypted block)
+    /// replaced by the decrypted DLMS value.
+    static func open(_ value: DLMSData, _ plaintexts: inout IndexingIterator<[[UInt8]]>) throws(MappingError) -> DLMSData {
+        guard case .structure(let items) = value, items.count == 2, items[0].elements != nil, case .octetString(let block) = items[1],
+              block.count > 17, block[0] == 0x31 else { return value }
+        guard let plaintext = plaintexts.next() else { throw .shape("an encrypted block with no plaintext") }
+        do {
+            return try DLMSData.decode(plaintext)
+        } catch {
+            throw .shape("a decrypted block that is not a DLMS value: \(error)")
+        }
+    }
+
+    func value(_ index: Int) throws(MappingError) -> DLMSData {
+        guard index < values.count else { throw .shape("value \(index) of \(values.count)") }
+        return values[index]
+    }
+}
+
+/// Reading typed values out of DLMS data, each a `MappingError` when the type is not the
+/// one GBCS gives.
+extension DLMSData {
+    func integer(_ what: String) throws(MappingError) -> Int64 {
+        guard let value = integerValue else { throw .shape("\(what) is \(tag), not an integer") }
+        return value
+    }
+
+    func items(_ what: String, count: Int? = nil) throws(MappingError) -> [DLMSData] {
+        guard let items = elements else { throw .shape("\(what) is \(tag), not a structure or array") }
+        if let count, items.count != count { throw .shape("\(what) has \(items.count) members, not \(count)") }
+        return items
+    }
+
+    func octetString(_ what: String) throws(MappingError) -> [UInt8] {
+        guard let octets else { throw .shape("\(what) is \(tag), not an octet string") }
+        return octets
+    }
+
+    /// A COSEM scaler_unit structure (integer scaler, enum unit).
+    func scalerUnit(_ what: String) throws(MappingError) -> (scaler: Int, unit: UInt8) {
+        let pair = try items(what, count: 2)
+        guard case .integer(let scaler) = pair[0], case .enumerated(let unit) = pair[1] else { throw .shape("\(what) is not a scaler and unit") }
+        return (Int(scaler), unit)
+    }
+}
+
+/// Formats for MMC values.
+enum MMCFormat {
+    /// `value × 10^scaler` as an integer or a decimal, exactly.
+    static func scaled(_ value: Int64, scaler: Int) throws(MappingError) -> String {
+        guard (-9...9).contains(scaler) else { throw .shape("a scaler of \(scaler)") }
+        if scaler >= 0 {
+            var result = value
+            for _ in 0..<scaler {
+                let (product, overflow) = result.multipliedReportingOverflow(by: 10)
+                guard !overflow else { throw .shape("a value too large to scale") }
+                result = product
+            }
+            return String(result)
+        }
+        let sign = value < 0 ? "-" : ""
+        let digits = String(value.magnitude)
+        let places = -scaler
+        let padded = String(repeating: "0", count: max(0, places + 1 - digits.count)) + digits
+        let whole = padded.dropLast(places)
+        let fraction = padded.suffix(places)
+        return sign + whole + "." + fraction
+    }
+
+    /// Seconds since 2000-01-01T00:00:00Z (GBCS's UTC in compact arrays, ZigBee's
+    /// UTCTime) as an MMC date-time.
+    static func time(secondsSince2000 seconds: Int64) -> String {
+        Timestamp(milliseconds: (seconds + 946_684_800) * 1000).iso8601
+    }
+
+    /// DLMS physical units GBCS uses, as MMC spells them.
+    static func unit(_ code: UInt8) -> String? {
+        switch code {
+        case 27: return "W"
+        case 30: return "Wh"
+        case 32: return "varh"
+        case 33: return "A"
+        case 35: return "V"
+        default: return nil
+        }
+    }
+}
