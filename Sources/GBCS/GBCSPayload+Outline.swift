@@ -1,3 +1,5 @@
+import Foundation
+
 /// A readable outline of a decoded payload: one node a line, indented by depth, values
 /// in the forms GBCS readers use (integers in decimal, octet strings in hex, with text,
 /// OBIS codes and DLMS date-times spelled out where the octets are one). What
@@ -37,11 +39,26 @@ extension GBCSPayload {
                 line += component.isFromServer ? " from server" : " to server"
                 if let from = component.fromDateTime { line += ", from UTC \(from)" }
                 lines.append(line)
+                var octets: [UInt8]?
                 switch component.payload {
-                case .plain(let octets):
-                    lines.append("    payload \(hexString(octets))")
+                case .plain(let plain):
+                    octets = plain
                 case .encrypted:
-                    if let plaintext = plaintexts.next() { lines.append("    decrypted payload \(hexString(plaintext))") } else { lines.append("    encrypted payload") }
+                    octets = plaintexts.next()
+                    lines.append(octets == nil ? "    encrypted payload" : "    decrypted payload:")
+                }
+                guard let octets else { continue }
+                if component.isReadAttributesResponse, let records = try? ZCLAttributeRecord.decodeReadAttributesResponse(octets) {
+                    for record in records {
+                        let id = "    attribute " + hex16(record.id)
+                        if let value = record.value {
+                            lines.append(id + String(format: " type %02X ", value.type) + (value.signed.map(String.init) ?? hexString(value.octets)))
+                        } else {
+                            lines.append(id + String(format: " status %02X", record.status))
+                        }
+                    }
+                } else {
+                    lines.append("    payload \(hexString(octets))")
                 }
             }
         case .asn1(let value):

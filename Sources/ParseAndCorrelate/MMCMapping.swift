@@ -124,6 +124,9 @@ public enum MMCMapping {
         table["ECS40"] = ElectricityReads.mpxn
         table["ECS66"] = ElectricityReads.dailyConsumptionLog
         table["CS08"] = SecurityReads.firmwareVersion
+        for part in [GasReads.table, ElectricityLogReads.table, ConfigurationReads.table, DeviceSecurityReads.table] {
+            table.merge(part) { mine, _ in mine }
+        }
         return table
     }()
 }

@@ -33,11 +33,18 @@ struct Reading: Sendable {
             values = []
             components = gbz.allComponents
             asn1 = nil
-            // A ZCL Default Response (command 0x0B) carries the command's status.
-            succeeded = gbz.allComponents.allSatisfy { component in
-                guard component.isProfileWide, component.command == 0x0B, case .plain(let octets) = component.payload else { return true }
-                return octets.count == 2 && octets[1] == 0
+            // A ZCL Default Response (command 0x0B) carries the command's status, and a
+            // Read Attributes Response each attribute's: any failure is a refusal.
+            var ok = true
+            for component in gbz.allComponents {
+                if component.isDefaultResponse, case .plain(let octets) = component.payload {
+                    ok = ok && octets.count == 2 && octets[1] == 0
+                }
             }
+            for records in try Self.attributeRecords(gbz.allComponents, &plaintexts) {
+                ok = ok && records.allSatisfy { $0.status == 0 }
+            }
+            succeeded = ok
         case .asn1(let value):
             results = []
             values = []
@@ -45,6 +52,53 @@ struct Reading: Sendable {
             asn1 = value
             succeeded = true
         }
+    }
+
+    /// The attribute records of every Read Attributes Response component (decrypted where
+    /// encrypted), in component order; other components give an empty list.
+    static func attributeRecords(_ components: [GBZComponent], _ plaintexts: inout IndexingIterator<[[UInt8]]>) throws(MappingError) -> [[ZCLAttributeRecord]] {
+        var all: [[ZCLAttributeRecord]] = []
+        for component in components {
+            var octets: [UInt8] = []
+            switch component.payload {
+            case .plain(let plain): octets = plain
+            case .encrypted:
+                guard let plaintext = plaintexts.next() else { throw .shape("an encrypted component with no plaintext") }
+                octets = plaintext
+            }
+            guard component.isReadAttributesResponse else {
+                all.append([])
+                continue
+            }
+            do {
+                all.append(try ZCLAttributeRecord.decodeReadAttributesResponse(octets))
+            } catch {
+                throw .shape("a Read Attributes Response that does not decode: \(error)")
+            }
+        }
+        return all
+    }
+
+    /// Each component's ZCL payload, decrypted where it was encrypted.
+    var componentPayloads: [[UInt8]] {
+        var plaintexts = message.plaintexts.makeIterator()
+        return components.map { component in
+            switch component.payload {
+            case .plain(let octets): return octets
+            case .encrypted: return plaintexts.next() ?? []
+            }
+        }
+    }
+
+    /// The attributes of every Read Attributes Response in the answer, by cluster and ID.
+    func attributes() throws(MappingError) -> [ZCLAttributeKey: ZCLValue] {
+        var plaintexts = message.plaintexts.makeIterator()
+        let all = try Self.attributeRecords(components, &plaintexts)
+        var found: [ZCLAttributeKey: ZCLValue] = [:]
+        for (component, records) in zip(components, all) {
+            for record in records { if let value = record.value { found[ZCLAttributeKey(cluster: component.cluster, id: record.id)] = value } }
+        }
+        return found
     }
 
     /// A value with its protected data (protection parameters, then the encrypted block)
@@ -64,6 +118,12 @@ struct Reading: Sendable {
         guard index < values.count else { throw .shape("value \(index) of \(values.count)") }
         return values[index]
     }
+}
+
+/// A ZCL attribute: its cluster and its ID.
+struct ZCLAttributeKey: Hashable {
+    let cluster: UInt16
+    let id: UInt16
 }
 
 /// Reading typed values out of DLMS data, each a `MappingError` when the type is not the
