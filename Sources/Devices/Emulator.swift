@@ -591,7 +591,7 @@ public struct DeviceEmulator: Sendable {
         default: joinable = false
         }
         guard joinable else {
-            rsp.add(statusASN1("joinResponseCode", "noCBKEResponse", code: 16))
+            rsp.add(statusASN1("joinResponseCode", "noCBKEResponse", code: 13))
             context.refuse("\(other) is not a device on this premises' HAN that \(context.command.targetType.rawValue) \(device) can join: no key establishment response")
             return rsp
         }

@@ -38,14 +38,14 @@ public enum MMCMapping {
     /// Whether the message's use case has a mapping.
     public static func canMap(_ message: ParsedMessage) -> Bool {
         guard let useCase = UseCases.byCode[message.frame.messageCode] else { return false }
-        return message.frame.cra == .response && mappers[useCase.name] != nil
+        return message.frame.cra == .response && (mappers[useCase.name] != nil || outcomeMappers[useCase.name] != nil)
     }
 
     /// The MMC XML of a response, or nil when its use case has no mapping yet.
     /// - Parameter srv: the SRV of the request the message answers, where the message
     ///   code alone does not say.
     public static func xml(for message: ParsedMessage, srv: String? = nil) throws(MappingError) -> [UInt8]? {
-        guard canMap(message), let useCase = UseCases.byCode[message.frame.messageCode], let mapper = mappers[useCase.name] else { return nil }
+        guard canMap(message), let useCase = UseCases.byCode[message.frame.messageCode] else { return nil }
         let variant: String
         if let srv {
             guard useCase.srvs.contains(srv) else { throw .wrongSRV(srv, useCase: useCase.name) }
@@ -56,13 +56,26 @@ public enum MMCMapping {
         }
         guard let service = ServiceCatalogue.variant(variant) else { throw .wrongSRV(variant, useCase: useCase.name) }
         let reading = try Reading(message)
-        var body = DataNode(service.bodyElement + "Rsp")
-        if reading.succeeded, let children = try mapper(reading) {
+        var body = DataNode(responseElement(service))
+        if reading.succeeded, let outcome = outcomeMappers[useCase.name] {
+            // The answer carries its own outcome (an ASN.1 response code MMC writes out).
+            let (children, succeeded) = try outcome(reading)
+            body = DataNode(body.name, attributes: succeeded ? [] : [("MessageSuccess", "false")], children: children)
+        } else if reading.succeeded, let mapper = mappers[useCase.name], let children = try mapper(reading) {
             body.children = children
         } else {
             body = DataNode(body.name, attributes: [("MessageSuccess", "false")])
-            // Where MMC's answer is a choice of fuel, the choice is made even empty.
-            if let fuel = fuelOnRefusal[useCase.name] { body.add(DataNode(fuel)) }
+            // Where MMC's answer is a choice of fuel, the choice is made even empty: the
+            // meter's fuel, by the use case (ECS electricity, GCS gas).
+            if fuelChoiceAnswers.contains(body.name) {
+                if let fuel = fuelOnRefusal[useCase.name] {
+                    body.add(DataNode(fuel))
+                } else if useCase.name.hasPrefix("E") {
+                    body.add(DataNode("Electricity"))
+                } else if useCase.name.hasPrefix("G") {
+                    body.add(DataNode("Gas"))
+                }
+            }
         }
         return envelope(message, service: service, body: body)
     }
@@ -103,10 +116,34 @@ public enum MMCMapping {
 
     /// The `…Rsp` element's children, or nil when the answer says the device refused
     /// (a response code inside the payload, as ASN.1 answers carry).
-    /// Use cases whose MMC answer must choose a fuel element even when it is empty.
-    static let fuelOnRefusal: [String: String] = ["ECS17b": "Electricity", "ECS66": "Electricity", "GCS61": "Gas", "GCS13a": "Gas"]
+    /// MMC's answer element for an SRV: the request's element and `Rsp`, but for the few
+    /// SRVs whose MMC answer is named otherwise.
+    static func responseElement(_ service: ServiceRequestVariant) -> String {
+        switch service.srv {
+        case "6.2.3": return "ReadDeviceConfigurationDataBillingCalendarRsp"
+        default: return service.bodyElement + "Rsp"
+        }
+    }
+
+    /// MMC answers that must choose a fuel element (a choice of Electricity and Gas that
+    /// is not optional), so even a refusal has one.
+    static let fuelChoiceAnswers: Set<String> = [
+        "RetrieveCoMOrTariffTriggeredBillingDataLogRsp", "ReadNetworkDataRsp", "ReadTariffPrimaryElementRsp", "ReadPrepaymentDailyReadLogRsp",
+        "RetrieveDailyConsumptionLogRsp", "ReadDeviceConfigurationMPxNRsp", "ReadInstantaneousImportRegistersRsp",
+        "ReadInstantaneousImportTOUMatricesRsp", "RetrieveBillingCalendarTriggeredBillingDataLogRsp",
+    ]
+
+    /// Use cases whose fuel element is not the one their name says.
+    static let fuelOnRefusal: [String: String] = [:]
 
     typealias Mapper = @Sendable (Reading) throws(MappingError) -> [DataNode]?
+
+    /// A mapper for an answer that carries its own outcome, which MMC writes out whether
+    /// or not the device succeeded (a join's response code, say): the children and
+    /// whether the device did what it was asked.
+    typealias OutcomeMapper = @Sendable (Reading) throws(MappingError) -> (children: [DataNode], succeeded: Bool)
+
+    static let outcomeMappers: [String: OutcomeMapper] = DeviceSecurityReads.outcomeTable
 
     static let mappers: [String: Mapper] = {
         var table: [String: Mapper] = [:]

@@ -51,11 +51,14 @@ import TestSupport
                 continue
             }
             do {
-                guard let xml = try MMCMapping.xml(for: message, srv: vector.srv) else { continue }
+                // The RTDS files vectors no SRV asks for under NA.
+                guard let xml = try MMCMapping.xml(for: message, srv: vector.srv == "NA" ? nil : vector.srv) else { continue }
                 mapped += 1
                 problems += SchemaCheck.mmcProblems(in: xml).map { "\(vector.path): \($0)" }
                 let text = String(decoding: xml, as: UTF8.self)
-                let refused = vector.path.contains("ERROR") || vector.path.contains("NOT_FOUND")
+                // A future-dated command's answer only accepts it: its failure comes later,
+                // in the alert, so FUTURE_DATED_ERROR answers are acceptances.
+                let refused = (vector.path.contains("ERROR") && !vector.path.contains("FUTURE_DATED_ERROR")) || vector.path.contains("NOT_FOUND")
                 if refused != text.contains("MessageSuccess=\"false\"") {
                     problems.append("\(vector.path): success does not match the vector's kind")
                 }
