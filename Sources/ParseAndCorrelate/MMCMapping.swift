@@ -67,10 +67,10 @@ public enum MMCMapping {
             body = DataNode(body.name, attributes: [("MessageSuccess", "false")])
             // Where MMC's answer is a choice of fuel, the choice is made even empty: the
             // meter's fuel, by the use case (ECS electricity, GCS gas).
-            if fuelChoiceAnswers.contains(body.name) {
-                if let fuel = fuelOnRefusal[useCase.name] {
-                    body.add(DataNode(fuel))
-                } else if useCase.name.hasPrefix("E") {
+            if let required = fuelOnRefusal[useCase.name] {
+                body.add(DataNode(required))
+            } else if fuelChoiceAnswers.contains(body.name) {
+                if useCase.name.hasPrefix("E") {
                     body.add(DataNode("Electricity"))
                 } else if useCase.name.hasPrefix("G") {
                     body.add(DataNode("Gas"))
@@ -133,8 +133,12 @@ public enum MMCMapping {
         "ReadInstantaneousImportTOUMatricesRsp", "RetrieveBillingCalendarTriggeredBillingDataLogRsp",
     ]
 
-    /// Use cases whose fuel element is not the one their name says.
-    static let fuelOnRefusal: [String: String] = [:]
+    /// Use cases whose refused answer needs an element MMC requires that the fuel rule
+    /// does not give: 6.2.10's answer always holds one settings element.
+    static let fuelOnRefusal: [String: String] = [
+        "ECS25r1": "ElectricitySupplierAlertEventSettings",
+        "ECS25r2": "ElectricityNetworkOperatorAlertEventSettings",
+    ]
 
     typealias Mapper = @Sendable (Reading) throws(MappingError) -> [DataNode]?
 

@@ -9,7 +9,7 @@ struct GBCSCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gbcs",
         abstract: "GBCS messages: decode and check them, parse answers to MMC XML, sign pre-commands (DCC's Parse and Correlate, and more).",
-        subcommands: [GBCSDecode.self, GBCSParse.self, GBCSSign.self])
+        subcommands: [GBCSDecode.self, GBCSParse.self, GBCSSign.self, GBCSEncode.self])
 }
 
 /// Where `gbsm gbcs` finds keys: a folder in the RTDS keystore layout, a keystore JSON in
@@ -271,5 +271,49 @@ struct GBCSParse: ParsableCommand {
             }
         }
         print(parsed.outline)
+    }
+}
+
+struct GBCSEncode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encode",
+        abstract: "Build a GBCS message from its JSON description, signed and MAC'd with the keystore's keys.",
+        discussion: """
+            The JSON has the header fields of `gbsm gbcs decode --json` (frame, cra, message_code, originator, recipient, \
+            originator_counter, date_time, supplementary_remote_party_id, supplementary_remote_party_counter, \
+            supplementary_originator_counter) plus supplementary_ka_certificate (hex, optional), content (the payload, hex) and \
+            signature: sign (with the originator's DS key), empty, or absent (a pre-command). frame general-ciphering adds the MAC \
+            (commands between the access control broker and the device; answers and alerts between the device and the recipient). \
+            Encrypted payload blocks are given already encrypted in content.
+            """)
+
+    @Argument(help: "A JSON file describing the message, or - for standard input.")
+    var description: String
+
+    @Option(parsing: .singleValue, help: "Keys: an RTDS keystore folder, a ZAZ1 keystore JSON, or a gbsm data folder (repeatable).")
+    var keystore: [String]
+
+    @Option(help: "How to print the message.")
+    var format: GBCSOutputFormat = .hex
+
+    func run() throws {
+        let keys = try GBCSKeystores.load(keystore)
+        let data: Data
+        if description == "-" {
+            data = FileHandle.standardInput.readData(ofLength: 40 << 20)
+        } else {
+            data = try Data(contentsOf: URL(fileURLWithPath: description))
+        }
+        let parsed: GBCSMessageDescription
+        do {
+            parsed = try JSONDecoder().decode(GBCSMessageDescription.self, from: data)
+        } catch {
+            throw ValidationError("\(description) is not a GBCS message description: \(error)")
+        }
+        do {
+            format.write(try parsed.frame(keys: keys).encode())
+        } catch {
+            throw ValidationError("\(description): \(error)")
+        }
     }
 }

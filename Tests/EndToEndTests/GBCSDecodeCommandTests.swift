@@ -1,3 +1,4 @@
+import DUIS
 import Foundation
 import Testing
 import TestSupport
@@ -93,5 +94,52 @@ import TestSupport
         let command = path.replacingOccurrences(of: "_PRECOMMAND_", with: "_COMMAND_")
         let already = try Tool.run(binary.path, ["gbcs", "sign", command, "--keystore", keystore, "--signer", "90B3D51F30010000"])
         #expect(already.status != 0 && already.stderr.contains("not a pre-command"))
+    }
+}
+
+/// `gbsm gbcs parse` and `gbsm gbcs encode` through the binary: a mapped answer becomes MMC
+/// XML that MMC 5.4 accepts; a tampered one is refused with nothing printed; a command
+/// described in JSON is built to the reference's octets.
+@Suite struct GBCSParseAndEncodeCommandTests {
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func parseAndEncodeThroughTheBinary() throws {
+        let binary = try #require(GBSMBinary.url, "the gbsm executable")
+        let rtds = try #require(Reference.directory).appendingPathComponent("gbcs/rtds")
+        let keystore = rtds.appendingPathComponent("keystore").path
+        let folder = rtds.appendingPathComponent("RTDS-4.5.0")
+        let response = folder.appendingPathComponent("4.1.1_ECS17b/ECS17b_4.1.1_SINGLE_SUCCESS_RESPONSE_GBCS.HEX").path
+        let parsed = try Tool.run(binary.path, ["gbcs", "parse", response, "--keystore", keystore])
+        #expect(parsed.status == 0, "\(parsed.stderr)")
+        #expect(parsed.stdout.contains("<ra:ReadInstantaneousImportRegistersRsp><ra:Electricity><ra:ActiveImportRegister><ra:Value>10</ra:Value>"))
+        #expect(SchemaCheck.mmcProblems(in: Array(parsed.stdout.trimmingCharacters(in: .whitespacesAndNewlines).utf8)).isEmpty)
+
+        // One flipped octet in the encrypted block: refused, nothing on standard output.
+        let directory = try TemporaryDirectory("gbsm-parse")
+        var text = Array(try String(contentsOfFile: response, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
+        let index = text.count - 40
+        text[index] = text[index] == "0" ? "1" : "0"
+        let tampered = directory.url.appendingPathComponent("tampered.HEX")
+        try String(text).write(to: tampered, atomically: true, encoding: .utf8)
+        let refused = try Tool.run(binary.path, ["gbcs", "parse", tampered.path, "--keystore", keystore])
+        #expect(refused.status == 1 && refused.stdout.isEmpty, "\(refused.stdout)")
+        #expect(refused.stderr.contains("MAC is invalid"), "\(refused.stderr)")
+
+        // The same command described in JSON: MAC'd by the access control broker's key.
+        let command = folder.appendingPathComponent("4.1.1_ECS17b/ECS17b_4.1.1_SINGLE_SUCCESS_COMMAND_GBCS.HEX").path
+        let reference = try String(contentsOfFile: command, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let decoded = try Tool.run(binary.path, ["gbcs", "decode", command, "--keystore", keystore, "--json"])
+        var fields = try #require(try JSONSerialization.jsonObject(with: Data(decoded.stdout.utf8)) as? [String: Any])
+        // The content: the reference's octets after the header the decoder reports.
+        let payloadLength = try #require(fields["payload_len"] as? Int)
+        let octets = try #require(Hex.decode(reference))
+        let contentEnd = octets.count - 12 - 1  // MAC tag, empty signature's length octet
+        fields["content"] = Hex.encode(Array(octets[(contentEnd - payloadLength)..<contentEnd]))
+        fields["signature"] = "empty"
+        for key in ["file", "payload_len", "mac", "mac_tag", "encrypted_blocks"] { fields[key] = nil }
+        let json = directory.url.appendingPathComponent("command.json")
+        try JSONSerialization.data(withJSONObject: fields).write(to: json)
+        let encoded = try Tool.run(binary.path, ["gbcs", "encode", json.path, "--keystore", keystore])
+        #expect(encoded.status == 0, "\(encoded.stderr)")
+        #expect(encoded.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == reference)
     }
 }
