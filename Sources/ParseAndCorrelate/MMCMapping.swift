@@ -165,7 +165,8 @@ public enum MMCMapping {
         table["ECS40"] = ElectricityReads.mpxn
         table["ECS66"] = ElectricityReads.dailyConsumptionLog
         table["CS08"] = SecurityReads.firmwareVersion
-        for part in [GasReads.table, ElectricityLogReads.table, ConfigurationReads.table, DeviceSecurityReads.table] {
+        for part in [GasReads.table, ElectricityLogReads.table, ConfigurationReads.table, DeviceSecurityReads.table, TariffReads.table,
+                     PrepaymentAndAuxiliaryReads.table, SubGHzAndIdentityReads.table] {
             table.merge(part) { mine, _ in mine }
         }
         return table
