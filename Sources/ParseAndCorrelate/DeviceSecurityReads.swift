@@ -303,11 +303,18 @@ enum DeviceSecurityReads {
             throw .shape("an update security credentials answer starts with NULL")
         }
         guard answer.children.count == 2 else { return ([], true) }
-        let outcome = answer.children[1].children
+        let (node, succeeded) = try executionOutcome(answer.children[1], element: "ExecutionOutcome")
+        return ([node], succeeded)
+    }
+
+    /// A CS02b execution outcome (in an answer, or in the alert a future-dated update
+    /// raises) as MMC's ExecutionOutcome, and whether every replacement succeeded.
+    static func executionOutcome(_ value: ASN1Value, element: String) throws(MappingError) -> (DataNode, Bool) {
+        let outcome = value.children
         guard outcome.count == 4, let counter = outcome[0].integer, counter >= 0, let modeCode = outcome[1].integer else { throw .shape("an execution outcome") }
         let modes: [Int64: String] = [2: "SupplierBySupplier", 3: "NetworkOperatorByNetworkOperator", 4: "ACBByACB", 7: "SupplierByTransCoS"]
         guard let mode = modes[modeCode] else { throw .shape("credentials replacement mode \(modeCode) has no MMC name") }
-        var node = DataNode("ExecutionOutcome")
+        var node = DataNode(element)
         node.add("AuthorisingRemotePartyOriginatorCounter", String(counter))
         node.add("CredentialsReplacementMode", mode)
         let changes = outcome[2].children
@@ -349,6 +356,6 @@ enum DeviceSecurityReads {
             element.add("NewCertificateHash", base64(newKey))
             node.add(element)
         }
-        return ([node], succeeded)
+        return (node, succeeded)
     }
 }

@@ -35,8 +35,9 @@ public enum MMCMapping {
     /// The use cases mapped, by GBCS name.
     public static var mappedUseCases: [String] { mappers.keys.sorted() }
 
-    /// Whether the message's use case has a mapping.
+    /// Whether the message's use case has a mapping (every alert has).
     public static func canMap(_ message: ParsedMessage) -> Bool {
+        if message.frame.cra == .alert { return true }
         guard let useCase = UseCases.byCode[message.frame.messageCode] else { return false }
         return message.frame.cra == .response && (mappers[useCase.name] != nil || outcomeMappers[useCase.name] != nil)
     }
@@ -45,6 +46,7 @@ public enum MMCMapping {
     /// - Parameter srv: the SRV of the request the message answers, where the message
     ///   code alone does not say.
     public static func xml(for message: ParsedMessage, srv: String? = nil) throws(MappingError) -> [UInt8]? {
+        if message.frame.cra == .alert { return try AlertMapping.xml(for: message) }
         guard canMap(message), let useCase = UseCases.byCode[message.frame.messageCode] else { return nil }
         let variant: String
         if let srv {
