@@ -1040,8 +1040,9 @@ public struct DeviceEmulator: Sendable {
         for scan in state.subGHzScans where scan >= start && scan <= end {
             rsp.add("LogEntry") { entry in
                 entry.add("Timestamp", scan.iso8601)
-                entry.add("EventCode", "8F85")
-                entry.add("EventDescription", "Sub GHz channel scan performed")
+                // GBCS's code for a channel scan (8F27, "Sub GHz Channel Scan initiated").
+                entry.add("EventCode", "8F27")
+                entry.add("EventDescription", "Sub GHz Channel Scan initiated")
                 entry.add("OperatingSubGHzChannel") { channel in
                     channel.add("OperatingLowerBandSubGHzChannel") { $0.addEmpty("Channel\(state.subGHzChannel)") }
                 }

@@ -10,8 +10,10 @@
 ///   (`GBZPayload`) and ASN.1 (`ASN1Value`), each a typed tree that re-encodes byte-exact.
 /// - Keys: `GBCSKeyStore`, with the RTDS keystore folder, ZAZ1 JSON and in-memory stores
 ///   here and gbsm's SMKI store in the Hub.
+/// - `GBCSMessageDescription`: a message from its JSON description (`gbsm gbcs encode`);
+///   `GBCSAlertCode`: alert codes' names.
 ///
-/// Still to come (issue 11): named fields per use case and MMC XML (Parse and Correlate).
+/// Named fields per use case, and MMC XML, are the `ParseAndCorrelate` module's.
 
 /// Why bytes are not a GBCS message. Every case names where the problem is.
 public enum GBCSError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -21,6 +21,8 @@ enum DeviceSecurityReads {
         "CS04AC": unjoin,
         "CS04B": unjoin,
         "CS02a": securityCredentials,
+        // CS02f (6.24.1 for the load controller's credentials): CS02a's layout.
+        "CS02fMAC": securityCredentials,
         "CS02bSupplierBySupplier": updateSecurityCredentials,
         "CS02bNOByNOHandover": updateSecurityCredentials,
         "CS02bACBByACB": updateSecurityCredentials,
