@@ -41,26 +41,32 @@ struct GBCSBench: ParsableCommand {
         let signer = try _require(keys.signingKey(of: supplier))
         let sample = Array(commandBytes.prefix(200))
         let signature = try signer.signature(for: sample)
-        let ecdh = try Self.time(messages) { _ = try ka.sharedSecretFromKeyAgreement(with: peer) }
-        let verify = try Self.time(messages) { _ = signer.publicKey.isValidSignature(signature, for: sample) }
-        let sign = try Self.time(messages) { _ = try signer.signature(for: sample) }
-
         var failures = 0
-        let decodeResponse = try Self.time(messages) {
-            let frame = try GBCSFrame.decode(responseBytes)
-            _ = try GBCSPayload.decode(frame.content, cra: frame.cra)
-            if frame.verifyMAC(keys: keys) != .valid { failures += 1 }
-        }
-        let decodeCommand = try Self.time(messages) {
-            let frame = try GBCSFrame.decode(commandBytes)
-            _ = try GBCSPayload.decode(frame.content, cra: frame.cra)
-            if frame.verifySignature(keys: keys) != .valid || frame.verifyMAC(keys: keys) != .valid { failures += 1 }
-        }
-        let encodeResponse = try Self.time(messages) { _ = try Self.response(from: meter, to: supplier, entries: entries, keys: keys).encode() }
-        let encodeCommand = try Self.time(messages) { _ = try Self.criticalCommand(from: supplier, to: meter, keys: keys).encode() }
         let responseContent = try GBCSFrame.decode(responseBytes).content
-        let payloadAlone = try Self.time(messages) { _ = try GBCSPayload.decode(responseContent, cra: .response) }
-        let frameAlone = try Self.time(messages) { _ = try GBCSFrame.decode(responseBytes) }
+        // Every measurement in turn, five rounds, so the bounds and the operations are
+        // timed under the same conditions (the machine's speed drifts between seconds).
+        let timings = try Self.interleaved(messages, [
+            { _ = try ka.sharedSecretFromKeyAgreement(with: peer) },
+            { _ = signer.publicKey.isValidSignature(signature, for: sample) },
+            { _ = try signer.signature(for: sample) },
+            {
+                let frame = try GBCSFrame.decode(responseBytes)
+                _ = try GBCSPayload.decode(frame.content, cra: frame.cra)
+                if frame.verifyMAC(keys: keys) != .valid { failures += 1 }
+            },
+            {
+                let frame = try GBCSFrame.decode(commandBytes)
+                _ = try GBCSPayload.decode(frame.content, cra: frame.cra)
+                if frame.verifySignature(keys: keys) != .valid || frame.verifyMAC(keys: keys) != .valid { failures += 1 }
+            },
+            { _ = try Self.response(from: meter, to: supplier, entries: entries, keys: keys).encode() },
+            { _ = try Self.criticalCommand(from: supplier, to: meter, keys: keys).encode() },
+            { _ = try GBCSPayload.decode(responseContent, cra: .response) },
+            { _ = try GBCSFrame.decode(responseBytes) },
+        ])
+        let (ecdh, verify, sign) = (timings[0], timings[1], timings[2])
+        let (decodeResponse, decodeCommand, encodeResponse, encodeCommand) = (timings[3], timings[4], timings[5], timings[6])
+        let (payloadAlone, frameAlone) = (timings[7], timings[8])
         guard failures == 0 else { throw ValidationError("\(failures) messages failed verification") }
 
         func row(_ name: String, _ seconds: Double, bound: Double, boundName: String) {
@@ -77,17 +83,20 @@ struct GBCSBench: ParsableCommand {
         print("  (ratio: the bound's time over the whole operation's; 1.00 means nothing but the curve operations)")
     }
 
-    /// Seconds per call, the median of five runs of `count / 5` calls.
-    static func time(_ count: Int, _ body: () throws -> Void) throws -> Double {
+    /// Seconds per call of each body: five rounds, each running every body `count / 5`
+    /// times in turn; the median round of each.
+    static func interleaved(_ count: Int, _ bodies: [() throws -> Void]) throws -> [Double] {
         let per = max(1, count / 5)
-        var runs: [Double] = []
+        var runs = [[Double]](repeating: [], count: bodies.count)
         for _ in 0..<5 {
-            let start = ContinuousClock.now
-            for _ in 0..<per { try body() }
-            let elapsed = ContinuousClock.now - start
-            runs.append((Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) / Double(per))
+            for (index, body) in bodies.enumerated() {
+                let start = ContinuousClock.now
+                for _ in 0..<per { try body() }
+                let elapsed = ContinuousClock.now - start
+                runs[index].append((Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) / Double(per))
+            }
         }
-        return runs.sorted()[2]
+        return runs.map { $0.sorted()[2] }
     }
 
     /// A profile read's answer: a DLMS access response with `entries` half-hourly
