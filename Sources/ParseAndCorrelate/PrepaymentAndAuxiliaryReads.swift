@@ -1,3 +1,5 @@
+import DUIS
+import Foundation
 import Devices
 import GBCS
 
@@ -17,6 +19,7 @@ enum PrepaymentAndAuxiliaryReads {
         "ECS26a": prepaymentConfiguration,
         "ECS35g": auxiliaryControllerEventLog,
         "ECS61d": auxiliaryControllerConfiguration,
+        "ECS61e": auxiliaryControllerOperationalData,
     ]
 
     // MARK: - Dates, days and schedules
@@ -339,5 +342,52 @@ enum PrepaymentAndAuxiliaryReads {
             nodes.append(schedule)
         }
         return nodes
+    }
+
+    // MARK: - 7.15
+
+    /// ECS61e (7.15): for auxiliary controllers 1 to 5 in turn, their identifier
+    /// (octet-string: eight zero octets for the meter's own ALCS, else an HC ALCS's entity
+    /// identifier, as ECS61a gives them), then for 1 to 5 their state and associated
+    /// information (text). MMC's `StateAndAssociatedInformation` is that text as the device
+    /// sent it; `OutputState` and `InputState` are read from it only where it is a JSON
+    /// object whose `outputState` and `inputState` are levels 0–100 (the names MMC uses).
+    /// Identifiers of other forms (one octet, none: an APC or no controller, for which no
+    /// source gives the encoding) leave `TypeAndIdentifier` out rather than guess.
+    static let auxiliaryControllerOperationalData: MMCMapping.Mapper = { reading throws(MappingError) in
+        guard reading.values.count == 10 else { throw .shape("\(reading.values.count) auxiliary controller values, not 10") }
+        var controllers: [DataNode] = []
+        for n in 1...5 {
+            var node = DataNode("AuxiliaryControllerOperationalData", attributes: [("auxiliaryControllerN", String(n))])
+            let identifier = try reading.value(n - 1).octetString("controller \(n)'s identifier")
+            if identifier.count == 8 {
+                if identifier.allSatisfy({ $0 == 0 }) {
+                    node.add(DataNode("TypeAndIdentifier", children: [DataNode("AuxiliaryControllerType", text: "ALCS")]))
+                } else {
+                    let id = EUI64(identifier.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+                    node.add(DataNode("TypeAndIdentifier", children: [DataNode("AuxiliaryControllerType", text: "HCALCS"),
+                                                                       DataNode("HCALCSID", text: id.description)]))
+                }
+            }
+            let octets: [UInt8]
+            switch try reading.value(4 + n) {
+            case .octetString(let value), .visibleString(let value), .utf8String(let value): octets = value
+            case let other: throw .shape("controller \(n)'s state is \(other.tag), not text")
+            }
+            guard octets.count <= 72_000 else { throw .shape("controller \(n)'s state is \(octets.count) octets (MMC holds 72,000)") }
+            guard let text = String(validating: octets, as: UTF8.self), !text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" && $0 != "\n" && $0 != "\r" }) else {
+                throw .shape("controller \(n)'s state is not text")
+            }
+            var state = DataNode("AuxiliaryControllerStateAndAssociatedInformation")
+            if let object = (try? JSONSerialization.jsonObject(with: Data(octets))) as? [String: Any] {
+                for (key, element) in [("outputState", "OutputState"), ("inputState", "InputState")] {
+                    if let level = object[key] as? Int, (0...100).contains(level) { state.add(element, String(level)) }
+                }
+            }
+            state.add("StateAndAssociatedInformation", text)
+            node.add(state)
+            controllers.append(node)
+        }
+        return controllers
     }
 }

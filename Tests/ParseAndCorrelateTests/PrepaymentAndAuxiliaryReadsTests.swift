@@ -72,3 +72,18 @@ import TestSupport
         #expect(try Self.xml("ECS61d_7.14_ERROR_RESPONSE_GBCS.HEX").contains("<ra:ReadAuxiliaryControllerConfigurationDataRsp MessageSuccess=\"false\">"))
     }
 }
+
+/// 7.15: the vector's five controllers (an HC ALCS, the meter's ALCS, two of no known
+/// form, another ALCS) and their states as sent.
+@Suite struct AuxiliaryControllerOperationalDataTests {
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func operationalData() throws {
+        let vector = try #require(try MMCMappingTests.responses().first { $0.path.hasSuffix("/ECS61e_7.15_SUCCESS_RESPONSE_GBCS.HEX") })
+        let xml = try #require(try MMCMappingTests.xml(vector))
+        #expect(xml.contains("<ra:AuxiliaryControllerOperationalData auxiliaryControllerN=\"1\"><ra:TypeAndIdentifier><ra:AuxiliaryControllerType>HCALCS</ra:AuxiliaryControllerType><ra:HCALCSID>12-34-56-78-90-AB-CD-EF</ra:HCALCSID>"))
+        #expect(xml.contains("<ra:AuxiliaryControllerOperationalData auxiliaryControllerN=\"2\"><ra:TypeAndIdentifier><ra:AuxiliaryControllerType>ALCS</ra:AuxiliaryControllerType></ra:TypeAndIdentifier>"))
+        #expect(xml.contains("<ra:AuxiliaryControllerOperationalData auxiliaryControllerN=\"3\"><ra:AuxiliaryControllerStateAndAssociatedInformation><ra:OutputState>100</ra:OutputState><ra:InputState>0</ra:InputState>"))
+        #expect(xml.contains("<ra:StateAndAssociatedInformation>{}</ra:StateAndAssociatedInformation>"))
+        #expect(SchemaCheck.mmcProblems(in: Array(xml.utf8)).isEmpty)
+    }
+}
