@@ -104,7 +104,8 @@ public struct ASN1Value: Sendable, Equatable {
             writer.byte(UInt8(length))
         } else {
             let shortest = length < 0x80 ? 0 : (length.bitWidth - length.leadingZeroBitCount + 7) / 8
-            let count = shortest + lengthPadding
+            // A decoded value's padding keeps the count at most 4; a hand-built one is held there.
+            let count = min(4, max(shortest + max(lengthPadding, 0), shortest, 1))
             writer.byte(0x80 | UInt8(count))
             writer.uint(UInt64(length), width: count)
         }

@@ -24,13 +24,18 @@ public struct DLMSCompactArray: Sendable, Equatable {
         let at = reader.offset
         let raw = try reader.byte()
         guard let tag = DLMSData.Tag(rawValue: raw) else { throw .unsupported(String(format: "compact array type %d", raw), at: at) }
+        // Every type takes at least one octet of contents (no null, don't-care, empty array
+        // or empty structure), so a compact array holds no more values than its contents
+        // have octets: a small message cannot unfold into a huge tree.
         switch tag {
         case .array:
             let count = UInt16(truncatingIfNeeded: try reader.uint(2))
+            guard count > 0 else { throw .unsupported("an empty array in a compact array's type", at: at) }
             return .array(count: count, of: try decodeType(&reader, depth: depth + 1))
         case .structure:
             let countAt = reader.offset
             let count = try reader.length()
+            guard count > 0 else { throw .unsupported("an empty structure in a compact array's type", at: at) }
             guard count <= reader.remaining else { throw .invalidLength("a compact array structure type of \(count) members", at: countAt) }
             var members: [TypeDescription] = []
             members.reserveCapacity(count)
@@ -38,6 +43,8 @@ public struct DLMSCompactArray: Sendable, Equatable {
             return .structure(members)
         case .compactArray:
             throw .unsupported("a compact array inside a compact array", at: at)
+        case .null, .dontCare:
+            throw .unsupported("a value of no octets in a compact array's type", at: at)
         default:
             return .simple(tag)
         }

@@ -47,7 +47,7 @@ public indirect enum DLMSData: Sendable, Equatable {
 
         /// Bit `index`, counted from the most significant bit of the first octet.
         public func bit(_ index: Int) -> Bool {
-            guard index >= 0, index < bitCount else { return false }
+            guard index >= 0, index < bitCount, index / 8 < octets.count else { return false }
             return octets[index / 8] & (0x80 >> UInt8(index % 8)) != 0
         }
     }

@@ -38,9 +38,16 @@ public struct DLMSDateTime: Sendable, Equatable, CustomStringConvertible {
     public var isNow: Bool { octets.prefix(9).allSatisfy { $0 == 0 } }
     public var isNever: Bool { octets.prefix(9).allSatisfy { $0 == 0xFF } }
 
-    /// Seconds since 1970 (UTC), when an instant.
+    /// The deviation octets: 0x8000 (not specified) or 0 for UTC, which GBCS uses.
+    public var isUTC: Bool { (octets[9] == 0x80 && octets[10] == 0x00) || (octets[9] == 0 && octets[10] == 0) }
+
+    /// Seconds since 1970 (UTC), when an instant: a real date (no 31 February) in years
+    /// 1970 to 9999, in UTC (a time with another deviation is not read as UTC).
     public var unixTime: Int64? {
-        guard let year, let month, let day, let hour, let minute, let second else { return nil }
+        guard let year, let month, let day, let hour, let minute, let second, isUTC, (1970...9999).contains(year) else { return nil }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let monthLengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard day <= monthLengths[month - 1] else { return nil }
         // Days from civil (Howard Hinnant's algorithm).
         let y = Int64(month <= 2 ? year - 1 : year)
         let era = (y >= 0 ? y : y - 399) / 400

@@ -8,6 +8,14 @@ extension GBCSPayload {
     public func outline(decrypted: [[UInt8]] = []) -> String {
         var lines: [String] = []
         var plaintexts = decrypted.makeIterator()
+        // Protected data is shown decrypted, in its place (the walk that found the blocks).
+        func opened(_ value: DLMSData) -> DLMSData {
+            (try? value.replacingProtected { (_: [UInt8]) throws(GBCSError) -> DLMSData in
+                guard let plaintext = plaintexts.next() else { throw GBCSError.unsupported("no plaintext", at: 0) }
+                return (try? DLMSData.decode(plaintext)) ?? .octetString(plaintext)
+            }) ?? value
+        }
+        if !decrypted.isEmpty { lines.append("(\(decrypted.count) encrypted block(s), shown decrypted in place)") }
         switch self {
         case .dlms(let apdu):
             switch apdu {
@@ -15,17 +23,17 @@ extension GBCSPayload {
                 lines.append("DLMS ACCESS-Request invoke-id \(hex32(request.invokeID))")
                 for (index, spec) in request.specifications.enumerated() {
                     lines.append("  [\(index)] \(spec.outline)")
-                    if index < request.data.count { request.data[index].outline(into: &lines, depth: 2, plaintexts: &plaintexts) }
+                    if index < request.data.count { request.data[index].outline(into: &lines, depth: 2) }
                 }
             case .accessResponse(let response):
                 lines.append("DLMS ACCESS-Response invoke-id \(hex32(response.invokeID))")
                 for (index, result) in response.results.enumerated() {
                     lines.append("  [\(index)] \(result.outline)")
-                    if index < response.data.count { response.data[index].outline(into: &lines, depth: 2, plaintexts: &plaintexts) }
+                    if index < response.data.count { opened(response.data[index]).outline(into: &lines, depth: 2) }
                 }
             case .dataNotification(let notification):
                 lines.append("DLMS DATA-NOTIFICATION invoke-id \(hex32(notification.invokeID))")
-                notification.body.outline(into: &lines, depth: 1, plaintexts: &plaintexts)
+                opened(notification.body).outline(into: &lines, depth: 1)
             }
         case .gbz(let gbz):
             lines.append("GBZ profile \(hex16(gbz.profile)), \(gbz.componentCount) component(s)")
@@ -68,6 +76,20 @@ extension GBCSPayload {
     }
 }
 
+/// Text from a device with its control characters escaped, so printing it cannot drive a
+/// terminal.
+func printable(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+            out += "\\u{" + String(scalar.value, radix: 16) + "}"
+        } else {
+            out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
 func hex16(_ value: UInt16) -> String { hexString([UInt8(value >> 8), UInt8(value & 0xFF)]) }
 func hex32(_ value: UInt32) -> String { hexString((0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * UInt32($0))) }) }
 
@@ -105,28 +127,19 @@ extension DLMSAPDU.ResponseSpecification {
 }
 
 extension DLMSData {
-    func outline(into lines: inout [String], depth: Int, plaintexts: inout IndexingIterator<[[UInt8]]>) {
+    func outline(into lines: inout [String], depth: Int) {
         let indent = String(repeating: "  ", count: depth)
         switch self {
         case .array(let items), .structure(let items):
             lines.append(indent + (tag == .array ? "array" : "structure") + " of \(items.count)")
-            for item in items { item.outline(into: &lines, depth: depth + 1, plaintexts: &plaintexts) }
+            for item in items { item.outline(into: &lines, depth: depth + 1) }
         case .compactArray(let compact):
             lines.append(indent + "compact array of \(compact.elements.count)")
-            for item in compact.elements { item.outline(into: &lines, depth: depth + 1, plaintexts: &plaintexts) }
+            for item in compact.elements { item.outline(into: &lines, depth: depth + 1) }
         case .octetString(let octets):
-            if GBCSPayload.looksEncrypted(octets), let plaintext = plaintexts.next() {
-                lines.append(indent + "encrypted block, decrypted:")
-                if let value = try? DLMSData.decode(plaintext) {
-                    value.outline(into: &lines, depth: depth + 1, plaintexts: &plaintexts)
-                } else {
-                    lines.append(indent + "  " + hexString(plaintext))
-                }
-            } else {
-                lines.append(indent + "octet-string " + DLMSData.describeOctets(octets))
-            }
+            lines.append(indent + "octet-string " + DLMSData.describeOctets(octets))
         case .visibleString(let octets), .utf8String(let octets):
-            lines.append(indent + "string \"" + String(decoding: octets, as: UTF8.self) + "\"")
+            lines.append(indent + "string \"" + printable(String(decoding: octets, as: UTF8.self)) + "\"")
         case .bitString(let bits):
             lines.append(indent + "bit-string \(bits.bitCount) bits " + hexString(bits.octets))
         case .boolean(let value): lines.append(indent + "boolean \(value != 0)")
@@ -183,7 +196,7 @@ extension ASN1Value {
             if let integer, tagNumber == 0x02 || tagNumber == 0x0A, tagClass == 0 {
                 lines.append(indent + name + " \(integer)")
             } else if tagClass == 0, tagNumber == 0x17 || tagNumber == 0x18 {
-                lines.append(indent + name + " " + String(decoding: octets, as: UTF8.self))
+                lines.append(indent + name + " " + printable(String(decoding: octets, as: UTF8.self)))
             } else {
                 lines.append(indent + name + " " + hexString(octets))
             }

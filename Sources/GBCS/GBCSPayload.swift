@@ -62,36 +62,15 @@ public enum GBCSPayload: Sendable, Equatable {
                 return nil
             }
         case .dlms(let apdu):
-            var blocks: [[UInt8]] = []
-            func walk(_ value: DLMSData) {
-                switch value {
-                case .structure(let items):
-                    // Protected data: the protection parameters, then the protected
-                    // attributes (a structure of the two in a response; the last two
-                    // members of an alert's structure).
-                    for (index, item) in items.enumerated() {
-                        if index > 0, items[index - 1].elements != nil, case .octetString(let block) = item, Self.looksEncrypted(block) {
-                            blocks.append(block)
-                        } else {
-                            walk(item)
-                        }
-                    }
-                case .array(let items): items.forEach(walk)
-                default: break
-                }
-            }
             switch apdu {
-            case .accessRequest: break
-            case .accessResponse(let response): response.data.forEach(walk)
-            case .dataNotification(let notification): walk(notification.body)
+            case .accessRequest: return []
+            case .accessResponse(let response): return response.data.flatMap(\.protectedBlocks)
+            case .dataNotification(let notification): return notification.body.protectedBlocks
             }
-            return blocks
         case .asn1:
             return []
         }
     }
 
-    static func looksEncrypted(_ block: [UInt8]) -> Bool {
-        block.count >= 5 + GBCSCrypto.tagLength && block[0] == 0x31 && block[1] == 0 && block[2] == 0 && block[3] == 0 && block[4] == 0
-    }
+    static func looksEncrypted(_ block: [UInt8]) -> Bool { DLMSData.isEncryptedBlock(block) }
 }

@@ -8,10 +8,13 @@ public struct ZCLValue: Sendable, Equatable {
     public var type: UInt8
     /// The value's octets (for strings, without their length octet).
     public var octets: [UInt8]
+    /// A string sent as ZCL's "invalid" (length 0xFF, no octets).
+    public var isInvalidString: Bool
 
-    public init(type: UInt8, octets: [UInt8]) {
+    public init(type: UInt8, octets: [UInt8], isInvalidString: Bool = false) {
         self.type = type
         self.octets = octets
+        self.isInvalidString = isInvalidString
     }
 
     /// The size of a fixed-size type, nil for strings (and unknown types).
@@ -61,7 +64,8 @@ public struct ZCLValue: Sendable, Equatable {
         case 0x41, 0x42:
             let length = Int(try reader.byte())
             // 0xFF is ZCL's "invalid" string: no octets follow.
-            return ZCLValue(type: type, octets: length == 0xFF ? [0xFF] : try reader.bytes(length))
+            if length == 0xFF { return ZCLValue(type: type, octets: [], isInvalidString: true) }
+            return ZCLValue(type: type, octets: try reader.bytes(length))
         case 0x43, 0x44:
             let length = Int(try reader.byte()) | Int(try reader.byte()) << 8
             return ZCLValue(type: type, octets: try reader.bytes(length))
@@ -73,7 +77,7 @@ public struct ZCLValue: Sendable, Equatable {
     func encode(into writer: inout ByteWriter) {
         switch type {
         case 0x41, 0x42:
-            if octets == [0xFF] {
+            if isInvalidString {
                 writer.byte(0xFF)
             } else {
                 writer.byte(UInt8(truncatingIfNeeded: octets.count))

@@ -18,15 +18,14 @@ enum AlertMapping {
         var payload: DataNode?
         switch message.payload {
         case .dlms(.dataNotification(let notification)):
-            guard case .structure(let members) = notification.body, members.count >= 2, case .longUnsigned(let alertCode) = members[0],
+            let body = try Reading.open(notification.body, &plaintexts)
+            guard case .structure(let members) = body, members.count >= 2, case .longUnsigned(let alertCode) = members[0],
                   case .octetString(let stamp) = members[1], let dateTime = DLMSDateTime(stamp), let seconds = dateTime.unixTime else {
                 throw .shape("a DLMS alert is a structure of its code and a date-time")
             }
             code = alertCode
             time = seconds
-            var rest: [DLMSData] = []
-            for member in members.dropFirst(2) { rest.append(try Reading.open(member, &plaintexts)) }
-            payload = try dlmsPayload(code: code, messageCode: message.frame.messageCode, rest: rest)
+            payload = try dlmsPayload(code: code, messageCode: message.frame.messageCode, rest: Array(members.dropFirst(2)))
         case .gbz(let gbz):
             guard let alert = gbz.alert else { throw .shape("a GBZ alert has its code and time after the component count") }
             code = alert.code

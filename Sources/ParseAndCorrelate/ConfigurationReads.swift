@@ -228,8 +228,8 @@ enum ConfigurationReads {
         for entry in log {
             let pair = try entry.items("a boost log entry", count: 2)
             var node = DataNode("EventLogEntry")
-            node.add("BoostEnd", MMCFormat.time(secondsSince2000: try integer(pair[1], "a boost end")))
-            node.add("BoostStart", MMCFormat.time(secondsSince2000: try integer(pair[0], "a boost start")))
+            node.add("BoostEnd", try MMCFormat.time(secondsSince2000: try integer(pair[1], "a boost end")))
+            node.add("BoostStart", try MMCFormat.time(secondsSince2000: try integer(pair[0], "a boost start")))
             nodes.append(node)
         }
         nodes.append(DataNode("BoostFunctionAvailability", text: DeviceFormat.bool(try boolean(reading.value(0), "the boost function availability"))))

@@ -150,7 +150,7 @@ enum DeviceSecurityReads {
     static func logEntry(seconds: Int64, code: Int64, data: [UInt8]) throws(MappingError) -> DataNode {
         guard (0...0xFFFF).contains(code) else { throw .shape("event code \(code)") }
         var node = DataNode("LogEntry")
-        node.add("Timestamp", MMCFormat.time(secondsSince2000: seconds))
+        node.add("Timestamp", try MMCFormat.time(secondsSince2000: seconds))
         node.add("LogCode", MMCMapping.hex16(UInt16(code)))
         if !data.isEmpty { node.add("OtherInformation", hex(data)) }
         return node

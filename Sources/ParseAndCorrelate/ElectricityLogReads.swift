@@ -347,7 +347,7 @@ enum ElectricityLogReads {
     static func time(_ data: DLMSData, _ what: String) throws(MappingError) -> String {
         let seconds = try data.integer(what)
         guard seconds >= 0 else { throw .shape("\(what) is negative") }
-        return MMCFormat.time(secondsSince2000: seconds)
+        return try MMCFormat.time(secondsSince2000: seconds)
     }
 
     /// A DLMS date-time (octet-string(12), UTC) as an MMC date-time, or nil when it is

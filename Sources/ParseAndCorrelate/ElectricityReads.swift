@@ -104,7 +104,7 @@ enum ElectricityReads {
             let pair = try entry.items("a daily log entry", count: 2)
             var node = DataNode("LogEntry")
             node.add("Value", String(try pair[1].integer("a day's consumption")))
-            node.add("Timestamp", MMCFormat.time(secondsSince2000: try pair[0].integer("a log entry's time")))
+            node.add("Timestamp", try MMCFormat.time(secondsSince2000: try pair[0].integer("a log entry's time")))
             electricity.add(node)
         }
         return [electricity]

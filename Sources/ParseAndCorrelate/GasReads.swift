@@ -229,7 +229,7 @@ enum GasReads {
             guard type == 0x02 else { throw .shape("a debt payment of debt type \(type), not the payment-based debt (2)") }
             var entry = DataNode("LogEntry")
             entry.add("Amount", String(amount))
-            entry.add("Timestamp", MMCFormat.time(secondsSince2000: Int64(time)))
+            entry.add("Timestamp", try MMCFormat.time(secondsSince2000: Int64(time)))
             log.add(entry)
         }
         return [log]
@@ -281,7 +281,7 @@ enum GasReads {
         var entries: [DataNode] = []
         for (index, value) in samples.values.enumerated() {
             var entry = DataNode("LogEntry")
-            entry.add("Timestamp", MMCFormat.time(secondsSince2000: try sampleTime(samples, index, step: 1800)))
+            entry.add("Timestamp", try MMCFormat.time(secondsSince2000: try sampleTime(samples, index, step: 1800)))
             var gas = DataNode("Gas")
             if value != 0xFF_FFFF { gas.add("PrimaryValue", try decimal(value, Formatting.assumedForSamples)) }
             entry.add(gas)
@@ -303,7 +303,7 @@ enum GasReads {
         for (index, value) in samples.values.enumerated() {
             var entry = DataNode("LogEntry")
             if value != 0xFF_FFFF { entry.add("Value", try decimal(value, Formatting.assumedForSamples)) }
-            entry.add("Timestamp", MMCFormat.time(secondsSince2000: try sampleTime(samples, index, step: 86400)))
+            entry.add("Timestamp", try MMCFormat.time(secondsSince2000: try sampleTime(samples, index, step: 86400)))
             gas.add(entry)
         }
         return [gas]

@@ -280,7 +280,7 @@ enum PrepaymentAndAuxiliaryReads {
         for entry in entries {
             let fields = try entry.items("an auxiliary controller log entry", count: 4)
             var node = DataNode("ALCSEventLogEntry")
-            node.add("Timestamp", MMCFormat.time(secondsSince2000: try ConfigurationReads.integer(fields[0], "a log entry's time")))
+            node.add("Timestamp", try MMCFormat.time(secondsSince2000: try ConfigurationReads.integer(fields[0], "a log entry's time")))
             let action = try switchAction(try fields[1].integer("a log entry's switch number and action"))
             let outcome: String
             switch try fields[2].integer("a log entry's outcome") {

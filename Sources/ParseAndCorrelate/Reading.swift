@@ -19,6 +19,10 @@ struct Reading: Sendable {
         var plaintexts = message.plaintexts.makeIterator()
         switch message.payload {
         case .dlms(.accessResponse(let response)):
+            // One value and one result per request.
+            guard !response.results.isEmpty, response.data.count == response.results.count else {
+                throw .shape("an answer of \(response.data.count) values and \(response.results.count) results")
+            }
             results = response.results
             var opened: [DLMSData] = []
             for value in response.data { opened.append(try Self.open(value, &plaintexts)) }
@@ -36,8 +40,14 @@ struct Reading: Sendable {
             // A ZCL Default Response (command 0x0B) carries the command's status, and a
             // Read Attributes Response each attribute's: any failure is a refusal.
             var ok = true
+            var gbzPlaintexts = message.plaintexts.makeIterator()
             for component in gbz.allComponents {
-                if component.isDefaultResponse, case .plain(let octets) = component.payload {
+                var octets: [UInt8]?
+                switch component.payload {
+                case .plain(let plain): octets = plain
+                case .encrypted: octets = gbzPlaintexts.next()
+                }
+                if component.isDefaultResponse, let octets {
                     ok = ok && octets.count == 2 && octets[1] == 0
                 }
             }
@@ -102,16 +112,30 @@ struct Reading: Sendable {
     }
 
     /// A value with its protected data (protection parameters, then the encrypted block)
-    /// replaced by the decrypted DLMS value.
+    /// replaced by the decrypted DLMS value, block by block in the order GBCS's walk finds
+    /// them (`DLMSData.replacingProtected`, the same walk that found the blocks).
     static func open(_ value: DLMSData, _ plaintexts: inout IndexingIterator<[[UInt8]]>) throws(MappingError) -> DLMSData {
-        guard case .structure(let items) = value, items.count == 2, items[0].elements != nil, case .octetString(let block) = items[1],
-              block.count > 17, block[0] == 0x31 else { return value }
-        guard let plaintext = plaintexts.next() else { throw .shape("an encrypted block with no plaintext") }
+        var failure: MappingError?
+        var iterator = plaintexts
+        let opened: DLMSData
         do {
-            return try DLMSData.decode(plaintext)
+            opened = try value.replacingProtected { (_: [UInt8]) throws(GBCSError) -> DLMSData in
+                guard let plaintext = iterator.next() else {
+                    failure = .shape("an encrypted block with no plaintext")
+                    throw GBCSError.unsupported("an encrypted block with no plaintext", at: 0)
+                }
+                do throws(GBCSError) {
+                    return try DLMSData.decode(plaintext)
+                } catch {
+                    failure = .shape("a decrypted block that is not a DLMS value: \(error)")
+                    throw error
+                }
+            }
         } catch {
-            throw .shape("a decrypted block that is not a DLMS value: \(error)")
+            throw failure ?? .shape("\(error)")
         }
+        plaintexts = iterator
+        return opened
     }
 
     func value(_ index: Int) throws(MappingError) -> DLMSData {
@@ -176,10 +200,12 @@ enum MMCFormat {
         return sign + whole + "." + fraction
     }
 
-    /// Seconds since 2000-01-01T00:00:00Z (GBCS's UTC in compact arrays, ZigBee's
-    /// UTCTime) as an MMC date-time.
-    static func time(secondsSince2000 seconds: Int64) -> String {
-        Timestamp(milliseconds: (seconds + 946_684_800) * 1000).iso8601
+    /// Seconds since 2000-01-01T00:00:00Z (GBCS's UTC in compact arrays, a
+    /// double-long-unsigned; ZigBee's UTCTime) as an MMC date-time. Anything outside an
+    /// unsigned 32-bit count is not such a time.
+    static func time(secondsSince2000 seconds: Int64) throws(MappingError) -> String {
+        guard (0...Int64(UInt32.max)).contains(seconds) else { throw .shape("a time of \(seconds) s after 2000 is not a UTC time") }
+        return Timestamp(milliseconds: (seconds + 946_684_800) * 1000).iso8601
     }
 
     /// DLMS physical units GBCS uses, as MMC spells them.

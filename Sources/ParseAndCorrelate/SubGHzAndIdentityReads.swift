@@ -126,7 +126,7 @@ enum SubGHzAndIdentityReads {
             guard (0...0xFFFF).contains(code) else { throw .shape("event code \(code)") }
             let data = try fields[2].octetString("a channel log entry's data")
             var node = DataNode("LogEntry")
-            node.add("Timestamp", MMCFormat.time(secondsSince2000: seconds))
+            node.add("Timestamp", try MMCFormat.time(secondsSince2000: seconds))
             node.add("EventCode", MMCMapping.hex16(UInt16(code)))
             if let name = GBCSAlertCode.name(UInt16(code)) { node.add("EventDescription", name) }
             if UInt16(code) == channelChanged {

@@ -1,3 +1,4 @@
+import Metrics
 import NIOCore
 import Synchronization
 
@@ -37,6 +38,15 @@ final class BodyAdmission: Sendable {
     let limits: BodyLimits
     let maxPenalised: Int
     private let state = Mutex<(total: Int, clients: [ClientKey: Usage], penalised: [ClientKey: NIODeadline])>((0, [:], [:]))
+    /// The most bytes ever reserved at once (never above the budget): what `/metrics`
+    /// reports as `gbsm_http_body_budget_peak_bytes`, so an operator (and the slow-client
+    /// test) sees the budget held.
+    private let peakReserved = Mutex(0)
+    static let reservedGauge = Gauge(label: "gbsm_http_body_budget_reserved_bytes")
+    static let peakGauge = Gauge(label: "gbsm_http_body_budget_peak_bytes")
+
+    /// The most bytes reserved at once so far.
+    var peak: Int { peakReserved.withLock { $0 } }
 
     init(limits: BodyLimits, maxPenalised: Int = 4096) {
         self.limits = limits
@@ -58,6 +68,14 @@ final class BodyAdmission: Sendable {
             if state.total + bytes > limits.budgetBytes { return .busy }
             state.total += bytes
             state.clients[client] = Usage(bytes: usage.bytes + bytes, largeBodies: usage.largeBodies + (large ? 1 : 0))
+            let total = state.total
+            let newPeak = peakReserved.withLock { peak -> Int? in
+                guard total > peak else { return nil }
+                peak = total
+                return total
+            }
+            Self.reservedGauge.record(total)
+            if let newPeak { Self.peakGauge.record(newPeak) }
             return nil
         }
         if let refusal { throw refusal }
@@ -67,6 +85,7 @@ final class BodyAdmission: Sendable {
     func release(_ reservation: Reservation) {
         state.withLock { state in
             state.total -= reservation.bytes
+            Self.reservedGauge.record(state.total)
             guard var usage = state.clients[reservation.client] else { return }
             usage.bytes -= reservation.bytes
             usage.largeBodies -= reservation.large ? 1 : 0

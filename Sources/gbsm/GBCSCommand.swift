@@ -152,15 +152,27 @@ struct GBCSDecode: ParsableCommand {
 
     /// A message from a file, or standard input for `-`, at most 16 MiB.
     static func readMessage(_ path: String) throws -> [UInt8] {
-        let data: Data
+        bytes(try readBounded(path, limit: 16 << 20))
+    }
+
+    /// A file's contents, or standard input's for `-`, refused past `limit` octets
+    /// (read up to one octet more, so a file growing while it is read is caught too).
+    static func readBounded(_ path: String, limit: Int) throws -> Data {
+        let handle: FileHandle
         if path == "-" {
-            data = FileHandle.standardInput.readData(ofLength: 16 << 20)
+            handle = FileHandle.standardInput
         } else {
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            guard (attributes[.size] as? Int ?? 0) <= 16 << 20 else { throw ValidationError("\(path) is larger than 16 MiB") }
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            guard let opened = FileHandle(forReadingAtPath: path) else { throw ValidationError("cannot read \(path)") }
+            handle = opened
         }
-        return bytes(data)
+        defer { if path != "-" { try? handle.close() } }
+        var data = Data()
+        while data.count <= limit {
+            guard let chunk = try handle.read(upToCount: min(1 << 20, limit + 1 - data.count)), !chunk.isEmpty else { break }
+            data.append(chunk)
+        }
+        guard data.count <= limit else { throw ValidationError("\(path == "-" ? "standard input" : path) is larger than \(limit >> 20) MiB") }
+        return data
     }
 
     static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
@@ -168,7 +180,7 @@ struct GBCSDecode: ParsableCommand {
     static func describe(file: String, keys: some GBCSKeyStore, json: Bool) -> (text: String, failed: Bool) {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: file))
+            data = try readBounded(file, limit: 16 << 20)
         } catch {
             return (json ? jsonLine(["file": file, "error": "\(error)"]) : "\(file): \(error)", true)
         }
@@ -298,12 +310,8 @@ struct GBCSEncode: ParsableCommand {
 
     func run() throws {
         let keys = try GBCSKeystores.load(keystore)
-        let data: Data
-        if description == "-" {
-            data = FileHandle.standardInput.readData(ofLength: 40 << 20)
-        } else {
-            data = try Data(contentsOf: URL(fileURLWithPath: description))
-        }
+        // The content is hex: a 16 MiB message is 32 MiB of JSON.
+        let data = try GBCSDecode.readBounded(description, limit: 40 << 20)
         let parsed: GBCSMessageDescription
         do {
             parsed = try JSONDecoder().decode(GBCSMessageDescription.self, from: data)

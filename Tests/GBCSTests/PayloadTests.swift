@@ -89,3 +89,50 @@ import TestSupport
         _ = accepted
     }
 }
+
+/// What an attacker's review found, each kept fixed.
+@Suite struct HostilePayloadTests {
+    /// A compact array's type may not hold members of no octets: `structure{null × K,
+    /// unsigned}` would unfold K·L values from K+L octets.
+    @Test func compactArrayTypesOfNoOctetsAreRefused() {
+        for member: UInt8 in [0x00, 0xFF] {
+            var bytes: [UInt8] = [0x0F, 0, 0, 0, 1, 0, 0x13, 0x02, 0x82, 0x03, 0xE9]
+            bytes += [UInt8](repeating: member, count: 1000) + [0x11]
+            bytes += [0x82, 0x4E, 0x20] + [UInt8](repeating: 7, count: 20_000)
+            #expect(throws: GBCSError.self) { try GBCSPayload.decode(bytes, cra: .alert) }
+        }
+        // An empty array or structure in the type.
+        #expect(throws: GBCSError.self) { try DLMSData.decode([0x13, 0x01, 0x00, 0x00, 0x11, 0x02, 0x01, 0x02]) }
+        #expect(throws: GBCSError.self) { try DLMSData.decode([0x13, 0x02, 0x00, 0x02, 0x01, 0x02]) }
+        // A well-formed compact array still decodes and re-encodes exactly.
+        let good: [UInt8] = [0x13, 0x02, 0x02, 0x06, 0x12, 0x0C] + [0, 0, 0, 1, 0, 2, 0, 0, 0, 3, 0, 4]
+        #expect((try? DLMSData.decode(good))?.encoded() == good)
+    }
+
+    /// A one-character string of 0xFF and ZCL's invalid string are not the same value.
+    @Test func zclInvalidStringsRoundTrip() throws {
+        for payload: [UInt8] in [[0x05, 0x00, 0x00, 0x42, 0x01, 0xFF], [0x05, 0x00, 0x00, 0x42, 0xFF]] {
+            let records = try ZCLAttributeRecord.decodeReadAttributesResponse(payload)
+            #expect(ZCLAttributeRecord.encodeReadAttributesResponse(records) == payload)
+        }
+    }
+
+    /// Dates that are not dates, and times that are not UTC, are not read as instants.
+    @Test func dateTimesAreRealUTCDates() {
+        func stamp(_ year: Int, _ month: UInt8, _ day: UInt8, deviation: (UInt8, UInt8) = (0x80, 0x00)) -> DLMSDateTime? {
+            DLMSDateTime([UInt8(year >> 8), UInt8(year & 0xFF), month, day, 0xFF, 12, 0, 0, 0, deviation.0, deviation.1, 0])
+        }
+        #expect(stamp(2024, 2, 29)?.unixTime == 1_709_208_000)
+        #expect(stamp(2023, 2, 29)?.unixTime == nil)
+        #expect(stamp(2024, 2, 31)?.unixTime == nil)
+        #expect(stamp(2024, 6, 1, deviation: (0xFF, 0xC4))?.unixTime == nil, "60 minutes from UTC is not UTC")
+        #expect(stamp(1900, 1, 1)?.unixTime == nil)
+    }
+
+    /// Device text printed in the tree cannot carry terminal escapes.
+    @Test func outlinesEscapeControlCharacters() throws {
+        let hostile = GBCSPayload.dlms(.accessResponse(.init(invokeID: 1, data: [.visibleString(Array("\u{1B}[2Jowned".utf8))], results: [.get(result: 0)])))
+        let outline = hostile.outline()
+        #expect(!outline.contains("\u{1B}") && outline.contains("\\u{1b}[2Jowned"))
+    }
+}

@@ -1,7 +1,7 @@
 import DUIS
 import Foundation
 import GBCS
-import ParseAndCorrelate
+@testable import ParseAndCorrelate
 import Testing
 import TestSupport
 
@@ -118,5 +118,15 @@ import TestSupport
             guard let frame = try? GBCSFrame.decode(altered) else { continue }
             #expect(throws: ParseError.self, "octet \(index)") { try ParsedMessage(frame: frame, keys: try Self.keys) }
         }
+    }
+}
+
+/// Times an attacker's meter could send that no longer trap the parser.
+@Suite struct MMCFormatTests {
+    @Test func timesOutsideUTCCountsAreMappingErrors() {
+        #expect(throws: MappingError.self) { try MMCFormat.time(secondsSince2000: Int64.max) }
+        #expect(throws: MappingError.self) { try MMCFormat.time(secondsSince2000: -1) }
+        #expect((try? MMCFormat.time(secondsSince2000: 0)) == "2000-01-01T00:00:00.000Z")
+        #expect((try? MMCFormat.time(secondsSince2000: Int64(UInt32.max))) != nil)
     }
 }
