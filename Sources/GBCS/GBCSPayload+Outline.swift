@@ -1,3 +1,4 @@
+import DUIS
 import Foundation
 
 /// A readable outline of a decoded payload: one node a line, indented by depth, values
@@ -93,16 +94,7 @@ func printable(_ text: String) -> String {
 func hex16(_ value: UInt16) -> String { hexString([UInt8(value >> 8), UInt8(value & 0xFF)]) }
 func hex32(_ value: UInt32) -> String { hexString((0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * UInt32($0))) }) }
 
-func hexString(_ octets: [UInt8]) -> String {
-    let digits: [Character] = Array("0123456789ABCDEF")
-    var text = ""
-    text.reserveCapacity(octets.count * 2)
-    for octet in octets {
-        text.append(digits[Int(octet >> 4)])
-        text.append(digits[Int(octet & 0x0F)])
-    }
-    return text
-}
+func hexString(_ octets: [UInt8]) -> String { Hex.encode(octets, uppercase: true) }
 
 extension DLMSAPDU.RequestSpecification {
     var outline: String {

@@ -1,3 +1,4 @@
+import Foundation
 import DUIS
 import Devices
 import GBCS
@@ -238,20 +239,7 @@ enum DeviceSecurityReads {
         }
     }
 
-    static func base64(_ octets: [UInt8]) -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-        var text = ""
-        var index = 0
-        while index < octets.count {
-            let chunk = Array(octets[index..<min(index + 3, octets.count)])
-            let value = chunk.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (16 - 8 * UInt32($1.offset)) }
-            for position in 0..<4 {
-                text.append(position <= chunk.count ? alphabet[Int(value >> (18 - 6 * UInt32(position)) & 0x3F)] : "=")
-            }
-            index += 3
-        }
-        return text
-    }
+    static func base64(_ octets: [UInt8]) -> String { Data(octets).base64EncodedString() }
 
     /// CS02a (6.24.1): SEQUENCE OF remote party details { role INTEGER, status
     /// ENUMERATED, and when found: current sequence number INTEGER, SEQUENCE OF trust

@@ -1,3 +1,4 @@
+import DUIS
 import Devices
 import GBCS
 
@@ -135,8 +136,5 @@ enum SecurityReads {
         return []
     }
 
-    static func hexString(_ octets: [UInt8]) -> String {
-        let digits = Array("0123456789ABCDEF")
-        return String(octets.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] })
-    }
+    static func hexString(_ octets: [UInt8]) -> String { Hex.encode(octets, uppercase: true) }
 }

@@ -111,10 +111,7 @@ public enum MMCMapping {
         return writer.finish()
     }
 
-    static func hex16(_ value: UInt16) -> String {
-        let digits = Array("0123456789ABCDEF")
-        return String([digits[Int(value >> 12)], digits[Int(value >> 8 & 0xF)], digits[Int(value >> 4 & 0xF)], digits[Int(value & 0xF)]])
-    }
+    static func hex16(_ value: UInt16) -> String { Hex.encode([UInt8(value >> 8), UInt8(value & 0xFF)], uppercase: true) }
 
     /// The `…Rsp` element's children, or nil when the answer says the device refused
     /// (a response code inside the payload, as ASN.1 answers carry).
