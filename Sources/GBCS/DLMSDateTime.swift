@@ -1,3 +1,5 @@
+import DUIS
+
 /// A DLMS COSEM date-time (12 octets: year, month, day of month, day of week, hour,
 /// minute, second, hundredths, deviation in minutes, clock status). GBCS sends UTC
 /// (deviation 0x8000, "not specified", or 0) and uses 0xFF for "not specified" fields, so
@@ -44,19 +46,20 @@ public struct DLMSDateTime: Sendable, Equatable, CustomStringConvertible {
     /// Seconds since 1970 (UTC), when an instant: a real date (no 31 February) in years
     /// 1970 to 9999, in UTC (a time with another deviation is not read as UTC).
     public var unixTime: Int64? {
-        guard let year, let month, let day, let hour, let minute, let second, isUTC, (1970...9999).contains(year) else { return nil }
+        guard let year, let month, let day, let hour, let minute, let second, isUTC else { return nil }
+        return Self.unixTime(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+    }
+
+    /// Seconds since 1970 of a UTC date and time, when it is a real one in years 1970 to
+    /// 9999 (shared with GBCS's other time forms, such as ASN.1's GeneralizedTime).
+    public static func unixTime(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Int64? {
+        guard (1970...9999).contains(year), (1...12).contains(month), (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(second) else {
+            return nil
+        }
         let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
         let monthLengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        guard day <= monthLengths[month - 1] else { return nil }
-        // Days from civil (Howard Hinnant's algorithm).
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = Int64((month + 9) % 12)
-        let doy = (153 * mp + 2) / 5 + Int64(day) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
-        return days * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+        guard (1...monthLengths[month - 1]).contains(day) else { return nil }
+        return Timestamp(year: year, month: month, day: day, hour: hour, minute: minute, second: second).milliseconds / 1000
     }
 
     public var description: String {

@@ -43,19 +43,8 @@ enum AlertMapping {
             throw .shape("an alert's payload is a DLMS DATA-NOTIFICATION, a GBZ alert or an ASN.1 SEQUENCE")
         }
         let stamp = Timestamp(milliseconds: time * 1000).iso8601
-        let frame = message.frame
         var writer = CanonicalXMLWriter(capacity: 1024)
-        writer.open("ra:GBCSResponse", namespaces: [("ra", MMCXMLCodec.namespace)], attributes: [("schemaVersion", "5.4")])
-        writer.open("ra:Header")
-        writer.element("ra:BusinessOriginatorID", frame.originator.description)
-        writer.element("ra:BusinessTargetID", frame.recipient.description)
-        writer.element("ra:OriginatorCounter", String(frame.originatorCounter))
-        if let party = frame.supplement.remotePartyID { writer.element("ra:SupplementaryRemotePartyID", party.description) }
-        if let counter = frame.supplement.remotePartyCounter { writer.element("ra:SupplementaryRemotePartyCounter", String(counter)) }
-        if let counter = frame.supplement.originatorCounter { writer.element("ra:SupplementaryOriginatorCounter", String(counter)) }
-        writer.element("ra:GBCSHexadecimalMessageCode", MMCMapping.hex16(frame.messageCode))
-        writer.element("ra:Timestamp", stamp)
-        writer.close()
+        MMCMapping.openEnvelope(&writer, message.frame, service: nil, timestamp: stamp)
         writer.open("ra:Body")
         writer.open("ra:DeviceAlertMessage")
         writer.open("ra:DeviceAlertContent")
@@ -78,10 +67,8 @@ enum AlertMapping {
     static func generalizedTime(_ octets: [UInt8]) -> Int64? {
         guard octets.count == 15, octets[14] == UInt8(ascii: "Z"), octets.prefix(14).allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
         func number(_ from: Int, _ count: Int) -> Int { octets[from..<(from + count)].reduce(0) { $0 * 10 + Int($1 - 0x30) } }
-        var stamp: [UInt8] = [UInt8(number(0, 4) >> 8), UInt8(number(0, 4) & 0xFF), UInt8(number(4, 2)), UInt8(number(6, 2)), 0xFF,
-                              UInt8(number(8, 2)), UInt8(number(10, 2)), UInt8(number(12, 2)), 0, 0, 0, 0]
-        stamp[9] = 0
-        return DLMSDateTime(stamp)?.unixTime
+        return DLMSDateTime.unixTime(year: number(0, 4), month: number(4, 2), day: number(6, 2), hour: number(8, 2), minute: number(10, 2),
+                                     second: number(12, 2))
     }
 
     static func hex(_ octets: [UInt8]) -> String { SecurityReads.hexString(octets) }

@@ -83,23 +83,10 @@ public enum MMCMapping {
     }
 
     static func envelope(_ message: ParsedMessage, service: ServiceRequestVariant, body: DataNode) -> [UInt8] {
-        let frame = message.frame
         var writer = CanonicalXMLWriter(capacity: 1024)
-        writer.open("ra:GBCSResponse", namespaces: [("ra", MMCXMLCodec.namespace)], attributes: [("schemaVersion", "5.4")])
-        writer.open("ra:Header")
-        writer.element("ra:BusinessOriginatorID", frame.originator.description)
-        writer.element("ra:BusinessTargetID", frame.recipient.description)
-        writer.element("ra:OriginatorCounter", String(frame.originatorCounter))
-        if let party = frame.supplement.remotePartyID { writer.element("ra:SupplementaryRemotePartyID", party.description) }
-        if let counter = frame.supplement.remotePartyCounter { writer.element("ra:SupplementaryRemotePartyCounter", String(counter)) }
-        if let counter = frame.supplement.originatorCounter { writer.element("ra:SupplementaryOriginatorCounter", String(counter)) }
-        writer.element("ra:GBCSHexadecimalMessageCode", hex16(frame.messageCode))
-        writer.element("ra:ServiceReference", service.serviceReference)
-        writer.element("ra:ServiceReferenceVariant", service.srv)
-        if let octets = frame.dateTime, let dateTime = DLMSDateTime(octets), let seconds = dateTime.unixTime {
-            writer.element("ra:Timestamp", Timestamp(milliseconds: seconds * 1000).iso8601)
-        }
-        writer.close()
+        var stamp: String?
+        if let octets = message.frame.dateTime, let seconds = DLMSDateTime(octets)?.unixTime { stamp = Timestamp(milliseconds: seconds * 1000).iso8601 }
+        openEnvelope(&writer, message.frame, service: service, timestamp: stamp)
         writer.open("ra:Body")
         writer.open("ra:ResponseMessage")
         writer.open("ra:SMETSData")
@@ -109,6 +96,26 @@ public enum MMCMapping {
         writer.close()
         writer.close()
         return writer.finish()
+    }
+
+    /// Opens `ra:GBCSResponse` and writes its header from the frame (answers and alerts
+    /// alike); the caller writes the body and closes.
+    static func openEnvelope(_ writer: inout CanonicalXMLWriter, _ frame: GBCSFrame, service: ServiceRequestVariant?, timestamp: String?) {
+        writer.open("ra:GBCSResponse", namespaces: [("ra", MMCXMLCodec.namespace)], attributes: [("schemaVersion", "5.4")])
+        writer.open("ra:Header")
+        writer.element("ra:BusinessOriginatorID", frame.originator.description)
+        writer.element("ra:BusinessTargetID", frame.recipient.description)
+        writer.element("ra:OriginatorCounter", String(frame.originatorCounter))
+        if let party = frame.supplement.remotePartyID { writer.element("ra:SupplementaryRemotePartyID", party.description) }
+        if let counter = frame.supplement.remotePartyCounter { writer.element("ra:SupplementaryRemotePartyCounter", String(counter)) }
+        if let counter = frame.supplement.originatorCounter { writer.element("ra:SupplementaryOriginatorCounter", String(counter)) }
+        writer.element("ra:GBCSHexadecimalMessageCode", hex16(frame.messageCode))
+        if let service {
+            writer.element("ra:ServiceReference", service.serviceReference)
+            writer.element("ra:ServiceReferenceVariant", service.srv)
+        }
+        if let timestamp { writer.element("ra:Timestamp", timestamp) }
+        writer.close()
     }
 
     static func hex16(_ value: UInt16) -> String { Hex.encode([UInt8(value >> 8), UInt8(value & 0xFF)], uppercase: true) }

@@ -12,6 +12,15 @@ struct GBCSCommand: ParsableCommand {
         subcommands: [GBCSDecode.self, GBCSParse.self, GBCSSign.self, GBCSEncode.self])
 }
 
+/// `--keystore PATH`, repeatable, for every `gbsm gbcs` command that needs keys.
+struct GBCSKeystoreOptions: ParsableArguments {
+    @Option(name: .customLong("keystore"), parsing: .singleValue,
+            help: "Keys: an RTDS keystore folder, a ZAZ1 keystore JSON, or a gbsm data folder (repeatable).")
+    var paths: [String]
+
+    func load() throws -> any GBCSKeyStore { try GBCSKeystores.load(paths) }
+}
+
 /// Where `gbsm gbcs` finds keys: a folder in the RTDS keystore layout, a keystore JSON in
 /// the ZAZ1 format (DCC Boxed's, or a data folder's `smki/keystore.json`), or a gbsm data
 /// folder (its keystore). Several are asked in the order given.
@@ -65,8 +74,7 @@ struct GBCSSign: ParsableCommand {
     @Argument(help: "A file holding the pre-command in hex, base64 or raw octets, or - for standard input.")
     var precommand: String
 
-    @Option(parsing: .singleValue, help: "Keys: an RTDS keystore folder, a ZAZ1 keystore JSON, or a gbsm data folder (repeatable).")
-    var keystore: [String]
+    @OptionGroup var keystore: GBCSKeystoreOptions
 
     @Option(help: "The signer's EUI-64 (the pre-command's originator).")
     var signer: String
@@ -76,7 +84,7 @@ struct GBCSSign: ParsableCommand {
 
     func run() throws {
         guard let signerEUI = EUI64(signer) ?? EUI64(compactHex: signer) else { throw ValidationError("--signer \(signer) is not an EUI-64") }
-        let keys = try GBCSKeystores.load(keystore)
+        let keys = try keystore.load()
         let bytes = try GBCSDecode.readMessage(precommand)
         let frame: GBCSFrame
         do {
@@ -103,19 +111,18 @@ struct GBCSDecode: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode",
         abstract: "Decode GBCS messages and check their signatures, MACs and encrypted blocks.",
-        discussion: "Each FILE holds one message in hex (as DCC's Reference Test Data Set has them) or raw bytes; a DIR is walked for *.HEX files. Keys come from a folder in the RTDS keystore layout (<eui>-ds.pem, -ka.pem, -ds.key, -ka.key). Exits 1 when any message fails to decode or a check fails.")
+        discussion: "Each FILE holds one message in hex (as DCC's Reference Test Data Set has them), base64 or raw bytes; a DIR is walked for *.HEX files. Keys come from --keystore: a folder in the RTDS keystore layout (<eui>-ds.pem, -ka.pem, -ds.key, -ka.key), a ZAZ1 keystore JSON, or a gbsm data folder. Exits 1 when any message fails to decode or a check fails.")
 
     @Argument(help: "Files or folders.")
     var paths: [String]
 
-    @Option(parsing: .singleValue, help: "Keys: an RTDS keystore folder, a ZAZ1 keystore JSON, or a gbsm data folder (repeatable).")
-    var keystore: [String]
+    @OptionGroup var keystore: GBCSKeystoreOptions
 
     @Flag(help: "One JSON object a line: the header, the verdicts and the encrypted blocks.")
     var json = false
 
     func run() throws {
-        let keys = try GBCSKeystores.load(keystore)
+        let keys = try keystore.load()
         var failed = false
         for path in paths {
             for file in try Self.files(path) {
@@ -246,8 +253,7 @@ struct GBCSParse: ParsableCommand {
     @Argument(help: "A file holding one message in hex, base64 or raw octets, or - for standard input.")
     var message: String
 
-    @Option(parsing: .singleValue, help: "Keys: an RTDS keystore folder, a ZAZ1 keystore JSON, or a gbsm data folder (repeatable).")
-    var keystore: [String]
+    @OptionGroup var keystore: GBCSKeystoreOptions
 
     @Flag(help: "Print the decoded tree even where an MMC mapping exists.")
     var tree = false
@@ -256,7 +262,7 @@ struct GBCSParse: ParsableCommand {
     var srv: String?
 
     func run() throws {
-        let keys = try GBCSKeystores.load(keystore)
+        let keys = try keystore.load()
         let bytes = try GBCSDecode.readMessage(message)
         let frame: GBCSFrame
         do {
@@ -302,14 +308,13 @@ struct GBCSEncode: ParsableCommand {
     @Argument(help: "A JSON file describing the message, or - for standard input.")
     var description: String
 
-    @Option(parsing: .singleValue, help: "Keys: an RTDS keystore folder, a ZAZ1 keystore JSON, or a gbsm data folder (repeatable).")
-    var keystore: [String]
+    @OptionGroup var keystore: GBCSKeystoreOptions
 
     @Option(help: "How to print the message.")
     var format: GBCSOutputFormat = .hex
 
     func run() throws {
-        let keys = try GBCSKeystores.load(keystore)
+        let keys = try keystore.load()
         // The content is hex: a 16 MiB message is 32 MiB of JSON.
         let data = try GBCSDecode.readBounded(description, limit: 40 << 20)
         let parsed: GBCSMessageDescription
