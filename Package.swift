@@ -58,7 +58,7 @@ let package = Package(
         ),
         .target(
             name: "Devices",
-            dependencies: ["DUIS", "SMKI", "LoadModel", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["DUIS", "SMKI", "GBCS", "LoadModel", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .target(

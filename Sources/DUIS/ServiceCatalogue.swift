@@ -72,6 +72,10 @@ public enum CommandVariant: Int, Sendable, CaseIterable, Codable {
 
     /// Variants 4 to 7 carry critical commands, which need GBCS.
     public var isCritical: Bool { (4...7).contains(rawValue) }
+
+    /// Command variants 5, 6 and 7: the body is a signed pre-command, sent under the
+    /// RequestID of the transform request that issued it.
+    public var sendsSignedPreCommand: Bool { (5...7).contains(rawValue) }
 }
 
 /// The three DUIS web services and the paths DCC Boxed serves them on.

@@ -1,6 +1,7 @@
 import Crypto
 import DUIS
 import Foundation
+import GBCS
 import LoadModel
 import SMKI
 
@@ -17,9 +18,13 @@ public struct DeviceCommand: Sendable {
     public var originatorRoles: UserRoleSet
     public var requestID: String
     public var body: ElementTree
+    /// The GBCS command as it came over the SM WAN, for the commands the device checks
+    /// itself: critical commands, signed by a remote party it trusts and MAC'd by DCC.
+    public var gbcs: [UInt8]?
 
     public init(srv: String, serviceReference: String, target: EUI64, targetType: DeviceType, originator: EUI64, originatorRoles: UserRoleSet,
-                requestID: String, body: ElementTree) {
+                requestID: String, body: ElementTree, gbcs: [UInt8]? = nil) {
+        self.gbcs = gbcs
         self.srv = srv
         self.serviceReference = serviceReference
         self.target = target
@@ -51,8 +56,14 @@ public struct DeviceOutcome: Sendable {
 /// changing the premises' `PremisesState`.
 public struct DeviceEmulator: Sendable {
     public let engine: MeterEngine
+    /// The keys the devices hold and the certificates they were given: their own KA keys
+    /// (for DCC's MACs) and the remote parties' DS certificates (for critical commands).
+    public let keys: (any GBCSKeyStore)?
 
-    public init(engine: MeterEngine) { self.engine = engine }
+    public init(engine: MeterEngine, keys: (any GBCSKeyStore)? = nil) {
+        self.engine = engine
+        self.keys = keys
+    }
 
     // MARK: - Validation
 
@@ -146,7 +157,12 @@ public struct DeviceEmulator: Sendable {
 
     public func execute(_ command: DeviceCommand, model: PremisesModel, state: inout PremisesState, at time: Timestamp) -> DeviceOutcome {
         var context = Context(command: command, model: model, time: time, engine: engine)
-        let body = run(&context, state: &state)
+        let body: DataNode
+        if command.gbcs != nil || ServiceCatalogue.variant(command.srv)?.isCritical == true {
+            body = runCritical(&context, state: &state)
+        } else {
+            body = run(&context, state: &state)
+        }
         let counter = state.nextDeviceCounter(command.target, at: time)
         var rsp = body
         if !context.success { rsp.attributes.insert(DataNode.Attribute(name: "MessageSuccess", value: "false"), at: 0) }
@@ -161,7 +177,7 @@ public struct DeviceEmulator: Sendable {
     }
 
     struct Context {
-        let command: DeviceCommand
+        var command: DeviceCommand
         let model: PremisesModel
         let time: Timestamp
         let engine: MeterEngine

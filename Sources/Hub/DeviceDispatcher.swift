@@ -405,9 +405,23 @@ final class DeviceDispatcher: Sendable {
         let stored = work.stored
         let originator = work.scheduleID.flatMap { schedules.schedule($0)?.owner } ?? stored.originator
         let roles = registry.user(originator)?.roles ?? []
+        // A critical command goes as the GBCS its user signed and DCC MAC'd; the device
+        // checks both before it acts.
+        var gbcs: [UInt8]?
+        if CommandVariant(rawValue: stored.commandVariant)?.sendsSignedPreCommand == true {
+            do {
+                gbcs = try await store.preCommand(requestID: stored.requestID)?.signed
+            } catch {
+                logger.error("device boundary: the command of \(stored.requestID) could not be read (\(error)); it will run again")
+                return .seconds(5)
+            }
+            if gbcs == nil {
+                return await finish(stored, code: .E12, reason: "no signed pre-command is stored for this request", rule: CriticalCommandRule.notIssued.rawValue, work: work)
+            }
+        }
         let command = DeviceCommand(srv: work.header.variant.srv, serviceReference: work.header.serviceReference, target: work.device.eui,
                                     targetType: work.device.type, originator: originator, originatorRoles: roles,
-                                    requestID: stored.requestID, body: work.body)
+                                    requestID: stored.requestID, body: work.body, gbcs: gbcs)
         // The data access rules again, as they stand now: a consent may have been withdrawn,
         // or the tenancy changed, since the gateway accepted the request.
         var check: PrivacyGuard.Check?

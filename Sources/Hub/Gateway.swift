@@ -45,6 +45,8 @@ public final class Gateway: Sendable {
     let dispatcher: DeviceDispatcher
     let privacy: PrivacyGuard
     let jobs: JobGuard
+    /// Critical commands: the Transform service and the send of signed pre-commands.
+    let desk: CriticalCommandDesk
     let messageCounter: Atomic<UInt64>
     let logger: Logger
     let metrics = GatewayMetrics()
@@ -53,8 +55,9 @@ public final class Gateway: Sendable {
 
     init(dccEUI: EUI64, limits: XMLParseLimits, schemas: DUISSchemas?, registry: UserRegistry, accessControl: AccessControl, replayGuard: ReplayGuard,
          anomaly: AnomalyDetector, committer: GroupCommitter, signer: ResponseSigner, services: NonDeviceServices,
-         outboxWakeup: Wakeup, dispatcher: DeviceDispatcher, privacy: PrivacyGuard, jobs: JobGuard, logger: Logger) {
+         outboxWakeup: Wakeup, dispatcher: DeviceDispatcher, privacy: PrivacyGuard, jobs: JobGuard, desk: CriticalCommandDesk, logger: Logger) {
         self.jobs = jobs
+        self.desk = desk
         self.dccEUI = dccEUI
         self.limits = limits
         self.schemas = schemas
@@ -133,8 +136,22 @@ public final class Gateway: Sendable {
             let refusal = Refusal(.E1, rule: "counter-ceiling", "counter \(header.requestID.counter) is above \(ceiling), the current time in milliseconds plus one day: gbsm accepts counters that rise and stay below that bound (DCC Boxed's tools use the time in milliseconds)")
             return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: false)
         }
-        if let last = replayGuard.admit(originator: header.requestID.originator, counter: header.requestID.counter) {
-            let refusal = Refusal(.E1, rule: "anti-replay", "counter \(header.requestID.counter) is not above \(last), the last counter of \(header.requestID.originator): the request is a replay")
+        // The one exception: the send of a signed pre-command keeps its transform request's
+        // RequestID, counter included (DUIS; DCC Boxed's tools do so), once.
+        var issued: PreCommandRecord?
+        if header.commandVariant?.sendsSignedPreCommand == true {
+            do {
+                issued = try await services.store.preCommand(requestID: header.requestID.description)
+            } catch {
+                return storageFailure(error)
+            }
+        }
+        if let issued, issued.sentAt == nil {
+            // Admitted without raising the counter; `sendSignedPreCommand` checks the rest.
+        } else if let last = replayGuard.admit(originator: header.requestID.originator, counter: header.requestID.counter) {
+            let refusal = issued != nil
+                ? CriticalCommandRule.replayed.refusal("the signed pre-command of \(header.requestID) was sent already: each pre-command is sent once")
+                : Refusal(.E1, rule: "anti-replay", "counter \(header.requestID.counter) is not above \(last), the last counter of \(header.requestID.originator): the request is a replay")
             return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: false)
         }
 
@@ -151,11 +168,14 @@ public final class Gateway: Sendable {
                                 digest: digest, size: bytes.count, at: received, authenticated: true)
         }
 
-        // Critical commands need GBCS (a later step of gbsm).
-        if commandVariant.isCritical {
-            let refusal = Refusal(.E12, rule: "gbcs-required",
-                                  "command variant \(commandVariant.rawValue) (\(header.variant.srv) \(header.variant.name)) carries a critical GBCS command; gbsm does not implement GBCS yet, so critical requests are authenticated and authorised but not processed")
-            return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: true, allowedBy: decision.rule)
+        // Critical commands: transformed into the GBCS pre-command the user signs, or the
+        // signed pre-command sent to the device.
+        if commandVariant == .criticalTransform {
+            return await transform(header, body: request.body(), service: service, decision: decision, bytes: bytes, digest: digest, at: received)
+        }
+        if commandVariant.sendsSignedPreCommand {
+            return await sendSignedPreCommand(header, request: request, commandVariant: commandVariant, service: service, decision: decision,
+                                              bytes: bytes, digest: digest, at: received, executeAt: intake.executeAt)
         }
 
         // Every value the hub will read must fit its DUIS type (ranges, lengths, formats)
@@ -276,7 +296,7 @@ public final class Gateway: Sendable {
 
     // MARK: - Outcomes
 
-    private func requestEvent(_ header: RequestHeader, service: DUISService, digest: String, size: Int, at time: Timestamp, authenticated: Bool) -> AuditEvent {
+    func requestEvent(_ header: RequestHeader, service: DUISService, digest: String, size: Int, at time: Timestamp, authenticated: Bool) -> AuditEvent {
         AuditEvent(at: time, kind: "request", actor: header.requestID.originator,
                    device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv,
                    requestID: header.requestID.description,
@@ -284,26 +304,26 @@ public final class Gateway: Sendable {
                        + (authenticated ? ", signature verified" : ", not authenticated"))
     }
 
-    private func decisionEvent(_ header: RequestHeader, code: ResponseCode, rule: String, reason: String, at time: Timestamp) -> AuditEvent {
+    func decisionEvent(_ header: RequestHeader, code: ResponseCode, rule: String, reason: String, at time: Timestamp) -> AuditEvent {
         AuditEvent(at: time, kind: "decision", actor: header.requestID.originator,
                    device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv,
                    requestID: header.requestID.description, code: code.rawValue, detail: "[\(rule)] \(reason)")
     }
 
-    private func responseEvent(_ header: RequestHeader, code: ResponseCode, detail: String, at time: Timestamp) -> AuditEvent {
+    func responseEvent(_ header: RequestHeader, code: ResponseCode, detail: String, at time: Timestamp) -> AuditEvent {
         AuditEvent(at: time, kind: "response", actor: header.requestID.originator,
                    device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv,
                    requestID: header.requestID.description, code: code.rawValue, detail: detail)
     }
 
-    private func signedResponse(_ header: RequestHeader, code: ResponseCode, payload: (@Sendable (inout CanonicalXMLWriter) -> Void)? = nil, comment: String?) -> GatewayResponse {
+    func signedResponse(_ header: RequestHeader, code: ResponseCode, payload: (@Sendable (inout CanonicalXMLWriter) -> Void)? = nil, comment: String?) -> GatewayResponse {
         let response = DUISResponse(schemaVersion: header.schemaVersion, requestID: header.requestID.description, code: code, dateTime: .now(),
                                     body: .message(serviceReference: header.serviceReference, srv: header.variant.srv, payload: payload))
         let text = comment.map { "gbsm: \(code.rawValue): \($0)" }
         return GatewayResponse(status: 200, contentType: "application/xml", body: signer.sign(response, comment: text), code: code, reason: comment)
     }
 
-    private func storageFailure(_ error: any Error) -> GatewayResponse {
+    func storageFailure(_ error: any Error) -> GatewayResponse {
         logger.error("storage failure: \(error)")
         return .text(503, "the hub could not record the request durably (\(error)); it was not accepted, send it again with a new counter")
     }
@@ -336,7 +356,7 @@ public final class Gateway: Sendable {
         }
     }
 
-    private func refuse(_ header: RequestHeader, service: DUISService, _ refusal: Refusal, digest: String, size: Int, at time: Timestamp,
+    func refuse(_ header: RequestHeader, service: DUISService, _ refusal: Refusal, digest: String, size: Int, at time: Timestamp,
                         authenticated: Bool, persistCounter: Bool = true, allowedBy: String? = nil, extra: [Mutation] = []) async -> GatewayResponse {
         guard authenticated else {
             // Anyone can send this (or replay it): one entry, not attributed to the user it

@@ -159,7 +159,7 @@ public final class Hub: Sendable {
         jobs = JobGuard(dccEUI: configuration.dccEUI, store: store, committer: committer, schedules: schedules, signer: signer,
                         log: try RunningJobLog(path: configuration.runningJobsPath), logger: logger)
         dispatcher = DeviceDispatcher(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, registry: registry,
-                                      directory: directory, locks: locks, wan: wanState, emulator: DeviceEmulator(engine: engine), codec: MMCXMLCodec(),
+                                      directory: directory, locks: locks, wan: wanState, emulator: DeviceEmulator(engine: engine, keys: smki), codec: MMCXMLCodec(),
                                       signer: signer, limits: configuration.parseLimits, schedules: schedules, outboxWakeup: wakeup,
                                       concurrency: configuration.deviceConcurrency, privacy: privacy, accessControl: accessControl, plans: plans,
                                       jobs: jobs, logger: logger)
@@ -168,7 +168,7 @@ public final class Hub: Sendable {
                                   signer: signer, outboxWakeup: wakeup, logger: logger)
         gateway = Gateway(dccEUI: configuration.dccEUI, limits: configuration.parseLimits, schemas: configuration.schemas, registry: registry, accessControl: accessControl,
                           replayGuard: replayGuard, anomaly: anomaly, committer: committer, signer: signer, services: services,
-                          outboxWakeup: wakeup, dispatcher: dispatcher, privacy: privacy, jobs: jobs, logger: logger)
+                          outboxWakeup: wakeup, dispatcher: dispatcher, privacy: privacy, jobs: jobs, desk: CriticalCommandDesk(keys: smki), logger: logger)
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         delivery = ResponseDelivery(store: store, committer: committer, registry: registry, client: httpClient,
                                     policy: configuration.delivery, wakeup: wakeup, jobs: jobs, logger: logger)

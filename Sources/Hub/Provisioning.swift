@@ -294,6 +294,14 @@ public enum Provisioning {
                                                                            serialNumber: entry.certificate.serialNumber, role: RemotePartyRole.xmlSigning,
                                                                            der: entry.certificate.der)))
             }
+            // The party's GBCS certificates (DS and KA) in its remote-party role: critical
+            // commands it signs, and device answers MAC'd and encrypted for it.
+            let gbcsRole = party.kind == .supplier ? RemotePartyRole.supplier : RemotePartyRole.networkOperator
+            for usage in [Keystore.Usage.digitalSignature, .keyAgreement]
+            where !pki.keystore.entries.contains(where: { $0.eui == party.eui && $0.role == gbcsRole && $0.usage == usage }) {
+                _ = try pki.issue(eui: party.eui, role: gbcsRole, usage: usage,
+                                  name: "fleet-\(party.kind.rawValue)-\(party.index)-\(usage == .digitalSignature ? "ds" : "ka")")
+            }
             var user = existing[party.eui] ?? UserRecord(eui: party.eui, name: party.name, roles: party.roles, responseURL: responseURL)
             user.name = party.name
             user.roles = party.roles

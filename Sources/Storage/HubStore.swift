@@ -11,6 +11,11 @@ public enum Mutation: Sendable {
     case setCounter(originator: EUI64, counter: UInt64)
     case insertRequest(StoredRequest)
     case setRequestStatus(requestID: String, status: RequestStatus, code: String?)
+    /// A pre-command issued by the Transform service (its request is stored beside it).
+    case issuePreCommand(PreCommandRecord)
+    /// The user's signed pre-command accepted for sending: kept with the pre-command, and
+    /// its request moved to the device boundary (`status`) under the send's variant.
+    case sendPreCommand(requestID: String, signed: [UInt8], commandVariant: Int, status: RequestStatus, executeAt: Timestamp?, at: Timestamp)
     case putPremises(PremisesRecord)
     case putDevice(DeviceRecord)
     case deleteDevice(EUI64)
@@ -102,6 +107,8 @@ public protocol HubStore: Sendable {
     func deviceEvents(device: EUI64) async throws -> [DeviceEventRecord]
 
     func request(id: String) async throws -> StoredRequest?
+    /// The pre-command issued for a transform request, if any.
+    func preCommand(requestID: String) async throws -> PreCommandRecord?
     func requests(status: RequestStatus, originator: EUI64?, limit: Int) async throws -> [StoredRequest]
     func requestCount(status: RequestStatus?) async throws -> Int
     /// The IDs and due times of requests in a status, without their bodies (what a queue

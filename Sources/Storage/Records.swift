@@ -151,8 +151,11 @@ public enum RequestStatus: String, Sendable, Codable, CaseIterable {
     case completed
     /// Refused after it was stored (for example deleted from quarantine).
     case refused
-    /// Critical request waiting for GBCS support.
+    /// Critical request waiting for GBCS support (kept so older data folders read).
     case unsupported
+    /// A critical request transformed (command variant 4): its pre-command was issued and
+    /// waits for the user to send it back signed (command variant 5, 6 or 7).
+    case transformed
     /// The device could not be reached or did not answer (E20, E21).
     case failed
     /// A future-dated request its user cancelled before it ran.
@@ -444,5 +447,30 @@ public struct PowerCutRecord: Sendable, Hashable {
         self.start = start
         self.end = end
         self.reason = reason
+    }
+}
+
+/// A GBCS pre-command DCC issued for a critical request (command variant 4), kept so that
+/// the user's signed send (command variant 5, 6 or 7) can be checked against it octet for
+/// octet, and sent once.
+public struct PreCommandRecord: Sendable, Hashable {
+    /// The RequestID of the transform request; the send carries the same.
+    public var requestID: String
+    /// The pre-command as issued (GBCS, general signing, no signature).
+    public var preCommand: [UInt8]
+    public var issuedAt: Timestamp
+    /// The user's signed pre-command, once accepted for sending.
+    public var signed: [UInt8]?
+    /// The command variant it was sent with (5, 6 or 7).
+    public var sentWith: Int?
+    public var sentAt: Timestamp?
+
+    public init(requestID: String, preCommand: [UInt8], issuedAt: Timestamp, signed: [UInt8]? = nil, sentWith: Int? = nil, sentAt: Timestamp? = nil) {
+        self.requestID = requestID
+        self.preCommand = preCommand
+        self.issuedAt = issuedAt
+        self.signed = signed
+        self.sentWith = sentWith
+        self.sentAt = sentAt
     }
 }

@@ -117,6 +117,14 @@ public final class SQLiteStore: HubStore {
                                               PRIMARY KEY (user, fuel, premises)) WITHOUT ROWID;
             """)
         }
+        migrator.registerMigration("v7-precommands") { db in
+            // Pre-commands the Transform service issued, and the signed ones sent: a send
+            // is checked against what was issued for its RequestID, and sent once.
+            try db.execute(sql: """
+            CREATE TABLE precommands (request_id TEXT PRIMARY KEY, precommand BLOB NOT NULL, issued_at INTEGER NOT NULL,
+                                      signed BLOB, sent_with INTEGER, sent_at INTEGER);
+            """)
+        }
         return migrator
     }
 
@@ -179,6 +187,19 @@ public final class SQLiteStore: HubStore {
                 case .setRequestStatus(let requestID, let status, let code):
                     try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = ? WHERE request_id = ?")
                         .execute(arguments: [status.rawValue, code, requestID])
+                case .issuePreCommand(let record):
+                    try db.cachedStatement(sql: "INSERT INTO precommands (request_id, precommand, issued_at) VALUES (?, ?, ?)")
+                        .execute(arguments: [record.requestID, Data(record.preCommand), record.issuedAt.milliseconds])
+                case .sendPreCommand(let requestID, let signed, let commandVariant, let status, let executeAt, let time):
+                    // Only an issued pre-command not yet sent changes (the gateway claims each
+                    // send once before it commits; one commit holds many users' changes, so a
+                    // conflict here must not fail it).
+                    try db.cachedStatement(sql: "UPDATE precommands SET signed = ?, sent_with = ?, sent_at = ? WHERE request_id = ? AND sent_at IS NULL")
+                        .execute(arguments: [Data(signed), commandVariant, time.milliseconds, requestID])
+                    if db.changesCount == 1 {
+                        try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = 'I99', command_variant = ?, execute_at = ? WHERE request_id = ?")
+                            .execute(arguments: [status.rawValue, commandVariant, executeAt?.milliseconds, requestID])
+                    }
                 case .putPremises(let premises):
                     try db.cachedStatement(sql: """
                         INSERT OR REPLACE INTO premises (id, uprn, postcode, address_identifier, region) VALUES (?, ?, ?, ?, ?)
@@ -422,6 +443,16 @@ public final class SQLiteStore: HubStore {
     public func request(id: String) async throws -> StoredRequest? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM requests WHERE request_id = ?", arguments: [id]).map(Self.request)
+        }
+    }
+
+    public func preCommand(requestID: String) async throws -> PreCommandRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM precommands WHERE request_id = ?", arguments: [requestID]).map { row in
+                PreCommandRecord(requestID: row["request_id"], preCommand: [UInt8](row["precommand"] as Data),
+                                 issuedAt: Timestamp(milliseconds: row["issued_at"]), signed: (row["signed"] as Data?).map { [UInt8]($0) },
+                                 sentWith: row["sent_with"], sentAt: (row["sent_at"] as Int64?).map(Timestamp.init(milliseconds:)))
+            }
         }
     }
 

@@ -111,9 +111,10 @@ func readRegisters(from originator: EUI64 = Provisioning.supplier, to target: EU
         let inventory = requestXML(originator: Provisioning.supplier, target: Provisioning.dccEUI, commandVariant: "8", srv: "8.2",
                                    body: "<sr:ReadInventory><sr:DeviceID>\(esme)</sr:DeviceID></sr:ReadInventory>")
         try await expectRefusal(hub, try signed(inventory), service: .sendCommand, code: "E13", rule: "web-service")
-        // Critical requests are authenticated and authorised, then refused: they need GBCS.
+        // A critical request belongs on the Transform service (CriticalCommandTests covers
+        // the transform, sign and send).
         let enableSupply = requestXML(originator: Provisioning.supplier, target: esme, commandVariant: "4", srv: "7.1", body: "<sr:EnableSupply/>")
-        try await expectRefusal(hub, try signed(enableSupply), service: .transform, code: "E12", rule: "gbcs-required")
+        try await expectRefusal(hub, try signed(enableSupply), service: .sendCommand, code: "E13", rule: "web-service")
         // E5: a decommissioned device.
         let decommission = requestXML(originator: Provisioning.supplier, target: Provisioning.dccEUI, commandVariant: "8", srv: "8.3",
                                       body: "<sr:DecommissionDevice><sr:DeviceID>\(esme)</sr:DeviceID></sr:DecommissionDevice>")

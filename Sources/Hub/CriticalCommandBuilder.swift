@@ -1,0 +1,101 @@
+import DUIS
+import GBCS
+
+/// A value in a critical request's body that cannot become its GBCS command. The body has
+/// passed DUIS's schema by then, so this is what the schema cannot say: a value outside
+/// the range GBCS encodes it in, a count of elements the command cannot carry, a date
+/// that does not exist. The gateway answers E12 with the reason.
+public struct TransformError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// DCC's Transform service for critical commands (command variant 4): the DUIS request
+/// as the GBCS pre-command the user signs. The header has the user as originator, the
+/// device as recipient, the request's counter and the use case's message code; the
+/// content is the use case's payload with the request's values. There is no MAC header
+/// and no signature yet: the user signs the grouping header (`gbsm gbcs sign`, or
+/// gbcs-parser's `signGroupingHeader`) and sends it back on the Send Command service.
+///
+/// One table per family of SRVs, each in its own file (`CriticalCommandBuilder+….swift`),
+/// each checked octet for octet against the RTDS pre-command vectors of its use cases.
+public enum CriticalCommandBuilder {
+    /// What a family's builder is given: the body element of the request (the SRV's
+    /// element, `ExecutionDateTime` removed), and the values that fix the DLMS invoke ID.
+    struct Input {
+        let srv: String
+        let body: ElementTree
+        let user: EUI64
+        let device: EUI64
+        /// The device's type: some SRVs go to an electricity or a gas meter (DLMS or GBZ).
+        let deviceType: DeviceType
+        let counter: UInt64
+        /// 0x20 and the counter's low 24 bits, as in every command DCC sends.
+        var invokeID: UInt32 { 0x2000_0000 | UInt32(truncatingIfNeeded: counter & 0x00FF_FFFF) }
+    }
+
+    /// A use case's pre-command content.
+    struct Built {
+        let useCase: String
+        let messageCode: UInt16
+        let content: [UInt8]
+    }
+
+    typealias Build = @Sendable (Input) throws(TransformError) -> Built
+
+    /// Every family's builders, by SRV.
+    static let builders: [String: Build] = {
+        var all: [String: Build] = [:]
+        for family in [supplyBuilders] {
+            all.merge(family) { first, _ in first }
+        }
+        return all
+    }()
+
+    /// The SRVs whose pre-commands are built.
+    public static var srvs: [String] { builders.keys.sorted() }
+
+    /// The pre-command for a critical request, or nil when its SRV has no builder yet.
+    public static func preCommand(srv: String, body: ElementTree, user: EUI64, device: EUI64, deviceType: DeviceType, counter: UInt64) throws(TransformError) -> GBCSFrame? {
+        guard let build = builders[srv] else { return nil }
+        let built = try build(Input(srv: srv, body: body, user: user, device: device, deviceType: deviceType, counter: counter))
+        return GBCSFrame(macHeader: nil, cra: .command, originatorCounter: counter, originator: user, recipient: device, dateTime: nil,
+                         messageCode: built.messageCode, supplement: .none, content: built.content, signature: .absent)
+    }
+
+    /// The GBCS use case a critical SRV's pre-command is.
+
+    // MARK: Helpers the families share
+
+    /// A DLMS ACCESS-Request of one or more requests, as the content octets.
+    static func access(_ input: Input, _ specifications: [DLMSAPDU.RequestSpecification], _ data: [DLMSData]) -> [UInt8] {
+        GBCSPayload.dlms(.accessRequest(.init(invokeID: input.invokeID, specifications: specifications, data: data))).encode()
+    }
+
+    /// The integer value of a body element, in a range.
+    static func integer<T: FixedWidthInteger>(_ element: ElementTree, _ name: String, as _: T.Type) throws(TransformError) -> T {
+        guard let text = element.value(name) else { throw TransformError("\(element.name) has no \(name)") }
+        guard let value = T(text) else { throw TransformError("\(name) \(untrusted(text, limit: 24)) is outside \(T.min)...\(T.max)") }
+        return value
+    }
+}
+
+extension CriticalCommandBuilder {
+    /// 7.1, 7.2, 7.3: the electricity meter's disconnect control, through its script table
+    /// (0-0:10.0.106.255, execute): script 51 enables the supply, 52 disables it, 54 arms it.
+    static let supplyBuilders: [String: Build] = {
+        func script(_ useCase: String, _ code: UInt16, _ selector: UInt16) -> Build {
+            { input throws(TransformError) in
+                Built(useCase: useCase, messageCode: code,
+                      content: access(input, [.action(DLMSAPDU.Descriptor(classID: 9, instance: GBCSCommandBuilder.obis("0-0:10.0.106.255"), member: 1))],
+                                      [.longUnsigned(selector)]))
+            }
+        }
+        return [
+            "7.1": script("ECS42", 0x004F, 51),
+            "7.2": script("ECS43", 0x0050, 52),
+            "7.3": script("ECS44", 0x0051, 54),
+        ]
+    }()
+}

@@ -1,0 +1,166 @@
+import Devices
+import DUIS
+import Foundation
+import GBCS
+import Hub
+import SMKI
+import Storage
+import Testing
+import TestSupport
+
+/// Critical commands end to end, as DCC Boxed's tools send them: the request with command
+/// variant 4 to the Transform service, the pre-command signed with the user's GBCS key,
+/// sent back with command variant 5 under the same RequestID, and the device acting on
+/// it. Every way of sending a pre-command that is not the one issued, signed by its user,
+/// once, is refused and changes nothing.
+@Suite(.serialized) struct CriticalCommandTests {
+    static let fleetSpec = FleetSpec(seed: 12, premises: 40, createdDay: Timestamp.now().day.number - 30)
+
+    struct Session {
+        let hub: RunningHub
+        let client: DUISClient
+        let receiver: ResponseReceiver
+        let keys: ZAZ1KeyStore
+        let premises: FleetPremises
+        let otherSupplier: EUI64
+
+        var supplier: EUI64 { premises.supplier.eui }
+        var esme: EUI64 { premises.eui(.esme) }
+
+        /// Sends the request with command variant 4; returns the pre-command and its counter.
+        func transform(srv: String, body: String, expect code: String = "I0") async throws -> (GBCSFrame, UInt64)? {
+            let counter = Counters.next()
+            let xml = requestXML(originator: supplier, target: esme, commandVariant: "4", srv: srv, body: body)
+            let answer = try await client.post(try client.sign(xml, counter: counter), to: .transform)
+            #expect(answer.code == code, "\(srv) transform: \(answer.code ?? "no code") \(answer.refusal)")
+            guard answer.code == "I0" else { return nil }
+            let tree = try CriticalCommandTests.tree(answer.body)
+            let preCommand = try #require(tree.descendant("Body", "ResponseMessage", "PreCommand"))
+            #expect(preCommand.value("GBCSVersion")?.isEmpty == false)
+            let octets = try #require(preCommand.value("GBCSPayload").flatMap { Data(base64Encoded: $0) })
+            return (try GBCSFrame.decode([UInt8](octets)), counter)
+        }
+
+        /// Sends a signed pre-command (base64 of `octets`) with the transform's counter.
+        func send(srv: String, _ octets: [UInt8], counter: UInt64, variant: String = "5", service: DUISService = .sendCommand) async throws -> DUISClient.Answer {
+            let body = "<sr:SignedPreCommand><sr:GBCSPayload>\(Data(octets).base64EncodedString())</sr:GBCSPayload></sr:SignedPreCommand>"
+            let xml = requestXML(originator: supplier, target: esme, commandVariant: variant, srv: srv, body: body)
+            return try await client.post(try client.sign(xml, counter: counter), to: service)
+        }
+
+        func signed(_ frame: GBCSFrame, by party: EUI64) throws -> [UInt8] {
+            try frame.signed(with: try #require(keys.signingKey(of: party), "the GBCS DS key of \(party)")).encode()
+        }
+
+        /// Transform, sign, send (5), and the device's answer.
+        func run(srv: String, body: String) async throws -> DUISMessage {
+            let (preCommand, counter) = try #require(try await transform(srv: srv, body: body))
+            let answer = try await send(srv: srv, try signed(preCommand, by: supplier), counter: counter)
+            #expect(answer.code == "I99", "\(srv) send: \(answer.code ?? "") \(answer.refusal)")
+            let requestID = "\(supplier):\(esme):\(counter)"
+            let responses = await waitForResponses(receiver, requestIDs: [requestID])
+            return try #require(responses[requestID], "the device's answer to \(srv)")
+        }
+
+        func supplyState() async throws -> String? {
+            let counter = Counters.next()
+            let xml = requestXML(originator: supplier, target: esme, commandVariant: "1", srv: "7.4", body: "<sr:ReadSupplyStatus/>")
+            let answer = try await client.post(try client.sign(xml, counter: counter), to: .sendCommand)
+            #expect(answer.code == "I99")
+            let requestID = "\(supplier):\(esme):\(counter)"
+            return await waitForResponses(receiver, requestIDs: [requestID])[requestID]?.values("SupplyState").first
+        }
+    }
+
+    /// A response as a tree (copied while its document is alive).
+    static func tree(_ body: [UInt8]) throws -> ElementTree {
+        let document = try XMLDocument.parse(body)
+        return ElementTree(try #require(document.root))
+    }
+
+    static func start() async throws -> Session {
+        let receiver = try await ResponseReceiver.start()
+        let hub = try await RunningHub.start(responseURL: receiver.url, fleet: fleetSpec)
+        let fleet = try #require(hub.hub.inventory.fleet)
+        let premises = try #require((0..<fleet.count).lazy.map { fleet.premises($0) }.first { $0.traits.installedOn < fleetSpec.createdDay - 1 })
+        let other = try #require(fleet.parties.first { $0.kind == .supplier && $0.eui != premises.supplier.eui }?.eui, "a second supplier")
+        let keys = try ZAZ1KeyStore(contentsOf: hub.dataDirectory.appendingPathComponent("smki/keystore.json"))
+        return Session(hub: hub, client: DUISClient(baseURL: hub.baseURL, keystore: hub.keystore), receiver: receiver, keys: keys,
+                       premises: premises, otherSupplier: other)
+    }
+
+    @Test func supplyDisableArmEnableThroughTransformSignSend() async throws {
+        let session = try await Self.start()
+        #expect(try await session.supplyState() == "Enabled")
+
+        // The pre-command: the user as originator, the meter as recipient, the request's
+        // counter, 7.2's message code, not signed.
+        let (preCommand, counter) = try #require(try await session.transform(srv: "7.2", body: "<sr:DisableSupply/>"))
+        #expect(preCommand.originator == session.supplier && preCommand.recipient == session.esme)
+        #expect(preCommand.originatorCounter == counter && preCommand.messageCode == 0x0050)
+        #expect(preCommand.signature == .absent && preCommand.macHeader == nil)
+
+        // Refused, and nothing runs: unsigned, altered, signed by someone else, never issued.
+        let unsigned = try await session.send(srv: "7.2", preCommand.encode(), counter: counter)
+        #expect(unsigned.code == "E12" && unsigned.refusal.contains("not signed"), "\(unsigned.refusal)")
+        var altered = preCommand
+        altered.content[altered.content.count - 1] ^= 0x07   // another script: arm instead of disable
+        let alteredAnswer = try await session.send(srv: "7.2", try session.signed(altered, by: session.supplier), counter: counter)
+        #expect(alteredAnswer.code == "E12" && alteredAnswer.refusal.contains("differs"), "\(alteredAnswer.refusal)")
+        let foreign = try await session.send(srv: "7.2", try session.signed(preCommand, by: session.otherSupplier), counter: counter)
+        #expect(foreign.code == "E1" && foreign.refusal.contains("does not verify"), "\(foreign.refusal)")
+        let neverIssued = try await session.send(srv: "7.2", try session.signed(preCommand, by: session.supplier), counter: Counters.next())
+        #expect(neverIssued.code == "E12" && neverIssued.refusal.contains("no pre-command"), "\(neverIssued.refusal)")
+        // A transform for one SRV cannot be sent as another.
+        let otherSRV = try await session.send(srv: "7.1", try session.signed(preCommand, by: session.supplier), counter: counter)
+        #expect(otherSRV.code != "I99", "\(otherSRV.refusal)")
+        #expect(try await session.supplyState() == "Enabled", "nothing ran")
+
+        // The pre-command as issued, signed by its user: sent, and the meter acts.
+        let answer = try await session.send(srv: "7.2", try session.signed(preCommand, by: session.supplier), counter: counter)
+        #expect(answer.code == "I99", "\(answer.refusal)")
+        let requestID = "\(session.supplier):\(session.esme):\(counter)"
+        let response = try #require(await waitForResponses(session.receiver, requestIDs: [requestID])[requestID])
+        #expect(response.code == "I0" && response.rsp?.name == "DisableSupplyRsp", "\(response.text.prefix(600))")
+        #expect(try await session.supplyState() == "Disabled")
+
+        // Sent once: the same signed pre-command again is a replay.
+        let replay = try await session.send(srv: "7.2", try session.signed(preCommand, by: session.supplier), counter: counter)
+        #expect(replay.code == "E1" && replay.refusal.contains("sent already"), "\(replay.refusal)")
+
+        // Arm, then enable: the meter's supply follows.
+        let armed = try await session.run(srv: "7.3", body: "<sr:ArmSupply/>")
+        #expect(armed.rsp?.name == "ArmSupplyRsp")
+        #expect(try await session.supplyState() == "Armed")
+        let enabled = try await session.run(srv: "7.1", body: "<sr:EnableSupply/>")
+        #expect(enabled.rsp?.name == "EnableSupplyRsp")
+        #expect(try await session.supplyState() == "Enabled")
+
+        // Every refusal is audited with its rule.
+        let decisions = try await session.hub.hub.store.audit(AuditQuery(requestID: requestID)).map(\.event.detail)
+        for rule in [CriticalCommandRule.unsigned, .altered, .signature] {
+            #expect(decisions.contains { $0.contains("[\(rule.rawValue)]") }, "audited: \(rule.rawValue)")
+        }
+        await session.hub.stop()
+        await session.receiver.stop()
+    }
+
+    @Test func localDeliveryReturnsTheMACdCommand() async throws {
+        let session = try await Self.start()
+        let (preCommand, counter) = try #require(try await session.transform(srv: "7.2", body: "<sr:DisableSupply/>"))
+        // Command variant 6 belongs on the Non-Device service, and answers at once.
+        let answer = try await session.send(srv: "7.2", try session.signed(preCommand, by: session.supplier), counter: counter, variant: "6", service: .nonDevice)
+        #expect(answer.code == "I0", "\(answer.refusal)")
+        let tree = try CriticalCommandTests.tree(answer.body)
+        let local = try #require(tree.descendant("Body", "ResponseMessage", "LocalCommand")?.value("GBCSPayload").flatMap { Data(base64Encoded: $0) })
+        let command = try GBCSFrame.decode([UInt8](local))
+        // The signed pre-command in DCC's MAC header, which the meter's key verifies.
+        let smki = session.hub.hub.smki
+        #expect(command.verifyMAC(keys: smki) == .valid)
+        #expect(command.verifySignature(keys: smki) == .valid)
+        // Not sent over the WAN: the supply is unchanged.
+        #expect(try await session.supplyState() == "Enabled")
+        await session.hub.stop()
+        await session.receiver.stop()
+    }
+}
