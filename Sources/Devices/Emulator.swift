@@ -730,7 +730,11 @@ public struct DeviceEmulator: Sendable {
         // Installed with the registered parties' certificates.
         let party: EUI64
         switch role {
-        case "Supplier": party = context.command.originatorRoles.contains(.is) || context.command.originatorRoles.contains(.gs) ? context.command.originator : EUI64(0x90B3_D51F_3001_0000)
+        case "Supplier":
+            // The supplier the devices were installed with; without one on record, the
+            // supplier that speaks to it (as before a credentials update is known).
+            party = context.model.installedSupplier
+                ?? (context.command.originatorRoles.contains(.is) || context.command.originatorRoles.contains(.gs) ? context.command.originator : EUI64(0x90B3_D51F_3001_0000))
         case "NetworkOperator": party = EUI64(0x90B3_D51F_3002_0000)
         case "ACB": party = EUI64(0x90B3_D51F_3000_0002)
         default: party = EUI64(0x90B3_D51F_3000_0001)

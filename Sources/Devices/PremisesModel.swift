@@ -56,6 +56,9 @@ public struct PremisesModel: Sendable {
     public var openingExportWh: Int64
     public var openingGasLitres: Int64
     public var supplierName: String
+    /// The supplier whose certificates the devices were installed with: the party they
+    /// trust in the supplier role until a change of credentials (6.15, 6.23) replaces it.
+    public var installedSupplier: EUI64?
 
     public func device(_ type: DeviceType) -> InstalledDevice? { devices.first { $0.type == type } }
     public func device(_ eui: EUI64) -> InstalledDevice? { devices.first { $0.eui == eui } }
@@ -101,6 +104,7 @@ public struct PremisesModel: Sendable {
                   installDay: premises.traits.installedOn, fleetCreated: fleet.spec.createdDay, devices: devices,
                   supplierIndex: Int(premises.traits.supplier), supplierName: premises.supplier.name, habits: premises.traits.habits,
                   voltageSeed: UInt64(premises.feeder) &* 0x9E37_79B9 ^ UInt64(index - premises.feeder))
+        installedSupplier = premises.supplier.eui
     }
 
     /// The model of a premises the inventory holds explicitly (for example DCC Boxed's

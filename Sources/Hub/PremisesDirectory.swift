@@ -33,11 +33,13 @@ final class PremisesDirectory: Sendable {
         }
         guard let premises = inventory.premises(id), !devices.isEmpty else { return nil }
         let commissioned = devices.compactMap(\.dateCommissioned).min() ?? Timestamp(year: 2020, month: 1, day: 1)
-        let supplier = devices.first { $0.type == .esme }?.importMPxN.flatMap { mpan in
-            inventory.registrations(mpxn: mpan).first { $0.role == .is }.flatMap { registry.user($0.party)?.name }
-        } ?? "Energy Supplier"
+        let registered = devices.first { $0.type == .esme }?.importMPxN.flatMap { mpan in
+            inventory.registrations(mpxn: mpan).first { $0.role == .is }?.party
+        }
+        let supplier = registered.flatMap { registry.user($0)?.name } ?? "Energy Supplier"
         var model = PremisesModel(premisesID: id, postcode: premises.postcode, region: premises.region,
                                   installDay: commissioned.day.number, devices: devices.map(Self.installed), supplierName: supplier)
+        model.installedSupplier = registered
         if devices.contains(where: { $0.type == .esme && $0.exportMPAN != nil }), !model.profile.features.contains(.solar) {
             // An export MPAN means generation at the premises.
             model.profile.features.insert(.solar)

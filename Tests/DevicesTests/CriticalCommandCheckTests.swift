@@ -1,0 +1,84 @@
+import DUIS
+import GBCS
+import Testing
+@testable import Devices
+
+/// A device's own checks of a critical command, alone (no hub): DCC's MAC, the signature
+/// of the remote party it trusts, and a counter above the floor it holds for that party.
+/// What fails is not executed: a security log entry, alert 0x8F3D, and a refusal.
+@Suite struct CriticalCommandCheckTests {
+    static let otherSupplier = EUI64(0x90B3_D51F_3101_0099)
+
+    struct World {
+        let model: PremisesModel
+        let esme: EUI64
+        let keys: GBCSMemoryKeyStore
+        let emulator: DeviceEmulator
+    }
+
+    static func world() throws -> World {
+        var model = Bench.premises { _, _ in true }
+        model.installedSupplier = Bench.supplier
+        let esme = try #require(model.device(.esme)).eui
+        let keys = GBCSMemoryKeyStore(parties: [
+            GBCSFrame.accessControlBroker: .init(isDevice: false), Bench.supplier: .init(isDevice: false),
+            otherSupplier: .init(isDevice: false), esme: .init(isDevice: true),
+        ])
+        return World(model: model, esme: esme, keys: keys, emulator: DeviceEmulator(engine: Bench.engine, keys: keys))
+    }
+
+    /// 7.2's command as DCC sends it: signed by `signer`, MAC'd by the broker (or not).
+    static func disable(_ world: World, signer: EUI64, counter: UInt64, mac: Bool = true, tamper: Bool = false) throws -> [UInt8] {
+        var frame = GBCSFrame(macHeader: nil, cra: .command, originatorCounter: counter, originator: signer, recipient: world.esme, dateTime: nil,
+                              messageCode: 0x0050, supplement: .none, content: [0xD9, 0x20, 0x00, 0x00, 0x01, 0x00, 0x00], signature: .absent)
+        frame = try frame.signed(with: try #require(world.keys.signingKey(of: signer)))
+        if mac { frame = try frame.maced(with: try #require(frame.macKey(keys: world.keys))) }
+        var bytes = frame.encode()
+        if tamper { bytes[bytes.count - 20] ^= 1 }
+        return bytes
+    }
+
+    static func run(_ world: World, _ bytes: [UInt8], originator: EUI64 = Bench.supplier, state: inout PremisesState) -> DeviceOutcome {
+        var command = Bench.command("7.2", world.model, .esme, body: Bench.element("DisableSupply"))
+        command.originator = originator
+        command.gbcs = bytes
+        return world.emulator.execute(command, model: world.model, state: &state, at: Bench.now)
+    }
+
+    @Test func aTrustedSignedCommandRunsOnce() throws {
+        let world = try Self.world()
+        var state = PremisesState()
+        let bytes = try Self.disable(world, signer: Bench.supplier, counter: 1000)
+        let outcome = Self.run(world, bytes, state: &state)
+        #expect(outcome.success, "\(outcome.note)")
+        #expect(outcome.response.body.name == "DisableSupplyRsp")
+        #expect(state.electricityState == .disabled)
+        // The same command again: its counter is not above the floor now held.
+        state.electricitySupply.removeAll()
+        let replay = Self.run(world, bytes, state: &state)
+        #expect(!replay.success && replay.note.contains("replay"), "\(replay.note)")
+        #expect(state.electricityState == .enabled, "not executed")
+        #expect(replay.alerts.map(\.code) == [0x8F3D])
+    }
+
+    @Test func untrustedUnMACdOrTamperedCommandsAreRefused() throws {
+        let world = try Self.world()
+        let cases: [(String, [UInt8], EUI64)] = [
+            ("another supplier's signature", try Self.disable(world, signer: Self.otherSupplier, counter: 2000), Self.otherSupplier),
+            ("no MAC", try Self.disable(world, signer: Bench.supplier, counter: 2001, mac: false), Bench.supplier),
+            ("a changed octet", try Self.disable(world, signer: Bench.supplier, counter: 2002, tamper: true), Bench.supplier),
+        ]
+        for (name, bytes, originator) in cases {
+            var state = PremisesState()
+            let outcome = Self.run(world, bytes, originator: originator, state: &state)
+            #expect(!outcome.success, "\(name) refused")
+            #expect(state.electricityState == .enabled, "\(name): not executed")
+            #expect(outcome.alerts.map(\.code) == [0x8F3D], "\(name): alerted")
+            #expect(state.securityLogs[world.esme]?.last?.code == 0x8F3D, "\(name): logged")
+        }
+        // Without its GBCS a critical command is not executed at all.
+        var state = PremisesState()
+        let bare = world.emulator.execute(Bench.command("7.2", world.model, .esme, body: Bench.element("DisableSupply")), model: world.model, state: &state, at: Bench.now)
+        #expect(!bare.success && state.electricityState == .enabled)
+    }
+}
