@@ -1,0 +1,93 @@
+import DUIS
+import Foundation
+import GBCS
+import Hub
+import SMKI
+import Testing
+import TestSupport
+
+/// The critical reference templates (command variant 4) against the real
+/// `gbsm serve --dcc-boxed`, as DCC Boxed's own tooling sends them: each template, signed
+/// with its originator's ZAZ1 XML key, to the Transform service; the pre-command from the
+/// answer signed with the originator's ZAZ1 GBCS digital-signing key (what gbcs-parser's
+/// `signGroupingHeader` does); sent back with command variant 5 under the transform's
+/// RequestID. Every answer is signed by ZAZ1's DSP key and conforms to DUIS 5.4.
+@Suite(.serialized) struct DCCBoxedCriticalTests {
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func everyCriticalTemplateIsTransformedSignedAndSent() async throws {
+        let reference = try #require(Reference.directory)
+        let keystoreFile = reference.appendingPathComponent("smki/zaz1-keystore.json")
+        let zaz1 = try Keystore.decode(try Data(contentsOf: keystoreFile))
+        let gbcsKeys = ZAZ1KeyStore(zaz1)
+        let dsp = try #require(zaz1.dspSigner)
+        let receiver = try await ResponseReceiver.start()
+        let directory = try TemporaryDirectory("gbsm-boxed-critical")
+        let server = try await ServerProcess.start(["serve", "--data", directory.url.path, "--dcc-boxed", keystoreFile.path,
+                                                    "--response-url", receiver.url, "--wan-delays", "off"])
+        let client = DUISClient(baseURL: server.baseURL, keystore: zaz1)
+
+        var templates: [(name: String, xml: String, srv: String)] = []
+        for (name, bytes) in try Reference.templates() {
+            let xml = String(decoding: bytes, as: UTF8.self)
+            let header = try ServiceRequestDocument(try XMLDocument.parse(xml, limits: .duis)).header
+            guard header.commandVariantText == "4" else { continue }
+            templates.append((name, xml, header.variant.srv))
+        }
+        #expect(templates.count == 37, "critical templates")
+        // Supply last: enable after disable and arm, so later templates meet a live meter.
+        templates.sort { ($0.srv.hasPrefix("7.") ? 1 : 0, $0.srv) < ($1.srv.hasPrefix("7.") ? 1 : 0, $1.srv) }
+
+        var sent: [String: String] = [:]
+        var transformed = 0
+        var unsignable: [String] = []
+        for template in templates {
+            // ECS47e (7.16) comes from 90-B3-D5-1F-30-01-00-08, which has GBCS keys in ZAZ1
+            // but no XML-signing key: no DCC Boxed user can send it.
+            let originator = try ServiceRequestDocument(try XMLDocument.parse(template.xml, limits: .duis)).header.requestID.originator
+            guard zaz1.xmlSigningEntry(for: originator) != nil else {
+                unsignable.append(template.name)
+                continue
+            }
+            let counter = Counters.next()
+            let signed = try client.sign(template.xml, counter: counter)
+            let header = try ServiceRequestDocument(try XMLDocument.parse(signed, limits: .duis)).header
+            let answer = try await client.post(signed, to: .transform)
+            #expect(throws: Never.self, "\(template.name): signed by ZAZ1's DSP key") { try verifyResponse(answer.body, certificate: dsp.certificate) }
+            guard CriticalCommandBuilder.srvs.contains(template.srv) else {
+                #expect(answer.code == "E12" && answer.refusal.contains("does not build"), "\(template.name): \(answer.code ?? "") \(answer.refusal.prefix(200))")
+                continue
+            }
+            #expect(answer.code == "I0", "\(template.name): \(answer.code ?? "no code") \(answer.refusal.prefix(300))")
+            let document = try XMLDocument.parse(answer.body)
+            let tree = ElementTree(try #require(document.root))
+            let payload = try #require(tree.descendant("Body", "ResponseMessage", "PreCommand")?.value("GBCSPayload").flatMap { Data(base64Encoded: $0) },
+                                       "\(template.name): a PreCommand")
+            let preCommand = try GBCSFrame.decode([UInt8](payload))
+            #expect(preCommand.originator == header.requestID.originator && preCommand.recipient == header.requestID.target
+                    && preCommand.originatorCounter == counter, "\(template.name): the pre-command's header")
+            let key = try #require(gbcsKeys.signingKey(of: header.requestID.originator), "\(template.name): the originator's ZAZ1 GBCS DS key")
+            let signedPreCommand = try preCommand.signed(with: key).encode()
+            let send = requestXML(originator: header.requestID.originator, target: header.requestID.target, counter: counter, commandVariant: "5",
+                                  srv: template.srv,
+                                  body: "<sr:SignedPreCommand><sr:GBCSPayload>\(Data(signedPreCommand).base64EncodedString())</sr:GBCSPayload></sr:SignedPreCommand>")
+            let sendAnswer = try await client.post(try client.sign(send, counter: nil), to: .sendCommand)
+            #expect(sendAnswer.code == "I99", "\(template.name) send: \(sendAnswer.code ?? "no code") \(sendAnswer.refusal.prefix(300))")
+            #expect(throws: Never.self, "\(template.name): signed by ZAZ1's DSP key") { try verifyResponse(sendAnswer.body, certificate: dsp.certificate) }
+            sent[header.requestID.description] = template.name
+            transformed += 1
+        }
+        #expect(unsignable.count <= 1, "templates no ZAZ1 user can sign: \(unsignable)")
+        let built = templates.filter { CriticalCommandBuilder.srvs.contains($0.srv) && !unsignable.contains($0.name) }.count
+        #expect(transformed == built, "\(transformed) templates transformed, signed and sent")
+        let responses = await waitForResponses(receiver, requestIDs: Set(sent.keys))
+        #expect(responses.count == sent.count, "device answers for \(responses.count) of \(sent.count)")
+        for (requestID, message) in responses {
+            let name = sent[requestID] ?? requestID
+            #expect(message.code == "I0", "\(name): \(message.code ?? "none")")
+            #expect(message.rsp?.attributes["MessageSuccess"] != "false", "\(name): the device refused: \(message.text.suffix(300))")
+            #expect(throws: Never.self, "\(name): signed by ZAZ1's DSP key") { try verifyResponse(message.body, certificate: dsp.certificate) }
+        }
+        #expect(server.terminate() == 0, "a graceful shutdown")
+        await receiver.stop()
+    }
+}
