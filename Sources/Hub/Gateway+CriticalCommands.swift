@@ -56,6 +56,53 @@ extension Gateway {
         }, comment: nil)
     }
 
+    /// A transform request its user released from quarantine: the pre-command is issued
+    /// now and sent as the asynchronous answer.
+    func releasedTransform(_ header: RequestHeader, body: ElementTree, stored: StoredRequest, decision: AccessDecision, at time: Timestamp) async {
+        var mutations: [Mutation]
+        if let device = decision.device {
+            do {
+                let preCommand = try desk.transform(header: header, body: body, device: device)
+                let octets = preCommand.encode()
+                let version = device.gbcsVersion ?? "4.2"
+                let payload = Data(octets).base64EncodedString()
+                let response = DUISResponse(schemaVersion: header.schemaVersion, requestID: stored.requestID, responseID: header.requestID.responseID,
+                                            code: .I0, dateTime: time,
+                                            body: .message(serviceReference: header.serviceReference, srv: header.variant.srv, payload: { writer in
+                                                writer.open("sr:PreCommand")
+                                                writer.element("sr:GBCSVersion", version)
+                                                writer.element("sr:GBCSPayload", payload)
+                                                writer.close()
+                                            }))
+                mutations = [
+                    .setRequestStatus(requestID: stored.requestID, status: .transformed, code: ResponseCode.I0.rawValue),
+                    .issuePreCommand(PreCommandRecord(requestID: stored.requestID, preCommand: octets, issuedAt: time)),
+                    .audit(decisionEvent(header, code: .I0, rule: "quarantine-release", reason: "released by its user; \(decision.rule); transformed into its pre-command", at: time)),
+                    .enqueueOutbox(OutboxItem(recipient: stored.originator, kind: "service-response", messageID: header.requestID.responseID,
+                                              requestID: stored.requestID, body: signer.sign(response), createdAt: time, nextAttemptAt: time)),
+                ]
+            } catch {
+                mutations = [
+                    .setRequestStatus(requestID: stored.requestID, status: .refused, code: error.code.rawValue),
+                    .audit(decisionEvent(header, code: error.code, rule: error.rule, reason: "after release from quarantine: \(error.reason)", at: time)),
+                    .enqueueOutbox(asynchronousResponse(header, result: .failure(error), at: time)),
+                ]
+            }
+        } else {
+            let refusal = Refusal(.E19, rule: "device-exists", "\(stored.target) is not a device")
+            mutations = [
+                .setRequestStatus(requestID: stored.requestID, status: .refused, code: refusal.code.rawValue),
+                .enqueueOutbox(asynchronousResponse(header, result: .failure(refusal), at: time)),
+            ]
+        }
+        do {
+            try await committer.commit(mutations)
+            outboxWakeup.signal()
+        } catch {
+            logger.error("released transform \(stored.requestID) could not be recorded: \(error)")
+        }
+    }
+
     func sendSignedPreCommand(_ header: RequestHeader, request: ServiceRequestDocument, commandVariant: CommandVariant, service: DUISService,
                               decision: AccessDecision, bytes: [UInt8], digest: String, at time: Timestamp, executeAt: Timestamp?) async -> GatewayResponse {
         let requestID = header.requestID.description
@@ -102,7 +149,7 @@ extension Gateway {
             : "signed pre-command verified; MAC'd by the access control broker and returned for local delivery over the HAN"
         let code: ResponseCode = overWAN ? .I99 : .I0
         let mutations: [Mutation] = [
-            .sendPreCommand(requestID: requestID, signed: octets, commandVariant: commandVariant.rawValue, status: status,
+            .sendPreCommand(requestID: requestID, signed: octets, commandVariant: commandVariant.rawValue, status: status, code: code.rawValue,
                             executeAt: futureDated ? executeAt : nil, at: time),
             .audit(requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)),
             .audit(decisionEvent(header, code: code, rule: "access-control", reason: "\(decision.rule); \(note)", at: time)),

@@ -170,9 +170,6 @@ public final class Gateway: Sendable {
 
         // Critical commands: transformed into the GBCS pre-command the user signs, or the
         // signed pre-command sent to the device.
-        if commandVariant == .criticalTransform {
-            return await transform(header, body: request.body(), service: service, decision: decision, bytes: bytes, digest: digest, at: received)
-        }
         if commandVariant.sendsSignedPreCommand {
             return await sendSignedPreCommand(header, request: request, commandVariant: commandVariant, service: service, decision: decision,
                                               bytes: bytes, digest: digest, at: received, executeAt: intake.executeAt)
@@ -237,6 +234,9 @@ public final class Gateway: Sendable {
 
         if header.variant.isNonDevice {
             return await nonDevice(header, body: body, service: service, user: user, decision: decision, bytes: bytes, digest: digest, at: received)
+        }
+        if commandVariant == .criticalTransform {
+            return await transform(header, body: body, service: service, decision: decision, bytes: bytes, digest: digest, at: received)
         }
         return await acceptDeviceRequest(header, service: service, bytes: bytes, digest: digest, decision: decision, at: received, executeAt: intake.executeAt)
     }
@@ -636,6 +636,10 @@ public final class Gateway: Sendable {
             await queueAsynchronousResult(header, stored: stored, result: .failure(error), at: time, decision: nil)
             return
         }
+        if header.commandVariant == .criticalTransform {
+            await releasedTransform(header, body: request.body(), stored: stored, decision: decision, at: time)
+            return
+        }
         guard header.variant.isNonDevice else {
             let status: RequestStatus = (stored.executeAt.map { $0 > time } ?? false) ? .scheduled : .awaitingDevice
             do {
@@ -666,7 +670,7 @@ public final class Gateway: Sendable {
         }
     }
 
-    private func asynchronousResponse(_ header: RequestHeader, result: Result<NonDeviceOutcome, Refusal>, at time: Timestamp) -> OutboxItem {
+    func asynchronousResponse(_ header: RequestHeader, result: Result<NonDeviceOutcome, Refusal>, at time: Timestamp) -> OutboxItem {
         let code: ResponseCode
         var payload: (@Sendable (inout CanonicalXMLWriter) -> Void)?
         switch result {

@@ -15,7 +15,7 @@ public enum Mutation: Sendable {
     case issuePreCommand(PreCommandRecord)
     /// The user's signed pre-command accepted for sending: kept with the pre-command, and
     /// its request moved to the device boundary (`status`) under the send's variant.
-    case sendPreCommand(requestID: String, signed: [UInt8], commandVariant: Int, status: RequestStatus, executeAt: Timestamp?, at: Timestamp)
+    case sendPreCommand(requestID: String, signed: [UInt8], commandVariant: Int, status: RequestStatus, code: String, executeAt: Timestamp?, at: Timestamp)
     case putPremises(PremisesRecord)
     case putDevice(DeviceRecord)
     case deleteDevice(EUI64)

@@ -190,15 +190,15 @@ public final class SQLiteStore: HubStore {
                 case .issuePreCommand(let record):
                     try db.cachedStatement(sql: "INSERT INTO precommands (request_id, precommand, issued_at) VALUES (?, ?, ?)")
                         .execute(arguments: [record.requestID, Data(record.preCommand), record.issuedAt.milliseconds])
-                case .sendPreCommand(let requestID, let signed, let commandVariant, let status, let executeAt, let time):
+                case .sendPreCommand(let requestID, let signed, let commandVariant, let status, let code, let executeAt, let time):
                     // Only an issued pre-command not yet sent changes (the gateway claims each
                     // send once before it commits; one commit holds many users' changes, so a
                     // conflict here must not fail it).
                     try db.cachedStatement(sql: "UPDATE precommands SET signed = ?, sent_with = ?, sent_at = ? WHERE request_id = ? AND sent_at IS NULL")
                         .execute(arguments: [Data(signed), commandVariant, time.milliseconds, requestID])
                     if db.changesCount == 1 {
-                        try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = 'I99', command_variant = ?, execute_at = ? WHERE request_id = ?")
-                            .execute(arguments: [status.rawValue, commandVariant, executeAt?.milliseconds, requestID])
+                        try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = ?, command_variant = ?, execute_at = ? WHERE request_id = ?")
+                            .execute(arguments: [status.rawValue, code, commandVariant, executeAt?.milliseconds, requestID])
                     }
                 case .putPremises(let premises):
                     try db.cachedStatement(sql: """

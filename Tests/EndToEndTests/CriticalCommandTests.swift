@@ -163,4 +163,32 @@ import TestSupport
         await session.hub.stop()
         await session.receiver.stop()
     }
+
+    @Test func aQuarantinedTransformIsIssuedWhenReleased() async throws {
+        let session = try await Self.start()
+        let store = session.hub.hub.store
+        try await store.apply([.putThreshold(AnomalyThreshold(user: session.supplier, srv: "7.2", limit: 1, windowSeconds: 3600)), .bumpRegistryVersion])
+        try await waitUntil { session.hub.hub.anomaly.thresholds().contains { $0.srv == "7.2" } }
+        _ = try #require(try await session.transform(srv: "7.2", body: "<sr:DisableSupply/>"))
+        // The second transform within the hour is quarantined: acknowledged, no pre-command.
+        let counter = Counters.next()
+        let xml = requestXML(originator: session.supplier, target: session.esme, commandVariant: "4", srv: "7.2", body: "<sr:DisableSupply/>")
+        let answer = try await session.client.post(try session.client.sign(xml, counter: counter), to: .transform)
+        #expect(answer.code == "I99" && answer.refusal.contains("anomaly detection"), "\(answer.refusal)")
+        let requestID = "\(session.supplier):\(session.esme):\(counter)"
+        #expect(try await store.request(id: requestID)?.status == .quarantined)
+        #expect(try await store.preCommand(requestID: requestID) == nil)
+        // Released by its user: the pre-command comes as the asynchronous answer, and can be sent.
+        try await store.apply([.setRequestStatus(requestID: requestID, status: .released, code: "I99")])
+        let released = try #require(await waitForResponses(session.receiver, requestIDs: [requestID])[requestID])
+        #expect(released.code == "I0")
+        let payload = try #require(DUISMessage.find(released.tree, "PreCommand")?.value("GBCSPayload").flatMap { Data(base64Encoded: $0) })
+        let preCommand = try GBCSFrame.decode([UInt8](payload))
+        #expect(preCommand.originatorCounter == counter && preCommand.messageCode == 0x0050)
+        #expect(try await store.request(id: requestID)?.status == .transformed)
+        let send = try await session.send(srv: "7.2", try session.signed(preCommand, by: session.supplier), counter: counter)
+        #expect(send.code == "I99", "\(send.refusal)")
+        await session.hub.stop()
+        await session.receiver.stop()
+    }
 }

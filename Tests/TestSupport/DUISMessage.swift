@@ -16,7 +16,9 @@ public struct DUISMessage: Sendable {
         let document = try XMLDocument.parse(body, limits: Self.generous)
         guard let root = document.root else { throw XMLParseError.malformed(line: 0, message: "no root") }
         tree = ElementTree(root)
-        if let payload = Self.find(tree, "GBCSPayload")?.text, let data = Data(base64Encoded: payload) {
+        // gbsm's XML form of a device's payload; GBCS bytes (a pre-command, a command for
+        // local delivery) are not decoded here.
+        if let payload = Self.find(tree, "GBCSPayload")?.text, let data = Data(base64Encoded: payload), data.first == UInt8(ascii: "<") {
             let inner = try XMLDocument.parse(Array(data), limits: Self.generous)
             device = inner.root.map(ElementTree.init)
         } else {
