@@ -31,8 +31,23 @@ public enum CriticalCommandBuilder {
         /// The device's type: some SRVs go to an electricity or a gas meter (DLMS or GBZ).
         let deviceType: DeviceType
         let counter: UInt64
+        /// The other device of a join or unjoin (8.7.1), as DCC's inventory and SMKI
+        /// repository know it: DUIS names it only by its EUI.
+        var otherDevice: OtherDevice? = nil
         /// 0x20 and the counter's low 24 bits, as in every command DCC sends.
         var invokeID: UInt32 { 0x2000_0000 | UInt32(truncatingIfNeeded: counter & 0x00FF_FFFF) }
+    }
+
+    /// What DCC knows of a device a command names besides its target.
+    public struct OtherDevice: Sendable {
+        public let type: DeviceType
+        /// Its key-agreement certificate (DER), for the joins that carry it (GBCS CS03C).
+        public let keyAgreementCertificate: [UInt8]?
+
+        public init(type: DeviceType, keyAgreementCertificate: [UInt8]?) {
+            self.type = type
+            self.keyAgreementCertificate = keyAgreementCertificate
+        }
     }
 
     /// A use case's pre-command content.
@@ -47,7 +62,7 @@ public enum CriticalCommandBuilder {
     /// Every family's builders, by SRV.
     static let builders: [String: Build] = {
         var all: [String: Build] = [:]
-        for family in [supplyBuilders] {
+        for family in [supplyBuilders, credentialBuilders, prepaymentBuilders, configurationBuilders] {
             all.merge(family) { first, _ in first }
         }
         return all
@@ -57,9 +72,10 @@ public enum CriticalCommandBuilder {
     public static var srvs: [String] { builders.keys.sorted() }
 
     /// The pre-command for a critical request, or nil when its SRV has no builder yet.
-    public static func preCommand(srv: String, body: ElementTree, user: EUI64, device: EUI64, deviceType: DeviceType, counter: UInt64) throws(TransformError) -> GBCSFrame? {
+    public static func preCommand(srv: String, body: ElementTree, user: EUI64, device: EUI64, deviceType: DeviceType, counter: UInt64,
+                                  otherDevice: OtherDevice? = nil) throws(TransformError) -> GBCSFrame? {
         guard let build = builders[srv] else { return nil }
-        let built = try build(Input(srv: srv, body: body, user: user, device: device, deviceType: deviceType, counter: counter))
+        let built = try build(Input(srv: srv, body: body, user: user, device: device, deviceType: deviceType, counter: counter, otherDevice: otherDevice))
         return GBCSFrame(macHeader: nil, cra: .command, originatorCounter: counter, originator: user, recipient: device, dateTime: nil,
                          messageCode: built.messageCode, supplement: .none, content: built.content, signature: .absent)
     }

@@ -49,6 +49,9 @@ public enum CriticalCommandRule: String, Sendable, CaseIterable {
 /// Pure apart from the claims: the store's record of what was issued is passed in.
 public final class CriticalCommandDesk: Sendable {
     let keys: any GBCSKeyStore
+    /// What DCC knows of a device a command names besides its target (a join's other
+    /// device): its type, and its KA certificate.
+    let otherDevice: @Sendable (EUI64) -> CriticalCommandBuilder.OtherDevice?
     /// RequestIDs whose send is being checked and committed now: a second send of the
     /// same pre-command waits for nothing, it is refused as a replay.
     private let claims = Mutex(Set<String>())
@@ -57,8 +60,20 @@ public final class CriticalCommandDesk: Sendable {
     /// tariff, about 1.2 KB; credentials with certificates, about 2 KB) with room to spare.
     static let maxSignedBytes = 16 << 10
 
-    init(keys: any GBCSKeyStore) {
+    init(keys: any GBCSKeyStore, otherDevice: @escaping @Sendable (EUI64) -> CriticalCommandBuilder.OtherDevice? = { _ in nil }) {
         self.keys = keys
+        self.otherDevice = otherDevice
+    }
+
+    /// The desk of a hub: keys and device certificates from its SMKI repository, device
+    /// types from its inventory.
+    convenience init(smki: SMKIRepository, inventory: Inventory) {
+        self.init(keys: smki) { eui in
+            guard let device = inventory.device(eui) else { return nil }
+            let record = smki.search(device: eui).first { $0.usage == .keyAgreement }
+            let certificate = record.flatMap { try? smki.retrieve(serial: $0.serial)?.certificate }
+            return CriticalCommandBuilder.OtherDevice(type: device.type, keyAgreementCertificate: certificate?.der)
+        }
     }
 
     /// The pre-command for a critical request.
@@ -72,8 +87,9 @@ public final class CriticalCommandDesk: Sendable {
         body.children.removeAll { $0.name == "ExecutionDateTime" }
         let frame: GBCSFrame?
         do {
+            let other = body.value("OtherDeviceID").flatMap { EUI64($0) }.flatMap(otherDevice)
             frame = try CriticalCommandBuilder.preCommand(srv: header.variant.srv, body: body, user: id.originator, device: id.target,
-                                                          deviceType: device.type, counter: id.counter)
+                                                          deviceType: device.type, counter: id.counter, otherDevice: other)
         } catch {
             throw CriticalCommandRule.transformValue.refusal(error.reason)
         }

@@ -168,7 +168,7 @@ public final class Hub: Sendable {
                                   signer: signer, outboxWakeup: wakeup, logger: logger)
         gateway = Gateway(dccEUI: configuration.dccEUI, limits: configuration.parseLimits, schemas: configuration.schemas, registry: registry, accessControl: accessControl,
                           replayGuard: replayGuard, anomaly: anomaly, committer: committer, signer: signer, services: services,
-                          outboxWakeup: wakeup, dispatcher: dispatcher, privacy: privacy, jobs: jobs, desk: CriticalCommandDesk(keys: smki), logger: logger)
+                          outboxWakeup: wakeup, dispatcher: dispatcher, privacy: privacy, jobs: jobs, desk: CriticalCommandDesk(smki: smki, inventory: inventory), logger: logger)
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         delivery = ResponseDelivery(store: store, committer: committer, registry: registry, client: httpClient,
                                     policy: configuration.delivery, wakeup: wakeup, jobs: jobs, logger: logger)
