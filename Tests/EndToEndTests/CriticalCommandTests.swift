@@ -191,4 +191,31 @@ import TestSupport
         await session.hub.stop()
         await session.receiver.stop()
     }
+
+    @Test func hostileSendsAreRefusedAndThePreCommandStaysSendable() async throws {
+        let session = try await Self.start()
+        let (preCommand, counter) = try #require(try await session.transform(srv: "7.2", body: "<sr:DisableSupply/>"))
+        let signed = try session.signed(preCommand, by: session.supplier)
+        func sendText(_ text: String) async throws -> DUISClient.Answer {
+            let xml = requestXML(originator: session.supplier, target: session.esme, commandVariant: "5", srv: "7.2",
+                                 body: "<sr:SignedPreCommand><sr:GBCSPayload>\(text)</sr:GBCSPayload></sr:SignedPreCommand>")
+            return try await session.client.post(try session.client.sign(xml, counter: counter), to: .sendCommand)
+        }
+        // Far larger than any pre-command; not GBCS; truncated; already MAC'd (DCC adds the MAC).
+        let huge = Data(repeating: 0xDF, count: 64 << 10).base64EncodedString()
+        let maced = try GBCSFrame.decode(signed).maced(with: try #require(try GBCSFrame.decode(signed).macKey(keys: session.hub.hub.smki))).encode()
+        for (name, text) in [("huge", huge), ("not GBCS", Data("hello".utf8).base64EncodedString()),
+                             ("truncated", Data(signed.prefix(signed.count - 10)).base64EncodedString()),
+                             ("with a MAC header", Data(maced).base64EncodedString())] {
+            let answer = try await sendText(text)
+            #expect(answer.code == "E12" || answer.status == 400, "\(name): \(answer.code ?? "") \(answer.refusal.prefix(200))")
+        }
+        #expect(try await session.hub.hub.store.request(id: "\(session.supplier):\(session.esme):\(counter)")?.status == .transformed)
+        // The user's own signed pre-command still goes through, once.
+        let answer = try await session.send(srv: "7.2", signed, counter: counter)
+        #expect(answer.code == "I99", "\(answer.refusal)")
+        #expect(try await session.supplyState() == "Disabled")
+        await session.hub.stop()
+        await session.receiver.stop()
+    }
 }
