@@ -143,7 +143,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "HubFuzzer",
-            dependencies: ["Hub", "DUIS", "SMKI", "Storage", "Devices", "FuzzSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Hub", "DUIS", "SMKI", "GBCS", "Storage", "Devices", "FuzzSupport", .product(name: "Logging", package: "swift-log")],
             path: "Fuzz/HubFuzzer",
             swiftSettings: swiftSettings
         ),

@@ -6,7 +6,9 @@
 /// types (numbers to their bounds and past them, times and dates to the ends of the
 /// calendar, EUIs, lists, lengths; elements repeated, dropped or added), signs it with its
 /// originator's ZAZ1 key and hands it to an in-process hub: the gateway, DCC's non-device
-/// services, the device boundary and the emulated devices. A DCC schedule the request
+/// services, the device boundary and the emulated devices. A critical template goes to the
+/// Transform service; its pre-command comes back signed (sometimes altered, or signed by
+/// another user) with command variant 5, 6 or 7, and runs on its device. A DCC schedule the request
 /// creates has its next runs computed and one run carried out on the device with the
 /// period its offsets give on its due day. A trap anywhere is a crash libFuzzer reports.
 ///
@@ -19,6 +21,7 @@ import Devices
 import DUIS
 import Foundation
 import FuzzSupport
+import GBCS
 import Logging
 import SMKI
 import Storage
@@ -92,7 +95,7 @@ final class FuzzWorld: @unchecked Sendable {
         for name in ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted() {
             guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent(name).path),
                   let request = try? ServiceRequestDocument(try XMLDocument.parse(Array(data), limits: .duis)),
-                  let variant = request.header.commandVariant, variant.rawValue <= 3 || variant.rawValue == 8
+                  let variant = request.header.commandVariant, variant.rawValue <= 4 || variant.rawValue == 8
             else { continue }
             templates.append(Template(name: name, header: request.header, body: request.body(), service: variant.service))
         }
@@ -162,8 +165,43 @@ final class FuzzWorld: @unchecked Sendable {
                 }
             }
         }
+        if answer.code == .I0, header.commandVariant == .criticalTransform {
+            await sendSigned(answer.body, header: header, template: template, reader: &reader)
+        }
         if answer.code == .I0, header.variant.srv == "5.1" { await runSchedules() }
         await restore()
+    }
+
+    /// A transform's pre-command, signed by its user (sometimes altered first, or signed
+    /// by someone else), sent back with command variant 5, 6 or 7, and run on the device.
+    func sendSigned(_ answer: [UInt8], header: RequestHeader, template: Template, reader: inout ByteReader) async {
+        guard let document = try? XMLDocument.parse(answer, limits: .duis), let root = document.root,
+              let text = ElementTree(root).descendant("Body", "ResponseMessage", "PreCommand")?.value("GBCSPayload"),
+              let octets = Data(base64Encoded: text), var preCommand = try? GBCSFrame.decode([UInt8](octets))
+        else { outcomes["transform answer unreadable", default: 0] += 1; return }
+        let keys = ZAZ1KeyStore(keystore)
+        var signer = header.requestID.originator
+        switch reader.next() % 8 {
+        case 0 where !preCommand.content.isEmpty:
+            let index = Int(reader.next()) % preCommand.content.count
+            preCommand.content[index] ^= max(1, reader.next())
+        case 1: signer = keystore.entries.first { $0.eui != signer && $0.privateKeyPEM != nil }?.eui ?? signer
+        default: break
+        }
+        guard let key = keys.signingKey(of: signer), let signed = try? preCommand.signed(with: key) else { return }
+        let variant = reader.pick([CommandVariant.signedPreCommandWAN, .signedPreCommandLocal, .signedPreCommandWANAndLocal])
+        var sendHeader = header
+        sendHeader.commandVariantText = String(variant.rawValue)
+        let body = ElementTree(name: "SignedPreCommand", namespace: DUISNamespace.serviceUserGateway,
+                               children: [ElementTree(name: "GBCSPayload", namespace: DUISNamespace.serviceUserGateway,
+                                                      text: Data(signed.encode()).base64EncodedString())])
+        guard let request = sign(header: sendHeader, body: body) else { return }
+        let sent = await hub.gateway.handle(service: variant.service, body: request)
+        outcomes["send \(sent.code?.rawValue ?? "HTTP \(sent.status)")", default: 0] += 1
+        if sent.code == .I99 {
+            _ = await hub.dispatcher.process(header.requestID.description)
+            outcomes["critical on device", default: 0] += 1
+        }
     }
 
     /// Puts the default premises' devices back as they were provisioned.
