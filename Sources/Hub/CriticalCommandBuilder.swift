@@ -34,6 +34,9 @@ public enum CriticalCommandBuilder {
         /// The other device of a join or unjoin (8.7.1), as DCC's inventory and SMKI
         /// repository know it: DUIS names it only by its EUI.
         var otherDevice: OtherDevice? = nil
+        /// The access control broker's own counter, for the commands it originates on the
+        /// user's behalf (`Built.sentByBroker`).
+        var brokerCounter: UInt64? = nil
         /// 0x20 and the counter's low 24 bits, as in every command DCC sends.
         var invokeID: UInt32 { 0x2000_0000 | UInt32(truncatingIfNeeded: counter & 0x00FF_FFFF) }
     }
@@ -55,6 +58,21 @@ public enum CriticalCommandBuilder {
         let useCase: String
         let messageCode: UInt16
         let content: [UInt8]
+        /// Sent by DCC's access control broker on the user's behalf: the broker is the
+        /// originator (with its own counter, which the invoke ID then follows) and the user
+        /// the supplementary remote party.
+        var sentByBroker = false
+        /// Signed by a DCC party before it is sent (its EUI), as GBCS has DCC sign some
+        /// commands of its own (the access control broker's credentials, for one).
+        var signedBy: EUI64? = nil
+
+        init(useCase: String, messageCode: UInt16, content: [UInt8], sentByBroker: Bool = false, signedBy: EUI64? = nil) {
+            self.useCase = useCase
+            self.messageCode = messageCode
+            self.content = content
+            self.sentByBroker = sentByBroker
+            self.signedBy = signedBy
+        }
     }
 
     typealias Build = @Sendable (Input) throws(TransformError) -> Built
@@ -62,7 +80,7 @@ public enum CriticalCommandBuilder {
     /// Every family's builders, by SRV.
     static let builders: [String: Build] = {
         var all: [String: Build] = [:]
-        for family in [supplyBuilders, credentialBuilders, prepaymentBuilders, configurationBuilders] {
+        for family in [supplyBuilders, credentialBuilders, prepaymentBuilders, configurationBuilders, auxiliaryBuilders] {
             all.merge(family) { first, _ in first }
         }
         return all
