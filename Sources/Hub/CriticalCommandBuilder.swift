@@ -80,7 +80,7 @@ public enum CriticalCommandBuilder {
     /// Every family's builders, by SRV.
     static let builders: [String: Build] = {
         var all: [String: Build] = [:]
-        for family in [supplyBuilders, credentialBuilders, prepaymentBuilders, configurationBuilders, auxiliaryBuilders] {
+        for family in [supplyBuilders, tariffBuilders, credentialBuilders, prepaymentBuilders, configurationBuilders, auxiliaryBuilders] {
             all.merge(family) { first, _ in first }
         }
         return all
