@@ -23,8 +23,14 @@ public enum GBCSCrypto {
     public static func deriveKey(privateKey: P256.KeyAgreement.PrivateKey, publicKey: P256.KeyAgreement.PublicKey,
                                  originator: EUI64, usage: UInt8, counter: UInt64, recipient: EUI64) throws -> SymmetricKey {
         let secret = try privateKey.sharedSecretFromKeyAgreement(with: publicKey)
+        return deriveKey(secret: secret.withUnsafeBytes { Array($0) }, originator: originator, usage: usage, counter: counter, recipient: recipient)
+    }
+
+    /// The message key from a shared secret Z already agreed.
+    public static func deriveKey(secret: [UInt8], originator: EUI64, usage: UInt8, counter: UInt64, recipient: EUI64) -> SymmetricKey {
         var input: [UInt8] = [0, 0, 0, 1]
-        secret.withUnsafeBytes { input += $0 }
+        input.reserveCapacity(4 + secret.count + 7 + 8 + 2 + 8 + 8)
+        input += secret
         input += algorithmID + originator.bytes + [0x09, usage]
         for shift in stride(from: 56, through: 0, by: -8) { input.append(UInt8(truncatingIfNeeded: counter >> UInt64(shift))) }
         input += recipient.bytes
@@ -72,9 +78,8 @@ extension GBCSFrame {
         // devices: the originator's own key.
         let commandParty = keys.isDevice(originator) ? originator : accessControlBroker
         let (party, device) = cra == .command ? (commandParty, recipient) : (recipient, originator)
-        guard let privateKey = keys.keyAgreementKey(of: party), let publicKey = keys.keyAgreementPublicKey(of: device) else { return nil }
-        return try? GBCSCrypto.deriveKey(privateKey: privateKey, publicKey: publicKey, originator: originator, usage: cra.rawValue,
-                                         counter: originatorCounter, recipient: recipient)
+        guard let secret = keys.sharedSecret(of: party, with: device) else { return nil }
+        return GBCSCrypto.deriveKey(secret: secret, originator: originator, usage: cra.rawValue, counter: originatorCounter, recipient: recipient)
     }
 
     /// The MAC over the grouping header with `key`.
@@ -107,9 +112,9 @@ extension GBCSFrame {
     /// originator counter when there is one.
     public func blockKey(keys: some GBCSKeyStore) -> SymmetricKey? {
         let party = supplement.remotePartyID ?? recipient
-        guard let privateKey = keys.keyAgreementKey(of: party), let publicKey = keys.keyAgreementPublicKey(of: originator) else { return nil }
-        return try? GBCSCrypto.deriveKey(privateKey: privateKey, publicKey: publicKey, originator: originator, usage: GBCSCrypto.encryptionUsage,
-                                         counter: supplement.originatorCounter ?? originatorCounter, recipient: party)
+        guard let secret = keys.sharedSecret(of: party, with: originator) else { return nil }
+        return GBCSCrypto.deriveKey(secret: secret, originator: originator, usage: GBCSCrypto.encryptionUsage,
+                                    counter: supplement.originatorCounter ?? originatorCounter, recipient: party)
     }
 
     /// Decrypts one encrypted payload block (`31 ‖ 00000000 ‖ ciphertext ‖ 12-octet tag`):

@@ -17,11 +17,21 @@ public protocol GBCSKeyStore: Sendable {
     /// keys in that form return them without converting (a conversion validates the
     /// point, which costs a third of an ECDH).
     func keyAgreementPublicKey(of party: EUI64) -> P256.KeyAgreement.PublicKey?
+    /// The ECDH shared secret (Z) of `party`'s private KA key and `other`'s public one: the
+    /// same for every message between the two (static–static), so a store that sees many
+    /// messages may keep it rather than pay an ECDH per message.
+    func sharedSecret(of party: EUI64, with other: EUI64) -> [UInt8]?
 }
 
 extension GBCSKeyStore {
     public func keyAgreementPublicKey(of party: EUI64) -> P256.KeyAgreement.PublicKey? {
         publicKey(of: party, usage: .keyAgreement).flatMap { try? P256.KeyAgreement.PublicKey(rawRepresentation: $0.rawRepresentation) }
+    }
+
+    public func sharedSecret(of party: EUI64, with other: EUI64) -> [UInt8]? {
+        guard let privateKey = keyAgreementKey(of: party), let publicKey = keyAgreementPublicKey(of: other),
+              let secret = try? privateKey.sharedSecretFromKeyAgreement(with: publicKey) else { return nil }
+        return secret.withUnsafeBytes { Array($0) }
     }
 }
 
@@ -176,6 +186,14 @@ public struct GBCSKeyStores: GBCSKeyStore {
 
     public func keyAgreementPublicKey(of party: EUI64) -> P256.KeyAgreement.PublicKey? {
         stores.lazy.compactMap { $0.keyAgreementPublicKey(of: party) }.first
+    }
+
+    public func sharedSecret(of party: EUI64, with other: EUI64) -> [UInt8]? {
+        // The private key from the first store that holds it, the public from the first
+        // that holds that (the two may come from different stores).
+        guard let privateKey = keyAgreementKey(of: party), let publicKey = keyAgreementPublicKey(of: other),
+              let secret = try? privateKey.sharedSecretFromKeyAgreement(with: publicKey) else { return nil }
+        return secret.withUnsafeBytes { Array($0) }
     }
 }
 

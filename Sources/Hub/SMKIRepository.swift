@@ -39,6 +39,14 @@ public final class SMKIRepository: Sendable {
     /// Issued device certificates, most recent kept (issuing costs an ECDSA signature).
     private let cache = Mutex<(certificates: [String: SMKICertificate], order: Deque<String>)>(([:], []))
     static let cacheLimit = 4096
+    /// Shared secrets of KA key pairs (`sharedSecret(of:with:)`), oldest forgotten first.
+    private let secrets = Mutex<(values: [SecretPair: [UInt8]], order: Deque<SecretPair>)>(([:], []))
+    /// About 100 octets each: a few tens of megabytes at most.
+    static let secretLimit = 200_000
+    struct SecretPair: Hashable, Sendable {
+        let party: EUI64
+        let other: EUI64
+    }
     /// When device certificates begin (a fixed date: a certificate's bytes depend only on
     /// the device and the CA, up to its ECDSA signature).
     static let deviceNotBefore = Date(timeIntervalSince1970: 1_577_836_800)  // 2020-01-01
@@ -60,7 +68,11 @@ public final class SMKIRepository: Sendable {
     }
 
     /// The seed of the fleet the inventory holds (set once the fleet is loaded).
-    public func setFleetSeed(_ seed: UInt64) { fleetSeed.store(seed, ordering: .relaxed) }
+    public func setFleetSeed(_ seed: UInt64) {
+        fleetSeed.store(seed, ordering: .relaxed)
+        // Devices' keys derive from the seed: secrets agreed with the old keys are void.
+        secrets.withLock { $0 = ([:], []) }
+    }
 
     /// The seed a device's keys derive from: its fleet's, or 0 for devices outside a fleet.
     public func seed(for device: DeviceRecord) -> UInt64 {
@@ -177,4 +189,21 @@ extension SMKIRepository: GBCSKeyStore {
     }
 
     public func isDevice(_ party: EUI64) -> Bool { certifiedDevice(party) != nil }
+
+    /// Z of a party's KA key with another's, kept: every message between DCC's access
+    /// control broker (or a user) and a device uses the same, and an ECDH (with a device's
+    /// key derived from its seed first) costs more than the rest of a MAC.
+    public func sharedSecret(of party: EUI64, with other: EUI64) -> [UInt8]? {
+        let pair = SecretPair(party: party, other: other)
+        if let cached = secrets.withLock({ $0.values[pair] }) { return cached }
+        guard let privateKey = keyAgreementKey(of: party), let publicKey = keyAgreementPublicKey(of: other),
+              let secret = try? privateKey.sharedSecretFromKeyAgreement(with: publicKey) else { return nil }
+        let bytes = secret.withUnsafeBytes { Array($0) }
+        secrets.withLock { cache in
+            guard cache.values.updateValue(bytes, forKey: pair) == nil else { return }
+            cache.order.append(pair)
+            while cache.order.count > Self.secretLimit, let oldest = cache.order.popFirst() { cache.values[oldest] = nil }
+        }
+        return bytes
+    }
 }
