@@ -55,26 +55,71 @@ extension DeviceEmulator {
         return nil
     }
 
+    /// Checks a non-critical command's GBCS: for this device, MAC'd by DCC's access control
+    /// broker, from the user the command names (or the broker on its behalf), and not a
+    /// replay of a counter the device has seen from that originator. Nil when accepted.
+    func authenticateNonCritical(_ context: inout Context, _ state: inout PremisesState, bytes: [UInt8]) -> String? {
+        guard let keys else { return "the device holds no keys" }
+        let frame: GBCSFrame
+        do {
+            frame = try GBCSFrame.decode(bytes)
+        } catch {
+            return "unreadable GBCS: \(error)"
+        }
+        let target = context.command.target
+        guard frame.recipient == target, frame.cra == .command else { return "not a command for this device" }
+        // From the user, or DCC's access control broker on its behalf, or a DCC party in its
+        // own name (the broker's or the transitional change of supplier party's credential
+        // commands, 6.21, 6.23, 8.5): the MAC below proves DCC sent it.
+        let user = context.command.originator
+        let dccParties: Set<EUI64> = [GBCSFrame.accessControlBroker, Self.transitionalChangeOfSupplier]
+        guard frame.originator == user || frame.supplement.remotePartyID == user
+                || (dccParties.contains(frame.originator) && frame.supplement.remotePartyID == nil) else {
+            return "the command comes from \(frame.originator), not \(user)"
+        }
+        switch frame.verifyMAC(keys: keys) {
+        case .valid: break
+        case let verdict: return "the MAC of DCC's access control broker is \(verdict)"
+        }
+        var window = state.commandCounters[target]?[frame.originator] ?? CounterWindow()
+        guard window.admit(frame.originatorCounter) else {
+            return "counter \(frame.originatorCounter) from \(frame.originator) was seen already, or is older than the device remembers: a replay"
+        }
+        state.commandCounters[target, default: [:]][frame.originator] = window
+        context.changed = true
+        return nil
+    }
+
+    /// A command the device does not execute: logged, alerted to the supplier, refused.
+    func refuseUnauthenticated(_ context: inout Context, _ state: inout PremisesState, _ failure: String) {
+        let target = context.command.target
+        state.log(LogEntry(at: context.time, code: 0x8F3D, meaning: "Trusted Source Authentication Failure", other: String(failure.prefix(120))),
+                  device: target, security: true)
+        context.changed = true
+        context.alerts.append(DeviceAlert(
+            header: DeviceMessageHeader(originator: target, target: context.command.originator, counter: 0, serviceReference: nil, srv: nil, timestamp: context.time),
+            code: 0x8F3D, description: "Trusted Source Authentication Failure", at: context.time, payload: nil, recipients: [.supplier]))
+        context.refuse("\(context.command.srv) not executed: \(failure)")
+    }
+
+    /// DCC's transitional change of supplier party (it sends 6.23's credentials update).
+    static let transitionalChangeOfSupplier = EUI64(0x90B3_D51F_3000_0004)
+
     /// Runs a critical command once the device has authenticated it.
     func runCritical(_ context: inout Context, state: inout PremisesState) -> DataNode {
         let srv = context.command.srv
-        let element = Self.criticalResponses[srv] ?? "CommandNotSupported"
+        let element = Self.criticalResponses[srv] ?? Self.configurationAndSecurityResponses[srv] ?? "CommandNotSupported"
         if let failure = authenticate(&context, &state) {
-            let target = context.command.target
-            state.log(LogEntry(at: context.time, code: 0x8F3D, meaning: "Trusted Source Authentication Failure", other: String(failure.prefix(120))),
-                      device: target, security: true)
-            context.changed = true
-            context.alerts.append(DeviceAlert(
-                header: DeviceMessageHeader(originator: target, target: context.command.originator, counter: 0, serviceReference: nil, srv: nil, timestamp: context.time),
-                code: 0x8F3D, description: "Trusted Source Authentication Failure", at: context.time, payload: nil, recipients: [.supplier]))
-            context.refuse("\(srv) not executed: \(failure)")
-            return DataNode(element)
+            refuseUnauthenticated(&context, &state, failure)
+            // Some answers must carry a response code even when nothing ran.
+            return Self.unexecutedAnswer(srv) ?? DataNode(element)
         }
         switch srv {
         case "7.1": return switchSupply(&context, &state, to: .enabled, element: element)
         case "7.2": return switchSupply(&context, &state, to: .disabled, element: element)
         case "7.3": return switchSupply(&context, &state, to: .armed, element: element)
         default:
+            if let answer = actOnConfigurationAndSecurity(&context, &state) { return answer }
             context.refuse("\(srv) is authenticated, but the emulated device does not act on it yet")
             return DataNode(element)
         }

@@ -158,8 +158,15 @@ public struct DeviceEmulator: Sendable {
     public func execute(_ command: DeviceCommand, model: PremisesModel, state: inout PremisesState, at time: Timestamp) -> DeviceOutcome {
         var context = Context(command: command, model: model, time: time, engine: engine)
         let body: DataNode
-        if command.gbcs != nil || ServiceCatalogue.variant(command.srv)?.isCritical == true {
+        if ServiceCatalogue.variant(command.srv)?.isCritical == true {
             body = runCritical(&context, state: &state)
+        } else if let bytes = command.gbcs, let failure = authenticateNonCritical(&context, &state, bytes: bytes) {
+            // A non-critical command that came as GBCS is checked before it runs.
+            refuseUnauthenticated(&context, &state, failure)
+            // The answer's element is the SRV's: learnt by running it on a copy, discarded.
+            var scratchContext = Context(command: command, model: model, time: time, engine: engine)
+            var scratchState = state
+            body = DataNode(run(&scratchContext, state: &scratchState).name)
         } else {
             body = run(&context, state: &state)
         }
@@ -213,6 +220,8 @@ public struct DeviceEmulator: Sendable {
     }
 
     private func run(_ context: inout Context, state: inout PremisesState) -> DataNode {
+        // Reads of what critical commands configured (nil where nothing was).
+        if let answer = readConfigurationAndSecurity(&context, state) { return answer }
         let srv = context.command.srv
         switch srv {
         // Prepayment and display
@@ -712,8 +721,15 @@ public struct DeviceEmulator: Sendable {
     }
 
     func customerIdentificationNumber(_ context: inout Context, _ state: inout PremisesState) -> DataNode {
-        let value = mix(context.model.profile.seed, context.time.bitPattern) % 10_000
-        let cin = String(repeating: "0", count: 4 - String(value).count) + String(value)
+        // The CIN DCC made and sent in the command (ECS50: four digits set into
+        // 0-3:96.13.1.255); a command that came without GBCS gets one of the device's own.
+        let cin: String
+        if let sent = Self.sentCustomerIdentificationNumber(context.command.gbcs) {
+            cin = sent
+        } else {
+            let value = mix(context.model.profile.seed, context.time.bitPattern) % 10_000
+            cin = String(repeating: "0", count: 4 - String(value).count) + String(value)
+        }
         state.customerIdentificationNumber = cin
         state.cinIssuedAt = context.time
         state.cinIssuedTo = context.command.originator
@@ -721,6 +737,16 @@ public struct DeviceEmulator: Sendable {
         context.changed = true
         context.note = "customer identification number shown on the IHD"
         return DataNode("RequestCustomerIdentificationNumberRsp")
+    }
+
+    /// The CIN an ECS50 command carries: the octet string set into 0-3:96.13.1.255, if
+    /// it is four digits.
+    static func sentCustomerIdentificationNumber(_ bytes: [UInt8]?) -> String? {
+        guard let bytes, let frame = try? GBCSFrame.decode(bytes), case .dlms(.accessRequest(let request))? = try? GBCSPayload.decode(frame.content, cra: frame.cra),
+              let index = request.specifications.firstIndex(where: { $0.descriptor.instance == [0, 3, 96, 13, 1, 255] }),
+              index < request.data.count, case .octetString(let octets) = request.data[index],
+              octets.count == 4, octets.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+        return String(decoding: octets, as: UTF8.self)
     }
 
     static func sha1(_ der: [UInt8]) -> String { Data(Insecure.SHA1.hash(data: der)).base64EncodedString() }

@@ -109,7 +109,10 @@ extension DeviceEmulator {
         var rsp = DataNode("RetrieveBillingCalendarTriggeredBillingDataLogRsp")
         let (checkpoint, _, _) = context.engine.snapshot(context.model, state, at: context.time)
         let period = context.period
-        let entries = checkpoint.billing.filter { entry in period.map { entry.at >= $0.start && entry.at <= $0.end } ?? true }
+        // An entry of one fuel's billing calendar (6.8) is that fuel's alone.
+        let entries = checkpoint.billing.filter { entry in
+            (entry.fuel == nil || entry.fuel == context.fuel) && (period.map { entry.at >= $0.start && entry.at <= $0.end } ?? true)
+        }
         let gas = context.fuel == .gas
         rsp.add(gas ? "Gas" : "Electricity") { branch in
             for entry in entries {
@@ -480,12 +483,15 @@ extension DeviceEmulator {
 
     func loadLimitData(_ context: inout Context, _ state: PremisesState) -> DataNode {
         var rsp = DataNode("ReadLoadLimitDataRsp")
-        rsp.add("LoadLimitCounterValue", state.loadLimitEvents.count)
-        rsp.add("LoadLimitPowerThreshold", 0)
-        rsp.add("LoadLimitPeriod", 0)
-        rsp.add("LoadLimitRestorationPeriod", 0)
-        rsp.add("LoadLimitSupplyState", "Unchanged")
-        context.note = "load limiting not configured"
+        // 6.4.1's settings (ConfigurationAndSecurity); the counter adds the exceedances of
+        // the engine's half hours since they were set or 6.4.2 reset it.
+        let settings = state.loadLimit
+        rsp.add("LoadLimitCounterValue", state.loadLimitEvents.count + loadLimitExceedances(context, state))
+        rsp.add("LoadLimitPowerThreshold", settings?.thresholdW ?? 0)
+        rsp.add("LoadLimitPeriod", settings?.periodSeconds ?? 0)
+        rsp.add("LoadLimitRestorationPeriod", settings?.restorationSeconds ?? 0)
+        rsp.add("LoadLimitSupplyState", settings?.disableSupply == true ? "Disable" : "Unchanged")
+        context.note = settings.map { "load limit \($0.thresholdW) W" } ?? "load limiting not configured"
         return rsp
     }
 

@@ -44,6 +44,8 @@ public struct BillingSnapshot: Sendable, Hashable {
     public var gasBalance: Int64
     public var timeDebt: Int64
     public var paymentDebt: Int64
+    /// The fuel billed, when a billing calendar (6.8) bills one fuel alone; nil for both.
+    public var fuel: Fuel? = nil
 }
 
 /// What the meters' registers and balances hold at the start of a UTC day. Money is kept
@@ -57,8 +59,10 @@ public struct MeterCheckpoint: Sendable, Hashable {
     public var gasLitres: Int64 = 0
     public var tou: [Int64] = [0, 0, 0, 0]
     public var gasTOU: Int64 = 0
-    /// Billing period (calendar month) to date.
+    /// Billing period (calendar month, or the electricity billing calendar's) to date.
     public var periodStart: Int32 = 0
+    /// The day the gas billing period started (the gas billing calendar's, 6.8).
+    public var gasPeriodStart: Int32 = 0
     public var periodImportWh: Int64 = 0
     public var periodGasLitres: Int64 = 0
     public var periodElectricityCost: Int64 = 0
@@ -206,6 +210,7 @@ public final class MeterEngine: Sendable {
         checkpoint.reactiveImport = model.openingImportWh * Int64(model.reactivePerMille) / 1000
         checkpoint.tou[0] = model.openingImportWh
         checkpoint.periodStart = Self.monthStart(model.modelStart)
+        checkpoint.gasPeriodStart = checkpoint.periodStart
         checkpoint.electricityBalance = Int64(model.topUpAmount) * MeterCheckpoint.micro
         checkpoint.gasBalance = model.hasGas ? Int64(model.topUpAmount) * MeterCheckpoint.micro : 0
         checkpoint.timeDebt = Int64(model.openingTimeDebt)
@@ -289,8 +294,10 @@ public final class MeterEngine: Sendable {
         let config = model.prepaymentConfiguration
         let dayStartMs = Timestamp(dayNumber: day).milliseconds
         // A new billing period on the first of the month: the billing data log takes the
-        // registers as they stand, and the period counters restart.
-        if slots > 0, Self.monthStart(day) == day, checkpoint.periodStart != day {
+        // registers as they stand, and the period counters restart. Billing calendars (6.8)
+        // move the billing to their dates and half hours (`billByCalendar`).
+        let billingPlan = state.billingCalendars.map { BillingCalendarChange.plan($0, day: day) }
+        if billingPlan == nil, slots > 0, Self.monthStart(day) == day, checkpoint.periodStart != day {
             if day > model.modelStart || checkpoint.billing.isEmpty {
                 checkpoint.billing.append(BillingSnapshot(
                     at: DayReadings.slotStart(day: day, slot: 0), importWh: checkpoint.importWh, tou: checkpoint.tou,
@@ -301,12 +308,19 @@ public final class MeterEngine: Sendable {
                 if checkpoint.billing.count > 12 { checkpoint.billing.removeFirst(checkpoint.billing.count - 12) }
             }
             checkpoint.periodStart = day
+            checkpoint.gasPeriodStart = day
             checkpoint.periodImportWh = 0
             checkpoint.periodGasLitres = 0
             checkpoint.periodElectricityCost = 0
             checkpoint.periodGasCost = 0
         }
         let dayStarting = slots > 0
+        // A calendar's midnight billing comes before the day's charges, as the first of the month's does.
+        if dayStarting, let billingPlan { billByCalendar(&checkpoint, plan: billingPlan, slot: 0, model: model) }
+        // 6.26: with the daily reset on, the tariff block counters restart every midnight.
+        if dayStarting, let resets = state.dailyBlockCounterResets, DailyResetChange.isOn(resets, atMilliseconds: dayStartMs) {
+            checkpoint.periodImportWh = 0
+        }
         if dayStarting {
             // Standing charges and time-based debt recovery are taken at midnight.
             let standing = Int64(tariff.standingCharge) * 1000
@@ -334,9 +348,12 @@ public final class MeterEngine: Sendable {
         let checkSlot = UKCalendar.isSummerTime(day) ? 16 : 18
         let resets = state.maxDemandResets.filter { $0.milliseconds >= dayStartMs && $0.milliseconds < dayStartMs + CalendarDay.millisecondsPerDay }
         let topUps = state.topUps.filter { $0.at.milliseconds >= dayStartMs && $0.at.milliseconds < dayStartMs + CalendarDay.millisecondsPerDay }
+        // 6.6: the gas meter's own CV and conversion factor price its gas from when set.
+        let gasConversions = state.gasConversions
         for slot in 0..<slots {
             let slotStart = dayStartMs + Int64(slot) * 1_800_000
             let slotEnd = slotStart + 1_800_000
+            if let billingPlan { billByCalendar(&checkpoint, plan: billingPlan, slot: slot, model: model) }
             for reset in resets where reset.milliseconds < slotEnd && reset.milliseconds >= slotStart {
                 checkpoint.maxImportW = 0
                 checkpoint.maxExportW = 0
@@ -365,7 +382,8 @@ public final class MeterEngine: Sendable {
             checkpoint.periodElectricityCost += cost
             var gasCost: Int64 = 0
             if let gasTariff = model.gasTariff, litres > 0 {
-                gasCost = Int64(model.wh(forLitres: litres).rounded()) * Int64(gasTariff.price)
+                let wh = gasConversions.map { GasConversionChange.wh(litres: litres, atMilliseconds: slotStart, changes: $0, model: model) } ?? model.wh(forLitres: litres)
+                gasCost = Int64(wh.rounded()) * Int64(gasTariff.price)
                 checkpoint.gasCost += gasCost
                 checkpoint.periodGasCost += gasCost
             }

@@ -83,6 +83,32 @@ public struct HANLogEntry: Sendable, Hashable, Codable {
     public var addedAt: Timestamp?
 }
 
+/// The counters a device has seen from one originator: the highest, and the most recent
+/// below it. A command is new if its counter is above the highest, or below it and within
+/// the window but not seen (DCC may deliver one user's commands out of order: retries,
+/// future-dated and scheduled ones); anything else is a replay.
+public struct CounterWindow: Sendable, Hashable, Codable {
+    public var highest: UInt64 = 0
+    public var recent: [UInt64] = []
+    public static let size = 32
+
+    public init() {}
+
+    /// Records `counter`; false when it is a replay (seen, or older than the window).
+    public mutating func admit(_ counter: UInt64) -> Bool {
+        if counter > highest {
+            if highest > 0 { recent.append(highest) }
+            highest = counter
+        } else {
+            guard counter != highest, !recent.contains(counter) else { return false }
+            if recent.count >= Self.size, let oldest = recent.min(), counter < oldest { return false }
+            recent.append(counter)
+        }
+        if recent.count > Self.size, let oldest = recent.indices.min(by: { recent[$0] < recent[$1] }) { recent.remove(at: oldest) }
+        return true
+    }
+}
+
 /// Who the device trusts in each remote party role (certificates replaced by 6.15, 6.21,
 /// 6.23 or 8.5) and the role's floor counter.
 public struct TrustAnchor: Sendable, Hashable, Codable {
@@ -152,12 +178,42 @@ public struct PremisesState: Sendable, Hashable, Codable {
     /// Originator counters of the devices' own messages (responses and alerts).
     public var deviceCounters: [EUI64: UInt64] = [:]
     public var trustAnchors: [EUI64: [TrustAnchor]] = [:]
+    // MARK: non-critical commands' counters (anti-replay)
+    /// Per device, per originator (a user, or DCC's access control broker): the counters
+    /// of its recent non-critical commands, so a replay is refused (`CounterWindow`).
+    public var commandCounters: [EUI64: [EUI64: CounterWindow]] = [:]
     public var optedOutAt: Timestamp?
     public var firmware: [EUI64: String] = [:]
     public var loadLimitEvents: [Timestamp] = []
     /// HAN joins replaced by commands: the meters each HAN device is joined to.
     public var joins: [EUI64: [EUI64]] = [:]
     public var tampered: [Timestamp] = []
+
+    // MARK: ConfigurationAndSecurity (critical commands)
+    // Optionals: a state stored before these commands existed decodes with none of them.
+    /// Load limiting (6.4.1), as last set.
+    public var loadLimit: LoadLimitSettings?
+    /// The gas meter's CV and conversion factor (6.6), each change kept (oldest first):
+    /// gas measured before a change keeps the energy it was priced at.
+    public var gasConversions: [GasConversionChange]?
+    /// The gas meter's uncontrolled flow and supply tamper and depletion states (6.7).
+    public var gasFlow: GasFlowSettings?
+    /// Billing calendars (6.8), each change kept (oldest first).
+    public var billingCalendars: [BillingCalendarChange]?
+    /// When devices were commissioned (8.1.1).
+    public var commissionedAt: [EUI64: Timestamp]?
+    /// The electricity meter's supply tamper state (6.25): true is Locked.
+    public var electricitySupplyTamperLocked: Bool?
+    /// The daily reset of the tariff block counters (6.26), each change kept.
+    public var dailyBlockCounterResets: [DailyResetChange]?
+    /// Auxiliary load control (6.14.1–6.14.3, 7.5, 7.6, 7.8, 7.13, 7.16).
+    public var auxiliary: AuxiliaryControl?
+    /// The randomised offset limit (7.12), seconds.
+    public var randomisedOffsetLimit: Int?
+    /// Devices' own certificates (6.15.2) and pending key pairs (6.17).
+    public var deviceCredentials: [EUI64: DeviceOwnCredentials]?
+    /// The firmware image each device holds (distributed after 11.1; 11.3 activates it).
+    public var firmwareImages: [EUI64: HeldFirmwareImage]?
 
     public init() {}
 

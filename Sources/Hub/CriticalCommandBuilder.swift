@@ -37,6 +37,13 @@ public enum CriticalCommandBuilder {
         /// The access control broker's own counter, for the commands it originates on the
         /// user's behalf (`Built.sentByBroker`).
         var brokerCounter: UInt64? = nil
+        /// The requester's roles (some reads differ by role: 6.2.10).
+        var roles: UserRoleSet = []
+        /// The customer identification number DCC made for a 9.1 request.
+        var customerIdentificationNumber: String? = nil
+        /// Whether DCC's inventory says the meter has GBCS's "all periodicities" billing
+        /// calendar (6.2.3 is then ECS26l, else ECS26d).
+        var allPeriodicitiesBillingCalendar = false
         /// 0x20 and the counter's low 24 bits, as in every command DCC sends.
         var invokeID: UInt32 { 0x2000_0000 | UInt32(truncatingIfNeeded: counter & 0x00FF_FFFF) }
     }

@@ -85,6 +85,8 @@ final class DeviceDispatcher: Sendable {
     let accessControl: AccessControl
     let plans: PlanPipeline
     let jobs: JobGuard
+    /// The GBCS commands sent over the SM WAN.
+    let commands: WANCommands
     let logger: Logger
     private let queue = Mutex(Queue())
     let metrics = DeviceMetrics()
@@ -92,7 +94,8 @@ final class DeviceDispatcher: Sendable {
     init(dccEUI: EUI64, store: SQLiteStore, committer: GroupCommitter, inventory: Inventory, registry: UserRegistry, directory: PremisesDirectory,
          locks: PremisesLocks, wan: WANState, emulator: DeviceEmulator, codec: any DeviceCodec, signer: ResponseSigner, limits: XMLParseLimits,
          schedules: ScheduleBook, outboxWakeup: Wakeup, concurrency: Int, privacy: PrivacyGuard, accessControl: AccessControl, plans: PlanPipeline,
-         jobs: JobGuard, logger: Logger) {
+         jobs: JobGuard, commands: WANCommands, logger: Logger) {
+        self.commands = commands
         self.dccEUI = dccEUI
         self.store = store
         self.committer = committer
@@ -418,6 +421,18 @@ final class DeviceDispatcher: Sendable {
             if gbcs == nil {
                 return await finish(stored, code: .E12, reason: "no signed pre-command is stored for this request", rule: CriticalCommandRule.notIssued.rawValue, work: work)
             }
+        } else if work.scheduleID == nil {
+            // A non-critical command goes as GBCS where gbsm builds its use case: MAC'd by the
+            // access control broker; the device checks the MAC and the counter.
+            let cin = work.header.variant.srv == "9.1" ? WANCommands.makeCustomerIdentificationNumber() : nil
+            if let frame = commands.command(srv: work.header.variant.srv, body: work.body, user: originator, roles: roles, device: work.device,
+                                            counter: stored.counter, customerIdentificationNumber: cin).frame {
+                do {
+                    gbcs = try commands.maced(frame)
+                } catch {
+                    return await finish(stored, code: error.code, reason: error.reason, rule: error.rule, work: work)
+                }
+            }
         }
         let command = DeviceCommand(srv: work.header.variant.srv, serviceReference: work.header.serviceReference, target: work.device.eui,
                                     targetType: work.device.type, originator: originator, originatorRoles: roles,
@@ -479,6 +494,10 @@ final class DeviceDispatcher: Sendable {
                 let previousRestriction = state.tenancyRestriction
                 let otherDevice = work.body.value("OtherDeviceID").flatMap { EUI64($0) }
                 let wasJoined = otherDevice.map { DeviceEmulator.isJoined(work.device.eui, to: $0, model: work.model, state: state) } ?? false
+                if command.srv == "11.3", let image = commands.firmware.image(for: work.device.eui), let hash = Hex.decode(image.imageSHA256) {
+                    // The image 11.1 distributed has reached the device by the time it is activated.
+                    state.holdFirmwareImage(work.device.eui, manufacturerImageHash: hash, version: image.version, at: image.createdAt)
+                }
                 var outcome = emulator.execute(command, model: work.model, state: &state, at: time)
                 var mutations: [Mutation] = []
                 var privacyNote = ""

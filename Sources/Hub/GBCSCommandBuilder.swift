@@ -1,3 +1,4 @@
+import Crypto
 import DUIS
 import GBCS
 
@@ -129,5 +130,68 @@ public enum GBCSCommandBuilder {
         }
         return GBCSFrame(macHeader: nil, cra: .command, originatorCounter: counter, originator: user, recipient: device, dateTime: nil,
                          messageCode: code, supplement: .none, content: GBCSPayload.dlms(apdu).encode(), signature: .empty)
+    }
+
+    /// The builders of non-critical commands that carry the request's values (ranges,
+    /// settings, identifiers) or depend on the device type, one table per family
+    /// (`GBCSCommandBuilder+….swift`), with the same input as the critical ones.
+    static let bodyBuilders: [String: CriticalCommandBuilder.Build] = {
+        var all: [String: CriticalCommandBuilder.Build] = [:]
+        for family in [rangeReadBuilders, valueCommandBuilders, securityAndHANBuilders] {
+            all.merge(family) { first, _ in first }
+        }
+        return all
+    }()
+
+    /// Every SRV with a command builder: the fixed tables and the body builders.
+    public static var allSRVs: [String] { Set(srvs + bodyBuilders.keys).sorted() }
+
+    /// The GBCS command (not yet MAC'd) of a non-critical request: the electricity meter's
+    /// fixed reads from their tables, the rest from the request's body by the families'
+    /// builders. Nil when no builder makes that SRV's command yet. A command DCC itself
+    /// signs comes back signed (`signer` gives the key of a DCC party).
+    public static func command(srv: String, body: ElementTree, user: EUI64, device: EUI64, deviceType: DeviceType, counter: UInt64,
+                               brokerCounter: UInt64? = nil, otherDevice: CriticalCommandBuilder.OtherDevice? = nil, roles: UserRoleSet = [],
+                               customerIdentificationNumber: String? = nil,
+                               signer: (EUI64) -> P256.Signing.PrivateKey? = { _ in nil }) throws(TransformError) -> GBCSFrame? {
+        // The fixed tables hold the electricity meter's reads (and the comms hub's Sub GHz
+        // ones); a gas meter's read of the same SRV is a family's.
+        if fixedReads[srv] != nil || protectedReads[srv] != nil, deviceType == .esme || bodyBuilders[srv] == nil {
+            return command(srv: srv, user: user, device: device, counter: counter, brokerCounter: brokerCounter)
+        }
+        guard let build = bodyBuilders[srv] else { return nil }
+        let input = CriticalCommandBuilder.Input(srv: srv, body: body, user: user, device: device, deviceType: deviceType, counter: counter,
+                                                 otherDevice: otherDevice, brokerCounter: brokerCounter, roles: roles,
+                                                 customerIdentificationNumber: customerIdentificationNumber)
+        let built = try build(input)
+        var frame: GBCSFrame
+        if let party = securityAndHANSenders[srv], party != user {
+            // A DCC party sending in its own name (the broker for 6.21, 8.5, 6.24.1, 8.12.2;
+            // the Transitional CoS party for 6.23): its counter, no supplementary remote party.
+            guard let brokerCounter else { throw TransformError("\(srv) is sent by DCC (\(party)) in its own name, and needs that party's counter") }
+            frame = GBCSFrame(macHeader: nil, cra: .command, originatorCounter: brokerCounter, originator: party, recipient: device, dateTime: nil,
+                              messageCode: built.messageCode, supplement: .none, content: built.content, signature: .empty)
+        } else if built.sentByBroker {
+            guard let brokerCounter else { throw TransformError("\(srv) is sent by DCC's access control broker, and needs its counter") }
+            // An unknown remote party's read carries the user's KA certificate, which the
+            // header passes on so the device can encrypt its answer for that user.
+            let supplement: GBCSFrame.Supplement = try rangeReadsURPCertificate(body).map {
+                .remotePartyAndKACertificate(id: user, counter: counter, certificate: $0)
+            } ?? .remoteParty(id: user, counter: counter)
+            frame = GBCSFrame(macHeader: nil, cra: .command, originatorCounter: brokerCounter, originator: GBCSFrame.accessControlBroker, recipient: device,
+                              dateTime: nil, messageCode: built.messageCode, supplement: supplement, content: built.content, signature: .empty)
+        } else {
+            frame = GBCSFrame(macHeader: nil, cra: .command, originatorCounter: counter, originator: user, recipient: device, dateTime: nil,
+                              messageCode: built.messageCode, supplement: .none, content: built.content, signature: .empty)
+        }
+        if let party = built.signedBy {
+            guard let key = signer(party) else { throw TransformError("\(srv) is signed by \(party), whose key DCC does not hold") }
+            do {
+                frame = try frame.signed(with: key)
+            } catch {
+                throw TransformError("\(srv) could not be signed by \(party): \(error)")
+            }
+        }
+        return frame
     }
 }

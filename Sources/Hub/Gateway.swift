@@ -47,6 +47,9 @@ public final class Gateway: Sendable {
     let jobs: JobGuard
     /// Critical commands: the Transform service and the send of signed pre-commands.
     let desk: CriticalCommandDesk
+    /// Non-critical commands as GBCS: built on acceptance (values GBCS cannot carry are
+    /// refused), returned for local delivery with command variants 2 and 3.
+    let commands: WANCommands
     let messageCounter: Atomic<UInt64>
     let logger: Logger
     let metrics = GatewayMetrics()
@@ -55,8 +58,9 @@ public final class Gateway: Sendable {
 
     init(dccEUI: EUI64, limits: XMLParseLimits, schemas: DUISSchemas?, registry: UserRegistry, accessControl: AccessControl, replayGuard: ReplayGuard,
          anomaly: AnomalyDetector, committer: GroupCommitter, signer: ResponseSigner, services: NonDeviceServices,
-         outboxWakeup: Wakeup, dispatcher: DeviceDispatcher, privacy: PrivacyGuard, jobs: JobGuard, desk: CriticalCommandDesk, logger: Logger) {
+         outboxWakeup: Wakeup, dispatcher: DeviceDispatcher, privacy: PrivacyGuard, jobs: JobGuard, desk: CriticalCommandDesk, commands: WANCommands, logger: Logger) {
         self.jobs = jobs
+        self.commands = commands
         self.desk = desk
         self.dccEUI = dccEUI
         self.limits = limits
@@ -238,7 +242,8 @@ public final class Gateway: Sendable {
         if commandVariant == .criticalTransform {
             return await transform(header, body: body, service: service, decision: decision, bytes: bytes, digest: digest, at: received)
         }
-        return await acceptDeviceRequest(header, service: service, bytes: bytes, digest: digest, decision: decision, at: received, executeAt: intake.executeAt)
+        return await acceptDeviceRequest(header, body: body, service: service, bytes: bytes, digest: digest, decision: decision, at: received,
+                                         executeAt: intake.executeAt)
     }
 
     /// The largest request of any SRV but firmware distribution (11.1, 11.4), whose
@@ -406,10 +411,35 @@ public final class Gateway: Sendable {
     /// audit log has every request's SHA-256).
     static func kept(_ bytes: [UInt8]) -> [UInt8] { bytes.count <= 65_536 ? bytes : [] }
 
-    private func acceptDeviceRequest(_ header: RequestHeader, service: DUISService, bytes: [UInt8], digest: String, decision: AccessDecision,
-                                     at time: Timestamp, executeAt: Timestamp?) async -> GatewayResponse {
+    private func acceptDeviceRequest(_ header: RequestHeader, body: ElementTree, service: DUISService, bytes: [UInt8], digest: String,
+                                     decision: AccessDecision, at time: Timestamp, executeAt: Timestamp?) async -> GatewayResponse {
         if let executeAt, executeAt >= Self.cancellationDate {
             return await cancelFutureDated(header, service: service, bytes: bytes, digest: digest, decision: decision, at: time)
+        }
+        // Command variants 2 and 3 return the GBCS command, MAC'd, for local delivery over
+        // the HAN.
+        var localCommand: [UInt8]?
+        let local = header.commandVariant == .nonCriticalLocal || header.commandVariant == .nonCriticalWANAndLocal
+        if local, let device = decision.device {
+            var commandBody = body
+            commandBody.children.removeAll { $0.name == "ExecutionDateTime" }
+            do throws(Refusal) {
+                let built = commands.command(srv: header.variant.srv, body: commandBody, user: header.requestID.originator,
+                                             roles: registry.user(header.requestID.originator)?.roles ?? [], device: device,
+                                             counter: header.requestID.counter,
+                                             customerIdentificationNumber: header.variant.srv == "9.1" ? WANCommands.makeCustomerIdentificationNumber() : nil)
+                switch built {
+                case .command(let frame):
+                    localCommand = try commands.maced(frame)
+                case .notBuilt(let reason):
+                    throw Refusal(.E17, rule: "local-command", "no GBCS command of \(header.variant.srv) \(header.variant.name) for local delivery: \(reason)")
+                }
+            } catch {
+                return await refuse(header, service: service, error, digest: digest, size: bytes.count, at: time, authenticated: true, allowedBy: decision.rule)
+            }
+        }
+        if header.commandVariant == .nonCriticalLocal {
+            return await returnLocalCommand(header, command: localCommand ?? [], service: service, bytes: bytes, digest: digest, decision: decision, at: time)
         }
         let futureDated = executeAt.map { $0 > time } ?? false
         if futureDated {
@@ -443,7 +473,41 @@ public final class Gateway: Sendable {
             return storageFailure(error)
         }
         dispatcher.enqueue(stored.requestID, due: futureDated ? (executeAt ?? time) : time)
+        if let localCommand {
+            let payload = Data(localCommand).base64EncodedString()
+            return signedResponse(header, code: .I99, payload: { writer in
+                writer.open("sr:LocalCommand")
+                writer.element("sr:GBCSPayload", payload)
+                writer.close()
+            }, comment: nil)
+        }
         return signedResponse(header, code: .I99, comment: nil)
+    }
+
+    /// Command variant 2: the command for local delivery only, answered at once (I0); it
+    /// does not go over the SM WAN.
+    private func returnLocalCommand(_ header: RequestHeader, command: [UInt8], service: DUISService, bytes: [UInt8], digest: String,
+                                    decision: AccessDecision, at time: Timestamp) async -> GatewayResponse {
+        let mutations: [Mutation] = [
+            .setCounter(originator: header.requestID.originator, counter: header.requestID.counter),
+            .insertRequest(StoredRequest(requestID: header.requestID.description, originator: header.requestID.originator, target: header.requestID.target,
+                                         counter: header.requestID.counter, srv: header.variant.srv, commandVariant: CommandVariant.nonCriticalLocal.rawValue,
+                                         receivedAt: time, executeAt: nil, status: .completed, code: ResponseCode.I0.rawValue, raw: Self.kept(bytes))),
+            .audit(requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)),
+            .audit(decisionEvent(header, code: .I0, rule: "access-control", reason: "\(decision.rule); the GBCS command MAC'd for local delivery over the HAN, \(command.count) octets", at: time)),
+            .audit(responseEvent(header, code: .I0, detail: "synchronous command for local delivery", at: time)),
+        ]
+        do {
+            try await committer.commit(mutations)
+        } catch {
+            return storageFailure(error)
+        }
+        let payload = Data(command).base64EncodedString()
+        return signedResponse(header, code: .I0, payload: { writer in
+            writer.open("sr:LocalCommand")
+            writer.element("sr:GBCSPayload", payload)
+            writer.close()
+        }, comment: nil)
     }
 
     private func cancelFutureDated(_ header: RequestHeader, service: DUISService, bytes: [UInt8], digest: String, decision: AccessDecision,

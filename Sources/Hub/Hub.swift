@@ -158,17 +158,18 @@ public final class Hub: Sendable {
         plans = PlanPipeline(store: store, committer: committer, inventory: inventory, logger: logger)
         jobs = JobGuard(dccEUI: configuration.dccEUI, store: store, committer: committer, schedules: schedules, signer: signer,
                         log: try RunningJobLog(path: configuration.runningJobsPath), logger: logger)
+        let commands = WANCommands(keys: smki, inventory: inventory, firmware: firmware)
         dispatcher = DeviceDispatcher(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, registry: registry,
                                       directory: directory, locks: locks, wan: wanState, emulator: DeviceEmulator(engine: engine, keys: smki), codec: MMCXMLCodec(),
                                       signer: signer, limits: configuration.parseLimits, schedules: schedules, outboxWakeup: wakeup,
                                       concurrency: configuration.deviceConcurrency, privacy: privacy, accessControl: accessControl, plans: plans,
-                                      jobs: jobs, logger: logger)
+                                      jobs: jobs, commands: commands, logger: logger)
         fleetEvents = FleetEvents(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, directory: directory,
                                   locks: locks, dispatcher: dispatcher, schedules: schedules, engine: engine, settings: configuration.fleetEvents,
                                   signer: signer, outboxWakeup: wakeup, logger: logger)
         gateway = Gateway(dccEUI: configuration.dccEUI, limits: configuration.parseLimits, schemas: configuration.schemas, registry: registry, accessControl: accessControl,
                           replayGuard: replayGuard, anomaly: anomaly, committer: committer, signer: signer, services: services,
-                          outboxWakeup: wakeup, dispatcher: dispatcher, privacy: privacy, jobs: jobs, desk: CriticalCommandDesk(smki: smki, inventory: inventory), logger: logger)
+                          outboxWakeup: wakeup, dispatcher: dispatcher, privacy: privacy, jobs: jobs, desk: CriticalCommandDesk(smki: smki, inventory: inventory), commands: commands, logger: logger)
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         delivery = ResponseDelivery(store: store, committer: committer, registry: registry, client: httpClient,
                                     policy: configuration.delivery, wakeup: wakeup, jobs: jobs, logger: logger)

@@ -91,20 +91,24 @@ final class ScheduleBook: Sendable {
 
 /// Firmware distributions (11.1, 11.4) in memory: which devices have one in progress.
 final class FirmwareBook: Sendable {
-    private let inProgress = Mutex<[EUI64: String]>([:])
+    private let inProgress = Mutex<[EUI64: FirmwareRecord]>([:])
 
     func load(_ records: [FirmwareRecord]) {
         inProgress.withLock { map in
             map = [:]
-            for record in records { for device in record.devices { map[device] = record.requestID } }
+            for record in records { for device in record.devices { map[device] = record } }
         }
     }
 
-    func distribution(for device: EUI64) -> String? { inProgress.withLock { $0[device] } }
+    func distribution(for device: EUI64) -> String? { inProgress.withLock { $0[device]?.requestID } }
+
+    /// The image distributed to a device: its version and SHA-256, which a device holding
+    /// it compares with 11.3's FirmwareHash.
+    func image(for device: EUI64) -> FirmwareRecord? { inProgress.withLock { $0[device] } }
 
     func apply(_ mutations: [Mutation]) {
         inProgress.withLock { map in
-            for case .putFirmware(let record) in mutations { for device in record.devices { map[device] = record.requestID } }
+            for case .putFirmware(let record) in mutations { for device in record.devices { map[device] = record } }
         }
     }
 }

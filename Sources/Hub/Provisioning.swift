@@ -78,7 +78,7 @@ public enum Provisioning {
     /// The devices of DCC Boxed's default premises.
     public static let defaultDevices: [(eui: EUI64, type: DeviceType)] = [
         (EUI64(0x00DB_1234_5678_90A0), .esme), (EUI64(0x00DB_1234_5678_90A1), .gsme), (EUI64(0x00DB_1234_5678_90A2), .chf),
-        (EUI64(0x00DB_1234_5678_90A3), .gpf), (EUI64(0x00DB_1234_5678_90A4), .ihd), (EUI64(0x00DB_1234_5678_90A5), .ppmid),
+        (EUI64(0x00DB_1234_5678_90A3), .gpf), (EUI64(0x00DB_1234_5678_90A4), .ppmid), (EUI64(0x00DB_1234_5678_90A5), .ihd),
         (EUI64(0x00DB_1234_5678_90A6), .hcalcs),
     ]
     public static let defaultMPAN = "1312345678111"

@@ -9,7 +9,7 @@ import TestSupport
 
 let esme = EUI64(0x00DB_1234_5678_90A0)
 let gsme = EUI64(0x00DB_1234_5678_90A1)
-let ihd = EUI64(0x00DB_1234_5678_90A4)
+let ihd = EUI64(0x00DB_1234_5678_90A5)
 
 func readRegisters(from originator: EUI64 = Provisioning.supplier, to target: EUI64 = esme, variant: String = "1") -> String {
     requestXML(originator: originator, target: target, commandVariant: variant, srv: "4.1.1", body: "<sr:ReadInstantaneousImportRegisters/>")

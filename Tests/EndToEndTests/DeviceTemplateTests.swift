@@ -47,7 +47,7 @@ import TestSupport
         if template.srv == "8.7.2" || template.srv == "8.8.2" {
             // A meter joins the premises' IHD; a HAN device joins the ESME.
             let meter = xml.contains(":00-DB-12-34-56-78-90-A0:") || xml.contains(":00-DB-12-34-56-78-90-A1:")
-            let other = meter ? "00-DB-12-34-56-78-90-A4" : "00-DB-12-34-56-78-90-A0"
+            let other = meter ? "00-DB-12-34-56-78-90-A5" : "00-DB-12-34-56-78-90-A0"
             xml = xml.replacing(/<sr:OtherDeviceID>[^<]*<\/sr:OtherDeviceID>/, with: "<sr:OtherDeviceID>\(other)</sr:OtherDeviceID>")
         }
         return xml

@@ -1,5 +1,6 @@
 import DUIS
 import Foundation
+import GBCS
 import Hub
 import SMKI
 import Testing
@@ -69,7 +70,17 @@ import TestSupport
             // Command variant 2 (local delivery only) goes to the Non-Device Service.
             let local = variant.commandVariant == "2"
             let answer = try await client.post(signed, to: local ? .nonDevice : .sendCommand)
-            #expect(answer.status == 200 && answer.code == "I99", "\(variant): \(answer.status) \(answer.code ?? "no code") \(answer.reason ?? answer.text.prefix(300).description)")
+            // Command variant 2 answers at once with the command for local delivery; 3 also
+            // sends it over the SM WAN. That command is MAC'd by DCC for the device.
+            #expect(answer.status == 200 && answer.code == (local ? "I0" : "I99"),
+                    "\(variant): \(answer.status) \(answer.code ?? "no code") \(answer.reason ?? answer.text.prefix(300).description)")
+            if variant.commandVariant != "1" {
+                let document = try XMLDocument.parse(answer.body)
+                let tree = ElementTree(try #require(document.root))
+                let octets = try #require(tree.descendant("Body", "ResponseMessage", "LocalCommand")?.value("GBCSPayload").flatMap { Data(base64Encoded: $0) },
+                                          "\(variant): a LocalCommand")
+                #expect(try GBCSFrame.decode([UInt8](octets)).verifyMAC(keys: hub.hub.smki) == .valid, "\(variant): DCC's MAC")
+            }
             if answer.code == "I99" { sent[requestID] = variant }
         }
         let responses = await waitForResponses(receiver, requestIDs: Set(sent.keys))

@@ -23,7 +23,7 @@ import TestSupport
     }
 
     func check(_ keys: SMKIRepository) throws {
-        let esme = EUI64(0x00DB_1234_5678_90A0), ihd = EUI64(0x00DB_1234_5678_90A4)
+        let esme = EUI64(0x00DB_1234_5678_90A0), ihd = EUI64(0x00DB_1234_5678_90A5)
         #expect(keys.isDevice(esme) && !keys.isDevice(ihd) && !keys.isDevice(Provisioning.supplier))
         // An IHD (Type 2) holds no SMKI keys.
         #expect(keys.keyAgreementKey(of: ihd) == nil)
