@@ -1,3 +1,4 @@
+import Crypto
 import Devices
 import DUIS
 import Foundation
@@ -28,9 +29,9 @@ import TestSupport
         var esme: EUI64 { premises.eui(.esme) }
 
         /// Sends the request with command variant 4; returns the pre-command and its counter.
-        func transform(srv: String, body: String, expect code: String = "I0") async throws -> (GBCSFrame, UInt64)? {
+        func transform(srv: String, body: String, expect code: String = "I0", as originator: EUI64? = nil) async throws -> (GBCSFrame, UInt64)? {
             let counter = Counters.next()
-            let xml = requestXML(originator: supplier, target: esme, commandVariant: "4", srv: srv, body: body)
+            let xml = requestXML(originator: originator ?? supplier, target: esme, commandVariant: "4", srv: srv, body: body)
             let answer = try await client.post(try client.sign(xml, counter: counter), to: .transform)
             #expect(answer.code == code, "\(srv) transform: \(answer.code ?? "no code") \(answer.refusal)")
             guard answer.code == "I0" else { return nil }
@@ -42,9 +43,10 @@ import TestSupport
         }
 
         /// Sends a signed pre-command (base64 of `octets`) with the transform's counter.
-        func send(srv: String, _ octets: [UInt8], counter: UInt64, variant: String = "5", service: DUISService = .sendCommand) async throws -> DUISClient.Answer {
+        func send(srv: String, _ octets: [UInt8], counter: UInt64, variant: String = "5", service: DUISService = .sendCommand,
+                  as originator: EUI64? = nil) async throws -> DUISClient.Answer {
             let body = "<sr:SignedPreCommand><sr:GBCSPayload>\(Data(octets).base64EncodedString())</sr:GBCSPayload></sr:SignedPreCommand>"
-            let xml = requestXML(originator: supplier, target: esme, commandVariant: variant, srv: srv, body: body)
+            let xml = requestXML(originator: originator ?? supplier, target: esme, commandVariant: variant, srv: srv, body: body)
             return try await client.post(try client.sign(xml, counter: counter), to: service)
         }
 
@@ -53,11 +55,12 @@ import TestSupport
         }
 
         /// Transform, sign, send (5), and the device's answer.
-        func run(srv: String, body: String) async throws -> DUISMessage {
-            let (preCommand, counter) = try #require(try await transform(srv: srv, body: body))
-            let answer = try await send(srv: srv, try signed(preCommand, by: supplier), counter: counter)
+        func run(srv: String, body: String, as originator: EUI64? = nil) async throws -> DUISMessage {
+            let user = originator ?? supplier
+            let (preCommand, counter) = try #require(try await transform(srv: srv, body: body, as: user))
+            let answer = try await send(srv: srv, try signed(preCommand, by: user), counter: counter, as: user)
             #expect(answer.code == "I99", "\(srv) send: \(answer.code ?? "") \(answer.refusal)")
-            let requestID = "\(supplier):\(esme):\(counter)"
+            let requestID = "\(user):\(esme):\(counter)"
             let responses = await waitForResponses(receiver, requestIDs: [requestID])
             return try #require(responses[requestID], "the device's answer to \(srv)")
         }
@@ -215,6 +218,79 @@ import TestSupport
         let answer = try await session.send(srv: "7.2", signed, counter: counter)
         #expect(answer.code == "I99", "\(answer.refusal)")
         #expect(try await session.supplyState() == "Disabled")
+        await session.hub.stop()
+        await session.receiver.stop()
+    }
+
+    /// A change of supplier's credentials (6.15.1): the old supplier replaces the supplier
+    /// role's certificates on the meter with the new supplier's; from then on the meter
+    /// refuses a critical command the old supplier signs (DCC still lets it through: the
+    /// registration has not changed yet), and runs the new supplier's.
+    @Test func afterACredentialsUpdateTheMeterTrustsTheNewSupplierOnly() async throws {
+        let session = try await Self.start()
+        let keystore = session.hub.keystore
+        func certificate(_ usage: Keystore.Usage) throws -> String {
+            let entry = try #require(keystore.entries.first { $0.eui == session.otherSupplier && $0.role == RemotePartyRole.supplier && $0.usage == usage })
+            return Data(entry.certificate.der).base64EncodedString()
+        }
+        let pki = try TestPKI.load(from: session.hub.dataDirectory.appendingPathComponent("smki"))
+        let body = """
+        <sr:UpdateSecurityCredentialsKRP><sr:RemotePartyRole>Supplier</sr:RemotePartyRole>
+        <sr:RemotePartyFloorSeqNumber>0</sr:RemotePartyFloorSeqNumber><sr:RemotePartyPrepaymentTopUpFloorSeqNumber>0</sr:RemotePartyPrepaymentTopUpFloorSeqNumber>
+        <sr:ReplacementCertificates><sr:SupplierOrNetworkOperatorCertificates>
+        <sr:DigitalSigningCertificate>\(try certificate(.digitalSignature))</sr:DigitalSigningCertificate>
+        <sr:KeyAgreementCertificate>\(try certificate(.keyAgreement))</sr:KeyAgreementCertificate>
+        <sr:KeyAgreementTopUpCertificate>\(try certificate(.keyAgreement))</sr:KeyAgreementTopUpCertificate>
+        </sr:SupplierOrNetworkOperatorCertificates></sr:ReplacementCertificates>
+        <sr:CertificationPathCertificates><sr:Certificate>\(Data(pki.issuingCA.der).base64EncodedString())</sr:Certificate></sr:CertificationPathCertificates>
+        <sr:ApplyTimeBasedCPVChecks>false</sr:ApplyTimeBasedCPVChecks></sr:UpdateSecurityCredentialsKRP>
+        """
+        let update = try await session.run(srv: "6.15.1", body: body)
+        #expect(update.code == "I0" && update.rsp?.attributes["MessageSuccess"] != "false", "\(update.text.suffix(600))")
+
+        // The old supplier, still registered with DCC: refused by the meter, nothing runs.
+        let old = try await session.run(srv: "7.2", body: "<sr:DisableSupply/>")
+        #expect(old.rsp?.attributes["MessageSuccess"] == "false", "the meter refuses the old supplier: \(old.text.suffix(400))")
+        #expect(try await session.supplyState() == "Enabled")
+
+        // The new supplier, once DCC's registration data name it: the meter acts.
+        let registration: [Mutation] = [.putRegistration(RegistrationRecord(mpxn: session.premises.importMPAN, role: .is, party: session.otherSupplier,
+                                                                           from: Timestamp.now().adding(milliseconds: -1000)))]
+        try await session.hub.hub.store.apply(registration)
+        session.hub.hub.inventory.apply(registration)
+        let new = try await session.run(srv: "7.2", body: "<sr:DisableSupply/>", as: session.otherSupplier)
+        #expect(new.rsp?.attributes["MessageSuccess"] != "false", "\(new.text.suffix(400))")
+        await session.hub.stop()
+        await session.receiver.stop()
+    }
+
+    /// Firmware: an image distributed with 11.1, activated with 11.3 (its SHA-256 as the
+    /// hash): the meter then runs and reports the new version (11.2), and DCC's inventory
+    /// records it; an activation whose hash is not the image's changes nothing.
+    @Test func activatedFirmwareIsWhatTheMeterAndTheInventoryReport() async throws {
+        let session = try await Self.start()
+        let image = [UInt8]((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let hash = Hex.encode(Array(SHA256.hash(data: image)), uppercase: true)
+        let distribute = requestXML(originator: session.supplier, target: Provisioning.dccEUI, commandVariant: "8", srv: "11.1", body: """
+            <sr:UpdateFirmware><sr:FirmwareImage>\(Data(image).base64EncodedString())</sr:FirmwareImage><sr:FirmwareVersion>0002A001</sr:FirmwareVersion>
+            <sr:DeviceIDList>\(session.esme)</sr:DeviceIDList></sr:UpdateFirmware>
+            """)
+        let distributed = try await session.client.post(try session.client.sign(distribute, counter: Counters.next()), to: .nonDevice)
+        #expect(distributed.code == "I0", "\(distributed.refusal)")
+
+        let wrong = try await session.run(srv: "11.3", body: "<sr:ActivateFirmware><sr:FirmwareHash>\(String(repeating: "AB", count: 32))</sr:FirmwareHash></sr:ActivateFirmware>")
+        #expect(wrong.rsp?.attributes["MessageSuccess"] == "false" || wrong.values("ActivateImageResponseCode").first != "success", "\(wrong.text.suffix(400))")
+        #expect(session.hub.hub.inventory.device(session.esme)?.firmwareVersion != "0002A001")
+
+        let activated = try await session.run(srv: "11.3", body: "<sr:ActivateFirmware><sr:FirmwareHash>\(hash)</sr:FirmwareHash></sr:ActivateFirmware>")
+        #expect(activated.values("FirmwareVersion") == ["0002A001"], "\(activated.text.suffix(400))")
+        // The meter reports it, and so does DCC's inventory.
+        let counter = Counters.next()
+        let read = requestXML(originator: session.supplier, target: session.esme, commandVariant: "1", srv: "11.2", body: "<sr:ReadFirmwareVersion/>")
+        #expect(try await session.client.post(try session.client.sign(read, counter: counter), to: .sendCommand).code == "I99")
+        let requestID = "\(session.supplier):\(session.esme):\(counter)"
+        #expect(await waitForResponses(session.receiver, requestIDs: [requestID])[requestID]?.values("FirmwareVersion") == ["0002A001"])
+        #expect(session.hub.hub.inventory.device(session.esme)?.firmwareVersion == "0002A001")
         await session.hub.stop()
         await session.receiver.stop()
     }
