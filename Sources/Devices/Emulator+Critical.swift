@@ -114,6 +114,7 @@ extension DeviceEmulator {
             // Some answers must carry a response code even when nothing ran.
             return Self.unexecutedAnswer(srv) ?? DataNode(element)
         }
+        if let answer = actOnTariffAndPrepayment(&context, &state) { return answer }
         switch srv {
         case "7.1": return switchSupply(&context, &state, to: .enabled, element: element)
         case "7.2": return switchSupply(&context, &state, to: .disabled, element: element)
@@ -128,7 +129,7 @@ extension DeviceEmulator {
     /// The MMC element of each critical SRV's answer.
     static let criticalResponses: [String: String] = [
         "7.1": "EnableSupplyRsp", "7.2": "DisableSupplyRsp", "7.3": "ArmSupplyRsp",
-    ]
+    ].merging(tariffAndPrepaymentResponses) { first, _ in first }
 
     /// 7.1, 7.2, 7.3: the meter's supply switch (or the gas meter's valve). Armed is off
     /// until the consumer presses the meter's button; the meter reads no consumption while

@@ -156,6 +156,9 @@ public struct DeviceEmulator: Sendable {
     // MARK: - Execution
 
     public func execute(_ command: DeviceCommand, model: PremisesModel, state: inout PremisesState, at time: Timestamp) -> DeviceOutcome {
+        // The model with the tariff, payment mode and prepayment configuration in force for
+        // the target's fuel (critical commands change them; Emulator+TariffAndPrepayment).
+        let model = Self.modelInForce(model, state, at: time, for: command.targetType)
         var context = Context(command: command, model: model, time: time, engine: engine)
         let body: DataNode
         if ServiceCatalogue.variant(command.srv)?.isCritical == true {
@@ -274,10 +277,10 @@ public struct DeviceEmulator: Sendable {
         case "4.8.3": return exportProfile(&context, state)
         case "4.10": return networkData(&context, state)
         case "4.11.1": return tariffPrimary(&context, state)
-        case "4.11.2": return tariffSecondary(&context)
+        case "4.11.2": return tariffSecondary(&context, state)
         case "4.12.1": return maximumDemandImport(&context, state)
         case "4.12.2": return maximumDemandExport(&context, state)
-        case "4.13": return prepaymentConfiguration(&context)
+        case "4.13": return prepaymentConfiguration(&context, state)
         case "4.14": return prepaymentDailyReadLog(&context, state)
         case "4.15": return loadLimitData(&context, state)
         case "4.16": return activePower(&context, state)
@@ -482,23 +485,23 @@ public struct DeviceEmulator: Sendable {
         let limit = Int64(model.prepaymentConfiguration.emergencyCreditLimit)
         let meterBalance = model.prepayment ? max(0, balance) : -(fuel == .electricity ? checkpoint.periodElectricityCost : checkpoint.periodGasCost) / MeterCheckpoint.micro
         let emergency = model.prepayment ? max(0, limit + min(0, balance)) : 0
-        let timeDebt = fuel == .electricity ? checkpoint.timeDebt : 0
-        let paymentDebt = fuel == .electricity ? checkpoint.paymentDebt : 0
+        // Each meter's own debts: two time-based, one payment-based (2.3 sets them).
+        let (timeDebt, timeDebt2, paymentDebt) = checkpoint.debts(fuel)
         var nodes: [DataNode] = []
         if operational {
-            nodes.append(DataNode("AccumulatedDebtRegister", text: String(timeDebt + paymentDebt)))
+            nodes.append(DataNode("AccumulatedDebtRegister", text: String(timeDebt + timeDebt2 + paymentDebt)))
             nodes.append(DataNode("EmergencyCreditBalance", text: String(emergency)))
             nodes.append(DataNode("MeterBalance", text: String(meterBalance)))
             nodes.append(DataNode("PaymentDebtRegister", text: String(paymentDebt)))
             nodes.append(DataNode("TimeDebtRegisters1", text: String(timeDebt)))
-            nodes.append(DataNode("TimeDebtRegisters2", text: "0"))
+            nodes.append(DataNode("TimeDebtRegisters2", text: String(timeDebt2)))
             if let time { nodes.append(DataNode("Timestamp", text: time.iso8601)) }
         } else {
             nodes.append(DataNode("EmergencyCreditBalance", text: String(emergency)))
-            nodes.append(DataNode("AccumulatedDebtRegister", text: String(timeDebt + paymentDebt)))
+            nodes.append(DataNode("AccumulatedDebtRegister", text: String(timeDebt + timeDebt2 + paymentDebt)))
             nodes.append(DataNode("PaymentDebtRegister", text: String(paymentDebt)))
             nodes.append(DataNode("TimeDebtRegister1", text: String(timeDebt)))
-            nodes.append(DataNode("TimeDebtRegister2", text: "0"))
+            nodes.append(DataNode("TimeDebtRegister2", text: String(timeDebt2)))
             nodes.append(DataNode("MeterBalance", text: String(meterBalance)))
         }
         return nodes

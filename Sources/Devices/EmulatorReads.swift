@@ -58,7 +58,7 @@ extension DeviceEmulator {
             rsp.add("Electricity") { electricity in
                 electricity.add("TariffTOURegisterCollection") { collection in
                     for rate in 0..<touRates(context) {
-                        collection.add("TOUPrimaryRegisterValue", String(checkpoint.tou[rate]), attributes: [("index", String(rate + 1))])
+                        collection.add("TOUPrimaryRegisterValue", String(checkpoint.tou.register(rate)), attributes: [("index", String(rate + 1))])
                     }
                 }
             }
@@ -71,7 +71,7 @@ extension DeviceEmulator {
         var rsp = DataNode("ReadInstantaneousImportTOUWithBlocksMatricesRsp")
         rsp.add("TariffBlockTOURegisterCollection") { collection in
             collection.add(DataNode("TariffBlock", attributes: [("index", "1")], children:
-                (0..<touRates(context)).map { DataNode("RegisterMatrixTOUValue", text: String(checkpoint.tou[$0]), attributes: [("index", String($0 + 1))]) }
+                (0..<touRates(context)).map { DataNode("RegisterMatrixTOUValue", text: String(checkpoint.tou.register($0)), attributes: [("index", String($0 + 1))]) }
                     + [DataNode("CounterMatrixTOUValue", text: String(checkpoint.periodImportWh), attributes: [("index", "1")])]))
         }
         return rsp
@@ -97,12 +97,9 @@ extension DeviceEmulator {
     // MARK: - Billing logs
 
     func changeOfModeLog(_ context: inout Context, _ state: PremisesState) -> DataNode {
-        // Payment mode and tariff changes are critical commands (the GBCS step of gbsm), so
-        // no change has triggered a billing data log entry yet.
-        var rsp = DataNode("RetrieveCoMOrTariffTriggeredBillingDataLogRsp")
-        rsp.add(DataNode(context.fuel == .gas ? "Gas" : "Electricity"))
-        context.note = "no change of mode or tariff recorded"
-        return rsp
+        // The entries tariff, price and payment mode changes (1.1.x, 1.2.x, 1.6) took
+        // (Emulator+TariffAndPrepayment).
+        changeOfModeOrTariffLog(&context, state)
     }
 
     func billingCalendarLog(_ context: inout Context, _ state: PremisesState) -> DataNode {
@@ -128,24 +125,26 @@ extension DeviceEmulator {
                         item.add("Timestamp", entry.at.iso8601)
                         item.add("ActiveImportRegisterValueConsumption", entry.importWh)
                         for rate in 0..<touRates(context) {
-                            item.add("TariffTOURegisterMatrixValue", String(entry.tou[rate]), attributes: [("index", String(rate + 1))])
+                            item.add("TariffTOURegisterMatrixValue", String(entry.tou.register(rate)), attributes: [("index", String(rate + 1))])
                         }
                         item.add("TariffTOUBlock1RegisterMatrixValue", String(entry.blocks.first ?? 0), attributes: [("index", "1")])
                     }
                 }
             }
-            if context.model.prepayment {
-                for entry in entries {
-                    let balance = gas ? entry.gasBalance : entry.electricityBalance
-                    branch.add(gas ? "GSMEBillingPrepaymentDataLogEntry" : "ESMEBillingPrepaymentDataLogEntry") { item in
-                        item.add("AccumulatedDebtRegister", gas ? 0 : entry.timeDebt + entry.paymentDebt)
-                        item.add("EmergencyCreditBalance", Int64(context.model.prepaymentConfiguration.emergencyCreditLimit) + min(0, balance))
-                        item.add("MeterBalance", max(0, balance))
-                        item.add("PaymentDebtRegister", gas ? 0 : entry.paymentDebt)
-                        item.add("TimeDebtRegisters1", gas ? 0 : entry.timeDebt)
-                        item.add("TimeDebtRegisters2", 0)
-                        item.add("Timestamp", entry.at.iso8601)
-                    }
+            // Each entry with the payment mode and emergency credit limit of its time (they
+            // change with 1.6 and 2.1, TariffAndPrepayment).
+            for entry in entries {
+                let inForce = Self.modelInForce(context.model, state, at: entry.at, for: context.command.targetType)
+                guard inForce.prepayment else { continue }
+                let balance = gas ? entry.gasBalance : entry.electricityBalance
+                branch.add(gas ? "GSMEBillingPrepaymentDataLogEntry" : "ESMEBillingPrepaymentDataLogEntry") { item in
+                    item.add("AccumulatedDebtRegister", gas ? 0 : entry.timeDebt + entry.timeDebt2 + entry.paymentDebt)
+                    item.add("EmergencyCreditBalance", Int64(inForce.prepaymentConfiguration.emergencyCreditLimit) + min(0, balance))
+                    item.add("MeterBalance", max(0, balance))
+                    item.add("PaymentDebtRegister", gas ? 0 : entry.paymentDebt)
+                    item.add("TimeDebtRegisters1", gas ? 0 : entry.timeDebt)
+                    item.add("TimeDebtRegisters2", gas ? 0 : entry.timeDebt2)
+                    item.add("Timestamp", entry.at.iso8601)
                 }
             }
         }
@@ -197,7 +196,7 @@ extension DeviceEmulator {
                     entry.add("Electricity") { branch in
                         branch.add("ElecActiveImportRegisterConsumption", checkpoint.importWh)
                         for rate in 0..<rates {
-                            branch.add("TariffTOURegisterMatrixValue", String(checkpoint.tou[rate]), attributes: [("index", String(rate + 1))])
+                            branch.add("TariffTOURegisterMatrixValue", String(checkpoint.tou.register(rate)), attributes: [("index", String(rate + 1))])
                         }
                         branch.add("TariffTOUBlock1RegisterMatrixValue", String(checkpoint.periodImportWh), attributes: [("index", "1")])
                     }
@@ -250,7 +249,9 @@ extension DeviceEmulator {
             _ = context.engine.walk(context.model, state, from: days.lowerBound, through: days.upperBound) { checkpoint, readings in
                 let at = DayReadings.slotStart(day: readings.day, slot: 0)
                 guard at >= start, at <= end else { return }
-                log.add(DataNode("LogEntry", children: prepaymentData(checkpoint, fuel: fuel, model: context.model, at: at, operational: true)))
+                // The payment mode and limits of the entry's day (TariffAndPrepayment).
+                let inForce = Self.modelInForce(context.model, state, at: at, for: context.command.targetType)
+                log.add(DataNode("LogEntry", children: prepaymentData(checkpoint, fuel: fuel, model: inForce, at: at, operational: true)))
             }
         }
         rsp.add(log)
@@ -374,74 +375,8 @@ extension DeviceEmulator {
     }
 
     func tariffPrimary(_ context: inout Context, _ state: PremisesState) -> DataNode {
-        var rsp = DataNode("ReadTariffPrimaryElementRsp")
-        let slot = context.time.timeOfDay.minutes / 30
-        if context.fuel == .gas, let tariff = context.model.gasTariff {
-            rsp.add("Gas") { gas in
-                gas.add("PrimaryActiveTariffPrice", tariff.price)
-                gas.add("PrimaryActiveTariffPriceScale", 0)
-                gas.add("CurrencyUnitsLabel", "GBP")
-                gas.add("StandingCharge", tariff.standingCharge)
-                gas.add("TariffSwitchingTable") { table in
-                    table.add("DayProfiles") { $0.add("DayProfile") { day in day.add("DayName", 1); day.addEmpty("BlockTariff") } }
-                    table.add("WeekProfiles") { weeks in
-                        weeks.add("WeekProfile") { week in
-                            week.add("WeekName", 1)
-                            for index in 1...7 { week.add("ReferencedDay", "1", attributes: [("index", String(index))]) }
-                        }
-                    }
-                    table.add("Seasons") { $0.add("Season") { season in season.addEmpty("SeasonStartDate"); season.add("ReferencedWeekName", 1) } }
-                }
-                gas.add("BlockTariff") { $0.add("BlockPrice", String(tariff.price), attributes: [("index", "1")]) }
-            }
-            return rsp
-        }
-        let tariff = context.model.electricityTariff
-        let (prices, priceScale) = Self.scaled(tariff.prices)
-        let (standing, standingScale) = Self.scaled([tariff.standingCharge])
-        rsp.add("Electricity") { electricity in
-            electricity.add("PrimaryActiveTariffPrice", tariff.prices[tariff.rate(slot: slot) - 1])
-            electricity.add("CurrencyUnitsLabel", "GBP")
-            electricity.add("CurrencyUnitsName", "Millipence")
-            electricity.add("StandingCharge", standing[0])
-            electricity.add("StandingChargeScale", standingScale)
-            electricity.add("PriceScale", priceScale)
-            electricity.add("TariffTOUPriceMatrix") { matrix in
-                for (index, price) in prices.enumerated() { matrix.add("TariffTOUPrice", String(price), attributes: [("index", String(index + 1))]) }
-            }
-            electricity.add("TariffSwitchingTable") { table in
-                table.add("DayProfiles") { profiles in
-                    profiles.add("DayProfile") { day in
-                        day.add("Day", 1)
-                        var previous: UInt8 = 0
-                        for (slot, rate) in tariff.switching.enumerated() where rate != previous {
-                            day.add("ProfileSchedule") { $0.add("StartTime", DeviceFormat.time(minutes: slot * 30)); $0.add("TOUTariffAction", Int(rate)) }
-                            previous = rate
-                        }
-                    }
-                }
-                table.add("WeekProfiles") { weeks in
-                    weeks.add("WeekProfile") { week in
-                        week.add("WeekName", 1)
-                        for index in 1...7 { week.add("ReferencedElecDay", "1", attributes: [("index", String(index))]) }
-                    }
-                }
-                table.add("Seasons") { seasons in
-                    seasons.add("Season") { season in
-                        season.add("SeasonName", "AllYear")
-                        season.add("SeasonStartDate") { date in
-                            date.add("Year") { $0.addEmpty("NonSpecifiedYear") }
-                            date.add("Month") { $0.add("SpecifiedMonth", 1) }
-                            date.add("DayOfMonth") { $0.add("SpecifiedDayOfMonth", 1) }
-                            date.add("DayOfWeek") { $0.addEmpty("NonSpecifiedDayOfWeek") }
-                        }
-                        season.add("ReferencedWeekName", 1)
-                    }
-                }
-            }
-        }
-        context.note = "\(tariff.kind.rawValue) tariff, \(tariff.prices.count) rates"
-        return rsp
+        // The primary element in force, as 1.1.1 and 1.2.1 leave it (Emulator+TariffAndPrepayment).
+        tariffPrimaryInForce(&context, state)
     }
 
     func tariffSecondary(_ context: inout Context) -> DataNode {

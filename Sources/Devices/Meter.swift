@@ -44,6 +44,8 @@ public struct BillingSnapshot: Sendable, Hashable {
     public var gasBalance: Int64
     public var timeDebt: Int64
     public var paymentDebt: Int64
+    /// The second time-based debt (2.3, TariffAndPrepayment).
+    public var timeDebt2: Int64 = 0
     /// The fuel billed, when a billing calendar (6.8) bills one fuel alone; nil for both.
     public var fuel: Fuel? = nil
 }
@@ -89,6 +91,19 @@ public struct MeterCheckpoint: Sendable, Hashable {
     /// Billing data log (at most 12) and change-of-mode/tariff log entries.
     public var billing: [BillingSnapshot] = []
     public var loadLimitCounter = 0
+    // TariffAndPrepayment (critical commands): the second time-based debt and the gas meter's
+    // debts (2.3), pence; the block counters (of the billing period starting
+    // `blockCountersPeriod`) and registers (cumulative) of a block tariff's 8 × 4 blocks
+    // (block tariff k, block b at 4k + b), Wh, empty until a block tariff is used; and the
+    // billing data log entries tariff and payment mode changes took.
+    public var timeDebt2: Int64 = 0
+    public var gasTimeDebt: Int64 = 0
+    public var gasTimeDebt2: Int64 = 0
+    public var gasPaymentDebt: Int64 = 0
+    public var blockCounters: [Int64] = []
+    public var blockCountersPeriod: Int32 = 0
+    public var blockRegisters: [Int64] = []
+    public var changeBilling: [ChangeBillingEntry] = []
 
     public static let micro: Int64 = 1_000_000
 
@@ -259,12 +274,17 @@ public final class MeterEngine: Sendable {
         var checkpoint = self.checkpoint(model, state, day: day)
         let readings = self.readings(model, state, day: day)
         advance(&checkpoint, readings, model: model, state: state, through: completed, events: nil)
-        // Credits in the half hour under way count at once.
+        // Credits in the half hour under way count at once; so do the tariff and prepayment
+        // commands' adjustments and billing data log entries (TariffAndPrepayment).
         let slotStart = Timestamp(dayNumber: day, slot: completed).milliseconds
+        let plan = MeterDayPlan(model: model, state: state, day: day)
+        let slot = min(47, completed)
+        plan.captureBilling(&checkpoint, from: slotStart, until: time.milliseconds + 1, model: model, state: state)
         for topUp in state.topUps where topUp.at.milliseconds >= slotStart && topUp.at <= time {
             credit(&checkpoint, fuel: topUp.fuel, pence: Int64(topUp.pence), at: topUp.at, kind: .utrnTopUp,
-                   config: model.prepaymentConfiguration, events: nil)
+                   recovery: plan.recoveryPerPayment(topUp.fuel, slot), events: nil)
         }
+        plan.applyAdjustments(&checkpoint, from: slotStart, until: time.milliseconds + 1)
         return (checkpoint, readings, completed)
     }
 
@@ -290,8 +310,11 @@ public final class MeterEngine: Sendable {
         let day = checkpoint.day
         let micro = MeterCheckpoint.micro
         let tariff = model.electricityTariff
-        let prepayment = model.prepayment
-        let config = model.prepaymentConfiguration
+        // The tariffs and prepayment settings of each half hour: the model's, or as critical
+        // commands (1.1.x, 1.2.x, 1.6, 2.1, 2.3) set them from their times (TariffAndPrepayment).
+        let plan = MeterDayPlan(model: model, state: state, day: day)
+        let prepayment = plan.firstAccounts.electricity.prepayment
+        let gasPrepayment = plan.firstAccounts.gas.prepayment
         let dayStartMs = Timestamp(dayNumber: day).milliseconds
         // A new billing period on the first of the month: the billing data log takes the
         // registers as they stand, and the period counters restart. Billing calendars (6.8)
@@ -303,8 +326,8 @@ public final class MeterEngine: Sendable {
                     at: DayReadings.slotStart(day: day, slot: 0), importWh: checkpoint.importWh, tou: checkpoint.tou,
                     blocks: [checkpoint.periodImportWh], gasLitres: checkpoint.gasLitres,
                     electricityBalance: prepayment ? checkpoint.electricityBalance / micro : -checkpoint.periodElectricityCost / micro,
-                    gasBalance: prepayment ? checkpoint.gasBalance / micro : -checkpoint.periodGasCost / micro,
-                    timeDebt: checkpoint.timeDebt, paymentDebt: checkpoint.paymentDebt))
+                    gasBalance: gasPrepayment ? checkpoint.gasBalance / micro : -checkpoint.periodGasCost / micro,
+                    timeDebt: checkpoint.timeDebt, paymentDebt: checkpoint.paymentDebt, timeDebt2: checkpoint.timeDebt2))
                 if checkpoint.billing.count > 12 { checkpoint.billing.removeFirst(checkpoint.billing.count - 12) }
             }
             checkpoint.periodStart = day
@@ -323,25 +346,24 @@ public final class MeterEngine: Sendable {
         }
         if dayStarting {
             // Standing charges and time-based debt recovery are taken at midnight.
-            let standing = Int64(tariff.standingCharge) * 1000
+            let standing = Int64(plan.electricityStandingCharge) * 1000
             checkpoint.electricityCost += standing
             checkpoint.periodElectricityCost += standing
-            if let gasTariff = model.gasTariff {
-                let gasStanding = Int64(gasTariff.standingCharge) * 1000
+            let midnight = DayReadings.slotStart(day: day, slot: 0)
+            if let gasStandingCharge = plan.gasStandingCharge {
+                let gasStanding = Int64(gasStandingCharge) * 1000
                 checkpoint.gasCost += gasStanding
                 checkpoint.periodGasCost += gasStanding
-                if prepayment { checkpoint.gasBalance -= gasStanding }
+                if gasPrepayment {
+                    checkpoint.gasBalance -= gasStanding
+                    recover(&checkpoint, \.gasTimeDebt, perDay: plan.gasDebtRecovery.0, fuel: .gas, at: midnight, events: events)
+                    recover(&checkpoint, \.gasTimeDebt2, perDay: plan.gasDebtRecovery.1, fuel: .gas, at: midnight, events: events)
+                }
             }
             if prepayment {
                 checkpoint.electricityBalance -= standing
-                if checkpoint.timeDebt > 0 {
-                    let recovered = min(checkpoint.timeDebt, Int64(config.debtRecoveryPerDay))
-                    checkpoint.timeDebt -= recovered
-                    checkpoint.electricityBalance -= recovered * micro
-                    let event = CreditEvent(at: DayReadings.slotStart(day: day, slot: 0), fuel: .electricity, kind: .debtRecovered, pence: recovered)
-                    record(&checkpoint.debtPayments, event, limit: 10)
-                    events?(event)
-                }
+                recover(&checkpoint, \.timeDebt, perDay: plan.debtRecovery.0, fuel: .electricity, at: midnight, events: events)
+                recover(&checkpoint, \.timeDebt2, perDay: plan.debtRecovery.1, fuel: .electricity, at: midnight, events: events)
             }
         }
         // The consumer checks the balance at 09:00 local time.
@@ -353,6 +375,7 @@ public final class MeterEngine: Sendable {
         for slot in 0..<slots {
             let slotStart = dayStartMs + Int64(slot) * 1_800_000
             let slotEnd = slotStart + 1_800_000
+            if plan.hasChanges { plan.captureBilling(&checkpoint, from: slotStart, until: slotEnd, model: model, state: state) }
             if let billingPlan { billByCalendar(&checkpoint, plan: billingPlan, slot: slot, model: model) }
             for reset in resets where reset.milliseconds < slotEnd && reset.milliseconds >= slotStart {
                 checkpoint.maxImportW = 0
@@ -374,16 +397,23 @@ public final class MeterEngine: Sendable {
             checkpoint.gasTOU += litres
             checkpoint.periodImportWh += importWh
             checkpoint.periodGasLitres += litres
-            let rate = max(1, min(4, tariff.rate(slot: slot)))
-            checkpoint.tou[rate - 1] += importWh
-            let price = Int64(tariff.prices[min(rate, tariff.prices.count) - 1])
-            let cost = importWh * price
+            // The register and price of the tariff in force (TariffAndPrepayment): the model's
+            // unless a command changed it.
+            let cost: Int64
+            if plan.byModel {
+                let rate = max(1, min(4, tariff.rate(slot: slot)))
+                checkpoint.tou[rate - 1] += importWh
+                cost = importWh * Int64(tariff.prices[min(rate, tariff.prices.count) - 1])
+            } else {
+                cost = importWh * plan.chargeImport(slot, importWh, &checkpoint)
+            }
             checkpoint.electricityCost += cost
             checkpoint.periodElectricityCost += cost
             var gasCost: Int64 = 0
-            if let gasTariff = model.gasTariff, litres > 0 {
+            if plan.gasStandingCharge != nil, litres > 0 {
                 let wh = gasConversions.map { GasConversionChange.wh(litres: litres, atMilliseconds: slotStart, changes: $0, model: model) } ?? model.wh(forLitres: litres)
-                gasCost = Int64(wh.rounded()) * Int64(gasTariff.price)
+                gasCost = Int64(wh.rounded())
+                    * (plan.byModel ? Int64(plan.first.gasFlatPrice) : plan.gasPrice(slot, periodLitres: checkpoint.periodGasLitres - litres))
                 checkpoint.gasCost += gasCost
                 checkpoint.periodGasCost += gasCost
             }
@@ -402,22 +432,30 @@ public final class MeterEngine: Sendable {
                 checkpoint.maxPeriodW = importW
                 checkpoint.maxPeriodAt = Timestamp(milliseconds: slotStart)
             }
+            // Each fuel's payment mode and configuration in force (TariffAndPrepayment).
+            let accounts = plan.byModel ? plan.firstAccounts : plan.accounts(slot)
             for topUp in topUps where topUp.at.milliseconds >= slotStart && topUp.at.milliseconds < slotEnd {
-                credit(&checkpoint, fuel: topUp.fuel, pence: Int64(topUp.pence), at: topUp.at, kind: .utrnTopUp, config: config, events: events)
+                credit(&checkpoint, fuel: topUp.fuel, pence: Int64(topUp.pence), at: topUp.at, kind: .utrnTopUp,
+                       recovery: topUp.fuel == .electricity ? accounts.electricity.recovery : accounts.gas.recovery, events: events)
             }
-            guard prepayment else { continue }
+            if plan.hasAdjustments { plan.applyAdjustments(&checkpoint, from: slotStart, until: slotEnd) }
+            let electricityPrepayment = accounts.electricity.prepayment
+            let gasPrepaymentNow = accounts.gas.prepayment
+            guard electricityPrepayment || gasPrepaymentNow else { continue }
+            let config = accounts.electricity.configuration
             let before = checkpoint.electricityBalance
-            checkpoint.electricityBalance -= cost
-            checkpoint.gasBalance -= gasCost
+            if electricityPrepayment { checkpoint.electricityBalance -= cost }
+            if gasPrepaymentNow { checkpoint.gasBalance -= gasCost }
             let low = Int64(config.lowCreditThreshold) * micro
-            if before >= low && checkpoint.electricityBalance < low {
+            if electricityPrepayment && before >= low && checkpoint.electricityBalance < low {
                 events?(CreditEvent(at: Timestamp(milliseconds: slotEnd), fuel: .electricity, kind: .lowCredit, pence: checkpoint.electricityBalance / micro))
             }
             // The household tops up in the morning when the balance is below its habit, or
             // at once when it would otherwise run out of emergency credit.
             let trigger = Int64(model.topUpTrigger) * micro
-            let floor = -Int64(config.emergencyCreditLimit - 100) * micro
-            for fuel in [Fuel.electricity, .gas] where fuel == .electricity || model.hasGas {
+            for fuel in [Fuel.electricity, .gas] where fuel == .electricity ? electricityPrepayment : gasPrepaymentNow && model.hasGas {
+                let account = fuel == .electricity ? accounts.electricity : accounts.gas
+                let floor = -Int64(account.configuration.emergencyCreditLimit - 100) * micro
                 let balance = fuel == .electricity ? checkpoint.electricityBalance : checkpoint.gasBalance
                 if (slot == checkSlot && balance < trigger) || balance < floor {
                     var added: Int64 = 0
@@ -425,26 +463,29 @@ public final class MeterEngine: Sendable {
                     while current < trigger && added < 20 * Int64(model.topUpAmount) {
                         let amount = Int64(model.topUpAmount)
                         credit(&checkpoint, fuel: fuel, pence: amount, at: Timestamp(milliseconds: slotStart + 600_000 + Int64(slot) * 1000),
-                               kind: balance < floor ? .emergencyTopUp : .consumerTopUp, config: config, events: events)
+                               kind: balance < floor ? .emergencyTopUp : .consumerTopUp, recovery: account.recovery, events: events)
                         added += amount
                         current = fuel == .electricity ? checkpoint.electricityBalance : checkpoint.gasBalance
                     }
                 }
             }
-            checkpoint.emergencyCreditInUse = checkpoint.electricityBalance < 0
+            if electricityPrepayment { checkpoint.emergencyCreditInUse = checkpoint.electricityBalance < 0 }
         }
         if slots >= 48 {
             checkpoint.day = day + 1
         }
     }
 
+    /// A credit to a meter balance, less the payment-based debt it recovers (`recovery`:
+    /// basis points of the payment; each meter recovers its own debt, TariffAndPrepayment).
     private func credit(_ checkpoint: inout MeterCheckpoint, fuel: Fuel, pence: Int64, at time: Timestamp, kind: CreditEvent.Kind,
-                        config: PrepaymentConfiguration, events: ((CreditEvent) -> Void)?) {
+                        recovery: Int64, events: ((CreditEvent) -> Void)?) {
         var amount = pence
-        if checkpoint.paymentDebt > 0 && fuel == .electricity {
-            let recovered = min(checkpoint.paymentDebt, pence * Int64(config.debtRecoveryPerPayment) / 100)
+        let debt = fuel == .electricity ? checkpoint.paymentDebt : checkpoint.gasPaymentDebt
+        if debt > 0 {
+            let recovered = min(debt, pence * recovery / 10_000)
             if recovered > 0 {
-                checkpoint.paymentDebt -= recovered
+                if fuel == .electricity { checkpoint.paymentDebt -= recovered } else { checkpoint.gasPaymentDebt -= recovered }
                 amount -= recovered
                 let event = CreditEvent(at: time, fuel: fuel, kind: .debtRecovered, pence: recovered)
                 record(&checkpoint.debtPayments, event, limit: 10)
@@ -458,6 +499,23 @@ public final class MeterEngine: Sendable {
         }
         let event = CreditEvent(at: time, fuel: fuel, kind: kind, pence: pence)
         record(&checkpoint.credits, event, limit: 5)
+        events?(event)
+    }
+
+    /// A day's recovery of a time-based debt from its meter's balance, taken at midnight
+    /// (two debts per meter since 2.3, TariffAndPrepayment).
+    private func recover(_ checkpoint: inout MeterCheckpoint, _ debt: WritableKeyPath<MeterCheckpoint, Int64>, perDay: Int64, fuel: Fuel,
+                         at time: Timestamp, events: ((CreditEvent) -> Void)?) {
+        guard checkpoint[keyPath: debt] > 0 else { return }
+        let recovered = min(checkpoint[keyPath: debt], max(0, perDay))
+        checkpoint[keyPath: debt] -= recovered
+        if fuel == .electricity {
+            checkpoint.electricityBalance -= recovered * MeterCheckpoint.micro
+        } else {
+            checkpoint.gasBalance -= recovered * MeterCheckpoint.micro
+        }
+        let event = CreditEvent(at: time, fuel: fuel, kind: .debtRecovered, pence: recovered)
+        record(&checkpoint.debtPayments, event, limit: 10)
         events?(event)
     }
 

@@ -1,4 +1,5 @@
 import DUIS
+import Foundation
 
 public enum SupplyState: String, Sendable, Codable, CaseIterable {
     case enabled = "Enabled", disabled = "Disabled", armed = "Armed"
@@ -215,7 +216,33 @@ public struct PremisesState: Sendable, Hashable, Codable {
     /// The firmware image each device holds (distributed after 11.1; 11.3 activates it).
     public var firmwareImages: [EUI64: HeldFirmwareImage]?
 
+    // MARK: TariffAndPrepayment (critical commands)
+    // Optionals: a state stored before these commands existed decodes with none of them.
+    /// The meters' tariffs and prepayment settings as installed, copied from the model when a
+    /// critical command (1.1.x, 1.2.x, 1.6, 2.1, 2.3) first changed one; nil until then.
+    public var meterSettingsBaseline: MeterSettings?
+    /// Each such change since, in time order: the part it set, in force from its time.
+    public var meterSettingsChanges: [MeterSettingsChange]?
+    /// Money 1.5 and 2.3 moved on the meters and 1.7's block counter resets, in time order.
+    public var meterAdjustments: [MeterAdjustment]?
+
     public init() {}
+
+    /// Reads a stored state. A state stored by an older gbsm lacks the fields added since:
+    /// they take their defaults (the stored object is laid over a fresh state's), so an
+    /// upgrade never leaves a premises unreadable.
+    public static func decode(_ bytes: [UInt8]) throws -> PremisesState {
+        let data = Data(bytes)
+        if let state = try? JSONDecoder().decode(PremisesState.self, from: data) { return state }
+        guard let stored = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(PremisesState())) as? [String: Any]
+        else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "a premises state is not a JSON object")) }
+        merged.merge(stored) { _, storedValue in storedValue }
+        return try JSONDecoder().decode(PremisesState.self, from: JSONSerialization.data(withJSONObject: merged))
+    }
+
+    /// The state as stored.
+    public func encoded() throws -> [UInt8] { Array(try JSONEncoder().encode(self)) }
 
     public static let logCapacity = 100
 

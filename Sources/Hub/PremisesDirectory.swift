@@ -67,7 +67,7 @@ final class PremisesDirectory: Sendable {
         if let cached = states.withLock({ $0[id] }) { return cached }
         var state = PremisesState()
         if let bytes = try await store.deviceState(premises: id) {
-            state = try JSONDecoder().decode(PremisesState.self, from: Data(bytes))
+            state = try PremisesState.decode(bytes)
         }
         remember(id, state)
         return state

@@ -274,9 +274,8 @@ struct FleetCommand: AsyncParsableCommand {
             var states: [Int64: PremisesState] = [:]
             let databasePath = HubConfiguration(dataDirectory: data.url).databasePath
             if FileManager.default.fileExists(atPath: databasePath) {
-                let decoder = JSONDecoder()
                 for (id, bytes) in try await SQLiteStore(path: databasePath).deviceStates() {
-                    if let state = try? decoder.decode(PremisesState.self, from: Data(bytes)) { states[id] = state }
+                    if let state = try? PremisesState.decode(bytes) { states[id] = state }
                 }
             }
             let sink: FileHandle
@@ -327,7 +326,7 @@ struct FleetCommand: AsyncParsableCommand {
             let databasePath = HubConfiguration(dataDirectory: data.url).databasePath
             if FileManager.default.fileExists(atPath: databasePath),
                let bytes = try await SQLiteStore(path: databasePath).deviceState(premises: model.key) {
-                state = try JSONDecoder().decode(PremisesState.self, from: Data(bytes))
+                state = try PremisesState.decode(bytes)
             }
             let feed = CADFeed(engine: MeterEngine(), model: model, state: state)
             if follow {

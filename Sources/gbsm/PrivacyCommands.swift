@@ -204,7 +204,7 @@ func consentMethod(_ text: String?, cin: String?) throws -> ConsentMethod {
 func verifyCIN(store: SQLiteStore, premises: Int64, party: EUI64, cin: String?, at time: Timestamp) async throws -> Timestamp {
     guard let cin else { throw ValidationError("--cin is missing") }
     guard let bytes = try await store.deviceState(premises: premises),
-          let state = try? JSONDecoder().decode(PremisesState.self, from: Data(bytes)),
+          let state = try? PremisesState.decode(bytes),
           let shown = state.customerIdentificationNumber, let issuedAt = state.cinIssuedAt else {
         throw ValidationError("no Customer Identification Number has been shown at this premises: send SRV 9.1 to its meter first")
     }

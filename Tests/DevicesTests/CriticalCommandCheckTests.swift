@@ -1,4 +1,5 @@
 import DUIS
+import Foundation
 import GBCS
 import Testing
 @testable import Devices
@@ -80,5 +81,23 @@ import Testing
         var state = PremisesState()
         let bare = world.emulator.execute(Bench.command("7.2", world.model, .esme, body: Bench.element("DisableSupply")), model: world.model, state: &state, at: Bench.now)
         #expect(!bare.success && state.electricityState == .enabled)
+    }
+}
+
+/// A premises state stored by an older gbsm (fewer fields) still reads: the missing fields
+/// take their defaults, and what was stored is kept.
+@Suite struct PremisesStateUpgradeTests {
+    @Test func anOlderStateReadsWithDefaults() throws {
+        var state = PremisesState()
+        state.electricitySupply = [SupplyChange(at: Timestamp(milliseconds: 1_700_000_000_000), state: .disabled, reason: "old")]
+        state.revision = 7
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(try state.encoded())) as? [String: Any])
+        // Fields added after the state was stored.
+        for key in ["commandCounters", "trustAnchors", "joins", "tampered"] { object[key] = nil }
+        let old = [UInt8](try JSONSerialization.data(withJSONObject: object))
+        #expect(throws: (any Error).self) { try JSONDecoder().decode(PremisesState.self, from: Data(old)) }
+        let read = try PremisesState.decode(old)
+        #expect(read.revision == 7 && read.electricityState == .disabled && read.commandCounters.isEmpty)
+        #expect(throws: (any Error).self) { try PremisesState.decode(Array("[1,2]".utf8)) }
     }
 }

@@ -13,6 +13,13 @@ import TestSupport
 /// `signGroupingHeader` does); sent back with command variant 5 under the transform's
 /// RequestID. Every answer is signed by ZAZ1's DSP key and conforms to DUIS 5.4.
 @Suite(.serialized) struct DCCBoxedCriticalTests {
+    /// Templates whose values a meter refuses, and why.
+    static let refusedByTheMeter: [String: String] = [
+        "CS06_11.3": "its FirmwareHash names no image distributed to the meter (11.1)",
+        "CS02d_6.15.2": "its certificate is not for the key pair the meter generated (6.17)",
+        "ECS09_2.5": "emergency credit is for a prepayment meter low on credit; DCC Boxed's meter is in credit mode",
+    ]
+
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
     func everyCriticalTemplateIsTransformedSignedAndSent() async throws {
         let reference = try #require(Reference.directory)
@@ -51,9 +58,13 @@ import TestSupport
             let counter = Counters.next()
             // A join names a device of the premises (the template's is not in DCC Boxed's
             // inventory): its HCALCS.
-            let xml = template.srv == "8.7.1" || template.srv == "8.8.1"
+            var xml = template.srv == "8.7.1" || template.srv == "8.8.1"
                 ? template.xml.replacing(/<sr:OtherDeviceID>[^<]*<\/sr:OtherDeviceID>/, with: "<sr:OtherDeviceID>00-DB-12-34-56-78-90-A6</sr:OtherDeviceID>")
                 : template.xml
+            // A clock synchronisation's window starts now (the template's is in 2014, and a
+            // meter takes the time only within the window).
+            xml = xml.replacing(/<sr:CurrentDateTime>[^<]*<\/sr:CurrentDateTime>/,
+                                with: "<sr:CurrentDateTime>\(Timestamp.now().adding(milliseconds: -5000).iso8601)</sr:CurrentDateTime>")
             let signed = try client.sign(xml, counter: counter)
             let header = try ServiceRequestDocument(try XMLDocument.parse(signed, limits: .duis)).header
             let answer = try await client.post(signed, to: .transform)
@@ -89,7 +100,12 @@ import TestSupport
         for (requestID, message) in responses {
             let name = sent[requestID] ?? requestID
             #expect(message.code == "I0", "\(name): \(message.code ?? "none")")
-            #expect(message.rsp?.attributes["MessageSuccess"] != "false", "\(name): the device refused: \(message.text.suffix(300))")
+            // The meter refuses what the template's values make it refuse, as a real one would.
+            if let reason = Self.refusedByTheMeter.first(where: { name.hasPrefix($0.key) })?.value {
+                #expect(message.rsp?.attributes["MessageSuccess"] == "false", "\(name): \(reason)")
+            } else {
+                #expect(message.rsp?.attributes["MessageSuccess"] != "false", "\(name): the device refused: \(message.text.suffix(300))")
+            }
             #expect(throws: Never.self, "\(name): signed by ZAZ1's DSP key") { try verifyResponse(message.body, certificate: dsp.certificate) }
         }
         #expect(server.terminate() == 0, "a graceful shutdown")
