@@ -294,4 +294,34 @@ import TestSupport
         await session.hub.stop()
         await session.receiver.stop()
     }
+
+    /// A price update (DCC's 1.2.1 template: block prices and a standing charge) changes
+    /// what the meter reports as its tariff (4.11.1); TariffAndPrepaymentEffectsTests shows
+    /// the engine charging the new prices from then on.
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func aPriceUpdateIsWhatTheMeterReports() async throws {
+        let template = try #require(try Reference.templates().first { $0.name.hasPrefix("ECS01b_1.2.1_") })
+        let xml = String(decoding: template.bytes, as: UTF8.self)
+        let body = String(xml[try #require(xml.range(of: "<sr:Body>"))!.upperBound..<(try #require(xml.range(of: "</sr:Body>"))!.lowerBound)])
+        let session = try await Self.start()
+        func tariff() async throws -> DUISMessage {
+            let counter = Counters.next()
+            let read = requestXML(originator: session.supplier, target: session.esme, commandVariant: "1", srv: "4.11.1", body: "<sr:ReadTariffPrimaryElement/>")
+            #expect(try await session.client.post(try session.client.sign(read, counter: counter), to: .sendCommand).code == "I99")
+            let requestID = "\(session.supplier):\(session.esme):\(counter)"
+            return try #require(await waitForResponses(session.receiver, requestIDs: [requestID])[requestID])
+        }
+        let before = try await tariff()
+        let update = try await session.run(srv: "1.2.1", body: body)
+        #expect(update.rsp?.attributes["MessageSuccess"] != "false", "\(update.text.suffix(400))")
+        let after = try await tariff()
+        for price in ["2361", "4289", "6566"] {
+            #expect(after.values("BlockPrice").contains(price) || after.text.contains(">\(price)<") || after.values("Price").contains(price),
+                    "4.11.1 reports block price \(price): \(after.device.map { "\($0)" }?.prefix(600) ?? "")")
+        }
+        #expect(after.values("StandingCharge") == ["20000"], "\(after.values("StandingCharge"))")
+        #expect(before.values("StandingCharge") != after.values("StandingCharge"))
+        await session.hub.stop()
+        await session.receiver.stop()
+    }
 }
