@@ -51,7 +51,8 @@ extension DeviceEmulator {
         anchors.removeAll { $0.role == role }
         anchors.append(raised)
         state.trustAnchors[target] = anchors
-        context.changed = true
+        // Stored with the state (every answer stores it), but not a change of what the
+        // meter reads: the readings cached for this revision stay valid.
         return nil
     }
 
@@ -86,7 +87,8 @@ extension DeviceEmulator {
             return "counter \(frame.originatorCounter) from \(frame.originator) was seen already, or is older than the device remembers: a replay"
         }
         state.commandCounters[target, default: [:]][frame.originator] = window
-        context.changed = true
+        // Stored with the state (every answer stores it), but not a change of what the
+        // meter reads: the readings cached for this revision stay valid.
         return nil
     }
 
