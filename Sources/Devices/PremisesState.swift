@@ -91,7 +91,9 @@ public struct HANLogEntry: Sendable, Hashable, Codable {
 public struct CounterWindow: Sendable, Hashable, Codable {
     public var highest: UInt64 = 0
     public var recent: [UInt64] = []
-    public static let size = 32
+    /// At least the number of future-dated requests a user may hold for one device (100),
+    /// which run later than commands sent after them.
+    public static let size = 128
 
     public init() {}
 

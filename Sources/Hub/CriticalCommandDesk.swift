@@ -31,10 +31,13 @@ public enum CriticalCommandRule: String, Sendable, CaseIterable {
     case altered = "precommand-altered"
     /// The signature does not verify with the user's GBCS digital-signing certificate.
     case signature = "precommand-signature"
+    /// The pre-command was issued longer ago than a pre-command lives
+    /// (`CriticalCommandDesk.lifetime`): transform the request again.
+    case expired = "precommand-expired"
 
     public var code: ResponseCode {
         switch self {
-        case .transformUnsupported, .transformValue, .transformFutureDated, .notIssued, .unreadable, .unsigned, .altered: return .E12
+        case .transformUnsupported, .transformValue, .transformFutureDated, .notIssued, .unreadable, .unsigned, .altered, .expired: return .E12
         case .signature, .replayed: return .E1
         }
     }
@@ -55,6 +58,16 @@ public final class CriticalCommandDesk: Sendable {
     /// RequestIDs whose send is being checked and committed now: a second send of the
     /// same pre-command waits for nothing, it is refused as a replay.
     private let claims = Mutex(Set<String>())
+
+    /// How long an issued pre-command may be sent: a day. A send captured on its way and
+    /// held back cannot be replayed later, and an abandoned transform does not stay
+    /// sendable for ever.
+    static let lifetime: Int64 = 24 * 3_600_000
+
+    /// Whether a pre-command issued at `issued` may still be sent at `time`.
+    static func isLive(_ record: PreCommandRecord, at time: Timestamp) -> Bool {
+        record.sentAt == nil && time.milliseconds - record.issuedAt.milliseconds <= lifetime
+    }
 
     /// The largest signed pre-command accepted: the largest pre-command GBCS makes (a
     /// tariff, about 1.2 KB; credentials with certificates, about 2 KB) with room to spare.

@@ -557,21 +557,23 @@ final class DeviceDispatcher: Sendable {
                 }
                 // A firmware activation the device reports done: DCC's inventory records the
                 // version it now runs (DUIS 8.2 and the SMI show it).
-                var activated: DeviceRecord?
+                var activated = false
                 if command.srv == "11.3", outcome.success,
                    let version = outcome.response.body.children.first(where: { $0.name == "FirmwareVersion" })?.text, !version.isEmpty,
                    version != work.device.firmwareVersion {
-                    var updated = inventory.device(work.device.eui) ?? work.device
-                    updated.firmwareVersion = String(version.prefix(64))
-                    mutations.append(.putDevice(updated))
-                    activated = updated
+                    // A device that left the inventory meanwhile is not written back.
+                    if var updated = inventory.device(work.device.eui) {
+                        updated.firmwareVersion = String(version.prefix(64))
+                        mutations.append(.setFirmwareVersion(updated))
+                        activated = true
+                    }
                 }
                 do {
                     try await committer.commit(mutations)
                 } catch {
                     throw .storage(error)
                 }
-                if outcome.optedOut || activated != nil { inventory.apply(mutations) }
+                if outcome.optedOut || activated { inventory.apply(mutations) }
                 for case .privacy(.startOccupancy(let occupancy)) in mutations { privacy.remember(occupancy) }
                 directory.remember(work.premises.id, state)
             }

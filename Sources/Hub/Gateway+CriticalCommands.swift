@@ -103,6 +103,61 @@ extension Gateway {
         }
     }
 
+    /// A command-variant-2 request its user released from quarantine: the command for
+    /// local delivery is made now and sent as the asynchronous answer; nothing goes over
+    /// the SM WAN.
+    func releasedLocalCommand(_ header: RequestHeader, body: ElementTree, stored: StoredRequest, decision: AccessDecision, at time: Timestamp) async {
+        var commandBody = body
+        commandBody.children.removeAll { $0.name == "ExecutionDateTime" }
+        var result: Result<[UInt8], Refusal>
+        if let device = decision.device {
+            switch commands.command(srv: header.variant.srv, body: commandBody, user: stored.originator, roles: registry.user(stored.originator)?.roles ?? [],
+                                    device: device, counter: stored.counter,
+                                    customerIdentificationNumber: header.variant.srv == "9.1" ? WANCommands.makeCustomerIdentificationNumber() : nil) {
+            case .command(let frame):
+                do {
+                    result = .success(try commands.maced(frame))
+                } catch {
+                    result = .failure(error)
+                }
+            case .notBuilt(let reason):
+                result = .failure(Refusal(.E17, rule: "local-command", "no GBCS command of \(header.variant.srv) for local delivery: \(reason)"))
+            }
+        } else {
+            result = .failure(Refusal(.E19, rule: "device-exists", "\(stored.target) is not a device"))
+        }
+        var mutations: [Mutation]
+        switch result {
+        case .success(let octets):
+            let payload = Data(octets).base64EncodedString()
+            let response = DUISResponse(schemaVersion: header.schemaVersion, requestID: stored.requestID, responseID: header.requestID.responseID,
+                                        code: .I0, dateTime: time,
+                                        body: .message(serviceReference: header.serviceReference, srv: header.variant.srv, payload: { writer in
+                                            writer.open("sr:LocalCommand")
+                                            writer.element("sr:GBCSPayload", payload)
+                                            writer.close()
+                                        }))
+            mutations = [
+                .setRequestStatus(requestID: stored.requestID, status: .completed, code: ResponseCode.I0.rawValue),
+                .audit(decisionEvent(header, code: .I0, rule: "quarantine-release", reason: "released by its user; \(decision.rule); the command MAC'd for local delivery", at: time)),
+                .enqueueOutbox(OutboxItem(recipient: stored.originator, kind: "service-response", messageID: header.requestID.responseID,
+                                          requestID: stored.requestID, body: signer.sign(response), createdAt: time, nextAttemptAt: time)),
+            ]
+        case .failure(let refusal):
+            mutations = [
+                .setRequestStatus(requestID: stored.requestID, status: .refused, code: refusal.code.rawValue),
+                .audit(decisionEvent(header, code: refusal.code, rule: refusal.rule, reason: "after release from quarantine: \(refusal.reason)", at: time)),
+                .enqueueOutbox(asynchronousResponse(header, result: .failure(refusal), at: time)),
+            ]
+        }
+        do {
+            try await committer.commit(mutations)
+            outboxWakeup.signal()
+        } catch {
+            logger.error("released local command \(stored.requestID) could not be recorded: \(error)")
+        }
+    }
+
     func sendSignedPreCommand(_ header: RequestHeader, request: ServiceRequestDocument, commandVariant: CommandVariant, service: DUISService,
                               decision: AccessDecision, bytes: [UInt8], digest: String, at time: Timestamp, executeAt: Timestamp?) async -> GatewayResponse {
         let requestID = header.requestID.description
@@ -129,6 +184,25 @@ extension Gateway {
         }
         guard issued.sentAt == nil, transformed.status == .transformed else {
             return await refuse(CriticalCommandRule.replayed.refusal("the signed pre-command of \(requestID) was sent already: each pre-command is sent once"))
+        }
+        guard CriticalCommandDesk.isLive(issued, at: time) else {
+            return await refuse(CriticalCommandRule.expired.refusal("the pre-command of \(requestID) was issued at \(issued.issuedAt.iso8601), more than a day ago: transform the request again"))
+        }
+        // A send may be held by DCC (DSP future-dated) within the limits of any held
+        // request; the cancellation date is for cancelling, not for holding for ever.
+        if let executeAt, executeAt >= Self.cancellationDate {
+            return await refuse(CriticalCommandRule.notIssued.refusal("a signed pre-command cannot be held until \(executeAt.iso8601): that date cancels held requests"))
+        }
+        if let executeAt, executeAt > time {
+            do {
+                let held = try await services.store.heldRequestCount(originator: header.requestID.originator, target: header.requestID.target)
+                if held >= Self.maxHeldPerDevice {
+                    return await refuse(Refusal(.E12, rule: "future-dated-limit",
+                                                "\(header.requestID.originator) already holds \(held) future-dated requests for \(header.requestID.target), the most gbsm holds per user and device"))
+                }
+            } catch {
+                return storageFailure(error)
+            }
         }
         let signedText = request.body().value("GBCSPayload") ?? ""
         let command: GBCSFrame

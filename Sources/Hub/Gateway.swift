@@ -150,12 +150,17 @@ public final class Gateway: Sendable {
                 return storageFailure(error)
             }
         }
-        if let issued, issued.sentAt == nil {
+        if let issued, CriticalCommandDesk.isLive(issued, at: received) {
             // Admitted without raising the counter; `sendSignedPreCommand` checks the rest.
         } else if let last = replayGuard.admit(originator: header.requestID.originator, counter: header.requestID.counter) {
-            let refusal = issued != nil
-                ? CriticalCommandRule.replayed.refusal("the signed pre-command of \(header.requestID) was sent already: each pre-command is sent once")
-                : Refusal(.E1, rule: "anti-replay", "counter \(header.requestID.counter) is not above \(last), the last counter of \(header.requestID.originator): the request is a replay")
+            let refusal: Refusal
+            if let issued, issued.sentAt == nil {
+                refusal = CriticalCommandRule.expired.refusal("the pre-command of \(header.requestID) was issued at \(issued.issuedAt.iso8601), more than a day ago: transform the request again")
+            } else if issued != nil {
+                refusal = CriticalCommandRule.replayed.refusal("the signed pre-command of \(header.requestID) was sent already: each pre-command is sent once")
+            } else {
+                refusal = Refusal(.E1, rule: "anti-replay", "counter \(header.requestID.counter) is not above \(last), the last counter of \(header.requestID.originator): the request is a replay")
+            }
             return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: false)
         }
 
@@ -702,6 +707,10 @@ public final class Gateway: Sendable {
         }
         if header.commandVariant == .criticalTransform {
             await releasedTransform(header, body: request.body(), stored: stored, decision: decision, at: time)
+            return
+        }
+        if header.commandVariant == .nonCriticalLocal {
+            await releasedLocalCommand(header, body: request.body(), stored: stored, decision: decision, at: time)
             return
         }
         guard header.variant.isNonDevice else {

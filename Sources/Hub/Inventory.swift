@@ -257,6 +257,16 @@ public final class Inventory: Sendable {
                         state.devicesByPremises[premises, default: []].append(device.eui)
                     }
                     state.devices[device.eui] = device
+                case .setFirmwareVersion(let device):
+                    if state.devices[device.eui] != nil {
+                        state.devices[device.eui]?.firmwareVersion = device.firmwareVersion
+                    } else {
+                        state.index(device, adding: true)
+                        if let premises = device.premises, !(state.devicesByPremises[premises]?.contains(device.eui) ?? false) {
+                            state.devicesByPremises[premises, default: []].append(device.eui)
+                        }
+                        state.devices[device.eui] = device
+                    }
                 case .deleteDevice(let eui):
                     if let old = state.devices[eui] { state.index(old, adding: false) }
                     if let premises = state.devices[eui]?.premises { state.devicesByPremises[premises]?.removeAll { $0 == eui } }

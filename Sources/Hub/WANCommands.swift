@@ -5,8 +5,9 @@ import Synchronization
 
 /// The GBCS commands DCC sends for non-critical device requests: built from the request
 /// (`GBCSCommandBuilder`) and MAC'd by DCC's access control broker for the device. The
-/// gateway builds each command once when it accepts the request, so a value GBCS cannot
-/// carry is refused at once (E12); the device boundary builds and MACs it when it sends.
+/// device boundary builds and MACs each when it sends it; the gateway builds the copy for
+/// local delivery of command variants 2 and 3 (a command gbsm does not build goes without
+/// its GBCS, and has no local copy: E17).
 final class WANCommands: Sendable {
     let keys: SMKIRepository
     let inventory: Inventory

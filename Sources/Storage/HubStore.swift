@@ -18,6 +18,10 @@ public enum Mutation: Sendable {
     case sendPreCommand(requestID: String, signed: [UInt8], commandVariant: Int, status: RequestStatus, code: String, executeAt: Timestamp?, at: Timestamp)
     case putPremises(PremisesRecord)
     case putDevice(DeviceRecord)
+    /// The firmware version a device reports after an activation (11.3): that column only
+    /// of a stored device, so a change of its status committed meanwhile is not undone; a
+    /// device known only from the fleet file is stored as given.
+    case setFirmwareVersion(DeviceRecord)
     case deleteDevice(EUI64)
     case putRegistration(RegistrationRecord)
     case enqueueOutbox(OutboxItem)

@@ -130,6 +130,19 @@ public final class SQLiteStore: HubStore {
 
     // MARK: - Writing
 
+    /// Stores a device record whole (replacing the stored one).
+    static func putDevice(_ db: Database, _ device: DeviceRecord) throws {
+        try db.cachedStatement(sql: """
+            INSERT OR REPLACE INTO devices (eui, type, status, premises, manufacturer, model, smets_chts_version,
+                firmware_version, import_mpxn, secondary_import_mpan, export_mpan, esme_variant, date_commissioned,
+                gbcs_version, han_variant, opted_out, notified_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [sqlValue(device.eui), device.type.rawValue, device.status.rawValue, device.premises,
+                                     device.manufacturer, device.model, device.smetsCHTSVersion, device.firmwareVersion,
+                                     device.importMPxN, device.secondaryImportMPAN, device.exportMPAN, device.esmeVariant,
+                                     device.dateCommissioned?.milliseconds, device.gbcsVersion, device.hanVariant, device.optedOut,
+                                     device.notifiedBy.map(sqlValue)])
+    }
+
     public func apply(_ mutations: [Mutation]) async throws {
         try await pool.write { db in
             var head: (sequence: Int64, hash: [UInt8])?
@@ -205,15 +218,11 @@ public final class SQLiteStore: HubStore {
                         INSERT OR REPLACE INTO premises (id, uprn, postcode, address_identifier, region) VALUES (?, ?, ?, ?, ?)
                         """).execute(arguments: [premises.id, premises.uprn, premises.postcode, premises.addressIdentifier, premises.region.rawValue])
                 case .putDevice(let device):
-                    try db.cachedStatement(sql: """
-                        INSERT OR REPLACE INTO devices (eui, type, status, premises, manufacturer, model, smets_chts_version,
-                            firmware_version, import_mpxn, secondary_import_mpan, export_mpan, esme_variant, date_commissioned,
-                            gbcs_version, han_variant, opted_out, notified_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """).execute(arguments: [sqlValue(device.eui), device.type.rawValue, device.status.rawValue, device.premises,
-                                                 device.manufacturer, device.model, device.smetsCHTSVersion, device.firmwareVersion,
-                                                 device.importMPxN, device.secondaryImportMPAN, device.exportMPAN, device.esmeVariant,
-                                                 device.dateCommissioned?.milliseconds, device.gbcsVersion, device.hanVariant, device.optedOut,
-                                                 device.notifiedBy.map(sqlValue)])
+                    try Self.putDevice(db, device)
+                case .setFirmwareVersion(let device):
+                    try db.cachedStatement(sql: "UPDATE devices SET firmware_version = ? WHERE eui = ?")
+                        .execute(arguments: [device.firmwareVersion, sqlValue(device.eui)])
+                    if db.changesCount == 0 { try Self.putDevice(db, device) }
                 case .deleteDevice(let eui):
                     try db.cachedStatement(sql: "DELETE FROM devices WHERE eui = ?").execute(arguments: [sqlValue(eui)])
                 case .putRegistration(let registration):

@@ -324,4 +324,29 @@ import TestSupport
         await session.hub.stop()
         await session.receiver.stop()
     }
+
+    /// Command variant 2 quarantined by anomaly detection: once released, the command for
+    /// local delivery comes as the asynchronous answer, and nothing goes over the WAN.
+    @Test func aQuarantinedLocalCommandIsReturnedWhenReleased() async throws {
+        let session = try await Self.start()
+        let store = session.hub.hub.store
+        try await store.apply([.putThreshold(AnomalyThreshold(user: session.supplier, srv: "7.4", limit: 1, windowSeconds: 3600)), .bumpRegistryVersion])
+        try await waitUntil { session.hub.hub.anomaly.thresholds().contains { $0.srv == "7.4" } }
+        var answers: [DUISClient.Answer] = []
+        var counter: UInt64 = 0
+        for _ in 0..<2 {
+            counter = Counters.next()
+            let xml = requestXML(originator: session.supplier, target: session.esme, commandVariant: "2", srv: "7.4", body: "<sr:ReadSupplyStatus/>")
+            answers.append(try await session.client.post(try session.client.sign(xml, counter: counter), to: .nonDevice))
+        }
+        #expect(answers.map(\.code) == ["I0", "I99"], "\(answers.map(\.refusal))")
+        let requestID = "\(session.supplier):\(session.esme):\(counter)"
+        try await store.apply([.setRequestStatus(requestID: requestID, status: .released, code: "I99")])
+        let released = try #require(await waitForResponses(session.receiver, requestIDs: [requestID])[requestID])
+        let payload = try #require(DUISMessage.find(released.tree, "LocalCommand")?.value("GBCSPayload").flatMap { Data(base64Encoded: $0) })
+        #expect(try GBCSFrame.decode([UInt8](payload)).verifyMAC(keys: session.hub.hub.smki) == .valid)
+        #expect(try await store.request(id: requestID)?.status == .completed)
+        await session.hub.stop()
+        await session.receiver.stop()
+    }
 }
