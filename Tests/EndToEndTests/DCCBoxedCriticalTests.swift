@@ -31,6 +31,8 @@ import TestSupport
         let directory = try TemporaryDirectory("gbsm-boxed-critical")
         let server = try await ServerProcess.start(["serve", "--data", directory.url.path, "--dcc-boxed", keystoreFile.path,
                                                     "--response-url", receiver.url, "--wan-delays", "off"])
+        // A failed expectation that ends the test early must not leave the server running.
+        defer { if server.isRunning { server.kill() } }
         let client = DUISClient(baseURL: server.baseURL, keystore: zaz1)
 
         var templates: [(name: String, xml: String, srv: String)] = []
