@@ -526,36 +526,6 @@ public struct DeviceEmulator: Sendable {
         return rsp
     }
 
-    func prepaymentConfiguration(_ context: inout Context) -> DataNode {
-        let config = context.model.prepaymentConfiguration
-        var rsp = DataNode("ReadPrepaymentConfigurationRsp")
-        rsp.add("DebtRecoveryPerPayment", config.debtRecoveryPerPayment)
-        rsp.add("DebtRecoveryRateCap", config.debtRecoveryRateCap)
-        rsp.add("DisablementThreshold", config.disablementThreshold)
-        rsp.add("EmergencyCreditLimit", config.emergencyCreditLimit)
-        rsp.add("EmergencyCreditThreshold", config.emergencyCreditThreshold)
-        rsp.add("LowCreditThreshold", config.lowCreditThreshold)
-        rsp.add("CreditMaxCreditThreshold", config.maxCreditThreshold)
-        rsp.add("MaxCreditMaxMeterBalance", config.maxMeterBalance)
-        rsp.add("SuspendDebtDisabled", DeviceFormat.bool(config.suspendDebtDisabled))
-        rsp.add("SuspendDebtEmergency", DeviceFormat.bool(config.suspendDebtEmergency))
-        if context.fuel == .gas {
-            rsp.add("Gas") { gas in
-                gas.add("DebtRecovery1") { $0.add("DebtRecoveryRate", 0); $0.add("DebtRecoveryRatePeriod", "DAILY") }
-            }
-        } else {
-            rsp.add("Electricity") { electricity in
-                electricity.add("PaymentMode", context.model.prepayment ? "Prepayment" : "Credit")
-                electricity.add("DebtRecovery1") { recovery in
-                    recovery.add("DebtRecoveryRate", config.debtRecoveryPerDay)
-                    recovery.add("DebtRecoveryRatePriceScale", 0)
-                    recovery.add("DebtRecoveryRatePeriod", "DAILY")
-                }
-            }
-        }
-        return rsp
-    }
-
     // MARK: - HAN, hub and security
 
     static func mmcType(_ type: DeviceType) -> String {
