@@ -166,7 +166,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ParseAndCorrelateTests",
-            dependencies: ["ParseAndCorrelate", "GBCS", "DUIS", "TestSupport"],
+            dependencies: ["ParseAndCorrelate", "Devices", "GBCS", "DUIS", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

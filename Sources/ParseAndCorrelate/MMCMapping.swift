@@ -57,6 +57,18 @@ public enum MMCMapping {
             variant = only
         }
         guard let service = ServiceCatalogue.variant(variant) else { throw .wrongSRV(variant, useCase: useCase.name) }
+        return envelope(message, service: service, body: try body(message, useCase: useCase, service: service))
+    }
+
+    /// The `…Rsp` element of a response (what `xml(for:srv:)` writes inside the envelope),
+    /// or nil when its use case has no mapping yet.
+    public static func body(for message: ParsedMessage, srv: String) throws(MappingError) -> DataNode? {
+        guard message.frame.cra == .response, canMap(message), let useCase = UseCases.byCode[message.frame.messageCode] else { return nil }
+        guard useCase.srvs.contains(srv), let service = ServiceCatalogue.variant(srv) else { throw .wrongSRV(srv, useCase: useCase.name) }
+        return try body(message, useCase: useCase, service: service)
+    }
+
+    static func body(_ message: ParsedMessage, useCase: UseCase, service: ServiceRequestVariant) throws(MappingError) -> DataNode {
         let reading = try Reading(message)
         var body = DataNode(responseElement(service))
         if reading.succeeded, let outcome = outcomeMappers[useCase.name] {
@@ -79,7 +91,7 @@ public enum MMCMapping {
                 }
             }
         }
-        return envelope(message, service: service, body: body)
+        return body
     }
 
     static func envelope(_ message: ParsedMessage, service: ServiceRequestVariant, body: DataNode) -> [UInt8] {

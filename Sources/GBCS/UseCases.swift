@@ -9,7 +9,7 @@ public struct UseCase: Sendable {
     /// and removes a boost button's auxiliary load): the request tells them apart.
     public let srvs: [String]
 
-    init(_ code: UInt16, _ name: String, srvs: [String]) {
+    public init(_ code: UInt16, _ name: String, srvs: [String]) {
         self.code = code
         self.name = name
         self.srvs = srvs

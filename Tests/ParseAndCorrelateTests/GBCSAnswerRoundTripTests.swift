@@ -1,0 +1,151 @@
+import Crypto
+import DUIS
+import Devices
+import Foundation
+import GBCS
+@testable import ParseAndCorrelate
+import SMKI
+import Testing
+import TestSupport
+
+/// The devices' GBCS answers against DCC's Reference Test Data Set: every RESPONSE vector
+/// of a use case with an encoder, read by Parse and Correlate into its MMC element and
+/// written again by the encoder with the vector's header, counter and keys, gives the
+/// vector's octets (answers to critical commands: all but the signature, which is ECDSA
+/// with a fresh nonce, and the signature verifies). And what the encoder writes, Parse and
+/// Correlate reads back to the same element.
+@Suite struct GBCSAnswerRoundTripTests {
+    /// The RTDS keys, with ECDH from either side (the set holds the users' private KA
+    /// keys, not the devices'; Z is the same) and a DS key made up for each device, whose
+    /// signature is checked with the key itself.
+    final class DeviceSide: GBCSKeyStore, @unchecked Sendable {
+        let rtds: RTDSKeyStore
+        private let lock = NSLock()
+        private var madeUp: [EUI64: P256.Signing.PrivateKey] = [:]
+        init(_ rtds: RTDSKeyStore) { self.rtds = rtds }
+        func publicKey(of party: EUI64, usage: Keystore.Usage) -> P256.Signing.PublicKey? {
+            if usage == .digitalSignature, rtds.isDevice(party) { return signingKey(of: party)?.publicKey }
+            return rtds.publicKey(of: party, usage: usage)
+        }
+        func signingKey(of party: EUI64) -> P256.Signing.PrivateKey? {
+            if let key = rtds.signingKey(of: party) { return key }
+            lock.lock()
+            defer { lock.unlock() }
+            if let key = madeUp[party] { return key }
+            let key = P256.Signing.PrivateKey()
+            madeUp[party] = key
+            return key
+        }
+        func keyAgreementKey(of party: EUI64) -> P256.KeyAgreement.PrivateKey? { rtds.keyAgreementKey(of: party) }
+        func isDevice(_ party: EUI64) -> Bool { rtds.isDevice(party) }
+        func sharedSecret(of party: EUI64, with other: EUI64) -> [UInt8]? {
+            rtds.sharedSecret(of: party, with: other) ?? rtds.sharedSecret(of: other, with: party)
+        }
+    }
+
+    struct Vector {
+        let path: String
+        let srv: String
+        let response: GBCSFrame
+        let command: GBCSFrame?
+    }
+
+    static func vectors() throws -> [Vector] {
+        let root = try #require(Reference.directory).appendingPathComponent("gbcs/rtds/RTDS-4.5.0")
+        return try FileManager.default.subpathsOfDirectory(atPath: root.path).filter { $0.hasSuffix("_RESPONSE_GBCS.HEX") }.sorted().compactMap { path in
+            func frame(_ path: String) throws -> GBCSFrame? {
+                guard let text = try? String(contentsOf: root.appendingPathComponent(path), encoding: .utf8) else { return nil }
+                return try GBCSFrame.decode(try #require(Hex.decode(text.trimmingCharacters(in: .whitespacesAndNewlines))))
+            }
+            guard let response = try frame(path) else { return nil }
+            let commandPath = path.replacingOccurrences(of: "_RESPONSE_GBCS.HEX", with: "_COMMAND_GBCS.HEX")
+            return Vector(path: path, srv: String(path.prefix { $0 != "_" }), response: response, command: try frame(commandPath))
+        }
+    }
+
+    static var keys: DeviceSide {
+        get throws { DeviceSide(RTDSKeyStore(directory: try #require(Reference.directory).appendingPathComponent("gbcs/rtds/keystore"))) }
+    }
+
+    /// The context the device answered the vector's command in.
+    static func context(_ vector: Vector, useCase: UseCase, srv: String, body: DataNode) -> GBCSAnswerContext {
+        let frame = vector.response
+        let time = frame.dateTime.flatMap { DLMSDateTime($0)?.unixTime }.map { Timestamp(milliseconds: $0 * 1000) } ?? Timestamp(year: 2015, month: 1, day: 1)
+        var context = GBCSAnswerContext(srv: srv, useCase: useCase, device: frame.originator, recipient: frame.recipient, counter: frame.originatorCounter,
+                                        time: time, command: vector.command.flatMap { try? GBCSPayload.decode($0.content, cra: .command) },
+                                        succeeded: body.attribute("MessageSuccess") != "false", blockKey: nil)
+        context.commandSupplement = vector.command?.supplement ?? frame.supplement
+        return context
+    }
+
+    /// For each vector with an encoder: nil when it round-trips, else what differs.
+    static func check(_ vector: Vector, keys: DeviceSide) throws -> (checked: Bool, problem: String?) {
+        guard let useCase = UseCases.byCode[vector.response.messageCode], GBCSAnswers.encoders[useCase.name] != nil else { return (false, nil) }
+        let srv = vector.srv == "NA" ? (useCase.srvs.count == 1 ? useCase.srvs[0] : "") : vector.srv
+        guard !srv.isEmpty else { return (false, nil) }
+        let message: ParsedMessage
+        do {
+            message = try ParsedMessage(frame: vector.response, keys: keys)
+        } catch {
+            return (false, nil)
+        }
+        guard let body = try MMCMapping.body(for: message, srv: srv) else { return (false, nil) }
+        let writer = GBCSAnswerWriter(keys: keys)
+        let written: GBCSFrame
+        do {
+            written = try writer.frame(body, context: context(vector, useCase: useCase, srv: srv, body: body))
+        } catch {
+            return (true, "\(vector.path): \(error)")
+        }
+        if body.attribute("MessageSuccess") == "false" {
+            // A refusal's MMC element says only that the device refused, not which request
+            // failed with which result: the header must be the vector's, and the payload a
+            // refusal of as many requests.
+            var ours = written
+            ours.content = vector.response.content
+            ours.macHeader = vector.response.macHeader
+            ours.signature = vector.response.signature
+            if ours != vector.response { return (true, "\(vector.path): the refusal's header differs") }
+            let theirs = try GBCSPayload.decode(vector.response.content, cra: .response)
+            let mine = try GBCSPayload.decode(written.content, cra: .response)
+            if case .dlms(.accessResponse(let a)) = mine, case .dlms(.accessResponse(let b)) = theirs {
+                if a.results.count != b.results.count || a.results.allSatisfy(\.succeeded) { return (true, "\(vector.path): \(a.results) refuses, not as \(b.results)") }
+            } else if mine.kind != theirs.kind {
+                return (true, "\(vector.path): a \(mine.kind) refusal, not \(theirs.kind)")
+            }
+        } else if case .present = vector.response.signature {
+            guard written.verifySignature(keys: keys) == .valid else { return (true, "\(vector.path): our signature does not verify") }
+            var ours = written
+            ours.signature = vector.response.signature
+            if ours.encode() != vector.response.encode() {
+                return (true, "\(vector.path): differs (signature aside)\n  ours   \(Hex.encode(ours.encode(), uppercase: true))\n  theirs \(Hex.encode(vector.response.encode(), uppercase: true))")
+            }
+        } else if written.encode() != vector.response.encode() {
+            return (true, "\(vector.path): differs\n  ours   \(Hex.encode(written.encode(), uppercase: true))\n  theirs \(Hex.encode(vector.response.encode(), uppercase: true))")
+        }
+        // And Parse and Correlate reads ours back to the same element.
+        let reread = try MMCMapping.body(for: try ParsedMessage(frame: try GBCSFrame.decode(written.encode()), keys: keys), srv: srv)
+        if reread != body { return (true, "\(vector.path): read back as \(String(describing: reread)), not \(body)") }
+        return (true, nil)
+    }
+
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func everyEncodedAnswerIsTheVector() throws {
+        let keys = try Self.keys
+        var checked = 0
+        var problems: [String] = []
+        var covered = Set<String>()
+        for vector in try Self.vectors() {
+            let (didCheck, problem) = try Self.check(vector, keys: keys)
+            if didCheck {
+                checked += 1
+                if let name = UseCases.byCode[vector.response.messageCode]?.name { covered.insert(name) }
+            }
+            if let problem { problems.append(problem) }
+        }
+        let uncovered = Set(GBCSAnswers.encoders.keys).subtracting(covered).sorted()
+        print("GBCS answers: \(checked) RTDS responses of \(covered.count) use cases written again; encoders with no vector: \(uncovered)")
+        #expect(checked >= 10)
+        #expect(problems.isEmpty, "\(problems.count):\n\(problems.prefix(12).joined(separator: "\n"))")
+    }
+}
