@@ -167,7 +167,7 @@ public enum GBCSAnswers {
 
     /// The family tables, merged by `encoders`.
     static var families: [[String: GBCSAnswerEncoder]] {
-        [basicTable]
+        [basicTable, electricityLogTable, gasTable, tariffAndPrepaymentTable, configurationTable, securityAndHANTable, criticalTable]
     }
 
     /// The use case that answers `srv` from a device of `type`: GBCS names a use case for

@@ -184,7 +184,7 @@ public enum MMCMapping {
         table["ECS66"] = ElectricityReads.dailyConsumptionLog
         table["CS08"] = SecurityReads.firmwareVersion
         for part in [GasReads.table, ElectricityLogReads.table, ConfigurationReads.table, DeviceSecurityReads.table, TariffReads.table,
-                     PrepaymentAndAuxiliaryReads.table, SubGHzAndIdentityReads.table] {
+                     PrepaymentAndAuxiliaryReads.table, SubGHzAndIdentityReads.table, CriticalAnswers.table] {
             table.merge(part) { mine, _ in mine }
         }
         return table

@@ -144,6 +144,11 @@ import TestSupport
             if let problem { problems.append(problem) }
         }
         let uncovered = Set(GBCSAnswers.encoders.keys).subtracting(covered).sorted()
+        var missing = Set<String>()
+        for vector in try Self.vectors() {
+            if let useCase = UseCases.byCode[vector.response.messageCode], GBCSAnswers.encoders[useCase.name] == nil { missing.insert(useCase.name) }
+        }
+        print("GBCS answers: RTDS use cases with no encoder yet: \(missing.sorted())")
         print("GBCS answers: \(checked) RTDS responses of \(covered.count) use cases written again; encoders with no vector: \(uncovered)")
         #expect(checked >= 10)
         #expect(problems.isEmpty, "\(problems.count):\n\(problems.prefix(12).joined(separator: "\n"))")

@@ -1,0 +1,7 @@
+import DUIS
+import GBCS
+
+/// GBCS answers: the inverse of Parse and Correlate's ConfigurationReads.
+extension GBCSAnswers {
+    static let configurationTable: [String: GBCSAnswerEncoder] = [:]
+}
