@@ -1,0 +1,5 @@
+import DUIS
+import GBCS
+
+/// Device alerts in GBCS (to be written).
+enum GBCSAlertsModule {}
