@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "DUIS", "SMKI", "GBCS", "Storage", "Devices", "LoadModel", "WAN", "Privacy",
+                "DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Storage", "Devices", "LoadModel", "WAN", "Privacy",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -207,7 +207,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Hub", "Server", "Storage", "DUIS", "SMKI", "Devices", "WAN", "LoadModel", "Privacy", "TestSupport",
+            dependencies: ["Hub", "Server", "Storage", "DUIS", "SMKI", "GBCS", "Devices", "WAN", "LoadModel", "Privacy", "TestSupport",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -218,7 +218,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["DUIS", "SMKI", "Storage", "Hub", "Server", "Devices", "WAN", "Privacy",
+            dependencies: ["DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Storage", "Hub", "Server", "Devices", "WAN", "Privacy",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

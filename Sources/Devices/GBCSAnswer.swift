@@ -105,9 +105,18 @@ public struct GBCSAnswerContext: Sendable {
         return nil
     }
 
-    /// The device's clock as a DLMS date-time (octet-string(12), deviation and clock status
-    /// not specified), as GBCS headers and DLMS values carry it.
-    public var dateTime: [UInt8] { GBCSAnswers.dateTime(time) }
+    /// The clock status the device's date-time carries (DLMS: 0xFF not specified, as the
+    /// electricity meter's RTDS answers have it; 0x00 a reliable clock, as the gas proxy's;
+    /// bit 1 doubtful).
+    public var clockStatus: UInt8 = 0xFF
+
+    /// The device's clock as a DLMS date-time (octet-string(12), deviation not specified,
+    /// `clockStatus`), as GBCS headers carry it.
+    public var dateTime: [UInt8] {
+        var octets = GBCSAnswers.dateTime(time)
+        octets[11] = clockStatus
+        return octets
+    }
 
     /// Seconds since 2000-01-01T00:00:00Z, GBCS's UTCTime (ZCL) and profile stamps (DLMS).
     public var seconds2000: UInt32 { GBCSAnswers.seconds2000(time) }
@@ -285,7 +294,7 @@ public struct GBCSAnswerWriter: Sendable {
             context.blockKey = blockKey(device: context.device, recipient: context.recipient, counter: context.counter, supplement: context.commandSupplement)
         }
         let answer = try encoder(body, context)
-        let critical = ServiceCatalogue.variant(context.srv)?.isCritical == true
+        let critical = GBCSAnswers.signedUseCases.contains(context.useCase.name) || ServiceCatalogue.variant(context.srv)?.isCritical == true
         var frame = GBCSFrame(macHeader: nil, cra: .response, originatorCounter: context.counter, originator: context.device, recipient: context.recipient,
                               dateTime: GBCSAnswers.dateTimeUseCases.contains(context.useCase.name) ? context.dateTime : nil,
                               messageCode: context.useCase.code, supplement: answer.supplement ?? context.echoedSupplement, content: answer.payload.encode(),
@@ -314,6 +323,17 @@ public struct GBCSAnswerWriter: Sendable {
 }
 
 extension GBCSAnswers {
+    /// The use cases whose answers the device signs (General Signing, no MAC): the answers
+    /// to critical commands and to the security commands GBCS has signed (every RTDS
+    /// response of these is signed, and no other's).
+    public static let signedUseCases: Set<String> = [
+        "CS02bACBByACB", "CS02bNOByNOHandover", "CS02bSupplierBySupplier", "CS02bSupplierByTransCoS", "CS02bTransCoSByTransCoS", "CS02c", "CS02d",
+        "CS02e", "CS02gLoadControllerByLoadController", "CS03A1", "CS03A2NonCritical", "CS03CCritical", "CS04AC", "CS06", "ECS01a", "ECS01b",
+        "ECS01c", "ECS01d", "ECS02", "ECS04a", "ECS05", "ECS07", "ECS08", "ECS08a", "ECS09", "ECS28a", "ECS30", "ECS30a", "ECS38", "ECS42", "ECS43",
+        "ECS44", "ECS46a", "ECS46c", "ECS46d", "ECS47", "ECS47a", "ECS47e", "ECS48", "ECS70", "ECS81", "GCS01a", "GCS03", "GCS04", "GCS23",
+        "GCS24", "GCS28Commission", "GCS32", "GCS40a", "GCS40d",
+    ]
+
     /// The use cases whose response header carries the device's date-time (GBCS's
     /// instantaneous reads and the critical commands' answers; every RTDS response of
     /// these has one, and no other's does).

@@ -23,18 +23,38 @@ extension GBCSAnswers {
         return table
     }()
 
-    /// The command's requests, which an answer of results only repeats one for one.
-    static func commandRequests(_ context: GBCSAnswerContext) throws(GBCSAnswerError) -> [DLMSAPDU.RequestSpecification] {
-        guard let requests = context.requests, !requests.isEmpty else {
+    /// What an answer of results only holds where the command did not come as GBCS: the
+    /// kinds of the use case's requests, in order, as GBCS lays the command out (each RTDS
+    /// answer of these has them so).
+    static let resultsOnlyLayouts: [String: [DLMSAPDU.ResponseSpecification]] = {
+        let set = DLMSAPDU.ResponseSpecification.set(result: 0), action = DLMSAPDU.ResponseSpecification.action(result: 0)
+        return [
+            "CS01a": [action], "ECS10": [set], "ECS12": [set], "ECS16": [set, set], "ECS14": [set], "ECS28b": [action],
+            "ECS29a": Array(repeating: set, count: 11) + [action, action], "ECS29c": Array(repeating: set, count: 11), "ECS34": [set],
+            "ECS37": [set], "ECS57": [action, action, action], "ECS39a": [set], "ECS39b": [set], "ECS25a": [set], "ECS25a1": [set],
+            "ECS25b": [set], "ECS29e": [action, action], "DBCH04": [set], "DBCH05": [set], "ECS62": Array(repeating: set, count: 5),
+            "CCS01": [action, set, set], "CCS03": [action], "ECS50": [set],
+        ]
+    }()
+
+    /// The answer's results: one per request of the command, as it came; else the use
+    /// case's layout. Success, or 1 for every request when the device refused.
+    static let resultsOnly: GBCSAnswerEncoder = { _, context throws(GBCSAnswerError) in
+        let code: UInt8 = context.succeeded ? 0 : 1
+        if let requests = context.requests, !requests.isEmpty {
+            return dlmsRefusal(context, requests, result: code)
+        }
+        guard let layout = resultsOnlyLayouts[context.useCase.name] else {
             throw .shape("\(context.useCase.name)'s answer repeats its command's requests, and the command did not come as DLMS")
         }
-        return requests
-    }
-
-    /// A result per request (success, or 1 when the device refused) and a null value each.
-    static let resultsOnly: GBCSAnswerEncoder = { _, context throws(GBCSAnswerError) in
-        let requests = try commandRequests(context)
-        return dlmsRefusal(context, requests, result: context.succeeded ? 0 : 1)
+        let results = layout.map { kind -> DLMSAPDU.ResponseSpecification in
+            switch kind {
+            case .get: return .get(result: code)
+            case .set: return .set(result: code)
+            case .action: return .action(result: code)
+            }
+        }
+        return dlms(context, results.map { _ in .null }, results)
     }
 
     /// A scaler_unit structure: scaler 0 (GBCS fixes it) and the DLMS unit.

@@ -74,7 +74,8 @@ final class DeviceDispatcher: Sendable {
     let locks: PremisesLocks
     let wan: WANState
     let emulator: DeviceEmulator
-    let codec: any DeviceCodec
+    /// The device's answers and alerts as each user receives them (GBCS or MMC).
+    let answers: DeviceAnswers
     let signer: ResponseSigner
     let limits: XMLParseLimits
     let schedules: ScheduleBook
@@ -92,7 +93,7 @@ final class DeviceDispatcher: Sendable {
     let metrics = DeviceMetrics()
 
     init(dccEUI: EUI64, store: SQLiteStore, committer: GroupCommitter, inventory: Inventory, registry: UserRegistry, directory: PremisesDirectory,
-         locks: PremisesLocks, wan: WANState, emulator: DeviceEmulator, codec: any DeviceCodec, signer: ResponseSigner, limits: XMLParseLimits,
+         locks: PremisesLocks, wan: WANState, emulator: DeviceEmulator, answers: DeviceAnswers, signer: ResponseSigner, limits: XMLParseLimits,
          schedules: ScheduleBook, outboxWakeup: Wakeup, concurrency: Int, privacy: PrivacyGuard, accessControl: AccessControl, plans: PlanPipeline,
          jobs: JobGuard, commands: WANCommands, logger: Logger) {
         self.commands = commands
@@ -105,7 +106,7 @@ final class DeviceDispatcher: Sendable {
         self.locks = locks
         self.wan = wan
         self.emulator = emulator
-        self.codec = codec
+        self.answers = answers
         self.signer = signer
         self.limits = limits
         self.schedules = schedules
@@ -542,7 +543,7 @@ final class DeviceDispatcher: Sendable {
                     + privacyNote
                 mutations.append(.audit(AuditEvent(at: time, kind: "device", actor: originator, device: work.device.eui, srv: command.srv,
                                                    requestID: stored.requestID, code: "I0", detail: detail)))
-                mutations.append(.enqueueOutbox(response(work, outcome: outcome, originator: originator, planReceipt: planReceipt, at: time)))
+                mutations.append(.enqueueOutbox(response(work, outcome: outcome, originator: originator, command: gbcs, planReceipt: planReceipt, at: time)))
                 for alert in outcome.alerts {
                     for recipient in recipients(alert, work: work, originator: originator) {
                         mutations.append(.enqueueOutbox(deviceAlert(alert, to: recipient, at: time)))
@@ -660,8 +661,10 @@ final class DeviceDispatcher: Sendable {
     /// The signed asynchronous Service Response carrying the device's answer.
     /// Under a data privacy plan (`planReceipt`) it carries no device payload: the receipt
     /// is its comment.
-    private func response(_ work: Work, outcome: DeviceOutcome, originator: EUI64, planReceipt: String? = nil, at time: Timestamp) -> OutboxItem {
-        let payload = Data(codec.encode(outcome.response)).base64EncodedString()
+    private func response(_ work: Work, outcome: DeviceOutcome, originator: EUI64, command: [UInt8]?, planReceipt: String? = nil, at time: Timestamp) -> OutboxItem {
+        let answer = answers.payload(outcome.response, success: outcome.success, command: command, deviceType: work.device.type, user: originator,
+                                     counter: work.stored.counter, format: registry.user(originator)?.answerFormat ?? .gbcs)
+        let payload = Data(answer.bytes).base64EncodedString()
         let header = work.header
         let cin = outcome.customerIdentificationNumber
         let scheduleID = work.scheduleID
@@ -702,7 +705,7 @@ final class DeviceDispatcher: Sendable {
 
     /// A device alert as DUIS carries it to one user.
     func deviceAlert(_ alert: DeviceAlert, to recipient: EUI64, at time: Timestamp) -> OutboxItem {
-        let payload = Data(codec.encode(alert)).base64EncodedString()
+        let payload = Data(answers.payload(alert, format: registry.user(recipient)?.answerFormat ?? .gbcs)).base64EncodedString()
         let messageID = "\(alert.header.originator):\(recipient):\(alert.header.counter)"
         let document = DUISResponse(schemaVersion: "5.4", requestID: nil, responseID: messageID, code: .I0, dateTime: time,
                                     body: .deviceAlert(code: alert.hexCode, payload: payload))

@@ -160,7 +160,7 @@ public final class Hub: Sendable {
                         log: try RunningJobLog(path: configuration.runningJobsPath), logger: logger)
         let commands = WANCommands(keys: smki, inventory: inventory, firmware: firmware)
         dispatcher = DeviceDispatcher(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, registry: registry,
-                                      directory: directory, locks: locks, wan: wanState, emulator: DeviceEmulator(engine: engine, keys: smki), codec: MMCXMLCodec(),
+                                      directory: directory, locks: locks, wan: wanState, emulator: DeviceEmulator(engine: engine, keys: smki), answers: DeviceAnswers(keys: smki, logger: logger),
                                       signer: signer, limits: configuration.parseLimits, schedules: schedules, outboxWakeup: wakeup,
                                       concurrency: configuration.deviceConcurrency, privacy: privacy, accessControl: accessControl, plans: plans,
                                       jobs: jobs, commands: commands, logger: logger)

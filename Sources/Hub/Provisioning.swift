@@ -106,13 +106,16 @@ public enum Provisioning {
     /// Registers each user whose XML-signing certificate is in the keystore (DCC with its
     /// DSP certificate). Existing users keep their status and response endpoint unless
     /// `responseURL` is given.
-    public static func userMutations(keystore: Keystore, users: [UserSpec], responseURL: String?, existing: [UserRecord], at time: Timestamp) -> [Mutation] {
+    /// `answerFormat` sets every user's (nil: existing users keep theirs, new ones get GBCS).
+    public static func userMutations(keystore: Keystore, users: [UserSpec], responseURL: String?, existing: [UserRecord], at time: Timestamp,
+                                     answerFormat: AnswerFormat? = nil) -> [Mutation] {
         var mutations: [Mutation] = []
         for spec in users {
             guard let entry = keystore.xmlSigningEntry(for: spec.eui) else { continue }
             let current = existing.first { $0.eui == spec.eui }
             let record = UserRecord(eui: spec.eui, name: current?.name ?? spec.name, roles: spec.roles, status: current?.status ?? .active,
-                                    responseURL: responseURL ?? current?.responseURL, createdAt: current?.createdAt ?? time)
+                                    responseURL: responseURL ?? current?.responseURL, createdAt: current?.createdAt ?? time,
+                                    answerFormat: answerFormat ?? current?.answerFormat ?? .gbcs)
             mutations.append(.putUser(record))
             mutations.append(.deleteUserCertificates(spec.eui))
             mutations.append(.putUserCertificate(UserCertificateRecord(eui: spec.eui, issuerName: entry.certificate.issuerName,
@@ -193,7 +196,7 @@ public enum Provisioning {
     /// generates a test PKI; then registers the users and the default premises.
     @discardableResult
     public static func provision(dataDirectory: URL, keystoreFile: URL?, responseURL: String?, users: [UserSpec] = defaultUsers,
-                                 defaultPremises: Bool = true) async throws -> Report {
+                                 defaultPremises: Bool = true, answerFormat: AnswerFormat? = nil) async throws -> Report {
         let configuration = HubConfiguration(dataDirectory: dataDirectory)
         let smki = configuration.keystoreURL.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: smki, withIntermediateDirectories: true)
@@ -218,7 +221,8 @@ public enum Provisioning {
         let users = keystoreFile == nil ? users : Self.users(from: keystore)
         let store = try SQLiteStore(path: configuration.databasePath)
         let now = Timestamp.now()
-        var mutations = userMutations(keystore: keystore, users: users, responseURL: responseURL, existing: try await store.users(), at: now)
+        var mutations = userMutations(keystore: keystore, users: users, responseURL: responseURL, existing: try await store.users(), at: now,
+                                      answerFormat: answerFormat)
         let registered = users.filter { spec in keystore.xmlSigningEntry(for: spec.eui) != nil }
         var created = false
         if defaultPremises, try await store.meta("default_premises") == nil {
@@ -271,7 +275,7 @@ public enum Provisioning {
     /// as DCC users with XML-signing certificates from the data folder's test PKI, so
     /// their keys are in `smki/keystore.json` for signing requests. A folder whose
     /// keystore was imported from DCC Boxed gets a test CA of its own for them.
-    public static func registerFleet(dataDirectory: URL, fleet: Fleet, responseURL: String?) async throws -> [FleetParty] {
+    public static func registerFleet(dataDirectory: URL, fleet: Fleet, responseURL: String?, answerFormat: AnswerFormat? = nil) async throws -> [FleetParty] {
         let configuration = HubConfiguration(dataDirectory: dataDirectory)
         let smki = configuration.keystoreURL.deletingLastPathComponent()
         var pki: TestPKI
@@ -306,6 +310,7 @@ public enum Provisioning {
             user.name = party.name
             user.roles = party.roles
             if let responseURL { user.responseURL = responseURL }
+            if let answerFormat { user.answerFormat = answerFormat }
             mutations.append(.putUser(user))
         }
         try pki.write(to: smki)

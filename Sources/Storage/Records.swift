@@ -17,15 +17,30 @@ public struct UserRecord: Sendable, Hashable {
     public var status: UserStatus
     public var responseURL: String?
     public var createdAt: Timestamp
+    /// How the user receives devices' answers and alerts in `sr:GBCSPayload`.
+    public var answerFormat: AnswerFormat
 
-    public init(eui: EUI64, name: String, roles: UserRoleSet, status: UserStatus = .active, responseURL: String? = nil, createdAt: Timestamp = .now()) {
+    public init(eui: EUI64, name: String, roles: UserRoleSet, status: UserStatus = .active, responseURL: String? = nil, createdAt: Timestamp = .now(),
+                answerFormat: AnswerFormat = .gbcs) {
         self.eui = eui
         self.name = name
         self.roles = roles
         self.status = status
         self.responseURL = responseURL
         self.createdAt = createdAt
+        self.answerFormat = answerFormat
     }
+}
+
+/// What a user receives in DUIS's `sr:GBCSPayload` for a device's answer or alert.
+/// DCC sends the device's GBCS message, which the user's Parse and Correlate verifies and
+/// decodes; gbsm can also do that for the user and send the Message Mapping Catalogue's
+/// XML (`ra:GBCSResponse`) instead, where it holds the user's KA private key.
+public enum AnswerFormat: String, Sendable, Hashable, CaseIterable {
+    /// The device's GBCS message, as DCC sends it (the default).
+    case gbcs
+    /// The MMC XML that DCC's Parse and Correlate makes of it.
+    case mmc
 }
 
 /// A user's DUIS XML-signing certificate, found by issuer and serial when a request

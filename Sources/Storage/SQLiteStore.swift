@@ -125,6 +125,11 @@ public final class SQLiteStore: HubStore {
                                       signed BLOB, sent_with INTEGER, sent_at INTEGER);
             """)
         }
+        migrator.registerMigration("v8-answer-format") { db in
+            // How each user receives devices' answers: GBCS as DCC sends it (the default,
+            // also for users stored before), or Parse and Correlate's MMC XML.
+            try db.execute(sql: "ALTER TABLE users ADD COLUMN answer_format TEXT NOT NULL DEFAULT 'gbcs'")
+        }
         return migrator
     }
 
@@ -168,9 +173,9 @@ public final class SQLiteStore: HubStore {
                     head = (sequence, hash)
                 case .putUser(let user):
                     try db.cachedStatement(sql: """
-                        INSERT OR REPLACE INTO users (eui, name, roles, status, response_url, created_at) VALUES (?, ?, ?, ?, ?, ?)
+                        INSERT OR REPLACE INTO users (eui, name, roles, status, response_url, created_at, answer_format) VALUES (?, ?, ?, ?, ?, ?, ?)
                         """).execute(arguments: [sqlValue(user.eui), user.name, Int64(user.roles.mask), user.status.rawValue,
-                                                 user.responseURL, user.createdAt.milliseconds])
+                                                 user.responseURL, user.createdAt.milliseconds, user.answerFormat.rawValue])
                 case .putUserCertificate(let certificate):
                     try db.cachedStatement(sql: """
                         INSERT OR REPLACE INTO user_certificates (issuer, issuer_normalized, serial, eui, role, der) VALUES (?, ?, ?, ?, ?, ?)
@@ -332,7 +337,7 @@ public final class SQLiteStore: HubStore {
             try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY eui").map { row in
                 UserRecord(eui: eui(row["eui"]), name: row["name"], roles: UserRoleSet(mask: UInt16(truncatingIfNeeded: row["roles"] as Int64)),
                            status: UserStatus(rawValue: row["status"]) ?? .withdrawn, responseURL: row["response_url"],
-                           createdAt: Timestamp(milliseconds: row["created_at"]))
+                           createdAt: Timestamp(milliseconds: row["created_at"]), answerFormat: AnswerFormat(rawValue: row["answer_format"]) ?? .gbcs)
             }
         }
     }

@@ -58,7 +58,7 @@ func listKeystore(_ keystore: Keystore) {
 
 struct UsersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "users", abstract: "The DCC users the hub knows.",
-                                                    subcommands: [Add.self, List.self, SetResponseURL.self, SetStatus.self, ResetCounter.self])
+                                                    subcommands: [Add.self, List.self, SetResponseURL.self, SetStatus.self, SetPayload.self, ResetCounter.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -129,10 +129,10 @@ struct UsersCommand: AsyncParsableCommand {
         func run() async throws {
             let store = try data.store()
             let certificates = try await store.userCertificates()
-            var rows = [["EUI", "NAME", "ROLES", "STATUS", "RESPONSE URL", "CERTIFICATES"]]
+            var rows = [["EUI", "NAME", "ROLES", "STATUS", "ANSWERS", "RESPONSE URL", "CERTIFICATES"]]
             for user in try await store.users() {
                 let serials = certificates.filter { $0.eui == user.eui }.map { "\($0.serialNumber) (\($0.issuerName))" }.joined(separator: ", ")
-                rows.append([user.eui.description, user.name, user.roles.display, user.status.rawValue, user.responseURL ?? "-", serials])
+                rows.append([user.eui.description, user.name, user.roles.display, user.status.rawValue, user.answerFormat.rawValue, user.responseURL ?? "-", serials])
             }
             printTable(rows)
         }
@@ -175,7 +175,38 @@ struct UsersCommand: AsyncParsableCommand {
     }
 }
 
+extension AnswerFormat: ExpressibleByArgument {}
+
 extension UsersCommand {
+    struct SetPayload: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-payload",
+            abstract: "Choose what a user receives in sr:GBCSPayload: the device's GBCS (gbcs, as DCC sends it) or the MMC XML gbsm's Parse and Correlate makes of it (mmc).",
+            discussion: """
+                With mmc, gbsm verifies the device's MAC or signature and decrypts its sensitive values for the user, \
+                so the data folder's keystore must hold the user's KA private key (gbsm's own test PKI and DCC Boxed's ZAZ1 keystore do).
+                """)
+
+        @OptionGroup var data: DataOptions
+
+        @Option(help: "The user's EUI-64.")
+        var eui: String
+
+        @Argument(help: "gbcs or mmc.")
+        var format: AnswerFormat
+
+        func run() async throws {
+            if format == .mmc {
+                let eui = try parseEUI(self.eui)
+                let keystore = try Keystore.load(from: HubConfiguration(dataDirectory: data.url).keystoreURL)
+                guard keystore.entries.contains(where: { $0.eui == eui && $0.usage == .keyAgreement && $0.privateKeyPEM != nil }) else {
+                    throw ValidationError("the data folder's keystore holds no KA private key for \(eui): gbsm cannot open its answers, so they stay GBCS (parse them with your own keys: gbsm gbcs parse)")
+                }
+            }
+            try await updateUser(data: data, eui: eui, detail: "device answers sent as \(format.rawValue)") { $0.answerFormat = format }
+        }
+    }
+
     struct ResetCounter: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "reset-counter",

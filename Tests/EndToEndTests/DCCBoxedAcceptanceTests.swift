@@ -47,6 +47,9 @@ import TestSupport
         let server = try await ServerProcess.start(["serve", "--data", directory.url.path, "--dcc-boxed", keystoreFile.path,
                                                     "--response-url", receiver.url, "--wan-delays", "off"])
         let client = DUISClient(baseURL: server.baseURL, keystore: zaz1)
+        // Answers come as the devices' GBCS, as DCC sends them: opened as a DCC Boxed user's
+        // Parse and Correlate would, with ZAZ1's keys and the devices' certificates.
+        let keys = try DataFolderKeys(dataDirectory: directory.url)
 
         struct Sent { let name: String; let srv: String; let device: Bool }
         var templates: [(name: String, xml: String, srv: String, variant: Int)] = []
@@ -64,7 +67,7 @@ import TestSupport
         for template in templates where template.srv != "8.14.3" {
             if Self.rank(template.srv) >= 8 {
                 // What comes before a change for good has been answered first.
-                _ = await waitForResponses(receiver, requestIDs: Set(sent.filter { $0.value.device }.keys))
+                _ = await waitForResponses(receiver, requestIDs: Set(sent.filter { $0.value.device }.keys), keys: keys)
             }
             var xml = DeviceTemplateTests.adapt(DeviceTemplateTests.Template(name: template.name, xml: template.xml, srv: template.srv, body: ""),
                                                 now: Timestamp.now())
@@ -82,10 +85,10 @@ import TestSupport
             #expect(throws: Never.self, "\(template.name): the answer is signed by ZAZ1's DSP key") { try verifyResponse(answer.body, certificate: dsp.certificate) }
             if template.srv == "5.1" { scheduleID = answer.text.firstMatch(of: /<sr:DSPScheduleID>(\d+)<\/sr:DSPScheduleID>/).map { String($0.1) } }
             sent[requestID] = Sent(name: template.name, srv: template.srv, device: device)
-            if template.srv == "8.7.2" || template.srv == "6.29" { _ = await waitForResponses(receiver, requestIDs: [requestID]) }
+            if template.srv == "8.7.2" || template.srv == "6.29" { _ = await waitForResponses(receiver, requestIDs: [requestID], keys: keys) }
         }
         let devices = Set(sent.filter { $0.value.device }.keys)
-        let responses = await waitForResponses(receiver, requestIDs: devices)
+        let responses = await waitForResponses(receiver, requestIDs: devices, keys: keys)
         #expect(responses.count == devices.count, "asynchronous answers for \(responses.count) of \(devices.count) device requests")
         for (requestID, message) in responses {
             let name = sent[requestID]?.name ?? requestID

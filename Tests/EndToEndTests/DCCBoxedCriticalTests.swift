@@ -34,6 +34,9 @@ import TestSupport
         // A failed expectation that ends the test early must not leave the server running.
         defer { if server.isRunning { server.kill() } }
         let client = DUISClient(baseURL: server.baseURL, keystore: zaz1)
+        // Answers come as the devices' GBCS, as DCC sends them: opened as a DCC Boxed user's
+        // Parse and Correlate would, with ZAZ1's keys and the devices' certificates.
+        let keys = try DataFolderKeys(dataDirectory: directory.url)
 
         var templates: [(name: String, xml: String, srv: String)] = []
         for (name, bytes) in try Reference.templates() {
@@ -97,7 +100,7 @@ import TestSupport
         #expect(unsignable.count <= 1, "templates no ZAZ1 user can sign: \(unsignable)")
         let built = templates.filter { CriticalCommandBuilder.srvs.contains($0.srv) && !unsignable.contains($0.name) }.count
         #expect(transformed == built, "\(transformed) templates transformed, signed and sent")
-        let responses = await waitForResponses(receiver, requestIDs: Set(sent.keys))
+        let responses = await waitForResponses(receiver, requestIDs: Set(sent.keys), keys: keys)
         #expect(responses.count == sent.count, "device answers for \(responses.count) of \(sent.count)")
         for (requestID, message) in responses {
             let name = sent[requestID] ?? requestID

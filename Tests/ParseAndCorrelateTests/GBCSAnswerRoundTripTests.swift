@@ -75,6 +75,7 @@ import TestSupport
                                         time: time, command: vector.command.flatMap { try? GBCSPayload.decode($0.content, cra: .command) },
                                         succeeded: body.attribute("MessageSuccess") != "false", blockKey: nil)
         context.commandSupplement = vector.command?.supplement ?? frame.supplement
+        if let octets = frame.dateTime, octets.count == 12 { context.clockStatus = octets[11] }
         return context
     }
 

@@ -1,5 +1,7 @@
 import DUIS
 import Foundation
+import GBCS
+import ParseAndCorrelate
 
 /// An asynchronous DUIS message as a user receives it (a Service Response, a device
 /// alert or a DCC alert), with the device's payload decoded.
@@ -11,19 +13,52 @@ public struct DUISMessage: Sendable {
 
     static let generous = XMLParseLimits(maxBytes: 256 << 20, maxDepth: 64, maxElements: 50_000_000)
 
-    public init(_ body: [UInt8]) throws {
+    /// The device's GBCS message in `GBCSPayload`, when it carries one (not MMC XML).
+    public let gbcs: GBCSFrame?
+    /// Why Parse and Correlate could not open or map the GBCS message, when it could not.
+    public let deviceProblem: String?
+
+    /// Reads a message; with `keys`, a device answer or alert that came as GBCS is verified
+    /// and decoded by Parse and Correlate (as the user's own would) into `device`.
+    public init(_ body: [UInt8], keys: (any GBCSKeyStore)? = nil) throws {
         self.body = body
         let document = try XMLDocument.parse(body, limits: Self.generous)
         guard let root = document.root else { throw XMLParseError.malformed(line: 0, message: "no root") }
         tree = ElementTree(root)
         // gbsm's XML form of a device's payload; GBCS bytes (a pre-command, a command for
         // local delivery) are not decoded here.
+        var frame: GBCSFrame?
+        var problem: String?
         if let payload = Self.find(tree, "GBCSPayload")?.text, let data = Data(base64Encoded: payload), data.first == UInt8(ascii: "<") {
             let inner = try XMLDocument.parse(Array(data), limits: Self.generous)
             device = inner.root.map(ElementTree.init)
+        } else if let payload = Self.find(tree, "GBCSPayload")?.text, let data = Data(base64Encoded: payload),
+                  Self.find(tree, "PreCommand") == nil, Self.find(tree, "LocalCommand") == nil,
+                  let decoded = try? GBCSFrame.decode(Array(data)) {
+            frame = decoded
+            var opened: ElementTree?
+            if let keys {
+                do {
+                    let message = try ParsedMessage(frame: decoded, keys: keys)
+                    let srv = tree.descendant("Body", "ResponseMessage", "ServiceReferenceVariant")?.text
+                    if let xml = try MMCMapping.xml(for: message, srv: decoded.cra == .response ? srv : nil) {
+                        // The tree is read while its document is alive.
+                        let document = try XMLDocument.parse(xml, limits: Self.generous)
+                        opened = document.root.map(ElementTree.init)
+                        withExtendedLifetime(document) {}
+                    } else {
+                        problem = "Parse and Correlate has no mapping for message code \(decoded.messageCode)"
+                    }
+                } catch {
+                    problem = "\(error)"
+                }
+            }
+            device = opened
         } else {
             device = nil
         }
+        gbcs = frame
+        deviceProblem = problem
     }
 
     public static func find(_ tree: ElementTree, _ name: String) -> ElementTree? {

@@ -31,22 +31,25 @@ public final class RunningHub: Sendable {
     /// Starts a hub. With `zaz1`, it is provisioned like `serve --dcc-boxed` with the
     /// reference keystore; otherwise with a freshly generated test PKI (like `demo`).
     /// The WAN is instant and the homes quiet unless a test asks otherwise; with `fleet`,
-    /// the data folder gets that fleet (its users registered with `responseURL`).
+    /// the data folder gets that fleet (its users registered with `responseURL`). Users
+    /// receive devices' answers as `answers`: MMC by default here, since most tests read
+    /// the answers' values (gbsm's Parse and Correlate over the device's GBCS); the GBCS
+    /// tests ask for `.gbcs` and open them with `DUISMessage(_:keys:)`.
     public static func start(zaz1: Bool = false, responseURL: String? = nil, anomalyLimit: Int = 100_000,
                              delivery: DeliveryPolicy = DeliveryPolicy(initialBackoff: .milliseconds(50), maximumBackoff: .milliseconds(400), requestTimeout: .seconds(5)),
                              pollInterval: Duration = .milliseconds(100), wan: WANSettings = .instant, fleetEvents: FleetEventSettings = .quiet,
-                             fleet: FleetSpec? = nil, privacy: PrivacyEnforcement = .enforce) async throws -> RunningHub {
+                             fleet: FleetSpec? = nil, privacy: PrivacyEnforcement = .enforce, answers: AnswerFormat = .mmc) async throws -> RunningHub {
         let directory = try TemporaryDirectory("gbsm-hub")
         var keystoreFile: URL?
         if zaz1 {
             guard let reference = Reference.directory else { throw Reference.MissingReference() }
             keystoreFile = reference.appendingPathComponent("smki/zaz1-keystore.json")
         }
-        try await Provisioning.provision(dataDirectory: directory.url, keystoreFile: keystoreFile, responseURL: responseURL)
+        try await Provisioning.provision(dataDirectory: directory.url, keystoreFile: keystoreFile, responseURL: responseURL, answerFormat: answers)
         if let fleet {
             let built = Fleet.build(fleet)
             try built.write(to: HubConfiguration.fleetURL(directory.url))
-            _ = try await Provisioning.registerFleet(dataDirectory: directory.url, fleet: built, responseURL: responseURL)
+            _ = try await Provisioning.registerFleet(dataDirectory: directory.url, fleet: built, responseURL: responseURL, answerFormat: answers)
         }
         var logger = Logger(label: "gbsm.test")
         logger.logLevel = .warning
