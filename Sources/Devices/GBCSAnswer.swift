@@ -62,6 +62,10 @@ public struct GBCSAnswerContext: Sendable {
     /// The command's supplementary remote party (a command the access control broker
     /// sends on a user's behalf names the user), which the answer's header repeats.
     public var commandSupplement: GBCSFrame.Supplement = .none
+    /// The device's own originator counter for this answer: an answer with encrypted data
+    /// for a supplementary remote party carries it in its header, and its block key is
+    /// derived with it (GBCS; RTDS ECS21b's URP answer).
+    public var deviceCounter: UInt64?
     /// The key of encrypted payload blocks (KA of the recipient and the device, usage 04);
     /// nil when the key store lacks either side.
     public var blockKey: SymmetricKey?
@@ -179,13 +183,16 @@ public enum GBCSAnswers {
         [basicTable, electricityLogTable, gasTable, tariffAndPrepaymentTable, configurationTable, securityAndHANTable, criticalTable]
     }
 
-    /// The use case that answers `srv` from a device of `type`: GBCS names a use case for
-    /// the electricity meter `E…`, for the gas meter or its proxy `G…`, and for any device
-    /// `C…`/`CCS…`; where several fit, the one with an encoder.
+    /// The use case that answers `srv` from a device of `type`, where the command did not
+    /// come as GBCS (which names it): GBCS names a use case for the electricity meter `E…`,
+    /// for the gas meter or its proxy `G…`, for the comms hub `CCS…`, and for any device
+    /// `CS…`; where several fit, the first with an encoder.
     public static func useCase(srv: String, deviceType: DeviceType) -> UseCase? {
         let gas = deviceType == .gsme || deviceType == .gpf
         let candidates = UseCases.all.filter { $0.srvs.contains(srv) }
         func fits(_ useCase: UseCase) -> Bool {
+            // CCS: the comms hub's own use cases.
+            if useCase.name.hasPrefix("CCS") { return deviceType == .chf }
             if useCase.name.hasPrefix("E") { return !gas }
             if useCase.name.hasPrefix("G") { return gas }
             return true
@@ -290,10 +297,20 @@ public struct GBCSAnswerWriter: Sendable {
     public func frame(_ body: DataNode, context: GBCSAnswerContext) throws(GBCSAnswerError) -> GBCSFrame {
         guard let encoder = GBCSAnswers.encoders[context.useCase.name] else { throw .noEncoder(useCase: context.useCase.name) }
         var context = context
-        if context.blockKey == nil {
-            context.blockKey = blockKey(device: context.device, recipient: context.recipient, counter: context.counter, supplement: context.commandSupplement)
+        // Data encrypted for a supplementary remote party is keyed with the device's own
+        // counter, which the header then carries.
+        var forRemoteParty: GBCSFrame.Supplement?
+        if let id = context.commandSupplement.remotePartyID, let counter = context.commandSupplement.remotePartyCounter, let deviceCounter = context.deviceCounter {
+            forRemoteParty = .remotePartyAndOriginatorCounter(id: id, counter: counter, originatorCounter: deviceCounter)
         }
-        let answer = try encoder(body, context)
+        if context.blockKey == nil {
+            context.blockKey = blockKey(device: context.device, recipient: context.recipient, counter: context.counter,
+                                        supplement: forRemoteParty ?? context.commandSupplement)
+        }
+        var answer = try encoder(body, context)
+        if answer.supplement == nil, let forRemoteParty, !answer.payload.encryptedBlocks.isEmpty {
+            answer.supplement = forRemoteParty
+        }
         let critical = GBCSAnswers.signedUseCases.contains(context.useCase.name) || ServiceCatalogue.variant(context.srv)?.isCritical == true
         var frame = GBCSFrame(macHeader: nil, cra: .response, originatorCounter: context.counter, originator: context.device, recipient: context.recipient,
                               dateTime: GBCSAnswers.dateTimeUseCases.contains(context.useCase.name) ? context.dateTime : nil,

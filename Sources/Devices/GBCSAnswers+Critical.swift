@@ -32,9 +32,7 @@ extension GBCSAnswers {
         table["GCS28Commission"] = gasClockSynchronisation
         table["CS06"] = firmwareActivation
         table["CS02c"] = credentialObject(code: "IssueCredentialsResponseCode", object: "CertificationRequest")
-        // CS02d (`certificateUpdate`) waits for Parse and Correlate to read it: MMC requires
-        // its response code even on a refusal, which only an outcome mapper writes
-        // (`CriticalAnswers.outcomeTable`, not yet in `MMCMapping.outcomeMappers`).
+        table["CS02d"] = certificateUpdate
         table["CS02e"] = credentialObject(code: "RetrieveDeviceSecurityCredentialsStatusCode", object: "Certificate")
         return table
     }()

@@ -10,35 +10,39 @@ extension GBCSAnswers {
     static let securityAndHANTable: [String: GBCSAnswerEncoder] = {
         var table: [String: GBCSAnswerEncoder] = [:]
         // CS03 (8.7.1, 8.7.2): one INTEGER JoinResponseCode.
-        for name in ["CS03A1", "CS03A2NonCritical", "CS03CCritical"] { table[name] = joinAnswer }
+        for name in ["CS03A1", "CS03A2NonCritical", "CS03CCritical"] { table[name] = SecurityAndHANAnswers.joinAnswer }
         // CS04 (8.8.1, 8.8.2): one INTEGER UnjoinResponseCode.
-        for name in ["CS04AC", "CS04B"] { table[name] = unjoinAnswer }
+        for name in ["CS04AC", "CS04B"] { table[name] = SecurityAndHANAnswers.unjoinAnswer }
         // CS02a and CS02f (6.24.1): the trust anchors held, one layout.
-        for name in ["CS02a", "CS02fMAC"] { table[name] = securityCredentialsAnswer }
+        for name in ["CS02a", "CS02fMAC"] { table[name] = SecurityAndHANAnswers.securityCredentialsAnswer }
         // CS02b (6.15.1, 6.21, 6.23, 8.5): the update's execution outcome.
         for name in ["CS02bSupplierBySupplier", "CS02bNOByNOHandover", "CS02bACBByACB", "CS02bSupplierByTransCoS"] {
-            table[name] = updateSecurityCredentialsAnswer
+            table[name] = SecurityAndHANAnswers.updateSecurityCredentialsAnswer
         }
-        table["CS07"] = deviceLogAnswer
-        table["CCS05CCS04"] = chfDeviceLogAnswer
-        table["ECS35a"] = eventLogAnswer
-        table["ECS35d"] = securityLogAnswer
-        table["CS10a"] = gasEventLogAnswer
-        table["DBCH01"] = subGHzChannelAnswer
-        table["DBCH02"] = subGHzChannelLogAnswer
-        table["DBCH03"] = subGHzConfigurationAnswer
-        table["GCS21e"] = gasIdentityAnswer
+        table["CS07"] = SecurityAndHANAnswers.deviceLogAnswer
+        table["CCS05CCS04"] = SecurityAndHANAnswers.chfDeviceLogAnswer
+        table["ECS35a"] = SecurityAndHANAnswers.eventLogAnswer
+        table["ECS35d"] = SecurityAndHANAnswers.securityLogAnswer
+        table["CS10a"] = SecurityAndHANAnswers.gasEventLogAnswer
+        table["DBCH01"] = SecurityAndHANAnswers.subGHzChannelAnswer
+        table["DBCH02"] = SecurityAndHANAnswers.subGHzChannelLogAnswer
+        table["DBCH03"] = SecurityAndHANAnswers.subGHzConfigurationAnswer
+        table["GCS21e"] = SecurityAndHANAnswers.gasIdentityAnswer
         return table
     }()
+
+    /// The family's encoders and the pieces they share (in their own namespace, so that
+    /// no helper of another family's file clashes with theirs).
+    enum SecurityAndHANAnswers {}
 }
 
 // MARK: - ASN.1 pieces
 
-extension GBCSAnswers {
+extension GBCSAnswers.SecurityAndHANAnswers {
     /// ASN.1 builders for GBCS's security answers: DER, but with every length of 128 or
     /// more written in two octets (`82 00 CA` for 202), as GBCS devices and the RTDS write
     /// them.
-    enum SecurityASN1 {
+    enum ASN1 {
         static func integer(_ value: Int64) -> ASN1Value { ASN1Value(tag: [0x02], content: .primitive(twosComplement(value))) }
         static func enumerated(_ value: Int64) -> ASN1Value { ASN1Value(tag: [0x0A], content: .primitive(twosComplement(value))) }
         static func octets(_ value: [UInt8]) -> ASN1Value { ASN1Value(tag: [0x04], content: .primitive(value)) }
@@ -133,14 +137,14 @@ extension GBCSAnswers {
     /// with no code says invalidJoinMethodAndRole (2).
     static let joinAnswer: GBCSAnswerEncoder = { body, context throws(GBCSAnswerError) in
         let code = try responseCode(body, context, element: "joinResponseCode", names: joinResponseCodeNames, refusal: 2)
-        return SecurityASN1.body(SecurityASN1.integer(code))
+        return ASN1.body(ASN1.integer(code))
     }
 
     /// CS04 (8.8): an INTEGER UnjoinResponseCode (0 success, 1 otherDeviceNotInDeviceLog,
     /// 2 otherFailure). A refusal with no code says otherFailure.
     static let unjoinAnswer: GBCSAnswerEncoder = { body, context throws(GBCSAnswerError) in
         let code = try responseCode(body, context, element: "unjoinResponseCode", names: unjoinResponseCodeNames, refusal: 2)
-        return SecurityASN1.body(SecurityASN1.integer(code))
+        return ASN1.body(ASN1.integer(code))
     }
 
     static func eui(_ node: DataNode?, _ what: String) throws(GBCSAnswerError) -> [UInt8] {
@@ -164,16 +168,16 @@ extension GBCSAnswers {
     /// KeyAgreementTopUp; none otherwise).
     static func keyUsage(_ node: DataNode?, _ what: String) throws(GBCSAnswerError) -> (bits: ASN1Value, cellUsage: ASN1Value?) {
         switch node?.text {
-        case "DigitalSigning": return (SecurityASN1.bitString([0x07, 0x80]), nil)
-        case "KeyAgreement": return (SecurityASN1.bitString([0x03, 0x08]), nil)
-        case "KeyAgreementTopUp": return (SecurityASN1.bitString([0x03, 0x08]), SecurityASN1.integer(1))
-        case "KeyCertSign": return (SecurityASN1.bitString([0x02, 0x04]), nil)
+        case "DigitalSigning": return (ASN1.bitString([0x07, 0x80]), nil)
+        case "KeyAgreement": return (ASN1.bitString([0x03, 0x08]), nil)
+        case "KeyAgreementTopUp": return (ASN1.bitString([0x03, 0x08]), ASN1.integer(1))
+        case "KeyCertSign": return (ASN1.bitString([0x02, 0x04]), nil)
         case let other: throw .shape("\(what) \(other ?? "absent") is not a certificate usage GBCS has")
         }
     }
 
     static func nonNegative(_ node: DataNode?, _ what: String) throws(GBCSAnswerError) -> Int64 {
-        let value = try integer(node, what)
+        let value = try GBCSAnswers.integer(node, what)
         guard value >= 0 else { throw .shape("\(what) is negative (\(value))") }
         return value
     }
@@ -204,9 +208,9 @@ extension GBCSAnswers {
             }
             let sequence = try nonNegative(details.child("RemotePartyFloorSeqNumber"), "RemotePartyFloorSeqNumber")
             let usage = try keyUsage(details.child("CertificateUsage"), "CertificateUsage")
-            let cell = SecurityASN1.sequence([usage.bits] + (usage.cellUsage.map { [$0] } ?? [])
-                + [SecurityASN1.octets(try eui(details.child("ExistingRemotePartyID"), "ExistingRemotePartyID")),
-                   SecurityASN1.octets(try base64(details.child("ExistingCertificateHash"), "ExistingCertificateHash"))])
+            let cell = ASN1.sequence([usage.bits] + (usage.cellUsage.map { [$0] } ?? [])
+                + [ASN1.octets(try eui(details.child("ExistingRemotePartyID"), "ExistingRemotePartyID")),
+                   ASN1.octets(try base64(details.child("ExistingCertificateHash"), "ExistingCertificateHash"))])
             if let last = parties.last, last.role == role, last.status == status, last.sequence == sequence {
                 parties[parties.count - 1].cells.append(cell)
             } else {
@@ -214,12 +218,12 @@ extension GBCSAnswers {
             }
         }
         if parties.isEmpty && context.succeeded { throw .shape("a credentials answer with no RemotePartyDetails") }
-        let sequence = SecurityASN1.sequence(parties.map { party in
-            var fields = [SecurityASN1.integer(party.role), SecurityASN1.enumerated(party.status)]
-            if let number = party.sequence { fields += [SecurityASN1.integer(number), SecurityASN1.sequence(party.cells)] }
-            return SecurityASN1.sequence(fields)
+        let sequence = ASN1.sequence(parties.map { party in
+            var fields = [ASN1.integer(party.role), ASN1.enumerated(party.status)]
+            if let number = party.sequence { fields += [ASN1.integer(number), ASN1.sequence(party.cells)] }
+            return ASN1.sequence(fields)
         })
-        return SecurityASN1.body(sequence)
+        return ASN1.body(sequence)
     }
 
     /// CS02b (6.15.1, 6.21, 6.23, 8.5): SEQUENCE { command accepted NULL, execution outcome
@@ -232,39 +236,39 @@ extension GBCSAnswers {
     /// subject OCTET STRING, replacing key ID OCTET STRING } } OPTIONAL }. No outcome
     /// (a future-dated or cancelled command): the NULL alone.
     static let updateSecurityCredentialsAnswer: GBCSAnswerEncoder = { body, context throws(GBCSAnswerError) in
-        guard let outcome = body.child("ExecutionOutcome") else { return SecurityASN1.body(SecurityASN1.sequence([SecurityASN1.null])) }
+        guard let outcome = body.child("ExecutionOutcome") else { return ASN1.body(ASN1.sequence([ASN1.null])) }
         let counter = try nonNegative(outcome.child("AuthorisingRemotePartyOriginatorCounter"), "AuthorisingRemotePartyOriginatorCounter")
         guard let modeName = outcome.child("CredentialsReplacementMode")?.text, let mode = credentialsReplacementModes[modeName] else {
             throw .shape("credentials replacement mode \(outcome.child("CredentialsReplacementMode")?.text ?? "absent") has no GBCS number MMC names")
         }
         var changes: [ASN1Value] = []
         for change in outcome.all("RemotePartySeqNumberChange") {
-            var fields = [SecurityASN1.integer(try role(change.child("RemotePartyRole"), "a RemotePartySeqNumberChange's RemotePartyRole")),
-                          SecurityASN1.integer(try nonNegative(change.child("RemotePartyFloorSeqNumber"), "RemotePartyFloorSeqNumber"))]
+            var fields = [ASN1.integer(try role(change.child("RemotePartyRole"), "a RemotePartySeqNumberChange's RemotePartyRole")),
+                          ASN1.integer(try nonNegative(change.child("RemotePartyFloorSeqNumber"), "RemotePartyFloorSeqNumber"))]
             if let topUp = change.child("RemotePartyPrepaymentTopUpFloorSeqNumber") {
                 let floor = try nonNegative(topUp, "RemotePartyPrepaymentTopUpFloorSeqNumber")
-                fields.append(SecurityASN1.sequence([SecurityASN1.sequence([SecurityASN1.integer(0), SecurityASN1.integer(floor)])]))
+                fields.append(ASN1.sequence([ASN1.sequence([ASN1.integer(0), ASN1.integer(floor)])]))
             }
-            changes.append(SecurityASN1.sequence(fields))
+            changes.append(ASN1.sequence(fields))
         }
         var replacements: [ASN1Value] = []
         for replacement in outcome.all("ReplacementOutcome") {
             guard let statusNode = replacement.child("StatusCode") else { throw .shape("a ReplacementOutcome lacks its StatusCode") }
             let status = try outcomeCode(statusNode, names: credentialsStatusCodes, what: "a ReplacementOutcome's StatusCode")
             let usage = try keyUsage(replacement.child("CertificateType"), "a ReplacementOutcome's CertificateType")
-            let cell = SecurityASN1.sequence([SecurityASN1.integer(try role(replacement.child("RemotePartyRole"), "a ReplacementOutcome's RemotePartyRole")), usage.bits]
+            let cell = ASN1.sequence([ASN1.integer(try role(replacement.child("RemotePartyRole"), "a ReplacementOutcome's RemotePartyRole")), usage.bits]
                 + (usage.cellUsage.map { [$0] } ?? []))
-            replacements.append(SecurityASN1.sequence([
-                cell, SecurityASN1.enumerated(status),
-                SecurityASN1.octets(try eui(replacement.child("ExistingRemotePartyID"), "ExistingRemotePartyID")),
-                SecurityASN1.octets(try base64(replacement.child("ExistingCertificateHash"), "ExistingCertificateHash")),
-                SecurityASN1.octets(try eui(replacement.child("NewRemotePartyID"), "NewRemotePartyID")),
-                SecurityASN1.octets(try base64(replacement.child("NewCertificateHash"), "NewCertificateHash")),
+            replacements.append(ASN1.sequence([
+                cell, ASN1.enumerated(status),
+                ASN1.octets(try eui(replacement.child("ExistingRemotePartyID"), "ExistingRemotePartyID")),
+                ASN1.octets(try base64(replacement.child("ExistingCertificateHash"), "ExistingCertificateHash")),
+                ASN1.octets(try eui(replacement.child("NewRemotePartyID"), "NewRemotePartyID")),
+                ASN1.octets(try base64(replacement.child("NewCertificateHash"), "NewCertificateHash")),
             ]))
         }
-        let execution = SecurityASN1.sequence([SecurityASN1.integer(counter), SecurityASN1.integer(mode), SecurityASN1.sequence(changes),
-                                               SecurityASN1.sequence(replacements)])
-        return SecurityASN1.body(SecurityASN1.sequence([SecurityASN1.null, execution]))
+        let execution = ASN1.sequence([ASN1.integer(counter), ASN1.integer(mode), ASN1.sequence(changes),
+                                               ASN1.sequence(replacements)])
+        return ASN1.body(ASN1.sequence([ASN1.null, execution]))
     }
 
     /// GBCS's ASN.1 DeviceType (CS07), by MMC's name.
@@ -274,22 +278,22 @@ extension GBCSAnswers {
     /// failure), SEQUENCE OF device log entries { device ID OCTET STRING (8), device type
     /// INTEGER } } (the entries left out of a failure).
     static let deviceLogAnswer: GBCSAnswerEncoder = { body, context throws(GBCSAnswerError) in
-        guard context.succeeded else { return SecurityASN1.body(SecurityASN1.sequence([SecurityASN1.integer(1)])) }
+        guard context.succeeded else { return ASN1.body(ASN1.sequence([ASN1.integer(1)])) }
         guard let log = body.child("DeviceLogEntries") else { throw .shape("a device log answer without DeviceLogEntries") }
         var entries: [ASN1Value] = []
         for entry in log.all("LogEntry") {
             guard let typeName = entry.child("DeviceType")?.text, let type = deviceLogTypes[typeName] else {
                 throw .shape("device type \(entry.child("DeviceType")?.text ?? "absent") is not one GBCS numbers")
             }
-            entries.append(SecurityASN1.sequence([SecurityASN1.octets(try eui(entry.child("DeviceID"), "a device log entry's DeviceID")), SecurityASN1.integer(type)]))
+            entries.append(ASN1.sequence([ASN1.octets(try eui(entry.child("DeviceID"), "a device log entry's DeviceID")), ASN1.integer(type)]))
         }
-        return SecurityASN1.body(SecurityASN1.sequence([SecurityASN1.integer(0), SecurityASN1.sequence(entries)]))
+        return ASN1.body(ASN1.sequence([ASN1.integer(0), ASN1.sequence(entries)]))
     }
 }
 
 // MARK: - DLMS reads
 
-extension GBCSAnswers {
+extension GBCSAnswers.SecurityAndHANAnswers {
     static func descriptor(_ classID: UInt16, _ instance: [UInt8], _ member: Int8) -> DLMSAPDU.Descriptor {
         DLMSAPDU.Descriptor(classID: classID, instance: instance, member: member)
     }
@@ -301,7 +305,7 @@ extension GBCSAnswers {
     }
 
     /// One value answering one get.
-    static func single(_ context: GBCSAnswerContext, _ value: DLMSData) -> GBCSAnswerBody { dlms(context, [value], [.get(result: 0)]) }
+    static func single(_ context: GBCSAnswerContext, _ value: DLMSData) -> GBCSAnswerBody { GBCSAnswers.dlms(context, [value], [.get(result: 0)]) }
 
     /// A 4-digit hex element (an event code).
     static func hex16(_ node: DataNode?, _ what: String) throws(GBCSAnswerError) -> UInt16 {
@@ -312,8 +316,8 @@ extension GBCSAnswers {
     /// A log entry's time as seconds since 2000 (GBCS's log times are whole seconds: a
     /// fraction is dropped).
     static func logSeconds(_ node: DataNode?, _ what: String) throws(GBCSAnswerError) -> UInt32 {
-        let time = try timestamp(node, what)
-        let seconds = time.milliseconds / 1000 - epoch2000
+        let time = try GBCSAnswers.timestamp(node, what)
+        let seconds = time.milliseconds / 1000 - GBCSAnswers.epoch2000
         guard let fitted = UInt32(exactly: seconds) else { throw .shape("\(what) \(time.iso8601) is outside GBCS's UTC time") }
         return fitted
     }
@@ -342,7 +346,7 @@ extension GBCSAnswers {
     }
 
     static func logAnswer(_ body: DataNode, _ context: GBCSAnswerContext, instance: [UInt8], otherInformation: Bool) throws(GBCSAnswerError) -> GBCSAnswerBody {
-        guard context.succeeded else { return dlmsRefusal(context, requests(context, or: descriptor(7, instance, 2))) }
+        guard context.succeeded else { return GBCSAnswers.dlmsRefusal(context, requests(context, or: descriptor(7, instance, 2))) }
         guard let log = body.child("Log") else { throw .shape("a log answer without Log") }
         var entries: [DLMSData] = []
         for entry in log.all("LogEntry") {
@@ -406,7 +410,7 @@ extension GBCSAnswers {
     /// DBCH01 (6.31, Data 0-0:94.44.10.2 attribute 2): the operating channel, a
     /// bit-string(32) channel page and mask with one channel.
     static let subGHzChannelAnswer: GBCSAnswerEncoder = { body, context throws(GBCSAnswerError) in
-        guard context.succeeded else { return dlmsRefusal(context, requests(context, or: descriptor(1, [0, 0, 94, 44, 10, 2], 2))) }
+        guard context.succeeded else { return GBCSAnswers.dlmsRefusal(context, requests(context, or: descriptor(1, [0, 0, 94, 44, 10, 2], 2))) }
         let (page, bit) = try operatingChannel(body.child("OperatingSubGHzChannel"), "OperatingSubGHzChannel")
         return single(context, bitString32(pageAndMask(page: page, mask: UInt32(1) << UInt32(bit))))
     }
@@ -437,7 +441,7 @@ extension GBCSAnswers {
     /// (long-unsigned), LocalCHFailurePercentage and LocalCHRetryPercentage (long-unsigned,
     /// hundredths). A group MMC leaves out has no channels.
     static let subGHzConfigurationAnswer: GBCSAnswerEncoder = { body, context throws(GBCSAnswerError) in
-        guard context.succeeded else { return dlmsRefusal(context, requests(context, or: descriptor(1, [0, 0, 94, 44, 10, 0], 2))) }
+        guard context.succeeded else { return GBCSAnswers.dlmsRefusal(context, requests(context, or: descriptor(1, [0, 0, 94, 44, 10, 0], 2))) }
         var fields: [DLMSData] = []
         for group in subGHzGroups {
             var mask: UInt32 = 0
@@ -448,9 +452,9 @@ extension GBCSAnswers {
             }
             fields.append(bitString32(pageAndMask(page: group.page, mask: mask)))
         }
-        func long(_ value: Int64, _ name: String) throws(GBCSAnswerError) -> DLMSData { .longUnsigned(try fit(value, name)) }
-        func short(_ value: Int64, _ name: String) throws(GBCSAnswerError) -> DLMSData { .unsigned(try fit(value, name)) }
-        func number(_ name: String) throws(GBCSAnswerError) -> Int64 { try integer(body, name) }
+        func long(_ value: Int64, _ name: String) throws(GBCSAnswerError) -> DLMSData { .longUnsigned(try GBCSAnswers.fit(value, name)) }
+        func short(_ value: Int64, _ name: String) throws(GBCSAnswerError) -> DLMSData { .unsigned(try GBCSAnswers.fit(value, name)) }
+        func number(_ name: String) throws(GBCSAnswerError) -> Int64 { try GBCSAnswers.integer(body, name) }
         func scaled(_ name: String) throws(GBCSAnswerError) -> Int64 { try hundredths(body.child(name), name) }
         fields += [
             try long(try scaled("NormalLimitedDutyCycleThreshold"), "NormalLimitedDutyCycleThreshold"),
@@ -475,7 +479,7 @@ extension GBCSAnswers {
     /// channel's bit in its page, as every RTDS entry has them (what GBCS calls these 3
     /// octets was not found; MMC has no element for them). Other entries carry none.
     static let subGHzChannelLogAnswer: GBCSAnswerEncoder = { body, context throws(GBCSAnswerError) in
-        guard context.succeeded else { return dlmsRefusal(context, requests(context, or: descriptor(7, [0, 0, 94, 44, 10, 3], 2))) }
+        guard context.succeeded else { return GBCSAnswers.dlmsRefusal(context, requests(context, or: descriptor(7, [0, 0, 94, 44, 10, 3], 2))) }
         var entries: [DLMSData] = []
         for entry in body.all("LogEntry") {
             let code = try hex16(entry.child("EventCode"), "a channel log entry's EventCode")
@@ -496,7 +500,7 @@ extension GBCSAnswers {
     /// A DLMS date-time of `time` with its day of week (1 Monday … 7 Sunday), as the CHF's
     /// device log carries it: hundredths 0, deviation not specified, status not specified.
     static func dateTimeWithWeekday(_ time: Timestamp) -> [UInt8] {
-        var octets = dateTime(time)
+        var octets = GBCSAnswers.dateTime(time)
         let days = Int64(time.day.number)
         octets[4] = UInt8(truncatingIfNeeded: ((days + 3) % 7 + 7) % 7 + 1)
         return octets
@@ -516,7 +520,7 @@ extension GBCSAnswers {
     /// the emulator's SubGHzLinkQuality where it gives one (else 0) and the LQI 0: not
     /// the device's own, so this answer cannot be the RTDS's octets.
     static let chfDeviceLogAnswer: GBCSAnswerEncoder = { body, context throws(GBCSAnswerError) in
-        guard context.succeeded else { return dlmsRefusal(context, requests(context, or: descriptor(104, [0, 0, 30, 3, 0, 255], 4))) }
+        guard context.succeeded else { return GBCSAnswers.dlmsRefusal(context, requests(context, or: descriptor(104, [0, 0, 30, 3, 0, 255], 4))) }
         guard let log = body.child("CHFDeviceLog") else { throw .shape("a CHF device log answer without CHFDeviceLog") }
         let entries = log.all("CHFDeviceLogEntry")
         guard entries.count <= 16 else { throw .shape("\(entries.count) CHF device log entries (the CHF holds 16)") }
@@ -525,12 +529,12 @@ extension GBCSAnswers {
             let id = try eui(entry.child("DeviceID"), "a CHF device log entry's DeviceID")
             var last = neverDateTime
             if let node = entry.child("LastCommunicationsDateTime") {
-                let time = try timestamp(node, "LastCommunicationsDateTime")
+                let time = try GBCSAnswers.timestamp(node, "LastCommunicationsDateTime")
                 last = dateTimeWithWeekday(Timestamp(milliseconds: time.milliseconds / 1000 * 1000))
             }
             var rssi: Int8 = 0
             if entry.child("SubGHzLinkQuality") != nil {
-                rssi = try fit(try integer(entry.child("SubGHzLinkQuality"), "SubGHzLinkQuality"), "SubGHzLinkQuality")
+                rssi = try GBCSAnswers.fit(try GBCSAnswers.integer(entry.child("SubGHzLinkQuality"), "SubGHzLinkQuality"), "SubGHzLinkQuality")
             }
             devices.append(.structure([
                 .octetString(id), .bitString(DLMSData.BitString(bitCount: 8, octets: [0xC8])), .integer(rssi), .integer(rssi), .integer(rssi),
@@ -543,7 +547,7 @@ extension GBCSAnswers {
 
 // MARK: - GBZ (the gas meter)
 
-extension GBCSAnswers {
+extension GBCSAnswers.SecurityAndHANAnswers {
     /// ZCL's status of a refused GBZ command in the RTDS's ERROR answers (0xC0).
     static let zclRefusalStatus: UInt8 = 0xC0
 

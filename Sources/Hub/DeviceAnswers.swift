@@ -17,6 +17,7 @@ import Storage
 /// behalf), with the command's counter, MAC'd or, for a critical command, signed by the
 /// device. Where a use case has no GBCS encoder yet, the answer goes as the emulator's MMC
 /// XML, counted in `gbsm_device_answers_total{form="mmc-direct"}` (README, "Not yet").
+/// Alerts go the same way (`GBCSAlertWriter`), each written for its recipient.
 struct DeviceAnswers: Sendable {
     let writer: GBCSAnswerWriter
     /// The keys Parse and Correlate opens answers with for `mmc` users: their KA private
@@ -26,8 +27,11 @@ struct DeviceAnswers: Sendable {
     let logger: Logger
     private let counters: [Form: Counter]
 
+    let alertWriter: GBCSAlertWriter
+
     init(keys: any GBCSKeyStore, logger: Logger) {
         writer = GBCSAnswerWriter(keys: keys)
+        alertWriter = GBCSAlertWriter(keys: keys)
         self.keys = keys
         self.logger = logger
         counters = Dictionary(uniqueKeysWithValues: Form.allCases.map { ($0, Counter(label: "gbsm_device_answers_total", dimensions: [("form", $0.rawValue)])) })
@@ -46,13 +50,11 @@ struct DeviceAnswers: Sendable {
     func payload(_ response: DeviceResponse, success: Bool, command: [UInt8]?, deviceType: DeviceType, user: EUI64, counter: UInt64,
                  format: AnswerFormat) -> (bytes: [UInt8], form: Form) {
         let srv = response.header.srv ?? ""
-        guard let useCase = GBCSAnswers.useCase(srv: srv, deviceType: deviceType), GBCSAnswers.encoders[useCase.name] != nil else {
-            return record(direct.encode(response), .direct)
-        }
         var recipient = user
         var originatorCounter = counter
         var supplement: GBCSFrame.Supplement = .none
         var payload: GBCSPayload?
+        var commandMessageCode: UInt16?
         if let command {
             // The command as sent: its originator (the user, or the broker on the user's
             // behalf), counter and supplement are what the answer repeats. gbsm built
@@ -62,14 +64,24 @@ struct DeviceAnswers: Sendable {
                 recipient = frame.originator
                 originatorCounter = frame.originatorCounter
                 supplement = frame.supplement
+                commandMessageCode = frame.messageCode
                 payload = try GBCSPayload.decode(frame.content, cra: .command)
             } catch {
                 logger.error("device answer: the command sent for \(srv) does not decode (\(error)); answered from the request's header")
             }
         }
+        // The use case the command named (its message code), else the SRV's for the device.
+        var useCase = GBCSAnswers.useCase(srv: srv, deviceType: deviceType)
+        if let code = commandMessageCode, let named = UseCases.byCode[code], named.srvs.contains(srv), GBCSAnswers.encoders[named.name] != nil {
+            useCase = named
+        }
+        guard let useCase, GBCSAnswers.encoders[useCase.name] != nil else {
+            return record(direct.encode(response), .direct)
+        }
         var context = GBCSAnswerContext(srv: srv, useCase: useCase, device: response.header.originator, recipient: recipient, counter: originatorCounter,
                                         time: response.header.timestamp, command: payload, succeeded: success, blockKey: nil)
         context.commandSupplement = supplement
+        context.deviceCounter = response.header.counter
         // The gas meter's time is the gas proxy's clock, which GBCS reports reliable (00);
         // the electricity meter leaves its clock status not specified.
         if deviceType == .gsme || deviceType == .gpf { context.clockStatus = 0x00 }
@@ -96,9 +108,28 @@ struct DeviceAnswers: Sendable {
         }
     }
 
-    /// An alert's payload for a user (alerts are written in GBCS next: MMC today).
-    func payload(_ alert: DeviceAlert, format: AnswerFormat) -> [UInt8] {
-        direct.encode(alert)
+    /// An alert's payload for `recipient`: the device's GBCS alert, MAC'd for the
+    /// recipient (or signed by the device, as GBCS signs the alerts of critical use
+    /// cases), or for an `mmc` user what Parse and Correlate makes of it.
+    func payload(_ alert: DeviceAlert, recipient: EUI64, deviceType: DeviceType?, format: AnswerFormat) -> [UInt8] {
+        let frame: GBCSFrame
+        do {
+            frame = try alertWriter.frame(alert, recipient: recipient, counter: alert.header.counter, deviceType: deviceType)
+        } catch {
+            logger.error("device alert: \(alert.hexCode) from \(alert.header.originator) could not be written in GBCS (\(error)); sent as the emulator's MMC")
+            return record(direct.encode(alert), .direct).bytes
+        }
+        switch format {
+        case .gbcs:
+            return record(frame.encode(), .gbcs).bytes
+        case .mmc:
+            do {
+                if let xml = try MMCMapping.xml(for: try ParsedMessage(frame: frame, keys: keys)) { return record(xml, .parsed).bytes }
+            } catch {
+                logger.error("device alert: Parse and Correlate could not read \(alert.hexCode) for \(recipient) (\(error)); sent as the emulator's MMC")
+            }
+            return record(direct.encode(alert), .direct).bytes
+        }
     }
 
     private func record(_ bytes: [UInt8], _ form: Form) -> (bytes: [UInt8], form: Form) {

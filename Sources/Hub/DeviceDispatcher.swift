@@ -662,9 +662,16 @@ final class DeviceDispatcher: Sendable {
     /// Under a data privacy plan (`planReceipt`) it carries no device payload: the receipt
     /// is its comment.
     private func response(_ work: Work, outcome: DeviceOutcome, originator: EUI64, command: [UInt8]?, planReceipt: String? = nil, at time: Timestamp) -> OutboxItem {
-        let answer = answers.payload(outcome.response, success: outcome.success, command: command, deviceType: work.device.type, user: originator,
-                                     counter: work.stored.counter, format: registry.user(originator)?.answerFormat ?? .gbcs)
-        let payload = Data(answer.bytes).base64EncodedString()
+        let payload: String
+        if planReceipt != nil {
+            // Under a plan the user receives DCC's emptied answer (a schedule's) or none: not
+            // the device's message.
+            payload = work.scheduleID == nil ? "" : Data(answers.direct.encode(outcome.response)).base64EncodedString()
+        } else {
+            let answer = answers.payload(outcome.response, success: outcome.success, command: command, deviceType: work.device.type, user: originator,
+                                         counter: work.stored.counter, format: registry.user(originator)?.answerFormat ?? .gbcs)
+            payload = Data(answer.bytes).base64EncodedString()
+        }
         let header = work.header
         let cin = outcome.customerIdentificationNumber
         let scheduleID = work.scheduleID
@@ -705,7 +712,8 @@ final class DeviceDispatcher: Sendable {
 
     /// A device alert as DUIS carries it to one user.
     func deviceAlert(_ alert: DeviceAlert, to recipient: EUI64, at time: Timestamp) -> OutboxItem {
-        let payload = Data(answers.payload(alert, format: registry.user(recipient)?.answerFormat ?? .gbcs)).base64EncodedString()
+        let payload = Data(answers.payload(alert, recipient: recipient, deviceType: inventory.device(alert.header.originator)?.type,
+                                           format: registry.user(recipient)?.answerFormat ?? .gbcs)).base64EncodedString()
         let messageID = "\(alert.header.originator):\(recipient):\(alert.header.counter)"
         let document = DUISResponse(schemaVersion: "5.4", requestID: nil, responseID: messageID, code: .I0, dateTime: time,
                                     body: .deviceAlert(code: alert.hexCode, payload: payload))

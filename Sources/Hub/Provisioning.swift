@@ -238,8 +238,8 @@ public enum Provisioning {
     }
 
     /// Adds `count` suppliers (EUIs 90-B3-D5-1F-31-00-00-00 upwards), each registered as
-    /// import supplier of the ESME of its own premises, with XML-signing certificates
-    /// issued from the data folder's test PKI. For load: each supplier's requests carry
+    /// import supplier of the ESME of its own premises, with XML-signing and GBCS (DS, KA)
+    /// certificates issued from the data folder's test PKI. For load: each supplier's requests carry
     /// their own rising counters, so many can be in flight at once without one user's
     /// requests overtaking each other.
     public static func addSuppliers(dataDirectory: URL, count: Int, responseURL: String? = nil) async throws -> [(user: EUI64, meter: EUI64)] {
@@ -255,6 +255,10 @@ public enum Provisioning {
             let premises = Int64(1000 + index)
             let mpan = String(format: "10%011d", index)
             let entry = try pki.issue(eui: user, role: RemotePartyRole.xmlSigning, usage: .digitalSignature, name: "supplier-\(index)")
+            // Its GBCS certificates: devices MAC (and sign) their answers for it.
+            for usage in [Keystore.Usage.digitalSignature, .keyAgreement] {
+                _ = try pki.issue(eui: user, role: RemotePartyRole.supplier, usage: usage, name: "supplier-\(index)-\(usage == .digitalSignature ? "ds" : "ka")")
+            }
             mutations += [
                 .putUser(UserRecord(eui: user, name: "Supplier \(index)", roles: [.is, .gs], responseURL: responseURL)),
                 .putUserCertificate(UserCertificateRecord(eui: user, issuerName: entry.certificate.issuerName, serialNumber: entry.certificate.serialNumber,

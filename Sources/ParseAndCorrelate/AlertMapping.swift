@@ -76,7 +76,37 @@ enum AlertMapping {
     /// The future-dated outcome (8F66, 8F67) of a DLMS command: an octet string of the
     /// command's message code (2), originator counter (8) and the COSEM attribute or
     /// method it ran (class 2, OBIS 6, member 1).
+    /// A DLMS date-time value as MMC's `xs:dateTime`.
+    static func dateTimeText(_ value: DLMSData, _ what: String) throws(MappingError) -> String {
+        guard case .octetString(let octets) = value, let seconds = DLMSDateTime(octets)?.unixTime else { throw .shape("\(what) is not a date-time") }
+        return Timestamp(milliseconds: seconds * 1000).iso8601
+    }
+
     static func dlmsPayload(code: UInt16, messageCode: UInt16, rest: [DLMSData]) throws(MappingError) -> DataNode? {
+        // ECS80, supply outage restored (8F35–8F3C): when the supply was interrupted and
+        // when it came back.
+        if messageCode == 0x0067, (0x8F35...0x8F3C).contains(code) {
+            guard rest.count == 2 else { throw .shape("a supply outage restoration alert has \(rest.count) values, not 2") }
+            return DataNode("SupplyOutageRestoreAlert", children: [
+                DataNode("interruptionValue", text: try dateTimeText(rest[0], "the interruption")),
+                DataNode("restorationValue", text: try dateTimeText(rest[1], "the restoration")),
+            ])
+        }
+        // ECS101, APC limit processed (8F86): the controller (0x10 + n, 0x20 + n with input
+        // from the controlled load), the period and the level it came to.
+        if messageCode == 0x0121, code == 0x8F86 {
+            guard rest.count == 4, case .unsigned(let selector) = rest[0], case .unsigned(let level) = rest[3], level <= 100,
+                  (0x11...0x15).contains(selector) || (0x21...0x25).contains(selector) else {
+                throw .shape("an APC limit alert is a controller, a period and a level")
+            }
+            var node = DataNode("LimitAPCLevelCommandProcessedDeviceAlert")
+            node.add("APCLimitPeriodStart", try dateTimeText(rest[1], "the APC limit's start"))
+            node.add("APCLimitPeriodEnd", try dateTimeText(rest[2], "the APC limit's end"))
+            node.add("AuxiliaryControllerN", String(selector & 0x0F))
+            node.add("ResultingLevel", String(level))
+            if selector & 0x20 != 0 { node.addEmpty("InputFromControlledLoad") }
+            return node
+        }
         guard code == 0x8F66 || code == 0x8F67, let first = rest.first, case .octetString(let octets) = first else { return nil }
         guard octets.count == 19 else { throw .shape("a future-dated alert's instruction is \(octets.count) octets, not 19") }
         let counter = octets[2..<10].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }

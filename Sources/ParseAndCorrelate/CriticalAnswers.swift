@@ -15,10 +15,9 @@ import GBCS
 ///
 /// The clock synchronisations carry the device's time and clock status, and the security
 /// use cases (CS02c, CS02d, CS02e, CS06, GCS28) an ASN.1 response code that MMC writes
-/// whether or not the device succeeded: their `outcomeTable` entries say both. Until
-/// `MMCMapping.outcomeMappers` merges `outcomeTable`, `table` maps those whose refusal MMC
-/// allows empty (all but CS02d, whose `UpdateSecurityCredentialsResponseCode` MMC
-/// requires) with the refusal's code left out.
+/// whether or not the device succeeded: their `outcomeTable` entries say both
+/// (`MMCMapping.outcomeMappers` takes them first); `table` also maps those whose refusal
+/// MMC allows empty (all but CS02d) with the refusal's code left out, for `canMap`.
 enum CriticalAnswers {
     static let table: [String: MMCMapping.Mapper] = {
         var table: [String: MMCMapping.Mapper] = [:]
@@ -49,13 +48,11 @@ enum CriticalAnswers {
         "CS02e": certificateRetrieved,
     ]
 
-    /// DLMS use cases whose answer is a result per request and a null value each. ECS46d
-    /// (6.14.3) is left out until `MMCMapping.responseElement` names 6.14.3's answer
-    /// `UpdateDeviceConfigurationALCSchedulerRsp`, as MMC 5.4 does (its request element
-    /// and `Rsp` is not an MMC element).
+    /// DLMS use cases whose answer is a result per request and a null value each (6.14.3's
+    /// answer is `UpdateDeviceConfigurationALCSchedulerRsp`: `MMCMapping.responseElement`).
     static let dlmsAcknowledged = [
         "ECS01a", "ECS01b", "ECS01c", "ECS01d", "ECS02", "ECS04a", "ECS05", "ECS07", "ECS08", "ECS08a", "ECS09", "ECS28a", "ECS30", "ECS30a",
-        "ECS38", "ECS42", "ECS43", "ECS44", "ECS46a", "ECS46c", "ECS47", "ECS47a", "ECS47e", "ECS48", "ECS81",
+        "ECS38", "ECS42", "ECS43", "ECS44", "ECS46a", "ECS46c", "ECS46d", "ECS47", "ECS47a", "ECS47e", "ECS48", "ECS81",
     ]
 
     /// GBZ use cases whose answer is a ZCL Default Response per command component.

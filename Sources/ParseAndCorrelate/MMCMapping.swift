@@ -139,6 +139,7 @@ public enum MMCMapping {
     static func responseElement(_ service: ServiceRequestVariant) -> String {
         switch service.srv {
         case "6.2.3": return "ReadDeviceConfigurationDataBillingCalendarRsp"
+        case "6.14.3": return "UpdateDeviceConfigurationALCSchedulerRsp"
         default: return service.bodyElement + "Rsp"
         }
     }
@@ -165,7 +166,7 @@ public enum MMCMapping {
     /// whether the device did what it was asked.
     typealias OutcomeMapper = @Sendable (Reading) throws(MappingError) -> (children: [DataNode], succeeded: Bool)
 
-    static let outcomeMappers: [String: OutcomeMapper] = DeviceSecurityReads.outcomeTable
+    static let outcomeMappers: [String: OutcomeMapper] = DeviceSecurityReads.outcomeTable.merging(CriticalAnswers.outcomeTable) { mine, _ in mine }
 
     static let mappers: [String: Mapper] = {
         var table: [String: Mapper] = [:]

@@ -37,6 +37,14 @@ import TestSupport
         return try GBCSAnswerWriter(keys: keys).frame(body, context: context)
     }
 
+    /// The payload an encoder writes for `body`, the use case's encoder taken from the
+    /// table or, for CS02d (not in the table until Parse and Correlate reads it), directly.
+    static func content(_ body: DataNode, like vector: RoundTrip.Vector, srv: String, keys: RoundTrip.DeviceSide) throws -> [UInt8] {
+        let useCase = try #require(UseCases.byCode[vector.response.messageCode])
+        guard useCase.name == "CS02d" else { return try write(body, like: vector, srv: srv, keys: keys).content }
+        return try GBCSAnswers.certificateUpdate(body, RoundTrip.context(vector, useCase: useCase, srv: srv, body: body)).payload.encode()
+    }
+
     static func familyVectors() throws -> [RoundTrip.Vector] {
         try RoundTrip.vectors().filter { vector in
             guard let name = UseCases.byCode[vector.response.messageCode]?.name else { return false }
@@ -154,8 +162,8 @@ import TestSupport
             #expect(children == expected, "\(name)")
             #expect(succeeded == expectedSuccess, "\(name)")
             let body = DataNode(element, attributes: succeeded ? [] : [("MessageSuccess", "false")], children: children)
-            let written = try Self.write(body, like: vector, srv: vector.srv, keys: keys)
-            #expect(Hex.encode(written.content) == Hex.encode(vector.response.content), "\(name)")
+            let written = try Self.content(body, like: vector, srv: vector.srv, keys: keys)
+            #expect(Hex.encode(written) == Hex.encode(vector.response.content), "\(name)")
         }
     }
 
@@ -191,8 +199,8 @@ import TestSupport
         let unexecuted = DataNode("UpdateSecurityCredentialsDeviceRsp", attributes: [("MessageSuccess", "false")], children: [
             DataNode("UpdateSecurityCredentialsResponseCode", attributes: [("ResponseCode", "127")], children: [DataNode("ASN1Status", text: "notKnown")]),
         ])
-        let written = try Self.write(unexecuted, like: try Self.vector("CS02d_6.15.2_ERROR"), srv: "6.15.2", keys: keys)
-        #expect(Hex.encode(written.content, uppercase: true) == "02017F")
+        let written = try Self.content(unexecuted, like: try Self.vector("CS02d_6.15.2_ERROR"), srv: "6.15.2", keys: keys)
+        #expect(Hex.encode(written, uppercase: true) == "02017F")
         // 6.14.3's answer as the emulator names it (MMC 5.4's) is written like 6.14.2's.
         let scheduler = try Self.write(DataNode("UpdateDeviceConfigurationALCSchedulerRsp"), like: try Self.vector("ECS46d_6.14.3_IMMEDIATE_ALCS_SUCCESS"),
                                        srv: "6.14.3", keys: keys)
@@ -200,7 +208,7 @@ import TestSupport
         // A success that says it failed, or a refusal that says it succeeded, is not written.
         var contradiction = DataNode("UpdateSecurityCredentialsDeviceRsp")
         contradiction.add(DataNode("UpdateSecurityCredentialsResponseCode", attributes: [("ResponseCode", "4")], children: [DataNode("ASN1Status", text: "wrongPublicKey")]))
-        #expect(throws: GBCSAnswerError.self) { try Self.write(contradiction, like: try Self.vector("CS02d_6.15.2_SUCCESS"), srv: "6.15.2", keys: keys) }
+        #expect(throws: GBCSAnswerError.self) { try Self.content(contradiction, like: try Self.vector("CS02d_6.15.2_SUCCESS"), srv: "6.15.2", keys: keys) }
         // 6.11 with a TimeStatusCode that is no DLMS unsigned.
         var bad = clock
         bad.children[1] = DataNode("Electricity", children: [DataNode("ElecClockTimeStatus", attributes: [("TimeStatusCode", "300")], children: [DataNode("TimeStatus", text: "reliable")])])
@@ -218,7 +226,11 @@ import TestSupport
             let refusal = DataNode(MMCMapping.responseElement(try #require(ServiceCatalogue.variant(vector.srv))), attributes: [("MessageSuccess", "false")])
             for withCommand in [true, false] {
                 let written = try Self.write(refusal, like: vector, srv: vector.srv, withCommand: withCommand, keys: keys)
-                #expect(try Self.read(written, srv: vector.srv, keys: keys) == refusal, "\(name) \(useCase.name) \(withCommand)")
+                // Read back as a refusal: the answers that carry their own outcome (CS06,
+                // GCS28, CS02c) also say which code the device refused with.
+                let read = try Self.read(written, srv: vector.srv, keys: keys)
+                #expect(read?.name == refusal.name && read?.attribute("MessageSuccess") == "false", "\(name) \(useCase.name) \(withCommand)")
+                if !["CS06", "GCS28Commission", "CS02c"].contains(useCase.name) { #expect(read == refusal, "\(name)") }
             }
         }
     }

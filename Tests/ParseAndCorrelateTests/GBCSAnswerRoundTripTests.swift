@@ -75,18 +75,32 @@ import TestSupport
                                         time: time, command: vector.command.flatMap { try? GBCSPayload.decode($0.content, cra: .command) },
                                         succeeded: body.attribute("MessageSuccess") != "false", blockKey: nil)
         context.commandSupplement = vector.command?.supplement ?? frame.supplement
+        context.deviceCounter = frame.supplement.originatorCounter
         if let octets = frame.dateTime, octets.count == 12 { context.clockStatus = octets[11] }
         return context
     }
 
+    /// The RTDS answers that carry values MMC has no element for, so that no answer
+    /// written from MMC can be them octet for octet: these must read (Parse and Correlate)
+    /// to the same element as the vector, with the vector's header.
+    static let beyondMMC: [String: String] = [
+        "ECS24b_4.11.2_SUCCESS_RESPONSE_GBCS.HEX": "each season's start time of day (MMC's season start is a date)",
+        "ECS26a_4.13_TWIN_SUCCESS_RESPONSE_GBCS.HEX": "a twin meter's secondary charge (nothing in the answer says twin)",
+        "ECS61e_7.15_SUCCESS_RESPONSE_GBCS.HEX": "an identifier FF and an empty one, both read as no type",
+        "ECS61a_7.7_ALL_OPTIONALS_SUCCESS_RESPONSE_GBCS.HEX": "the special days and switching calendar, which Parse and Correlate does not map",
+        "CCS05CCS04_8.9_SUCCESS_RESPONSE_GBCS.HEX": "the device log's RSSI and LQI, which MMC does not carry",
+    ]
+
     /// For each vector with an encoder: nil when it round-trips, else what differs.
     static func check(_ vector: Vector, keys: DeviceSide) throws -> (checked: Bool, problem: String?) {
         guard let useCase = UseCases.byCode[vector.response.messageCode], GBCSAnswers.encoders[useCase.name] != nil else { return (false, nil) }
-        let srv = vector.srv == "NA" ? (useCase.srvs.count == 1 ? useCase.srvs[0] : "") : vector.srv
-        guard !srv.isEmpty else { return (false, nil) }
+        // The RTDS files use cases no DUIS request asks for under NA: DCC never sends them.
+        guard vector.srv != "NA" else { return (false, nil) }
+        let srv = vector.srv
         let message: ParsedMessage
         do {
-            message = try ParsedMessage(frame: vector.response, keys: keys)
+            // Read with the RTDS keys (the devices' real DS certificates for signed answers).
+            message = try ParsedMessage(frame: vector.response, keys: keys.rtds)
         } catch {
             return (false, nil)
         }
@@ -121,6 +135,12 @@ import TestSupport
             if ours.encode() != vector.response.encode() {
                 return (true, "\(vector.path): differs (signature aside)\n  ours   \(Hex.encode(ours.encode(), uppercase: true))\n  theirs \(Hex.encode(vector.response.encode(), uppercase: true))")
             }
+        } else if let reason = beyondMMC[(vector.path as NSString).lastPathComponent] {
+            // Same header; the content reads to the same element (checked below).
+            var ours = written
+            ours.content = vector.response.content
+            ours.macHeader = vector.response.macHeader
+            if ours != vector.response { return (true, "\(vector.path) (\(reason)): the header differs") }
         } else if written.encode() != vector.response.encode() {
             return (true, "\(vector.path): differs\n  ours   \(Hex.encode(written.encode(), uppercase: true))\n  theirs \(Hex.encode(vector.response.encode(), uppercase: true))")
         }

@@ -285,12 +285,12 @@ import TestSupport
 
     /// GBCS's lengths: 128 octets or more in two octets.
     @Test func asn1LengthsAreGBCSs() {
-        let long = GBCSAnswers.SecurityASN1.sequence(Array(repeating: GBCSAnswers.SecurityASN1.integer(1), count: 50))
-        let written = GBCSAnswers.SecurityASN1.gbcsLengths(GBCSAnswers.SecurityASN1.sequence([long, GBCSAnswers.SecurityASN1.integer(-129)]))
+        let long = GBCSAnswers.SecurityAndHANAnswers.ASN1.sequence(Array(repeating: GBCSAnswers.SecurityAndHANAnswers.ASN1.integer(1), count: 50))
+        let written = GBCSAnswers.SecurityAndHANAnswers.ASN1.gbcsLengths(GBCSAnswers.SecurityAndHANAnswers.ASN1.sequence([long, GBCSAnswers.SecurityAndHANAnswers.ASN1.integer(-129)]))
         let octets = written.encoded()
         #expect(Array(octets.prefix(7)) == [0x30, 0x82, 0x00, 0x9E, 0x30, 0x82, 0x00])
         #expect(Array(octets.suffix(4)) == [0x02, 0x02, 0xFF, 0x7F])
-        #expect(GBCSAnswers.SecurityASN1.twosComplement(128) == [0x00, 0x80])
-        #expect(GBCSAnswers.SecurityASN1.twosComplement(0) == [0x00])
+        #expect(GBCSAnswers.SecurityAndHANAnswers.ASN1.twosComplement(128) == [0x00, 0x80])
+        #expect(GBCSAnswers.SecurityAndHANAnswers.ASN1.twosComplement(0) == [0x00])
     }
 }

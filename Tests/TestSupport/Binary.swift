@@ -52,8 +52,12 @@ public final class ServerProcess: @unchecked Sendable {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
+        // Drained as it comes: a server that logs more than a pipe holds must not block
+        // on its next write (the last 1 MiB is kept for `log`).
+        let log = OutputLog()
+        output.fileHandleForReading.readabilityHandler = { handle in log.append(handle.availableData) }
         try process.run()
-        let server = ServerProcess(process: process, port: port, output: output)
+        let server = ServerProcess(process: process, port: port, output: output, log: log)
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if !process.isRunning { throw ExitedEarly(status: process.terminationStatus) }
@@ -67,11 +71,17 @@ public final class ServerProcess: @unchecked Sendable {
         throw ExitedEarly(status: -1)
     }
 
-    private init(process: Process, port: Int, output: Pipe) {
+    private init(process: Process, port: Int, output: Pipe, log: OutputLog) {
         self.process = process
         self.port = port
         self.output = output
+        self.outputLog = log
     }
+
+    private let outputLog: OutputLog
+
+    /// What the server wrote to standard output and error (the last 1 MiB).
+    public var log: String { outputLog.text }
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
     public var isRunning: Bool { process.isRunning }
@@ -94,4 +104,23 @@ public final class ServerProcess: @unchecked Sendable {
     }
 
     public struct ExitedEarly: Error { public let status: Int32 }
+}
+
+/// A process's output as it arrives, bounded.
+final class OutputLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+
+    func append(_ chunk: Data) {
+        lock.lock()
+        defer { lock.unlock() }
+        data.append(chunk)
+        if data.count > 1 << 20 { data.removeFirst(data.count - (1 << 20)) }
+    }
+
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
 }
