@@ -207,7 +207,8 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Hub", "Server", "Storage", "DUIS", "SMKI", "GBCS", "Devices", "WAN", "LoadModel", "Privacy", "TestSupport",
+            dependencies: ["Hub", "Server", "Storage", "DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Devices", "WAN", "LoadModel", "Privacy", "TestSupport",
+                           .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
