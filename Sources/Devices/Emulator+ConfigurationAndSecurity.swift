@@ -1389,7 +1389,7 @@ extension DeviceEmulator {
         var rsp = DataNode(element)
         guard requireType(&context, [.esme, .gsme, .chf, .gpf, .ppmid, .hcalcs], "11.3 firmware activation") else { return rsp }
         let target = context.command.target
-        let running = state.firmware[target] ?? context.model.device(target)?.firmware ?? "1.0.0"
+        let running = state.firmware[target] ?? context.model.device(target)?.firmware ?? "01000000"
         func answer(_ status: String, code: Int, version: String) {
             rsp.add(statusASN1("ActivateImageResponseCode", status, code: code))
             if (1...8).contains(version.count) { rsp.add("FirmwareVersion", version) }

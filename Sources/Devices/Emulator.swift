@@ -413,7 +413,7 @@ public struct DeviceEmulator: Sendable {
         case "9.1": return customerIdentificationNumber(&context, &state)
         case "11.2":
             var rsp = DataNode("ReadFirmwareVersionRsp")
-            rsp.add("FirmwareVersion", state.firmware[context.command.target] ?? context.model.device(context.command.target)?.firmware ?? "1.0.0")
+            rsp.add("FirmwareVersion", state.firmware[context.command.target] ?? context.model.device(context.command.target)?.firmware ?? "01000000")
             return rsp
         case "14.1":
             let (checkpoint, _, _) = context.engine.snapshot(context.model, state, at: context.time)

@@ -531,11 +531,13 @@ public struct MeterModels: Sendable {
         public let firmware: String
     }
 
+    /// Firmware versions as GBCS carries them (four octets, in hex: DUIS's FirmwareVersion
+    /// is at most eight characters).
     public static let all: [Model] = [
-        Model(manufacturer: "Aclara", esmeModel: "SGM1411", gsmeModel: "SGM1430", hubModel: "EDMI-CH", firmware: "02.13.0041"),
-        Model(manufacturer: "Landis+Gyr", esmeModel: "E470", gsmeModel: "G470", hubModel: "TOSHIBA-CH", firmware: "4.2.11"),
-        Model(manufacturer: "Secure Meters", esmeModel: "Liberty 100", gsmeModel: "Europa", hubModel: "EDMI-CH", firmware: "1.41.6"),
-        Model(manufacturer: "EDMI", esmeModel: "ES-10A", gsmeModel: "GS-10", hubModel: "EDMI-CH", firmware: "3.0.25"),
-        Model(manufacturer: "Honeywell Elster", esmeModel: "AS302P", gsmeModel: "BK-G4 E", hubModel: "WNC-CH", firmware: "8.1.2"),
+        Model(manufacturer: "Aclara", esmeModel: "SGM1411", gsmeModel: "SGM1430", hubModel: "EDMI-CH", firmware: "02130041"),
+        Model(manufacturer: "Landis+Gyr", esmeModel: "E470", gsmeModel: "G470", hubModel: "TOSHIBA-CH", firmware: "0402000B"),
+        Model(manufacturer: "Secure Meters", esmeModel: "Liberty 100", gsmeModel: "Europa", hubModel: "EDMI-CH", firmware: "01290006"),
+        Model(manufacturer: "EDMI", esmeModel: "ES-10A", gsmeModel: "GS-10", hubModel: "EDMI-CH", firmware: "03000019"),
+        Model(manufacturer: "Honeywell Elster", esmeModel: "AS302P", gsmeModel: "BK-G4 E", hubModel: "WNC-CH", firmware: "08010002"),
     ]
 }

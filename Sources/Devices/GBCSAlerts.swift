@@ -252,7 +252,7 @@ public enum GBCSAlerts {
         if let name = response.child("ASN1Status")?.text, name != codes[number] { throw .shape("activate image response code \(number) is \(codes[number]), not \(name)") }
         let version = try node.child("FirmwareVersion").map { (version) throws(GBCSAnswerError) in try hexValue(version, "FirmwareVersion", count: nil) } ?? []
         guard version.count <= 4 else { throw .shape("a firmware version of \(version.count) octets") }
-        return sequence([integer(Int64(code)), generalizedTime(time), integer(Int64(counter)),
+        return sequence([integer(Int64(code)), generalizedTime(time), unsignedInteger(counter),
                          sequence([integer(Int64(number)), primitive(0x04, version)])])
     }
 
@@ -302,7 +302,7 @@ public enum GBCSAlerts {
             ]))
         }
         return sequence([integer(Int64(code)), generalizedTime(time),
-                         sequence([integer(Int64(counter)), integer(Int64(mode)), sequence(changes), sequence(replacements)])])
+                         sequence([unsignedInteger(counter), integer(Int64(mode)), sequence(changes), sequence(replacements)])])
     }
 
     /// GBCS's remote party role numbers.
@@ -344,6 +344,15 @@ public enum GBCSAlerts {
     // MARK: - ASN.1
 
     /// An ASN.1 INTEGER: the shortest two's complement.
+    /// An unsigned value as an ASN.1 INTEGER (a counter may use all 64 bits: a leading 00
+    /// keeps it positive).
+    static func unsignedInteger(_ value: UInt64) -> ASN1Value {
+        var octets = bigEndian(value)
+        while octets.count > 1, octets[0] == 0, octets[1] & 0x80 == 0 { octets.removeFirst() }
+        if let first = octets.first, first & 0x80 != 0 { octets.insert(0, at: 0) }
+        return primitive(0x02, octets)
+    }
+
     static func integer(_ value: Int64) -> ASN1Value {
         var octets = bigEndian(UInt64(bitPattern: value))
         while octets.count > 1, (octets[0] == 0 && octets[1] & 0x80 == 0) || (octets[0] == 0xFF && octets[1] & 0x80 != 0) { octets.removeFirst() }

@@ -1,6 +1,7 @@
 import Crypto
 import DUIS
 import GBCS
+import SMKI
 
 /// Why a device's answer could not be put into GBCS. Each is a fault of gbsm's own
 /// (the emulator's answer does not have the shape its use case's encoder writes, or a key
@@ -286,8 +287,20 @@ public struct GBCSAnswerWriter: Sendable {
 
     /// The key of encrypted blocks for an answer from `device` with `supplement` (the data
     /// is for the supplementary remote party when there is one, else the recipient).
-    public func blockKey(device: EUI64, recipient: EUI64, counter: UInt64, supplement: GBCSFrame.Supplement) -> SymmetricKey? {
+    /// With `certificate` (an unknown remote party's KA certificate, from the command),
+    /// the data is for that certificate's key.
+    public func blockKey(device: EUI64, recipient: EUI64, counter: UInt64, supplement: GBCSFrame.Supplement, certificate: [UInt8]? = nil) -> SymmetricKey? {
         let party = supplement.remotePartyID ?? recipient
+        if let der = certificate ?? supplement.kaCertificate {
+            // An unknown remote party's read: the data is for the holder of the KA
+            // certificate the command carried, whoever the store would name.
+            guard let certificate = try? SMKICertificate(der: der), let signing = certificate.signingKey,
+                  let publicKey = try? P256.KeyAgreement.PublicKey(rawRepresentation: signing.rawRepresentation),
+                  let privateKey = keys.keyAgreementKey(of: device),
+                  let secret = try? privateKey.sharedSecretFromKeyAgreement(with: publicKey) else { return nil }
+            return GBCSCrypto.deriveKey(secret: secret.withUnsafeBytes { Array($0) }, originator: device, usage: 0x04,
+                                        counter: supplement.originatorCounter ?? counter, recipient: party)
+        }
         guard let secret = keys.sharedSecret(of: device, with: party) else { return nil }
         return GBCSCrypto.deriveKey(secret: secret, originator: device, usage: 0x04, counter: supplement.originatorCounter ?? counter, recipient: party)
     }
@@ -305,7 +318,7 @@ public struct GBCSAnswerWriter: Sendable {
         }
         if context.blockKey == nil {
             context.blockKey = blockKey(device: context.device, recipient: context.recipient, counter: context.counter,
-                                        supplement: forRemoteParty ?? context.commandSupplement)
+                                        supplement: forRemoteParty ?? context.commandSupplement, certificate: context.commandSupplement.kaCertificate)
         }
         var answer = try encoder(body, context)
         if answer.supplement == nil, let forRemoteParty, !answer.payload.encryptedBlocks.isEmpty {

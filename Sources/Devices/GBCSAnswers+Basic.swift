@@ -148,7 +148,9 @@ extension GBCSAnswers {
         var entries: [DLMSData] = []
         for entry in electricity.all("LogEntry") {
             let time = try timestamp(entry.child("Timestamp"), "a log entry's Timestamp")
-            entries.append(.structure([.doubleLongUnsigned(seconds2000(time)), .doubleLongUnsigned(try uint32(entry, "Value"))]))
+            let seconds = time.milliseconds / 1000 - epoch2000
+            entries.append(.structure([.doubleLongUnsigned(try fit(seconds, "a log entry's time (seconds since 2000)")),
+                                       .doubleLongUnsigned(try uint32(entry, "Value"))]))
         }
         let compact = DLMSCompactArray(type: .structure([.simple(.doubleLongUnsigned), .simple(.doubleLongUnsigned)]), elements: entries)
         return dlms(context, [try context.protect(.structure([.compactArray(compact)]))], [.action(result: 0)])
@@ -160,7 +162,9 @@ extension GBCSAnswers {
     static let firmwareVersion: GBCSAnswerEncoder = { body, context throws(GBCSAnswerError) in
         var version: [UInt8] = [0, 0, 0, 0]
         if context.succeeded {
-            guard let text = body.child("FirmwareVersion")?.text, let octets = Hex.decode(text) else { throw .shape("a firmware version that is not hex") }
+            guard let text = body.child("FirmwareVersion")?.text, let octets = Hex.decode(text), (1...4).contains(octets.count) else {
+                throw .shape("a firmware version that is not 1 to 4 octets in hex")
+            }
             version = octets
         }
         let sequence = ASN1Value(tag: [0x30], content: .constructed([

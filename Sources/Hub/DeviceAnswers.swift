@@ -85,18 +85,29 @@ struct DeviceAnswers: Sendable {
         // The gas meter's time is the gas proxy's clock, which GBCS reports reliable (00);
         // the electricity meter leaves its clock status not specified.
         if deviceType == .gsme || deviceType == .gpf { context.clockStatus = 0x00 }
+        // An unknown remote party's read (the command carried its KA certificate) is for
+        // that party: never opened here, never sent in the clear.
+        let forUnknownParty = supplement.kaCertificate != nil
         let frame: GBCSFrame
         do {
             frame = try writer.frame(response.body, context: context)
         } catch {
+            if forUnknownParty {
+                logger.error("device answer: \(useCase.name) for \(srv) for an unknown remote party could not be written in GBCS (\(error)); sent as a refusal")
+                return record(direct.encode(DeviceResponse(header: response.header, body: DataNode(response.body.name, attributes: [("MessageSuccess", "false")]))), .direct)
+            }
             logger.error("device answer: \(useCase.name) for \(srv) could not be written in GBCS (\(error)); sent as the emulator's MMC")
             return record(direct.encode(response), .direct)
         }
         let octets = frame.encode()
+        // Parse and Correlate opens data only for the user it answers: encrypted blocks for
+        // anyone else (the party the header names) stay as they are.
+        let openedFor = frame.supplement.remotePartyID ?? frame.recipient
         switch format {
         case .gbcs:
             return record(octets, .gbcs)
         case .mmc:
+            if forUnknownParty || (openedFor != user && !frame.encryptedBlocks(key: nil).isEmpty) { return record(octets, .gbcs) }
             do {
                 let message = try ParsedMessage(frame: frame, keys: keys)
                 if let xml = try MMCMapping.xml(for: message, srv: srv) { return record(xml, .parsed) }

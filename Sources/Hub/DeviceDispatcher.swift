@@ -663,6 +663,7 @@ final class DeviceDispatcher: Sendable {
     /// is its comment.
     private func response(_ work: Work, outcome: DeviceOutcome, originator: EUI64, command: [UInt8]?, planReceipt: String? = nil, at time: Timestamp) -> OutboxItem {
         let payload: String
+        var fallback: String?
         if planReceipt != nil {
             // Under a plan the user receives DCC's emptied answer (a schedule's) or none: not
             // the device's message.
@@ -671,6 +672,9 @@ final class DeviceDispatcher: Sendable {
             let answer = answers.payload(outcome.response, success: outcome.success, command: command, deviceType: work.device.type, user: originator,
                                          counter: work.stored.counter, format: registry.user(originator)?.answerFormat ?? .gbcs)
             payload = Data(answer.bytes).base64EncodedString()
+            if answer.form == .direct {
+                fallback = "gbsm: the device's answer could not be written in GBCS; GBCSPayload holds the emulator's MMC XML (README, Not yet)"
+            }
         }
         let header = work.header
         let cin = outcome.customerIdentificationNumber
@@ -697,7 +701,7 @@ final class DeviceDispatcher: Sendable {
         let requestID = scheduleID == nil ? work.stored.requestID : nil
         let responseID = scheduleID == nil ? header.requestID.responseID : "\(work.device.eui):\(originator):\(outcome.response.header.counter)"
         let document = DUISResponse(schemaVersion: header.schemaVersion, requestID: requestID, responseID: responseID, code: .I0, dateTime: time, body: body)
-        let comment = planReceipt ?? (outcome.success ? nil : "gbsm: the device refused the command: \(outcome.note)")
+        let comment = planReceipt ?? (outcome.success ? fallback : "gbsm: the device refused the command: \(outcome.note)" + (fallback.map { "; " + $0 } ?? ""))
         return OutboxItem(recipient: originator, kind: scheduleID == nil ? "service-response" : "dcc-scheduled-response", messageID: responseID,
                           requestID: work.stored.requestID, body: signer.sign(document, comment: comment), createdAt: time, nextAttemptAt: time)
     }

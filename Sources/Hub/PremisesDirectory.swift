@@ -50,7 +50,7 @@ final class PremisesDirectory: Sendable {
 
     static func installed(_ record: DeviceRecord) -> InstalledDevice {
         InstalledDevice(eui: record.eui, type: record.type, importMPxN: record.importMPxN, exportMPAN: record.exportMPAN,
-                        manufacturer: record.manufacturer, model: record.model, firmware: record.firmwareVersion ?? "1.0.0")
+                        manufacturer: record.manufacturer, model: record.model, firmware: record.firmwareVersion ?? "01000000")
     }
 
     /// Where the premises' hub sits on the WAN.

@@ -63,6 +63,10 @@ import TestSupport
         }
     }
 
+    /// One store for the suite's contexts.
+    static let sharedKeys: DeviceSide = DeviceSide(RTDSKeyStore(directory: (Reference.directory ?? URL(fileURLWithPath: "/nonexistent"))
+        .appendingPathComponent("gbcs/rtds/keystore")))
+
     static var keys: DeviceSide {
         get throws { DeviceSide(RTDSKeyStore(directory: try #require(Reference.directory).appendingPathComponent("gbcs/rtds/keystore"))) }
     }
@@ -70,12 +74,21 @@ import TestSupport
     /// The context the device answered the vector's command in.
     static func context(_ vector: Vector, useCase: UseCase, srv: String, body: DataNode) -> GBCSAnswerContext {
         let frame = vector.response
+        let keys = sharedKeys
         let time = frame.dateTime.flatMap { DLMSDateTime($0)?.unixTime }.map { Timestamp(milliseconds: $0 * 1000) } ?? Timestamp(year: 2015, month: 1, day: 1)
         var context = GBCSAnswerContext(srv: srv, useCase: useCase, device: frame.originator, recipient: frame.recipient, counter: frame.originatorCounter,
                                         time: time, command: vector.command.flatMap { try? GBCSPayload.decode($0.content, cra: .command) },
                                         succeeded: body.attribute("MessageSuccess") != "false", blockKey: nil)
         context.commandSupplement = vector.command?.supplement ?? frame.supplement
         context.deviceCounter = frame.supplement.originatorCounter
+        // An unknown remote party's read: the RTDS set holds the certificate holder's
+        // private key, not the device's, so the block key is agreed from that side.
+        if let der = context.commandSupplement.kaCertificate, let holder = try? SMKICertificate(der: der).subjectEUI,
+           let id = frame.supplement.remotePartyID ?? context.commandSupplement.remotePartyID,
+           let secret = keys.rtds.sharedSecret(of: holder, with: frame.originator) {
+            context.blockKey = GBCSCrypto.deriveKey(secret: secret, originator: frame.originator, usage: 0x04,
+                                                    counter: frame.supplement.originatorCounter ?? frame.originatorCounter, recipient: id)
+        }
         if let octets = frame.dateTime, octets.count == 12 { context.clockStatus = octets[11] }
         return context
     }
@@ -173,5 +186,59 @@ import TestSupport
         print("GBCS answers: \(checked) RTDS responses of \(covered.count) use cases written again; encoders with no vector: \(uncovered)")
         #expect(checked >= 10)
         #expect(problems.isEmpty, "\(problems.count):\n\(problems.prefix(12).joined(separator: "\n"))")
+    }
+}
+
+/// An unknown remote party's read (ECS21b URP): the command carries the KA certificate of
+/// the party the data is for, and the device encrypts for that certificate's key, whoever
+/// the key store would name: the requester cannot open what another party asked for.
+@Suite struct UnknownRemotePartyAnswerTests {
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func theDataIsForTheCertificatesHolder() throws {
+        let keys = try GBCSAnswerRoundTripTests.keys
+        let vector = try #require(try GBCSAnswerRoundTripTests.vectors().first { $0.path.hasSuffix("ECS21b_4.14_URP_SUCCESS_RESPONSE_GBCS.HEX") })
+        let command = try #require(vector.command)
+        guard case .remotePartyAndKACertificate(let id, let counter, _) = command.supplement else {
+            Issue.record("the URP command carries a KA certificate: \(command.supplement)")
+            return
+        }
+        let useCase = try #require(UseCases.byCode[vector.response.messageCode])
+        let message = try ParsedMessage(frame: vector.response, keys: keys.rtds)
+        let body = try #require(try MMCMapping.body(for: message, srv: "4.14"))
+        // The network operator's KA certificate in place of the supplier's; the device's KA
+        // key made up here (the RTDS set lacks the devices' private keys).
+        let root = try #require(Reference.directory).appendingPathComponent("gbcs/rtds/keystore")
+        let other = try SMKICertificate(pem: try String(contentsOf: root.appendingPathComponent("90b3d51f30020000-ka.pem"), encoding: .utf8))
+        let device = OneDevice(vector.response.originator, rtds: keys.rtds)
+        var context = GBCSAnswerRoundTripTests.context(vector, useCase: useCase, srv: "4.14", body: body)
+        context.commandSupplement = .remotePartyAndKACertificate(id: id, counter: counter, certificate: other.der)
+        context.blockKey = nil
+        let written = try GBCSAnswerWriter(keys: device).frame(body, context: context)
+        let block = try #require(written.encryptedBlocks(key: nil).first?.block)
+        func key(_ holder: EUI64) throws -> SymmetricKey {
+            let privateKey = try #require(keys.rtds.keyAgreementKey(of: holder))
+            return try GBCSCrypto.deriveKey(privateKey: privateKey, publicKey: device.key.publicKey, originator: written.originator, usage: 0x04,
+                                            counter: written.supplement.originatorCounter ?? written.originatorCounter, recipient: id)
+        }
+        #expect(written.decryptBlock(block, key: try key(EUI64(0x90B3_D51F_3002_0000))) != nil, "the certificate's holder opens it")
+        #expect(written.decryptBlock(block, key: try key(id)) == nil, "the requester does not")
+    }
+
+    /// One device with a KA key of its own; everyone else's public keys from the RTDS set.
+    final class OneDevice: GBCSKeyStore, @unchecked Sendable {
+        let eui: EUI64
+        let key = P256.KeyAgreement.PrivateKey()
+        let rtds: RTDSKeyStore
+        init(_ eui: EUI64, rtds: RTDSKeyStore) {
+            self.eui = eui
+            self.rtds = rtds
+        }
+        func publicKey(of party: EUI64, usage: Keystore.Usage) -> P256.Signing.PublicKey? {
+            party == eui ? (usage == .keyAgreement ? try? P256.Signing.PublicKey(rawRepresentation: key.publicKey.rawRepresentation) : nil)
+                : rtds.publicKey(of: party, usage: usage)
+        }
+        func signingKey(of party: EUI64) -> P256.Signing.PrivateKey? { nil }
+        func keyAgreementKey(of party: EUI64) -> P256.KeyAgreement.PrivateKey? { party == eui ? key : nil }
+        func isDevice(_ party: EUI64) -> Bool { party == eui || rtds.isDevice(party) }
     }
 }
