@@ -3,6 +3,7 @@ import Crypto
 import DUIS
 import Foundation
 import GBCS
+import Hub
 import ParseAndCorrelate
 
 struct GBCSCommand: ParsableCommand {
@@ -38,7 +39,8 @@ enum GBCSKeystores {
                     throw ValidationError("keystore \(path): \(error)")
                 }
             } else if FileManager.default.fileExists(atPath: url.appendingPathComponent("smki/keystore.json").path) {
-                stores.append(try ZAZ1KeyStore(contentsOf: url.appendingPathComponent("smki/keystore.json")))
+                // A gbsm data folder: its users' keys and its devices' certified keys.
+                stores.append(try DataFolderKeyStore(dataDirectory: url))
             } else {
                 stores.append(RTDSKeyStore(directory: url))
             }

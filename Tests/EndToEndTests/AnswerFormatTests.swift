@@ -43,6 +43,12 @@ import TestSupport
         // Without the supplier's private key (the devices' public keys and everyone else's
         // keys), it does not verify, let alone open.
         #expect(throws: ParseError.self) { try ParsedMessage(frame: frame, keys: WithoutPrivateKeys(keys, of: [supplier, meter])) }
+        // What a user of the data folder runs on it: gbsm gbcs parse with the folder's keys
+        // (the supplier's, and the devices' certified ones).
+        let file = hub.dataDirectory.appendingPathComponent("answer.b64")
+        try Data(Data(frame.encode()).base64EncodedString().utf8).write(to: file)
+        let parsed = try Tool.run(binary.path, ["gbcs", "parse", file.path, "--keystore", hub.dataDirectory.path, "--srv", "4.1.1"])
+        #expect(parsed.status == 0 && parsed.stdout.contains("<ra:ReadInstantaneousImportRegistersRsp>"), "\(parsed.stdout.prefix(300)) \(parsed.stderr)")
         // Altered on the way, it is refused.
         var altered = frame.encode()
         altered[altered.count - 20] ^= 0x01

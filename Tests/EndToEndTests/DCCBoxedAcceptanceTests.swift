@@ -49,7 +49,7 @@ import TestSupport
         let client = DUISClient(baseURL: server.baseURL, keystore: zaz1)
         // Answers come as the devices' GBCS, as DCC sends them: opened as a DCC Boxed user's
         // Parse and Correlate would, with ZAZ1's keys and the devices' certificates.
-        let keys = try DataFolderKeys(dataDirectory: directory.url)
+        let keys = try DataFolderKeyStore(dataDirectory: directory.url)
 
         struct Sent { let name: String; let srv: String; let device: Bool }
         var templates: [(name: String, xml: String, srv: String, variant: Int)] = []

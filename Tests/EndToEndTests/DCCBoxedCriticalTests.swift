@@ -36,7 +36,7 @@ import TestSupport
         let client = DUISClient(baseURL: server.baseURL, keystore: zaz1)
         // Answers come as the devices' GBCS, as DCC sends them: opened as a DCC Boxed user's
         // Parse and Correlate would, with ZAZ1's keys and the devices' certificates.
-        let keys = try DataFolderKeys(dataDirectory: directory.url)
+        let keys = try DataFolderKeyStore(dataDirectory: directory.url)
 
         var templates: [(name: String, xml: String, srv: String)] = []
         for (name, bytes) in try Reference.templates() {
