@@ -48,8 +48,10 @@ import TestSupport
                                                     "--response-url", receiver.url, "--wan-delays", "off"])
         let client = DUISClient(baseURL: server.baseURL, keystore: zaz1)
         // Answers come as the devices' GBCS, as DCC sends them: opened as a DCC Boxed user's
-        // Parse and Correlate would, with ZAZ1's keys and the devices' certificates.
-        let keys = try DataFolderKeyStore(dataDirectory: directory.url)
+        // Parse and Correlate would, with ZAZ1's keys and the devices' certificates fetched
+        // from gbsm's SMKI service.
+        let keys = try await SMKIServiceKeys.fetch(server.baseURL, devices: (0xA0...0xA6).map { EUI64(0x00DB_1234_5678_9000 + UInt64($0)) }, users: zaz1)
+        #expect(keys.deviceCount >= 5, "the default premises' certified devices")
 
         struct Sent { let name: String; let srv: String; let device: Bool }
         var templates: [(name: String, xml: String, srv: String, variant: Int)] = []
@@ -93,7 +95,12 @@ import TestSupport
         for (requestID, message) in responses {
             let name = sent[requestID]?.name ?? requestID
             #expect(message.code == "I0", "\(name): \(message.code ?? "none")")
-            #expect(message.rsp != nil, "\(name): a device payload")
+            #expect(message.rsp != nil && message.deviceProblem == nil, "\(name): a device payload \(message.deviceProblem ?? "")")
+            if let frame = message.gbcs {
+                // MAC'd for its recipient, or signed by the device: each checked with the
+                // device's certificates from the SMKI service.
+                #expect(frame.verifyMAC(keys: keys) == .valid || frame.verifySignature(keys: keys) == .valid, "\(name): the device's MAC or signature")
+            }
             #expect(throws: Never.self, "\(name): signed by ZAZ1's DSP key") { try verifyResponse(message.body, certificate: dsp.certificate) }
         }
         #expect(server.isRunning)

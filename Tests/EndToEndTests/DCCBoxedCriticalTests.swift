@@ -35,8 +35,10 @@ import TestSupport
         defer { if server.isRunning { server.kill() } }
         let client = DUISClient(baseURL: server.baseURL, keystore: zaz1)
         // Answers come as the devices' GBCS, as DCC sends them: opened as a DCC Boxed user's
-        // Parse and Correlate would, with ZAZ1's keys and the devices' certificates.
-        let keys = try DataFolderKeyStore(dataDirectory: directory.url)
+        // Parse and Correlate would, with ZAZ1's keys and the devices' certificates fetched
+        // from gbsm's SMKI service.
+        let keys = try await SMKIServiceKeys.fetch(server.baseURL, devices: (0xA0...0xA6).map { EUI64(0x00DB_1234_5678_9000 + UInt64($0)) }, users: zaz1)
+        #expect(keys.deviceCount >= 5, "the default premises' certified devices")
 
         var templates: [(name: String, xml: String, srv: String)] = []
         for (name, bytes) in try Reference.templates() {
@@ -105,6 +107,10 @@ import TestSupport
         for (requestID, message) in responses {
             let name = sent[requestID] ?? requestID
             #expect(message.code == "I0", "\(name): \(message.code ?? "none")")
+            // The device's GBCS answer, signed by the device (its DS certificate from the SMKI
+            // service), read by Parse and Correlate into the answer asked for.
+            #expect(message.deviceProblem == nil && message.rsp != nil, "\(name): \(message.deviceProblem ?? "no answer")")
+            if let frame = message.gbcs { #expect(frame.verifySignature(keys: keys) == .valid, "\(name): the device's signature") }
             // The meter refuses what the template's values make it refuse, as a real one would.
             if let reason = Self.refusedByTheMeter.first(where: { name.hasPrefix($0.key) })?.value {
                 #expect(message.rsp?.attributes["MessageSuccess"] == "false", "\(name): \(reason)")

@@ -125,6 +125,10 @@ import TestSupport
             #expect(message.code == "I0", "\(template.name): \(message.code ?? "no code") \(message.text.prefix(400))")
             #expect(message.srv == template.srv, "\(template.name)")
             #expect(message.deviceProblem == nil, "\(template.name): \(message.deviceProblem ?? "")")
+            if let xml = message.parsedXML {
+                // What Parse and Correlate makes of the device's GBCS is MMC 5.4.
+                #expect(SchemaCheck.mmcProblems(in: xml).isEmpty, "\(template.name): \(SchemaCheck.mmcProblems(in: xml))")
+            }
             let rsp = try #require(message.rsp, "\(template.name): no device payload")
             #expect(rsp.name == Self.expectedResponse(template), "\(template.name): \(rsp.name)")
             #expect(rsp.attributes["MessageSuccess"] != "false", "\(template.name): the device refused: \(message.text.suffix(300))")

@@ -14,38 +14,16 @@ import X509
 /// organisation's EUI (its DS certificate carries ZAZ1's key) and by a device's EUI
 /// (in-use DS and KA device certificates naming the device), then retrieval by serial.
 @Suite(.serialized) struct SMKIServiceTests {
-    struct Answer {
-        let status: Int
-        let contentType: String
-        let tree: ElementTree?
-    }
+    typealias Answer = SMKIServiceClient.Answer
 
     static func post(_ url: String, _ root: String, _ children: [(String, String)]) async throws -> Answer {
-        let body = #"<?xml version="1.0" encoding="utf-8"?>"# + "<\(root)>" + children.map { "<\($0.0)>\($0.1)</\($0.0)>" }.joined() + "</\(root)>"
-        var request = HTTPClientRequest(url: url + "?apikey=u3bg9gt38htd0j2")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/xml")
-        request.body = .bytes(ByteBuffer(string: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        let document = try? XMLDocument.parse(Array(bytes.readableBytesView))
-        let tree = document?.root.map(ElementTree.init)
-        return Answer(status: Int(response.status.code), contentType: response.headers.first(name: "Content-Type") ?? "", tree: tree)
+        try await SMKIServiceClient.post(url, root, children)
     }
 
-    static func results(_ answer: Answer) -> [[String: String]] {
-        (answer.tree?.children ?? []).filter { $0.name == "Result" }.map { result in
-            Dictionary(result.children.map { ($0.name, $0.text) }, uniquingKeysWith: { a, _ in a })
-        }
-    }
+    static func results(_ answer: Answer) -> [[String: String]] { SMKIServiceClient.results(answer) }
 
     static func retrieve(_ base: String, serial: String) async throws -> (fields: [String: String], certificate: SMKICertificate) {
-        let answer = try await post(base + "/services/retrievecertificate", "CertificateDataRequest", [("CertificateSerial", serial)])
-        #expect(answer.status == 200 && answer.contentType.hasPrefix("application/xml"))
-        let response = try #require(answer.tree?.children.first { $0.name == "CertificateResponse" })
-        let fields = Dictionary(response.children.map { ($0.name, $0.text) }, uniquingKeysWith: { a, _ in a })
-        let der = try #require(Data(base64Encoded: fields["CertificateBody"] ?? ""))
-        return (fields, try SMKICertificate(der: Array(der)))
+        try await SMKIServiceClient.retrieve(base, serial: serial)
     }
 
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))

@@ -17,6 +17,8 @@ public struct DUISMessage: Sendable {
     public let gbcs: GBCSFrame?
     /// Why Parse and Correlate could not open or map the GBCS message, when it could not.
     public let deviceProblem: String?
+    /// The MMC XML Parse and Correlate made of the GBCS message.
+    public let parsedXML: [UInt8]?
 
     /// Reads a message; with `keys`, a device answer or alert that came as GBCS is verified
     /// and decoded by Parse and Correlate (as the user's own would) into `device`.
@@ -29,6 +31,7 @@ public struct DUISMessage: Sendable {
         // local delivery) are not decoded here.
         var frame: GBCSFrame?
         var problem: String?
+        var parsed: [UInt8]?
         if let payload = Self.find(tree, "GBCSPayload")?.text, let data = Data(base64Encoded: payload), data.first == UInt8(ascii: "<") {
             let inner = try XMLDocument.parse(Array(data), limits: Self.generous)
             device = inner.root.map(ElementTree.init)
@@ -42,6 +45,7 @@ public struct DUISMessage: Sendable {
                     let message = try ParsedMessage(frame: decoded, keys: keys)
                     let srv = tree.descendant("Body", "ResponseMessage", "ServiceReferenceVariant")?.text
                     if let xml = try MMCMapping.xml(for: message, srv: decoded.cra == .response ? srv : nil) {
+                        parsed = xml
                         // The tree is read while its document is alive.
                         let document = try XMLDocument.parse(xml, limits: Self.generous)
                         opened = document.root.map(ElementTree.init)
@@ -59,6 +63,7 @@ public struct DUISMessage: Sendable {
         }
         gbcs = frame
         deviceProblem = problem
+        parsedXML = parsed
     }
 
     public static func find(_ tree: ElementTree, _ name: String) -> ElementTree? {
