@@ -217,9 +217,9 @@ public enum GBCSAlerts {
     static func apcLimit(_ node: DataNode) throws(GBCSAnswerError) -> [DLMSData] {
         let start = try GBCSAnswers.timestamp(node.child("APCLimitPeriodStart"), "APCLimitPeriodStart")
         let end = try GBCSAnswers.timestamp(node.child("APCLimitPeriodEnd"), "APCLimitPeriodEnd")
-        let controller = try GBCSAnswers.integer(node, "AuxiliaryControllerN")
+        let controller = try GBCSAnswers.integer(node, child: "AuxiliaryControllerN")
         guard (1...5).contains(controller) else { throw .shape("AuxiliaryControllerN \(controller) is not 1–5") }
-        let level = try GBCSAnswers.integer(node, "ResultingLevel")
+        let level = try GBCSAnswers.integer(node, child: "ResultingLevel")
         guard (0...100).contains(level) else { throw .shape("ResultingLevel \(level) is not 0–100") }
         let input = node.child("InputFromControlledLoad") != nil
         let selector = UInt8(truncatingIfNeeded: (input ? 0x20 : 0x10) + controller)
@@ -274,9 +274,9 @@ public enum GBCSAlerts {
         var changes: [ASN1Value] = []
         for change in outcome.all("RemotePartySeqNumberChange") {
             var parts = [integer(try role(change.child("RemotePartyRole"))),
-                         integer(try GBCSAnswers.integer(change, "RemotePartyFloorSeqNumber"))]
+                         integer(try GBCSAnswers.integer(change, child: "RemotePartyFloorSeqNumber"))]
             if change.child("RemotePartyPrepaymentTopUpFloorSeqNumber") != nil {
-                parts.append(sequence([sequence([integer(0), integer(try GBCSAnswers.integer(change, "RemotePartyPrepaymentTopUpFloorSeqNumber"))])]))
+                parts.append(sequence([sequence([integer(0), integer(try GBCSAnswers.integer(change, child: "RemotePartyPrepaymentTopUpFloorSeqNumber"))])]))
             }
             changes.append(sequence(parts))
         }

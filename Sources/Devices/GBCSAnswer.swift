@@ -248,14 +248,15 @@ public enum GBCSAnswers {
     }
 
     /// Reads a number from an answer's element text, or says which element it lacks.
-    public static func integer(_ node: DataNode?, _ what: String) throws(GBCSAnswerError) -> Int64 {
+    /// (Labelled apart from `integer(_:child:)`: a node is not silently taken for a parent.)
+    public static func integer(_ node: DataNode?, what: String) throws(GBCSAnswerError) -> Int64 {
         guard let text = node?.text, let value = Int64(text) else { throw .shape("\(what) is not a number (\(node?.text ?? "absent"))") }
         return value
     }
 
     /// The child element's number.
-    public static func integer(_ parent: DataNode, _ name: String) throws(GBCSAnswerError) -> Int64 {
-        try integer(parent.child(name), "\(parent.name)/\(name)")
+    public static func integer(_ parent: DataNode, child name: String) throws(GBCSAnswerError) -> Int64 {
+        try integer(parent.child(name), what: "\(parent.name)/\(name)")
     }
 
     /// A number that must fit the DLMS or ZCL type it is written in.

@@ -70,7 +70,7 @@ extension GBCSAnswers {
     static func uint32(_ parent: DataNode, _ path: String...) throws(GBCSAnswerError) -> UInt32 {
         var node: DataNode? = parent
         for name in path { node = node?.child(name) }
-        return try fit(try integer(node, path.joined(separator: "/")), path.joined(separator: "/"))
+        return try fit(try integer(node, what: path.joined(separator: "/")), path.joined(separator: "/"))
     }
 
     /// ECS17a (4.2): active export register, its scaler_unit, reactive export, its scaler_unit.
@@ -99,8 +99,8 @@ extension GBCSAnswers {
     /// ECS17c (4.16): active power import, its scaler_unit (W), the primary element's.
     static let activePowerImport: GBCSAnswerEncoder = { body, context throws(GBCSAnswerError) in
         guard context.succeeded else { return dlmsRefusal(context, [.get(DLMSAPDU.Descriptor(classID: 3, instance: [], member: 2))]) }
-        let power = try integer(body.child("ActivePowerImport")?.child("Value"), "ActivePowerImport/Value")
-        let primary = try integer(body.child("PrimaryActivePowerImportValue"), "PrimaryActivePowerImportValue")
+        let power = try integer(body.child("ActivePowerImport")?.child("Value"), what: "ActivePowerImport/Value")
+        let primary = try integer(body.child("PrimaryActivePowerImportValue"), what: "PrimaryActivePowerImportValue")
         return dlms(context, [.structure([.doubleLongUnsigned(try fit(power, "active power import")), scalerUnit(Unit.watt),
                                           .doubleLongUnsigned(try fit(primary, "primary active power import"))])], [.get(result: 0)])
     }
@@ -108,7 +108,7 @@ extension GBCSAnswers {
     /// ECS82 (4.18): the meter balance, a double-long in the currency's minor unit.
     static let meterBalance: GBCSAnswerEncoder = { body, context throws(GBCSAnswerError) in
         guard context.succeeded else { return dlmsRefusal(context, [.get(DLMSAPDU.Descriptor(classID: 3, instance: [], member: 2))]) }
-        return dlms(context, [.doubleLong(try fit(try integer(body, "MeterBalance"), "the meter balance"))], [.get(result: 0)])
+        return dlms(context, [.doubleLong(try fit(try integer(body, child: "MeterBalance"), "the meter balance"))], [.get(result: 0)])
     }
 
     /// ECS45 (7.4): the disconnect control state (0 disabled, 1 enabled, 2 armed).

@@ -66,12 +66,12 @@ private enum ConfigurationAnswers {
 
     /// The child's number as a double-long-unsigned.
     static func doubleLongUnsigned(_ parent: DataNode, _ name: String) throws(GBCSAnswerError) -> DLMSData {
-        .doubleLongUnsigned(try GBCSAnswers.fit(try GBCSAnswers.integer(parent, name), "\(parent.name)/\(name)"))
+        .doubleLongUnsigned(try GBCSAnswers.fit(try GBCSAnswers.integer(parent, child: name), "\(parent.name)/\(name)"))
     }
 
     /// The child's number as a long-unsigned.
     static func longUnsigned(_ parent: DataNode, _ name: String) throws(GBCSAnswerError) -> DLMSData {
-        .longUnsigned(try GBCSAnswers.fit(try GBCSAnswers.integer(parent, name), "\(parent.name)/\(name)"))
+        .longUnsigned(try GBCSAnswers.fit(try GBCSAnswers.integer(parent, child: name), "\(parent.name)/\(name)"))
     }
 
     /// A DLMS boolean as GBCS devices write it (RTDS): true FF, false 00.
@@ -198,7 +198,7 @@ private enum ConfigurationAnswers {
         let calendar = try child(try child(body, "BillingCalendar"), "ElectricityBillingCalendar")
         let time = try timeOfDay(try text(calendar, "BillingTime"), "the billing time")
         func number(_ node: DataNode, _ name: String, _ range: ClosedRange<Int64>) throws(GBCSAnswerError) -> UInt8 {
-            let value = try GBCSAnswers.integer(node, name)
+            let value = try GBCSAnswers.integer(node, child: name)
             guard range.contains(value) else { throw .shape("\(node.name)/\(name) \(value) is outside \(range)") }
             return try GBCSAnswers.fit(value, "\(node.name)/\(name)")
         }

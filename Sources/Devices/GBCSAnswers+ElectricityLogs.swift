@@ -76,12 +76,12 @@ private enum ElectricityLogAnswers {
 
     /// A double-long-unsigned of the child element's number.
     static func doubleLongUnsigned(_ parent: DataNode, _ name: String) throws(GBCSAnswerError) -> DLMSData {
-        .doubleLongUnsigned(try GBCSAnswers.fit(try GBCSAnswers.integer(parent, name), "\(parent.name)/\(name)"))
+        .doubleLongUnsigned(try GBCSAnswers.fit(try GBCSAnswers.integer(parent, child: name), "\(parent.name)/\(name)"))
     }
 
     /// A double-long of the child element's number.
     static func doubleLong(_ parent: DataNode, _ name: String) throws(GBCSAnswerError) -> DLMSData {
-        .doubleLong(try GBCSAnswers.fit(try GBCSAnswers.integer(parent, name), "\(parent.name)/\(name)"))
+        .doubleLong(try GBCSAnswers.fit(try GBCSAnswers.integer(parent, child: name), "\(parent.name)/\(name)"))
     }
 
     /// A buffer timestamp: the child element's date-time as double-long-unsigned UTC
@@ -141,7 +141,7 @@ private enum ElectricityLogAnswers {
             guard position >= 1, position <= maximum else { throw .shape("\(what) \(position) is not in 1...\(maximum)") }
             if values.count < position { values.append(contentsOf: repeatElement(nil, count: position - values.count)) }
             guard values[position - 1] == nil else { throw .shape("\(what) \(position) is given twice") }
-            values[position - 1] = try GBCSAnswers.integer(Optional(node), "\(what) \(position)")
+            values[position - 1] = try GBCSAnswers.integer(Optional(node), what: "\(what) \(position)")
         }
         if values.count < length { values.append(contentsOf: repeatElement(nil, count: length - values.count)) }
         return values.map { $0 ?? 0 }

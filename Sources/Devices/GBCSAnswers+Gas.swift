@@ -165,7 +165,7 @@ enum GasGBZAnswers {
 
     /// The child element's number, which must not be negative.
     static func natural(_ parent: DataNode, _ name: String) throws(GBCSAnswerError) -> UInt64 {
-        let value = try GBCSAnswers.integer(parent, name)
+        let value = try GBCSAnswers.integer(parent, child: name)
         guard let natural = UInt64(exactly: value) else { throw .shape("\(parent.name)/\(name) \(value) is negative") }
         return natural
     }
@@ -319,9 +319,9 @@ enum GasGBZAnswers {
             return try gbz([priceRead, refusal], context)
         }
         let values: [UInt16: ZCLValue] = [
-            0x0005: try int32(try GBCSAnswers.integer(body, "AccumulatedDebtRegister"), "AccumulatedDebtRegister"),
-            0x0002: try int32(try GBCSAnswers.integer(body, "EmergencyCreditBalance"), "EmergencyCreditBalance"),
-            0x0001: try int32(try GBCSAnswers.integer(body, "MeterBalance"), "MeterBalance"),
+            0x0005: try int32(try GBCSAnswers.integer(body, child: "AccumulatedDebtRegister"), "AccumulatedDebtRegister"),
+            0x0002: try int32(try GBCSAnswers.integer(body, child: "EmergencyCreditBalance"), "EmergencyCreditBalance"),
+            0x0001: try int32(try GBCSAnswers.integer(body, child: "MeterBalance"), "MeterBalance"),
             0x0231: try unsigned(try natural(body, "PaymentDebtRegister"), type: ZCLType.uint32, size: 4, "PaymentDebtRegister"),
             0x0211: try unsigned(try natural(body, "TimeDebtRegister1"), type: ZCLType.uint32, size: 4, "TimeDebtRegister1"),
             0x0221: try unsigned(try natural(body, "TimeDebtRegister2"), type: ZCLType.uint32, size: 4, "TimeDebtRegister2"),

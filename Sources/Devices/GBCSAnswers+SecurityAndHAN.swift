@@ -177,7 +177,7 @@ extension GBCSAnswers.SecurityAndHANAnswers {
     }
 
     static func nonNegative(_ node: DataNode?, _ what: String) throws(GBCSAnswerError) -> Int64 {
-        let value = try GBCSAnswers.integer(node, what)
+        let value = try GBCSAnswers.integer(node, what: what)
         guard value >= 0 else { throw .shape("\(what) is negative (\(value))") }
         return value
     }
@@ -454,7 +454,7 @@ extension GBCSAnswers.SecurityAndHANAnswers {
         }
         func long(_ value: Int64, _ name: String) throws(GBCSAnswerError) -> DLMSData { .longUnsigned(try GBCSAnswers.fit(value, name)) }
         func short(_ value: Int64, _ name: String) throws(GBCSAnswerError) -> DLMSData { .unsigned(try GBCSAnswers.fit(value, name)) }
-        func number(_ name: String) throws(GBCSAnswerError) -> Int64 { try GBCSAnswers.integer(body, name) }
+        func number(_ name: String) throws(GBCSAnswerError) -> Int64 { try GBCSAnswers.integer(body, child: name) }
         func scaled(_ name: String) throws(GBCSAnswerError) -> Int64 { try hundredths(body.child(name), name) }
         fields += [
             try long(try scaled("NormalLimitedDutyCycleThreshold"), "NormalLimitedDutyCycleThreshold"),
@@ -534,7 +534,7 @@ extension GBCSAnswers.SecurityAndHANAnswers {
             }
             var rssi: Int8 = 0
             if entry.child("SubGHzLinkQuality") != nil {
-                rssi = try GBCSAnswers.fit(try GBCSAnswers.integer(entry.child("SubGHzLinkQuality"), "SubGHzLinkQuality"), "SubGHzLinkQuality")
+                rssi = try GBCSAnswers.fit(try GBCSAnswers.integer(entry.child("SubGHzLinkQuality"), what: "SubGHzLinkQuality"), "SubGHzLinkQuality")
             }
             devices.append(.structure([
                 .octetString(id), .bitString(DLMSData.BitString(bitCount: 8, octets: [0xC8])), .integer(rssi), .integer(rssi), .integer(rssi),

@@ -44,12 +44,12 @@ enum TariffAnswers {
 
     /// The child element's number, fitted to `T`.
     static func number<T: FixedWidthInteger>(_ parent: DataNode, _ name: String, as _: T.Type = T.self) throws(GBCSAnswerError) -> T {
-        try Answers.fit(try Answers.integer(parent, name), "\(parent.name)/\(name)")
+        try Answers.fit(try Answers.integer(parent, child: name), "\(parent.name)/\(name)")
     }
 
     /// The element's own number, fitted to `T` and within `range`.
     static func value<T: FixedWidthInteger>(_ node: DataNode, in range: ClosedRange<Int64>, _ what: String, as _: T.Type = T.self) throws(GBCSAnswerError) -> T {
-        let number = try Answers.integer(Optional(node), what)
+        let number = try Answers.integer(Optional(node), what: what)
         guard range.contains(number) else { throw .shape("\(what) \(number) is outside \(range)") }
         return try Answers.fit(number, what)
     }
