@@ -70,3 +70,7 @@ public struct ElementTree: Sendable, Hashable {
         writer.close()
     }
 }
+
+/// Stored as JSON where a device holds a command's body until it runs (a future-dated
+/// critical command, `HeldCommand`).
+extension ElementTree: Codable {}

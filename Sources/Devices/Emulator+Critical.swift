@@ -116,6 +116,14 @@ extension DeviceEmulator {
             // Some answers must carry a response code even when nothing ran.
             return Self.unexecutedAnswer(srv) ?? DataNode(element)
         }
+        // A future-dated command is held (or a held one cancelled) rather than run now.
+        if let answer = holdIfFutureDated(&context, &state, element: element) { return answer }
+        return actCritical(&context, &state, element: element)
+    }
+
+    /// What an authenticated critical command does, now or when a held one falls due.
+    func actCritical(_ context: inout Context, _ state: inout PremisesState, element: String) -> DataNode {
+        let srv = context.command.srv
         if let answer = actOnTariffAndPrepayment(&context, &state) { return answer }
         switch srv {
         case "7.1": return switchSupply(&context, &state, to: .enabled, element: element)

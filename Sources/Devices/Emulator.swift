@@ -21,10 +21,15 @@ public struct DeviceCommand: Sendable {
     /// The GBCS command as it came over the SM WAN, for the commands the device checks
     /// itself: critical commands, signed by a remote party it trusts and MAC'd by DCC.
     public var gbcs: [UInt8]?
+    /// When the request's `ExecutionDateTime` asked a future-datable critical command to
+    /// run (nil: the request gave none). The device acts on the time its GBCS carries and
+    /// refuses a command whose GBCS says otherwise.
+    public var executionTime: ExecutionTime?
 
     public init(srv: String, serviceReference: String, target: EUI64, targetType: DeviceType, originator: EUI64, originatorRoles: UserRoleSet,
-                requestID: String, body: ElementTree, gbcs: [UInt8]? = nil) {
+                requestID: String, body: ElementTree, gbcs: [UInt8]? = nil, executionTime: ExecutionTime? = nil) {
         self.gbcs = gbcs
+        self.executionTime = executionTime
         self.srv = srv
         self.serviceReference = serviceReference
         self.target = target

@@ -228,6 +228,10 @@ public struct PremisesState: Sendable, Hashable, Codable {
     /// Money 1.5 and 2.3 moved on the meters and 1.7's block counter resets, in time order.
     public var meterAdjustments: [MeterAdjustment]?
 
+    // MARK: Future-dated critical commands
+    /// Commands the devices hold until their execution time (`HeldCommand`), oldest first.
+    public var heldCommands: [HeldCommand] = []
+
     public init() {}
 
     /// Reads a stored state. A state stored by an older gbsm lacks the fields added since:

@@ -71,8 +71,8 @@ extension CriticalCommandBuilder {
     /// days table 0-1:11.0.3.255 (class 11) and the passive schedule 0-1:12.0.2.255 (class
     /// 10), each connection schedule an entry that runs script (n, 0x01 on or 0x02 off),
     /// and the activation times (class 9000, attribute 6) of 0-0:94.44.128.26 and 128.35
-    /// that put them into service: GBCS's "now" (zeros, deviation unspecified), since the
-    /// desk does not transform future-dated commands.
+    /// that put them into service: the request's execution time (`Input.activation`) as a
+    /// COSEM date-time, zeros for now, the instant, or 0xFF for a cancellation.
     static func auxiliarySwitchCalendar(_ input: Input) throws(TransformError) -> Built {
         try auxiliaryRequireESME(input)
         let body = input.body
@@ -117,14 +117,14 @@ extension CriticalCommandBuilder {
             entries.append(entry)
         }
         specifications += auxiliaryCalendarSpecifications
-        data += [days.table, .array(entries), .octetString(auxiliaryNow), .octetString(auxiliaryNow)]
+        data += [days.table, .array(entries), activationDateTime(input), activationDateTime(input)]
         return Built(useCase: "ECS46c", messageCode: 0x0054, content: access(input, specifications, data))
     }
 
     // MARK: 6.14.3 ECS46d
 
     /// ECS46d, Set Auxiliary Controller Calendar (0x011A): the same passive special days
-    /// table and schedule as ECS46c, and the same activation ("now"), with no switch
+    /// table and schedule as ECS46c, and the same activation times, with no switch
     /// identities. Each AuxiliaryControllerSchedule is an entry that commands controller n
     /// to its level at the switch time: selector (0x10 + n, or 0x20 + n with
     /// InputFromControlledLoad) and 0x80 + level (the RTDS's ALCS, APC output and APC input
@@ -148,7 +148,7 @@ extension CriticalCommandBuilder {
                                                    period: "AuxiliaryControllerSchedulePeriodAndTime")
             entries.append(entry)
         }
-        let data: [DLMSData] = [days.table, .array(entries), .octetString(auxiliaryNow), .octetString(auxiliaryNow)]
+        let data: [DLMSData] = [days.table, .array(entries), activationDateTime(input), activationDateTime(input)]
         return Built(useCase: "ECS46d", messageCode: 0x011A, content: access(input, auxiliaryCalendarSpecifications, data))
     }
 
@@ -223,9 +223,6 @@ extension CriticalCommandBuilder {
     }
 
     // MARK: Helpers
-
-    /// GBCS's "now" as a COSEM date-time: zeros, deviation unspecified (0x8000), status 0xFF.
-    static let auxiliaryNow: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x00, 0xFF]
 
     /// DUIS's day names in the order of a schedule's exec_weekdays bits (Monday first).
     static let auxiliaryWeekdays: [String] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]

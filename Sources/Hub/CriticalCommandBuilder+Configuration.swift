@@ -26,9 +26,9 @@ extension CriticalCommandBuilder {
     /// activation time (attribute 6): 0-0:94.44.0.3 the load limit supply state (boolean:
     /// disable the supply when the limit is exceeded, or leave it), 0-0:94.44.128.7 the
     /// power threshold (W), 128.6 the load limit period and 128.8 the restoration period
-    /// (seconds), all double-long-unsigned. The activation time is GBCS's "now" (zeros,
-    /// deviation unspecified): a future-dated 6.4.1 would carry its execution time there,
-    /// but the desk does not transform those, so the builder makes the immediate form.
+    /// (seconds), all double-long-unsigned. The activation time is the request's execution
+    /// time (`Input.activation`, DUIS lets the device future-date 6.4.1): a COSEM date-time
+    /// of zeros for now, the instant, or 0xFF for a cancellation (deviation unspecified).
     static func configurationLoadLimit(_ input: Input) throws(TransformError) -> Built {
         try configurationRequire(input, .esme, "6.4.1 load limiting")
         let body = input.body
@@ -39,10 +39,9 @@ extension CriticalCommandBuilder {
         let objects = ["0-0:94.44.0.3", "0-0:94.44.128.7", "0-0:94.44.128.6", "0-0:94.44.128.8"].map(GBCSCommandBuilder.obis)
         let values: [DLMSData] = [.boolean(disable ? 0xFF : 0x00), .doubleLongUnsigned(threshold), .doubleLongUnsigned(period),
                                   .doubleLongUnsigned(restoration)]
-        let now: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x00, 0xFF]
         let specifications = objects.map { DLMSAPDU.RequestSpecification.set(DLMSAPDU.Descriptor(classID: 9000, instance: $0, member: 4)) }
             + objects.map { DLMSAPDU.RequestSpecification.set(DLMSAPDU.Descriptor(classID: 9000, instance: $0, member: 6)) }
-        let data = values + [DLMSData](repeating: .octetString(now), count: objects.count)
+        let data = values + [DLMSData](repeating: activationDateTime(input), count: objects.count)
         return Built(useCase: "ECS28a", messageCode: 0x0043, content: access(input, specifications, data))
     }
 

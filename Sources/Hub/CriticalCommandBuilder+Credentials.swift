@@ -33,8 +33,9 @@ extension CriticalCommandBuilder {
     /// [1] disapply?, [2] { INTEGER role, KeyUsage digitalSignature }, [3] counter,
     /// [4] floor?, [5] { { INTEGER 0 (prepaymentTopUp), INTEGER floor } }? },
     /// SEQUENCE OF { Certificate, { INTEGER role, KeyUsage, [INTEGER 1 (top-up cell)] } },
-    /// SEQUENCE OF Certificate (certification path) }. ExecutionDateTime would follow as a
-    /// GeneralizedTime; the desk refuses future-dated critical requests before this.
+    /// SEQUENCE OF Certificate (certification path), GeneralizedTime? }: the execution time
+    /// of a future-dated request (99991231235959Z to cancel the held command) ends it, as in
+    /// the RTDS's FUTURE_DATED and CANCELLATION vectors of CS02b and CS02g.
     ///
     /// Roles: Supplier is supplierBySupplier (mode 2, role 2, 0x0102) and NetworkOperator
     /// networkOperatorByNetworkOperator (mode 3, role 3, 0x0103). LoadController builds
@@ -100,7 +101,9 @@ extension CriticalCommandBuilder {
         var path: [ASN1Value] = []
         for element in pathElements { path.append(try credentialsCertificate(element, "CertificationPathCertificates/Certificate")) }
 
-        let command = credentialsNode(0x30, [credentialsNode(0x30, control), credentialsNode(0x30, replacements), credentialsNode(0x30, path)])
+        var parts = [credentialsNode(0x30, control), credentialsNode(0x30, replacements), credentialsNode(0x30, path)]
+        if let execution = executionGeneralizedTime(input) { parts.append(execution) }
+        let command = credentialsNode(0x30, parts)
         return Built(useCase: mode.useCase, messageCode: mode.messageCode, content: GBCSPayload.asn1(command).encode())
     }
 
@@ -199,14 +202,18 @@ extension CriticalCommandBuilder {
     /// 11.3: GBCS CS06. The device checks the hash of the image it holds (sent earlier by
     /// 11.1/CCS08, the manufacturer's image hash) against this one and, if equal, runs it.
     /// SEQUENCE { OCTET STRING(32) manufacturer image hash, INTEGER originator counter }
-    /// (the command's own counter, which the alert of a future-dated activation repeats);
-    /// ExecutionDateTime would follow as a GeneralizedTime.
+    /// (the command's own counter, which the alert of a future-dated activation repeats),
+    /// then, for a future-dated request, its execution time as a GeneralizedTime
+    /// (99991231235959Z cancels the held activation), as in the RTDS's FUTURE_DATED and
+    /// CANCELLATION vectors.
     static func credentialsActivateFirmware(_ input: Input) throws(TransformError) -> Built {
         guard let text = input.body.value("FirmwareHash") else { throw TransformError("ActivateFirmware has no FirmwareHash") }
         guard let hash = Hex.decode(text), hash.count == 32 else {
             throw TransformError("FirmwareHash \(untrusted(text, limit: 24)) is not 32 octets of hex")
         }
-        let command = credentialsNode(0x30, [credentialsPrimitive(0x04, hash), credentialsInteger(input.counter)])
+        var parts = [credentialsPrimitive(0x04, hash), credentialsInteger(input.counter)]
+        if let execution = executionGeneralizedTime(input) { parts.append(execution) }
+        let command = credentialsNode(0x30, parts)
         return Built(useCase: "CS06", messageCode: 0x0012, content: GBCSPayload.asn1(command).encode())
     }
 

@@ -11,8 +11,12 @@ import GBCS
 /// and GCS04. ECS04b, GCS40b/c, GCS02 and GCS06 have no RTDS vector: they follow the GBCS
 /// use-case tables and GBZ message templates. ECS03 and GCS05 are refused (not built).
 ///
-/// Only immediate commands are built (the desk refuses an ExecutionDateTime), so every
-/// activation time is GBCS's "now": a COSEM date-time of zeros, or ZSE UTCTime 0.
+/// DUIS lets the device future-date 1.6 and 2.1: their activation times are the request's
+/// execution time (`Input.activation`), a COSEM date-time (zeros for now, the instant, or
+/// 0xFF for a cancellation) or ZSE's Implementation Date/Time (0 for now, seconds since
+/// 2000, 0xFFFFFFFF for a cancellation), as the RTDS's FUTURE_DATED and CANCELLATION
+/// vectors of ECS08 and GCS03 have them. The other SRVs here run now (`preCommand` refuses
+/// them an execution time), so their ZSE start times are 0.
 extension CriticalCommandBuilder {
     static let prepaymentBuilders: [String: Build] = [
         "1.5": { input throws(TransformError) in try prepaymentMeterBalance(input) },
@@ -83,10 +87,11 @@ extension CriticalCommandBuilder {
     /// ECS02 sets the ESME's passive account (0-1:19.0.0.255) to credit mode: mode and status
     /// {credit, new}, the credit/charge configuration (the meter balance credit paying the
     /// TOU/block price charge and the standing charge, collection configuration 111), and
-    /// the activation time now, which makes the passive account current. The RTDS single
-    /// element vector has these two charges; a twin element meter also lists the second
-    /// element's charge (0-0:19.20.5.255), which the device type here cannot tell, so the
-    /// single element form is built.
+    /// the activation time (the request's), which makes the passive account current. The
+    /// RTDS single element vector has these two charges; a twin element meter also lists
+    /// the second element's charge (0-0:19.20.5.255), which the device type here cannot
+    /// tell, so the single element form is built (the RTDS's future-dated and cancellation
+    /// vectors, twin element, are not).
     ///
     /// GCS02/GCS03 send ZSE Change Payment Mode with the Proposed Payment Control
     /// Configuration GBCS fixes: 0x0C94 for credit (cut-off value 0xFFFFFFFF, "unchanged"),
@@ -111,7 +116,7 @@ extension CriticalCommandBuilder {
             }
             return Built(useCase: "ECS02", messageCode: 0x001A, content: access(input, [
                 .set(prepaymentObject(111, account, 2)), .set(prepaymentObject(111, account, 11)), .set(prepaymentObject(111, account, 13)),
-            ], [.structure([.enumerated(1), .enumerated(1)]), .array(configuration), prepaymentNow]))
+            ], [.structure([.enumerated(1), .enumerated(1)]), .array(configuration), activationDateTime(input)]))
         case .gsme:
             let configuration: UInt16
             var cutOff: Int32 = -1
@@ -124,10 +129,11 @@ extension CriticalCommandBuilder {
                 configuration = 0x0C94
             }
             // Change Payment Mode: Provider ID 0, Issuer Event ID, Implementation Date/Time
-            // (0 = now), Proposed Payment Control Configuration, Cut Off Value.
+            // (the request's: 0 now, 0xFFFFFFFF cancel), Proposed Payment Control
+            // Configuration, Cut Off Value.
             var payload = prepaymentLE(UInt32(0))
             payload += prepaymentLE(prepaymentIssuerEventID)
-            payload += prepaymentLE(UInt32(0))
+            payload += prepaymentLE(input.activation.utcTime)
             payload += prepaymentLE(configuration)
             payload += prepaymentLE(cutOff)
             return credit != nil
@@ -151,7 +157,8 @@ extension CriticalCommandBuilder {
 
     // MARK: 2.1 Update Prepay Configuration
 
-    /// ECS08 writes the ESME's next prepayment configuration and activates it now: the
+    /// ECS08 writes the ESME's next prepayment configuration and activates it at the
+    /// request's execution time (now, an instant, or the cancellation of the held one): the
     /// non-disablement special days (0-1:11.0.2.255) and schedule (0-1:12.0.1.255, script
     /// table 0-0:10.0.106.255, selector 32 START / 33 STOP), the maximum meter balance
     /// (94.44.2.20) and maximum credit threshold (94.44.2.10), the debt recovery rate cap
@@ -254,9 +261,9 @@ extension CriticalCommandBuilder {
         ] + activations.map { obis -> DLMSAPDU.RequestSpecification in value(obis, 6) }
         let data: [DLMSData] = [
             .array(specialEntries), .doubleLong(maxBalance), .doubleLong(maxCredit), .array(scheduleEntries),
-            .longUnsigned(cap), .doubleLong(604_800), .doubleLong(lowCredit), .doubleLong(emergencyLimit), prepaymentNow,
+            .longUnsigned(cap), .doubleLong(604_800), .doubleLong(lowCredit), .doubleLong(emergencyLimit), activationDateTime(input),
             .doubleLong(emergencyThreshold),
-        ] + activations.map { _ -> DLMSData in prepaymentNow }
+        ] + activations.map { _ -> DLMSData in activationDateTime(input) }
         return Built(useCase: "ECS08", messageCode: 0x001F, content: access(input, specifications, data))
     }
 
@@ -371,10 +378,6 @@ extension CriticalCommandBuilder {
     /// clock, so gbsm sends the value every RTDS gas vector carries, 2015-01-01T00:00:00Z in
     /// seconds since 2000 (ZSE UTCTime). The GSME does not order these commands by it.
     static let prepaymentIssuerEventID: UInt32 = 473_385_600
-
-    /// GBCS's "now" for an activation time: a COSEM date-time of zeros, deviation not
-    /// specified (0x8000), clock status 0xFF.
-    private static let prepaymentNow = DLMSData.octetString([0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x00, 0xFF])
 
     private static func prepaymentObject(_ classID: UInt16, _ obis: String, _ member: Int8) -> DLMSAPDU.Descriptor {
         DLMSAPDU.Descriptor(classID: classID, instance: GBCSCommandBuilder.obis(obis), member: member)

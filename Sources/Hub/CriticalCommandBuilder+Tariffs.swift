@@ -19,9 +19,11 @@ import GBCS
 /// the XSD for the TOU and TOU+block vectors) and GCS01a (bodies written from the XSD).
 /// GCS01b (1.2.1 to a GSME) has no RTDS vector: it follows GBCS's GBZ message template.
 ///
-/// Only immediate commands are built (the desk refuses an ExecutionDateTime), so every
-/// activation time is GBCS's "now": a COSEM date-time of zeros (deviation 0x8000, clock
-/// status 0xFF), or ZSE UTCTime 0.
+/// Every activation time is the request's execution time (`Input.activation`: DUIS lets
+/// the device future-date all four SRVs): a COSEM date-time (zeros for now, the instant,
+/// or 0xFF for a cancellation), or a ZSE UTCTime start time (0 for now, seconds since
+/// 2000, or a cancellation value: `tariffStart`). The RTDS's FUTURE_DATED and CANCELLATION
+/// vectors of ECS01a, ECS01b, ECS01c, ECS01d and GCS01a are built octet for octet.
 extension CriticalCommandBuilder {
     static let tariffBuilders: [String: Build] = [
         "1.1.1": { input throws(TransformError) in try tariffSetTariffAndPrice(input) },
@@ -52,7 +54,7 @@ extension CriticalCommandBuilder {
             guard let gas = prices.child("GasPriceElements") else {
                 throw TransformError("1.1.1 to a GSME needs GasPriceElements (ElectricityPriceElements are an electricity meter's)")
             }
-            return try tariffGCS01a(elements, gas)
+            return try tariffGCS01a(input, elements, gas)
         default:
             throw tariffWrongDevice(input)
         }
@@ -64,7 +66,7 @@ extension CriticalCommandBuilder {
     /// eight threshold registers 0-0:16.1.11…18.255 (Thresholds index n, its one to three
     /// BlockThresholds); the currency's value_passive (0-0:94.44.2.0 attribute 4, boolean:
     /// GBP true, ECB euro false); the standing charge and the price matrix
-    /// (unit_charge_passive). Then the activation times, all "now": the calendar
+    /// (unit_charge_passive). Then the activation times, all the request's: the calendar
     /// (attribute 10), the special days (0-0:94.44.128.29), the currency, the two charges
     /// (attribute 7) and the threshold matrix (0-0:63.1.1.255).
     private static func tariffECS01a(_ input: Input, _ elements: ElementTree, _ electricity: ElementTree) throws(TransformError) -> Built {
@@ -104,34 +106,36 @@ extension CriticalCommandBuilder {
         ]
         for activation in activations {
             specifications.append(.set(activation))
-            data.append(tariffNow)
+            data.append(activationDateTime(input))
         }
         return Built(useCase: "ECS01a", messageCode: 0x0019, content: access(input, specifications, data))
     }
 
     /// GCS01a, Set Tariff and Price on GSME (0x006B): 7 to 12 GBZ components, in the GBZ
     /// message template's order. Calendar cluster: PublishCalendar {provider 0, issuer
-    /// event ID, issuer calendar ID, start time 0, delivered calendar, UTC, no name, the
+    /// event ID, issuer calendar ID, start time, delivered calendar, UTC, no name, the
     /// numbers of seasons, week and day profiles}, one PublishDayProfile per day (one
     /// schedule entry from midnight: the TOU tier, or 0 for a block tariff day), one
     /// PublishWeekProfile per week (day IDs Monday…Sunday), PublishSeasons (ZCL dates and
-    /// week IDs) and PublishSpecialDays (start 0, ZCL dates and day IDs). Price cluster:
+    /// week IDs) and PublishSpecialDays (start time, ZCL dates and day IDs). Price cluster:
     /// PublishTariffInformation, PublishBlockThresholds (block tariffs only: GBCS omits it
-    /// when no block thresholds are in use) and PublishPriceMatrix. GCS01a IMMEDIATE_TOU and
-    /// (with their start time) FUTURE_DATED_BLOCK reproduce from XSD-written bodies.
-    private static func tariffGCS01a(_ elements: ElementTree, _ gas: ElementTree) throws(TransformError) -> Built {
+    /// when no block thresholds are in use) and PublishPriceMatrix. Every start time is the
+    /// request's (`tariffStart`). GCS01a IMMEDIATE_TOU, FUTURE_DATED_BLOCK and
+    /// CANCELLATION_BLOCK reproduce from XSD-written bodies.
+    private static func tariffGCS01a(_ input: Input, _ elements: ElementTree, _ gas: ElementTree) throws(TransformError) -> Built {
         guard let table = elements.child("SwitchingTable") else { throw TransformError("GasTariffElements has no SwitchingTable") }
         let days = try tariffChildren(table.child("DayProfiles"), "DayProfile", 1...4, "DayProfiles")
         let weeks = try tariffChildren(table.child("WeekProfiles"), "WeekProfile", 1...2, "WeekProfiles")
         let seasons = try tariffChildren(table.child("Seasons"), "Season", 1...3, "Seasons")
         guard let specialDays = elements.child("SpecialDays") else { throw TransformError("GasTariffElements has no SpecialDays") }
         let special = try tariffChildren(specialDays, "SpecialDay", 0...20, "SpecialDays")
-        let prices = try tariffGasPrices(gas)
+        let prices = try tariffGasPrices(input, gas)
+        let start = tariffLE(tariffStart(input, cancel: tariffCancelCommand))
 
         // Provider ID 0, issuer event ID, issuer calendar ID (GBCS: both "current UTC time").
         let head = tariffLE(UInt32(0)) + tariffLE(tariffIssuerEventID) + tariffLE(tariffIssuerEventID)
         var commands: [(cluster: UInt16, command: UInt8, payload: [UInt8])] = []
-        commands.append((0x0707, 0x00, head + tariffLE(UInt32(0))
+        commands.append((0x0707, 0x00, head + start
             + [0x00, 0x00, 0x00, UInt8(truncatingIfNeeded: seasons.count), UInt8(truncatingIfNeeded: weeks.count), UInt8(truncatingIfNeeded: days.count)]))
         for day in days {
             let id = try tariffChild(day, "DayName", UInt8(1)...4)
@@ -156,7 +160,7 @@ extension CriticalCommandBuilder {
             seasonEntries.append(try tariffChild(season, "ReferencedWeekName", UInt8(1)...2))
         }
         commands.append((0x0707, 0x03, seasonEntries))
-        var specialEntries = head + tariffLE(UInt32(0)) + [0x00, UInt8(truncatingIfNeeded: special.count), 0x00, 0x01]
+        var specialEntries = head + start + [0x00, UInt8(truncatingIfNeeded: special.count), 0x00, 0x01]
         for day in special {
             guard let date = day.child("Date") else { throw TransformError("a gas SpecialDay has no Date") }
             specialEntries += try tariffGasDate(date, "a special day's Date")
@@ -170,9 +174,9 @@ extension CriticalCommandBuilder {
             guard thresholds.count >= Int(prices.thresholdsInUse) else {
                 throw TransformError("NumberOfThresholds is \(prices.thresholdsInUse) but the ThresholdMatrix has \(thresholds.count) BlockThreshold")
             }
-            // Provider, issuer event, start 0, issuer tariff ID 1, command 0 of 1, thresholds
+            // Provider, issuer event, start time, issuer tariff ID 1, command 0 of 1, thresholds
             // for all tiers (0x01), then tier 0 / the number of thresholds and each as UINT48.
-            var payload = tariffLE(UInt32(0)) + tariffLE(tariffIssuerEventID) + tariffLE(UInt32(0)) + tariffLE(UInt32(1))
+            var payload = tariffLE(UInt32(0)) + tariffLE(tariffIssuerEventID) + start + tariffLE(UInt32(1))
             payload += [0x00, 0x01, 0x01, prices.thresholdsInUse]
             for threshold in thresholds.prefix(Int(prices.thresholdsInUse)) { payload += tariffLE(threshold, octets: 6) }
             commands.append((0x0700, 0x06, payload))
@@ -186,8 +190,8 @@ extension CriticalCommandBuilder {
     /// ECS01c, Set Tariff and Price on ESME secondary (0x00B7): the secondary element's
     /// passive prices (0-0:19.20.5.255 unit_charge_passive, four TOU rates), its passive
     /// calendar (0-0:13.0.1.255 attributes 7, 8, 9: TOUTariffAction n is script selector
-    /// 200 + n) and special days (0-1:11.0.1.255), then the activation times, all "now":
-    /// the calendar (attribute 10), the prices (attribute 7) and the special days
+    /// 200 + n) and special days (0-1:11.0.1.255), then the activation times, all the
+    /// request's: the calendar (attribute 10), the prices (attribute 7) and the special days
     /// (0-0:94.44.128.30).
     private static func tariffSecondaryTariff(_ input: Input) throws(TransformError) -> Built {
         guard input.deviceType == .esme else { throw TransformError("1.1.2 sets an ESME's secondary element, not a \(input.deviceType.rawValue)") }
@@ -207,7 +211,8 @@ extension CriticalCommandBuilder {
             .set(tariffObject(113, "0-0:19.20.5.255", 7)),
             .set(tariffObject(9000, "0-0:94.44.128.30", 6)),
         ]
-        let data: [DLMSData] = [charges, calendar.seasons, calendar.weeks, calendar.days, special, tariffNow, tariffNow, tariffNow]
+        let now = activationDateTime(input)
+        let data: [DLMSData] = [charges, calendar.seasons, calendar.weeks, calendar.days, special, now, now, now]
         return Built(useCase: "ECS01c", messageCode: 0x00B7, content: access(input, specifications, data))
     }
 
@@ -215,9 +220,10 @@ extension CriticalCommandBuilder {
 
     /// Update Price (primary element): the prices of the tariff in force. ECS01b (0x00A2)
     /// sets the standing charge and the price matrix (unit_charge_passive of
-    /// 0-0:19.20.4.255 and 0-0:19.20.0.255) and their activation times ("now"). GCS01b
-    /// (0x00A3) publishes PublishTariffInformation and PublishPriceMatrix, as in GCS01a; it
-    /// has no RTDS vector, so its layout is GBCS's GBZ message template's.
+    /// 0-0:19.20.4.255 and 0-0:19.20.0.255) and their activation times (the request's).
+    /// GCS01b (0x00A3) publishes PublishTariffInformation and PublishPriceMatrix, as in
+    /// GCS01a, with the same start times; it has no RTDS vector, so its layout is GBCS's
+    /// GBZ message template's.
     private static func tariffSetPrice(_ input: Input) throws(TransformError) -> Built {
         guard let prices = input.body.child("PriceElements") else { throw TransformError("\(input.body.name) has no PriceElements") }
         switch input.deviceType {
@@ -233,12 +239,12 @@ extension CriticalCommandBuilder {
                 .set(tariffObject(113, "0-0:19.20.0.255", 7)),
             ]
             return Built(useCase: "ECS01b", messageCode: 0x00A2,
-                         content: access(input, specifications, [charges.standing, charges.matrix, tariffNow, tariffNow]))
+                         content: access(input, specifications, [charges.standing, charges.matrix, activationDateTime(input), activationDateTime(input)]))
         case .gsme:
             guard let gas = prices.child("GasPriceElements") else {
                 throw TransformError("1.2.1 to a GSME needs GasPriceElements (ElectricityPriceElements are an electricity meter's)")
             }
-            let published = try tariffGasPrices(gas)
+            let published = try tariffGasPrices(input, gas)
             return Built(useCase: "GCS01b", messageCode: 0x00A3,
                          content: tariffGBZ([(0x0700, 0x04, published.information), (0x0700, 0x05, published.matrix)]))
         default:
@@ -249,7 +255,7 @@ extension CriticalCommandBuilder {
     // MARK: 1.2.2 ECS01d
 
     /// ECS01d, Set Price on ESME secondary (0x00C7): the secondary element's four TOU
-    /// prices (0-0:19.20.5.255 unit_charge_passive) and their activation time ("now").
+    /// prices (0-0:19.20.5.255 unit_charge_passive) and their activation time (the request's).
     private static func tariffSecondaryPrice(_ input: Input) throws(TransformError) -> Built {
         guard input.deviceType == .esme else { throw TransformError("1.2.2 sets an ESME's secondary element, not a \(input.deviceType.rawValue)") }
         guard let prices = input.body.child("PriceElements") else { throw TransformError("\(input.body.name) has no PriceElements") }
@@ -258,14 +264,10 @@ extension CriticalCommandBuilder {
             .set(tariffObject(113, "0-0:19.20.5.255", 6)),
             .set(tariffObject(113, "0-0:19.20.5.255", 7)),
         ]
-        return Built(useCase: "ECS01d", messageCode: 0x00C7, content: access(input, specifications, [charges, tariffNow]))
+        return Built(useCase: "ECS01d", messageCode: 0x00C7, content: access(input, specifications, [charges, activationDateTime(input)]))
     }
 
     // MARK: DLMS pieces
-
-    /// GBCS's "now" for an activation time: a COSEM date-time of zeros, deviation not
-    /// specified (0x8000), clock status 0xFF.
-    private static let tariffNow = DLMSData.octetString([0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x00, 0xFF])
 
     private static func tariffObject(_ classID: UInt16, _ obis: String, _ member: Int8) -> DLMSAPDU.Descriptor {
         DLMSAPDU.Descriptor(classID: classID, instance: GBCSCommandBuilder.obis(obis), member: member)
@@ -501,19 +503,35 @@ extension CriticalCommandBuilder {
     /// 2015-01-01T00:00:00Z in seconds since 2000, for the pre-command to be DCC's octets.
     private static let tariffIssuerEventID: UInt32 = 473_385_600
 
+    /// The start time of a cancellation in PublishTariffInformation: 0xFFFFFFFF, ZSE's
+    /// "cancel the command of this issuer event" (`ExecutionTime.utcTime`).
+    private static let tariffCancelTariffInformation: UInt32 = 0xFFFF_FFFF
+
+    /// The start time of a cancellation in PublishCalendar, PublishSpecialDays,
+    /// PublishBlockThresholds and PublishPriceMatrix: 0xFFFFFFFE, as the RTDS's
+    /// GCS01a_1.1.1_CANCELLATION_BLOCK vector writes it (its PublishTariffInformation
+    /// alone has 0xFFFFFFFF).
+    private static let tariffCancelCommand: UInt32 = 0xFFFF_FFFE
+
+    /// A ZSE start time (UTCTime, seconds since 2000) of the request's activation: 0 for
+    /// now, the instant, or `cancel` for a cancellation.
+    private static func tariffStart(_ input: Input, cancel: UInt32) -> UInt32 {
+        input.activation == .cancel ? cancel : input.activation.utcTime
+    }
+
     /// PublishTariffInformation and PublishPriceMatrix payloads of GasPriceElements, and
     /// the number of block thresholds in use.
-    /// - Tariff information: provider 0, issuer event ID, issuer tariff ID 1, start 0,
+    /// - Tariff information: provider 0, issuer event ID, issuer tariff ID 1, start time,
     ///   tariff type 0x10 block / 0x00 TOU (delivered), empty label, price tiers in use
     ///   (the TOU prices; 0 for block), block thresholds in use (NumberOfThresholds; 0 for
     ///   TOU), unit kWh (0), currency (ISO 4217: GBP 826, ECB euro 978), price trailing
     ///   digit 0x50, StandingCharge (UINT32), TierBlockMode 0xFF, block threshold
     ///   multiplier 1 and divisor 1000 (UINT24).
-    /// - Price matrix: provider 0, issuer event ID, start 0, issuer tariff ID 1, command 0
+    /// - Price matrix: provider 0, issuer event ID, start time, issuer tariff ID 1, command 0
     ///   of 1, sub-payload control 0x00 block / 0x01 TOU, then {tier/block ID, price
     ///   UINT32}: BlockPrice n has ID n − 1 (tier 0, blocks 0…3), TOUPrice n has ID n.
     /// The prices' indexes must run 1…n: the ZSE tables have no gaps.
-    private static func tariffGasPrices(_ gas: ElementTree) throws(TransformError) -> (information: [UInt8], matrix: [UInt8], thresholdsInUse: UInt8) {
+    private static func tariffGasPrices(_ input: Input, _ gas: ElementTree) throws(TransformError) -> (information: [UInt8], matrix: [UInt8], thresholdsInUse: UInt8) {
         let currency: UInt16 = try tariffIsPounds(gas.value("CurrencyUnits")) ? 826 : 978
         let standingCharge = try tariffChild(gas, "StandingCharge", UInt32.min...UInt32.max)
         var tariffType: UInt8 = 0x00
@@ -540,13 +558,14 @@ extension CriticalCommandBuilder {
         } else {
             throw TransformError("GasPriceElements needs BlockTariff or TOUTariff")
         }
-        var information = tariffLE(UInt32(0)) + tariffLE(tariffIssuerEventID) + tariffLE(UInt32(1)) + tariffLE(UInt32(0))
+        var information = tariffLE(UInt32(0)) + tariffLE(tariffIssuerEventID) + tariffLE(UInt32(1))
+            + tariffLE(tariffStart(input, cancel: tariffCancelTariffInformation))
         information += [tariffType, 0x00, tiers, thresholds, 0x00]
         information += tariffLE(currency)
         information.append(0x50)
         information += tariffLE(standingCharge)
         information += [0xFF, 0x01, 0x00, 0x00, 0xE8, 0x03, 0x00]
-        var matrix = tariffLE(UInt32(0)) + tariffLE(tariffIssuerEventID) + tariffLE(UInt32(0)) + tariffLE(UInt32(1))
+        var matrix = tariffLE(UInt32(0)) + tariffLE(tariffIssuerEventID) + tariffLE(tariffStart(input, cancel: tariffCancelCommand)) + tariffLE(UInt32(1))
         matrix += [0x00, 0x01, control]
         matrix += entries
         return (information, matrix, thresholds)

@@ -44,6 +44,10 @@ public enum CriticalCommandBuilder {
         /// Whether DCC's inventory says the meter has GBCS's "all periodicities" billing
         /// calendar (6.2.3 is then ECS26l, else ECS26d).
         var allPeriodicitiesBillingCalendar = false
+        /// When the device is to run the command (the request's `ExecutionDateTime`): the
+        /// builders of `deviceFutureDatable` write it into the command's activation times;
+        /// `preCommand` refuses anything but `.now` for every other SRV.
+        var activation: ExecutionTime = .now
         /// 0x20 and the counter's low 24 bits, as in every command DCC sends.
         var invokeID: UInt32 { 0x2000_0000 | UInt32(truncatingIfNeeded: counter & 0x00FF_FFFF) }
     }
@@ -96,18 +100,42 @@ public enum CriticalCommandBuilder {
     /// The SRVs whose pre-commands are built.
     public static var srvs: [String] { builders.keys.sorted() }
 
+    /// The critical SRVs whose commands DUIS lets the device future-date (the request
+    /// matrix's "Device" response pattern): their builders write the execution time into
+    /// the command, as an instant or as the cancellation of the held command.
+    public static let deviceFutureDatable: Set<String> = [
+        "1.1.1", "1.1.2", "1.2.1", "1.2.2", "1.6", "2.1", "6.4.1", "6.14.2", "6.14.3", "6.15.1", "11.3",
+    ]
+
     /// The pre-command for a critical request, or nil when its SRV has no builder yet.
+    /// `executionTime` is when the device is to run it (`ExecutionTime.now` unless the
+    /// request is future-dated): anything else is refused for an SRV outside
+    /// `deviceFutureDatable`.
     public static func preCommand(srv: String, body: ElementTree, user: EUI64, device: EUI64, deviceType: DeviceType, counter: UInt64,
-                                  otherDevice: OtherDevice? = nil) throws(TransformError) -> GBCSFrame? {
+                                  otherDevice: OtherDevice? = nil, executionTime: ExecutionTime = .now) throws(TransformError) -> GBCSFrame? {
         guard let build = builders[srv] else { return nil }
-        let built = try build(Input(srv: srv, body: body, user: user, device: device, deviceType: deviceType, counter: counter, otherDevice: otherDevice))
+        guard executionTime == .now || deviceFutureDatable.contains(srv) else {
+            throw TransformError("\(srv) cannot be future-dated at the device (execution time \(executionTime)): DUIS lets only "
+                + deviceFutureDatable.sorted().joined(separator: ", ") + " carry an ExecutionDateTime to the device")
+        }
+        var input = Input(srv: srv, body: body, user: user, device: device, deviceType: deviceType, counter: counter, otherDevice: otherDevice)
+        input.activation = executionTime
+        let built = try build(input)
         return GBCSFrame(macHeader: nil, cra: .command, originatorCounter: counter, originator: user, recipient: device, dateTime: nil,
                          messageCode: built.messageCode, supplement: .none, content: built.content, signature: .absent)
     }
 
-    /// The GBCS use case a critical SRV's pre-command is.
-
     // MARK: Helpers the families share
+
+    /// The request's activation time as a COSEM date-time (octet-string(12)): zeros for
+    /// now, the instant in UTC, or 0xFF for a cancellation; deviation 0x8000, status 0xFF.
+    static func activationDateTime(_ input: Input) -> DLMSData { .octetString(input.activation.cosemDateTime) }
+
+    /// The request's execution time as the ASN.1 GeneralizedTime (tag 0x18) that ends a
+    /// future-dated CS02b, CS02g or CS06 command; nil for now (the element is left out).
+    static func executionGeneralizedTime(_ input: Input) -> ASN1Value? {
+        input.activation.generalizedTime.map { ASN1Value(tag: [0x18], content: .primitive(Array($0.utf8))) }
+    }
 
     /// A DLMS ACCESS-Request of one or more requests, as the content octets.
     static func access(_ input: Input, _ specifications: [DLMSAPDU.RequestSpecification], _ data: [DLMSData]) -> [UInt8] {

@@ -17,7 +17,8 @@ public enum CriticalCommandRule: String, Sendable, CaseIterable {
     case transformUnsupported = "transform-unsupported"
     /// A value of the request that its GBCS command cannot carry.
     case transformValue = "transform-value"
-    /// A critical command to be executed in the future is not transformed yet.
+    /// An `ExecutionDateTime` the SRV cannot have (DUIS lets the device hold only the
+    /// "Device" pattern's SRVs), or later than a device holds a command for.
     case transformFutureDated = "transform-future-dated"
     /// No pre-command was issued for the send's RequestID (or it was for another SRV).
     case notIssued = "precommand-not-issued"
@@ -89,20 +90,33 @@ public final class CriticalCommandDesk: Sendable {
         }
     }
 
-    /// The pre-command for a critical request.
-    func transform(header: RequestHeader, body: ElementTree, device: DeviceRecord) throws(Refusal) -> GBCSFrame {
+    /// The pre-command for a critical request received at `time`. An `ExecutionDateTime`
+    /// future-dates it at the device where DUIS lets the device hold the SRV ("Device"
+    /// pattern): its time goes into the command's activation times (3000-12-31 and later:
+    /// GBCS's cancellation); other critical SRVs cannot be future-dated.
+    func transform(header: RequestHeader, body: ElementTree, device: DeviceRecord, at time: Timestamp) throws(Refusal) -> GBCSFrame {
         let id = header.requestID
         var body = body
+        var executionTime = ExecutionTime.now
         if body.children.first?.name == "ExecutionDateTime" {
-            throw CriticalCommandRule.transformFutureDated.refusal(
-                "\(header.variant.srv) \(header.variant.name) with an ExecutionDateTime: gbsm does not transform future-dated critical commands yet (send it without one, or future-date the signed pre-command's send)")
+            let text = body.children.removeFirst().text
+            guard header.variant.futureDating == .device else {
+                throw CriticalCommandRule.transformFutureDated.refusal(
+                    "\(header.variant.srv) \(header.variant.name) cannot be future-dated at the device (DUIS's request matrix); send it without ExecutionDateTime")
+            }
+            guard let requested = Timestamp(xsDateTime: text), let time = ExecutionTime(executionDateTime: requested, at: time) else {
+                throw CriticalCommandRule.transformFutureDated.refusal(
+                    "ExecutionDateTime \(untrusted(text, limit: 40)) is after \(ExecutionTime.latest.iso8601), the latest a device holds a command for")
+            }
+            executionTime = time
         }
         body.children.removeAll { $0.name == "ExecutionDateTime" }
         let frame: GBCSFrame?
         do {
             let other = body.value("OtherDeviceID").flatMap { EUI64($0) }.flatMap(otherDevice)
             frame = try CriticalCommandBuilder.preCommand(srv: header.variant.srv, body: body, user: id.originator, device: id.target,
-                                                          deviceType: device.type, counter: id.counter, otherDevice: other)
+                                                          deviceType: device.type, counter: id.counter, otherDevice: other,
+                                                          executionTime: executionTime)
         } catch {
             throw CriticalCommandRule.transformValue.refusal(error.reason)
         }

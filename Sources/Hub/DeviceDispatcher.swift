@@ -1,6 +1,7 @@
 import Devices
 import DUIS
 import Foundation
+import GBCS
 import HeapModule
 import Logging
 import Privacy
@@ -200,6 +201,8 @@ final class DeviceDispatcher: Sendable {
         var premises: PremisesRecord
         var model: PremisesModel
         var scheduleID: Int64?
+        /// The request's `ExecutionDateTime`, for a critical command the device may hold.
+        var executionDateTime: Timestamp? = nil
     }
 
     enum Failure: Error {
@@ -364,6 +367,7 @@ final class DeviceDispatcher: Sendable {
         let request: ServiceRequestDocument
         var body: ElementTree
         var scheduleID: Int64?
+        var executionDateTime: Timestamp?
         let header: RequestHeader
         if stored.commandVariant == 0, let run = ScheduledRun(stored: stored) {
             // A DCC schedule's run: the body comes from the schedule's definition.
@@ -390,7 +394,9 @@ final class DeviceDispatcher: Sendable {
             }
             header = request.header
             body = request.body()
-            if body.children.first?.name == "ExecutionDateTime" { body.children.removeFirst() }
+            if body.children.first?.name == "ExecutionDateTime" {
+                executionDateTime = Timestamp(xsDateTime: body.children.removeFirst().text)
+            }
         }
         guard let device = inventory.device(stored.target) else {
             return .failure(Refusal(.E19, rule: "device-exists", "device \(stored.target) left the inventory before the request ran"))
@@ -401,7 +407,8 @@ final class DeviceDispatcher: Sendable {
         guard let premisesID = device.premises, let premises = inventory.premises(premisesID), let model = directory.model(premises: premisesID) else {
             return .failure(Refusal(.E20, rule: "device-installation", "device \(device.eui) is not installed at a premises with a comms hub"))
         }
-        return .success(Work(stored: stored, header: header, body: body, device: device, premises: premises, model: model, scheduleID: scheduleID))
+        return .success(Work(stored: stored, header: header, body: body, device: device, premises: premises, model: model, scheduleID: scheduleID,
+                             executionDateTime: executionDateTime))
     }
 
     /// Runs the command on the device and records its answer.
@@ -435,9 +442,13 @@ final class DeviceDispatcher: Sendable {
                 }
             }
         }
+        // A critical command future-dated at the device: the time the request asked for,
+        // which the device checks against its GBCS (it was transformed at `receivedAt`).
+        let executionTime = work.header.variant.futureDating == .device && work.header.variant.isCritical
+            ? ExecutionTime(executionDateTime: work.executionDateTime, at: stored.receivedAt) : nil
         let command = DeviceCommand(srv: work.header.variant.srv, serviceReference: work.header.serviceReference, target: work.device.eui,
                                     targetType: work.device.type, originator: originator, originatorRoles: roles,
-                                    requestID: stored.requestID, body: work.body, gbcs: gbcs)
+                                    requestID: stored.requestID, body: work.body, gbcs: gbcs, executionTime: executionTime)
         // The data access rules again, as they stand now: a consent may have been withdrawn,
         // or the tenancy changed, since the gateway accepted the request.
         var check: PrivacyGuard.Check?
@@ -522,7 +533,7 @@ final class DeviceDispatcher: Sendable {
                     }
                 }
                 if outcome.response.header.counter > 0 {
-                    mutations.append(.putDeviceState(premises: work.premises.id, state: PremisesDirectory.encode(state)))
+                    mutations.append(.putDeviceState(premises: work.premises.id, state: PremisesDirectory.encode(state), wakeAt: DeviceEmulator.wakeTime(state)))
                 }
                 // Who joined which HAN device: other users may later unjoin what they joined. A
                 // join of devices already joined claims nothing.

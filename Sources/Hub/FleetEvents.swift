@@ -1,6 +1,7 @@
 import Devices
 import DUIS
 import Foundation
+import GBCS
 import LoadModel
 import Logging
 import Storage
@@ -96,6 +97,7 @@ final class FleetEvents: Sendable {
         while !Task.isCancelled {
             let now = Timestamp.now()
             await planSchedules(now: now)
+            await wakeDevices(now: now)
             await powerCuts(now: now)
             if settings.interruptionsPerPremisesYear > 0 || settings.tampersPerPremisesYear > 0 { await randomFaults(now: now) }
             if settings.lowCreditAlerts { await lowCredit(now: now) }
@@ -145,6 +147,69 @@ final class FleetEvents: Sendable {
                 logger.error("DCC schedule \(schedule.id) run could not be recorded: \(error)")
             }
         }
+    }
+
+    // MARK: - Held commands falling due
+
+    /// The most premises woken in one pass; the rest wait for the next (a second later).
+    static let wakeBatch = 1000
+
+    /// Runs the future-dated commands devices hold that are due by `now`: each acts at its
+    /// own execution time, and its outcome alerts (0x8F66 or 0x8F67, signed) go to the
+    /// party that sent it. DCC reads the firmware version a CS06 outcome alert reports
+    /// into its inventory, as it does from an immediate activation's answer.
+    func wakeDevices(now: Timestamp) async {
+        let due: [Int64]
+        do {
+            due = try await store.premisesToWake(by: now, limit: Self.wakeBatch)
+        } catch is CancellationError {
+            return
+        } catch {
+            logger.error("premises with held commands could not be read: \(error)")
+            return
+        }
+        for premisesID in due {
+            let emulator = dispatcher.emulator
+            _ = await change(premisesID, committed: { mutations in self.inventory.apply(mutations) }) { model, premisesState in
+                var mutations: [Mutation] = []
+                for outcome in emulator.wake(model: model, state: &premisesState, at: now) {
+                    let held = outcome.command
+                    mutations.append(.audit(AuditEvent(at: held.executeAt, kind: "device", actor: held.originator, device: held.device, srv: held.srv,
+                                                       requestID: held.requestID, code: outcome.success ? "8F66" : "8F67",
+                                                       detail: "future-dated \(held.srv) held by \(held.deviceType.rawValue) \(held.device) ran at \(held.executeAt.iso8601): \(outcome.note)"
+                                                           + (outcome.success ? "" : " (the device could not act)"))))
+                    for alert in outcome.alerts {
+                        var recipients = alert.recipients.contains(.originator) ? [alert.header.target] : []
+                        if let device = self.inventory.device(alert.header.originator) {
+                            recipients += AlertRouting.parties(alert.recipients, device: device, inventory: self.inventory, at: alert.at)
+                        }
+                        var seen = Set<EUI64>()
+                        for recipient in recipients where seen.insert(recipient).inserted {
+                            mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: Timestamp.now())))
+                            mutations.append(.audit(AuditEvent(at: alert.at, kind: "alert", actor: recipient, device: alert.header.originator, code: alert.hexCode,
+                                                               detail: "device alert \(alert.hexCode) \(alert.description) queued for \(recipient)")))
+                        }
+                    }
+                    if held.srv == "11.3", outcome.success, let version = Self.reportedFirmware(outcome.alerts),
+                       var device = self.inventory.device(held.device), device.firmwareVersion != version {
+                        device.firmwareVersion = version
+                        mutations.append(.setFirmwareVersion(device))
+                    }
+                }
+                // Written even when nothing ran, so a stale wake time is cleared.
+                return mutations
+            }
+        }
+    }
+
+    /// The firmware version a CS06 outcome alert reports.
+    static func reportedFirmware(_ alerts: [DeviceAlert]) -> String? {
+        for alert in alerts where alert.code == 0x8F66 {
+            if let version = alert.payload?.children.first?.children.first(where: { $0.name == "FirmwareVersion" })?.text, !version.isEmpty {
+                return String(version.prefix(64))
+            }
+        }
+        return nil
     }
 
     // MARK: - Power cuts
@@ -197,17 +262,20 @@ final class FleetEvents: Sendable {
                                               value: list.map(String.init).joined(separator: ","))])
     }
 
-    /// Changes one premises' state under its lock and commits the change with `extra`.
-    /// Returns false when it could not be recorded.
-    private func change(_ premisesID: Int64, _ body: @Sendable (PremisesModel, inout PremisesState) -> [Mutation]?) async -> Bool {
+    /// Changes one premises' state under its lock and commits the change with `extra`;
+    /// `committed` sees what was committed. Returns false when it could not be recorded.
+    private func change(_ premisesID: Int64, committed: (@Sendable ([Mutation]) -> Void)? = nil,
+                        _ body: @Sendable (PremisesModel, inout PremisesState) -> [Mutation]?) async -> Bool {
         await locks.withLock(premisesID) { () async -> Bool in
             guard let model = directory.model(premises: premisesID), var premisesState = try? await directory.state(premises: premisesID) else { return true }
             guard var mutations = body(model, &premisesState) else { return true }
             premisesState.touch()
-            mutations.insert(.putDeviceState(premises: premisesID, state: PremisesDirectory.encode(premisesState)), at: 0)
+            mutations.insert(.putDeviceState(premises: premisesID, state: PremisesDirectory.encode(premisesState),
+                                             wakeAt: DeviceEmulator.wakeTime(premisesState)), at: 0)
             do {
                 try await committer.commit(mutations)
                 directory.remember(premisesID, premisesState)
+                committed?(mutations)
                 outboxWakeup.signal()
                 return true
             } catch {

@@ -20,7 +20,7 @@ extension Gateway {
         }
         let preCommand: GBCSFrame
         do {
-            preCommand = try desk.transform(header: header, body: body, device: device)
+            preCommand = try desk.transform(header: header, body: body, device: device, at: time)
         } catch {
             return await refuse(header, service: service, error, digest: digest, size: bytes.count, at: time, authenticated: true, allowedBy: decision.rule)
         }
@@ -62,7 +62,7 @@ extension Gateway {
         var mutations: [Mutation]
         if let device = decision.device {
             do {
-                let preCommand = try desk.transform(header: header, body: body, device: device)
+                let preCommand = try desk.transform(header: header, body: body, device: device, at: stored.receivedAt)
                 let octets = preCommand.encode()
                 let version = device.gbcsVersion ?? "4.2"
                 let payload = Data(octets).base64EncodedString()

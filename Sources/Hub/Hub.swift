@@ -264,6 +264,11 @@ public final class Hub: Sendable {
     /// The device state of a premises as the hub holds it.
     public func premisesState(_ id: Int64) async throws -> PremisesState { try await directory.state(premises: id) }
 
+    /// Lets the homes' devices act on what they hold that is due by `time` (future-dated
+    /// critical commands): the hub does this every poll interval with the clock's time;
+    /// tests advance the devices' clock past an execution time instead of waiting for it.
+    public func advanceDevices(to time: Timestamp) async { await fleetEvents.wakeDevices(now: time) }
+
     public func shutdown() async {
         try? await httpClient.shutdown()
     }

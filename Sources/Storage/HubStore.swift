@@ -50,8 +50,9 @@ public enum Mutation: Sendable {
     case putThreshold(AnomalyThreshold)
     case deviceEvent(DeviceEventRecord)
     case setMeta(key: String, value: String)
-    /// A premises' device state (JSON), written with the response that changed it.
-    case putDeviceState(premises: Int64, state: [UInt8])
+    /// A premises' device state (JSON), written with the response that changed it, and
+    /// when its devices next act of their own accord (a held future-dated command), if ever.
+    case putDeviceState(premises: Int64, state: [UInt8], wakeAt: Timestamp?)
     case putWANOutage(WANOutageRecord)
     case putPowerCut(PowerCutRecord)
     /// Tells running servers that users, certificates or thresholds changed.
@@ -139,6 +140,7 @@ public protocol HubStore: Sendable {
 
     func meta(_ key: String) async throws -> String?
     func deviceState(premises: Int64) async throws -> [UInt8]?
+    func premisesToWake(by time: Timestamp, limit: Int) async throws -> [Int64]
     func wanOutages() async throws -> [WANOutageRecord]
     func powerCuts() async throws -> [PowerCutRecord]
     /// Changes whenever users, certificates or thresholds change (any process).

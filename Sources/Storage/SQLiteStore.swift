@@ -130,6 +130,15 @@ public final class SQLiteStore: HubStore {
             // also for users stored before), or Parse and Correlate's MMC XML.
             try db.execute(sql: "ALTER TABLE users ADD COLUMN answer_format TEXT NOT NULL DEFAULT 'gbcs'")
         }
+        migrator.registerMigration("v9-device-wake") { db in
+            // When a premises' devices next have something to do of their own (a held
+            // future-dated command): the few premises with one are found by a partial
+            // index, which costs the many without one nothing.
+            try db.execute(sql: """
+            ALTER TABLE device_states ADD COLUMN wake_at INTEGER;
+            CREATE INDEX device_states_wake ON device_states (wake_at) WHERE wake_at IS NOT NULL;
+            """)
+        }
         return migrator
     }
 
@@ -308,9 +317,9 @@ public final class SQLiteStore: HubStore {
                         .execute(arguments: [sqlValue(event.device), event.at.milliseconds, event.kind, event.requestID, event.detail])
                 case .setMeta(let key, let value):
                     try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").execute(arguments: [key, value])
-                case .putDeviceState(let premises, let state):
-                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO device_states (premises, state) VALUES (?, ?)")
-                        .execute(arguments: [premises, Data(state)])
+                case .putDeviceState(let premises, let state, let wakeAt):
+                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO device_states (premises, state, wake_at) VALUES (?, ?, ?)")
+                        .execute(arguments: [premises, Data(state), wakeAt?.milliseconds])
                 case .putWANOutage(let outage):
                     try db.cachedStatement(sql: "INSERT OR REPLACE INTO wan_outages (id, region, start_ms, end_ms, reason) VALUES (?, ?, ?, ?, ?)")
                         .execute(arguments: [outage.id, outage.region?.rawValue, outage.start.milliseconds, outage.end.milliseconds, outage.reason])
@@ -634,6 +643,15 @@ public final class SQLiteStore: HubStore {
     public func deviceState(premises: Int64) async throws -> [UInt8]? {
         try await pool.read { db in
             try Data.fetchOne(db, sql: "SELECT state FROM device_states WHERE premises = ?", arguments: [premises]).map { Array($0) }
+        }
+    }
+
+    /// The premises whose devices have something to do by `time` (`wake_at`), earliest
+    /// first, at most `limit`.
+    public func premisesToWake(by time: Timestamp, limit: Int) async throws -> [Int64] {
+        try await pool.read { db in
+            try Int64.fetchAll(db, sql: "SELECT premises FROM device_states WHERE wake_at IS NOT NULL AND wake_at <= ? ORDER BY wake_at LIMIT ?",
+                               arguments: [time.milliseconds, limit])
         }
     }
 

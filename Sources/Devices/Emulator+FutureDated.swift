@@ -1,0 +1,149 @@
+import DUIS
+import GBCS
+
+/// Future-dated critical commands at the device (GBCS's "Device" future-dated pattern).
+/// The device reads the execution time from the command's own activation times
+/// (`FutureDatedCommand`): a time still to come is held (`HeldCommand`) and answered at
+/// once with the use case's answer (nothing yet done); "never" (a request dated
+/// 3000-12-31) drops what it holds of that command; "now", or a time already past, runs
+/// it now. When a held command falls due (`wake`), the device acts as it would have on
+/// arrival and raises alert 0x8F66 (or 0x8F67 when it could not act) per instruction,
+/// signed, to the party that sent it.
+extension DeviceEmulator {
+    /// Holds or cancels a future-dated command; nil when it is to run now.
+    func holdIfFutureDated(_ context: inout Context, _ state: inout PremisesState, element: String) -> DataNode? {
+        let command = context.command
+        guard ServiceCatalogue.variant(command.srv)?.futureDating == .device, let bytes = command.gbcs else { return nil }
+        let read: FutureDatedCommand?
+        let frame: GBCSFrame
+        do {
+            frame = try GBCSFrame.decode(bytes)
+            read = try FutureDatedCommand.read(try GBCSPayload.decode(frame.content, cra: .command))
+        } catch {
+            context.refuse("\(command.srv) not executed: its activation times cannot be read (\(error))")
+            return DataNode(element)
+        }
+        let carried = read?.executionTime ?? .now
+        // The request's ExecutionDateTime, where the hub passed it on, must be what the GBCS says.
+        if let asked = command.executionTime, asked != carried {
+            context.refuse("\(command.srv) not executed: the request asked for \(asked) but its GBCS says \(carried)")
+            return DataNode(element)
+        }
+        guard let read else { return nil }
+        let target = command.target
+        switch read.executionTime {
+        case .now:
+            return nil
+        case .at(let time) where time <= context.time:
+            return nil
+        case .cancel:
+            let before = state.heldCommands.count
+            state.heldCommands.removeAll { $0.device == target && $0.messageCode == frame.messageCode }
+            let dropped = before - state.heldCommands.count
+            context.changed = true
+            context.note = dropped == 0 ? "nothing of \(command.srv) was held to cancel" : "cancelled \(dropped) held \(command.srv) command(s)"
+            return DataNode(element)
+        case .at(let time):
+            var held = state.heldCommands.filter { !($0.device == target && $0.messageCode == frame.messageCode) }
+            let replaced = held.count != state.heldCommands.count
+            guard held.filter({ $0.device == target }).count < HeldCommand.maxPerDevice else {
+                context.refuse("\(command.srv) not held: the device already holds \(HeldCommand.maxPerDevice) future-dated commands")
+                return DataNode(element)
+            }
+            held.append(HeldCommand(device: target, deviceType: command.targetType, srv: command.srv, serviceReference: command.serviceReference,
+                                    originator: command.originator, originatorRoles: command.originatorRoles.mask, requestID: command.requestID,
+                                    body: command.body, messageCode: frame.messageCode, counter: frame.originatorCounter, executeAt: time,
+                                    instructions: read.instructions))
+            state.heldCommands = held
+            context.changed = true
+            context.note = "held until \(time.iso8601)" + (replaced ? " (replacing the \(command.srv) held before)" : "")
+            return DataNode(element)
+        }
+    }
+
+    /// What a held command did when it fell due.
+    public struct HeldOutcome: Sendable {
+        public var command: HeldCommand
+        public var success: Bool
+        public var note: String
+        /// Its outcome alerts (0x8F66 or 0x8F67), to the command's originator.
+        public var alerts: [DeviceAlert]
+    }
+
+    /// The earliest time a premises' devices have something to do (a held command).
+    public static func wakeTime(_ state: PremisesState) -> Timestamp? {
+        state.heldCommands.map(\.executeAt).min()
+    }
+
+    /// Runs every held command due by `time`, each at its own execution time, oldest first.
+    public func wake(model: PremisesModel, state: inout PremisesState, at time: Timestamp) -> [HeldOutcome] {
+        let due = state.heldCommands.filter { $0.executeAt <= time }.sorted { $0.executeAt < $1.executeAt }
+        guard !due.isEmpty else { return [] }
+        state.heldCommands.removeAll { $0.executeAt <= time }
+        var outcomes: [HeldOutcome] = []
+        for held in due {
+            let command = DeviceCommand(srv: held.srv, serviceReference: held.serviceReference, target: held.device, targetType: held.deviceType,
+                                        originator: held.originator, originatorRoles: UserRoleSet(mask: held.originatorRoles),
+                                        requestID: held.requestID, body: held.body)
+            let inForce = Self.modelInForce(model, state, at: held.executeAt, for: held.deviceType)
+            var context = Context(command: command, model: inForce, time: held.executeAt, engine: engine)
+            let element = Self.criticalResponses[held.srv] ?? Self.configurationAndSecurityResponses[held.srv] ?? "CommandNotSupported"
+            let answer = actCritical(&context, &state, element: element)
+            var alerts: [DeviceAlert] = []
+            for instruction in held.instructions {
+                let header = DeviceMessageHeader(originator: held.device, target: held.originator,
+                                                 counter: state.nextDeviceCounter(held.device, at: held.executeAt),
+                                                 serviceReference: nil, srv: nil, timestamp: held.executeAt, fromGSME: held.deviceType == .gsme)
+                alerts.append(DeviceAlert(header: header, code: context.success ? 0x8F66 : 0x8F67,
+                                          description: context.success ? "Future-date HAN Interface Command Successfully Actioned"
+                                            : "Future-date HAN Interface Command not Successfully Actioned",
+                                          at: held.executeAt, payload: Self.outcomePayload(held, instruction: instruction, answer: answer),
+                                          recipients: [.originator]))
+            }
+            alerts += context.alerts
+            state.touch()
+            outcomes.append(HeldOutcome(command: held, success: context.success,
+                                        note: context.note.isEmpty ? "\(held.srv) held since \(held.requestID) ran at \(held.executeAt.iso8601)" : context.note,
+                                        alerts: alerts))
+        }
+        return outcomes
+    }
+
+    /// The outcome alert's payload, as MMC's `FutureDatedCommandOutcomeDeviceAlert` has it.
+    static func outcomePayload(_ held: HeldCommand, instruction: FutureDatedCommand.Instruction, answer: DataNode) -> DataNode {
+        func hex(_ value: UInt64, _ digits: Int) -> String {
+            let text = String(value, radix: 16, uppercase: true)
+            return String(repeating: "0", count: max(0, digits - text.count)) + text
+        }
+        let code = hex(UInt64(held.messageCode), 4)
+        switch instruction {
+        case .cosem(let classID, let instance, let attribute):
+            var alert = DataNode("COSEMFutureDatedAlert")
+            alert.add("FutureDatedCommandMessageCode", code)
+            alert.add("FutureDatedCommandOriginatorCounter", held.counter)
+            alert.add(DataNode("DLMSCOSEMFDInstructionIdentification", children: [
+                DataNode("ClassId", text: hex(UInt64(classID), 4)),
+                DataNode("InstanceId", text: Hex.encode(instance, uppercase: true)),
+                DataNode("AttributeId", text: hex(UInt64(attribute), 2)),
+            ]))
+            return DataNode("FutureDatedCommandOutcomeDeviceAlert", children: [alert])
+        case .gbz(let cluster, let frameControl, let command):
+            var alert = DataNode("GBZFutureDatedAlert")
+            alert.add("FutureDatedCommandMessageCode", code)
+            alert.add("FutureDatedCommandOriginatorCounter", held.counter)
+            alert.add(DataNode("GBZFDInstructionIdentification", children: [
+                DataNode("ExtendedHeaderClusterID", text: hex(UInt64(cluster), 4)),
+                DataNode("FrameControl", text: hex(UInt64(frameControl), 2)),
+                DataNode("CommandIdentifier", text: hex(UInt64(command), 2)),
+            ]))
+            return DataNode("FutureDatedCommandOutcomeDeviceAlert", children: [alert])
+        case .whole:
+            // CS06: the activation's outcome, as the immediate answer carries it.
+            var alert = DataNode("FirmwareActivationDeviceAlert")
+            alert.add("ExecutionDateTime", held.executeAt.iso8601)
+            alert.add("OriginatorCounterFromCommand", held.counter)
+            for child in answer.children where child.name == "ActivateImageResponseCode" || child.name == "FirmwareVersion" { alert.add(child) }
+            return DataNode("FutureDatedCommandOutcomeDeviceAlert", children: [alert])
+        }
+    }
+}

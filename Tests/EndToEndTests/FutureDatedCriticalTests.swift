@@ -1,0 +1,114 @@
+import Devices
+import DUIS
+import Foundation
+import GBCS
+import Hub
+import Storage
+import Testing
+import TestSupport
+
+/// Critical commands future-dated at the device, as GBCS does them: the request to the
+/// Transform service carries `ExecutionDateTime`, the pre-command carries it in its
+/// activation times, the signed command goes to the meter at once, and the meter answers
+/// that it holds it. At the execution time (the test moves the devices' clock there
+/// rather than waiting) the meter acts and its outcome alerts, 0x8F66 per instruction and
+/// signed, reach the supplier. A command dated 3000-12-31 cancels what the meter holds.
+@Suite(.serialized) struct FutureDatedCriticalTests {
+    /// DCC's 1.2.1 template body (block prices and a standing charge), with an
+    /// `ExecutionDateTime` first.
+    static func priceUpdate(at time: Timestamp?) throws -> String {
+        let template = try #require(try Reference.templates().first { $0.name.hasPrefix("ECS01b_1.2.1_") })
+        let xml = String(decoding: template.bytes, as: UTF8.self)
+        let open = try #require(xml.range(of: "<sr:UpdatePricePrimaryElement>"))
+        let close = try #require(xml.range(of: "</sr:Body>"))
+        let rest = String(xml[open.upperBound..<close.lowerBound])
+        let when = time.map { "<sr:ExecutionDateTime>\($0.iso8601)</sr:ExecutionDateTime>" } ?? ""
+        return "<sr:UpdatePricePrimaryElement>" + when + rest
+    }
+
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func aPriceUpdateIsHeldUntilItsTimeAndThenAlerted() async throws {
+        let session = try await CriticalCommandTests.start()
+        let hub = session.hub.hub
+        let premisesID = try #require(hub.inventory.device(session.esme)?.premises)
+        // Two days ahead, to the second.
+        let executeAt = Timestamp(milliseconds: Timestamp.now().adding(days: 2).milliseconds / 1000 * 1000)
+
+        // The pre-command carries the time in every activation attribute the meter reads.
+        let (preCommand, counter) = try #require(try await session.transform(srv: "1.2.1", body: try Self.priceUpdate(at: executeAt)))
+        let read = try #require(try FutureDatedCommand.read(try GBCSPayload.decode(preCommand.content, cra: .command)))
+        #expect(read.executionTime == .at(executeAt))
+        #expect(read.instructions.count == 2, "\(read.instructions)")
+        let answer = try await session.send(srv: "1.2.1", try session.signed(preCommand, by: session.supplier), counter: counter)
+        #expect(answer.code == "I99", "\(answer.refusal)")
+
+        // The meter answers at once: held, not yet in force.
+        let requestID = "\(session.supplier):\(session.esme):\(counter)"
+        let held = try #require(await waitForResponses(session.receiver, requestIDs: [requestID])[requestID])
+        #expect(held.rsp?.name == "UpdatePricePrimaryElementRsp" && held.rsp?.attributes["MessageSuccess"] != "false", "\(held.text.suffix(400))")
+        var state = try await hub.premisesState(premisesID)
+        #expect(state.heldCommands.map(\.executeAt) == [executeAt])
+        #expect(state.meterSettingsChanges?.contains { $0.at == executeAt } != true, "not acted on before its time")
+
+        // Nothing happens before the time.
+        await hub.advanceDevices(to: executeAt.adding(milliseconds: -1000))
+        #expect(try await hub.premisesState(premisesID).heldCommands.count == 1)
+
+        // At the time: the meter acts, and one signed 8F66 per instruction reaches the supplier.
+        let before = session.receiver.messages.count
+        await hub.advanceDevices(to: executeAt.adding(milliseconds: 1000))
+        state = try await hub.premisesState(premisesID)
+        #expect(state.heldCommands.isEmpty)
+        #expect(state.meterSettingsChanges?.contains { $0.at == executeAt } == true, "the prices are in force from the execution time")
+        let messages = await session.receiver.waitFor(before + read.instructions.count)
+        let alerts = try messages.dropFirst(before).map { try DUISMessage($0.body) }.filter { $0.text.contains("8F66") }
+        #expect(alerts.count == read.instructions.count, "\(alerts.map { $0.text.suffix(300) })")
+        for alert in alerts {
+            #expect(alert.values("FutureDatedCommandMessageCode") == [String(format: "%04X", preCommand.messageCode)], "\(alert.text.suffix(600))")
+            #expect(alert.values("FutureDatedCommandOriginatorCounter") == [String(counter)])
+            #expect(alert.values("ClassId").count == 1)
+        }
+        let audit = try await hub.store.audit(AuditQuery(device: session.esme, limit: 50))
+        let events: [AuditEvent] = audit.map(\.event)
+        let ran: [AuditEvent] = events.filter { (event: AuditEvent) -> Bool in event.kind == "device" && event.code == "8F66" }
+        #expect(ran.map { (event: AuditEvent) -> String? in event.requestID } == [requestID], "\(events.map(\.detail))")
+
+        // Held again, then cancelled with 3000-12-31: nothing is left to run.
+        let (second, secondCounter) = try #require(try await session.transform(srv: "1.2.1", body: try Self.priceUpdate(at: executeAt.adding(days: 1))))
+        #expect(try await session.send(srv: "1.2.1", try session.signed(second, by: session.supplier), counter: secondCounter).code == "I99")
+        _ = await waitForResponses(session.receiver, requestIDs: ["\(session.supplier):\(session.esme):\(secondCounter)"])
+        #expect(try await hub.premisesState(premisesID).heldCommands.count == 1)
+        let (cancel, cancelCounter) = try #require(try await session.transform(srv: "1.2.1", body: try Self.priceUpdate(at: ExecutionTime.cancellationDate)))
+        #expect(try FutureDatedCommand.read(try GBCSPayload.decode(cancel.content, cra: .command))?.executionTime == .cancel)
+        #expect(try await session.send(srv: "1.2.1", try session.signed(cancel, by: session.supplier), counter: cancelCounter).code == "I99")
+        let cancelled = await waitForResponses(session.receiver, requestIDs: ["\(session.supplier):\(session.esme):\(cancelCounter)"])
+        #expect(cancelled.first?.value.rsp?.attributes["MessageSuccess"] != "false")
+        #expect(try await hub.premisesState(premisesID).heldCommands.isEmpty)
+        let quiet = session.receiver.messages.count
+        await hub.advanceDevices(to: executeAt.adding(days: 2))
+        #expect(session.receiver.messages.count == quiet, "a cancelled command raises no alert")
+
+        await session.hub.stop()
+        await session.receiver.stop()
+    }
+
+    /// Only the SRVs DUIS lets the device hold can be future-dated at the Transform service;
+    /// a date past what the device encodings hold is refused.
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func theTransformRefusesWhatTheDeviceCannotHold() async throws {
+        let session = try await CriticalCommandTests.start()
+        func transform(_ srv: String, _ body: String) async throws -> DUISClient.Answer {
+            let xml = requestXML(originator: session.supplier, target: session.esme, commandVariant: "4", srv: srv, body: body)
+            return try await session.client.post(try session.client.sign(xml, counter: Counters.next()), to: .transform)
+        }
+        // 7.2 cannot be future-dated at all.
+        let later = Timestamp.now().adding(days: 2).iso8601
+        let supply = try await transform("7.2", "<sr:DisableSupply><sr:ExecutionDateTime>\(later)</sr:ExecutionDateTime></sr:DisableSupply>")
+        #expect(supply.refusedAsInvalid && supply.code != "I0", "\(supply.refusal)")
+        // 1.2.1 can, but not to a time no GBCS encoding holds (before the cancellation date).
+        let far = try await transform("1.2.1", try Self.priceUpdate(at: Timestamp(year: 2999, month: 1, day: 1)))
+        #expect(far.code == "E12" && far.refusal.contains("latest"), "\(far.refusal)")
+        await session.hub.stop()
+        await session.receiver.stop()
+    }
+}
