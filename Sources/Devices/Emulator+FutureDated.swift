@@ -138,6 +138,12 @@ extension DeviceEmulator {
             ]))
             return DataNode("FutureDatedCommandOutcomeDeviceAlert", children: [alert])
         case .whole:
+            // CS02b (6.15.1): the credentials update's outcome, as the immediate answer
+            // carries it.
+            if let outcome = answer.children.first(where: { $0.name == "ExecutionOutcome" }) {
+                let execution = DataNode("UpdateSecurityCredentialsExecutionOutcome", children: outcome.children)
+                return DataNode("FutureDatedCommandOutcomeDeviceAlert", children: [DataNode("UpdateSecurityCredentialsDeviceAlert", children: [execution])])
+            }
             // CS06: the activation's outcome, as the immediate answer carries it.
             var alert = DataNode("FirmwareActivationDeviceAlert")
             alert.add("ExecutionDateTime", held.executeAt.iso8601)

@@ -12,7 +12,8 @@ import DUIS
 /// - GBZ (the gas meter's tariffs): each component with a start time, which ZSE puts in
 ///   the payload (PublishCalendar, PublishSpecialDays and PublishTariffInformation at
 ///   octet 12, PublishPriceMatrix, PublishBlockThresholds and Change Payment Mode at octet 8).
-/// - ASN.1 (CS06, firmware activation): the optional GeneralizedTime after the counter.
+/// - ASN.1 (CS06's firmware activation, CS02b's credentials update): the optional
+///   GeneralizedTime at the end of the command's SEQUENCE.
 public struct FutureDatedCommand: Sendable, Equatable {
     /// One thing the command changes at its execution time.
     public enum Instruction: Sendable, Equatable, Hashable, Codable {

@@ -170,6 +170,19 @@ final class FleetEvents: Sendable {
         }
         for premisesID in due {
             let emulator = dispatcher.emulator
+            // A premises that left the fleet, or whose state no longer reads, has nothing to
+            // run: its wake time is cleared, so it is not read again every pass.
+            let readable = (try? await directory.state(premises: premisesID)) != nil
+            if directory.model(premises: premisesID) == nil || !readable {
+                logger.warning("premises \(premisesID) holds commands but cannot run them (not in the fleet, or its state does not read): dropped")
+                do {
+                    try await committer.commit([.setDeviceWake(premises: premisesID, wakeAt: nil),
+                                                .audit(AuditEvent(at: now, kind: "device", detail: "premises \(premisesID): held commands dropped, the premises cannot run them"))])
+                } catch {
+                    logger.error("premises \(premisesID)'s wake time could not be cleared: \(error)")
+                }
+                continue
+            }
             _ = await change(premisesID, committed: { mutations in self.inventory.apply(mutations) }) { model, premisesState in
                 var mutations: [Mutation] = []
                 for outcome in emulator.wake(model: model, state: &premisesState, at: now) {

@@ -53,6 +53,9 @@ public enum Mutation: Sendable {
     /// A premises' device state (JSON), written with the response that changed it, and
     /// when its devices next act of their own accord (a held future-dated command), if ever.
     case putDeviceState(premises: Int64, state: [UInt8], wakeAt: Timestamp?)
+    /// Sets when a premises' devices next act of their own accord, without its state (nil:
+    /// never; for a premises whose state can no longer be read or run).
+    case setDeviceWake(premises: Int64, wakeAt: Timestamp?)
     case putWANOutage(WANOutageRecord)
     case putPowerCut(PowerCutRecord)
     /// Tells running servers that users, certificates or thresholds changed.

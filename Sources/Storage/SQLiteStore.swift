@@ -320,6 +320,8 @@ public final class SQLiteStore: HubStore {
                 case .putDeviceState(let premises, let state, let wakeAt):
                     try db.cachedStatement(sql: "INSERT OR REPLACE INTO device_states (premises, state, wake_at) VALUES (?, ?, ?)")
                         .execute(arguments: [premises, Data(state), wakeAt?.milliseconds])
+                case .setDeviceWake(let premises, let wakeAt):
+                    try db.cachedStatement(sql: "UPDATE device_states SET wake_at = ? WHERE premises = ?").execute(arguments: [wakeAt?.milliseconds, premises])
                 case .putWANOutage(let outage):
                     try db.cachedStatement(sql: "INSERT OR REPLACE INTO wan_outages (id, region, start_ms, end_ms, reason) VALUES (?, ?, ?, ?, ?)")
                         .execute(arguments: [outage.id, outage.region?.rawValue, outage.start.milliseconds, outage.end.milliseconds, outage.reason])
