@@ -90,13 +90,16 @@ final class DeviceDispatcher: Sendable {
     /// The GBCS commands sent over the SM WAN.
     let commands: WANCommands
     let logger: Logger
+    /// The time (`HubClock`): due times, WAN attempts, authorisation and the answers' times.
+    let clock: any HubClock
     private let queue = Mutex(Queue())
     let metrics = DeviceMetrics()
 
     init(dccEUI: EUI64, store: SQLiteStore, committer: GroupCommitter, inventory: Inventory, registry: UserRegistry, directory: PremisesDirectory,
          locks: PremisesLocks, wan: WANState, emulator: DeviceEmulator, answers: DeviceAnswers, signer: ResponseSigner, limits: XMLParseLimits,
          schedules: ScheduleBook, outboxWakeup: Wakeup, concurrency: Int, privacy: PrivacyGuard, accessControl: AccessControl, plans: PlanPipeline,
-         jobs: JobGuard, commands: WANCommands, logger: Logger) {
+         jobs: JobGuard, commands: WANCommands, clock: any HubClock, logger: Logger) {
+        self.clock = clock
         self.commands = commands
         self.dccEUI = dccEUI
         self.store = store
@@ -150,7 +153,7 @@ final class DeviceDispatcher: Sendable {
     func run() async {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
-                let now = Timestamp.now().milliseconds
+                let now = clock.now().milliseconds
                 var started = 0
                 while let entry = nextDue(now: now) {
                     started += 1
@@ -162,7 +165,7 @@ final class DeviceDispatcher: Sendable {
                 let nextDue = queue.withLock { queue -> Int64? in
                     queue.inFlight >= concurrency ? nil : queue.heap.min?.due
                 }
-                let wait: Duration = nextDue.map { .milliseconds(max(1, min(1000, $0 - Timestamp.now().milliseconds))) } ?? .seconds(1)
+                let wait: Duration = nextDue.map { .milliseconds(max(1, min(1000, $0 - clock.now().milliseconds))) } ?? .seconds(1)
                 if started == 0 || nextDue == nil { await wakeup.wait(upTo: wait) }
             }
             group.cancelAll()
@@ -182,7 +185,7 @@ final class DeviceDispatcher: Sendable {
             queue.inFlight -= 1
             if let delay {
                 queue.sequence += 1
-                queue.heap.insert(Entry(due: Timestamp.now().milliseconds + delay.milliseconds, sequence: queue.sequence, requestID: requestID))
+                queue.heap.insert(Entry(due: clock.now().milliseconds + delay.milliseconds, sequence: queue.sequence, requestID: requestID))
             } else {
                 queue.queued.remove(requestID)
             }
@@ -259,9 +262,9 @@ final class DeviceDispatcher: Sendable {
             return .seconds(5)
         }
         guard stored.status == .awaitingDevice || stored.status == .scheduled else { return nil }
-        if let executeAt = stored.executeAt, executeAt > Timestamp.now() {
+        if let executeAt = stored.executeAt, executeAt > clock.now() {
             // Future-dated and not yet due.
-            return .milliseconds(max(1, min(Int64(Int32.max), Timestamp.now().milliseconds(to: executeAt))))
+            return .milliseconds(max(1, min(Int64(Int32.max), clock.now().milliseconds(to: executeAt))))
         }
         return await run(stored, started: started)
     }
@@ -327,7 +330,7 @@ final class DeviceDispatcher: Sendable {
         case .failure(let refusal):
             return await finish(stored, code: refusal.code, reason: refusal.reason, rule: refusal.rule)
         }
-        if let refusal = reauthorise(work, at: .now()) {
+        if let refusal = reauthorise(work, at: clock.now()) {
             return await finish(stored, code: refusal.code, reason: "when the request was due to run: \(refusal.reason)", rule: refusal.rule, work: work)
         }
         let endpoint = directory.endpoint(premises: work.premises.id, region: work.premises.region)
@@ -340,7 +343,7 @@ final class DeviceDispatcher: Sendable {
         var lastFailure: (ResponseCode, String) = (.E21, "no response")
         for attempt in 0..<Self.maxAttempts {
             let model = wan.current
-            switch model.attempt(endpoint, device: work.device.type, message: message, attempt: attempt, at: Timestamp.now(), answeredByGPF: answeredByGPF) {
+            switch model.attempt(endpoint, device: work.device.type, message: message, attempt: attempt, at: clock.now(), answeredByGPF: answeredByGPF) {
             case .delivered(let roundTrip, _):
                 if roundTrip > .zero { try? await Task.sleep(for: roundTrip) }
                 if Task.isCancelled { return nil }
@@ -454,7 +457,7 @@ final class DeviceDispatcher: Sendable {
         var check: PrivacyGuard.Check?
         if DataRequest.classify(srv: command.srv) != nil {
             guard let user = registry.user(originator),
-                  let role = privacy.role(of: user, srv: command.srv, device: work.device, accessControl: accessControl, at: .now()) else {
+                  let role = privacy.role(of: user, srv: command.srv, device: work.device, accessControl: accessControl, at: clock.now()) else {
                 return await finish(stored, code: .E4, reason: "\(originator) is no longer authorised for \(work.device.eui)", rule: "device-authorisation", work: work)
             }
             do {
@@ -465,12 +468,12 @@ final class DeviceDispatcher: Sendable {
             }
             if let check, case .refuse(let rule, let reason) = check.effective {
                 return await finish(stored, code: .E4, reason: "when the request was due to run: \(reason)", rule: rule, work: work,
-                                    extra: [.privacy(.recordAccess(check.refusalAccess(party: originator, requestID: stored.requestID, at: .now())))])
+                                    extra: [.privacy(.recordAccess(check.refusalAccess(party: originator, requestID: stored.requestID, at: clock.now())))])
             }
         }
         // Other users and the HAN, as things stand now (a consent may have been withdrawn).
         if PrivacyRules.hanChangeSRVs.contains(command.srv), let user = registry.user(originator),
-           let role = privacy.role(of: user, srv: command.srv, device: work.device, accessControl: accessControl, at: .now()) {
+           let role = privacy.role(of: user, srv: command.srv, device: work.device, accessControl: accessControl, at: clock.now()) {
             do {
                 if case .refuse(let rule, let reason) = try await privacy.hanCheck(role: role, party: originator, device: work.device, srv: command.srv, body: work.body) {
                     return await finish(stored, code: .E4, reason: "when the request was due to run: \(reason)", rule: rule, work: work)
@@ -496,13 +499,13 @@ final class DeviceDispatcher: Sendable {
                 if command.srv == "3.2" {
                     let problem: String?
                     do {
-                        problem = try await tenancyProblem(work.body, premises: work.premises.id, model: work.model, at: .now())
+                        problem = try await tenancyProblem(work.body, premises: work.premises.id, model: work.model, at: clock.now())
                     } catch {
                         throw .storage(error)
                     }
                     if let problem { throw .refused(Refusal(.E12, rule: "tenancy-restriction", problem)) }
                 }
-                let time = Timestamp.now()
+                let time = clock.now()
                 let previousRestriction = state.tenancyRestriction
                 let otherDevice = work.body.value("OtherDeviceID").flatMap { EUI64($0) }
                 let wasJoined = otherDevice.map { DeviceEmulator.isJoined(work.device.eui, to: $0, model: work.model, state: state) } ?? false
@@ -739,7 +742,7 @@ final class DeviceDispatcher: Sendable {
     /// Ends a request the device did not answer (or that can no longer run) with an
     /// asynchronous response carrying the code.
     private func finish(_ stored: StoredRequest, code: ResponseCode, reason: String, rule: String, work: Work? = nil, extra: [Mutation] = []) async -> Duration? {
-        let time = Timestamp.now()
+        let time = clock.now()
         let srv = work?.header.variant.srv ?? stored.srv
         let serviceReference = work?.header.serviceReference ?? ServiceCatalogue.variant(stored.srv)?.serviceReference ?? stored.srv
         let isScheduled = stored.commandVariant == 0

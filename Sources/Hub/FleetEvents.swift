@@ -48,6 +48,8 @@ final class FleetEvents: Sendable {
     let signer: ResponseSigner
     let outboxWakeup: Wakeup
     let logger: Logger
+    /// The time (`HubClock`) the homes live in.
+    let clock: any HubClock
     let counter: Atomic<UInt64>
 
     private struct State {
@@ -64,7 +66,8 @@ final class FleetEvents: Sendable {
 
     init(dccEUI: EUI64, store: SQLiteStore, committer: GroupCommitter, inventory: Inventory, directory: PremisesDirectory, locks: PremisesLocks,
          dispatcher: DeviceDispatcher, schedules: ScheduleBook, engine: MeterEngine, settings: FleetEventSettings, signer: ResponseSigner,
-         outboxWakeup: Wakeup, logger: Logger) {
+         outboxWakeup: Wakeup, clock: any HubClock, logger: Logger) {
+        self.clock = clock
         self.dccEUI = dccEUI
         self.store = store
         self.committer = committer
@@ -95,14 +98,19 @@ final class FleetEvents: Sendable {
 
     func run(interval: Duration) async {
         while !Task.isCancelled {
-            let now = Timestamp.now()
-            await planSchedules(now: now)
-            await wakeDevices(now: now)
-            await powerCuts(now: now)
-            if settings.interruptionsPerPremisesYear > 0 || settings.tampersPerPremisesYear > 0 { await randomFaults(now: now) }
-            if settings.lowCreditAlerts { await lowCredit(now: now) }
+            await pass(now: clock.now())
             try? await Task.sleep(for: interval)
         }
+    }
+
+    /// One pass over what falls due by `now`: schedules, held commands, power cuts and
+    /// tamper, random faults, low credit.
+    func pass(now: Timestamp) async {
+        await planSchedules(now: now)
+        await wakeDevices(now: now)
+        await powerCuts(now: now)
+        if settings.interruptionsPerPremisesYear > 0 || settings.tampersPerPremisesYear > 0 { await randomFaults(now: now) }
+        if settings.lowCreditAlerts { await lowCredit(now: now) }
     }
 
     // MARK: - DCC schedules
@@ -198,7 +206,7 @@ final class FleetEvents: Sendable {
                         }
                         var seen = Set<EUI64>()
                         for recipient in recipients where seen.insert(recipient).inserted {
-                            mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: Timestamp.now())))
+                            mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: clock.now())))
                             mutations.append(.audit(AuditEvent(at: alert.at, kind: "alert", actor: recipient, device: alert.header.originator, code: alert.hexCode,
                                                                detail: "device alert \(alert.hexCode) \(alert.description) queued for \(recipient)")))
                         }
@@ -325,7 +333,7 @@ final class FleetEvents: Sendable {
                         let response = DUISResponse(schemaVersion: "5.4", requestID: nil, responseID: messageID, code: .I0, dateTime: cut.start, body: body)
                         mutations.append(.enqueueOutbox(OutboxItem(recipient: operatorEUI, kind: "dcc-alert \(Self.powerOutageAlertCode) PowerOutageEvent",
                                                                    messageID: messageID, requestID: nil, body: self.signer.sign(response),
-                                                                   createdAt: Timestamp.now(), nextAttemptAt: Timestamp.now())))
+                                                                   createdAt: clock.now(), nextAttemptAt: clock.now())))
                         mutations.append(.audit(AuditEvent(at: cut.start, kind: "alert", actor: operatorEUI, device: hub, code: Self.powerOutageAlertCode,
                                                            detail: "DCC alert PowerOutageEvent (power cut \(cut.id)) queued for \(operatorEUI)")))
                     }
@@ -360,7 +368,7 @@ final class FleetEvents: Sendable {
                                         ]), recipients: [.networkOperator, .supplier])
                 var mutations: [Mutation] = []
                 for recipient in AlertRouting.parties(alert.recipients, device: esme, inventory: self.inventory, at: cut.end) {
-                    mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: Timestamp.now())))
+                    mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: clock.now())))
                     mutations.append(.audit(AuditEvent(at: cut.end, kind: "alert", actor: recipient, device: esmeEUI, code: alert.hexCode,
                                                        detail: "device alert \(alert.hexCode) \(alert.description) queued for \(recipient)")))
                 }
@@ -383,7 +391,7 @@ final class FleetEvents: Sendable {
                                     code: 0x8F3F, description: "Unauthorised Physical Access - Tamper Detect", at: cut.start, payload: nil, recipients: [.supplier])
             var mutations: [Mutation] = []
             for recipient in AlertRouting.parties(alert.recipients, device: esme, inventory: self.inventory, at: cut.start) {
-                mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: Timestamp.now())))
+                mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: clock.now())))
                 mutations.append(.audit(AuditEvent(at: cut.start, kind: "alert", actor: recipient, device: esmeEUI, code: alert.hexCode,
                                                    detail: "device alert 8F3F tamper detected queued for \(recipient)")))
             }
@@ -490,7 +498,7 @@ final class FleetEvents: Sendable {
                 premisesState.log(LogEntry(at: at, code: 0x810D, meaning: "Combined Credit Below Low Credit Threshold"), device: esmeEUI)
                 var mutations: [Mutation] = []
                 for recipient in AlertRouting.parties(alert.recipients, device: esme, inventory: self.inventory, at: at) {
-                    mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: Timestamp.now())))
+                    mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: clock.now())))
                     mutations.append(.audit(AuditEvent(at: at, kind: "alert", actor: recipient, device: esmeEUI, code: "810D",
                                                        detail: "device alert 810D low credit queued for \(recipient)")))
                 }

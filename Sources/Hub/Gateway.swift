@@ -52,13 +52,17 @@ public final class Gateway: Sendable {
     let commands: WANCommands
     let messageCounter: Atomic<UInt64>
     let logger: Logger
+    /// The time (`HubClock`) a request is received at.
+    let clock: any HubClock
     let metrics = GatewayMetrics()
     /// How much of the audit log unauthenticated and unreadable requests may take.
     let rejections = RejectionAudit()
 
     init(dccEUI: EUI64, limits: XMLParseLimits, schemas: DUISSchemas?, registry: UserRegistry, accessControl: AccessControl, replayGuard: ReplayGuard,
          anomaly: AnomalyDetector, committer: GroupCommitter, signer: ResponseSigner, services: NonDeviceServices,
-         outboxWakeup: Wakeup, dispatcher: DeviceDispatcher, privacy: PrivacyGuard, jobs: JobGuard, desk: CriticalCommandDesk, commands: WANCommands, logger: Logger) {
+         outboxWakeup: Wakeup, dispatcher: DeviceDispatcher, privacy: PrivacyGuard, jobs: JobGuard, desk: CriticalCommandDesk, commands: WANCommands,
+         clock: any HubClock, logger: Logger) {
+        self.clock = clock
         self.jobs = jobs
         self.commands = commands
         self.desk = desk
@@ -99,7 +103,7 @@ public final class Gateway: Sendable {
     }
 
     private func process(service: DUISService, bytes: [UInt8]) async -> GatewayResponse {
-        let received = Timestamp.now()
+        let received = clock.now()
 
         // Intake: well-formed, within limits, a DUIS Service Request.
         let intake: Intake
@@ -327,7 +331,7 @@ public final class Gateway: Sendable {
     }
 
     func signedResponse(_ header: RequestHeader, code: ResponseCode, payload: (@Sendable (inout CanonicalXMLWriter) -> Void)? = nil, comment: String?) -> GatewayResponse {
-        let response = DUISResponse(schemaVersion: header.schemaVersion, requestID: header.requestID.description, code: code, dateTime: .now(),
+        let response = DUISResponse(schemaVersion: header.schemaVersion, requestID: header.requestID.description, code: code, dateTime: clock.now(),
                                     body: .message(serviceReference: header.serviceReference, srv: header.variant.srv, payload: payload))
         let text = comment.map { "gbsm: \(code.rawValue): \($0)" }
         return GatewayResponse(status: 200, contentType: "application/xml", body: signer.sign(response, comment: text), code: code, reason: comment)
@@ -358,7 +362,7 @@ public final class Gateway: Sendable {
     /// Writes the summary of unitemised rejections once its interval has passed (the hub
     /// calls this periodically, so a flood's count is logged even when nothing follows it).
     public func flushRejectionSummary(force: Bool = false) async {
-        guard let summary = rejections.summary(at: .now(), force: force) else { return }
+        guard let summary = rejections.summary(at: clock.now(), force: force) else { return }
         do {
             try await committer.commit([.audit(summary)])
         } catch {
@@ -664,7 +668,7 @@ public final class Gateway: Sendable {
     }
 
     private func processReleasedMarked(_ stored: StoredRequest) async {
-        let time = Timestamp.now()
+        let time = clock.now()
         if stored.commandVariant == 0 {
             // A DCC schedule's run, released after it was parked: back to the device boundary.
             do {

@@ -37,6 +37,8 @@ public struct HubConfiguration: Sendable {
     /// DCC's DUIS and MMC schemas: every request is validated against DUIS 5.4 before
     /// anything reads its body. Nil runs without (the typed field checks still apply).
     public var schemas: DUISSchemas?
+    /// The time the hub's stages read (`HubClock`): the system's, unless a test moves its own.
+    public var clock: any HubClock = WallClock()
 
     public init(dataDirectory: URL, dccEUI: EUI64 = Provisioning.dccEUI, parseLimits: XMLParseLimits = .duis,
                 anomalyDefaultLimit: Int = 100_000, anomalyDefaultWindowSeconds: Int = 3600,
@@ -154,7 +156,7 @@ public final class Hub: Sendable {
         directory = PremisesDirectory(inventory: inventory, store: store, registry: registry)
         let locks = PremisesLocks()
         privacy = PrivacyGuard(store: store, inventory: inventory, rules: PrivacyRules(supplierHalfHourly: configuration.supplierHalfHourly),
-                               enforcement: configuration.privacy)
+                               enforcement: configuration.privacy, clock: configuration.clock)
         plans = PlanPipeline(store: store, committer: committer, inventory: inventory, logger: logger)
         jobs = JobGuard(dccEUI: configuration.dccEUI, store: store, committer: committer, schedules: schedules, signer: signer,
                         log: try RunningJobLog(path: configuration.runningJobsPath), logger: logger)
@@ -163,16 +165,17 @@ public final class Hub: Sendable {
                                       directory: directory, locks: locks, wan: wanState, emulator: DeviceEmulator(engine: engine, keys: smki), answers: DeviceAnswers(keys: smki, logger: logger),
                                       signer: signer, limits: configuration.parseLimits, schedules: schedules, outboxWakeup: wakeup,
                                       concurrency: configuration.deviceConcurrency, privacy: privacy, accessControl: accessControl, plans: plans,
-                                      jobs: jobs, commands: commands, logger: logger)
+                                      jobs: jobs, commands: commands, clock: configuration.clock, logger: logger)
         fleetEvents = FleetEvents(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, directory: directory,
                                   locks: locks, dispatcher: dispatcher, schedules: schedules, engine: engine, settings: configuration.fleetEvents,
-                                  signer: signer, outboxWakeup: wakeup, logger: logger)
+                                  signer: signer, outboxWakeup: wakeup, clock: configuration.clock, logger: logger)
         gateway = Gateway(dccEUI: configuration.dccEUI, limits: configuration.parseLimits, schemas: configuration.schemas, registry: registry, accessControl: accessControl,
                           replayGuard: replayGuard, anomaly: anomaly, committer: committer, signer: signer, services: services,
-                          outboxWakeup: wakeup, dispatcher: dispatcher, privacy: privacy, jobs: jobs, desk: CriticalCommandDesk(smki: smki, inventory: inventory), commands: commands, logger: logger)
+                          outboxWakeup: wakeup, dispatcher: dispatcher, privacy: privacy, jobs: jobs, desk: CriticalCommandDesk(smki: smki, inventory: inventory), commands: commands,
+                          clock: configuration.clock, logger: logger)
         httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         delivery = ResponseDelivery(store: store, committer: committer, registry: registry, client: httpClient,
-                                    policy: configuration.delivery, wakeup: wakeup, jobs: jobs, logger: logger)
+                                    policy: configuration.delivery, wakeup: wakeup, jobs: jobs, clock: configuration.clock, logger: logger)
         // Read the version before loading, so a change made meanwhile triggers a reload.
         let version = try await store.registryVersion()
         try await reloadRegistry()
@@ -264,10 +267,18 @@ public final class Hub: Sendable {
     /// The device state of a premises as the hub holds it.
     public func premisesState(_ id: Int64) async throws -> PremisesState { try await directory.state(premises: id) }
 
-    /// Lets the homes' devices act on what they hold that is due by `time` (future-dated
-    /// critical commands): the hub does this every poll interval with the clock's time;
-    /// tests advance the devices' clock past an execution time instead of waiting for it.
-    public func advanceDevices(to time: Timestamp) async { await fleetEvents.wakeDevices(now: time) }
+    /// Acts on what is due by the clock's time now, at once: held and future-dated
+    /// requests, DCC schedule runs, devices' held commands, power cuts, outbox messages.
+    /// The hub does this by itself every poll interval; a test that moves its own clock
+    /// (`HubClock`) calls it after each move instead of waiting.
+    public func tick() async {
+        dispatcher.wakeup.signal()
+        delivery.wakeup.signal()
+        await fleetEvents.pass(now: configuration.clock.now())
+        // What the pass queued (schedule runs, alerts) is looked at now too.
+        dispatcher.wakeup.signal()
+        delivery.wakeup.signal()
+    }
 
     public func shutdown() async {
         try? await httpClient.shutdown()

@@ -21,7 +21,11 @@ final class PrivacyGuard: Sendable {
     /// are read from the store each time.
     private let occupancies = Mutex<[Int64: Occupancy]>([:])
 
-    init(store: SQLiteStore, inventory: Inventory, rules: PrivacyRules, enforcement: PrivacyEnforcement) {
+    /// The time (`HubClock`) consents and occupancies are read at.
+    let clock: any HubClock
+
+    init(store: SQLiteStore, inventory: Inventory, rules: PrivacyRules, enforcement: PrivacyEnforcement, clock: any HubClock) {
+        self.clock = clock
         self.store = store
         self.inventory = inventory
         self.rules = rules
@@ -62,7 +66,7 @@ final class PrivacyGuard: Sendable {
     func check(role: UserRole, party: EUI64, device: DeviceRecord, srv: String) async throws -> Check? {
         guard let request = DataRequest.classify(srv: srv), let premises = device.premises else { return nil }
         let occupancy = try await occupancy(premises: premises)
-        let now = Timestamp.now()
+        let now = clock.now()
         // A network operator's or other user's register read, classed by how recently it had
         // this household's registers.
         let previousRegisterRead = [.ed, .gt, .ou].contains(role) && request.isRegisterRead
@@ -103,7 +107,7 @@ final class PrivacyGuard: Sendable {
             return .refuse(rule: "other-user-han", reason: "\(srv): \(device.eui) is at no premises")
         }
         let occupancy = try await occupancy(premises: premises)
-        let ledger = ConsentLedger(occupancy: occupancy, entries: try await store.consents(premises: premises, occupancy: occupancy.sequence), at: .now())
+        let ledger = ConsentLedger(occupancy: occupancy, entries: try await store.consents(premises: premises, occupancy: occupancy.sequence), at: clock.now())
         var joined = false
         // A device it joined itself, for the household living there now.
         if let hanDevice = Self.hanDevice(srv: srv, target: device, body: body), let claim = try await store.hanJoins(premises: premises)[hanDevice] {

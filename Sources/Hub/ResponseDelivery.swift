@@ -51,9 +51,12 @@ public final class ResponseDelivery: Sendable {
     let wakeup: Wakeup
     let jobs: JobGuard
     let logger: Logger
+    /// The time (`HubClock`) messages fall due at.
+    let clock: any HubClock
 
     init(store: any HubStore, committer: GroupCommitter, registry: UserRegistry, client: HTTPClient, policy: DeliveryPolicy, wakeup: Wakeup,
-         jobs: JobGuard, logger: Logger) {
+         jobs: JobGuard, clock: any HubClock, logger: Logger) {
+        self.clock = clock
         self.jobs = jobs
         self.store = store
         self.committer = committer
@@ -88,7 +91,7 @@ public final class ResponseDelivery: Sendable {
                         var chosen: [Int64] = []
                         var taken = perRecipient
                         let saturated = perRecipient.filter { $0.value >= policy.perRecipient }.map(\.key)
-                        for key in try await store.dueOutboxKeys(now: Timestamp.now(), limit: policy.concurrency * 4, excluding: saturated) {
+                        for key in try await store.dueOutboxKeys(now: clock.now(), limit: policy.concurrency * 4, excluding: saturated) {
                             guard inFlight[key.id] == nil, inFlight.count + chosen.count < policy.concurrency,
                                   taken[key.recipient, default: 0] < policy.perRecipient
                             else { continue }
@@ -131,7 +134,7 @@ public final class ResponseDelivery: Sendable {
                     if inFlight.isEmpty {
                         wait = .seconds(5)
                         if let next = try? await store.nextOutboxDue() {
-                            wait = min(wait, .milliseconds(max(next.milliseconds - Timestamp.now().milliseconds, 1)))
+                            wait = min(wait, .milliseconds(max(next.milliseconds - clock.now().milliseconds, 1)))
                         }
                     }
                     group.addTask {
@@ -179,7 +182,7 @@ public final class ResponseDelivery: Sendable {
             await retry(item, id: id, attempts: attempts, error: "\(url) answered HTTP \(status)")
             return
         }
-        let now = Timestamp.now()
+        let now = clock.now()
         do {
             try await committer.commit([
                 .outboxDelivered(id: id, at: now),
@@ -195,7 +198,7 @@ public final class ResponseDelivery: Sendable {
 
     private func retry(_ item: OutboxItem, id: Int64, attempts: Int, error: String) async {
         let delay = policy.backoff(afterAttempts: attempts)
-        let next = Timestamp.now().adding(milliseconds: delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)
+        let next = clock.now().adding(milliseconds: delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)
         logger.info("delivery of \(item.messageID) failed (attempt \(attempts)): \(error); next attempt at \(next.iso8601)")
         do {
             try await committer.commit([.outboxRetry(id: id, attempts: attempts, nextAttemptAt: next, error: error)])

@@ -16,8 +16,8 @@ import WAN
     static let fleetSpec = FleetSpec(seed: 77, premises: 600, createdDay: Timestamp.now().day.number - 30)
 
     /// A hub with the fleet, its users answering to `receiver`.
-    static func start(_ receiver: ResponseReceiver, wan: WANSettings = .instant) async throws -> (RunningHub, DUISClient, Fleet) {
-        let hub = try await RunningHub.start(responseURL: receiver.url, wan: wan, fleet: fleetSpec)
+    static func start(_ receiver: ResponseReceiver, wan: WANSettings = .instant, clock: MockClock? = nil) async throws -> (RunningHub, DUISClient, Fleet) {
+        let hub = try await RunningHub.start(responseURL: receiver.url, wan: wan, fleet: fleetSpec, clock: clock)
         let fleet = try #require(hub.hub.inventory.fleet)
         return (hub, DUISClient(baseURL: hub.baseURL, keystore: hub.keystore), fleet)
     }
@@ -102,15 +102,22 @@ import WAN
         await receiver.stop()
     }
 
+    /// On a clock the test moves: an hour, then a day, pass without waiting for them.
     @Test func futureDatedRequestsRunAtTheirTimeAndCanBeCancelled() async throws {
         let receiver = try await ResponseReceiver.start()
-        let (hub, client, fleet) = try await Self.start(receiver)
+        let clock = MockClock()
+        let (hub, client, fleet) = try await Self.start(receiver, clock: clock)
         let premises = try #require(Self.premises(fleet))
-        let runAt = Timestamp.now().adding(milliseconds: 1500)
+        let runAt = clock.now().adding(milliseconds: 3_600_000)
         let due = try await send(readRegisters(premises, executeAt: runAt), client)
-        let heldAt = Timestamp.now().adding(milliseconds: 8000)
+        let heldAt = clock.now().adding(days: 1)
         let held = try await send(readRegisters(premises, executeAt: heldAt), client)
         #expect(try await hub.hub.store.request(id: held)?.status == .scheduled)
+        #expect(try await hub.hub.store.request(id: due)?.status == .scheduled)
+        // Not before its time.
+        await hub.advance(clock, by: 3_599_000)
+        #expect(await waitForResponses(receiver, requestIDs: [due], timeout: .milliseconds(300)).isEmpty, "not run before its time")
+        await hub.advance(clock, by: 2000)
         let ran = try #require(await waitForResponses(receiver, requestIDs: [due])[due])
         #expect(ran.code == "I0")
         let answeredAt = try #require(ran.tree.descendant("Header", "ResponseDateTime").flatMap { Timestamp(xsDateTime: $0.text) })
@@ -124,8 +131,8 @@ import WAN
         #expect(responses[cancel]?.text.contains(due) == false, "what already ran is not cancelled")
         #expect(try await hub.hub.store.request(id: held)?.status == .cancelled)
         // Past the time it would have run.
-        try await Task.sleep(for: .milliseconds(max(0, heldAt.milliseconds - Timestamp.now().milliseconds) + 500))
-        let late = await waitForResponses(receiver, requestIDs: [held], timeout: .milliseconds(200))
+        await hub.advance(clock, by: 86_400_000)
+        let late = await waitForResponses(receiver, requestIDs: [held], timeout: .milliseconds(300))
         #expect(late.isEmpty, "a cancelled request is never run")
         await hub.stop()
         await receiver.stop()

@@ -13,6 +13,7 @@ import TestSupport
 /// that it holds it. At the execution time (the test moves the devices' clock there
 /// rather than waiting) the meter acts and its outcome alerts, 0x8F66 per instruction and
 /// signed, reach the supplier. A command dated 3000-12-31 cancels what the meter holds.
+/// The hub runs on a `MockClock` the test moves.
 @Suite(.serialized) struct FutureDatedCriticalTests {
     /// DCC's 1.2.1 template body (block prices and a standing charge), with an
     /// `ExecutionDateTime` first.
@@ -28,11 +29,12 @@ import TestSupport
 
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
     func aPriceUpdateIsHeldUntilItsTimeAndThenAlerted() async throws {
-        let session = try await CriticalCommandTests.start()
+        let clock = MockClock()
+        let session = try await CriticalCommandTests.start(clock: clock)
         let hub = session.hub.hub
         let premisesID = try #require(hub.inventory.device(session.esme)?.premises)
         // Two days ahead, to the second.
-        let executeAt = Timestamp(milliseconds: Timestamp.now().adding(days: 2).milliseconds / 1000 * 1000)
+        let executeAt = Timestamp(milliseconds: clock.now().adding(days: 2).milliseconds / 1000 * 1000)
 
         // The pre-command carries the time in every activation attribute the meter reads.
         let (preCommand, counter) = try #require(try await session.transform(srv: "1.2.1", body: try Self.priceUpdate(at: executeAt)))
@@ -51,12 +53,14 @@ import TestSupport
         #expect(state.meterSettingsChanges?.contains { $0.at == executeAt } != true, "not acted on before its time")
 
         // Nothing happens before the time.
-        await hub.advanceDevices(to: executeAt.adding(milliseconds: -1000))
+        clock.advance(to: executeAt.adding(milliseconds: -1000))
+        await hub.tick()
         #expect(try await hub.premisesState(premisesID).heldCommands.count == 1)
 
         // At the time: the meter acts, and one signed 8F66 per instruction reaches the supplier.
         let before = session.receiver.messages.count
-        await hub.advanceDevices(to: executeAt.adding(milliseconds: 1000))
+        clock.advance(to: executeAt.adding(milliseconds: 1000))
+        await hub.tick()
         state = try await hub.premisesState(premisesID)
         #expect(state.heldCommands.isEmpty)
         #expect(state.meterSettingsChanges?.contains { $0.at == executeAt } == true, "the prices are in force from the execution time")
@@ -85,7 +89,8 @@ import TestSupport
         #expect(cancelled.first?.value.rsp?.attributes["MessageSuccess"] != "false")
         #expect(try await hub.premisesState(premisesID).heldCommands.isEmpty)
         let quiet = session.receiver.messages.count
-        await hub.advanceDevices(to: executeAt.adding(days: 2))
+        clock.advance(to: executeAt.adding(days: 2))
+        await hub.tick()
         #expect(session.receiver.messages.count == quiet, "a cancelled command raises no alert")
 
         await session.hub.stop()

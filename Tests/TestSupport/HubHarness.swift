@@ -38,7 +38,8 @@ public final class RunningHub: Sendable {
     public static func start(zaz1: Bool = false, responseURL: String? = nil, anomalyLimit: Int = 100_000,
                              delivery: DeliveryPolicy = DeliveryPolicy(initialBackoff: .milliseconds(50), maximumBackoff: .milliseconds(400), requestTimeout: .seconds(5)),
                              pollInterval: Duration = .milliseconds(100), wan: WANSettings = .instant, fleetEvents: FleetEventSettings = .quiet,
-                             fleet: FleetSpec? = nil, privacy: PrivacyEnforcement = .enforce, answers: AnswerFormat = .mmc) async throws -> RunningHub {
+                             fleet: FleetSpec? = nil, privacy: PrivacyEnforcement = .enforce, answers: AnswerFormat = .mmc,
+                             clock: (any HubClock)? = nil) async throws -> RunningHub {
         let directory = try TemporaryDirectory("gbsm-hub")
         var keystoreFile: URL?
         if zaz1 {
@@ -53,8 +54,9 @@ public final class RunningHub: Sendable {
         }
         var logger = Logger(label: "gbsm.test")
         logger.logLevel = .warning
-        let configuration = HubConfiguration(dataDirectory: directory.url, anomalyDefaultLimit: anomalyLimit, delivery: delivery, pollInterval: pollInterval,
+        var configuration = HubConfiguration(dataDirectory: directory.url, anomalyDefaultLimit: anomalyLimit, delivery: delivery, pollInterval: pollInterval,
                                              wan: wan, fleetEvents: fleetEvents, privacy: privacy, schemas: Reference.schemas)
+        if let clock { configuration.clock = clock }
         let hub = try await Hub.open(configuration, logger: logger)
         let bound = PortBox()
         let app = HubServer.application(hub: hub, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger) { port in
@@ -75,6 +77,13 @@ public final class RunningHub: Sendable {
         self.group = group
         self.task = task
         self.directory = directory
+    }
+
+    /// Moves a `MockClock` the hub was started with forward and lets the hub act on what
+    /// fell due (`Hub.tick()`).
+    public func advance(_ clock: MockClock, by milliseconds: Int64) async {
+        clock.advance(by: milliseconds)
+        await hub.tick()
     }
 
     public func stop() async {
