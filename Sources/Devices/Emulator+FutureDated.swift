@@ -6,9 +6,12 @@ import GBCS
 /// (`FutureDatedCommand`): a time still to come is held (`HeldCommand`) and answered at
 /// once with the use case's answer (nothing yet done); "never" (a request dated
 /// 3000-12-31) drops what it holds of that command; "now", or a time already past, runs
-/// it now. When a held command falls due (`wake`), the device acts as it would have on
-/// arrival and raises alert 0x8F66 (or 0x8F67 when it could not act) per instruction,
-/// signed, to the party that sent it.
+/// it now. A command the device would refuse is refused on arrival (it is tried on a copy
+/// of the state), and a party replaces or cancels only what it sent itself. When a held
+/// command falls due (`wake`, also before any command the device is sent later), the
+/// device acts as it would have on arrival, if it still trusts the party that signed it
+/// in its role, and raises alert 0x8F66 (or 0x8F67 when it did not act) per instruction,
+/// signed, to that party.
 extension DeviceEmulator {
     /// Holds or cancels a future-dated command; nil when it is to run now.
     func holdIfFutureDated(_ context: inout Context, _ state: inout PremisesState, element: String) -> DataNode? {
@@ -37,14 +40,26 @@ extension DeviceEmulator {
         case .at(let time) where time <= context.time:
             return nil
         case .cancel:
+            // A party cancels only what it sent itself.
             let before = state.heldCommands.count
-            state.heldCommands.removeAll { $0.device == target && $0.messageCode == frame.messageCode }
+            state.heldCommands.removeAll { $0.device == target && $0.messageCode == frame.messageCode && $0.originator == command.originator }
             let dropped = before - state.heldCommands.count
             context.changed = true
             context.note = dropped == 0 ? "nothing of \(command.srv) was held to cancel" : "cancelled \(dropped) held \(command.srv) command(s)"
             return DataNode(element)
         case .at(let time):
-            var held = state.heldCommands.filter { !($0.device == target && $0.messageCode == frame.messageCode) }
+            // The device checks the command as it arrives (the RTDS's FUTURE_DATED_ERROR
+            // answers refuse at once): it is run on a copy of the state, which is then
+            // discarded; a command the device would refuse is refused now, not held.
+            var trial = context
+            var trialState = state
+            let trialAnswer = actCritical(&trial, &trialState, element: element)
+            guard trial.success else {
+                context.refuse("\(command.srv) not held: \(trial.note)")
+                return trialAnswer
+            }
+            // A party replaces only what it sent itself.
+            var held = state.heldCommands.filter { !($0.device == target && $0.messageCode == frame.messageCode && $0.originator == command.originator) }
             let replaced = held.count != state.heldCommands.count
             guard held.filter({ $0.device == target }).count < HeldCommand.maxPerDevice else {
                 context.refuse("\(command.srv) not held: the device already holds \(HeldCommand.maxPerDevice) future-dated commands")
@@ -88,7 +103,17 @@ extension DeviceEmulator {
             let inForce = Self.modelInForce(model, state, at: held.executeAt, for: held.deviceType)
             var context = Context(command: command, model: inForce, time: held.executeAt, engine: engine)
             let element = Self.criticalResponses[held.srv] ?? Self.configurationAndSecurityResponses[held.srv] ?? "CommandNotSupported"
-            let answer = actCritical(&context, &state, element: element)
+            // Still signed by the party the device trusts in its role: a change of supplier
+            // (or credentials update) since it was held means the device no longer acts on it.
+            let role = Self.signingRole(command.originatorRoles)
+            let anchor = currentAnchor(role, context: context, state: state)
+            let answer: DataNode
+            if anchor.party == held.originator {
+                answer = actCritical(&context, &state, element: element)
+            } else {
+                context.refuse("\(held.srv) not run: the device now trusts \(anchor.party), not \(held.originator), as its \(role)")
+                answer = DataNode(element)
+            }
             var alerts: [DeviceAlert] = []
             for instruction in held.instructions {
                 let header = DeviceMessageHeader(originator: held.device, target: held.originator,

@@ -54,6 +54,8 @@ public struct DeviceOutcome: Sendable {
     public var note: String
     /// The device left DCC's service (8.5).
     public var optedOut = false
+    /// Held future-dated commands that fell due before this command, run first.
+    public var held: [DeviceEmulator.HeldOutcome] = []
 }
 
 /// The devices of a premises acting on commands: meters, comms hub, gas proxy and HAN
@@ -161,6 +163,8 @@ public struct DeviceEmulator: Sendable {
     // MARK: - Execution
 
     public func execute(_ command: DeviceCommand, model: PremisesModel, state: inout PremisesState, at time: Timestamp) -> DeviceOutcome {
+        // What the devices hold that fell due comes first, at its own time.
+        let held = wake(model: model, state: &state, at: time)
         // The model with the tariff, payment mode and prepayment configuration in force for
         // the target's fuel (critical commands change them; Emulator+TariffAndPrepayment).
         let model = Self.modelInForce(model, state, at: time, for: command.targetType)
@@ -188,7 +192,7 @@ public struct DeviceEmulator: Sendable {
         var alerts = context.alerts
         for index in alerts.indices { alerts[index].header.counter = state.nextDeviceCounter(alerts[index].header.originator, at: time) }
         return DeviceOutcome(response: DeviceResponse(header: header, body: rsp), success: context.success,
-                             customerIdentificationNumber: context.cin, alerts: alerts, note: context.note, optedOut: context.optedOut)
+                             customerIdentificationNumber: context.cin, alerts: alerts, note: context.note, optedOut: context.optedOut, held: held)
     }
 
     struct Context {

@@ -237,14 +237,22 @@ public struct PremisesState: Sendable, Hashable, Codable {
     /// Reads a stored state. A state stored by an older gbsm lacks the fields added since:
     /// they take their defaults (the stored object is laid over a fresh state's), so an
     /// upgrade never leaves a premises unreadable.
-    public static func decode(_ bytes: [UInt8]) throws -> PremisesState {
+    /// Every failure is a `DecodingError`: the stored bytes are not a state, whatever the
+    /// reason (so a caller can tell them from a store that failed to answer).
+    public static func decode(_ bytes: [UInt8]) throws(DecodingError) -> PremisesState {
         let data = Data(bytes)
         if let state = try? JSONDecoder().decode(PremisesState.self, from: data) { return state }
-        guard let stored = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-              var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(PremisesState())) as? [String: Any]
-        else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "a premises state is not a JSON object")) }
-        merged.merge(stored) { _, storedValue in storedValue }
-        return try JSONDecoder().decode(PremisesState.self, from: JSONSerialization.data(withJSONObject: merged))
+        do {
+            guard let stored = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(PremisesState())) as? [String: Any]
+            else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "a premises state is not a JSON object")) }
+            merged.merge(stored) { _, storedValue in storedValue }
+            return try JSONDecoder().decode(PremisesState.self, from: JSONSerialization.data(withJSONObject: merged))
+        } catch let error as DecodingError {
+            throw error
+        } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "a premises state does not read: \(error)"))
+        }
     }
 
     /// The state as stored.

@@ -104,11 +104,7 @@ public final class CriticalCommandDesk: Sendable {
                 throw CriticalCommandRule.transformFutureDated.refusal(
                     "\(header.variant.srv) \(header.variant.name) cannot be future-dated at the device (DUIS's request matrix); send it without ExecutionDateTime")
             }
-            guard let requested = Timestamp(xsDateTime: text), let time = ExecutionTime(executionDateTime: requested, at: time) else {
-                throw CriticalCommandRule.transformFutureDated.refusal(
-                    "ExecutionDateTime \(untrusted(text, limit: 40)) is after \(ExecutionTime.latest.iso8601), the latest a device holds a command for")
-            }
-            executionTime = time
+            executionTime = try Self.executionTime(text, at: time)
         }
         body.children.removeAll { $0.name == "ExecutionDateTime" }
         let frame: GBCSFrame?
@@ -125,6 +121,21 @@ public final class CriticalCommandDesk: Sendable {
                 "gbsm's Transform service does not build the GBCS command of \(header.variant.srv) \(header.variant.name) yet (built: \(CriticalCommandBuilder.srvs.joined(separator: ", ")))")
         }
         return frame
+    }
+
+    /// A request's `ExecutionDateTime` text, received at `time`, as the device is to run
+    /// it: 3000-12-31 or later as written (whatever its offset) cancels; a time not after
+    /// `time` is now.
+    static func executionTime(_ text: String, at time: Timestamp) throws(Refusal) -> ExecutionTime {
+        if let day = Timestamp(xsDate: String(text.filter { !$0.isWhitespace }.prefix(10))), day >= ExecutionTime.cancellationDate { return .cancel }
+        guard let requested = Timestamp(xsDateTime: text) else {
+            throw CriticalCommandRule.transformFutureDated.refusal("ExecutionDateTime \(untrusted(text, limit: 40)) is not an xs:dateTime")
+        }
+        guard let executionTime = ExecutionTime(executionDateTime: requested, at: time) else {
+            throw CriticalCommandRule.transformFutureDated.refusal(
+                "ExecutionDateTime \(untrusted(text, limit: 40)) is after \(ExecutionTime.latest.iso8601), the latest a device holds a command for")
+        }
+        return executionTime
     }
 
     /// Claims a RequestID's send; false when another send of it is being handled now.

@@ -204,8 +204,8 @@ final class DeviceDispatcher: Sendable {
         var premises: PremisesRecord
         var model: PremisesModel
         var scheduleID: Int64?
-        /// The request's `ExecutionDateTime`, for a critical command the device may hold.
-        var executionDateTime: Timestamp? = nil
+        /// The request's `ExecutionDateTime` as written, for a critical command the device may hold.
+        var executionDateTime: String? = nil
     }
 
     enum Failure: Error {
@@ -370,7 +370,7 @@ final class DeviceDispatcher: Sendable {
         let request: ServiceRequestDocument
         var body: ElementTree
         var scheduleID: Int64?
-        var executionDateTime: Timestamp?
+        var executionDateTime: String?
         let header: RequestHeader
         if stored.commandVariant == 0, let run = ScheduledRun(stored: stored) {
             // A DCC schedule's run: the body comes from the schedule's definition.
@@ -398,7 +398,7 @@ final class DeviceDispatcher: Sendable {
             header = request.header
             body = request.body()
             if body.children.first?.name == "ExecutionDateTime" {
-                executionDateTime = Timestamp(xsDateTime: body.children.removeFirst().text)
+                executionDateTime = body.children.removeFirst().text
             }
         }
         guard let device = inventory.device(stored.target) else {
@@ -447,8 +447,19 @@ final class DeviceDispatcher: Sendable {
         }
         // A critical command future-dated at the device: the time the request asked for,
         // which the device checks against its GBCS (it was transformed at `receivedAt`).
-        let executionTime = work.header.variant.futureDating == .device && work.header.variant.isCritical
-            ? ExecutionTime(executionDateTime: work.executionDateTime, at: stored.receivedAt) : nil
+        var executionTime: ExecutionTime?
+        if work.header.variant.futureDating == .device && work.header.variant.isCritical {
+            if let text = work.executionDateTime {
+                // The transform accepted it, so it reads; were it not to, the device is not told.
+                do throws(Refusal) {
+                    executionTime = try CriticalCommandDesk.executionTime(text, at: stored.receivedAt)
+                } catch {
+                    executionTime = nil
+                }
+            } else {
+                executionTime = .now
+            }
+        }
         let command = DeviceCommand(srv: work.header.variant.srv, serviceReference: work.header.serviceReference, target: work.device.eui,
                                     targetType: work.device.type, originator: originator, originatorRoles: roles,
                                     requestID: stored.requestID, body: work.body, gbcs: gbcs, executionTime: executionTime)
@@ -552,6 +563,8 @@ final class DeviceDispatcher: Sendable {
                         mutations.append(.recordHANJoin(premises: work.premises.id, device: hanDevice, party: nil, occupancy: 0, at: time))
                     }
                 }
+                // Held commands that fell due before this one ran first.
+                mutations += heldCommandMutations(outcome.held, at: time)
                 mutations.append(.setRequestStatus(requestID: stored.requestID, status: .completed, code: ResponseCode.I0.rawValue))
                 let detail = "\(work.device.type.rawValue) \(work.device.eui) answered after \(attempts) attempt(s): \(outcome.note)" + (outcome.success ? "" : " (the device refused)")
                     + privacyNote
@@ -588,7 +601,7 @@ final class DeviceDispatcher: Sendable {
                 } catch {
                     throw .storage(error)
                 }
-                if outcome.optedOut || activated { inventory.apply(mutations) }
+                if outcome.optedOut || activated || !outcome.held.isEmpty { inventory.apply(mutations) }
                 for case .privacy(.startOccupancy(let occupancy)) in mutations { privacy.remember(occupancy) }
                 directory.remember(work.premises.id, state)
             }
@@ -718,6 +731,49 @@ final class DeviceDispatcher: Sendable {
         let comment = planReceipt ?? (outcome.success ? fallback : "gbsm: the device refused the command: \(outcome.note)" + (fallback.map { "; " + $0 } ?? ""))
         return OutboxItem(recipient: originator, kind: scheduleID == nil ? "service-response" : "dcc-scheduled-response", messageID: responseID,
                           requestID: work.stored.requestID, body: signer.sign(document, comment: comment), createdAt: time, nextAttemptAt: time)
+    }
+
+    /// What a device's held commands that ran leave to commit: an audit entry each, their
+    /// outcome alerts to the party that sent them (and any other party the alert names),
+    /// and the firmware version a CS06 outcome reports, in DCC's inventory as an immediate
+    /// activation's answer puts it.
+    func heldCommandMutations(_ outcomes: [DeviceEmulator.HeldOutcome], at time: Timestamp) -> [Mutation] {
+        var mutations: [Mutation] = []
+        for outcome in outcomes {
+            let held = outcome.command
+            mutations.append(.audit(AuditEvent(at: held.executeAt, kind: "device", actor: held.originator, device: held.device, srv: held.srv,
+                                               requestID: held.requestID, code: outcome.success ? "8F66" : "8F67",
+                                               detail: "future-dated \(held.srv) held by \(held.deviceType.rawValue) \(held.device) ran at \(held.executeAt.iso8601): \(outcome.note)"
+                                                   + (outcome.success ? "" : " (the device did not act)"))))
+            for alert in outcome.alerts {
+                var recipients = alert.recipients.contains(.originator) ? [alert.header.target] : []
+                if let device = inventory.device(alert.header.originator) {
+                    recipients += AlertRouting.parties(alert.recipients, device: device, inventory: inventory, at: alert.at)
+                }
+                var seen = Set<EUI64>()
+                for recipient in recipients where seen.insert(recipient).inserted {
+                    mutations.append(.enqueueOutbox(deviceAlert(alert, to: recipient, at: time)))
+                    mutations.append(.audit(AuditEvent(at: alert.at, kind: "alert", actor: recipient, device: alert.header.originator, code: alert.hexCode,
+                                                       detail: "device alert \(alert.hexCode) \(alert.description) queued for \(recipient)")))
+                }
+            }
+            if held.srv == "11.3", outcome.success, let version = Self.reportedFirmware(outcome.alerts),
+               var device = inventory.device(held.device), device.firmwareVersion != version {
+                device.firmwareVersion = version
+                mutations.append(.setFirmwareVersion(device))
+            }
+        }
+        return mutations
+    }
+
+    /// The firmware version a CS06 outcome alert reports.
+    static func reportedFirmware(_ alerts: [DeviceAlert]) -> String? {
+        for alert in alerts where alert.code == 0x8F66 {
+            if let version = alert.payload?.children.first?.children.first(where: { $0.name == "FirmwareVersion" })?.text, !version.isEmpty {
+                return String(version.prefix(64))
+            }
+        }
+        return nil
     }
 
     func recipients(_ alert: DeviceAlert, work: Work, originator: EUI64) -> [EUI64] {

@@ -176,61 +176,54 @@ final class FleetEvents: Sendable {
             logger.error("premises with held commands could not be read: \(error)")
             return
         }
+        let emulator = dispatcher.emulator
         for premisesID in due {
-            let emulator = dispatcher.emulator
-            // A premises that left the fleet, or whose state no longer reads, has nothing to
-            // run: its wake time is cleared, so it is not read again every pass.
-            let readable = (try? await directory.state(premises: premisesID)) != nil
-            if directory.model(premises: premisesID) == nil || !readable {
-                logger.warning("premises \(premisesID) holds commands but cannot run them (not in the fleet, or its state does not read): dropped")
+            await locks.withLock(premisesID) { () async in
+                // A premises that left the fleet, or whose state no longer reads, cannot run
+                // what it holds: its wake time is cleared (and the state left as it is), so
+                // it is not read again every pass. A store that fails to answer is tried
+                // again on the next pass.
+                guard let model = directory.model(premises: premisesID) else {
+                    await dropWake(premisesID, now: now, reason: "it is no longer in the fleet")
+                    return
+                }
+                var premisesState: PremisesState
                 do {
-                    try await committer.commit([.setDeviceWake(premises: premisesID, wakeAt: nil),
-                                                .audit(AuditEvent(at: now, kind: "device", detail: "premises \(premisesID): held commands dropped, the premises cannot run them"))])
+                    premisesState = try await directory.state(premises: premisesID)
+                } catch is DecodingError {
+                    await dropWake(premisesID, now: now, reason: "its device state does not read")
+                    return
                 } catch {
-                    logger.error("premises \(premisesID)'s wake time could not be cleared: \(error)")
+                    logger.error("premises \(premisesID)'s device state could not be read (\(error)); its held commands run on a later pass")
+                    return
                 }
-                continue
-            }
-            _ = await change(premisesID, committed: { mutations in self.inventory.apply(mutations) }) { model, premisesState in
-                var mutations: [Mutation] = []
-                for outcome in emulator.wake(model: model, state: &premisesState, at: now) {
-                    let held = outcome.command
-                    mutations.append(.audit(AuditEvent(at: held.executeAt, kind: "device", actor: held.originator, device: held.device, srv: held.srv,
-                                                       requestID: held.requestID, code: outcome.success ? "8F66" : "8F67",
-                                                       detail: "future-dated \(held.srv) held by \(held.deviceType.rawValue) \(held.device) ran at \(held.executeAt.iso8601): \(outcome.note)"
-                                                           + (outcome.success ? "" : " (the device could not act)"))))
-                    for alert in outcome.alerts {
-                        var recipients = alert.recipients.contains(.originator) ? [alert.header.target] : []
-                        if let device = self.inventory.device(alert.header.originator) {
-                            recipients += AlertRouting.parties(alert.recipients, device: device, inventory: self.inventory, at: alert.at)
-                        }
-                        var seen = Set<EUI64>()
-                        for recipient in recipients where seen.insert(recipient).inserted {
-                            mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: clock.now())))
-                            mutations.append(.audit(AuditEvent(at: alert.at, kind: "alert", actor: recipient, device: alert.header.originator, code: alert.hexCode,
-                                                               detail: "device alert \(alert.hexCode) \(alert.description) queued for \(recipient)")))
-                        }
-                    }
-                    if held.srv == "11.3", outcome.success, let version = Self.reportedFirmware(outcome.alerts),
-                       var device = self.inventory.device(held.device), device.firmwareVersion != version {
-                        device.firmwareVersion = version
-                        mutations.append(.setFirmwareVersion(device))
-                    }
-                }
+                let outcomes = emulator.wake(model: model, state: &premisesState, at: now)
                 // Written even when nothing ran, so a stale wake time is cleared.
-                return mutations
+                var mutations = dispatcher.heldCommandMutations(outcomes, at: clock.now())
+                mutations.insert(.putDeviceState(premises: premisesID, state: PremisesDirectory.encode(premisesState),
+                                                 wakeAt: DeviceEmulator.wakeTime(premisesState)), at: 0)
+                do {
+                    try await committer.commit(mutations)
+                } catch {
+                    logger.error("held commands at premises \(premisesID) could not be recorded (\(error)); they run on a later pass")
+                    return
+                }
+                directory.remember(premisesID, premisesState)
+                inventory.apply(mutations)
+                outboxWakeup.signal()
             }
         }
     }
 
-    /// The firmware version a CS06 outcome alert reports.
-    static func reportedFirmware(_ alerts: [DeviceAlert]) -> String? {
-        for alert in alerts where alert.code == 0x8F66 {
-            if let version = alert.payload?.children.first?.children.first(where: { $0.name == "FirmwareVersion" })?.text, !version.isEmpty {
-                return String(version.prefix(64))
-            }
+    /// Clears a premises' wake time that cannot be acted on, audited.
+    private func dropWake(_ premisesID: Int64, now: Timestamp, reason: String) async {
+        logger.warning("premises \(premisesID) has held commands due but cannot run them: \(reason)")
+        do {
+            try await committer.commit([.setDeviceWake(premises: premisesID, wakeAt: nil),
+                                        .audit(AuditEvent(at: now, kind: "device", detail: "premises \(premisesID): held commands not run, \(reason)"))])
+        } catch {
+            logger.error("premises \(premisesID)'s wake time could not be cleared: \(error)")
         }
-        return nil
     }
 
     // MARK: - Power cuts
@@ -283,10 +276,9 @@ final class FleetEvents: Sendable {
                                               value: list.map(String.init).joined(separator: ","))])
     }
 
-    /// Changes one premises' state under its lock and commits the change with `extra`;
-    /// `committed` sees what was committed. Returns false when it could not be recorded.
-    private func change(_ premisesID: Int64, committed: (@Sendable ([Mutation]) -> Void)? = nil,
-                        _ body: @Sendable (PremisesModel, inout PremisesState) -> [Mutation]?) async -> Bool {
+    /// Changes one premises' state under its lock and commits the change with `extra`.
+    /// Returns false when it could not be recorded.
+    private func change(_ premisesID: Int64, _ body: @Sendable (PremisesModel, inout PremisesState) -> [Mutation]?) async -> Bool {
         await locks.withLock(premisesID) { () async -> Bool in
             guard let model = directory.model(premises: premisesID), var premisesState = try? await directory.state(premises: premisesID) else { return true }
             guard var mutations = body(model, &premisesState) else { return true }
@@ -296,7 +288,6 @@ final class FleetEvents: Sendable {
             do {
                 try await committer.commit(mutations)
                 directory.remember(premisesID, premisesState)
-                committed?(mutations)
                 outboxWakeup.signal()
                 return true
             } catch {

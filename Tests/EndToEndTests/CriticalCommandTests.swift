@@ -65,6 +65,27 @@ import TestSupport
             return try #require(responses[requestID], "the device's answer to \(srv)")
         }
 
+        /// 6.15.1's body that makes the other supplier the meter's trusted supplier.
+        func credentialsOfTheOtherSupplier() throws -> String {
+            let keystore = hub.keystore
+            func certificate(_ usage: Keystore.Usage) throws -> String {
+                let entry = try #require(keystore.entries.first { $0.eui == otherSupplier && $0.role == RemotePartyRole.supplier && $0.usage == usage })
+                return Data(entry.certificate.der).base64EncodedString()
+            }
+            let pki = try TestPKI.load(from: hub.dataDirectory.appendingPathComponent("smki"))
+            return """
+            <sr:UpdateSecurityCredentialsKRP><sr:RemotePartyRole>Supplier</sr:RemotePartyRole>
+            <sr:RemotePartyFloorSeqNumber>0</sr:RemotePartyFloorSeqNumber><sr:RemotePartyPrepaymentTopUpFloorSeqNumber>0</sr:RemotePartyPrepaymentTopUpFloorSeqNumber>
+            <sr:ReplacementCertificates><sr:SupplierOrNetworkOperatorCertificates>
+            <sr:DigitalSigningCertificate>\(try certificate(.digitalSignature))</sr:DigitalSigningCertificate>
+            <sr:KeyAgreementCertificate>\(try certificate(.keyAgreement))</sr:KeyAgreementCertificate>
+            <sr:KeyAgreementTopUpCertificate>\(try certificate(.keyAgreement))</sr:KeyAgreementTopUpCertificate>
+            </sr:SupplierOrNetworkOperatorCertificates></sr:ReplacementCertificates>
+            <sr:CertificationPathCertificates><sr:Certificate>\(Data(pki.issuingCA.der).base64EncodedString())</sr:Certificate></sr:CertificationPathCertificates>
+            <sr:ApplyTimeBasedCPVChecks>false</sr:ApplyTimeBasedCPVChecks></sr:UpdateSecurityCredentialsKRP>
+            """
+        }
+
         func supplyState() async throws -> String? {
             let counter = Counters.next()
             let xml = requestXML(originator: supplier, target: esme, commandVariant: "1", srv: "7.4", body: "<sr:ReadSupplyStatus/>")
@@ -228,24 +249,7 @@ import TestSupport
     /// registration has not changed yet), and runs the new supplier's.
     @Test func afterACredentialsUpdateTheMeterTrustsTheNewSupplierOnly() async throws {
         let session = try await Self.start()
-        let keystore = session.hub.keystore
-        func certificate(_ usage: Keystore.Usage) throws -> String {
-            let entry = try #require(keystore.entries.first { $0.eui == session.otherSupplier && $0.role == RemotePartyRole.supplier && $0.usage == usage })
-            return Data(entry.certificate.der).base64EncodedString()
-        }
-        let pki = try TestPKI.load(from: session.hub.dataDirectory.appendingPathComponent("smki"))
-        let body = """
-        <sr:UpdateSecurityCredentialsKRP><sr:RemotePartyRole>Supplier</sr:RemotePartyRole>
-        <sr:RemotePartyFloorSeqNumber>0</sr:RemotePartyFloorSeqNumber><sr:RemotePartyPrepaymentTopUpFloorSeqNumber>0</sr:RemotePartyPrepaymentTopUpFloorSeqNumber>
-        <sr:ReplacementCertificates><sr:SupplierOrNetworkOperatorCertificates>
-        <sr:DigitalSigningCertificate>\(try certificate(.digitalSignature))</sr:DigitalSigningCertificate>
-        <sr:KeyAgreementCertificate>\(try certificate(.keyAgreement))</sr:KeyAgreementCertificate>
-        <sr:KeyAgreementTopUpCertificate>\(try certificate(.keyAgreement))</sr:KeyAgreementTopUpCertificate>
-        </sr:SupplierOrNetworkOperatorCertificates></sr:ReplacementCertificates>
-        <sr:CertificationPathCertificates><sr:Certificate>\(Data(pki.issuingCA.der).base64EncodedString())</sr:Certificate></sr:CertificationPathCertificates>
-        <sr:ApplyTimeBasedCPVChecks>false</sr:ApplyTimeBasedCPVChecks></sr:UpdateSecurityCredentialsKRP>
-        """
-        let update = try await session.run(srv: "6.15.1", body: body)
+        let update = try await session.run(srv: "6.15.1", body: try session.credentialsOfTheOtherSupplier())
         #expect(update.code == "I0" && update.rsp?.attributes["MessageSuccess"] != "false", "\(update.text.suffix(600))")
 
         // The old supplier, still registered with DCC: refused by the meter, nothing runs.

@@ -57,14 +57,21 @@ import TestSupport
         await hub.tick()
         #expect(try await hub.premisesState(premisesID).heldCommands.count == 1)
 
-        // At the time: the meter acts, and one signed 8F66 per instruction reaches the supplier.
+        // At the time: the meter acts, and one signed 8F66 per instruction reaches the
+        // supplier. Here the next command the meter is sent, a read of its tariff, finds it
+        // due first: the read reports the new standing charge.
         let before = session.receiver.messages.count
         clock.advance(to: executeAt.adding(milliseconds: 1000))
-        await hub.tick()
+        let tariffCounter = Counters.next()
+        let tariffRead = requestXML(originator: session.supplier, target: session.esme, commandVariant: "1", srv: "4.11.1", body: "<sr:ReadTariffPrimaryElement/>")
+        #expect(try await session.client.post(try session.client.sign(tariffRead, counter: tariffCounter), to: .sendCommand).code == "I99")
+        let tariffID = "\(session.supplier):\(session.esme):\(tariffCounter)"
+        let tariff = try #require(await waitForResponses(session.receiver, requestIDs: [tariffID])[tariffID])
+        #expect(tariff.values("StandingCharge") == ["20000"], "\(tariff.values("StandingCharge"))")
         state = try await hub.premisesState(premisesID)
         #expect(state.heldCommands.isEmpty)
         #expect(state.meterSettingsChanges?.contains { $0.at == executeAt } == true, "the prices are in force from the execution time")
-        let messages = await session.receiver.waitFor(before + read.instructions.count)
+        let messages = await session.receiver.waitFor(before + read.instructions.count + 1)
         let alerts = try messages.dropFirst(before).map { try DUISMessage($0.body) }.filter { $0.text.contains("8F66") }
         #expect(alerts.count == read.instructions.count, "\(alerts.map { $0.text.suffix(300) })")
         for alert in alerts {
@@ -93,6 +100,46 @@ import TestSupport
         await hub.tick()
         #expect(session.receiver.messages.count == quiet, "a cancelled command raises no alert")
 
+        await session.hub.stop()
+        await session.receiver.stop()
+    }
+
+    /// A held command runs only if the meter still trusts the party that signed it: after
+    /// a credentials update makes another supplier the trusted one, the old supplier's held
+    /// price update does not run at its time, and its sender gets 8F67 instead. A command the
+    /// meter would refuse is refused on arrival, not held.
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func aHeldCommandRunsOnlyForAPartyTheMeterStillTrusts() async throws {
+        let clock = MockClock()
+        let session = try await CriticalCommandTests.start(clock: clock)
+        let hub = session.hub.hub
+        let premisesID = try #require(hub.inventory.device(session.esme)?.premises)
+        let executeAt = Timestamp(milliseconds: clock.now().adding(days: 1).milliseconds / 1000 * 1000)
+
+        // Refused on arrival: an activation of an image the meter does not hold.
+        let hash = String(repeating: "AB", count: 32)
+        let firmware = try await session.run(srv: "11.3", body: """
+            <sr:ActivateFirmware><sr:ExecutionDateTime>\(executeAt.iso8601)</sr:ExecutionDateTime><sr:FirmwareHash>\(hash)</sr:FirmwareHash></sr:ActivateFirmware>
+            """)
+        #expect(firmware.rsp?.attributes["MessageSuccess"] == "false", "\(firmware.text.suffix(400))")
+        #expect(try await hub.premisesState(premisesID).heldCommands.isEmpty, "a command the meter would refuse is not held")
+
+        // Held, then the other supplier's credentials replace the supplier's.
+        let held = try await session.run(srv: "1.2.1", body: try Self.priceUpdate(at: executeAt))
+        #expect(held.rsp?.attributes["MessageSuccess"] != "false")
+        #expect(try await hub.premisesState(premisesID).heldCommands.count == 1)
+        let update = try await session.run(srv: "6.15.1", body: try session.credentialsOfTheOtherSupplier())
+        #expect(update.rsp?.attributes["MessageSuccess"] != "false", "\(update.text.suffix(400))")
+
+        let before = session.receiver.messages.count
+        clock.advance(to: executeAt.adding(milliseconds: 1000))
+        await hub.tick()
+        let state = try await hub.premisesState(premisesID)
+        #expect(state.heldCommands.isEmpty)
+        #expect(state.meterSettingsChanges?.contains { $0.at == executeAt } != true, "the old supplier's prices are not put in force")
+        let messages = await session.receiver.waitFor(before + 2)
+        let alerts = try messages.dropFirst(before).map { try DUISMessage($0.body) }
+        #expect(alerts.count == 2 && alerts.allSatisfy { $0.text.contains("8F67") }, "\(alerts.map { $0.text.suffix(300) })")
         await session.hub.stop()
         await session.receiver.stop()
     }
