@@ -54,6 +54,12 @@ public final class Gateway: Sendable {
     let logger: Logger
     /// The time (`HubClock`) a request is received at.
     let clock: any HubClock
+    // The pipeline's own stages (see `process`).
+    let intake: RequestIntake
+    let authenticator: RequestAuthenticator
+    let replayCheck: ReplayCheck
+    let bodyCheck: BodyCheck
+    let dataAccess: DataAccessCheck
     let metrics = GatewayMetrics()
     /// How much of the audit log unauthenticated and unreadable requests may take.
     let rejections = RejectionAudit()
@@ -63,6 +69,11 @@ public final class Gateway: Sendable {
          outboxWakeup: Wakeup, dispatcher: DeviceDispatcher, privacy: PrivacyGuard, jobs: JobGuard, desk: CriticalCommandDesk, commands: WANCommands,
          clock: any HubClock, logger: Logger) {
         self.clock = clock
+        intake = RequestIntake(limits: limits, schemas: schemas)
+        authenticator = RequestAuthenticator(registry: registry)
+        replayCheck = ReplayCheck(replayGuard: replayGuard) { [store = services.store] requestID in try await store.preCommand(requestID: requestID) }
+        bodyCheck = BodyCheck(schemaChecked: schemas != nil)
+        dataAccess = DataAccessCheck(privacy: privacy)
         self.jobs = jobs
         self.commands = commands
         self.desk = desk
@@ -94,157 +105,88 @@ public final class Gateway: Sendable {
 
     // MARK: - The pipeline
 
-    private struct Intake {
-        let request: ServiceRequestDocument
-        let executeAt: Timestamp?
-        /// A firmware request over 1 MiB is validated against the schema once its
-        /// signature is checked (validating megabytes costs a sender without a key nothing).
-        let schemaDeferred: Bool
-    }
-
+    /// Runs the pipeline's stages in order; the first that refuses ends it, and what it
+    /// refused is committed (audited, counted) before the answer. Each stage is its own
+    /// type, tested alone: `RequestIntake`, `RequestAuthenticator`, `ReplayCheck`,
+    /// `AccessControl`, `BodyCheck`, `DataAccessCheck`, `AnomalyDetector`; then the route
+    /// (non-device services, the Transform service, the send of a signed pre-command, or
+    /// the device boundary).
     private func process(service: DUISService, bytes: [UInt8]) async -> GatewayResponse {
         let received = clock.now()
 
         // Intake: well-formed, within limits, a DUIS Service Request.
-        let intake: Intake
-        do {
-            intake = try readRequest(bytes)
-        } catch let error as XMLParseError {
-            if case .tooLarge = error { return await malformed(bytes, service: service, reason: error.description, kind: "too large", status: 413, at: received) }
-            return await malformed(bytes, service: service, reason: error.description, kind: "unreadable XML", status: 400, at: received)
-        } catch let error as SchemaViolation {
-            return await malformed(bytes, service: service, reason: "the request does not conform to the DUIS 5.4 schema: \(error)", kind: "schema", status: 400, at: received)
-        } catch let error as DUISRequestError {
-            return await malformed(bytes, service: service, reason: error.description, kind: error.kind, status: 400, at: received)
-        } catch {
-            return await malformed(bytes, service: service, reason: String(describing: error).boundedUTF8(300), kind: "other", status: 400, at: received)
+        let accepted: RequestIntake.Accepted
+        switch intake.read(bytes) {
+        case .success(let request):
+            accepted = request
+        case .failure(let malformed):
+            return await self.malformed(bytes, service: service, malformed, at: received)
         }
-        let request = intake.request
+        let request = accepted.request
         let header = request.header
         let digest = AuditChain.hex(Array(SHA256.hash(data: bytes)))
+        func refuse(_ refusal: Refusal, authenticated: Bool, allowedBy: String? = nil, extra: [Mutation] = []) async -> GatewayResponse {
+            await self.refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: authenticated,
+                              allowedBy: allowedBy, extra: extra)
+        }
 
         // Authentication: the XML signature, by the originator's registered certificate.
         let user: UserRecord
-        switch authenticate(request, at: received) {
+        switch authenticator.authenticate(request, at: received) {
         case .success(let authenticated):
             user = authenticated
         case .failure(let refusal):
-            return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: false)
+            return await refuse(refusal, authenticated: false)
         }
-        if intake.schemaDeferred, let schemas, let violation = schemas.validateRequest(request.document) {
-            return await malformed(bytes, service: service, reason: "the request does not conform to the DUIS 5.4 schema: \(violation)", kind: "schema", status: 400, at: received)
-        }
-
-        // Anti-replay: the counter must rise, and not beyond the ceiling (a counter of
-        // 2^64−1 would otherwise lock its user out for good). A replay proves nothing new
-        // (anyone who saw the request can send it again), so its refusal is audited like
-        // an unauthenticated one: within the budget, not on the user's name.
-        let ceiling = ReplayGuard.ceiling(at: received)
-        if header.requestID.counter > ceiling {
-            let refusal = Refusal(.E1, rule: "counter-ceiling", "counter \(header.requestID.counter) is above \(ceiling), the current time in milliseconds plus one day: gbsm accepts counters that rise and stay below that bound (DCC Boxed's tools use the time in milliseconds)")
-            return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: false)
-        }
-        // The one exception: the send of a signed pre-command keeps its transform request's
-        // RequestID, counter included (DUIS; DCC Boxed's tools do so), once.
-        var issued: PreCommandRecord?
-        if header.commandVariant?.sendsSignedPreCommand == true {
-            do {
-                issued = try await services.store.preCommand(requestID: header.requestID.description)
-            } catch {
-                return storageFailure(error)
-            }
-        }
-        if let issued, CriticalCommandDesk.isLive(issued, at: received) {
-            // Admitted without raising the counter; `sendSignedPreCommand` checks the rest.
-        } else if let last = replayGuard.admit(originator: header.requestID.originator, counter: header.requestID.counter) {
-            let refusal: Refusal
-            if let issued, issued.sentAt == nil {
-                refusal = CriticalCommandRule.expired.refusal("the pre-command of \(header.requestID) was issued at \(issued.issuedAt.iso8601), more than a day ago: transform the request again")
-            } else if issued != nil {
-                refusal = CriticalCommandRule.replayed.refusal("the signed pre-command of \(header.requestID) was sent already: each pre-command is sent once")
-            } else {
-                refusal = Refusal(.E1, rule: "anti-replay", "counter \(header.requestID.counter) is not above \(last), the last counter of \(header.requestID.originator): the request is a replay")
-            }
-            return await refuse(header, service: service, refusal, digest: digest, size: bytes.count, at: received, authenticated: false)
+        if accepted.schemaDeferred, let schemas, let violation = schemas.validateRequest(request.document) {
+            return await malformed(bytes, service: service, RequestIntake.schema(violation), at: received)
         }
 
-        // Access control.
+        // Anti-replay (audited as unauthenticated: a replay proves nothing new).
+        do {
+            if let refusal = try await replayCheck.refusal(header, at: received) { return await refuse(refusal, authenticated: false) }
+        } catch {
+            return storageFailure(error)
+        }
+
+        // Access control: a future-dated request is authorised for its execution time; a
+        // past one runs now.
         var decision: AccessDecision
         do {
-            // A future-dated request is authorised for its execution time; a past one runs now.
-            decision = try accessControl.decide(header: header, user: user, service: service, at: max(intake.executeAt ?? received, received))
+            decision = try accessControl.decide(header: header, user: user, service: service, at: max(accepted.executeAt ?? received, received))
         } catch {
-            return await refuse(header, service: service, error, digest: digest, size: bytes.count, at: received, authenticated: true)
+            return await refuse(error, authenticated: true)
         }
         guard let commandVariant = header.commandVariant else {
-            return await refuse(header, service: service, Refusal(.E12, rule: "command-variant-range", "invalid command variant"),
-                                digest: digest, size: bytes.count, at: received, authenticated: true)
+            return await refuse(Refusal(.E12, rule: "command-variant-range", "invalid command variant"), authenticated: true)
         }
 
-        // Critical commands: transformed into the GBCS pre-command the user signs, or the
-        // signed pre-command sent to the device.
+        // Critical commands sent back signed: checked against what was issued.
         if commandVariant.sendsSignedPreCommand {
             return await sendSignedPreCommand(header, request: request, commandVariant: commandVariant, service: service, decision: decision,
-                                              bytes: bytes, digest: digest, at: received, executeAt: intake.executeAt)
+                                              bytes: bytes, digest: digest, at: received, executeAt: accepted.executeAt)
         }
 
-        // Every value the hub will read must fit its DUIS type (ranges, lengths, formats)
-        // before anything acts on the body; a device command's parameters must also make
-        // sense together.
-        // With DCC's schema loaded, intake has checked every value against it; without
-        // it, gbsm's typed field table (the same ranges) stands in.
+        // Values, then the data access rules.
         let body = request.body()
-        if schemas == nil, let problem = DUISFields.problem(in: body) {
-            return await refuse(header, service: service, Refusal(.E12, rule: "body-schema", problem), digest: digest, size: bytes.count, at: received,
-                                authenticated: true, allowedBy: decision.rule)
-        }
-        if !header.variant.isNonDevice,
-           let problem = schemas == nil ? DeviceEmulator.validateWithoutSchema(srv: header.variant.srv, body: body)
-                                        : DeviceEmulator.validate(srv: header.variant.srv, body: body) {
-            return await refuse(header, service: service, Refusal(.E12, rule: "body", problem), digest: digest, size: bytes.count, at: received,
-                                authenticated: true, allowedBy: decision.rule)
-        }
-
-        // Privacy: the data access rules for SRVs that return consumption.
-        if !header.variant.isNonDevice, let device = decision.device {
-            let check: PrivacyGuard.Check?
-            do {
-                check = try await privacy.check(role: decision.role, party: user.eui, device: device, srv: header.variant.srv)
-            } catch {
-                return storageFailure(error)
+        if let refusal = bodyCheck.refusal(header, body: body) { return await refuse(refusal, authenticated: true, allowedBy: decision.rule) }
+        do {
+            switch try await dataAccess.decide(header, decision: decision, user: user.eui, body: body, at: received) {
+            case .success(let allowed):
+                decision = allowed
+            case .failure(let refused):
+                return await refuse(refused.refusal, authenticated: true, allowedBy: decision.rule, extra: refused.extra)
             }
-            if let check {
-                if case .refuse(let rule, let reason) = check.effective {
-                    return await refuse(header, service: service, Refusal(.E4, rule: rule, reason), digest: digest, size: bytes.count, at: received,
-                                        authenticated: true, allowedBy: decision.rule,
-                                        extra: [.privacy(.recordAccess(check.refusalAccess(party: user.eui, requestID: header.requestID.description, at: received)))])
-                }
-                decision = AccessDecision(role: decision.role, device: decision.device, rule: "\(decision.rule); \(check.summary)")
-            }
-        }
-
-        // Other users and a home's HAN: joins, unjoins and device log changes.
-        if !header.variant.isNonDevice, let device = decision.device, PrivacyRules.hanChangeSRVs.contains(header.variant.srv) {
-            let verdict: PrivacyVerdict?
-            do {
-                verdict = try await privacy.hanCheck(role: decision.role, party: user.eui, device: device, srv: header.variant.srv, body: body)
-            } catch {
-                return storageFailure(error)
-            }
-            if let verdict {
-                if case .refuse(let rule, let reason) = verdict {
-                    return await refuse(header, service: service, Refusal(.E4, rule: rule, reason), digest: digest, size: bytes.count, at: received,
-                                        authenticated: true, allowedBy: decision.rule)
-                }
-                decision = AccessDecision(role: decision.role, device: decision.device, rule: "\(decision.rule); privacy [\(verdict.rule)] \(verdict.reason)")
-            }
+        } catch {
+            return storageFailure(error)
         }
 
         // Anomaly detection.
         if let breach = anomaly.record(user: user.eui, srv: header.variant.srv, at: received) {
-            return await quarantine(header, service: service, bytes: bytes, digest: digest, breach: breach, decision: decision, at: received, executeAt: intake.executeAt)
+            return await quarantine(header, service: service, bytes: bytes, digest: digest, breach: breach, decision: decision, at: received, executeAt: accepted.executeAt)
         }
 
+        // The route.
         if header.variant.isNonDevice {
             return await nonDevice(header, body: body, service: service, user: user, decision: decision, bytes: bytes, digest: digest, at: received)
         }
@@ -252,60 +194,7 @@ public final class Gateway: Sendable {
             return await transform(header, body: body, service: service, decision: decision, bytes: bytes, digest: digest, at: received)
         }
         return await acceptDeviceRequest(header, body: body, service: service, bytes: bytes, digest: digest, decision: decision, at: received,
-                                         executeAt: intake.executeAt)
-    }
-
-    /// The largest request of any SRV but firmware distribution (11.1, 11.4), whose
-    /// images are what the Non-Device Service's 14 MiB are for.
-    static let maxRequestBytes = 1 << 20
-    static let firmwareSRVs: Set<String> = ["11.1", "11.4"]
-
-    private func readRequest(_ bytes: [UInt8]) throws -> Intake {
-        let document = try XMLDocument.parse(bytes, limits: limits)
-        // The structure (a DUIS Request with a readable header) and the size its SRV may
-        // have, then DCC's schema, before anything reads the body.
-        let request = try ServiceRequestDocument(document)
-        if bytes.count > Self.maxRequestBytes, !Self.firmwareSRVs.contains(request.header.variant.srv) {
-            throw XMLParseError.tooLarge(limit: Self.maxRequestBytes)
-        }
-        let deferred = schemas != nil && bytes.count > Self.maxRequestBytes
-        if let schemas, !deferred, let violation = schemas.validateRequest(document) { throw violation }
-        if let commandVariant = request.header.commandVariant { try request.checkBody(for: commandVariant) }
-        let executeAt = try request.executionDateTime()
-        return Intake(request: request, executeAt: executeAt, schemaDeferred: deferred)
-    }
-
-    private func authenticate(_ request: ServiceRequestDocument, at time: Timestamp) -> Result<UserRecord, Refusal> {
-        let header = request.header
-        let signature: EnvelopedSignature
-        do {
-            signature = try request.signature()
-        } catch {
-            return .failure(Refusal(.E1, rule: "signature", error.description))
-        }
-        guard let (record, certificate) = registry.certificate(for: signature.signer) else {
-            return .failure(Refusal(.E1, rule: "signature", SignatureError.unknownSigner(signature.signer).description))
-        }
-        guard record.eui == header.requestID.originator else {
-            return .failure(Refusal(.E1, rule: "signature", SignatureError.signerMismatch("the certificate is registered to \(record.eui), the RequestID names \(header.requestID.originator)").description))
-        }
-        let validity = certificate.certificate
-        let now = Date(timeIntervalSince1970: Double(time.milliseconds) / 1000)
-        guard validity.notValidBefore <= now, now <= validity.notValidAfter else {
-            return .failure(Refusal(.E1, rule: "certificate-validity", "certificate \(record.serialNumber) is not valid at \(time.iso8601)"))
-        }
-        guard let key = certificate.signingKey else {
-            return .failure(Refusal(.E1, rule: "signature", "certificate \(record.serialNumber) has no ECDSA P-256 key"))
-        }
-        do {
-            try signature.verify(in: request.document, key: key)
-        } catch {
-            return .failure(Refusal(.E1, rule: "signature", error.description))
-        }
-        guard let user = registry.user(record.eui) else {
-            return .failure(Refusal(.E1, rule: "user-registered", "\(record.eui) is not a registered DCC user"))
-        }
-        return .success(user)
+                                         executeAt: accepted.executeAt)
     }
 
     // MARK: - Outcomes
@@ -344,7 +233,8 @@ public final class Gateway: Sendable {
 
     /// A request that could not be read: refused with its reason, and audited within the
     /// budget unauthenticated requests have (`RejectionAudit`).
-    private func malformed(_ bytes: [UInt8], service: DUISService, reason: String, kind: String, status: Int, at time: Timestamp) async -> GatewayResponse {
+    private func malformed(_ bytes: [UInt8], service: DUISService, _ malformed: RequestIntake.Malformed, at time: Timestamp) async -> GatewayResponse {
+        let reason = malformed.reason, kind = malformed.kind, status = malformed.status
         var mutations: [Mutation] = []
         if rejections.admit(reason: kind, at: time) {
             let digest = AuditChain.hex(Array(SHA256.hash(data: bytes)))

@@ -1,0 +1,41 @@
+import DUIS
+import Storage
+
+/// The gateway's anti-replay stage: each originator's counter must rise, and stay below
+/// the ceiling (a counter of 2^64−1 would otherwise lock its user out for good). The one
+/// exception is the send of a signed pre-command, which keeps its transform request's
+/// RequestID, counter included (DUIS; DCC Boxed's tools do so): admitted without raising
+/// the counter while the pre-command is live and unsent (`CriticalCommandDesk` checks the
+/// rest), and refused as expired or replayed otherwise.
+///
+/// A replay proves nothing new (anyone who saw the request can send it again), so the
+/// gateway audits these refusals as unauthenticated ones. The stage raises the counter
+/// in `ReplayGuard` as it admits; the gateway stores it with the request's outcome.
+struct ReplayCheck: Sendable {
+    let replayGuard: ReplayGuard
+    /// The pre-command issued for a RequestID, from the store.
+    let preCommand: @Sendable (String) async throws -> PreCommandRecord?
+
+    /// Nil when admitted, else the refusal. Throws when the store cannot be read.
+    func refusal(_ header: RequestHeader, at time: Timestamp) async throws -> Refusal? {
+        let ceiling = ReplayGuard.ceiling(at: time)
+        if header.requestID.counter > ceiling {
+            return Refusal(.E1, rule: "counter-ceiling", "counter \(header.requestID.counter) is above \(ceiling), the current time in milliseconds plus one day: gbsm accepts counters that rise and stay below that bound (DCC Boxed's tools use the time in milliseconds)")
+        }
+        var issued: PreCommandRecord?
+        if header.commandVariant?.sendsSignedPreCommand == true {
+            issued = try await preCommand(header.requestID.description)
+        }
+        if let issued, CriticalCommandDesk.isLive(issued, at: time) {
+            return nil
+        }
+        guard let last = replayGuard.admit(originator: header.requestID.originator, counter: header.requestID.counter) else { return nil }
+        if let issued, issued.sentAt == nil {
+            return CriticalCommandRule.expired.refusal("the pre-command of \(header.requestID) was issued at \(issued.issuedAt.iso8601), more than a day ago: transform the request again")
+        }
+        if issued != nil {
+            return CriticalCommandRule.replayed.refusal("the signed pre-command of \(header.requestID) was sent already: each pre-command is sent once")
+        }
+        return Refusal(.E1, rule: "anti-replay", "counter \(header.requestID.counter) is not above \(last), the last counter of \(header.requestID.originator): the request is a replay")
+    }
+}

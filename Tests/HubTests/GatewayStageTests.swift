@@ -1,0 +1,161 @@
+import DUIS
+import Foundation
+@testable import Hub
+import SMKI
+import Storage
+import Synchronization
+import Testing
+import TestSupport
+
+/// The gateway's stages, each alone: no server, no store, the time given.
+@Suite struct GatewayStageTests {
+    static let user = EUI64(0x90B3_D51F_3001_0000)
+    static let other = EUI64(0x90B3_D51F_3001_0001)
+    static let meter = EUI64(0x00DB_1234_5678_90A0)
+    static let now = Timestamp(year: 2026, month: 11, day: 26, hour: 12)
+
+    static func read(_ xml: String, limits: XMLParseLimits = .duis) -> Result<RequestIntake.Accepted, RequestIntake.Malformed> {
+        RequestIntake(limits: limits, schemas: nil).read(Array(xml.utf8))
+    }
+
+    // MARK: Intake
+
+    @Test func intakeRefusesWhatIsNotARequestOfItsShape() throws {
+        func malformed(_ xml: String) -> RequestIntake.Malformed? {
+            if case .failure(let failure) = Self.read(xml) { return failure }
+            return nil
+        }
+        #expect(malformed("not xml")?.kind == "unreadable XML")
+        #expect(malformed("<a/>")?.status == 400)
+        // The body is not the one the command variant expects.
+        let wrongBody = requestXML(originator: Self.user, target: Self.meter, commandVariant: "1", srv: "4.1.1", body: "<sr:ReadSupplyStatus/>")
+        #expect(malformed(wrongBody)?.reason.contains("ReadInstantaneousImportRegisters") == true, "\(String(describing: malformed(wrongBody)))")
+        // 6.2.1 cannot be future-dated.
+        let futureDated = requestXML(originator: Self.user, target: Self.meter, commandVariant: "1", srv: "6.2.1",
+                                     body: "<sr:ReadDeviceConfigurationVoltage><sr:ExecutionDateTime>2030-01-01T00:00:00Z</sr:ExecutionDateTime></sr:ReadDeviceConfigurationVoltage>")
+        #expect(malformed(futureDated)?.reason.contains("cannot be future-dated") == true)
+        // Over 1 MiB for an SRV other than firmware distribution: 413.
+        let padding = String(repeating: " ", count: RequestIntake.maxRequestBytes)
+        let large = requestXML(originator: Self.user, target: Self.meter, commandVariant: "1", srv: "4.1.1", body: "<sr:ReadInstantaneousImportRegisters/>" + padding)
+        #expect(malformed(large)?.status == 413)
+    }
+
+    @Test func intakeAcceptsARequestAndReadsItsExecutionTime() throws {
+        let xml = requestXML(originator: Self.user, target: Self.meter, commandVariant: "1", srv: "4.1.1",
+                             body: "<sr:ReadInstantaneousImportRegisters><sr:ExecutionDateTime>2030-01-15T09:00:00Z</sr:ExecutionDateTime></sr:ReadInstantaneousImportRegisters>")
+        let accepted = try Self.read(xml).get()
+        #expect(accepted.executeAt == Timestamp(year: 2030, month: 1, day: 15, hour: 9))
+        #expect(accepted.request.header.variant.srv == "4.1.1" && !accepted.schemaDeferred)
+    }
+
+    // MARK: Authentication
+
+    struct Signed {
+        let registry: UserRegistry
+        let keystore: Keystore
+        let validFrom: Date
+    }
+
+    /// A registry with one user and its XML-signing certificate, from a fresh test PKI.
+    static func registry() throws -> Signed {
+        let issued = Date(timeIntervalSince1970: Double(now.milliseconds) / 1000)
+        let pki = try TestPKI.generate(parties: [.init(eui: user, name: "Supplier", signingRoles: [RemotePartyRole.xmlSigning])], now: issued)
+        let entry = try #require(pki.keystore.xmlSigningEntry(for: user))
+        let registry = UserRegistry()
+        _ = registry.load(users: [UserRecord(eui: user, name: "Supplier", roles: [.is])],
+                          certificates: [UserCertificateRecord(eui: user, issuerName: entry.certificate.issuerName, serialNumber: entry.certificate.serialNumber,
+                                                               role: RemotePartyRole.xmlSigning, der: entry.certificate.der)])
+        return Signed(registry: registry, keystore: pki.keystore, validFrom: issued.addingTimeInterval(-86_400))
+    }
+
+    static func signed(_ xml: String, by keystore: Keystore, as signer: EUI64 = user) throws -> ServiceRequestDocument {
+        let document = try XMLDocument.parse(xml, limits: .duis)
+        let entry = try #require(keystore.xmlSigningEntry(for: signer))
+        let key = try #require(entry.signingKey)
+        let bytes = try XMLSigner.sign(document, key: key, signer: entry.certificate.signerReference)
+        return try ServiceRequestDocument(try XMLDocument.parse(bytes, limits: .duis))
+    }
+
+    @Test func authenticationNamesItsRule() throws {
+        let signed = try Self.registry()
+        let authenticator = RequestAuthenticator(registry: signed.registry)
+        let xml = requestXML(originator: Self.user, target: Self.meter, commandVariant: "1", srv: "7.4", body: "<sr:ReadSupplyStatus/>")
+        // Signed by the user, within its certificate's validity: the user.
+        let good = try Self.signed(xml, by: signed.keystore)
+        #expect(try authenticator.authenticate(good, at: Self.now).get().eui == Self.user)
+        // Unsigned.
+        let unsigned = try ServiceRequestDocument(try XMLDocument.parse(xml, limits: .duis))
+        #expect(Self.rule(authenticator.authenticate(unsigned, at: Self.now)) == "signature")
+        // Signed by the user, but the RequestID names another originator.
+        let otherXML = requestXML(originator: Self.other, target: Self.meter, commandVariant: "1", srv: "7.4", body: "<sr:ReadSupplyStatus/>")
+        #expect(Self.rule(authenticator.authenticate(try Self.signed(otherXML, by: signed.keystore), at: Self.now)) == "signature")
+        // Before the certificate's validity.
+        let before = Timestamp(milliseconds: Int64(signed.validFrom.timeIntervalSince1970 * 1000) - 60_000)
+        #expect(Self.rule(authenticator.authenticate(good, at: before)) == "certificate-validity")
+        // Altered after signing.
+        let tampered = try Self.signed(xml, by: signed.keystore)
+        try tampered.setRequestID(RequestID(originator: Self.user, target: Self.meter, counter: 99))
+        #expect(Self.rule(authenticator.authenticate(tampered, at: Self.now)) == "signature")
+    }
+
+    static func rule<T>(_ result: Result<T, Refusal>) -> String? {
+        if case .failure(let refusal) = result { return refusal.rule }
+        return nil
+    }
+
+    // MARK: Anti-replay
+
+    static func header(counter: UInt64, cv: String = "1", srv: String = "7.4", body: String = "<sr:ReadSupplyStatus/>") throws -> RequestHeader {
+        let xml = requestXML(originator: user, target: meter, counter: counter, commandVariant: cv, srv: srv, body: body)
+        return try ServiceRequestDocument(try XMLDocument.parse(xml, limits: .duis)).header
+    }
+
+    @Test func replayCheckAdmitsRisingCountersOnly() async throws {
+        let check = ReplayCheck(replayGuard: ReplayGuard()) { _ in nil }
+        let counter = UInt64(Self.now.milliseconds)
+        #expect(try await check.refusal(try Self.header(counter: counter), at: Self.now) == nil)
+        #expect(try await check.refusal(try Self.header(counter: counter), at: Self.now)?.rule == "anti-replay")
+        #expect(try await check.refusal(try Self.header(counter: counter - 1), at: Self.now)?.rule == "anti-replay")
+        #expect(try await check.refusal(try Self.header(counter: counter + 1), at: Self.now) == nil)
+        // Above the ceiling (a day past the time, in milliseconds): refused, and it does not
+        // raise the floor.
+        #expect(try await check.refusal(try Self.header(counter: UInt64.max), at: Self.now)?.rule == "counter-ceiling")
+        #expect(try await check.refusal(try Self.header(counter: counter + 2), at: Self.now) == nil)
+    }
+
+    @Test func aSignedPreCommandReusesItsCounterOnceWhileLive() async throws {
+        let counter = UInt64(Self.now.milliseconds)
+        let requestID = "\(Self.user):\(Self.meter):\(counter)"
+        let record = Mutex<PreCommandRecord?>(PreCommandRecord(requestID: requestID, preCommand: [1], issuedAt: Self.now))
+        let replayGuard = ReplayGuard()
+        let check = ReplayCheck(replayGuard: replayGuard) { id in id == requestID ? record.withLock { $0 } : nil }
+        let transform = try Self.header(counter: counter, cv: "4", srv: "7.2", body: "<sr:DisableSupply/>")
+        let send = try Self.header(counter: counter, cv: "5", srv: "7.2", body: "<sr:SignedPreCommand><sr:GBCSPayload>AQ==</sr:GBCSPayload></sr:SignedPreCommand>")
+        #expect(try await check.refusal(transform, at: Self.now) == nil)
+        // The send keeps the transform's counter: admitted while the pre-command is live and unsent.
+        #expect(try await check.refusal(send, at: Self.now.adding(milliseconds: 1000)) == nil)
+        // Once sent: a replay of the pre-command.
+        record.withLock { $0?.sentAt = Self.now.adding(milliseconds: 1000) }
+        #expect(try await check.refusal(send, at: Self.now.adding(milliseconds: 2000))?.rule == CriticalCommandRule.replayed.rawValue)
+        // Unsent but a day old: expired.
+        record.withLock { $0?.sentAt = nil }
+        #expect(try await check.refusal(send, at: Self.now.adding(days: 2))?.rule == CriticalCommandRule.expired.rawValue)
+    }
+
+    // MARK: Values
+
+    @Test func bodyCheckRefusesValuesOutsideTheirTypesWithoutTheSchema() throws {
+        let check = BodyCheck(schemaChecked: false)
+        let header = try Self.header(counter: 1, srv: "4.8.1", body: "<sr:ReadActiveImportProfileData/>")
+        var body = ElementTree(name: "ReadActiveImportProfileData", namespace: "http://www.dccinterface.co.uk/ServiceUserGateway")
+        body.children = [ElementTree(name: "ReadLogPeriod", namespace: body.namespace, children: [
+            ElementTree(name: "StartDateTime", namespace: body.namespace, text: "yesterday"),
+            ElementTree(name: "EndDateTime", namespace: body.namespace, text: "2026-11-26T00:00:00Z"),
+        ])]
+        let refusal = check.refusal(header, body: body)
+        #expect(refusal?.code == .E12, "\(String(describing: refusal))")
+        #expect(refusal?.rule == "body-schema", "\(String(describing: refusal))")
+        let read = try Self.header(counter: 1)
+        #expect(check.refusal(read, body: ElementTree(name: "ReadSupplyStatus", namespace: body.namespace)) == nil)
+    }
+}
