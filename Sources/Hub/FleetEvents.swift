@@ -109,6 +109,7 @@ final class FleetEvents: Sendable {
         await planSchedules(now: now)
         await wakeDevices(now: now)
         await powerCuts(now: now)
+        await tamperEvents(now: now)
         if settings.interruptionsPerPremisesYear > 0 || settings.tampersPerPremisesYear > 0 { await randomFaults(now: now) }
         if settings.lowCreditAlerts { await lowCredit(now: now) }
     }
@@ -230,14 +231,13 @@ final class FleetEvents: Sendable {
 
     /// The premises a power cut takes off supply.
     func premises(of cut: PowerCutRecord) -> [Int64] {
-        if cut.scope == "premises" { return [cut.value] }
-        guard let fleet = inventory.fleet else { return [] }
+        guard let fleet = inventory.fleet else { return cut.scope == .premises ? [cut.value] : [] }
         let starts: [UInt32]
         switch cut.scope {
-        case "feeder": starts = fleet.layout.feederStart
-        case "secondary": starts = fleet.layout.secondaryStart
-        case "primary": starts = fleet.layout.primaryStart
-        default: return []
+        case .premises: return [cut.value]
+        case .feeder: starts = fleet.layout.feederStart
+        case .secondary: starts = fleet.layout.secondaryStart
+        case .primary: starts = fleet.layout.primaryStart
         }
         let index = Int(cut.value)
         guard index >= 0, index < starts.count else { return [] }
@@ -257,10 +257,6 @@ final class FleetEvents: Sendable {
         }
         for cut in cuts {
             let (started, ended) = state.withLock { ($0.cutsStarted.contains(cut.id), $0.cutsEnded.contains(cut.id)) }
-            if cut.scope == "tamper" {
-                if !started && cut.start <= now { await tamper(cut) }
-                continue
-            }
             if !started && cut.start <= now { await begin(cut) }
             if !ended && cut.end <= now { await end(cut) }
         }
@@ -272,8 +268,14 @@ final class FleetEvents: Sendable {
             if ended { state.cutsEnded.insert(id) } else { state.cutsStarted.insert(id) }
             return (ended ? state.cutsEnded : state.cutsStarted).sorted().suffix(10_000)
         }
-        try? await committer.commit([.setMeta(key: ended ? "fleet_events.cuts_ended" : "fleet_events.cuts_started",
-                                              value: list.map(String.init).joined(separator: ","))])
+        do {
+            try await committer.commit([.setMeta(key: ended ? "fleet_events.cuts_ended" : "fleet_events.cuts_started",
+                                                 value: list.map(String.init).joined(separator: ","))])
+        } catch {
+            // The cut's effects are committed; after a restart it would be looked at again,
+            // and each premises' state says it was done (nothing is raised twice).
+            logger.error("power cut \(id) could not be marked as handled: \(error)")
+        }
     }
 
     /// Changes one premises' state under its lock and commits the change with `extra`.
@@ -334,8 +336,13 @@ final class FleetEvents: Sendable {
             if ok { affected += 1 } else { complete = false }
         }
         guard complete else { return }
-        try? await committer.commit([.audit(AuditEvent(at: cut.start, kind: "power-cut",
-                                                       detail: "power cut \(cut.id) (\(cut.scope) \(cut.value), \(cut.reason)): \(affected) premises off supply until \(cut.end.iso8601)"))])
+        do {
+            try await committer.commit([.audit(AuditEvent(at: cut.start, kind: "power-cut",
+                                                          detail: "power cut \(cut.id) (\(cut.scope.rawValue) \(cut.value), \(cut.reason)): \(affected) premises off supply until \(cut.end.iso8601)"))])
+        } catch {
+            logger.error("power cut \(cut.id) could not be audited (\(error)); it is looked at again on the next pass")
+            return
+        }
         await markDone(cut.id, ended: false)
     }
 
@@ -368,27 +375,52 @@ final class FleetEvents: Sendable {
             if !ok { complete = false }
         }
         guard complete else { return }
-        try? await committer.commit([.audit(AuditEvent(at: cut.end, kind: "power-cut", detail: "power cut \(cut.id) ended"))])
+        do {
+            try await committer.commit([.audit(AuditEvent(at: cut.end, kind: "power-cut", detail: "power cut \(cut.id) ended"))])
+        } catch {
+            logger.error("the end of power cut \(cut.id) could not be audited (\(error)); it is looked at again on the next pass")
+            return
+        }
         await markDone(cut.id, ended: true)
     }
 
-    func tamper(_ cut: PowerCutRecord) async {
-        let ok = await change(cut.value) { model, premisesState in
-            guard !premisesState.tampered.contains(cut.start), let esmeEUI = model.device(.esme)?.eui, let esme = self.inventory.device(esmeEUI) else { return nil }
-            premisesState.tampered.append(cut.start)
-            premisesState.log(LogEntry(at: cut.start, code: 0x8F3F, meaning: "Unauthorised Physical Access - Tamper Detect"), device: esmeEUI, security: true)
-            let alert = DeviceAlert(header: DeviceMessageHeader(originator: esmeEUI, target: self.dccEUI, counter: premisesState.nextDeviceCounter(esmeEUI, at: cut.start),
-                                                                serviceReference: nil, srv: nil, timestamp: cut.start),
-                                    code: 0x8F3F, description: "Unauthorised Physical Access - Tamper Detect", at: cut.start, payload: nil, recipients: [.supplier])
-            var mutations: [Mutation] = []
-            for recipient in AlertRouting.parties(alert.recipients, device: esme, inventory: self.inventory, at: cut.start) {
+    // MARK: - Tamper
+
+    /// Tamper events due by `now`, each acted on once: its premises' meter logs it and
+    /// alerts its supplier, and the event is marked handled in the same commit.
+    func tamperEvents(now: Timestamp) async {
+        let events: [TamperEvent]
+        do {
+            events = try await store.pendingTamperEvents(limit: Self.wakeBatch)
+        } catch is CancellationError {
+            return
+        } catch {
+            logger.error("tamper events could not be read: \(error)")
+            return
+        }
+        for event in events where event.at <= now { await tamper(event, now: now) }
+    }
+
+    func tamper(_ event: TamperEvent, now: Timestamp) async {
+        let ok = await change(event.premises) { model, premisesState in
+            let handled = Mutation.tamperHandled(id: event.id, at: now)
+            guard !premisesState.tampered.contains(event.at), let esmeEUI = model.device(.esme)?.eui, let esme = self.inventory.device(esmeEUI) else {
+                return [handled]
+            }
+            premisesState.tampered.append(event.at)
+            premisesState.log(LogEntry(at: event.at, code: 0x8F3F, meaning: "Unauthorised Physical Access - Tamper Detect"), device: esmeEUI, security: true)
+            let alert = DeviceAlert(header: DeviceMessageHeader(originator: esmeEUI, target: self.dccEUI, counter: premisesState.nextDeviceCounter(esmeEUI, at: event.at),
+                                                                serviceReference: nil, srv: nil, timestamp: event.at),
+                                    code: 0x8F3F, description: "Unauthorised Physical Access - Tamper Detect", at: event.at, payload: nil, recipients: [.supplier])
+            var mutations: [Mutation] = [handled]
+            for recipient in AlertRouting.parties(alert.recipients, device: esme, inventory: self.inventory, at: event.at) {
                 mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: clock.now())))
-                mutations.append(.audit(AuditEvent(at: cut.start, kind: "alert", actor: recipient, device: esmeEUI, code: alert.hexCode,
+                mutations.append(.audit(AuditEvent(at: event.at, kind: "alert", actor: recipient, device: esmeEUI, code: alert.hexCode,
                                                    detail: "device alert 8F3F tamper detected queued for \(recipient)")))
             }
             return mutations
         }
-        if ok { await markDone(cut.id, ended: false) }
+        if !ok { logger.error("tamper event \(event.id) at premises \(event.premises) could not be recorded; it is tried again") }
     }
 
     /// PowerOutageEvent's DCC alert code: DUIS lists N1 to N65 and N999 without saying
@@ -414,19 +446,28 @@ final class FleetEvents: Sendable {
         let tampers = poisson(settings.tampersPerPremisesYear * Double(fleet.count) * years, &random)
         guard faults + tampers > 0 else { return }
         var mutations: [Mutation] = []
-        var nextID = (try? await store.powerCuts().map(\.id).max()) ?? 0
+        var nextID: Int64
+        do {
+            nextID = try await store.powerCuts().map(\.id).max() ?? 0
+        } catch {
+            logger.error("power cuts could not be read for new faults: \(error)")
+            return
+        }
         for _ in 0..<faults {
             nextID += 1
             let minutes = max(1, min(24 * 60, Int(60 * exp(random.normal(0, 0.9)))))
-            mutations.append(.putPowerCut(PowerCutRecord(id: nextID, scope: "feeder", value: Int64(random.uniform(0, Double(feeders))), start: now,
+            mutations.append(.putPowerCut(PowerCutRecord(id: nextID, scope: .feeder, value: Int64(random.uniform(0, Double(feeders))), start: now,
                                                          end: now.adding(milliseconds: Int64(minutes) * 60_000), reason: "LV fault")))
         }
         for _ in 0..<tampers {
-            nextID += 1
             let index = Int64(random.uniform(0, Double(fleet.count)))
-            mutations.append(.putPowerCut(PowerCutRecord(id: nextID, scope: "tamper", value: Fleet.premisesIDBase + index, start: now, end: now, reason: "tamper")))
+            mutations.append(.addTamperEvent(premises: Fleet.premisesIDBase + index, at: now, reason: "tamper"))
         }
-        try? await committer.commit(mutations)
+        do {
+            try await committer.commit(mutations)
+        } catch {
+            logger.error("random faults could not be recorded: \(error)")
+        }
     }
 
     func poisson(_ mean: Double, _ random: inout SplitMix64) -> Int {

@@ -58,6 +58,10 @@ public enum Mutation: Sendable {
     case setDeviceWake(premises: Int64, wakeAt: Timestamp?)
     case putWANOutage(WANOutageRecord)
     case putPowerCut(PowerCutRecord)
+    /// A tamper to be detected at a premises (its ID is the store's).
+    case addTamperEvent(premises: Int64, at: Timestamp, reason: String)
+    /// A tamper event acted on (its alerts are committed with this).
+    case tamperHandled(id: Int64, at: Timestamp)
     /// Tells running servers that users, certificates or thresholds changed.
     case bumpRegistryVersion
     /// Consent ledger, occupancies, data privacy plans, the data access log and portal sign-in.
@@ -146,6 +150,8 @@ public protocol HubStore: Sendable {
     func premisesToWake(by time: Timestamp, limit: Int) async throws -> [Int64]
     func wanOutages() async throws -> [WANOutageRecord]
     func powerCuts() async throws -> [PowerCutRecord]
+    /// Tamper events not yet acted on, oldest first, at most `limit`.
+    func pendingTamperEvents(limit: Int) async throws -> [TamperEvent]
     /// Changes whenever users, certificates or thresholds change (any process).
     func registryVersion() async throws -> Int64
 

@@ -447,15 +447,41 @@ public struct WANOutageRecord: Sendable, Hashable {
 
 /// A power cut: premises without mains electricity from `start` to `end`. `scope` names
 /// what lost power (`premises`, `feeder`, `secondary` or `primary`) and `value` which one.
+/// What a power cut takes off supply: one premises, or every premises on an LV feeder, a
+/// secondary substation or a primary substation of the fleet (the value is its index).
+public enum PowerCutScope: String, Sendable, Hashable, CaseIterable {
+    case premises, feeder, secondary, primary
+}
+
+/// A tamper a premises' electricity meter detects at a time (injected by
+/// `gbsm fleet tamper`, or a random fault): the meter logs it, raises 8F3F to the
+/// supplier, and locks its supply if its tamper state says so. Handled once: `handledAt`
+/// is set in the same commit as the alerts.
+public struct TamperEvent: Sendable, Hashable {
+    public var id: Int64
+    public var premises: Int64
+    public var at: Timestamp
+    public var reason: String
+    public var handledAt: Timestamp?
+
+    public init(id: Int64, premises: Int64, at: Timestamp, reason: String, handledAt: Timestamp? = nil) {
+        self.id = id
+        self.premises = premises
+        self.at = at
+        self.reason = reason
+        self.handledAt = handledAt
+    }
+}
+
 public struct PowerCutRecord: Sendable, Hashable {
     public var id: Int64
-    public var scope: String
+    public var scope: PowerCutScope
     public var value: Int64
     public var start: Timestamp
     public var end: Timestamp
     public var reason: String
 
-    public init(id: Int64, scope: String, value: Int64, start: Timestamp, end: Timestamp, reason: String) {
+    public init(id: Int64, scope: PowerCutScope, value: Int64, start: Timestamp, end: Timestamp, reason: String) {
         self.id = id
         self.scope = scope
         self.value = value

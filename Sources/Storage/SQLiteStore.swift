@@ -139,6 +139,17 @@ public final class SQLiteStore: HubStore {
             CREATE INDEX device_states_wake ON device_states (wake_at) WHERE wake_at IS NOT NULL;
             """)
         }
+        migrator.registerMigration("v10-tamper-events") { db in
+            // Tamper detections get their own table (they were power cuts of scope
+            // "tamper"). Those already stored had their alerts raised by the running hub,
+            // so they move over as handled.
+            try db.execute(sql: """
+            CREATE TABLE tamper_events (id INTEGER PRIMARY KEY, premises INTEGER NOT NULL, at_ms INTEGER NOT NULL, reason TEXT NOT NULL, handled_ms INTEGER);
+            CREATE INDEX tamper_events_pending ON tamper_events (at_ms) WHERE handled_ms IS NULL;
+            INSERT INTO tamper_events (premises, at_ms, reason, handled_ms) SELECT value, start_ms, reason, start_ms FROM power_cuts WHERE scope = 'tamper';
+            DELETE FROM power_cuts WHERE scope = 'tamper';
+            """)
+        }
         return migrator
     }
 
@@ -322,12 +333,17 @@ public final class SQLiteStore: HubStore {
                         .execute(arguments: [premises, Data(state), wakeAt?.milliseconds])
                 case .setDeviceWake(let premises, let wakeAt):
                     try db.cachedStatement(sql: "UPDATE device_states SET wake_at = ? WHERE premises = ?").execute(arguments: [wakeAt?.milliseconds, premises])
+                case .addTamperEvent(let premises, let at, let reason):
+                    try db.cachedStatement(sql: "INSERT INTO tamper_events (premises, at_ms, reason) VALUES (?, ?, ?)")
+                        .execute(arguments: [premises, at.milliseconds, String(reason.prefix(200))])
+                case .tamperHandled(let id, let at):
+                    try db.cachedStatement(sql: "UPDATE tamper_events SET handled_ms = ? WHERE id = ?").execute(arguments: [at.milliseconds, id])
                 case .putWANOutage(let outage):
                     try db.cachedStatement(sql: "INSERT OR REPLACE INTO wan_outages (id, region, start_ms, end_ms, reason) VALUES (?, ?, ?, ?, ?)")
                         .execute(arguments: [outage.id, outage.region?.rawValue, outage.start.milliseconds, outage.end.milliseconds, outage.reason])
                 case .putPowerCut(let cut):
                     try db.cachedStatement(sql: "INSERT OR REPLACE INTO power_cuts (id, scope, value, start_ms, end_ms, reason) VALUES (?, ?, ?, ?, ?, ?)")
-                        .execute(arguments: [cut.id, cut.scope, cut.value, cut.start.milliseconds, cut.end.milliseconds, cut.reason])
+                        .execute(arguments: [cut.id, cut.scope.rawValue, cut.value, cut.start.milliseconds, cut.end.milliseconds, cut.reason])
                 case .privacy(let change):
                     try Self.apply(change, db)
                 case .bumpRegistryVersion:
@@ -680,9 +696,19 @@ public final class SQLiteStore: HubStore {
 
     public func powerCuts() async throws -> [PowerCutRecord] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM power_cuts ORDER BY id").map { row in
-                PowerCutRecord(id: row["id"], scope: row["scope"], value: row["value"], start: Timestamp(milliseconds: row["start_ms"]),
-                               end: Timestamp(milliseconds: row["end_ms"]), reason: row["reason"])
+            // A row of a scope this gbsm does not know is not a cut it can act on.
+            try Row.fetchAll(db, sql: "SELECT * FROM power_cuts ORDER BY id").compactMap { row in
+                guard let scope = PowerCutScope(rawValue: row["scope"]) else { return nil }
+                return PowerCutRecord(id: row["id"], scope: scope, value: row["value"], start: Timestamp(milliseconds: row["start_ms"]),
+                                      end: Timestamp(milliseconds: row["end_ms"]), reason: row["reason"])
+            }
+        }
+    }
+
+    public func pendingTamperEvents(limit: Int) async throws -> [TamperEvent] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM tamper_events WHERE handled_ms IS NULL ORDER BY at_ms LIMIT ?", arguments: [limit]).map { row in
+                TamperEvent(id: row["id"], premises: row["premises"], at: Timestamp(milliseconds: row["at_ms"]), reason: row["reason"])
             }
         }
     }

@@ -370,7 +370,7 @@ struct FleetCommand: AsyncParsableCommand {
         var start: String?
 
         func run() async throws {
-            let choices = [("premises", premises), ("feeder", feeder), ("secondary", secondary), ("primary", primary)].filter { $0.1 != nil }
+            let choices = [(PowerCutScope.premises, premises), (.feeder, feeder), (.secondary, secondary), (.primary, primary)].filter { $0.1 != nil }
             guard choices.count == 1, let (scope, value) = choices.first, let value else {
                 throw ValidationError("give exactly one of --premises, --feeder, --secondary or --primary")
             }
@@ -379,8 +379,8 @@ struct FleetCommand: AsyncParsableCommand {
             let begin = try start.map(parseTime) ?? Timestamp.now()
             let id = (try await store.powerCuts().map(\.id).max() ?? 0) + 1
             let cut = PowerCutRecord(id: id, scope: scope, value: value, start: begin, end: begin.adding(milliseconds: Int64(minutes * 60_000)), reason: "injected")
-            try await store.apply([.putPowerCut(cut), .audit(AuditEvent(kind: "admin", detail: "power cut \(id) injected: \(scope) \(value) from \(cut.start.iso8601) to \(cut.end.iso8601)"))])
-            print("power cut \(id): \(scope) \(value) off from \(cut.start.iso8601) to \(cut.end.iso8601)")
+            try await store.apply([.putPowerCut(cut), .audit(AuditEvent(kind: "admin", detail: "power cut \(id) injected: \(scope.rawValue) \(value) from \(cut.start.iso8601) to \(cut.end.iso8601)"))])
+            print("power cut \(id): \(scope.rawValue) \(value) off from \(cut.start.iso8601) to \(cut.end.iso8601)")
         }
     }
 
@@ -394,9 +394,8 @@ struct FleetCommand: AsyncParsableCommand {
 
         func run() async throws {
             let store = try data.store()
-            let id = (try await store.powerCuts().map(\.id).max() ?? 0) + 1
             let now = Timestamp.now()
-            try await store.apply([.putPowerCut(PowerCutRecord(id: id, scope: "tamper", value: premises, start: now, end: now, reason: "injected")),
+            try await store.apply([.addTamperEvent(premises: premises, at: now, reason: "injected"),
                                    .audit(AuditEvent(kind: "admin", detail: "tamper injected at premises \(premises)"))])
             print("tamper detection injected at premises \(premises)")
         }

@@ -186,8 +186,8 @@ import WAN
         let id = Fleet.premisesIDBase + Int64(premises.index)
         let start = Timestamp.now()
         try await hub.hub.store.apply([
-            .putPowerCut(PowerCutRecord(id: 1, scope: "premises", value: id, start: start, end: start.adding(milliseconds: 1200), reason: "test")),
-            .putPowerCut(PowerCutRecord(id: 2, scope: "tamper", value: id, start: start, end: start, reason: "test")),
+            .putPowerCut(PowerCutRecord(id: 1, scope: .premises, value: id, start: start, end: start.adding(milliseconds: 1200), reason: "test")),
+            .addTamperEvent(premises: id, at: start, reason: "test"),
         ])
         let deadline = ContinuousClock.now + .seconds(20)
         var messages: [(EUI64?, DUISMessage)] = []

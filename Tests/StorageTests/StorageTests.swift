@@ -49,6 +49,28 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
         #expect(try await store.audit(AuditQuery()).isEmpty)
     }
 
+    /// Tamper events and the devices' wake times: each its own record, found by what is
+    /// pending, never by a sentinel.
+    @Test func tamperEventsAndWakeTimes() async throws {
+        let (store, directory) = try makeStore()
+        _ = directory
+        let now = Timestamp(year: 2026, month: 11, day: 26)
+        try await store.apply([.addTamperEvent(premises: 7, at: now, reason: "test"), .addTamperEvent(premises: 8, at: now.adding(milliseconds: 1), reason: "test"),
+                               .putPowerCut(PowerCutRecord(id: 1, scope: .feeder, value: 3, start: now, end: now.adding(milliseconds: 60_000), reason: "LV fault"))])
+        let pending = try await store.pendingTamperEvents(limit: 10)
+        #expect(pending.map(\.premises) == [7, 8])
+        try await store.apply([.tamperHandled(id: try #require(pending.first?.id), at: now)])
+        #expect(try await store.pendingTamperEvents(limit: 10).map(\.premises) == [8])
+        #expect(try await store.powerCuts().map(\.scope) == [.feeder])
+
+        try await store.apply([.putDeviceState(premises: 7, state: Array("{}".utf8), wakeAt: now.adding(days: 1)),
+                               .putDeviceState(premises: 8, state: Array("{}".utf8), wakeAt: nil)])
+        #expect(try await store.premisesToWake(by: now, limit: 10).isEmpty)
+        #expect(try await store.premisesToWake(by: now.adding(days: 1), limit: 10) == [7])
+        try await store.apply([.setDeviceWake(premises: 7, wakeAt: nil)])
+        #expect(try await store.premisesToWake(by: now.adding(days: 2), limit: 10).isEmpty)
+    }
+
     @Test func countersOnlyRise() async throws {
         let (store, directory) = try makeStore()
         _ = directory
