@@ -2,7 +2,6 @@ import Devices
 import DUIS
 import Foundation
 import GBCS
-import HeapModule
 import Logging
 import Privacy
 import Storage
@@ -51,90 +50,73 @@ struct DeviceJob: Sendable {
 /// queues the signed asynchronous Service Response for the user. A request's outcome,
 /// the device's new state and the response are committed in one transaction; a request
 /// not yet finished when the hub stops is picked up again when it starts.
+///
+/// The dispatcher is the orchestration: the run loop over its `DeviceQueue`, the WAN
+/// attempts, the run of the emulated device under the premises' lock, and the commit.
+/// What each step decides is a stage of its own, tested alone: `DeviceRequestPreparation`
+/// (the stored request read again, the device checked, the request authorised again),
+/// `DevicePrivacyFilter` (the privacy rules again, and their filters on the answer) and
+/// `DeviceResponses` (the signed responses and alerts an outcome leaves). None of them
+/// reads a clock: every time comes from the dispatcher's `clock`.
 final class DeviceDispatcher: Sendable {
-    struct Entry: Comparable {
-        var due: Int64
-        var sequence: UInt64
-        var requestID: String
-        static func < (lhs: Entry, rhs: Entry) -> Bool { (lhs.due, lhs.sequence) < (rhs.due, rhs.sequence) }
-    }
+    typealias Work = DeviceRequestPreparation.Work
 
-    private struct Queue {
-        var heap = Heap<Entry>()
-        var queued = Set<String>()
-        var sequence: UInt64 = 0
-        var inFlight = 0
-    }
-
-    let dccEUI: EUI64
+    /// The requests waiting to run, by due time, at most `--device-concurrency` at once.
+    let queue: DeviceQueue
+    let preparation: DeviceRequestPreparation
+    let privacyFilter: DevicePrivacyFilter
+    let responses: DeviceResponses
     let store: SQLiteStore
     let committer: GroupCommitter
-    let inventory: Inventory
-    let registry: UserRegistry
     let directory: PremisesDirectory
     let locks: PremisesLocks
     let wan: WANState
     let emulator: DeviceEmulator
-    /// The device's answers and alerts as each user receives them (GBCS or MMC).
-    let answers: DeviceAnswers
-    let signer: ResponseSigner
-    let limits: XMLParseLimits
-    let schedules: ScheduleBook
-    let outboxWakeup: Wakeup
-    let wakeup = Wakeup()
-    let concurrency: Int
-    let privacy: PrivacyGuard
-    let accessControl: AccessControl
-    let plans: PlanPipeline
     let jobs: JobGuard
     /// The GBCS commands sent over the SM WAN.
     let commands: WANCommands
     let logger: Logger
     /// The time (`HubClock`): due times, WAN attempts, authorisation and the answers' times.
     let clock: any HubClock
-    private let queue = Mutex(Queue())
+    /// Wakes the run loop: a request was queued or finished.
+    let wakeup = Wakeup()
     let metrics = DeviceMetrics()
 
-    init(dccEUI: EUI64, store: SQLiteStore, committer: GroupCommitter, inventory: Inventory, registry: UserRegistry, directory: PremisesDirectory,
-         locks: PremisesLocks, wan: WANState, emulator: DeviceEmulator, answers: DeviceAnswers, signer: ResponseSigner, limits: XMLParseLimits,
-         schedules: ScheduleBook, outboxWakeup: Wakeup, concurrency: Int, privacy: PrivacyGuard, accessControl: AccessControl, plans: PlanPipeline,
+    init(queue: DeviceQueue, preparation: DeviceRequestPreparation, privacyFilter: DevicePrivacyFilter, responses: DeviceResponses,
+         store: SQLiteStore, committer: GroupCommitter, directory: PremisesDirectory, locks: PremisesLocks, wan: WANState, emulator: DeviceEmulator,
          jobs: JobGuard, commands: WANCommands, clock: any HubClock, logger: Logger) {
-        self.clock = clock
-        self.commands = commands
-        self.dccEUI = dccEUI
+        self.queue = queue
+        self.preparation = preparation
+        self.privacyFilter = privacyFilter
+        self.responses = responses
         self.store = store
         self.committer = committer
-        self.inventory = inventory
-        self.registry = registry
         self.directory = directory
         self.locks = locks
         self.wan = wan
         self.emulator = emulator
-        self.answers = answers
-        self.signer = signer
-        self.limits = limits
-        self.schedules = schedules
-        self.outboxWakeup = outboxWakeup
-        self.concurrency = concurrency
-        self.privacy = privacy
-        self.accessControl = accessControl
-        self.plans = plans
         self.jobs = jobs
+        self.commands = commands
+        self.clock = clock
         self.logger = logger
     }
 
     /// Queues a stored request to run at `due`.
     func enqueue(_ requestID: String, due: Timestamp) {
-        let added = queue.withLock { queue -> Bool in
-            guard queue.queued.insert(requestID).inserted else { return false }
-            queue.sequence += 1
-            queue.heap.insert(Entry(due: due.milliseconds, sequence: queue.sequence, requestID: requestID))
-            return true
-        }
-        if added { wakeup.signal() }
+        if queue.enqueue(requestID, due: due) { wakeup.signal() }
     }
 
-    var pending: Int { queue.withLock { $0.queued.count } }
+    var pending: Int { queue.pending }
+
+    /// A device alert as DUIS carries it to one user (`DeviceResponses`).
+    func deviceAlert(_ alert: DeviceAlert, to recipient: EUI64, at time: Timestamp) -> OutboxItem {
+        responses.deviceAlert(alert, to: recipient, at: time)
+    }
+
+    /// What a device's held commands that ran leave to commit (`DeviceResponses`).
+    func heldCommandMutations(_ outcomes: [DeviceEmulator.HeldOutcome], at time: Timestamp) -> [Mutation] {
+        responses.heldCommandMutations(outcomes, at: time)
+    }
 
     /// Loads the requests a previous run left at the device boundary.
     func recover() async throws {
@@ -149,64 +131,33 @@ final class DeviceDispatcher: Sendable {
         if recovered > 0 { logger.info("\(recovered) device request(s) resumed at the device boundary") }
     }
 
-    /// Runs due requests until cancelled, at most `concurrency` at once.
+    /// Runs due requests until cancelled, at most the queue's limit at once.
     func run() async {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
-                let now = clock.now().milliseconds
+                let now = clock.now()
                 var started = 0
-                while let entry = nextDue(now: now) {
+                while let entry = queue.next(at: now) {
                     started += 1
                     group.addTask {
                         let retry = await self.process(entry.requestID)
                         self.finished(entry.requestID, retryAfter: retry)
                     }
                 }
-                let nextDue = queue.withLock { queue -> Int64? in
-                    queue.inFlight >= concurrency ? nil : queue.heap.min?.due
-                }
-                let wait: Duration = nextDue.map { .milliseconds(max(1, min(1000, $0 - clock.now().milliseconds))) } ?? .seconds(1)
+                let nextDue = queue.nextDue
+                let wait: Duration = nextDue.map { .milliseconds(max(1, min(1000, $0.milliseconds - clock.now().milliseconds))) } ?? .seconds(1)
                 if started == 0 || nextDue == nil { await wakeup.wait(upTo: wait) }
             }
             group.cancelAll()
         }
     }
 
-    private func nextDue(now: Int64) -> Entry? {
-        queue.withLock { queue -> Entry? in
-            guard queue.inFlight < concurrency, let first = queue.heap.min, first.due <= now else { return nil }
-            queue.inFlight += 1
-            return queue.heap.removeMin()
-        }
-    }
-
     private func finished(_ requestID: String, retryAfter delay: Duration?) {
-        queue.withLock { queue in
-            queue.inFlight -= 1
-            if let delay {
-                queue.sequence += 1
-                queue.heap.insert(Entry(due: clock.now().milliseconds + delay.milliseconds, sequence: queue.sequence, requestID: requestID))
-            } else {
-                queue.queued.remove(requestID)
-            }
-        }
+        queue.finished(requestID, retryAfter: delay, at: clock.now())
         wakeup.signal()
     }
 
     // MARK: - One request
-
-    /// What the hub knows about a request it is about to run.
-    struct Work {
-        var stored: StoredRequest
-        var header: RequestHeader
-        var body: ElementTree
-        var device: DeviceRecord
-        var premises: PremisesRecord
-        var model: PremisesModel
-        var scheduleID: Int64?
-        /// The request's `ExecutionDateTime` as written, for a critical command the device may hold.
-        var executionDateTime: String? = nil
-    }
 
     enum Failure: Error {
         case refused(Refusal)
@@ -214,39 +165,6 @@ final class DeviceDispatcher: Sendable {
         /// The premises' occupancy changed after the privacy check.
         case stale
     }
-
-    /// Why a 3.2's restriction date cannot start a new occupancy, or nil.
-    ///
-    /// A new household's time begins at the restriction date, so everything recorded from
-    /// then on is theirs to see: the date must not reach back into the household before.
-    /// It must lie after the installation and at least a day after the current occupancy
-    /// began (the other fuel's 3.2 for the same move, within a day of it, is the same
-    /// move), at most `lateMoveIn` in the past (a move-in reported late) and at most a day
-    /// ahead.
-    func tenancyProblem(_ body: ElementTree, premises: Int64, model: PremisesModel, at time: Timestamp) async throws -> String? {
-        guard let text = body.value("RestrictionDateTime") else { return nil }
-        guard let restriction = Timestamp(xsDateTime: text) else { return "RestrictionDateTime \(untrusted(text, limit: 40)) is not a date-time" }
-        let current = try await privacy.occupancy(premises: premises)
-        let sameMove = current.sequence > 0 && current.cause.hasPrefix("3.2")
-            && current.start.milliseconds(to: restriction).magnitude < UInt64(CalendarDay.millisecondsPerDay)
-        if !sameMove, restriction < current.start.adding(days: 1) {
-            return "RestrictionDateTime \(restriction.iso8601) is not a day after the current occupancy began (\(current.start.iso8601)): a change of tenancy cannot reach back into an earlier household's time"
-        }
-        let installed = Timestamp(dayNumber: model.installDay)
-        if restriction < installed {
-            return "RestrictionDateTime \(restriction.iso8601) is before the meters were installed (\(installed.isoDate))"
-        }
-        if restriction < time.adding(days: -Self.lateMoveIn) {
-            return "RestrictionDateTime \(restriction.iso8601) is more than \(Self.lateMoveIn) days in the past: a change of tenancy reported that late would hand the previous household's data to the new one"
-        }
-        if restriction > time.adding(days: 1) {
-            return "RestrictionDateTime \(restriction.iso8601) is more than a day ahead"
-        }
-        return nil
-    }
-
-    /// How late a move-in may be reported with 3.2, days.
-    static let lateMoveIn: Int64 = 7
 
     /// Runs one request; returns when to try it again if it could not finish.
     func process(_ requestID: String) async -> Duration? {
@@ -290,47 +208,17 @@ final class DeviceDispatcher: Sendable {
         }
     }
 
-    /// Authorises a request again when it runs: a held or future-dated request was
-    /// authorised for its execution time when it arrived, but the user may since have been
-    /// suspended, or its registration for the device ended.
-    func reauthorise(_ work: Work, at time: Timestamp) -> Refusal? {
-        if let scheduleID = work.scheduleID {
-            guard let schedule = schedules.schedule(scheduleID) else { return nil }
-            guard let owner = registry.user(schedule.owner) else {
-                return Refusal(.E1, rule: "user-registered", "\(schedule.owner), the owner of DCC schedule \(scheduleID), is no longer a registered DCC user")
-            }
-            guard owner.status == .active else {
-                return Refusal(.E3, rule: "user-status", "\(owner.eui), the owner of DCC schedule \(scheduleID), is \(owner.status.rawValue)")
-            }
-            let eligible = owner.roles.intersection(work.header.variant.eligibleRoles)
-            guard eligible.contains(where: { accessControl.authorisation(role: $0, user: owner.eui, device: work.device, at: time) != nil }) else {
-                return Refusal(.E4, rule: "device-authorisation", "\(owner.eui) is no longer authorised for \(work.device.type.rawValue) \(work.device.eui) at \(time.iso8601)")
-            }
-            return nil
-        }
-        guard let user = registry.user(work.stored.originator) else {
-            return Refusal(.E1, rule: "user-registered", "\(work.stored.originator) is no longer a registered DCC user")
-        }
-        guard let commandVariant = work.header.commandVariant else { return Refusal(.E12, rule: "command-variant-range", "invalid command variant") }
-        do {
-            _ = try accessControl.decide(header: work.header, user: user, service: commandVariant.service, at: time)
-            return nil
-        } catch {
-            return error
-        }
-    }
-
-    /// Runs a request that is due and marked as running.
+    /// Runs a request that is due: prepared and authorised again, then sent over the WAN.
     private func run(_ stored: StoredRequest, started: ContinuousClock.Instant) async -> Duration? {
         let requestID = stored.requestID
         let work: Work
-        switch prepare(stored) {
+        switch preparation.prepare(stored) {
         case .success(let prepared):
             work = prepared
         case .failure(let refusal):
             return await finish(stored, code: refusal.code, reason: refusal.reason, rule: refusal.rule)
         }
-        if let refusal = reauthorise(work, at: clock.now()) {
+        if let refusal = preparation.reauthorise(work, at: clock.now()) {
             return await finish(stored, code: refusal.code, reason: "when the request was due to run: \(refusal.reason)", rule: refusal.rule, work: work)
         }
         let endpoint = directory.endpoint(premises: work.premises.id, region: work.premises.region)
@@ -366,59 +254,11 @@ final class DeviceDispatcher: Sendable {
 
     static let maxAttempts = 4
 
-    private func prepare(_ stored: StoredRequest) -> Result<Work, Refusal> {
-        let request: ServiceRequestDocument
-        var body: ElementTree
-        var scheduleID: Int64?
-        var executionDateTime: String?
-        let header: RequestHeader
-        if stored.commandVariant == 0, let run = ScheduledRun(stored: stored) {
-            // A DCC schedule's run: the body comes from the schedule's definition.
-            guard let schedule = schedules.schedule(run.scheduleID), schedule.deletedAt == nil else {
-                return .failure(Refusal(.E19, rule: "schedule-exists", "DCC schedule \(run.scheduleID) was deleted before this run"))
-            }
-            guard let variant = ServiceCatalogue.variant(schedule.srv) else {
-                return .failure(Refusal(.E12, rule: "schedule", "schedule \(run.scheduleID) names an unknown SRV \(schedule.srv)"))
-            }
-            header = RequestHeader(schemaVersion: "5.4", requestID: RequestID(originator: dccEUI, target: schedule.device, counter: stored.counter),
-                                   firstInSequence: nil, precedingRequestID: nil, commandVariantText: "1",
-                                   serviceReference: variant.serviceReference, variant: variant)
-            guard let runBody = run.body(schedule: schedule, variant: variant) else {
-                return .failure(Refusal(.E12, rule: "schedule", "schedule \(run.scheduleID)'s read period does not fit the calendar on \(run.runAt.isoDate)"))
-            }
-            body = runBody
-            scheduleID = run.scheduleID
-        } else {
-            do {
-                let document = try XMLDocument.parse(stored.raw, limits: limits)
-                request = try ServiceRequestDocument(document)
-            } catch {
-                return .failure(Refusal(.E12, rule: "stored-request", "the stored request can no longer be read: \(error)"))
-            }
-            header = request.header
-            body = request.body()
-            if body.children.first?.name == "ExecutionDateTime" {
-                executionDateTime = body.children.removeFirst().text
-            }
-        }
-        guard let device = inventory.device(stored.target) else {
-            return .failure(Refusal(.E19, rule: "device-exists", "device \(stored.target) left the inventory before the request ran"))
-        }
-        guard !device.optedOut else {
-            return .failure(Refusal(.E5, rule: "device-status", "device \(device.eui) opted out of DCC services before the request ran"))
-        }
-        guard let premisesID = device.premises, let premises = inventory.premises(premisesID), let model = directory.model(premises: premisesID) else {
-            return .failure(Refusal(.E20, rule: "device-installation", "device \(device.eui) is not installed at a premises with a comms hub"))
-        }
-        return .success(Work(stored: stored, header: header, body: body, device: device, premises: premises, model: model, scheduleID: scheduleID,
-                             executionDateTime: executionDateTime))
-    }
-
     /// Runs the command on the device and records its answer.
     private func execute(_ work: Work, attempts: Int) async -> Duration? {
         let stored = work.stored
-        let originator = work.scheduleID.flatMap { schedules.schedule($0)?.owner } ?? stored.originator
-        let roles = registry.user(originator)?.roles ?? []
+        let originator = preparation.originator(of: work)
+        let roles = preparation.roles(of: originator)
         // A critical command goes as the GBCS its user signed and DCC MAC'd; the device
         // checks both before it acts.
         var gbcs: [UInt8]?
@@ -463,36 +303,20 @@ final class DeviceDispatcher: Sendable {
         let command = DeviceCommand(srv: work.header.variant.srv, serviceReference: work.header.serviceReference, target: work.device.eui,
                                     targetType: work.device.type, originator: originator, originatorRoles: roles,
                                     requestID: stored.requestID, body: work.body, gbcs: gbcs, executionTime: executionTime)
-        // The data access rules again, as they stand now: a consent may have been withdrawn,
-        // or the tenancy changed, since the gateway accepted the request.
-        var check: PrivacyGuard.Check?
-        if DataRequest.classify(srv: command.srv) != nil {
-            guard let user = registry.user(originator),
-                  let role = privacy.role(of: user, srv: command.srv, device: work.device, accessControl: accessControl, at: clock.now()) else {
-                return await finish(stored, code: .E4, reason: "\(originator) is no longer authorised for \(work.device.eui)", rule: "device-authorisation", work: work)
+        // The data access and HAN rules again, as they stand now: a consent may have been
+        // withdrawn, or the tenancy changed, since the gateway accepted the request.
+        let check: PrivacyGuard.Check?
+        do throws(DevicePrivacyFilter.Unavailable) {
+            switch try await privacyFilter.decide(srv: command.srv, body: work.body, device: work.device, originator: originator,
+                                                  requestID: stored.requestID, at: clock.now()) {
+            case .run(let decided):
+                check = decided
+            case .refuse(let refusal, let extra):
+                return await finish(stored, code: refusal.code, reason: refusal.reason, rule: refusal.rule, work: work, extra: extra)
             }
-            do {
-                check = try await privacy.check(role: role, party: originator, device: work.device, srv: command.srv)
-            } catch {
-                logger.error("device boundary: privacy check for \(stored.requestID) failed (\(error)); it will run again")
-                return .seconds(5)
-            }
-            if let check, case .refuse(let rule, let reason) = check.effective {
-                return await finish(stored, code: .E4, reason: "when the request was due to run: \(reason)", rule: rule, work: work,
-                                    extra: [.privacy(.recordAccess(check.refusalAccess(party: originator, requestID: stored.requestID, at: clock.now())))])
-            }
-        }
-        // Other users and the HAN, as things stand now (a consent may have been withdrawn).
-        if PrivacyRules.hanChangeSRVs.contains(command.srv), let user = registry.user(originator),
-           let role = privacy.role(of: user, srv: command.srv, device: work.device, accessControl: accessControl, at: clock.now()) {
-            do {
-                if case .refuse(let rule, let reason) = try await privacy.hanCheck(role: role, party: originator, device: work.device, srv: command.srv, body: work.body) {
-                    return await finish(stored, code: .E4, reason: "when the request was due to run: \(reason)", rule: rule, work: work)
-                }
-            } catch {
-                logger.error("device boundary: HAN check for \(stored.requestID) failed (\(error)); it will run again")
-                return .seconds(5)
-            }
+        } catch {
+            logger.error("device boundary: \(error.check) for \(stored.requestID) failed (\(error.error)); it will run again")
+            return .seconds(5)
         }
         var aggregated = false
         do {
@@ -501,7 +325,7 @@ final class DeviceDispatcher: Sendable {
                 do {
                     state = try await directory.state(premises: work.premises.id)
                     // A change of tenancy committed since the check: decide again.
-                    if let check, try await privacy.occupancy(premises: work.premises.id).sequence != check.occupancy.sequence { throw Failure.stale }
+                    if let check, try await privacyFilter.isStale(check, premises: work.premises.id) { throw Failure.stale }
                 } catch let failure as Failure {
                     throw failure
                 } catch {
@@ -510,7 +334,7 @@ final class DeviceDispatcher: Sendable {
                 if command.srv == "3.2" {
                     let problem: String?
                     do {
-                        problem = try await tenancyProblem(work.body, premises: work.premises.id, model: work.model, at: clock.now())
+                        problem = try await preparation.tenancyProblem(work.body, premises: work.premises.id, model: work.model, at: clock.now())
                     } catch {
                         throw .storage(error)
                     }
@@ -530,7 +354,7 @@ final class DeviceDispatcher: Sendable {
                 var planReceipt: String?
                 if let check, outcome.success {
                     do {
-                        let (note, more, receipt) = try await applyPrivacy(check, outcome: &outcome, originator: originator, work: work, at: time)
+                        let (note, more, receipt) = try await privacyFilter.apply(check, outcome: &outcome, originator: originator, work: work, at: time)
                         privacyNote = note
                         planReceipt = receipt
                         mutations += more
@@ -541,7 +365,8 @@ final class DeviceDispatcher: Sendable {
                 }
                 if command.srv == "3.2", outcome.success, let restriction = state.tenancyRestriction, restriction != previousRestriction {
                     do {
-                        mutations += try await changeOfTenancy(premises: work.premises.id, at: restriction, by: originator, requestID: stored.requestID, time: time)
+                        mutations += try await privacyFilter.changeOfTenancy(premises: work.premises.id, at: restriction, by: originator,
+                                                                             requestID: stored.requestID, time: time)
                     } catch {
                         throw .storage(error)
                     }
@@ -554,7 +379,7 @@ final class DeviceDispatcher: Sendable {
                 if outcome.success, let hanDevice = PrivacyGuard.hanDevice(srv: command.srv, target: work.device, body: work.body) {
                     if command.srv == "8.7.2", !wasJoined, let otherDevice, DeviceEmulator.isJoined(work.device.eui, to: otherDevice, model: work.model, state: state) {
                         do {
-                            let occupancy = try await privacy.occupancy(premises: work.premises.id)
+                            let occupancy = try await privacyFilter.occupancy(premises: work.premises.id)
                             mutations.append(.recordHANJoin(premises: work.premises.id, device: hanDevice, party: originator, occupancy: occupancy.sequence, at: time))
                         } catch {
                             throw .storage(error)
@@ -564,20 +389,14 @@ final class DeviceDispatcher: Sendable {
                     }
                 }
                 // Held commands that fell due before this one ran first.
-                mutations += heldCommandMutations(outcome.held, at: time)
+                mutations += responses.heldCommandMutations(outcome.held, at: time)
                 mutations.append(.setRequestStatus(requestID: stored.requestID, status: .completed, code: ResponseCode.I0.rawValue))
                 let detail = "\(work.device.type.rawValue) \(work.device.eui) answered after \(attempts) attempt(s): \(outcome.note)" + (outcome.success ? "" : " (the device refused)")
                     + privacyNote
                 mutations.append(.audit(AuditEvent(at: time, kind: "device", actor: originator, device: work.device.eui, srv: command.srv,
                                                    requestID: stored.requestID, code: "I0", detail: detail)))
-                mutations.append(.enqueueOutbox(response(work, outcome: outcome, originator: originator, command: gbcs, planReceipt: planReceipt, at: time)))
-                for alert in outcome.alerts {
-                    for recipient in recipients(alert, work: work, originator: originator) {
-                        mutations.append(.enqueueOutbox(deviceAlert(alert, to: recipient, at: time)))
-                        mutations.append(.audit(AuditEvent(at: time, kind: "alert", actor: recipient, device: alert.header.originator,
-                                                           code: alert.hexCode, detail: "device alert \(alert.hexCode) \(alert.description) queued for \(recipient)")))
-                    }
-                }
+                mutations.append(.enqueueOutbox(responses.response(work, outcome: outcome, originator: originator, command: gbcs, planReceipt: planReceipt, at: time)))
+                mutations += responses.alertMutations(outcome.alerts, device: work.device, originator: originator, at: time)
                 if outcome.optedOut {
                     var opted = work.device
                     opted.optedOut = true
@@ -585,28 +404,19 @@ final class DeviceDispatcher: Sendable {
                 }
                 // A firmware activation the device reports done: DCC's inventory records the
                 // version it now runs (DUIS 8.2 and the SMI show it).
-                var activated = false
-                if command.srv == "11.3", outcome.success,
-                   let version = outcome.response.body.children.first(where: { $0.name == "FirmwareVersion" })?.text, !version.isEmpty,
-                   version != work.device.firmwareVersion {
-                    // A device that left the inventory meanwhile is not written back.
-                    if var updated = inventory.device(work.device.eui) {
-                        updated.firmwareVersion = String(version.prefix(64))
-                        mutations.append(.setFirmwareVersion(updated))
-                        activated = true
-                    }
-                }
+                let activation = responses.firmwareActivation(srv: command.srv, outcome: outcome, device: work.device)
+                if let activation { mutations.append(activation) }
                 do {
                     try await committer.commit(mutations)
                 } catch {
                     throw .storage(error)
                 }
-                if outcome.optedOut || activated || !outcome.held.isEmpty { inventory.apply(mutations) }
-                for case .privacy(.startOccupancy(let occupancy)) in mutations { privacy.remember(occupancy) }
+                responses.committed(mutations, devicesChanged: outcome.optedOut || activation != nil || !outcome.held.isEmpty)
+                privacyFilter.committed(mutations)
                 directory.remember(work.premises.id, state)
             }
-            outboxWakeup.signal()
-            if aggregated { plans.wakeup.signal() }
+            responses.wakeDelivery()
+            if aggregated { privacyFilter.planReadingsAdded() }
             return nil
         } catch .stale {
             return .milliseconds(1)
@@ -618,207 +428,13 @@ final class DeviceDispatcher: Sendable {
         }
     }
 
-    /// Applies a privacy decision to the device's answer: readings outside the data window
-    /// are dropped; under a data privacy plan the readings go to the plan's pipeline and the
-    /// user gets a receipt instead. Returns the audit note, the mutations to commit, and
-    /// the receipt (under a plan).
-    private func applyPrivacy(_ check: PrivacyGuard.Check, outcome: inout DeviceOutcome, originator: EUI64, work: Work,
-                              at time: Timestamp) async throws -> (String, [Mutation], String?) {
-        let requestID = work.scheduleID == nil ? work.stored.requestID : nil
-        switch check.effective {
-        case .refuse:
-            return ("", [], nil)
-        case .release(_, _, let from):
-            let dropped = ResponseFilter.dropEntries(&outcome.response.body, before: from, period: check.request.periodMilliseconds)
-            let window = dropped > 0 ? "; \(dropped) log entr\(dropped == 1 ? "y" : "ies") covering time before \(from.iso8601) withheld" : ""
-            let access = check.auditOnly ? check.refusalAccess(party: originator, requestID: requestID, at: time)
-                : check.access(party: originator, outcome: .released, detail: outcome.note + window, requestID: requestID, at: time)
-            return ("; \(check.summary)\(window)", [.privacy(.recordAccess(access))], nil)
-        case .aggregate(let planID, _, _, let from):
-            _ = ResponseFilter.dropEntries(&outcome.response.body, before: from, period: check.request.periodMilliseconds)
-            guard let plan = try await store.plans(user: originator).first(where: { $0.id == planID }) else {
-                outcome.response.body.children = []
-                return ("; data privacy plan \(planID) was retired: the readings were discarded", [],
-                        "gbsm: data privacy plan \(planID) was retired: the readings were discarded")
-            }
-            // Only import profiles and daily consumption are aggregated; a plan takes no
-            // period before its data window (the user's previous plan's retirement).
-            let values = check.request.feedsPlans
-                ? ResponseFilter.readings(outcome.response.body, periodMilliseconds: check.request.periodMilliseconds)
-                    .filter { $0.start >= (plan.dataFrom ?? Timestamp(milliseconds: Int64.min)) }
-                : []
-            let readings = try await plans.intake(plan: plan, premises: check.occupancy.premises, occupancy: check.occupancy.sequence, readings: values)
-            // The receipt echoes what was asked, never what was found: how many readings, or
-            // the first period after the move-in, would tell the operator when the household
-            // moved in or the meter was installed.
-            // MMC has no element for it, so the receipt is the Service Response's comment,
-            // and the response carries no device payload.
-            var receipt = "gbsm: data privacy plan \(plan.id) receipt"
-            if let period = work.body.child("ReadLogPeriod"),
-               let start = period.value("StartDateTime").flatMap({ Timestamp(xsDateTime: $0) }),
-               let end = period.value("EndDateTime").flatMap({ Timestamp(xsDateTime: $0) }) {
-                receipt += "; requested from \(start.iso8601) to \(end.iso8601)"
-            }
-            receipt += check.request.feedsPlans ? "; aggregated by \(plan.level.rawValue) under the plan; no reading is returned raw"
-                : "; withheld: the plan aggregates import profiles (4.8.1) and daily consumption (4.17) only"
-            outcome.response.body.children = []
-            let detail = "\(readings.count) reading(s) pseudonymised into data privacy plan \(plan.id) (\(plan.level.rawValue) aggregates)"
-            return ("; \(check.summary); \(detail)", [
-                .privacy(.addPlanReadings(plan: plan.id, readings: readings, at: time)),
-                .privacy(.recordAccess(check.access(party: originator, outcome: .aggregated, detail: detail, requestID: requestID, at: time))),
-            ], receipt)
-        }
-    }
-
-    /// A change of tenancy (3.2 on the meter): a new occupancy from the restriction date,
-    /// whose consents start empty.
-    private func changeOfTenancy(premises: Int64, at restriction: Timestamp, by originator: EUI64, requestID: String, time: Timestamp) async throws -> [Mutation] {
-        let current = try await store.currentOccupancy(premises: premises)
-        // The other fuel's meter already started it (its 3.2 may carry a slightly different time).
-        if current.sequence > 0, current.cause.hasPrefix("3.2"), current.start.milliseconds(to: restriction).magnitude < UInt64(CalendarDay.millisecondsPerDay) { return [] }
-        guard current.start != restriction else { return [] }
-        let next = Occupancy(premises: premises, sequence: current.sequence + 1, start: restriction, cause: "3.2 from \(originator) (\(requestID))")
-        return [
-            .privacy(.startOccupancy(next)),
-            .audit(AuditEvent(at: time, kind: "privacy", actor: originator, requestID: requestID, code: "occupancy \(next.sequence)",
-                              detail: "change of tenancy at premises \(premises): occupancy \(next.sequence) begins \(restriction.iso8601); the consents and portal sign-in of occupancy \(current.sequence) no longer apply, and no reading from before \(restriction.iso8601) is released to anyone")),
-        ]
-    }
-
-    /// The signed asynchronous Service Response carrying the device's answer.
-    /// Under a data privacy plan (`planReceipt`) it carries no device payload: the receipt
-    /// is its comment.
-    private func response(_ work: Work, outcome: DeviceOutcome, originator: EUI64, command: [UInt8]?, planReceipt: String? = nil, at time: Timestamp) -> OutboxItem {
-        let payload: String
-        var fallback: String?
-        if planReceipt != nil {
-            // Under a plan the user receives DCC's emptied answer (a schedule's) or none: not
-            // the device's message.
-            payload = work.scheduleID == nil ? "" : Data(answers.direct.encode(outcome.response)).base64EncodedString()
-        } else {
-            let answer = answers.payload(outcome.response, success: outcome.success, command: command, deviceType: work.device.type, user: originator,
-                                         counter: work.stored.counter, format: registry.user(originator)?.answerFormat ?? .gbcs)
-            payload = Data(answer.bytes).base64EncodedString()
-            if answer.form == .direct {
-                fallback = "gbsm: the device's answer could not be written in GBCS; GBCSPayload holds the emulator's MMC XML (README, Not yet)"
-            }
-        }
-        let header = work.header
-        let cin = outcome.customerIdentificationNumber
-        let scheduleID = work.scheduleID
-        let write: @Sendable (inout CanonicalXMLWriter) -> Void = { writer in
-            if let scheduleID {
-                writer.open("sr:DSPScheduledMessage")
-                writer.element("sr:GBCSPayload", payload)
-                writer.element("sr:DSPScheduleID", String(scheduleID))
-                writer.close()
-            } else if let cin {
-                writer.open("sr:CINMessage")
-                writer.element("sr:GBCSPayload", payload)
-                writer.element("sr:CustomerIdentificationNumber", cin)
-                writer.close()
-            } else {
-                writer.element("sr:GBCSPayload", payload)
-            }
-        }
-        // A scheduled message must carry a payload (the plan's emptied answer); any other
-        // answer under a plan carries none.
-        let body: DUISResponse.Body = .message(serviceReference: header.serviceReference, srv: header.variant.srv,
-                                               payload: planReceipt != nil && scheduleID == nil ? nil : write)
-        let requestID = scheduleID == nil ? work.stored.requestID : nil
-        let responseID = scheduleID == nil ? header.requestID.responseID : "\(work.device.eui):\(originator):\(outcome.response.header.counter)"
-        let document = DUISResponse(schemaVersion: header.schemaVersion, requestID: requestID, responseID: responseID, code: .I0, dateTime: time, body: body)
-        let comment = planReceipt ?? (outcome.success ? fallback : "gbsm: the device refused the command: \(outcome.note)" + (fallback.map { "; " + $0 } ?? ""))
-        return OutboxItem(recipient: originator, kind: scheduleID == nil ? "service-response" : "dcc-scheduled-response", messageID: responseID,
-                          requestID: work.stored.requestID, body: signer.sign(document, comment: comment), createdAt: time, nextAttemptAt: time)
-    }
-
-    /// What a device's held commands that ran leave to commit: an audit entry each, their
-    /// outcome alerts to the party that sent them (and any other party the alert names),
-    /// and the firmware version a CS06 outcome reports, in DCC's inventory as an immediate
-    /// activation's answer puts it.
-    func heldCommandMutations(_ outcomes: [DeviceEmulator.HeldOutcome], at time: Timestamp) -> [Mutation] {
-        var mutations: [Mutation] = []
-        for outcome in outcomes {
-            let held = outcome.command
-            mutations.append(.audit(AuditEvent(at: held.executeAt, kind: "device", actor: held.originator, device: held.device, srv: held.srv,
-                                               requestID: held.requestID, code: outcome.success ? "8F66" : "8F67",
-                                               detail: "future-dated \(held.srv) held by \(held.deviceType.rawValue) \(held.device) ran at \(held.executeAt.iso8601): \(outcome.note)"
-                                                   + (outcome.success ? "" : " (the device did not act)"))))
-            for alert in outcome.alerts {
-                var recipients = alert.recipients.contains(.originator) ? [alert.header.target] : []
-                if let device = inventory.device(alert.header.originator) {
-                    recipients += AlertRouting.parties(alert.recipients, device: device, inventory: inventory, at: alert.at)
-                }
-                var seen = Set<EUI64>()
-                for recipient in recipients where seen.insert(recipient).inserted {
-                    mutations.append(.enqueueOutbox(deviceAlert(alert, to: recipient, at: time)))
-                    mutations.append(.audit(AuditEvent(at: alert.at, kind: "alert", actor: recipient, device: alert.header.originator, code: alert.hexCode,
-                                                       detail: "device alert \(alert.hexCode) \(alert.description) queued for \(recipient)")))
-                }
-            }
-            if held.srv == "11.3", outcome.success, let version = Self.reportedFirmware(outcome.alerts),
-               var device = inventory.device(held.device), device.firmwareVersion != version {
-                device.firmwareVersion = version
-                mutations.append(.setFirmwareVersion(device))
-            }
-        }
-        return mutations
-    }
-
-    /// The firmware version a CS06 outcome alert reports.
-    static func reportedFirmware(_ alerts: [DeviceAlert]) -> String? {
-        for alert in alerts where alert.code == 0x8F66 {
-            if let version = alert.payload?.children.first?.children.first(where: { $0.name == "FirmwareVersion" })?.text, !version.isEmpty {
-                return String(version.prefix(64))
-            }
-        }
-        return nil
-    }
-
-    func recipients(_ alert: DeviceAlert, work: Work, originator: EUI64) -> [EUI64] {
-        var result: [EUI64] = []
-        if alert.recipients.contains(.originator) { result.append(originator) }
-        result += AlertRouting.parties(alert.recipients, device: work.device, inventory: inventory, at: alert.at)
-        var seen = Set<EUI64>()
-        return result.filter { seen.insert($0).inserted }
-    }
-
-    /// A device alert as DUIS carries it to one user.
-    func deviceAlert(_ alert: DeviceAlert, to recipient: EUI64, at time: Timestamp) -> OutboxItem {
-        let payload = Data(answers.payload(alert, recipient: recipient, deviceType: inventory.device(alert.header.originator)?.type,
-                                           format: registry.user(recipient)?.answerFormat ?? .gbcs)).base64EncodedString()
-        let messageID = "\(alert.header.originator):\(recipient):\(alert.header.counter)"
-        let document = DUISResponse(schemaVersion: "5.4", requestID: nil, responseID: messageID, code: .I0, dateTime: time,
-                                    body: .deviceAlert(code: alert.hexCode, payload: payload))
-        return OutboxItem(recipient: recipient, kind: "device-alert \(alert.hexCode)", messageID: messageID, requestID: nil,
-                          body: signer.sign(document), createdAt: time, nextAttemptAt: time)
-    }
-
     /// Ends a request the device did not answer (or that can no longer run) with an
-    /// asynchronous response carrying the code.
+    /// asynchronous response carrying the code (`DeviceResponses.failure`).
     private func finish(_ stored: StoredRequest, code: ResponseCode, reason: String, rule: String, work: Work? = nil, extra: [Mutation] = []) async -> Duration? {
-        let time = clock.now()
-        let srv = work?.header.variant.srv ?? stored.srv
-        let serviceReference = work?.header.serviceReference ?? ServiceCatalogue.variant(stored.srv)?.serviceReference ?? stored.srv
-        let isScheduled = stored.commandVariant == 0
-        let originator = isScheduled ? (ScheduledRun(stored: stored).flatMap { schedules.schedule($0.scheduleID)?.owner } ?? stored.originator) : stored.originator
-        let responseID = isScheduled ? "\(dccEUI):\(originator):\(stored.counter)" : "\(stored.target):\(stored.originator):\(stored.counter)"
-        let document = DUISResponse(schemaVersion: work?.header.schemaVersion ?? "5.4", requestID: isScheduled ? nil : stored.requestID,
-                                    responseID: responseID, code: code, dateTime: time,
-                                    body: .message(serviceReference: serviceReference, srv: srv, payload: nil))
-        let mutations: [Mutation] = extra + [
-            .setRequestStatus(requestID: stored.requestID, status: .failed, code: code.rawValue),
-            .audit(AuditEvent(at: time, kind: "decision", actor: originator, device: stored.target, srv: srv, requestID: stored.requestID,
-                              code: code.rawValue, detail: "[\(rule)] \(reason)")),
-            .audit(AuditEvent(at: time, kind: "response", actor: originator, device: stored.target, srv: srv, requestID: stored.requestID,
-                              code: code.rawValue, detail: "asynchronous response queued")),
-            .enqueueOutbox(OutboxItem(recipient: originator, kind: "service-response", messageID: responseID, requestID: stored.requestID,
-                                      body: signer.sign(document, comment: "gbsm: \(code.rawValue): \(reason)"), createdAt: time, nextAttemptAt: time)),
-        ]
+        let mutations = responses.failure(stored, code: code, reason: reason, rule: rule, work: work, extra: extra, at: clock.now())
         do {
             try await committer.commit(mutations)
-            outboxWakeup.signal()
+            responses.wakeDelivery()
             return nil
         } catch {
             logger.error("device boundary: the outcome of \(stored.requestID) could not be recorded (\(error)); it will run again")

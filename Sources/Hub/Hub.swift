@@ -161,11 +161,17 @@ public final class Hub: Sendable {
         jobs = JobGuard(dccEUI: configuration.dccEUI, store: store, committer: committer, schedules: schedules, signer: signer,
                         log: try RunningJobLog(path: configuration.runningJobsPath), logger: logger)
         let commands = WANCommands(keys: smki, inventory: inventory, firmware: firmware)
-        dispatcher = DeviceDispatcher(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, registry: registry,
-                                      directory: directory, locks: locks, wan: wanState, emulator: DeviceEmulator(engine: engine, keys: smki), answers: DeviceAnswers(keys: smki, logger: logger),
-                                      signer: signer, limits: configuration.parseLimits, schedules: schedules, outboxWakeup: wakeup,
-                                      concurrency: configuration.deviceConcurrency, privacy: privacy, accessControl: accessControl, plans: plans,
-                                      jobs: jobs, commands: commands, clock: configuration.clock, logger: logger)
+        dispatcher = DeviceDispatcher(
+            queue: DeviceQueue(limit: configuration.deviceConcurrency),
+            preparation: DeviceRequestPreparation(dccEUI: configuration.dccEUI, schedules: schedules, inventory: inventory, registry: registry,
+                                                  accessControl: accessControl, limits: configuration.parseLimits,
+                                                  premisesModel: { [directory] premises in directory.model(premises: premises) },
+                                                  occupancy: { [privacy] premises in try await privacy.occupancy(premises: premises) }),
+            privacyFilter: DevicePrivacyFilter(privacy: privacy, registry: registry, accessControl: accessControl, plans: plans, store: store),
+            responses: DeviceResponses(dccEUI: configuration.dccEUI, inventory: inventory, registry: registry, schedules: schedules,
+                                       answers: DeviceAnswers(keys: smki, logger: logger), signer: signer, delivery: wakeup),
+            store: store, committer: committer, directory: directory, locks: locks, wan: wanState, emulator: DeviceEmulator(engine: engine, keys: smki),
+            jobs: jobs, commands: commands, clock: configuration.clock, logger: logger)
         fleetEvents = FleetEvents(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, directory: directory,
                                   locks: locks, dispatcher: dispatcher, schedules: schedules, engine: engine, settings: configuration.fleetEvents,
                                   signer: signer, outboxWakeup: wakeup, clock: configuration.clock, logger: logger)
