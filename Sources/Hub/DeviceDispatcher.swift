@@ -393,7 +393,7 @@ final class DeviceDispatcher: Sendable {
                 mutations.append(.setRequestStatus(requestID: stored.requestID, status: .completed, code: ResponseCode.I0.rawValue))
                 let detail = "\(work.device.type.rawValue) \(work.device.eui) answered after \(attempts) attempt(s): \(outcome.note)" + (outcome.success ? "" : " (the device refused)")
                     + privacyNote
-                mutations.append(.audit(AuditEvent(at: time, kind: "device", actor: originator, device: work.device.eui, srv: command.srv,
+                mutations.append(.audit(AuditEvent(at: time, kind: .device, actor: originator, device: work.device.eui, srv: command.srv,
                                                    requestID: stored.requestID, code: "I0", detail: detail)))
                 mutations.append(.enqueueOutbox(responses.response(work, outcome: outcome, originator: originator, command: gbcs, planReceipt: planReceipt, at: time)))
                 mutations += responses.alertMutations(outcome.alerts, device: work.device, originator: originator, at: time)

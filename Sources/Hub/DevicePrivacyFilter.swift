@@ -153,7 +153,7 @@ final class DevicePrivacyFilter: Sendable {
         let next = Occupancy(premises: premises, sequence: current.sequence + 1, start: restriction, cause: "3.2 from \(originator) (\(requestID))")
         return [
             .privacy(.startOccupancy(next)),
-            .audit(AuditEvent(at: time, kind: "privacy", actor: originator, requestID: requestID, code: "occupancy \(next.sequence)",
+            .audit(AuditEvent(at: time, kind: .privacy, actor: originator, requestID: requestID, code: "occupancy \(next.sequence)",
                               detail: "change of tenancy at premises \(premises): occupancy \(next.sequence) begins \(restriction.iso8601); the consents and portal sign-in of occupancy \(current.sequence) no longer apply, and no reading from before \(restriction.iso8601) is released to anyone")),
         ]
     }

@@ -104,9 +104,9 @@ final class DeviceResponses: Sendable {
                                     body: .message(serviceReference: serviceReference, srv: srv, payload: nil))
         return extra + [
             .setRequestStatus(requestID: stored.requestID, status: .failed, code: code.rawValue),
-            .audit(AuditEvent(at: time, kind: "decision", actor: originator, device: stored.target, srv: srv, requestID: stored.requestID,
+            .audit(AuditEvent(at: time, kind: .decision, actor: originator, device: stored.target, srv: srv, requestID: stored.requestID,
                               code: code.rawValue, detail: "[\(rule)] \(reason)")),
-            .audit(AuditEvent(at: time, kind: "response", actor: originator, device: stored.target, srv: srv, requestID: stored.requestID,
+            .audit(AuditEvent(at: time, kind: .response, actor: originator, device: stored.target, srv: srv, requestID: stored.requestID,
                               code: code.rawValue, detail: "asynchronous response queued")),
             .enqueueOutbox(OutboxItem(recipient: originator, kind: "service-response", messageID: responseID, requestID: stored.requestID,
                                       body: signer.sign(document, comment: "gbsm: \(code.rawValue): \(reason)"), createdAt: time, nextAttemptAt: time)),
@@ -142,7 +142,7 @@ final class DeviceResponses: Sendable {
         for alert in alerts {
             for recipient in recipients(alert, device: device, originator: originator) {
                 mutations.append(.enqueueOutbox(deviceAlert(alert, to: recipient, at: time)))
-                mutations.append(.audit(AuditEvent(at: time, kind: "alert", actor: recipient, device: alert.header.originator,
+                mutations.append(.audit(AuditEvent(at: time, kind: .alert, actor: recipient, device: alert.header.originator,
                                                    code: alert.hexCode, detail: "device alert \(alert.hexCode) \(alert.description) queued for \(recipient)")))
             }
         }
@@ -157,7 +157,7 @@ final class DeviceResponses: Sendable {
         var mutations: [Mutation] = []
         for outcome in outcomes {
             let held = outcome.command
-            mutations.append(.audit(AuditEvent(at: held.executeAt, kind: "device", actor: held.originator, device: held.device, srv: held.srv,
+            mutations.append(.audit(AuditEvent(at: held.executeAt, kind: .device, actor: held.originator, device: held.device, srv: held.srv,
                                                requestID: held.requestID, code: outcome.success ? "8F66" : "8F67",
                                                detail: "future-dated \(held.srv) held by \(held.deviceType.rawValue) \(held.device) ran at \(held.executeAt.iso8601): \(outcome.note)"
                                                    + (outcome.success ? "" : " (the device did not act)"))))
@@ -169,7 +169,7 @@ final class DeviceResponses: Sendable {
                 var seen = Set<EUI64>()
                 for recipient in recipients where seen.insert(recipient).inserted {
                     mutations.append(.enqueueOutbox(deviceAlert(alert, to: recipient, at: time)))
-                    mutations.append(.audit(AuditEvent(at: alert.at, kind: "alert", actor: recipient, device: alert.header.originator, code: alert.hexCode,
+                    mutations.append(.audit(AuditEvent(at: alert.at, kind: .alert, actor: recipient, device: alert.header.originator, code: alert.hexCode,
                                                        detail: "device alert \(alert.hexCode) \(alert.description) queued for \(recipient)")))
                 }
             }

@@ -148,7 +148,7 @@ final class FleetEvents: Sendable {
                 if try await store.request(id: run.requestID) != nil { continue }
                 try await committer.commit([
                     .insertRequest(stored),
-                    .audit(AuditEvent(at: now, kind: "schedule", actor: schedule.owner, device: schedule.device, srv: schedule.srv,
+                    .audit(AuditEvent(at: now, kind: .schedule, actor: schedule.owner, device: schedule.device, srv: schedule.srv,
                                       requestID: run.requestID, detail: "DCC schedule \(schedule.id) (\(schedule.frequency.rawValue)) run due at \(runAt.iso8601)")),
                 ])
                 dispatcher.enqueue(run.requestID, due: runAt)
@@ -221,7 +221,7 @@ final class FleetEvents: Sendable {
         logger.warning("premises \(premisesID) has held commands due but cannot run them: \(reason)")
         do {
             try await committer.commit([.setDeviceWake(premises: premisesID, wakeAt: nil),
-                                        .audit(AuditEvent(at: now, kind: "device", detail: "premises \(premisesID): held commands not run, \(reason)"))])
+                                        .audit(AuditEvent(at: now, kind: .device, detail: "premises \(premisesID): held commands not run, \(reason)"))])
         } catch {
             logger.error("premises \(premisesID)'s wake time could not be cleared: \(error)")
         }
@@ -327,7 +327,7 @@ final class FleetEvents: Sendable {
                         mutations.append(.enqueueOutbox(OutboxItem(recipient: operatorEUI, kind: "dcc-alert \(Self.powerOutageAlertCode) PowerOutageEvent",
                                                                    messageID: messageID, requestID: nil, body: self.signer.sign(response),
                                                                    createdAt: clock.now(), nextAttemptAt: clock.now())))
-                        mutations.append(.audit(AuditEvent(at: cut.start, kind: "alert", actor: operatorEUI, device: hub, code: Self.powerOutageAlertCode,
+                        mutations.append(.audit(AuditEvent(at: cut.start, kind: .alert, actor: operatorEUI, device: hub, code: Self.powerOutageAlertCode,
                                                            detail: "DCC alert PowerOutageEvent (power cut \(cut.id)) queued for \(operatorEUI)")))
                     }
                 }
@@ -337,7 +337,7 @@ final class FleetEvents: Sendable {
         }
         guard complete else { return }
         do {
-            try await committer.commit([.audit(AuditEvent(at: cut.start, kind: "power-cut",
+            try await committer.commit([.audit(AuditEvent(at: cut.start, kind: .powerCut,
                                                           detail: "power cut \(cut.id) (\(cut.scope.rawValue) \(cut.value), \(cut.reason)): \(affected) premises off supply until \(cut.end.iso8601)"))])
         } catch {
             logger.error("power cut \(cut.id) could not be audited (\(error)); it is looked at again on the next pass")
@@ -367,7 +367,7 @@ final class FleetEvents: Sendable {
                 var mutations: [Mutation] = []
                 for recipient in AlertRouting.parties(alert.recipients, device: esme, inventory: self.inventory, at: cut.end) {
                     mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: clock.now())))
-                    mutations.append(.audit(AuditEvent(at: cut.end, kind: "alert", actor: recipient, device: esmeEUI, code: alert.hexCode,
+                    mutations.append(.audit(AuditEvent(at: cut.end, kind: .alert, actor: recipient, device: esmeEUI, code: alert.hexCode,
                                                        detail: "device alert \(alert.hexCode) \(alert.description) queued for \(recipient)")))
                 }
                 return mutations
@@ -376,7 +376,7 @@ final class FleetEvents: Sendable {
         }
         guard complete else { return }
         do {
-            try await committer.commit([.audit(AuditEvent(at: cut.end, kind: "power-cut", detail: "power cut \(cut.id) ended"))])
+            try await committer.commit([.audit(AuditEvent(at: cut.end, kind: .powerCut, detail: "power cut \(cut.id) ended"))])
         } catch {
             logger.error("the end of power cut \(cut.id) could not be audited (\(error)); it is looked at again on the next pass")
             return
@@ -415,7 +415,7 @@ final class FleetEvents: Sendable {
             var mutations: [Mutation] = [handled]
             for recipient in AlertRouting.parties(alert.recipients, device: esme, inventory: self.inventory, at: event.at) {
                 mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: clock.now())))
-                mutations.append(.audit(AuditEvent(at: event.at, kind: "alert", actor: recipient, device: esmeEUI, code: alert.hexCode,
+                mutations.append(.audit(AuditEvent(at: event.at, kind: .alert, actor: recipient, device: esmeEUI, code: alert.hexCode,
                                                    detail: "device alert 8F3F tamper detected queued for \(recipient)")))
             }
             return mutations
@@ -531,7 +531,7 @@ final class FleetEvents: Sendable {
                 var mutations: [Mutation] = []
                 for recipient in AlertRouting.parties(alert.recipients, device: esme, inventory: self.inventory, at: at) {
                     mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: clock.now())))
-                    mutations.append(.audit(AuditEvent(at: at, kind: "alert", actor: recipient, device: esmeEUI, code: "810D",
+                    mutations.append(.audit(AuditEvent(at: at, kind: .alert, actor: recipient, device: esmeEUI, code: "810D",
                                                        detail: "device alert 810D low credit queued for \(recipient)")))
                 }
                 return mutations

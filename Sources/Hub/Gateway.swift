@@ -200,7 +200,7 @@ public final class Gateway: Sendable {
     // MARK: - Outcomes
 
     func requestEvent(_ header: RequestHeader, service: DUISService, digest: String, size: Int, at time: Timestamp, authenticated: Bool) -> AuditEvent {
-        AuditEvent(at: time, kind: "request", actor: header.requestID.originator,
+        AuditEvent(at: time, kind: .request, actor: header.requestID.originator,
                    device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv,
                    requestID: header.requestID.description,
                    detail: "\(service.title), command variant \(untrusted(header.commandVariantText, limit: 8)), \(header.variant.name), \(size) octets, SHA-256 \(digest)"
@@ -208,13 +208,13 @@ public final class Gateway: Sendable {
     }
 
     func decisionEvent(_ header: RequestHeader, code: ResponseCode, rule: String, reason: String, at time: Timestamp) -> AuditEvent {
-        AuditEvent(at: time, kind: "decision", actor: header.requestID.originator,
+        AuditEvent(at: time, kind: .decision, actor: header.requestID.originator,
                    device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv,
                    requestID: header.requestID.description, code: code.rawValue, detail: "[\(rule)] \(reason)")
     }
 
     func responseEvent(_ header: RequestHeader, code: ResponseCode, detail: String, at time: Timestamp) -> AuditEvent {
-        AuditEvent(at: time, kind: "response", actor: header.requestID.originator,
+        AuditEvent(at: time, kind: .response, actor: header.requestID.originator,
                    device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv,
                    requestID: header.requestID.description, code: code.rawValue, detail: detail)
     }
@@ -238,7 +238,7 @@ public final class Gateway: Sendable {
         var mutations: [Mutation] = []
         if rejections.admit(reason: kind, at: time) {
             let digest = AuditChain.hex(Array(SHA256.hash(data: bytes)))
-            mutations.append(.audit(AuditEvent(at: time, kind: "request.rejected", detail: "\(service.title): \(reason); \(bytes.count) octets, SHA-256 \(digest)")))
+            mutations.append(.audit(AuditEvent(at: time, kind: .requestRejected, detail: "\(service.title): \(reason); \(bytes.count) octets, SHA-256 \(digest)")))
         }
         if let summary = rejections.summary(at: time) { mutations.append(.audit(summary)) }
         do {
@@ -267,7 +267,7 @@ public final class Gateway: Sendable {
             // claims to come from, within the budget for unauthenticated requests.
             var mutations: [Mutation] = []
             if rejections.admit(reason: "\(refusal.code.rawValue) [\(refusal.rule)]", at: time) {
-                mutations.append(.audit(AuditEvent(at: time, kind: "decision", srv: header.variant.srv, requestID: header.requestID.description,
+                mutations.append(.audit(AuditEvent(at: time, kind: .decision, srv: header.variant.srv, requestID: header.requestID.description,
                                                    code: refusal.code.rawValue,
                                                    detail: "[\(refusal.rule)] \(refusal.reason); unauthenticated request claiming to come from \(header.requestID.originator) (\(service.title), command variant \(untrusted(header.commandVariantText, limit: 8)), \(size) octets, SHA-256 \(digest))")))
             }
@@ -432,7 +432,7 @@ public final class Gateway: Sendable {
         ]
         for requestID in cancelled {
             mutations.append(.setRequestStatus(requestID: requestID, status: .cancelled, code: nil))
-            mutations.append(.audit(AuditEvent(at: time, kind: "decision", actor: header.requestID.originator, device: header.requestID.target,
+            mutations.append(.audit(AuditEvent(at: time, kind: .decision, actor: header.requestID.originator, device: header.requestID.target,
                                                srv: header.variant.srv, requestID: requestID, code: "cancelled",
                                                detail: "[cancel-future-dated] cancelled by \(header.requestID.description)")))
         }
@@ -470,7 +470,7 @@ public final class Gateway: Sendable {
             .audit(decisionEvent(header, code: .I99, rule: "anomaly-detection", reason: reason, at: time)),
             .audit(responseEvent(header, code: .I99, detail: "synchronous acknowledgement (quarantined)", at: time)),
             .enqueueOutbox(alert),
-            .audit(AuditEvent(at: time, kind: "alert", actor: header.requestID.originator, srv: header.variant.srv, requestID: requestID,
+            .audit(AuditEvent(at: time, kind: .alert, actor: header.requestID.originator, srv: header.variant.srv, requestID: requestID,
                               code: "AD1", detail: "DCC alert AD1 (quarantined request, event \(reference)) queued for \(header.requestID.originator)")),
         ]
         do {
@@ -564,7 +564,7 @@ public final class Gateway: Sendable {
             do {
                 try await committer.commit([
                     .setRequestStatus(requestID: stored.requestID, status: .scheduled, code: ResponseCode.I99.rawValue),
-                    .audit(AuditEvent(at: time, kind: "decision", actor: stored.originator, device: stored.target, srv: stored.srv, requestID: stored.requestID,
+                    .audit(AuditEvent(at: time, kind: .decision, actor: stored.originator, device: stored.target, srv: stored.srv, requestID: stored.requestID,
                                       code: "I99", detail: "[job-parked] released by an operator; the schedule run goes to the device boundary again")),
                 ])
                 dispatcher.enqueue(stored.requestID, due: time)
@@ -612,7 +612,7 @@ public final class Gateway: Sendable {
             do {
                 try await committer.commit([
                     .setRequestStatus(requestID: stored.requestID, status: status, code: ResponseCode.I99.rawValue),
-                    .audit(AuditEvent(at: time, kind: "decision", actor: stored.originator, device: stored.target, srv: stored.srv, requestID: stored.requestID,
+                    .audit(AuditEvent(at: time, kind: .decision, actor: stored.originator, device: stored.target, srv: stored.srv, requestID: stored.requestID,
                                       code: "I99", detail: "[quarantine-release] released by its user; \(decision.rule); now \(status.rawValue)")),
                 ])
                 dispatcher.enqueue(stored.requestID, due: max(stored.executeAt ?? time, time))

@@ -129,11 +129,11 @@ final class JobGuard: Sendable {
             let recipient = schedule?.owner ?? stored.originator
             if let run, schedule != nil {
                 mutations.append(.parkSchedule(id: run.scheduleID, at: time))
-                mutations.append(.audit(AuditEvent(at: time, kind: "job-parked", actor: recipient, device: stored.target, srv: stored.srv,
+                mutations.append(.audit(AuditEvent(at: time, kind: .jobParked, actor: recipient, device: stored.target, srv: stored.srv,
                                                    requestID: requestID, code: "schedule \(run.scheduleID)",
                                                    detail: "DCC schedule \(run.scheduleID) parked: its run \(requestID) was \(why); no further runs until `gbsm schedules resume` or `delete`")))
             }
-            mutations.append(.audit(AuditEvent(at: time, kind: "job-parked", actor: recipient, device: stored.target, srv: stored.srv,
+            mutations.append(.audit(AuditEvent(at: time, kind: .jobParked, actor: recipient, device: stored.target, srv: stored.srv,
                                                requestID: requestID, code: "N999",
                                                detail: "request \(requestID) parked: \(why); `gbsm quarantine release --request \(requestID)` runs it again, `delete` ends it")))
             mutations.append(.enqueueOutbox(alert(to: recipient, requestID: requestID, scheduleID: run?.scheduleID, device: stored.target, at: time)))
@@ -142,7 +142,7 @@ final class JobGuard: Sendable {
             guard let item = try await store.outboxItem(id: id) else { return [] }
             var mutations: [Mutation] = [
                 .parkOutbox(id: id),
-                .audit(AuditEvent(at: time, kind: "job-parked", actor: item.recipient, requestID: item.requestID, code: "N999",
+                .audit(AuditEvent(at: time, kind: .jobParked, actor: item.recipient, requestID: item.requestID, code: "N999",
                                   detail: "outbox message \(id) (\(item.kind) \(item.messageID)) parked: \(why); `gbsm quarantine release --message \(id)` sends it again")),
             ]
             // The recipient learns that a message for it is held, unless that message was

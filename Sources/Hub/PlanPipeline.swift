@@ -180,7 +180,7 @@ public final class PlanPipeline: Sendable {
                 reasons[String(reason.drop { $0.isNumber || $0 == " " || $0 == "%" }), default: 0] += 1
             }
             let why = reasons.sorted { $0.value > $1.value }.prefix(3).map { "\($0.value)× \($0.key)" }.joined(separator: "; ")
-            mutations.append(.audit(AuditEvent(at: now, kind: "dpp", actor: plan.user, code: "plan \(plan.id)",
+            mutations.append(.audit(AuditEvent(at: now, kind: .dataPrivacyPlan, actor: plan.user, code: "plan \(plan.id)",
                                                detail: "data privacy plan \(plan.id): \(outcome.published.count) period(s) published, \(outcome.suppressed.count) suppressed"
                                                    + (why.isEmpty ? "" : " (\(why))")
                                                    + ", \(toDelete.count) raw reading(s) deleted, \(outcome.discarded.count) discarded")))

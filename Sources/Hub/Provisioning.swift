@@ -164,7 +164,7 @@ public enum Provisioning {
         mutations.append(.putRegistration(RegistrationRecord(mpxn: defaultExportMPAN, role: .ed, party: networkOperator, from: from)))
         mutations.append(.putRegistration(RegistrationRecord(mpxn: defaultMPRN, role: .gs, party: supplier, from: from)))
         mutations.append(.putRegistration(RegistrationRecord(mpxn: defaultMPRN, role: .gt, party: networkOperator, from: from)))
-        mutations.append(.audit(AuditEvent(at: time, kind: "inventory", detail: "DCC Boxed default premises commissioned: \(defaultDevices.count) devices at \(postcode), MPAN \(defaultMPAN), MPRN \(defaultMPRN)")))
+        mutations.append(.audit(AuditEvent(at: time, kind: .inventory, detail: "DCC Boxed default premises commissioned: \(defaultDevices.count) devices at \(postcode), MPAN \(defaultMPAN), MPRN \(defaultMPRN)")))
         mutations.append(.setMeta(key: "default_premises", value: "1"))
         mutations += defaultConsents(at: time)
         return mutations
@@ -180,7 +180,7 @@ public enum Provisioning {
             .privacy(.addConsent(ConsentEntry(premises: 1, occupancy: 0, party: party, purpose: purpose, action: .grant, granularity: .halfHourly,
                                               method: .dccBoxedDefault, at: time, note: "DCC Boxed default premises")))
         }
-        mutations.append(.audit(AuditEvent(at: time, kind: "consent", detail: "DCC Boxed default premises: half-hourly consents for \(grants.map { "\($0.0) (\($0.1.rawValue))" }.joined(separator: ", "))")))
+        mutations.append(.audit(AuditEvent(at: time, kind: .consent, detail: "DCC Boxed default premises: half-hourly consents for \(grants.map { "\($0.0) (\($0.1.rawValue))" }.joined(separator: ", "))")))
         return mutations
     }
 
@@ -229,7 +229,7 @@ public enum Provisioning {
             mutations += defaultPremisesMutations(at: now)
             created = true
         }
-        mutations.append(.audit(AuditEvent(at: now, kind: "provisioning",
+        mutations.append(.audit(AuditEvent(at: now, kind: .provisioning,
                                            detail: "\(source); users \(registered.map { "\($0.eui) (\($0.roles.codes))" }.joined(separator: ", "))"
                                                + (responseURL.map { "; response endpoint \($0)" } ?? ""))))
         mutations.append(.bumpRegistryVersion)
@@ -270,7 +270,7 @@ public enum Provisioning {
             result.append((user, meter))
         }
         try pki.keystore.write(to: configuration.keystoreURL)
-        mutations.append(.audit(AuditEvent(kind: "provisioning", detail: "\(count) suppliers added, each with one premises and ESME")))
+        mutations.append(.audit(AuditEvent(kind: .provisioning, detail: "\(count) suppliers added, each with one premises and ESME")))
         try await store.apply(mutations + [.bumpRegistryVersion])
         return result
     }
@@ -319,7 +319,7 @@ public enum Provisioning {
         }
         try pki.write(to: smki)
         mutations.append(.setMeta(key: "fleet", value: "\(fleet.count) premises, seed \(fleet.spec.seed)"))
-        mutations.append(.audit(AuditEvent(kind: "provisioning", detail: "fleet of \(fleet.count) premises (seed \(fleet.spec.seed)) registered: "
+        mutations.append(.audit(AuditEvent(kind: .provisioning, detail: "fleet of \(fleet.count) premises (seed \(fleet.spec.seed)) registered: "
                                                     + fleet.parties.map { "\($0.eui) \($0.name) (\($0.roles.codes))" }.joined(separator: ", "))))
         mutations.append(.bumpRegistryVersion)
         try await store.apply(mutations)

@@ -63,7 +63,7 @@ package final class RejectionAudit: Sendable {
             guard state.suppressed > 0, let since = state.since,
                   force || since.milliseconds(to: time.milliseconds) >= settings.summaryInterval else { return nil }
             let top = state.reasons.sorted { $0.value > $1.value }.prefix(5).map { "\($0.value)× \($0.key)" }.joined(separator: "; ")
-            let event = AuditEvent(at: time, kind: "request.rejected", code: "summary",
+            let event = AuditEvent(at: time, kind: .requestRejected, code: "summary",
                                    detail: "\(state.suppressed) further \(settings.what) since \(Timestamp(milliseconds: since).iso8601), not itemised (more than \(Int(settings.perSecond))/s): \(top)")
             state.suppressed = 0
             state.reasons = [:]

@@ -186,7 +186,7 @@ public final class ResponseDelivery: Sendable {
         do {
             try await committer.commit([
                 .outboxDelivered(id: id, at: now),
-                .audit(AuditEvent(at: now, kind: "delivery", actor: item.recipient, requestID: item.requestID, code: "HTTP \(status)",
+                .audit(AuditEvent(at: now, kind: .delivery, actor: item.recipient, requestID: item.requestID, code: "HTTP \(status)",
                                   detail: "\(item.kind) \(item.messageID) delivered to \(url) after \(attempts) attempt(s)")),
             ])
         } catch {

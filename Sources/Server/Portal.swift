@@ -212,7 +212,7 @@ final class Portal: Sendable {
             throttle.succeeded(client: client, premises: premises.id)
             let value = try await makeSession(premises: premises.id, occupancy: occupancy.sequence)
             let now = Timestamp.now()
-            try await hub.store.apply([.audit(AuditEvent(at: now, kind: "portal", detail: "consumer of premises \(premises.id), occupancy \(occupancy.sequence), signed in with the IHD code"))]
+            try await hub.store.apply([.audit(AuditEvent(at: now, kind: .portal, detail: "consumer of premises \(premises.id), occupancy \(occupancy.sequence), signed in with the IHD code"))]
                 + audit.due(at: now))
             return Self.redirect("/portal/home", cookie: Self.sessionCookie(value))
         } catch {
@@ -237,7 +237,7 @@ final class Portal: Sendable {
             do {
                 try await hub.store.apply([
                     .privacy(.consumePortalLink(tokenHash: hash, premises: link.premises, occupancy: link.occupancy, at: now)),
-                    .audit(AuditEvent(at: now, kind: "portal", detail: "consumer of premises \(link.premises), occupancy \(link.occupancy), signed in with a one-use link")),
+                    .audit(AuditEvent(at: now, kind: .portal, detail: "consumer of premises \(link.premises), occupancy \(link.occupancy), signed in with a one-use link")),
                 ])
             } catch is PortalLinkUnavailable {
                 return refusal
@@ -500,7 +500,7 @@ final class Portal: Sendable {
                 }
             }
         }
-        try await hub.store.apply([.audit(AuditEvent(at: .now(), kind: "portal", detail: "consumer of premises \(session.premises) downloaded their data (\(json ? "JSON" : "CSV"), \(days.count) days)"))])
+        try await hub.store.apply([.audit(AuditEvent(at: .now(), kind: .portal, detail: "consumer of premises \(session.premises) downloaded their data (\(json ? "JSON" : "CSV"), \(days.count) days)"))])
         var headers: HTTPFields = [.contentType: json ? "application/json" : "text/csv; charset=utf-8", .cacheControl: "no-store"]
         headers[.contentDisposition] = "attachment; filename=\"my-energy-data.\(json ? "json" : "csv")\""
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))

@@ -43,7 +43,7 @@ final class SignInAudit: Service, Sendable {
     func failed(premises: Int64, client: ClientKey, at time: Timestamp) -> [Mutation] {
         var mutations: [Mutation] = []
         if budget.admit(reason: "failed portal sign-in for premises \(premises)", at: time) {
-            mutations.append(.audit(AuditEvent(at: time, kind: "portal", detail: "failed portal sign-in for premises \(premises) from \(client)")))
+            mutations.append(.audit(AuditEvent(at: time, kind: .portal, detail: "failed portal sign-in for premises \(premises) from \(client)")))
         }
         return mutations + due(at: time)
     }
@@ -51,7 +51,7 @@ final class SignInAudit: Service, Sendable {
     /// The summary of failures not itemised, once it is due (or now, with `force`).
     func due(at time: Timestamp, force: Bool = false) -> [Mutation] {
         guard let summary = budget.summary(at: time, force: force) else { return [] }
-        return [.audit(AuditEvent(at: summary.at, kind: "portal", code: summary.code, detail: summary.detail))]
+        return [.audit(AuditEvent(at: summary.at, kind: .portal, code: summary.code, detail: summary.detail))]
     }
 
     /// Writes the summary if it is due.

@@ -73,13 +73,13 @@ public struct AuditQuery: Sendable {
     public var actor: EUI64?
     public var device: EUI64?
     public var srv: String?
-    public var kind: String?
+    public var kind: AuditKind?
     public var requestID: String?
     public var from: Timestamp?
     public var to: Timestamp?
     public var limit: Int
 
-    public init(actor: EUI64? = nil, device: EUI64? = nil, srv: String? = nil, kind: String? = nil, requestID: String? = nil,
+    public init(actor: EUI64? = nil, device: EUI64? = nil, srv: String? = nil, kind: AuditKind? = nil, requestID: String? = nil,
                 from: Timestamp? = nil, to: Timestamp? = nil, limit: Int = 1000) {
         self.actor = actor
         self.device = device
@@ -174,7 +174,7 @@ public enum AuditChain {
         hasher.update(data: previous)
         appendInteger(&hasher, UInt64(bitPattern: sequence))
         appendInteger(&hasher, UInt64(bitPattern: event.at.milliseconds))
-        appendField(&hasher, event.kind)
+        appendField(&hasher, event.kind.rawValue)
         appendField(&hasher, event.actor?.description)
         appendField(&hasher, event.device?.description)
         appendField(&hasher, event.srv)

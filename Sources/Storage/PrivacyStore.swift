@@ -443,7 +443,7 @@ extension Mutation {
         let verified = entry.method.verifiesConsumer ? "consumer verified" : "not verified by the hub"
         return [
             .privacy(.addConsent(entry)),
-            .audit(AuditEvent(at: entry.at, kind: "consent", actor: entry.party,
+            .audit(AuditEvent(at: entry.at, kind: .consent, actor: entry.party,
                               detail: "premises \(entry.premises) occupancy \(entry.occupancy): \(what) (\(entry.method.rawValue), \(verified), \(channel))")),
         ]
     }
@@ -454,7 +454,7 @@ extension Mutation {
         [
             .privacy(.putPortalSecret(premises: premises, occupancy: occupancy, secretHash: sha256Hex(PortalSecrets.normalise(code)), at: time)),
             .privacy(.putPortalLink(tokenHash: sha256Hex(token), premises: premises, occupancy: occupancy, expires: time.adding(days: 1))),
-            .audit(AuditEvent(at: time, kind: "portal", detail: "portal sign-in code and one-use link issued for premises \(premises), occupancy \(occupancy) (\(issuer))")),
+            .audit(AuditEvent(at: time, kind: .portal, detail: "portal sign-in code and one-use link issued for premises \(premises), occupancy \(occupancy) (\(issuer))")),
         ]
     }
 }

@@ -399,7 +399,7 @@ public struct AuditEvent: Sendable, Hashable {
     public static let maxField = 160
 
     public var at: Timestamp
-    public var kind: String
+    public var kind: AuditKind
     public var actor: EUI64?
     public var device: EUI64?
     public var srv: String?
@@ -407,10 +407,10 @@ public struct AuditEvent: Sendable, Hashable {
     public var code: String?
     public var detail: String
 
-    public init(at: Timestamp = .now(), kind: String, actor: EUI64? = nil, device: EUI64? = nil, srv: String? = nil,
+    public init(at: Timestamp = .now(), kind: AuditKind, actor: EUI64? = nil, device: EUI64? = nil, srv: String? = nil,
                 requestID: String? = nil, code: String? = nil, detail: String) {
         self.at = at
-        self.kind = kind.boundedUTF8(Self.maxField)
+        self.kind = AuditKind(rawValue: kind.rawValue.boundedUTF8(Self.maxField))
         self.actor = actor
         self.device = device
         self.srv = srv?.boundedUTF8(Self.maxField)

@@ -187,7 +187,7 @@ public final class SQLiteStore: HubStore {
                     try db.cachedStatement(sql: """
                         INSERT INTO audit (seq, at, kind, actor, device, srv, request_id, code, detail, prev_hash, hash)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """).execute(arguments: [sequence, event.at.milliseconds, event.kind, event.actor.map(sqlValue),
+                        """).execute(arguments: [sequence, event.at.milliseconds, event.kind.rawValue, event.actor.map(sqlValue),
                                                  event.device.map(sqlValue), event.srv, event.requestID, event.code, event.detail,
                                                  Data(current.hash), Data(hash)])
                     head = (sequence, hash)
@@ -600,7 +600,7 @@ public final class SQLiteStore: HubStore {
     static func auditEntry(_ row: Row) -> AuditEntry {
         AuditEntry(
             sequence: row["seq"],
-            event: AuditEvent(at: Timestamp(milliseconds: row["at"]), kind: row["kind"], actor: (row["actor"] as Int64?).map(eui),
+            event: AuditEvent(at: Timestamp(milliseconds: row["at"]), kind: AuditKind(rawValue: row["kind"]), actor: (row["actor"] as Int64?).map(eui),
                               device: (row["device"] as Int64?).map(eui), srv: row["srv"], requestID: row["request_id"], code: row["code"],
                               detail: row["detail"]),
             previousHash: [UInt8](row["prev_hash"] as Data), hash: [UInt8](row["hash"] as Data))
@@ -613,7 +613,7 @@ public final class SQLiteStore: HubStore {
             if let actor = query.actor { conditions.append("actor = ?"); arguments += [sqlValue(actor)] }
             if let device = query.device { conditions.append("device = ?"); arguments += [sqlValue(device)] }
             if let srv = query.srv { conditions.append("srv = ?"); arguments += [srv] }
-            if let kind = query.kind { conditions.append("kind = ?"); arguments += [kind] }
+            if let kind = query.kind { conditions.append("kind = ?"); arguments += [kind.rawValue] }
             if let requestID = query.requestID { conditions.append("request_id = ?"); arguments += [requestID] }
             if let from = query.from { conditions.append("at >= ?"); arguments += [from.milliseconds] }
             if let to = query.to { conditions.append("at < ?"); arguments += [to.milliseconds] }

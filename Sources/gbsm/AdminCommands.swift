@@ -114,7 +114,7 @@ struct UsersCommand: AsyncParsableCommand {
                                     createdAt: existing?.createdAt ?? now)),
                 .putUserCertificate(UserCertificateRecord(eui: eui, issuerName: smkiCertificate.issuerName, serialNumber: smkiCertificate.serialNumber,
                                                           role: smkiCertificate.role ?? RemotePartyRole.xmlSigning, der: smkiCertificate.der)),
-                .audit(AuditEvent(at: now, kind: "admin", actor: eui, detail: "user \(eui) \"\(name)\" registered as \(roles.codes) with certificate \(smkiCertificate.serialNumber)")),
+                .audit(AuditEvent(at: now, kind: .admin, actor: eui, detail: "user \(eui) \"\(name)\" registered as \(roles.codes) with certificate \(smkiCertificate.serialNumber)")),
                 .bumpRegistryVersion,
             ])
             print("registered \(eui) \(name) (\(roles.display))")
@@ -177,6 +177,16 @@ struct UsersCommand: AsyncParsableCommand {
 
 extension AnswerFormat: ExpressibleByArgument {}
 
+/// `gbsm audit list --kind`: one of the kinds gbsm writes.
+extension AuditKind: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let kind = AuditKind.all.first(where: { $0.rawValue == argument }) else { return nil }
+        self = kind
+    }
+
+    public static var allValueStrings: [String] { all.map(\.rawValue) }
+}
+
 extension UsersCommand {
     struct SetPayload: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -229,7 +239,7 @@ extension UsersCommand {
             let now = Timestamp.now()
             try await store.apply([
                 .resetCounter(originator: eui, counter: counter, at: now),
-                .audit(AuditEvent(at: now, kind: "admin", actor: eui, code: "counter-reset",
+                .audit(AuditEvent(at: now, kind: .admin, actor: eui, code: "counter-reset",
                                   detail: "anti-replay counter reset from \(before.map(String.init) ?? "none") to \(counter) by an operator")),
                 .bumpRegistryVersion,
             ])
@@ -244,7 +254,7 @@ func updateUser(data: DataOptions, eui text: String, detail: String, change: (in
     let store = try data.store()
     guard var user = try await store.users().first(where: { $0.eui == eui }) else { throw ValidationError("no user \(eui)") }
     change(&user)
-    try await store.apply([.putUser(user), .audit(AuditEvent(kind: "admin", actor: eui, detail: detail)), .bumpRegistryVersion])
+    try await store.apply([.putUser(user), .audit(AuditEvent(kind: .admin, actor: eui, detail: detail)), .bumpRegistryVersion])
     print("\(eui): \(detail)")
 }
 
@@ -299,8 +309,8 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "Entries about this Service Request Variant, e.g. 4.8.1.")
         var srv: String?
 
-        @Option(help: "request, decision, response, alert, delivery, admin, ...")
-        var kind: String?
+        @Option(help: "Entries of one kind.")
+        var kind: AuditKind?
 
         @Option(help: "Entries of one RequestID.")
         var request: String?
@@ -324,7 +334,7 @@ struct AuditCommand: AsyncParsableCommand {
             let entries = try await store.audit(query)
             if json {
                 for entry in entries {
-                    var object: [String: Any] = ["seq": entry.sequence, "at": entry.event.at.iso8601, "kind": entry.event.kind, "detail": entry.event.detail,
+                    var object: [String: Any] = ["seq": entry.sequence, "at": entry.event.at.iso8601, "kind": entry.event.kind.rawValue, "detail": entry.event.detail,
                                                  "hash": AuditChain.hex(entry.hash)]
                     if let actor = entry.event.actor { object["user"] = actor.description }
                     if let device = entry.event.device { object["device"] = device.description }
@@ -339,7 +349,7 @@ struct AuditCommand: AsyncParsableCommand {
             var rows = [["SEQ", "TIME", "KIND", "USER", "DEVICE", "SRV", "CODE", "DETAIL"]]
             for entry in entries {
                 let event = entry.event
-                rows.append([String(entry.sequence), event.at.iso8601, event.kind, event.actor?.description ?? "-", event.device?.description ?? "-",
+                rows.append([String(entry.sequence), event.at.iso8601, event.kind.rawValue, event.actor?.description ?? "-", event.device?.description ?? "-",
                              event.srv ?? "-", event.code ?? "-", (event.requestID.map { $0 + " " } ?? "") + event.detail])
             }
             printTable(rows)
@@ -375,7 +385,7 @@ struct AnomalyCommand: AsyncParsableCommand {
             let store = try data.store()
             try await store.apply([
                 .putThreshold(AnomalyThreshold(user: user, srv: srv, limit: limit, windowSeconds: window)),
-                .audit(AuditEvent(kind: "admin", actor: user, srv: srv == "*" ? nil : srv, detail: "anomaly threshold \(limit) per \(window) s for \(srv)")),
+                .audit(AuditEvent(kind: .admin, actor: user, srv: srv == "*" ? nil : srv, detail: "anomaly threshold \(limit) per \(window) s for \(srv)")),
                 .bumpRegistryVersion,
             ])
             print("\(user) \(srv): at most \(limit) requests per \(window) s")
@@ -475,7 +485,7 @@ struct QuarantineCommand: AsyncParsableCommand {
         let held = stored.status == .parked ? "parked" : "quarantine"
         try await store.apply([
             .setRequestStatus(requestID: requestID, status: status, code: stored.code),
-            .audit(AuditEvent(kind: "decision", actor: stored.originator, device: stored.target, srv: stored.srv, requestID: requestID,
+            .audit(AuditEvent(kind: .decision, actor: stored.originator, device: stored.target, srv: stored.srv, requestID: requestID,
                               code: "\(held)-\(status == .refused ? "deleted" : "released")",
                               detail: stored.status == .parked
                                   ? "[job-parked] \(verb) by an operator after \(stored.crashes) crash(es)"
@@ -491,7 +501,7 @@ struct QuarantineCommand: AsyncParsableCommand {
         let now = Timestamp.now()
         try await store.apply([
             release ? .releaseOutbox(id: id, at: now) : .discardOutbox(id: id),
-            .audit(AuditEvent(at: now, kind: "admin", actor: item.recipient, requestID: item.requestID, code: release ? "message-released" : "message-discarded",
+            .audit(AuditEvent(at: now, kind: .admin, actor: item.recipient, requestID: item.requestID, code: release ? "message-released" : "message-discarded",
                               detail: "parked outbox message \(id) (\(item.kind) \(item.messageID)) \(release ? "released: it will be sent again" : "discarded by an operator")")),
         ])
         print("outbox message \(id) \(release ? "released" : "discarded")")

@@ -379,7 +379,7 @@ struct FleetCommand: AsyncParsableCommand {
             let begin = try start.map(parseTime) ?? Timestamp.now()
             let id = (try await store.powerCuts().map(\.id).max() ?? 0) + 1
             let cut = PowerCutRecord(id: id, scope: scope, value: value, start: begin, end: begin.adding(milliseconds: Int64(minutes * 60_000)), reason: "injected")
-            try await store.apply([.putPowerCut(cut), .audit(AuditEvent(kind: "admin", detail: "power cut \(id) injected: \(scope.rawValue) \(value) from \(cut.start.iso8601) to \(cut.end.iso8601)"))])
+            try await store.apply([.putPowerCut(cut), .audit(AuditEvent(kind: .admin, detail: "power cut \(id) injected: \(scope.rawValue) \(value) from \(cut.start.iso8601) to \(cut.end.iso8601)"))])
             print("power cut \(id): \(scope.rawValue) \(value) off from \(cut.start.iso8601) to \(cut.end.iso8601)")
         }
     }
@@ -396,7 +396,7 @@ struct FleetCommand: AsyncParsableCommand {
             let store = try data.store()
             let now = Timestamp.now()
             try await store.apply([.addTamperEvent(premises: premises, at: now, reason: "injected"),
-                                   .audit(AuditEvent(kind: "admin", detail: "tamper injected at premises \(premises)"))])
+                                   .audit(AuditEvent(kind: .admin, detail: "tamper injected at premises \(premises)"))])
             print("tamper detection injected at premises \(premises)")
         }
     }

@@ -275,7 +275,7 @@ struct DPPCommand: AsyncParsableCommand {
             let token = Pseudonymiser.newKey().map { String(format: "%02x", $0) }.joined()
             try await store.apply([
                 .privacy(.putPlan(plan, key: Pseudonymiser.newKey(), tokenHash: sha256Hex(token))),
-                .audit(AuditEvent(at: now, kind: "dpp", actor: user, code: "plan \(plan.id)",
+                .audit(AuditEvent(at: now, kind: .dataPrivacyPlan, actor: user, code: "plan \(plan.id)",
                                   detail: "data privacy plan \(plan.id) registered (\(plan.name), approval \(plan.approvalReference)): \(plan.level.rawValue) level, at least \(plan.minimumHouseholds) households, dominance \(plan.dominanceLimit), small groups \(plan.smallGroups.rawValue), raw kept \(plan.rawRetentionDays) day(s), aggregates \(plan.aggregateRetentionDays) days, purposes \(plan.purposes.map(\.rawValue).joined(separator: ", "))")),
             ])
             print("plan \(plan.id) registered for \(user): \(plan.granularity.name) \(plan.fuel.rawValue) reads now go into \(plan.level.rawValue) aggregates of at least \(plan.minimumHouseholds) households")
@@ -366,7 +366,7 @@ struct DPPCommand: AsyncParsableCommand {
             let now = Timestamp.now()
             try await store.apply([
                 .privacy(.retirePlan(id: plan, at: now)),
-                .audit(AuditEvent(at: now, kind: "dpp", actor: found.user, code: "plan \(plan)", detail: "data privacy plan \(plan) retired; its readings and aggregates deleted")),
+                .audit(AuditEvent(at: now, kind: .dataPrivacyPlan, actor: found.user, code: "plan \(plan)", detail: "data privacy plan \(plan) retired; its readings and aggregates deleted")),
             ])
             print("plan \(plan) retired; its readings and aggregates are deleted")
         }

@@ -74,7 +74,7 @@ struct SchedulesCommand: AsyncParsableCommand {
         let now = Timestamp.now()
         try await store.apply([
             try mutation(schedule, now),
-            .audit(AuditEvent(at: now, kind: "admin", actor: schedule.owner, device: schedule.device, srv: schedule.srv, code: "schedule \(id)",
+            .audit(AuditEvent(at: now, kind: .admin, actor: schedule.owner, device: schedule.device, srv: schedule.srv, code: "schedule \(id)",
                               detail: "DCC schedule \(id) \(verb) by an operator")),
             .bumpRegistryVersion,
         ])

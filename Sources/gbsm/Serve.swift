@@ -297,7 +297,7 @@ struct Serve: AsyncParsableCommand {
                 user.responseURL = responseURL
                 mutations.append(.putUser(user))
             }
-            mutations += [.audit(AuditEvent(at: now, kind: "admin", detail: "response endpoint of every user set to \(responseURL)")), .bumpRegistryVersion]
+            mutations += [.audit(AuditEvent(at: now, kind: .admin, detail: "response endpoint of every user set to \(responseURL)")), .bumpRegistryVersion]
             try await store.apply(mutations)
         }
         try await runHub(data: data.url, options: options, schemasRequired: true) { _ in [] }

@@ -28,11 +28,11 @@ struct StorageBench: AsyncParsableCommand {
                 .setCounter(originator: user, counter: UInt64(index)),
                 .insertRequest(StoredRequest(requestID: id, originator: user, target: meter, counter: UInt64(index), srv: "4.1.1", commandVariant: 1,
                                              receivedAt: now, executeAt: nil, status: .awaitingDevice, code: "I99", raw: raw)),
-                .audit(AuditEvent(at: now, kind: "request", actor: user, device: meter, srv: "4.1.1", requestID: id,
+                .audit(AuditEvent(at: now, kind: .request, actor: user, device: meter, srv: "4.1.1", requestID: id,
                                   detail: "Send Command Service, command variant 1, Read Instantaneous Import Registers, 1450 octets, SHA-256 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef, signature verified")),
-                .audit(AuditEvent(at: now, kind: "decision", actor: user, device: meter, srv: "4.1.1", requestID: id, code: "I99",
+                .audit(AuditEvent(at: now, kind: .decision, actor: user, device: meter, srv: "4.1.1", requestID: id, code: "I99",
                                   detail: "[access-control] IS: registered for 1312345678111 at 2026-11-23T05:57:57.730Z; stored at the device boundary, awaiting delivery to the device")),
-                .audit(AuditEvent(at: now, kind: "response", actor: user, device: meter, srv: "4.1.1", requestID: id, code: "I99", detail: "synchronous acknowledgement")),
+                .audit(AuditEvent(at: now, kind: .response, actor: user, device: meter, srv: "4.1.1", requestID: id, code: "I99", detail: "synchronous acknowledgement")),
             ]
         }
         let started = ContinuousClock.now

@@ -43,7 +43,7 @@ struct WANCommand: AsyncParsableCommand {
             let id = (try await store.wanOutages().map(\.id).max() ?? 0) + 1
             let outage = WANOutageRecord(id: id, region: scope, start: begin, end: begin.adding(milliseconds: Int64(minutes * 60_000)), reason: reason)
             try await store.apply([.putWANOutage(outage),
-                                   .audit(AuditEvent(kind: "admin", detail: "WAN outage \(id) in \(scope?.rawValue ?? "every") region(s) from \(outage.start.iso8601) to \(outage.end.iso8601): \(reason)"))])
+                                   .audit(AuditEvent(kind: .admin, detail: "WAN outage \(id) in \(scope?.rawValue ?? "every") region(s) from \(outage.start.iso8601) to \(outage.end.iso8601): \(reason)"))])
             print("WAN outage \(id): \(scope?.rawValue ?? "every") region(s) from \(outage.start.iso8601) to \(outage.end.iso8601)")
         }
     }
@@ -63,14 +63,14 @@ struct WANCommand: AsyncParsableCommand {
         func run() async throws {
             let store = try data.store()
             if clear {
-                try await store.apply([.setMeta(key: "wan.sunset", value: ""), .audit(AuditEvent(kind: "admin", detail: "2G/3G sunset cancelled"))])
+                try await store.apply([.setMeta(key: "wan.sunset", value: ""), .audit(AuditEvent(kind: .admin, detail: "2G/3G sunset cancelled"))])
                 print("2G/3G sunset cancelled")
                 return
             }
             guard let date else { throw ValidationError("give --date or --clear") }
             let time = try parseTime(date)
             try await store.apply([.setMeta(key: "wan.sunset", value: time.iso8601),
-                                   .audit(AuditEvent(kind: "admin", detail: "2G/3G networks switched off from \(time.iso8601)"))])
+                                   .audit(AuditEvent(kind: .admin, detail: "2G/3G networks switched off from \(time.iso8601)"))])
             print("2G/3G networks switched off from \(time.iso8601)")
         }
     }

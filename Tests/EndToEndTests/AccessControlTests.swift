@@ -30,7 +30,7 @@ func readRegisters(from originator: EUI64 = Provisioning.supplier, to target: EU
         // The decision is in the audit log with the rule that made it.
         let document = try XMLDocument.parse(body)
         let requestID = try ServiceRequestDocument(document).header.requestID.description
-        let decisions = try await hub.hub.store.audit(AuditQuery(kind: "decision", requestID: requestID))
+        let decisions = try await hub.hub.store.audit(AuditQuery(kind: .decision, requestID: requestID))
         #expect(decisions.contains { $0.event.code == code && $0.event.detail.hasPrefix("[\(rule)]") },
                 "audit: \(decisions.map(\.event.detail))", sourceLocation: sourceLocation)
     }

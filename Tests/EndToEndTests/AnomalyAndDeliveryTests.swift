@@ -115,7 +115,7 @@ import TestSupport
         #expect(wrappedAnswer.code == "E1" || wrappedAnswer.status == 400, "\(wrappedAnswer.text)")
         // Nothing was processed, every rejection is audited, and the server still serves.
         #expect(try await hub.hub.store.requestCount(status: nil) == 0)
-        let rejected = try await hub.hub.store.audit(AuditQuery(kind: "request.rejected"))
+        let rejected = try await hub.hub.store.audit(AuditQuery(kind: .requestRejected))
         #expect(rejected.count >= cases.count + 2)
         let ok = try await client.post(try client.sign(valid, counter: Counters.next()), to: .sendCommand)
         #expect(ok.code == "I99")

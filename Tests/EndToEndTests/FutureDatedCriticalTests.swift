@@ -81,7 +81,7 @@ import TestSupport
         }
         let audit = try await hub.store.audit(AuditQuery(device: session.esme, limit: 50))
         let events: [AuditEvent] = audit.map(\.event)
-        let ran: [AuditEvent] = events.filter { (event: AuditEvent) -> Bool in event.kind == "device" && event.code == "8F66" }
+        let ran: [AuditEvent] = events.filter { (event: AuditEvent) -> Bool in event.kind == .device && event.code == "8F66" }
         #expect(ran.map { (event: AuditEvent) -> String? in event.requestID } == [requestID], "\(events.map(\.detail))")
 
         // Held again, then cancelled with 3000-12-31: nothing is left to run.

@@ -116,8 +116,8 @@ import TestSupport
         }
         let seconds = Double((ContinuousClock.now - started).components.seconds) + 1
         await hub.hub.gateway.flushRejectionSummary(force: true)
-        let refused = try await hub.hub.store.audit(AuditQuery(kind: "decision", limit: 100_000)).filter { $0.event.code == "E1" }
-        let summaries = try await hub.hub.store.audit(AuditQuery(kind: "request.rejected", limit: 100_000)).filter { $0.event.code == "summary" }
+        let refused = try await hub.hub.store.audit(AuditQuery(kind: .decision, limit: 100_000)).filter { $0.event.code == "E1" }
+        let summaries = try await hub.hub.store.audit(AuditQuery(kind: .requestRejected, limit: 100_000)).filter { $0.event.code == "summary" }
         #expect(refused.count <= 200 + Int(20 * seconds) + 1, "\(refused.count) of 2,000 itemised in \(seconds) s")
         #expect(!summaries.isEmpty && summaries.contains { $0.event.detail.contains("not itemised") })
         try await hub.hub.store.checkpoint()
@@ -225,7 +225,7 @@ import TestSupport
                                           (Self.esme, "7.11", "<sr:ReadBoostButtonDetails><sr:ReadLogPeriod><sr:StartDateTime>\(Timestamp.now().adding(days: -7).iso8601)</sr:StartDateTime><sr:EndDateTime>\(Timestamp.now().iso8601)</sr:EndDateTime></sr:ReadLogPeriod></sr:ReadBoostButtonDetails>", "other-user-consent")] {
             let (answer, requestID) = try await device(target, srv, body)
             #expect(answer.code == "E4", "\(srv): \(answer.code ?? "?") \(answer.reason ?? "")")
-            let decisions = try await store.audit(AuditQuery(kind: "decision", requestID: requestID))
+            let decisions = try await store.audit(AuditQuery(kind: .decision, requestID: requestID))
             #expect(decisions.contains { $0.event.detail.hasPrefix("[\(rule)]") }, "\(srv): \(decisions.map(\.event.detail))")
         }
         // With the household's verified consent the other user joins the IHD to the meter
@@ -262,7 +262,7 @@ import TestSupport
                                                                    body: removeMeter.replacingOccurrences(of: "\(Self.esme)", with: "\(Self.hcalcs)")), to: .sendCommand)
         #expect(change.code == "I99", "\(change.reason ?? "")")
         _ = await waitForResponses(receiver, requestIDs: [changeID])
-        let alerts = try await store.audit(AuditQuery(kind: "alert", limit: 1000)).filter { $0.event.code == "8F12" }
+        let alerts = try await store.audit(AuditQuery(kind: .alert, limit: 1000)).filter { $0.event.code == "8F12" }
         #expect(alerts.contains { $0.event.actor == Provisioning.supplier }, "\(alerts.map(\.event.detail))")
         #expect(!alerts.contains { $0.event.actor == ou })
         await hub.stop()
@@ -321,7 +321,7 @@ import TestSupport
             try await Task.sleep(for: .milliseconds(200))
         }
         #expect(code == "I0")
-        #expect(try await hub.hub.store.audit(AuditQuery(kind: "admin")).contains { $0.event.code == "counter-reset" })
+        #expect(try await hub.hub.store.audit(AuditQuery(kind: .admin)).contains { $0.event.code == "counter-reset" })
         await hub.stop()
     }
 

@@ -93,7 +93,7 @@ import TestSupport
         let alerts = await receiver.waitFor(1, timeout: .seconds(20))
         let alert = try #require(alerts.compactMap { try? DUISMessage($0.body) }.first { $0.dccAlertCode == "N999" })
         #expect(alert.text.contains("<sr:CommandRequestID>\(requestID.description)</sr:CommandRequestID>"), "\(alert.text)")
-        let audit = try await store.audit(AuditQuery(kind: "job-parked"))
+        let audit = try await store.audit(AuditQuery(kind: .jobParked))
         #expect(audit.contains { $0.event.detail.contains(requestID.responseID) && $0.event.detail.contains("2 times") })
         let list = try runGBSM(["quarantine", "list", "--data", directory.url.path])
         #expect(list.stdout.contains("parked message"), "\(list.stdout)")

@@ -74,7 +74,7 @@ import TestSupport
         // The portal's grant is in the ledger, verified.
         let entries = try await hub.hub.store.consents(premises: 1)
         #expect(entries.contains { $0.method == .portal && $0.purpose == .research && $0.party == Provisioning.otherUser && $0.granularity == .daily })
-        #expect(try await hub.hub.store.audit(AuditQuery(kind: "portal")).contains { $0.event.detail.contains("signed in with the IHD code") })
+        #expect(try await hub.hub.store.audit(AuditQuery(kind: .portal)).contains { $0.event.detail.contains("signed in with the IHD code") })
         await hub.stop()
         await receiver.stop()
     }

@@ -113,7 +113,7 @@ import TestSupport
         }
         print("portal link: 30 simultaneous uses of a one-use link, five times: \(sessionsPerRound) session(s)")
         #expect(sessionsPerRound == [1, 1, 1, 1, 1], "exactly one use of a one-use link signs in")
-        let audited = try await hub.hub.store.audit(AuditQuery(kind: "portal")).filter { $0.event.detail.contains("signed in with a one-use link") }
+        let audited = try await hub.hub.store.audit(AuditQuery(kind: .portal)).filter { $0.event.detail.contains("signed in with a one-use link") }
         #expect(audited.count == 5)
         await hub.stop()
     }
@@ -236,10 +236,10 @@ import TestSupport
             statuses[answer?.status ?? 0, default: 0] += 1
         }
         let elapsed = (ContinuousClock.now - start).components.seconds + 1
-        let during = try await hub.hub.store.audit(AuditQuery(kind: "portal", limit: 10_000))
+        let during = try await hub.hub.store.audit(AuditQuery(kind: .portal, limit: 10_000))
         let itemised = during.filter { $0.event.detail.hasPrefix("failed portal sign-in for premises 1 from ") }.count
         await hub.stop()
-        let after = try await hub.hub.store.audit(AuditQuery(kind: "portal", limit: 10_000))
+        let after = try await hub.hub.store.audit(AuditQuery(kind: .portal, limit: 10_000))
         let summaries = after.filter { $0.event.code == "summary" }
         let summarised = summaries.compactMap { entry in
             entry.event.detail.firstMatch(of: /(\d+) further failed portal sign-in/).flatMap { Int($0.1) }

@@ -78,7 +78,7 @@ import TestSupport
     }
 
     func decisions(_ store: SQLiteStore, _ requestID: String) async throws -> [String] {
-        try await store.audit(AuditQuery(kind: "decision", requestID: requestID)).map(\.event.detail)
+        try await store.audit(AuditQuery(kind: .decision, requestID: requestID)).map(\.event.detail)
     }
 
     @Test func otherUserNeedsTheConsumersConsentGrantedAndWithdrawnWithTheCLI() async throws {
@@ -269,7 +269,7 @@ import TestSupport
             """))
         #expect(back.code == "E12", "\(back.code ?? "")")
         #expect(try await setup.hub.hub.store.currentOccupancy(premises: premises).sequence == 1)
-        let audit = try await setup.hub.hub.store.audit(AuditQuery(kind: "privacy"))
+        let audit = try await setup.hub.hub.store.audit(AuditQuery(kind: .privacy))
         #expect(audit.contains { $0.event.detail.contains("change of tenancy") && $0.event.detail.contains("occupancy 1") })
         await setup.stop()
     }

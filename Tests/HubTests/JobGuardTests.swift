@@ -71,7 +71,7 @@ import TestSupport
         #expect(try await store.request(id: "innocent")?.status == .completed)
         #expect(try await store.request(id: "innocent")?.crashes == 0, "it ran without dying: no longer a suspect")
         #expect(try await jobs.log.all().isEmpty)
-        let audit = try await store.audit(AuditQuery(kind: "job-parked"))
+        let audit = try await store.audit(AuditQuery(kind: .jobParked))
         #expect(audit.count == 1 && audit[0].event.requestID == "poison" && audit[0].event.detail.contains("2 times"))
         let alerts = try await store.outbox(recipient: supplier, status: .pending, limit: 10)
         #expect(alerts.count == 1)

@@ -17,7 +17,7 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
         let (store, directory) = try makeStore()
         _ = directory
         #expect(try await store.writerSynchronousMode() == 2, "PRAGMA synchronous must be FULL on the writer")
-        try await store.apply([.audit(AuditEvent(kind: "k", detail: "d"))])
+        try await store.apply([.audit(AuditEvent(kind: AuditKind(rawValue: "k"), detail: "d"))])
         #expect(try await store.writerSynchronousMode() == 2)
     }
 
@@ -44,7 +44,7 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
         #expect(try await store.registryVersion() == 1)
         // The request ID is unique: a second insert fails and nothing of its batch is written.
         await #expect(throws: (any Error).self) {
-            try await store.apply([.audit(AuditEvent(kind: "x", detail: "y")), .insertRequest(request)])
+            try await store.apply([.audit(AuditEvent(kind: AuditKind(rawValue: "x"), detail: "y")), .insertRequest(request)])
         }
         #expect(try await store.audit(AuditQuery()).isEmpty)
     }
@@ -111,7 +111,7 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
     func populated() async throws -> (SQLiteStore, TemporaryDirectory) {
         let (store, directory) = try makeStore()
         for index in 0..<20 {
-            try await store.apply([.audit(AuditEvent(kind: "request", actor: supplier, device: meter, srv: "4.1.1",
+            try await store.apply([.audit(AuditEvent(kind: .request, actor: supplier, device: meter, srv: "4.1.1",
                                                      requestID: "r\(index)", code: "I99", detail: "accepted"))])
         }
         return (store, directory)
@@ -175,7 +175,7 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<500 {
                 group.addTask {
-                    try await committer.commit([.audit(AuditEvent(kind: "request", requestID: "r\(index)", detail: "x"))])
+                    try await committer.commit([.audit(AuditEvent(kind: .request, requestID: "r\(index)", detail: "x"))])
                 }
             }
             try await group.waitForAll()
@@ -199,7 +199,7 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
                 group.addTask {
                     do {
                         if index == 25 { try await committer.commit([.insertRequest(duplicate)]) } else {
-                            try await committer.commit([.audit(AuditEvent(kind: "k", detail: "\(index)"))])
+                            try await committer.commit([.audit(AuditEvent(kind: AuditKind(rawValue: "k"), detail: "\(index)"))])
                         }
                         return true
                     } catch {
