@@ -5,10 +5,10 @@ import Storage
 /// saying why. Every refusal is audited with its rule.
 public struct Refusal: Error, Sendable, CustomStringConvertible {
     public let code: ResponseCode
-    public let rule: String
+    public let rule: RuleID
     public let reason: String
 
-    public init(_ code: ResponseCode, rule: String, _ reason: String) {
+    public init(_ code: ResponseCode, rule: RuleID, _ reason: String) {
         self.code = code
         self.rule = rule
         self.reason = reason
@@ -50,37 +50,37 @@ public struct AccessControl: Sendable {
     public func decide(header: RequestHeader, user: UserRecord, service: DUISService, at time: Timestamp) throws(Refusal) -> AccessDecision {
         let variant = header.variant
         guard user.status == .active else {
-            throw Refusal(.E3, rule: "user-status", "user \(user.eui) is \(user.status.rawValue); only active users may send requests")
+            throw Refusal(.E3, rule: .userStatus, "user \(user.eui) is \(user.status.rawValue); only active users may send requests")
         }
         guard let commandVariant = header.commandVariant else {
-            throw Refusal(.E12, rule: "command-variant-range", "CommandVariant \"\(header.commandVariantText)\" is not one of 1 to 8")
+            throw Refusal(.E12, rule: .commandVariantRange, "CommandVariant \"\(header.commandVariantText)\" is not one of 1 to 8")
         }
         guard variant.commandVariants.contains(commandVariant.rawValue) else {
             let allowed = variant.commandVariants.sorted().map(String.init).joined(separator: ", ")
-            throw Refusal(.E12, rule: "command-variant-srv", "command variant \(commandVariant.rawValue) is not valid for \(variant.srv) \(variant.name) (valid: \(allowed))")
+            throw Refusal(.E12, rule: .commandVariantSrv, "command variant \(commandVariant.rawValue) is not valid for \(variant.srv) \(variant.name) (valid: \(allowed))")
         }
         guard commandVariant.service == service else {
-            throw Refusal(.E13, rule: "web-service", "command variant \(commandVariant.rawValue) belongs on the \(commandVariant.service.title) (\(commandVariant.service.path)), not the \(service.title) (\(service.path))")
+            throw Refusal(.E13, rule: .webService, "command variant \(commandVariant.rawValue) belongs on the \(commandVariant.service.title) (\(commandVariant.service.path)), not the \(service.title) (\(service.path))")
         }
         let eligible = user.roles.intersection(variant.eligibleRoles)
         guard let firstEligible = eligible.first(where: { _ in true }) else {
             let allowed = variant.eligibleRoles.isEmpty ? "no role" : variant.eligibleRoles.codes
-            throw Refusal(.E2, rule: "role-eligibility", "\(variant.srv) \(variant.name) may be sent by \(allowed); user \(user.eui) holds \(user.roles.codes)")
+            throw Refusal(.E2, rule: .roleEligibility, "\(variant.srv) \(variant.name) may be sent by \(allowed); user \(user.eui) holds \(user.roles.codes)")
         }
 
         if variant.isNonDevice {
             guard header.requestID.target == dccEUI else {
-                throw Refusal(.E19, rule: "non-device-target", "non-device requests are addressed to DCC (\(dccEUI)), not \(header.requestID.target)")
+                throw Refusal(.E19, rule: .nonDeviceTarget, "non-device requests are addressed to DCC (\(dccEUI)), not \(header.requestID.target)")
             }
             return AccessDecision(role: firstEligible, device: nil, rule: "non-device: \(firstEligible.rawValue) eligible for \(variant.srv)")
         }
 
         guard let device = inventory.device(header.requestID.target) else {
-            throw Refusal(.E19, rule: "device-exists", "device \(header.requestID.target) is not in the inventory")
+            throw Refusal(.E19, rule: .deviceExists, "device \(header.requestID.target) is not in the inventory")
         }
         guard variant.deviceTypes.contains(device.type) else {
             let types = variant.deviceTypes.map(\.rawValue).joined(separator: ", ")
-            throw Refusal(.E11, rule: "device-type", "\(variant.srv) \(variant.name) applies to \(types), not to \(device.type.rawValue) \(device.eui)")
+            throw Refusal(.E11, rule: .deviceType, "\(variant.srv) \(variant.name) applies to \(types), not to \(device.type.rawValue) \(device.eui)")
         }
         var authorised: UserRole?
         var rule = ""
@@ -94,7 +94,7 @@ public struct AccessControl: Sendable {
         guard let role = authorised else {
             let mpxns = inventory.accessMPxNs(for: device).map(\.mpxn)
             let over = mpxns.isEmpty ? "the device has no MPAN or MPRN" : "registered parties for \(mpxns.joined(separator: ", ")) differ"
-            throw Refusal(.E4, rule: "device-authorisation", "user \(user.eui) as \(eligible.codes) is not authorised for \(device.type.rawValue) \(device.eui) at \(time.iso8601): \(over)")
+            throw Refusal(.E4, rule: .deviceAuthorisation, "user \(user.eui) as \(eligible.codes) is not authorised for \(device.type.rawValue) \(device.eui) at \(time.iso8601): \(over)")
         }
         let statusAllowed: Bool
         switch device.status {
@@ -104,7 +104,7 @@ public struct AccessControl: Sendable {
         }
         guard statusAllowed, !device.optedOut else {
             let state = device.optedOut ? "opted out of DCC services" : device.status.rawValue
-            throw Refusal(.E5, rule: "device-status", "device \(device.eui) is \(state); \(variant.srv) needs a commissioned device")
+            throw Refusal(.E5, rule: .deviceStatus, "device \(device.eui) is \(state); \(variant.srv) needs a commissioned device")
         }
         return AccessDecision(role: role, device: device, rule: rule)
     }

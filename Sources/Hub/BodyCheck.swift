@@ -15,11 +15,11 @@ struct BodyCheck: Sendable {
 
     func refusal(_ header: RequestHeader, body: ElementTree) -> Refusal? {
         if !schemaChecked, let problem = DUISFields.problem(in: body) {
-            return Refusal(.E12, rule: "body-schema", problem)
+            return Refusal(.E12, rule: .bodySchema, problem)
         }
         guard !header.variant.isNonDevice else { return nil }
         let problem = schemaChecked ? DeviceEmulator.validate(srv: header.variant.srv, body: body)
                                     : DeviceEmulator.validateWithoutSchema(srv: header.variant.srv, body: body)
-        return problem.map { Refusal(.E12, rule: "body", $0) }
+        return problem.map { Refusal(.E12, rule: .body, $0) }
     }
 }

@@ -43,7 +43,7 @@ public enum CriticalCommandRule: String, Sendable, CaseIterable {
         }
     }
 
-    func refusal(_ reason: String) -> Refusal { Refusal(code, rule: rawValue, reason) }
+    func refusal(_ reason: String) -> Refusal { Refusal(code, rule: RuleID(rawValue: rawValue), reason) }
 }
 
 /// DCC's desk for critical commands. The Transform service turns a critical request into
@@ -188,12 +188,12 @@ public final class CriticalCommandDesk: Sendable {
     /// MAC'd by DCC's access control broker for the device.
     func command(_ signed: GBCSFrame) throws(Refusal) -> GBCSFrame {
         guard let key = signed.macKey(keys: keys) else {
-            throw Refusal(.E20, rule: "device-keys", "no KA keys for DCC's access control broker and \(signed.recipient)")
+            throw Refusal(.E20, rule: .deviceKeys, "no KA keys for DCC's access control broker and \(signed.recipient)")
         }
         do {
             return try signed.maced(with: key)
         } catch {
-            throw Refusal(.E20, rule: "device-keys", "the command could not be MAC'd for \(signed.recipient): \(error)")
+            throw Refusal(.E20, rule: .deviceKeys, "the command could not be MAC'd for \(signed.recipient): \(error)")
         }
     }
 }

@@ -25,7 +25,7 @@ struct DataAccessCheck: Sendable {
         var decision = decision
         if let check = try await privacy.check(role: decision.role, party: user, device: device, srv: header.variant.srv) {
             if case .refuse(let rule, let reason) = check.effective {
-                return .failure(Refused(refusal: Refusal(.E4, rule: rule, reason),
+                return .failure(Refused(refusal: Refusal(.E4, rule: RuleID(rawValue: rule), reason),
                                         extra: [.privacy(.recordAccess(check.refusalAccess(party: user, requestID: header.requestID.description, at: time)))]))
             }
             decision = AccessDecision(role: decision.role, device: decision.device, rule: "\(decision.rule); \(check.summary)")
@@ -33,7 +33,7 @@ struct DataAccessCheck: Sendable {
         if PrivacyRules.hanChangeSRVs.contains(header.variant.srv),
            let verdict = try await privacy.hanCheck(role: decision.role, party: user, device: device, srv: header.variant.srv, body: body) {
             if case .refuse(let rule, let reason) = verdict {
-                return .failure(Refused(refusal: Refusal(.E4, rule: rule, reason), extra: []))
+                return .failure(Refused(refusal: Refusal(.E4, rule: RuleID(rawValue: rule), reason), extra: []))
             }
             decision = AccessDecision(role: decision.role, device: decision.device, rule: "\(decision.rule); privacy [\(verdict.rule)] \(verdict.reason)")
         }

@@ -249,7 +249,7 @@ final class DeviceDispatcher: Sendable {
             if Task.isCancelled { return nil }
         }
         metrics.record(outcome: lastFailure.0.rawValue, duration: ContinuousClock.now - started)
-        return await finish(stored, code: lastFailure.0, reason: lastFailure.1 + " (tried \(Self.maxAttempts) times)", rule: "device-communication", work: work)
+        return await finish(stored, code: lastFailure.0, reason: lastFailure.1 + " (tried \(Self.maxAttempts) times)", rule: .deviceCommunication, work: work)
     }
 
     static let maxAttempts = 4
@@ -270,7 +270,7 @@ final class DeviceDispatcher: Sendable {
                 return .seconds(5)
             }
             if gbcs == nil {
-                return await finish(stored, code: .E12, reason: "no signed pre-command is stored for this request", rule: CriticalCommandRule.notIssued.rawValue, work: work)
+                return await finish(stored, code: .E12, reason: "no signed pre-command is stored for this request", rule: RuleID(rawValue: CriticalCommandRule.notIssued.rawValue), work: work)
             }
         } else if work.scheduleID == nil {
             // A non-critical command goes as GBCS where gbsm builds its use case: MAC'd by the
@@ -338,7 +338,7 @@ final class DeviceDispatcher: Sendable {
                     } catch {
                         throw .storage(error)
                     }
-                    if let problem { throw .refused(Refusal(.E12, rule: "tenancy-restriction", problem)) }
+                    if let problem { throw .refused(Refusal(.E12, rule: .tenancyRestriction, problem)) }
                 }
                 let time = clock.now()
                 let previousRestriction = state.tenancyRestriction
@@ -430,7 +430,7 @@ final class DeviceDispatcher: Sendable {
 
     /// Ends a request the device did not answer (or that can no longer run) with an
     /// asynchronous response carrying the code (`DeviceResponses.failure`).
-    private func finish(_ stored: StoredRequest, code: ResponseCode, reason: String, rule: String, work: Work? = nil, extra: [Mutation] = []) async -> Duration? {
+    private func finish(_ stored: StoredRequest, code: ResponseCode, reason: String, rule: RuleID, work: Work? = nil, extra: [Mutation] = []) async -> Duration? {
         let mutations = responses.failure(stored, code: code, reason: reason, rule: rule, work: work, extra: extra, at: clock.now())
         do {
             try await committer.commit(mutations)

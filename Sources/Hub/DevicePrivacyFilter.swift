@@ -55,7 +55,7 @@ final class DevicePrivacyFilter: Sendable {
         if DataRequest.classify(srv: srv) != nil {
             guard let user = registry.user(originator),
                   let role = privacy.role(of: user, srv: srv, device: device, accessControl: accessControl, at: time) else {
-                return .refuse(Refusal(.E4, rule: "device-authorisation", "\(originator) is no longer authorised for \(device.eui)"), extra: [])
+                return .refuse(Refusal(.E4, rule: .deviceAuthorisation, "\(originator) is no longer authorised for \(device.eui)"), extra: [])
             }
             do {
                 check = try await privacy.check(role: role, party: originator, device: device, srv: srv)
@@ -63,7 +63,7 @@ final class DevicePrivacyFilter: Sendable {
                 throw Unavailable(check: "privacy check", error: error)
             }
             if let check, case .refuse(let rule, let reason) = check.effective {
-                return .refuse(Refusal(.E4, rule: rule, "when the request was due to run: \(reason)"),
+                return .refuse(Refusal(.E4, rule: RuleID(rawValue: rule), "when the request was due to run: \(reason)"),
                                extra: [.privacy(.recordAccess(check.refusalAccess(party: originator, requestID: requestID, at: time)))])
             }
         }
@@ -71,7 +71,7 @@ final class DevicePrivacyFilter: Sendable {
            let role = privacy.role(of: user, srv: srv, device: device, accessControl: accessControl, at: time) {
             do {
                 if case .refuse(let rule, let reason) = try await privacy.hanCheck(role: role, party: originator, device: device, srv: srv, body: body) {
-                    return .refuse(Refusal(.E4, rule: rule, "when the request was due to run: \(reason)"), extra: [])
+                    return .refuse(Refusal(.E4, rule: RuleID(rawValue: rule), "when the request was due to run: \(reason)"), extra: [])
                 }
             } catch {
                 throw Unavailable(check: "HAN check", error: error)

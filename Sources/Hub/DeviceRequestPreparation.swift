@@ -67,16 +67,16 @@ final class DeviceRequestPreparation: Sendable {
         if stored.commandVariant == 0, let run = ScheduledRun(stored: stored) {
             // A DCC schedule's run: the body comes from the schedule's definition.
             guard let schedule = schedules.schedule(run.scheduleID), schedule.deletedAt == nil else {
-                return .failure(Refusal(.E19, rule: "schedule-exists", "DCC schedule \(run.scheduleID) was deleted before this run"))
+                return .failure(Refusal(.E19, rule: .scheduleExists, "DCC schedule \(run.scheduleID) was deleted before this run"))
             }
             guard let variant = ServiceCatalogue.variant(schedule.srv) else {
-                return .failure(Refusal(.E12, rule: "schedule", "schedule \(run.scheduleID) names an unknown SRV \(schedule.srv)"))
+                return .failure(Refusal(.E12, rule: .schedule, "schedule \(run.scheduleID) names an unknown SRV \(schedule.srv)"))
             }
             header = RequestHeader(schemaVersion: "5.4", requestID: RequestID(originator: dccEUI, target: schedule.device, counter: stored.counter),
                                    firstInSequence: nil, precedingRequestID: nil, commandVariantText: "1",
                                    serviceReference: variant.serviceReference, variant: variant)
             guard let runBody = run.body(schedule: schedule, variant: variant) else {
-                return .failure(Refusal(.E12, rule: "schedule", "schedule \(run.scheduleID)'s read period does not fit the calendar on \(run.runAt.isoDate)"))
+                return .failure(Refusal(.E12, rule: .schedule, "schedule \(run.scheduleID)'s read period does not fit the calendar on \(run.runAt.isoDate)"))
             }
             body = runBody
             scheduleID = run.scheduleID
@@ -85,7 +85,7 @@ final class DeviceRequestPreparation: Sendable {
                 let document = try XMLDocument.parse(stored.raw, limits: limits)
                 request = try ServiceRequestDocument(document)
             } catch {
-                return .failure(Refusal(.E12, rule: "stored-request", "the stored request can no longer be read: \(error)"))
+                return .failure(Refusal(.E12, rule: .storedRequest, "the stored request can no longer be read: \(error)"))
             }
             header = request.header
             body = request.body()
@@ -94,13 +94,13 @@ final class DeviceRequestPreparation: Sendable {
             }
         }
         guard let device = inventory.device(stored.target) else {
-            return .failure(Refusal(.E19, rule: "device-exists", "device \(stored.target) left the inventory before the request ran"))
+            return .failure(Refusal(.E19, rule: .deviceExists, "device \(stored.target) left the inventory before the request ran"))
         }
         guard !device.optedOut else {
-            return .failure(Refusal(.E5, rule: "device-status", "device \(device.eui) opted out of DCC services before the request ran"))
+            return .failure(Refusal(.E5, rule: .deviceStatus, "device \(device.eui) opted out of DCC services before the request ran"))
         }
         guard let premisesID = device.premises, let premises = inventory.premises(premisesID), let model = premisesModel(premisesID) else {
-            return .failure(Refusal(.E20, rule: "device-installation", "device \(device.eui) is not installed at a premises with a comms hub"))
+            return .failure(Refusal(.E20, rule: .deviceInstallation, "device \(device.eui) is not installed at a premises with a comms hub"))
         }
         return .success(Work(stored: stored, header: header, body: body, device: device, premises: premises, model: model, scheduleID: scheduleID,
                              executionDateTime: executionDateTime))
@@ -113,21 +113,21 @@ final class DeviceRequestPreparation: Sendable {
         if let scheduleID = work.scheduleID {
             guard let schedule = schedules.schedule(scheduleID) else { return nil }
             guard let owner = registry.user(schedule.owner) else {
-                return Refusal(.E1, rule: "user-registered", "\(schedule.owner), the owner of DCC schedule \(scheduleID), is no longer a registered DCC user")
+                return Refusal(.E1, rule: .userRegistered, "\(schedule.owner), the owner of DCC schedule \(scheduleID), is no longer a registered DCC user")
             }
             guard owner.status == .active else {
-                return Refusal(.E3, rule: "user-status", "\(owner.eui), the owner of DCC schedule \(scheduleID), is \(owner.status.rawValue)")
+                return Refusal(.E3, rule: .userStatus, "\(owner.eui), the owner of DCC schedule \(scheduleID), is \(owner.status.rawValue)")
             }
             let eligible = owner.roles.intersection(work.header.variant.eligibleRoles)
             guard eligible.contains(where: { accessControl.authorisation(role: $0, user: owner.eui, device: work.device, at: time) != nil }) else {
-                return Refusal(.E4, rule: "device-authorisation", "\(owner.eui) is no longer authorised for \(work.device.type.rawValue) \(work.device.eui) at \(time.iso8601)")
+                return Refusal(.E4, rule: .deviceAuthorisation, "\(owner.eui) is no longer authorised for \(work.device.type.rawValue) \(work.device.eui) at \(time.iso8601)")
             }
             return nil
         }
         guard let user = registry.user(work.stored.originator) else {
-            return Refusal(.E1, rule: "user-registered", "\(work.stored.originator) is no longer a registered DCC user")
+            return Refusal(.E1, rule: .userRegistered, "\(work.stored.originator) is no longer a registered DCC user")
         }
-        guard let commandVariant = work.header.commandVariant else { return Refusal(.E12, rule: "command-variant-range", "invalid command variant") }
+        guard let commandVariant = work.header.commandVariant else { return Refusal(.E12, rule: .commandVariantRange, "invalid command variant") }
         do {
             _ = try accessControl.decide(header: work.header, user: user, service: commandVariant.service, at: time)
             return nil

@@ -92,7 +92,7 @@ final class DeviceResponses: Sendable {
     /// status, the decision's and the response's audit entries, and the asynchronous
     /// response carrying the code, after `extra`. `work` is what preparation knew of it,
     /// if it got that far.
-    func failure(_ stored: StoredRequest, code: ResponseCode, reason: String, rule: String, work: DeviceRequestPreparation.Work? = nil,
+    func failure(_ stored: StoredRequest, code: ResponseCode, reason: String, rule: RuleID, work: DeviceRequestPreparation.Work? = nil,
                  extra: [Mutation] = [], at time: Timestamp) -> [Mutation] {
         let srv = work?.header.variant.srv ?? stored.srv
         let serviceReference = work?.header.serviceReference ?? ServiceCatalogue.variant(stored.srv)?.serviceReference ?? stored.srv

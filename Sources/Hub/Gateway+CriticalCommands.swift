@@ -15,7 +15,7 @@ extension Gateway {
     func transform(_ header: RequestHeader, body: ElementTree, service: DUISService, decision: AccessDecision, bytes: [UInt8], digest: String,
                    at time: Timestamp) async -> GatewayResponse {
         guard let device = decision.device else {
-            return await refuse(header, service: service, Refusal(.E19, rule: "device-exists", "\(header.requestID.target) is not a device"),
+            return await refuse(header, service: service, Refusal(.E19, rule: .deviceExists, "\(header.requestID.target) is not a device"),
                                 digest: digest, size: bytes.count, at: time, authenticated: true, allowedBy: decision.rule)
         }
         let preCommand: GBCSFrame
@@ -36,7 +36,7 @@ extension Gateway {
             .insertRequest(stored),
             .issuePreCommand(PreCommandRecord(requestID: requestID, preCommand: octets, issuedAt: time)),
             .audit(requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)),
-            .audit(decisionEvent(header, code: .I0, rule: "access-control",
+            .audit(decisionEvent(header, code: .I0, rule: .accessControl,
                                  reason: "\(decision.rule); transformed into GBCS message code \(String(format: "0x%04X", preCommand.messageCode)), \(octets.count) octets, for the user to sign",
                                  at: time)),
             .audit(responseEvent(header, code: .I0, detail: "synchronous pre-command", at: time)),
@@ -77,7 +77,7 @@ extension Gateway {
                 mutations = [
                     .setRequestStatus(requestID: stored.requestID, status: .transformed, code: ResponseCode.I0.rawValue),
                     .issuePreCommand(PreCommandRecord(requestID: stored.requestID, preCommand: octets, issuedAt: time)),
-                    .audit(decisionEvent(header, code: .I0, rule: "quarantine-release", reason: "released by its user; \(decision.rule); transformed into its pre-command", at: time)),
+                    .audit(decisionEvent(header, code: .I0, rule: .quarantineRelease, reason: "released by its user; \(decision.rule); transformed into its pre-command", at: time)),
                     .enqueueOutbox(OutboxItem(recipient: stored.originator, kind: "service-response", messageID: header.requestID.responseID,
                                               requestID: stored.requestID, body: signer.sign(response), createdAt: time, nextAttemptAt: time)),
                 ]
@@ -89,7 +89,7 @@ extension Gateway {
                 ]
             }
         } else {
-            let refusal = Refusal(.E19, rule: "device-exists", "\(stored.target) is not a device")
+            let refusal = Refusal(.E19, rule: .deviceExists, "\(stored.target) is not a device")
             mutations = [
                 .setRequestStatus(requestID: stored.requestID, status: .refused, code: refusal.code.rawValue),
                 .enqueueOutbox(asynchronousResponse(header, result: .failure(refusal), at: time)),
@@ -121,10 +121,10 @@ extension Gateway {
                     result = .failure(error)
                 }
             case .notBuilt(let reason):
-                result = .failure(Refusal(.E17, rule: "local-command", "no GBCS command of \(header.variant.srv) for local delivery: \(reason)"))
+                result = .failure(Refusal(.E17, rule: .localCommand, "no GBCS command of \(header.variant.srv) for local delivery: \(reason)"))
             }
         } else {
-            result = .failure(Refusal(.E19, rule: "device-exists", "\(stored.target) is not a device"))
+            result = .failure(Refusal(.E19, rule: .deviceExists, "\(stored.target) is not a device"))
         }
         var mutations: [Mutation]
         switch result {
@@ -139,7 +139,7 @@ extension Gateway {
                                         }))
             mutations = [
                 .setRequestStatus(requestID: stored.requestID, status: .completed, code: ResponseCode.I0.rawValue),
-                .audit(decisionEvent(header, code: .I0, rule: "quarantine-release", reason: "released by its user; \(decision.rule); the command MAC'd for local delivery", at: time)),
+                .audit(decisionEvent(header, code: .I0, rule: .quarantineRelease, reason: "released by its user; \(decision.rule); the command MAC'd for local delivery", at: time)),
                 .enqueueOutbox(OutboxItem(recipient: stored.originator, kind: "service-response", messageID: header.requestID.responseID,
                                           requestID: stored.requestID, body: signer.sign(response), createdAt: time, nextAttemptAt: time)),
             ]
@@ -197,7 +197,7 @@ extension Gateway {
             do {
                 let held = try await services.store.heldRequestCount(originator: header.requestID.originator, target: header.requestID.target)
                 if held >= Self.maxHeldPerDevice {
-                    return await refuse(Refusal(.E12, rule: "future-dated-limit",
+                    return await refuse(Refusal(.E12, rule: .futureDatedLimit,
                                                 "\(header.requestID.originator) already holds \(held) future-dated requests for \(header.requestID.target), the most gbsm holds per user and device"))
                 }
             } catch {
@@ -226,7 +226,7 @@ extension Gateway {
             .sendPreCommand(requestID: requestID, signed: octets, commandVariant: commandVariant.rawValue, status: status, code: code.rawValue,
                             executeAt: futureDated ? executeAt : nil, at: time),
             .audit(requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)),
-            .audit(decisionEvent(header, code: code, rule: "access-control", reason: "\(decision.rule); \(note)", at: time)),
+            .audit(decisionEvent(header, code: code, rule: .accessControl, reason: "\(decision.rule); \(note)", at: time)),
             .audit(responseEvent(header, code: code, detail: local ? "synchronous command for local delivery" : "synchronous acknowledgement", at: time)),
         ]
         do {

@@ -158,7 +158,7 @@ public final class Gateway: Sendable {
             return await refuse(error, authenticated: true)
         }
         guard let commandVariant = header.commandVariant else {
-            return await refuse(Refusal(.E12, rule: "command-variant-range", "invalid command variant"), authenticated: true)
+            return await refuse(Refusal(.E12, rule: .commandVariantRange, "invalid command variant"), authenticated: true)
         }
 
         // Critical commands sent back signed: checked against what was issued.
@@ -207,7 +207,7 @@ public final class Gateway: Sendable {
                        + (authenticated ? ", signature verified" : ", not authenticated"))
     }
 
-    func decisionEvent(_ header: RequestHeader, code: ResponseCode, rule: String, reason: String, at time: Timestamp) -> AuditEvent {
+    func decisionEvent(_ header: RequestHeader, code: ResponseCode, rule: RuleID, reason: String, at time: Timestamp) -> AuditEvent {
         AuditEvent(at: time, kind: .decision, actor: header.requestID.originator,
                    device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv,
                    requestID: header.requestID.description, code: code.rawValue, detail: "[\(rule)] \(reason)")
@@ -281,7 +281,7 @@ public final class Gateway: Sendable {
         }
         var mutations: [Mutation] = [.audit(requestEvent(header, service: service, digest: digest, size: size, at: time, authenticated: authenticated))]
         if let allowedBy {
-            mutations.append(.audit(decisionEvent(header, code: .I0, rule: "access-control", reason: allowedBy, at: time)))
+            mutations.append(.audit(decisionEvent(header, code: .I0, rule: .accessControl, reason: allowedBy, at: time)))
         }
         mutations.append(.audit(decisionEvent(header, code: refusal.code, rule: refusal.rule, reason: refusal.reason, at: time)))
         mutations.append(.audit(responseEvent(header, code: refusal.code, detail: "synchronous refusal", at: time)))
@@ -331,7 +331,7 @@ public final class Gateway: Sendable {
                 case .command(let frame):
                     localCommand = try commands.maced(frame)
                 case .notBuilt(let reason):
-                    throw Refusal(.E17, rule: "local-command", "no GBCS command of \(header.variant.srv) \(header.variant.name) for local delivery: \(reason)")
+                    throw Refusal(.E17, rule: .localCommand, "no GBCS command of \(header.variant.srv) \(header.variant.name) for local delivery: \(reason)")
                 }
             } catch {
                 return await refuse(header, service: service, error, digest: digest, size: bytes.count, at: time, authenticated: true, allowedBy: decision.rule)
@@ -346,7 +346,7 @@ public final class Gateway: Sendable {
             do {
                 let held = try await services.store.heldRequestCount(originator: header.requestID.originator, target: header.requestID.target)
                 if held >= Self.maxHeldPerDevice {
-                    return await refuse(header, service: service, Refusal(.E12, rule: "future-dated-limit",
+                    return await refuse(header, service: service, Refusal(.E12, rule: .futureDatedLimit,
                                                                           "\(header.requestID.originator) already holds \(held) future-dated requests for \(header.requestID.target), the most gbsm holds per user and device; cancel some (ExecutionDateTime 3000-12-31) or wait for them to run"),
                                         digest: digest, size: bytes.count, at: time, authenticated: true, allowedBy: decision.rule)
                 }
@@ -363,7 +363,7 @@ public final class Gateway: Sendable {
             .setCounter(originator: header.requestID.originator, counter: header.requestID.counter),
             .insertRequest(stored),
             .audit(requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)),
-            .audit(decisionEvent(header, code: .I99, rule: "access-control", reason: "\(decision.rule); \(note)", at: time)),
+            .audit(decisionEvent(header, code: .I99, rule: .accessControl, reason: "\(decision.rule); \(note)", at: time)),
             .audit(responseEvent(header, code: .I99, detail: "synchronous acknowledgement", at: time)),
         ]
         do {
@@ -393,7 +393,7 @@ public final class Gateway: Sendable {
                                          counter: header.requestID.counter, srv: header.variant.srv, commandVariant: CommandVariant.nonCriticalLocal.rawValue,
                                          receivedAt: time, executeAt: nil, status: .completed, code: ResponseCode.I0.rawValue, raw: Self.kept(bytes))),
             .audit(requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)),
-            .audit(decisionEvent(header, code: .I0, rule: "access-control", reason: "\(decision.rule); the GBCS command MAC'd for local delivery over the HAN, \(command.count) octets", at: time)),
+            .audit(decisionEvent(header, code: .I0, rule: .accessControl, reason: "\(decision.rule); the GBCS command MAC'd for local delivery over the HAN, \(command.count) octets", at: time)),
             .audit(responseEvent(header, code: .I0, detail: "synchronous command for local delivery", at: time)),
         ]
         do {
@@ -427,7 +427,7 @@ public final class Gateway: Sendable {
                                          counter: header.requestID.counter, srv: header.variant.srv, commandVariant: Int(header.commandVariantText) ?? 0,
                                          receivedAt: time, executeAt: nil, status: .completed, code: ResponseCode.I0.rawValue, raw: Self.kept(bytes))),
             .audit(requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)),
-            .audit(decisionEvent(header, code: .I99, rule: "cancel-future-dated", reason: "\(decision.rule); ExecutionDateTime 3000-12-31 asks to cancel; \(note)", at: time)),
+            .audit(decisionEvent(header, code: .I99, rule: .cancelFutureDated, reason: "\(decision.rule); ExecutionDateTime 3000-12-31 asks to cancel; \(note)", at: time)),
             .audit(responseEvent(header, code: .I99, detail: "synchronous acknowledgement", at: time)),
         ]
         for requestID in cancelled {
@@ -467,7 +467,7 @@ public final class Gateway: Sendable {
             .setCounter(originator: header.requestID.originator, counter: header.requestID.counter),
             .insertRequest(stored),
             .audit(requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)),
-            .audit(decisionEvent(header, code: .I99, rule: "anomaly-detection", reason: reason, at: time)),
+            .audit(decisionEvent(header, code: .I99, rule: .anomalyDetection, reason: reason, at: time)),
             .audit(responseEvent(header, code: .I99, detail: "synchronous acknowledgement (quarantined)", at: time)),
             .enqueueOutbox(alert),
             .audit(AuditEvent(at: time, kind: .alert, actor: header.requestID.originator, srv: header.variant.srv, requestID: requestID,
@@ -516,7 +516,7 @@ public final class Gateway: Sendable {
                         counter: header.requestID.counter, srv: header.variant.srv, commandVariant: 8, receivedAt: time, executeAt: nil,
                         status: .completed, code: ResponseCode.I0.rawValue, raw: Self.kept(bytes))))
                 }
-                mutations.append(.audit(self.decisionEvent(header, code: .I0, rule: "access-control", reason: "\(decision.rule); \(outcome.note)", at: time)))
+                mutations.append(.audit(self.decisionEvent(header, code: .I0, rule: .accessControl, reason: "\(decision.rule); \(outcome.note)", at: time)))
                 mutations.append(.audit(self.responseEvent(header, code: .I0, detail: synchronous ? "synchronous result" : "asynchronous result queued", at: time)))
             case .failure(let refusal):
                 mutations.append(.audit(self.decisionEvent(header, code: refusal.code, rule: refusal.rule, reason: refusal.reason, at: time)))
@@ -587,7 +587,7 @@ public final class Gateway: Sendable {
         // Access control again: the user, the registrations and the device may have
         // changed while the request sat in quarantine.
         guard let user = registry.user(stored.originator) else {
-            await queueAsynchronousResult(header, stored: stored, result: .failure(Refusal(.E1, rule: "user-registered", "\(stored.originator) is no longer a registered DCC user")),
+            await queueAsynchronousResult(header, stored: stored, result: .failure(Refusal(.E1, rule: .userRegistered, "\(stored.originator) is no longer a registered DCC user")),
                                           at: time, decision: nil)
             return
         }

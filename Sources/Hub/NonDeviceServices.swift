@@ -199,27 +199,27 @@ final class NonDeviceServices: Sendable {
         case "12.1": return try wanMatrix(request)
         case "12.2": return try prenotify(request)
         default:
-            throw Refusal(.E12, rule: "non-device-service", "\(request.header.variant.srv) is not a DCC non-device service")
+            throw Refusal(.E12, rule: .nonDeviceService, "\(request.header.variant.srv) is not a DCC non-device service")
         }
     }
 
     // MARK: - Helpers
 
     private func eui(_ body: ElementTree, _ name: String) throws(Refusal) -> EUI64 {
-        guard let text = body.value(name) else { throw Refusal(.E12, rule: "body", "\(body.name) needs \(name)") }
-        guard let eui = EUI64(text) else { throw Refusal(.E19, rule: "device-id", "\(name) \"\(text)\" is not an EUI-64") }
+        guard let text = body.value(name) else { throw Refusal(.E12, rule: .body, "\(body.name) needs \(name)") }
+        guard let eui = EUI64(text) else { throw Refusal(.E19, rule: .deviceId, "\(name) \"\(text)\" is not an EUI-64") }
         return eui
     }
 
     private func deviceType(_ body: ElementTree) throws(Refusal) -> DeviceType {
         guard let text = body.value("DeviceType"), let type = DeviceType(rawValue: text) else {
-            throw Refusal(.E12, rule: "body", "\(body.name) needs a DeviceType (ESME, GSME, CHF, GPF, HCALCS, PPMID, IHD or CAD)")
+            throw Refusal(.E12, rule: .body, "\(body.name) needs a DeviceType (ESME, GSME, CHF, GPF, HCALCS, PPMID, IHD or CAD)")
         }
         return type
     }
 
     private func existingDevice(_ eui: EUI64) throws(Refusal) -> DeviceRecord {
-        guard let device = inventory.device(eui) else { throw Refusal(.E19, rule: "device-exists", "device \(eui) is not in the inventory") }
+        guard let device = inventory.device(eui) else { throw Refusal(.E19, rule: .deviceExists, "device \(eui) is not in the inventory") }
         return device
     }
 
@@ -233,14 +233,14 @@ final class NonDeviceServices: Sendable {
             return
         }
         if inventory.accessMPxNs(for: device).isEmpty, let notifier = device.notifiedBy, notifier == request.user.eui { return }
-        throw Refusal(.E4, rule: "responsible-supplier",
+        throw Refusal(.E4, rule: .responsibleSupplier,
                       "only the supplier responsible for \(device.type.rawValue) \(device.eui) (registered for its MPAN or MPRN, or the party that notified it) may change it; \(request.user.eui) is not")
     }
 
     private func requireRegistered(_ request: NonDeviceRequest, mpxn: String) throws(Refusal) {
         let registered = inventory.registrations(mpxn: mpxn).contains { $0.party == request.user.eui && $0.covers(request.received) && [.is, .gs, .es].contains($0.role) }
         guard registered else {
-            throw Refusal(.E4, rule: "mpxn-registration", "user \(request.user.eui) is not the registered supplier of \(mpxn) at \(request.received.iso8601)")
+            throw Refusal(.E4, rule: .mpxnRegistration, "user \(request.user.eui) is not the registered supplier of \(mpxn) at \(request.received.iso8601)")
         }
     }
 
@@ -251,7 +251,7 @@ final class NonDeviceServices: Sendable {
     private func requirePendingRoom(_ request: NonDeviceRequest) throws(Refusal) {
         let pending = inventory.pendingDevices(notifiedBy: request.user.eui)
         guard pending < Self.maxPendingDevices else {
-            throw Refusal(.E12, rule: "pending-device-limit", "\(request.user.eui) already has \(pending) pending devices in the inventory, the most gbsm keeps for one party; install or delete some first")
+            throw Refusal(.E12, rule: .pendingDeviceLimit, "\(request.user.eui) already has \(pending) pending devices in the inventory, the most gbsm keeps for one party; install or delete some first")
         }
     }
 
@@ -266,7 +266,7 @@ final class NonDeviceServices: Sendable {
         var found: [DeviceRecord] = []
         var query = ""
         if let text = body.value("DeviceID") {
-            guard let eui = EUI64(text) else { throw Refusal(.E19, rule: "device-id", "DeviceID \"\(text)\" is not an EUI-64") }
+            guard let eui = EUI64(text) else { throw Refusal(.E19, rule: .deviceId, "DeviceID \"\(text)\" is not an EUI-64") }
             let device = try existingDevice(eui)
             found = device.premises.map { inventory.devices(atPremises: $0) } ?? [device]
             query = "DeviceID \(eui)"
@@ -275,7 +275,7 @@ final class NonDeviceServices: Sendable {
             query = "MPxN \(mpxn)"
         } else if let uprnText = body.value("UPRN") {
             guard let uprn = Int64(uprnText), let premises = inventory.premises(uprn: uprnText.isEmpty ? -1 : uprn) else {
-                throw Refusal(.E19, rule: "inventory-query", "no premises with UPRN \(uprnText)")
+                throw Refusal(.E19, rule: .inventoryQuery, "no premises with UPRN \(uprnText)")
             }
             found = inventory.devices(atPremises: premises.id)
             query = "UPRN \(uprnText)"
@@ -284,9 +284,9 @@ final class NonDeviceServices: Sendable {
             found = inventory.premises(postcode: postcode, addressIdentifier: address).flatMap { inventory.devices(atPremises: $0.id) }
             query = "PostCode \(postcode)" + (address.map { ", \($0)" } ?? "")
         } else {
-            throw Refusal(.E12, rule: "body", "ReadInventory needs one of DeviceID, MPxN, UPRN or PropertyFilter")
+            throw Refusal(.E12, rule: .body, "ReadInventory needs one of DeviceID, MPxN, UPRN or PropertyFilter")
         }
-        guard !found.isEmpty else { throw Refusal(.E19, rule: "inventory-query", "no devices found for \(query)") }
+        guard !found.isEmpty else { throw Refusal(.E19, rule: .inventoryQuery, "no devices found for \(query)") }
         let devices = Array(found.prefix(17))
         let premisesByID = Dictionary(uniqueKeysWithValues: Set(devices.compactMap(\.premises)).compactMap { id in inventory.premises(id).map { (id, $0) } })
         return NonDeviceOutcome(payload: { writer in
@@ -330,7 +330,7 @@ final class NonDeviceServices: Sendable {
         var device = try existingDevice(try eui(request.body, "DeviceID"))
         try requireResponsible(request, for: device)
         guard [.commissioned, .installedNotCommissioned, .whitelisted].contains(device.status) else {
-            throw Refusal(.E5, rule: "device-status", "device \(device.eui) is \(device.status.rawValue); only installed or commissioned devices can be decommissioned")
+            throw Refusal(.E5, rule: .deviceStatus, "device \(device.eui) is \(device.status.rawValue); only installed or commissioned devices can be decommissioned")
         }
         let previous = device.status
         device.status = .decommissioned
@@ -346,20 +346,20 @@ final class NonDeviceServices: Sendable {
         try requireResponsible(request, for: device)
         if body.child("DeleteDevice") != nil {
             guard [.pending, .whitelisted, .installedNotCommissioned, .decommissioned, .withdrawn].contains(device.status) else {
-                throw Refusal(.E5, rule: "device-status", "device \(device.eui) is \(device.status.rawValue); decommission or withdraw it before deleting it from the inventory")
+                throw Refusal(.E5, rule: .deviceStatus, "device \(device.eui) is \(device.status.rawValue); decommission or withdraw it before deleting it from the inventory")
             }
             return NonDeviceOutcome(mutations: [.deleteDevice(device.eui), event(request, device: device.eui, kind: "deleted", "removed from the inventory (was \(device.status.rawValue))")],
                                     note: "\(device.eui) deleted from the inventory")
         }
         if let status = body.value("UpdateDeviceStatusExceptCH") {
             guard device.type != .chf, device.type != .gpf else {
-                throw Refusal(.E11, rule: "device-type", "use UpdateDeviceStatusCH for communications hub \(device.eui)")
+                throw Refusal(.E11, rule: .deviceType, "use UpdateDeviceStatusCH for communications hub \(device.eui)")
             }
             guard let next = DeviceStatus(rawValue: status), [.pending, .installedNotCommissioned].contains(next) else {
-                throw Refusal(.E12, rule: "body", "UpdateDeviceStatusExceptCH must be Pending or InstalledNotCommissioned")
+                throw Refusal(.E12, rule: .body, "UpdateDeviceStatusExceptCH must be Pending or InstalledNotCommissioned")
             }
             guard [.pending, .whitelisted, .installedNotCommissioned].contains(device.status) else {
-                throw Refusal(.E5, rule: "device-status", "device \(device.eui) is \(device.status.rawValue); its status can no longer be set by Update Inventory")
+                throw Refusal(.E5, rule: .deviceStatus, "device \(device.eui) is \(device.status.rawValue); its status can no longer be set by Update Inventory")
             }
             let previous = device.status
             device.status = next
@@ -367,9 +367,9 @@ final class NonDeviceServices: Sendable {
                                     note: "\(device.eui) status \(next.rawValue)")
         }
         if let status = body.value("UpdateDeviceStatusCH") {
-            guard device.type == .chf else { throw Refusal(.E11, rule: "device-type", "UpdateDeviceStatusCH applies to a CHF, not \(device.type.rawValue)") }
+            guard device.type == .chf else { throw Refusal(.E11, rule: .deviceType, "UpdateDeviceStatusCH applies to a CHF, not \(device.type.rawValue)") }
             guard let next = DeviceStatus(rawValue: status), [.commissioned, .withdrawn, .installedNotCommissioned].contains(next) else {
-                throw Refusal(.E12, rule: "body", "UpdateDeviceStatusCH must be Commissioned, Withdrawn or InstalledNotCommissioned")
+                throw Refusal(.E12, rule: .body, "UpdateDeviceStatusCH must be Commissioned, Withdrawn or InstalledNotCommissioned")
             }
             let previous = device.status
             device.status = next
@@ -383,7 +383,7 @@ final class NonDeviceServices: Sendable {
             if let value = details.value("SMETSCHTSVersion") { device.smetsCHTSVersion = value }
             if let value = details.value("FirmwareVersion") { device.firmwareVersion = value }
             if let value = details.value("ESMEVariant") {
-                guard device.type == .esme else { throw Refusal(.E11, rule: "device-type", "ESMEVariant applies to an ESME only") }
+                guard device.type == .esme else { throw Refusal(.E11, rule: .deviceType, "ESMEVariant applies to an ESME only") }
                 device.esmeVariant = value
             }
             return NonDeviceOutcome(mutations: [.putDevice(device), event(request, device: device.eui, kind: "details", "details updated")],
@@ -391,7 +391,7 @@ final class NonDeviceServices: Sendable {
         }
         if let update = body.child("UpdateMPxN") {
             guard device.type == .esme || device.type == .gsme else {
-                throw Refusal(.E11, rule: "device-type", "MPxNs belong to meters, not to \(device.type.rawValue)")
+                throw Refusal(.E11, rule: .deviceType, "MPxNs belong to meters, not to \(device.type.rawValue)")
             }
             // The supplier may only associate the meter with MPxNs it is registered for.
             if let value = update.value("ImportMPxN") {
@@ -409,7 +409,7 @@ final class NonDeviceServices: Sendable {
             return NonDeviceOutcome(mutations: [.putDevice(device), event(request, device: device.eui, kind: "mpxn", "MPxN updated")],
                                     note: "\(device.eui) MPxN updated")
         }
-        throw Refusal(.E12, rule: "body", "UpdateInventory needs one of UpdateDeviceStatusExceptCH, UpdateDeviceStatusCH, UpdateDeviceDetails, DeleteDevice or UpdateMPxN")
+        throw Refusal(.E12, rule: .body, "UpdateInventory needs one of UpdateDeviceStatusExceptCH, UpdateDeviceStatusCH, UpdateDeviceDetails, DeleteDevice or UpdateMPxN")
     }
 
     // MARK: - 8.6 Service Opt In
@@ -419,7 +419,7 @@ final class NonDeviceServices: Sendable {
         let deviceID = try eui(body, "DeviceID")
         let type = try deviceType(body)
         guard let mpxns = body.child("MPxNs"), let importMPxN = mpxns.value("ImportMPxN") else {
-            throw Refusal(.E12, rule: "body", "ServiceOptIn needs MPxNs/ImportMPxN")
+            throw Refusal(.E12, rule: .body, "ServiceOptIn needs MPxNs/ImportMPxN")
         }
         // Every MPxN the device will be associated with, not only the import one: the
         // inventory finds premises (and the portal finds households) by any of them.
@@ -431,11 +431,11 @@ final class NonDeviceServices: Sendable {
         var mutations: [Mutation] = []
         if var device = inventory.device(deviceID) {
             guard device.type == type else {
-                throw Refusal(.E11, rule: "device-type", "device \(deviceID) is a \(device.type.rawValue), not a \(type.rawValue)")
+                throw Refusal(.E11, rule: .deviceType, "device \(deviceID) is a \(device.type.rawValue), not a \(type.rawValue)")
             }
             try requireResponsible(request, for: device)
             if let current = device.importMPxN, current != importMPxN {
-                throw Refusal(.E4, rule: "mpxn-registration", "device \(deviceID) is associated with \(current), not \(importMPxN)")
+                throw Refusal(.E4, rule: .mpxnRegistration, "device \(deviceID) is associated with \(current), not \(importMPxN)")
             }
             device.importMPxN = importMPxN
             device.secondaryImportMPAN = secondaryImportMPAN ?? device.secondaryImportMPAN
@@ -453,7 +453,7 @@ final class NonDeviceServices: Sendable {
         mutations.append(event(request, device: deviceID, kind: "opt-in", "opted in to DCC services from \(optInDate) for \(importMPxN)"))
         let broker = self.broker
         guard broker.keyAgreement != nil else {
-            throw Refusal(.E5, rule: "broker-credentials", "this hub's keystore holds no access control broker key agreement certificate")
+            throw Refusal(.E5, rule: .brokerCredentials, "this hub's keystore holds no access control broker key agreement certificate")
         }
         return NonDeviceOutcome(payload: { writer in
             writer.open("sr:DSPOptIn")
@@ -469,14 +469,14 @@ final class NonDeviceServices: Sendable {
     private func returnLocalCommandResponse(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
         let body = request.body
         guard let payloadText = body.value("DeviceGBCSResponse"), let payload = decodeBase64(payloadText), !payload.isEmpty else {
-            throw Refusal(.E12, rule: "body", "ReturnLocalCommandResponse needs a base64 DeviceGBCSResponse")
+            throw Refusal(.E12, rule: .body, "ReturnLocalCommandResponse needs a base64 DeviceGBCSResponse")
         }
         var mutations: [Mutation] = []
         var note = "device response of \(payload.count) octets recorded"
         if let originalText = body.value("OriginalRequestID") {
-            guard let original = RequestID(originalText) else { throw Refusal(.E12, rule: "body", "OriginalRequestID \"\(originalText)\" is not a RequestID") }
+            guard let original = RequestID(originalText) else { throw Refusal(.E12, rule: .body, "OriginalRequestID \"\(originalText)\" is not a RequestID") }
             guard original.originator == request.user.eui else {
-                throw Refusal(.E4, rule: "original-request", "OriginalRequestID \(original) was not sent by \(request.user.eui)")
+                throw Refusal(.E4, rule: .originalRequest, "OriginalRequestID \(original) was not sent by \(request.user.eui)")
             }
             let digest = AuditChain.hex(Array(SHA256.hash(data: payload)))
             // A request sent for local delivery (command variant 2 or 3, or a signed
@@ -499,16 +499,16 @@ final class NonDeviceServices: Sendable {
     private func communicationsHubInstalled(_ request: NonDeviceRequest, withWAN: Bool) throws(Refusal) -> NonDeviceOutcome {
         let body = request.body
         var hub = try existingDevice(try eui(body, "DeviceID"))
-        guard hub.type == .chf else { throw Refusal(.E11, rule: "device-type", "\(hub.eui) is a \(hub.type.rawValue), not a communications hub function") }
+        guard hub.type == .chf else { throw Refusal(.E11, rule: .deviceType, "\(hub.eui) is a \(hub.type.rawValue), not a communications hub function") }
         guard [.pending, .whitelisted, .installedNotCommissioned, .commissioned].contains(hub.status) else {
-            throw Refusal(.E5, rule: "device-status", "communications hub \(hub.eui) is \(hub.status.rawValue) and cannot be installed")
+            throw Refusal(.E5, rule: .deviceStatus, "communications hub \(hub.eui) is \(hub.status.rawValue) and cannot be installed")
         }
-        guard let mpxn = body.value("MPxN") else { throw Refusal(.E12, rule: "body", "the installation needs the MPxN of the premises") }
+        guard let mpxn = body.value("MPxN") else { throw Refusal(.E12, rule: .body, "the installation needs the MPxN of the premises") }
         try requireRegistered(request, mpxn: mpxn)
         try requireResponsible(request, for: hub)
         let mpxnPremises = inventory.premises(mpxn: mpxn)?.id
         if let current = hub.premises, let mpxnPremises, current != mpxnPremises {
-            throw Refusal(.E4, rule: "ch-premises", "communications hub \(hub.eui) is installed at another premises than \(mpxn)")
+            throw Refusal(.E4, rule: .chPremises, "communications hub \(hub.eui) is installed at another premises than \(mpxn)")
         }
         let premises = mpxnPremises ?? hub.premises
         let previous = hub.status
@@ -531,9 +531,9 @@ final class NonDeviceServices: Sendable {
     private func communicationsHubReturned(_ request: NonDeviceRequest, fault: Bool) throws(Refusal) -> NonDeviceOutcome {
         let body = request.body
         var hub = try existingDevice(try eui(body, "DeviceID"))
-        guard hub.type == .chf else { throw Refusal(.E11, rule: "device-type", "\(hub.eui) is a \(hub.type.rawValue), not a communications hub function") }
+        guard hub.type == .chf else { throw Refusal(.E11, rule: .deviceType, "\(hub.eui) is a \(hub.type.rawValue), not a communications hub function") }
         guard hub.status != .withdrawn, hub.status != .decommissioned else {
-            throw Refusal(.E5, rule: "device-status", "communications hub \(hub.eui) is already \(hub.status.rawValue)")
+            throw Refusal(.E5, rule: .deviceStatus, "communications hub \(hub.eui) is already \(hub.status.rawValue)")
         }
         try requireResponsible(request, for: hub)
         let previous = hub.status
@@ -561,47 +561,47 @@ final class NonDeviceServices: Sendable {
     private func createSchedule(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
         let body = request.body
         guard let frequency = body.value("ScheduleFrequency").flatMap(ScheduleFrequency.init(rawValue:)) else {
-            throw Refusal(.E12, rule: "body", "ScheduleFrequency must be one of \(ScheduleFrequency.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw Refusal(.E12, rule: .body, "ScheduleFrequency must be one of \(ScheduleFrequency.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard let start = body.date("ScheduleStartDate") else {
-            throw Refusal(.E12, rule: "body", "ScheduleStartDate must be an xs:date")
+            throw Refusal(.E12, rule: .body, "ScheduleStartDate must be an xs:date")
         }
         var end: CalendarDay?
         if body.value("ScheduleEndDate") != nil {
             guard let value = body.date("ScheduleEndDate"), value >= start else {
-                throw Refusal(.E12, rule: "body", "ScheduleEndDate must be an xs:date on or after the start date")
+                throw Refusal(.E12, rule: .body, "ScheduleEndDate must be an xs:date on or after the start date")
             }
             end = value
         }
         var executionTime: TimeOfDay?
         if body.value("ScheduleExecutionStartTime") != nil {
             guard let value = body.time("ScheduleExecutionStartTime") else {
-                throw Refusal(.E12, rule: "body", "ScheduleExecutionStartTime must be an xs:time (hh:mm:ss[.fff][Z])")
+                throw Refusal(.E12, rule: .body, "ScheduleExecutionStartTime must be an xs:time (hh:mm:ss[.fff][Z])")
             }
             executionTime = value
         }
         guard frequency.nextRun(start: start, end: end, time: executionTime ?? .midnight, after: request.received) != nil else {
-            throw Refusal(.E12, rule: "body", "the schedule would never run: it ends (\(end?.isoDate ?? "-")) before its next run after \(request.received.iso8601)")
+            throw Refusal(.E12, rule: .body, "the schedule would never run: it ends (\(end?.isoDate ?? "-")) before its next run after \(request.received.iso8601)")
         }
         guard let srvText = body.value("DSPScheduledServiceReferenceVariant"), let scheduled = ServiceCatalogue.variant(srvText), scheduled.isDCCSchedulable else {
-            throw Refusal(.E12, rule: "dcc-schedulable", "DSPScheduledServiceReferenceVariant must be a DCC-schedulable request (4.6.1, 4.6.2, 4.8.x, 4.10, 4.12.x, 4.14 to 4.17, 14.1)")
+            throw Refusal(.E12, rule: .dccSchedulable, "DSPScheduledServiceReferenceVariant must be a DCC-schedulable request (4.6.1, 4.6.2, 4.8.x, 4.10, 4.12.x, 4.14 to 4.17, 14.1)")
         }
         guard body.value("DSPScheduledServiceReference") == scheduled.serviceReference else {
-            throw Refusal(.E12, rule: "body", "DSPScheduledServiceReference does not match \(scheduled.srv)")
+            throw Refusal(.E12, rule: .body, "DSPScheduledServiceReference does not match \(scheduled.srv)")
         }
         let eligible = request.user.roles.intersection(scheduled.eligibleRoles)
         guard !eligible.isEmpty else {
-            throw Refusal(.E2, rule: "role-eligibility", "\(scheduled.srv) \(scheduled.name) may be sent by \(scheduled.eligibleRoles.codes); user \(request.user.eui) holds \(request.user.roles.codes)")
+            throw Refusal(.E2, rule: .roleEligibility, "\(scheduled.srv) \(scheduled.name) may be sent by \(scheduled.eligibleRoles.codes); user \(request.user.eui) holds \(request.user.roles.codes)")
         }
         let device = try existingDevice(try eui(body, "DeviceID"))
         guard scheduled.deviceTypes.contains(device.type) else {
-            throw Refusal(.E11, rule: "device-type", "\(scheduled.srv) does not apply to \(device.type.rawValue) \(device.eui)")
+            throw Refusal(.E11, rule: .deviceType, "\(scheduled.srv) does not apply to \(device.type.rawValue) \(device.eui)")
         }
         guard eligible.contains(where: { accessControl.authorisation(role: $0, user: request.user.eui, device: device, at: request.received) != nil }) else {
-            throw Refusal(.E4, rule: "device-authorisation", "user \(request.user.eui) is not authorised for \(device.type.rawValue) \(device.eui)")
+            throw Refusal(.E4, rule: .deviceAuthorisation, "user \(request.user.eui) is not authorised for \(device.type.rawValue) \(device.eui)")
         }
         guard schedules.active(device: device.eui, owner: request.user.eui).count < Self.maxSchedulesPerDevice else {
-            throw Refusal(.E12, rule: "schedule-limit", "user \(request.user.eui) already has \(Self.maxSchedulesPerDevice) DCC schedules for \(device.eui); delete one (5.3) first")
+            throw Refusal(.E12, rule: .scheduleLimit, "user \(request.user.eui) already has \(Self.maxSchedulesPerDevice) DCC schedules for \(device.eui); delete one (5.3) first")
         }
         // The read's parameters: the choice named after the scheduled SRV, with its offsets
         // and times. What is kept (and echoed by 5.2) is the schedule as gbsm read it, in
@@ -609,7 +609,7 @@ final class NonDeviceServices: Sendable {
         let choice = "DSP" + scheduled.expectedBody(for: .nonCriticalWAN)
         let parameters = body.children.filter { $0.name.hasPrefix("DSP") && !$0.name.hasPrefix("DSPScheduled") }
         guard parameters.count <= 1, parameters.first.map({ $0.name == choice }) ?? true else {
-            throw Refusal(.E12, rule: "body", "the schedule's read must be \(choice) for \(scheduled.srv), found \(parameters.map { untrusted($0.name, limit: 40) }.joined(separator: ", "))")
+            throw Refusal(.E12, rule: .body, "the schedule's read must be \(choice) for \(scheduled.srv), found \(parameters.map { untrusted($0.name, limit: 40) }.joined(separator: ", "))")
         }
         var details = CanonicalXMLWriter()
         details.element("sr:ScheduleFrequency", frequency.rawValue)
@@ -638,16 +638,16 @@ final class NonDeviceServices: Sendable {
         let body = request.body
         if let idText = body.value("DSPScheduleID") {
             guard let id = Int64(idText), let schedule = schedules.schedule(id), schedule.deletedAt == nil else {
-                throw Refusal(.E19, rule: "schedule-exists", "no active DCC schedule \(idText)")
+                throw Refusal(.E19, rule: .scheduleExists, "no active DCC schedule \(idText)")
             }
             guard schedule.owner == request.user.eui else {
-                throw Refusal(.E4, rule: "schedule-owner", "DCC schedule \(idText) belongs to another user")
+                throw Refusal(.E4, rule: .scheduleOwner, "DCC schedule \(idText) belongs to another user")
             }
             return [schedule]
         }
         let device = try eui(body, "DeviceID")
         let found = schedules.active(device: device, owner: request.user.eui)
-        guard !found.isEmpty else { throw Refusal(.E19, rule: "schedule-exists", "no active DCC schedules of \(request.user.eui) for \(device)") }
+        guard !found.isEmpty else { throw Refusal(.E19, rule: .scheduleExists, "no active DCC schedules of \(request.user.eui) for \(device)") }
         return found
     }
 
@@ -680,22 +680,22 @@ final class NonDeviceServices: Sendable {
     private func updateFirmware(_ request: NonDeviceRequest, ppmid: Bool) throws(Refusal) -> NonDeviceOutcome {
         let body = request.body
         guard let imageText = body.value("FirmwareImage"), let image = decodeBase64(imageText), !image.isEmpty else {
-            throw Refusal(.E12, rule: "body", "FirmwareImage must be base64")
+            throw Refusal(.E12, rule: .body, "FirmwareImage must be base64")
         }
         guard image.count <= Self.maxFirmwareImage else {
-            throw Refusal(.E12, rule: "body", "FirmwareImage exceeds \(Self.maxFirmwareImage) octets")
+            throw Refusal(.E12, rule: .body, "FirmwareImage exceeds \(Self.maxFirmwareImage) octets")
         }
         guard let version = body.value("FirmwareVersion"), (1...8).contains(version.count) else {
-            throw Refusal(.E12, rule: "body", "FirmwareVersion must be 1 to 8 characters")
+            throw Refusal(.E12, rule: .body, "FirmwareVersion must be 1 to 8 characters")
         }
-        guard let list = body.value("DeviceIDList"), !list.isEmpty else { throw Refusal(.E12, rule: "body", "DeviceIDList is empty") }
+        guard let list = body.value("DeviceIDList"), !list.isEmpty else { throw Refusal(.E12, rule: .body, "DeviceIDList is empty") }
         // Linear in the list (DUIS allows about 50,000 IDs): this runs while other users'
         // inventory changes wait.
         var listed: [EUI64] = []
         var seen = Set<EUI64>()
         for item in list.split(separator: ",", omittingEmptySubsequences: false) {
             guard let eui = EUI64(item) else {
-                throw Refusal(.E12, rule: "body", "DeviceIDList entry \(untrusted(item, limit: 40)) is not an EUI-64")
+                throw Refusal(.E12, rule: .body, "DeviceIDList entry \(untrusted(item, limit: 40)) is not an EUI-64")
             }
             if seen.insert(eui).inserted { listed.append(eui) }
         }
@@ -743,7 +743,7 @@ final class NonDeviceServices: Sendable {
             try FileManager.default.createDirectory(at: firmwareDirectory, withIntermediateDirectories: true)
             if !FileManager.default.fileExists(atPath: file.path) { try Data(image).write(to: file, options: .atomic) }
         } catch {
-            throw Refusal(.E12, rule: "firmware-store", "the firmware image could not be stored: \(error.localizedDescription)")
+            throw Refusal(.E12, rule: .firmwareStore, "the firmware image could not be stored: \(error.localizedDescription)")
         }
         let srv = ppmid ? "11.4" : "11.1"
         let record = FirmwareRecord(requestID: request.header.requestID.description, owner: request.user.eui, srv: srv, version: version,
@@ -764,7 +764,7 @@ final class NonDeviceServices: Sendable {
         var premisesList: [PremisesRecord]
         if let uprnText = body.value("UPRN") {
             guard let uprn = Int64(uprnText), let premises = inventory.premises(uprn: uprn) else {
-                throw Refusal(.E19, rule: "wan-matrix-address", "UPRN \(uprnText) is not known to DCC; give the postcode instead")
+                throw Refusal(.E19, rule: .wanMatrixAddress, "UPRN \(uprnText) is not known to DCC; give the postcode instead")
             }
             postcode = premises.postcode
             premisesList = [premises]
@@ -772,10 +772,10 @@ final class NonDeviceServices: Sendable {
             postcode = code
             premisesList = inventory.premises(postcode: code, addressIdentifier: nil)
         } else {
-            throw Refusal(.E12, rule: "body", "RequestWANMatrix needs UPRN or PartialAddress")
+            throw Refusal(.E12, rule: .body, "RequestWANMatrix needs UPRN or PartialAddress")
         }
         guard let area = Geography.licenceArea(postcode: postcode) else {
-            throw Refusal(.E19, rule: "wan-matrix-address", "postcode \(postcode) is not in a GB postcode area DCC serves")
+            throw Refusal(.E19, rule: .wanMatrixAddress, "postcode \(postcode) is not in a GB postcode area DCC serves")
         }
         // The WAN model's coverage at this postcode, then what DCC has seen there:
         // communications hubs installed with and without a SM WAN connection.
@@ -838,19 +838,19 @@ final class NonDeviceServices: Sendable {
         let deviceID = try eui(body, "DeviceID")
         let type = try deviceType(body)
         guard let manufacturer = body.value("DeviceManufacturer"), let model = body.value("DeviceModel") else {
-            throw Refusal(.E12, rule: "body", "DevicePrenotification needs DeviceManufacturer and DeviceModel")
+            throw Refusal(.E12, rule: .body, "DevicePrenotification needs DeviceManufacturer and DeviceModel")
         }
         if let esmeVariant = body.value("ESMEVariant"), type != .esme {
-            throw Refusal(.E11, rule: "device-type", "ESMEVariant \(esmeVariant) applies to an ESME only")
+            throw Refusal(.E11, rule: .deviceType, "ESMEVariant \(esmeVariant) applies to an ESME only")
         }
         var device: DeviceRecord
         var note: String
         if var existing = inventory.device(deviceID) {
             guard existing.type == type else {
-                throw Refusal(.E11, rule: "device-type", "device \(deviceID) is already in the inventory as a \(existing.type.rawValue)")
+                throw Refusal(.E11, rule: .deviceType, "device \(deviceID) is already in the inventory as a \(existing.type.rawValue)")
             }
             guard existing.status != .decommissioned, existing.status != .withdrawn else {
-                throw Refusal(.E5, rule: "device-status", "device \(deviceID) is \(existing.status.rawValue)")
+                throw Refusal(.E5, rule: .deviceStatus, "device \(deviceID) is \(existing.status.rawValue)")
             }
             try requireResponsible(request, for: existing)
             existing.manufacturer = manufacturer

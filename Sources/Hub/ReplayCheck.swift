@@ -20,7 +20,7 @@ struct ReplayCheck: Sendable {
     func refusal(_ header: RequestHeader, at time: Timestamp) async throws -> Refusal? {
         let ceiling = ReplayGuard.ceiling(at: time)
         if header.requestID.counter > ceiling {
-            return Refusal(.E1, rule: "counter-ceiling", "counter \(header.requestID.counter) is above \(ceiling), the current time in milliseconds plus one day: gbsm accepts counters that rise and stay below that bound (DCC Boxed's tools use the time in milliseconds)")
+            return Refusal(.E1, rule: .counterCeiling, "counter \(header.requestID.counter) is above \(ceiling), the current time in milliseconds plus one day: gbsm accepts counters that rise and stay below that bound (DCC Boxed's tools use the time in milliseconds)")
         }
         var issued: PreCommandRecord?
         if header.commandVariant?.sendsSignedPreCommand == true {
@@ -36,6 +36,6 @@ struct ReplayCheck: Sendable {
         if issued != nil {
             return CriticalCommandRule.replayed.refusal("the signed pre-command of \(header.requestID) was sent already: each pre-command is sent once")
         }
-        return Refusal(.E1, rule: "anti-replay", "counter \(header.requestID.counter) is not above \(last), the last counter of \(header.requestID.originator): the request is a replay")
+        return Refusal(.E1, rule: .antiReplay, "counter \(header.requestID.counter) is not above \(last), the last counter of \(header.requestID.originator): the request is a replay")
     }
 }

@@ -19,29 +19,29 @@ struct RequestAuthenticator: Sendable {
         do {
             signature = try request.signature()
         } catch {
-            return .failure(Refusal(.E1, rule: "signature", error.description))
+            return .failure(Refusal(.E1, rule: .signature, error.description))
         }
         guard let (record, certificate) = registry.certificate(for: signature.signer) else {
-            return .failure(Refusal(.E1, rule: "signature", SignatureError.unknownSigner(signature.signer).description))
+            return .failure(Refusal(.E1, rule: .signature, SignatureError.unknownSigner(signature.signer).description))
         }
         guard record.eui == header.requestID.originator else {
-            return .failure(Refusal(.E1, rule: "signature", SignatureError.signerMismatch("the certificate is registered to \(record.eui), the RequestID names \(header.requestID.originator)").description))
+            return .failure(Refusal(.E1, rule: .signature, SignatureError.signerMismatch("the certificate is registered to \(record.eui), the RequestID names \(header.requestID.originator)").description))
         }
         let validity = certificate.certificate
         let now = Date(timeIntervalSince1970: Double(time.milliseconds) / 1000)
         guard validity.notValidBefore <= now, now <= validity.notValidAfter else {
-            return .failure(Refusal(.E1, rule: "certificate-validity", "certificate \(record.serialNumber) is not valid at \(time.iso8601)"))
+            return .failure(Refusal(.E1, rule: .certificateValidity, "certificate \(record.serialNumber) is not valid at \(time.iso8601)"))
         }
         guard let key = certificate.signingKey else {
-            return .failure(Refusal(.E1, rule: "signature", "certificate \(record.serialNumber) has no ECDSA P-256 key"))
+            return .failure(Refusal(.E1, rule: .signature, "certificate \(record.serialNumber) has no ECDSA P-256 key"))
         }
         do {
             try signature.verify(in: request.document, key: key)
         } catch {
-            return .failure(Refusal(.E1, rule: "signature", error.description))
+            return .failure(Refusal(.E1, rule: .signature, error.description))
         }
         guard let user = registry.user(record.eui) else {
-            return .failure(Refusal(.E1, rule: "user-registered", "\(record.eui) is not a registered DCC user"))
+            return .failure(Refusal(.E1, rule: .userRegistered, "\(record.eui) is not a registered DCC user"))
         }
         return .success(user)
     }

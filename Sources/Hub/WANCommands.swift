@@ -64,12 +64,12 @@ final class WANCommands: Sendable {
     /// local delivery).
     func maced(_ frame: GBCSFrame) throws(Refusal) -> [UInt8] {
         guard let key = frame.macKey(keys: keys) else {
-            throw Refusal(.E20, rule: "device-keys", "no KA keys for DCC's access control broker and \(frame.recipient)")
+            throw Refusal(.E20, rule: .deviceKeys, "no KA keys for DCC's access control broker and \(frame.recipient)")
         }
         do {
             return try frame.maced(with: key).encode()
         } catch {
-            throw Refusal(.E20, rule: "device-keys", "the command could not be MAC'd for \(frame.recipient): \(error)")
+            throw Refusal(.E20, rule: .deviceKeys, "the command could not be MAC'd for \(frame.recipient): \(error)")
         }
     }
 }

@@ -145,7 +145,7 @@ enum StageBench {
     @Test func anUnreadableStoredRequestIsRefused() throws {
         let refusal = try #require(StageBench.refusal(StageBench.preparation().prepare(StageBench.stored("r1", raw: Array("<sr:Request".utf8)))))
         #expect(refusal.code == .E12)
-        #expect(refusal.rule == "stored-request")
+        #expect(refusal.rule.rawValue == "stored-request")
     }
 
     @Test func aDeviceNoLongerInTheInventoryIsRefused() throws {
@@ -154,7 +154,7 @@ enum StageBench {
         schedules.load([StageBench.schedule(3, device: gone)])
         let refusal = try #require(StageBench.refusal(StageBench.preparation(schedules: schedules).prepare(StageBench.run(3, target: gone))))
         #expect(refusal.code == .E19)
-        #expect(refusal.rule == "device-exists")
+        #expect(refusal.rule.rawValue == "device-exists")
     }
 
     @Test func anOptedOutDeviceIsRefused() throws {
@@ -166,7 +166,7 @@ enum StageBench {
         schedules.load([StageBench.schedule(4)])
         let refusal = try #require(StageBench.refusal(StageBench.preparation(inventory: inventory, schedules: schedules).prepare(StageBench.run(4))))
         #expect(refusal.code == .E5)
-        #expect(refusal.rule == "device-status")
+        #expect(refusal.rule.rawValue == "device-status")
     }
 
     @Test func aDeletedScheduleMakesNoRun() throws {
@@ -174,9 +174,9 @@ enum StageBench {
         schedules.load([StageBench.schedule(5, deletedAt: now.adding(milliseconds: -1))])
         let refusal = try #require(StageBench.refusal(StageBench.preparation(schedules: schedules).prepare(StageBench.run(5))))
         #expect(refusal.code == .E19)
-        #expect(refusal.rule == "schedule-exists")
+        #expect(refusal.rule.rawValue == "schedule-exists")
         // Never stored at all: the same.
-        #expect(StageBench.refusal(StageBench.preparation().prepare(StageBench.run(6)))?.rule == "schedule-exists")
+        #expect(StageBench.refusal(StageBench.preparation().prepare(StageBench.run(6)))?.rule.rawValue == "schedule-exists")
     }
 
     @Test func aLiveScheduleRunIsPreparedAsDCCsRequest() throws {
@@ -220,7 +220,7 @@ enum StageBench {
         }
         let refusal = try #require(preparation.reauthorise(work, at: now))
         #expect(refusal.code == .E3)
-        #expect(refusal.rule == "user-status")
+        #expect(refusal.rule.rawValue == "user-status")
     }
 
     @Test func aRestrictionDateBeforeTheCurrentOccupancyIsAProblem() async throws {
@@ -242,7 +242,7 @@ enum StageBench {
 @Suite struct DeviceResponsesStageTests {
     @Test func aFailureIsASignedResponseWithItsCodeToTheOriginator() throws {
         let stored = StageBench.stored("r-e20")
-        let mutations = StageBench.responses().failure(stored, code: .E20, reason: "cannot communicate", rule: "device-communication", at: now)
+        let mutations = StageBench.responses().failure(stored, code: .E20, reason: "cannot communicate", rule: .deviceCommunication, at: now)
         let item = try #require(StageBench.outbox(mutations).first)
         #expect(StageBench.outbox(mutations).count == 1)
         #expect(item.recipient == supplier)
@@ -263,7 +263,7 @@ enum StageBench {
     @Test func aScheduleRunsFailureGoesToTheScheduleOwner() throws {
         let schedules = ScheduleBook()
         schedules.load([StageBench.schedule(11, owner: operatorEUI)])
-        let mutations = StageBench.responses(schedules: schedules).failure(StageBench.run(11), code: .E19, reason: "gone", rule: "schedule-exists", at: now)
+        let mutations = StageBench.responses(schedules: schedules).failure(StageBench.run(11), code: .E19, reason: "gone", rule: .scheduleExists, at: now)
         let item = try #require(StageBench.outbox(mutations).first)
         #expect(item.recipient == operatorEUI)
         #expect(item.messageID == "\(dcc):\(operatorEUI):7")
@@ -304,7 +304,7 @@ enum StageBench {
             return
         }
         #expect(refusal.code == .E4)
-        #expect(refusal.rule == "device-authorisation")
+        #expect(refusal.rule.rawValue == "device-authorisation")
         guard case .run(let check) = try await filter.decide(srv: "7.4", body: body, device: device, originator: supplier, requestID: "r2", at: now) else {
             Issue.record("a supply status read was refused")
             return

@@ -99,7 +99,7 @@ import TestSupport
     }
 
     static func rule<T>(_ result: Result<T, Refusal>) -> String? {
-        if case .failure(let refusal) = result { return refusal.rule }
+        if case .failure(let refusal) = result { return refusal.rule.rawValue }
         return nil
     }
 
@@ -114,12 +114,12 @@ import TestSupport
         let check = ReplayCheck(replayGuard: ReplayGuard()) { _ in nil }
         let counter = UInt64(Self.now.milliseconds)
         #expect(try await check.refusal(try Self.header(counter: counter), at: Self.now) == nil)
-        #expect(try await check.refusal(try Self.header(counter: counter), at: Self.now)?.rule == "anti-replay")
-        #expect(try await check.refusal(try Self.header(counter: counter - 1), at: Self.now)?.rule == "anti-replay")
+        #expect(try await check.refusal(try Self.header(counter: counter), at: Self.now)?.rule.rawValue == "anti-replay")
+        #expect(try await check.refusal(try Self.header(counter: counter - 1), at: Self.now)?.rule.rawValue == "anti-replay")
         #expect(try await check.refusal(try Self.header(counter: counter + 1), at: Self.now) == nil)
         // Above the ceiling (a day past the time, in milliseconds): refused, and it does not
         // raise the floor.
-        #expect(try await check.refusal(try Self.header(counter: UInt64.max), at: Self.now)?.rule == "counter-ceiling")
+        #expect(try await check.refusal(try Self.header(counter: UInt64.max), at: Self.now)?.rule.rawValue == "counter-ceiling")
         #expect(try await check.refusal(try Self.header(counter: counter + 2), at: Self.now) == nil)
     }
 
@@ -136,10 +136,10 @@ import TestSupport
         #expect(try await check.refusal(send, at: Self.now.adding(milliseconds: 1000)) == nil)
         // Once sent: a replay of the pre-command.
         record.withLock { $0?.sentAt = Self.now.adding(milliseconds: 1000) }
-        #expect(try await check.refusal(send, at: Self.now.adding(milliseconds: 2000))?.rule == CriticalCommandRule.replayed.rawValue)
+        #expect(try await check.refusal(send, at: Self.now.adding(milliseconds: 2000))?.rule.rawValue == CriticalCommandRule.replayed.rawValue)
         // Unsent but a day old: expired.
         record.withLock { $0?.sentAt = nil }
-        #expect(try await check.refusal(send, at: Self.now.adding(days: 2))?.rule == CriticalCommandRule.expired.rawValue)
+        #expect(try await check.refusal(send, at: Self.now.adding(days: 2))?.rule.rawValue == CriticalCommandRule.expired.rawValue)
     }
 
     // MARK: Values
@@ -154,7 +154,7 @@ import TestSupport
         ])]
         let refusal = check.refusal(header, body: body)
         #expect(refusal?.code == .E12, "\(String(describing: refusal))")
-        #expect(refusal?.rule == "body-schema", "\(String(describing: refusal))")
+        #expect(refusal?.rule.rawValue == "body-schema", "\(String(describing: refusal))")
         let read = try Self.header(counter: 1)
         #expect(check.refusal(read, body: ElementTree(name: "ReadSupplyStatus", namespace: body.namespace)) == nil)
     }
