@@ -64,7 +64,7 @@ final class DeviceRequestPreparation: Sendable {
         var scheduleID: Int64?
         var executionDateTime: String?
         let header: RequestHeader
-        if stored.commandVariant == 0, let run = ScheduledRun(stored: stored) {
+        if let run = ScheduledRun(stored: stored) {
             // A DCC schedule's run: the body comes from the schedule's definition.
             guard let schedule = schedules.schedule(run.scheduleID), schedule.deletedAt == nil else {
                 return .failure(Refusal(.E19, rule: .scheduleExists, "DCC schedule \(run.scheduleID) was deleted before this run"))

@@ -96,7 +96,7 @@ final class DeviceResponses: Sendable {
                  extra: [Mutation] = [], at time: Timestamp) -> [Mutation] {
         let srv = work?.header.variant.srv ?? stored.srv
         let serviceReference = work?.header.serviceReference ?? ServiceCatalogue.variant(stored.srv)?.serviceReference ?? stored.srv
-        let isScheduled = stored.commandVariant == 0
+        let isScheduled = ScheduledRun.isScheduledRun(stored)
         let originator = isScheduled ? (ScheduledRun(stored: stored).flatMap { schedules.schedule($0.scheduleID)?.owner } ?? stored.originator) : stored.originator
         let responseID = isScheduled ? "\(dccEUI):\(originator):\(stored.counter)" : "\(stored.target):\(stored.originator):\(stored.counter)"
         let document = DUISResponse(schemaVersion: work?.header.schemaVersion ?? "5.4", requestID: isScheduled ? nil : stored.requestID,

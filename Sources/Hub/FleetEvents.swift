@@ -143,7 +143,7 @@ final class FleetEvents: Sendable {
             let run = ScheduledRun(scheduleID: schedule.id, runAt: runAt)
             let counter = self.counter.wrappingAdd(1, ordering: .relaxed).newValue
             let stored = StoredRequest(requestID: run.requestID, originator: schedule.owner, target: schedule.device, counter: counter,
-                                       srv: schedule.srv, commandVariant: 0, receivedAt: runAt, executeAt: runAt, status: .scheduled, code: nil, raw: [])
+                                       srv: schedule.srv, commandVariant: ScheduledRun.storedCommandVariant, receivedAt: runAt, executeAt: runAt, status: .scheduled, code: nil, raw: [])
             do {
                 if try await store.request(id: run.requestID) != nil { continue }
                 try await committer.commit([

@@ -559,7 +559,7 @@ public final class Gateway: Sendable {
 
     private func processReleasedMarked(_ stored: StoredRequest) async {
         let time = clock.now()
-        if stored.commandVariant == 0 {
+        if ScheduledRun.isScheduledRun(stored) {
             // A DCC schedule's run, released after it was parked: back to the device boundary.
             do {
                 try await committer.commit([

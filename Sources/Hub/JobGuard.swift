@@ -124,7 +124,7 @@ final class JobGuard: Sendable {
         case .request(let requestID):
             guard let stored = try await store.request(id: requestID) else { return [] }
             var mutations: [Mutation] = [.setRequestStatus(requestID: requestID, status: .parked, code: stored.code)]
-            let run = stored.commandVariant == 0 ? ScheduledRun(stored: stored) : nil
+            let run = ScheduledRun(stored: stored)
             let schedule = run.flatMap { schedules.schedule($0.scheduleID) }
             let recipient = schedule?.owner ?? stored.originator
             if let run, schedule != nil {
