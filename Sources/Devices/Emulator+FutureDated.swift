@@ -140,33 +140,29 @@ extension DeviceEmulator {
             let text = String(value, radix: 16, uppercase: true)
             return String(repeating: "0", count: max(0, digits - text.count)) + text
         }
-        let code = hex(UInt64(held.messageCode), 4)
+        // DLMS and GBZ name the instruction alike: the command's code and counter, then
+        // the part that ran.
+        func outcome(_ name: String, _ identification: String, _ fields: [(String, String)]) -> DataNode {
+            var alert = DataNode(name)
+            alert.add("FutureDatedCommandMessageCode", hex(UInt64(held.messageCode), 4))
+            alert.add("FutureDatedCommandOriginatorCounter", held.counter)
+            alert.add(DataNode(identification, children: fields.map { DataNode($0.0, text: $0.1) }))
+            return DataNode("FutureDatedCommandOutcomeDeviceAlert", children: [alert])
+        }
         switch instruction {
         case .cosem(let classID, let instance, let attribute):
-            var alert = DataNode("COSEMFutureDatedAlert")
-            alert.add("FutureDatedCommandMessageCode", code)
-            alert.add("FutureDatedCommandOriginatorCounter", held.counter)
-            alert.add(DataNode("DLMSCOSEMFDInstructionIdentification", children: [
-                DataNode("ClassId", text: hex(UInt64(classID), 4)),
-                DataNode("InstanceId", text: Hex.encode(instance, uppercase: true)),
-                DataNode("AttributeId", text: hex(UInt64(attribute), 2)),
-            ]))
-            return DataNode("FutureDatedCommandOutcomeDeviceAlert", children: [alert])
+            return outcome("COSEMFutureDatedAlert", "DLMSCOSEMFDInstructionIdentification", [
+                ("ClassId", hex(UInt64(classID), 4)), ("InstanceId", Hex.encode(instance, uppercase: true)), ("AttributeId", hex(UInt64(attribute), 2)),
+            ])
         case .gbz(let cluster, let frameControl, let command):
-            var alert = DataNode("GBZFutureDatedAlert")
-            alert.add("FutureDatedCommandMessageCode", code)
-            alert.add("FutureDatedCommandOriginatorCounter", held.counter)
-            alert.add(DataNode("GBZFDInstructionIdentification", children: [
-                DataNode("ExtendedHeaderClusterID", text: hex(UInt64(cluster), 4)),
-                DataNode("FrameControl", text: hex(UInt64(frameControl), 2)),
-                DataNode("CommandIdentifier", text: hex(UInt64(command), 2)),
-            ]))
-            return DataNode("FutureDatedCommandOutcomeDeviceAlert", children: [alert])
+            return outcome("GBZFutureDatedAlert", "GBZFDInstructionIdentification", [
+                ("ExtendedHeaderClusterID", hex(UInt64(cluster), 4)), ("FrameControl", hex(UInt64(frameControl), 2)), ("CommandIdentifier", hex(UInt64(command), 2)),
+            ])
         case .whole:
             // CS02b (6.15.1): the credentials update's outcome, as the immediate answer
             // carries it.
-            if let outcome = answer.children.first(where: { $0.name == "ExecutionOutcome" }) {
-                let execution = DataNode("UpdateSecurityCredentialsExecutionOutcome", children: outcome.children)
+            if let credentials = answer.children.first(where: { $0.name == "ExecutionOutcome" }) {
+                let execution = DataNode("UpdateSecurityCredentialsExecutionOutcome", children: credentials.children)
                 return DataNode("FutureDatedCommandOutcomeDeviceAlert", children: [DataNode("UpdateSecurityCredentialsDeviceAlert", children: [execution])])
             }
             // CS06: the activation's outcome, as the immediate answer carries it.
