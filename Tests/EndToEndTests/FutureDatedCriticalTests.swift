@@ -1,3 +1,4 @@
+import Crypto
 import Devices
 import DUIS
 import Foundation
@@ -140,6 +141,39 @@ import TestSupport
         let messages = await session.receiver.waitFor(before + 2)
         let alerts = try messages.dropFirst(before).map { try DUISMessage($0.body) }
         #expect(alerts.count == 2 && alerts.allSatisfy { $0.text.contains("8F67") }, "\(alerts.map { $0.text.suffix(300) })")
+        await session.hub.stop()
+        await session.receiver.stop()
+    }
+
+    /// A future-dated firmware activation (11.3, CS06): held, then at its time the meter
+    /// runs the image 11.1 distributed and its signed 8F66 reports the new version, which
+    /// DCC reads into its inventory.
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func aFutureDatedFirmwareActivationReachesTheInventoryAtItsTime() async throws {
+        let clock = MockClock()
+        let session = try await CriticalCommandTests.start(clock: clock)
+        let hub = session.hub.hub
+        let image = [UInt8]((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 17) })
+        let hash = Hex.encode(Array(SHA256.hash(data: image)), uppercase: true)
+        let distribute = requestXML(originator: session.supplier, target: Provisioning.dccEUI, commandVariant: "8", srv: "11.1", body: """
+            <sr:UpdateFirmware><sr:FirmwareImage>\(Data(image).base64EncodedString())</sr:FirmwareImage><sr:FirmwareVersion>0003B002</sr:FirmwareVersion>
+            <sr:DeviceIDList>\(session.esme)</sr:DeviceIDList></sr:UpdateFirmware>
+            """)
+        #expect(try await session.client.post(try session.client.sign(distribute, counter: Counters.next()), to: .nonDevice).code == "I0")
+        let executeAt = Timestamp(milliseconds: clock.now().adding(days: 1).milliseconds / 1000 * 1000)
+        let held = try await session.run(srv: "11.3", body: """
+            <sr:ActivateFirmware><sr:ExecutionDateTime>\(executeAt.iso8601)</sr:ExecutionDateTime><sr:FirmwareHash>\(hash)</sr:FirmwareHash></sr:ActivateFirmware>
+            """)
+        #expect(held.rsp?.attributes["MessageSuccess"] != "false", "\(held.text.suffix(400))")
+        #expect(hub.inventory.device(session.esme)?.firmwareVersion != "0003B002", "not before its time")
+
+        let before = session.receiver.messages.count
+        clock.advance(to: executeAt.adding(milliseconds: 1000))
+        await hub.tick()
+        #expect(hub.inventory.device(session.esme)?.firmwareVersion == "0003B002")
+        let messages = await session.receiver.waitFor(before + 1)
+        let alert = try #require(try messages.dropFirst(before).map { try DUISMessage($0.body) }.first { $0.text.contains("8F66") })
+        #expect(alert.values("FirmwareVersion") == ["0003B002"], "\(alert.text.suffix(600))")
         await session.hub.stop()
         await session.receiver.stop()
     }
