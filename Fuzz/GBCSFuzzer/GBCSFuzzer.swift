@@ -1,6 +1,7 @@
 /// A libFuzzer target for GBCS frames and payloads: decoding hostile bytes is a typed
 /// error or a frame (and its DLMS, GBZ or ASN.1 content, and any bare DLMS value) that
-/// encodes back to exactly those bytes, and never a trap.
+/// encodes back to exactly those bytes, and never a trap; and a device's reading of a
+/// command's execution time (`FutureDatedCommand`) is a time, nothing, or a typed problem.
 ///
 /// Fuzzing build (see .ci/run, which seeds the corpus with DCC's reference vectors when
 /// they are present):
@@ -15,8 +16,9 @@ func fuzzOne(_ bytes: UnsafeRawBufferPointer) {
     let input = Array(bytes)
     // The same bytes as a payload of each kind, and as a DLMS value (decrypted blocks).
     for cra in [CRAFlag.command, .alert] {
-        if let payload = try? GBCSPayload.decode(input, cra: cra), payload.encode() != input {
-            fatalError("a decoded payload did not re-encode byte-exact")
+        if let payload = try? GBCSPayload.decode(input, cra: cra) {
+            if payload.encode() != input { fatalError("a decoded payload did not re-encode byte-exact") }
+            if cra == .command { _ = try? FutureDatedCommand.read(payload) }
         }
     }
     if let value = try? DLMSData.decode(input), value.encoded() != input { fatalError("a DLMS value did not re-encode byte-exact") }
