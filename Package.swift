@@ -47,8 +47,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MMC",
+            dependencies: ["DUIS"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ParseAndCorrelate",
-            dependencies: ["GBCS", "Devices", "DUIS"],
+            dependencies: ["GBCS", "MMC", "DUIS"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -58,7 +63,7 @@ let package = Package(
         ),
         .target(
             name: "Devices",
-            dependencies: ["DUIS", "SMKI", "GBCS", "LoadModel", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["DUIS", "MMC", "SMKI", "GBCS", "LoadModel", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -95,7 +100,7 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Storage", "Devices", "LoadModel", "WAN", "Privacy",
+                "DUIS", "SMKI", "GBCS", "MMC", "ParseAndCorrelate", "Storage", "Devices", "LoadModel", "WAN", "Privacy",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -110,7 +115,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "DUIS", "Hub", "Privacy", "Storage", "Devices",
+                "DUIS", "Hub", "Privacy", "Storage", "Devices", "MMC",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -125,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "gbsm",
             dependencies: [
-                "DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Storage", "Hub", "Server", "LoadModel", "Devices", "WAN", "Privacy",
+                "DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Storage", "Hub", "Server", "LoadModel", "Devices", "MMC", "WAN", "Privacy",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -143,7 +148,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "HubFuzzer",
-            dependencies: ["Hub", "DUIS", "SMKI", "GBCS", "Storage", "Devices", "FuzzSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Hub", "DUIS", "SMKI", "GBCS", "Storage", "Devices", "MMC", "FuzzSupport", .product(name: "Logging", package: "swift-log")],
             path: "Fuzz/HubFuzzer",
             swiftSettings: swiftSettings
         ),
@@ -166,7 +171,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ParseAndCorrelateTests",
-            dependencies: ["ParseAndCorrelate", "Devices", "GBCS", "DUIS", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["ParseAndCorrelate", "MMC", "Devices", "GBCS", "DUIS", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -181,7 +186,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DevicesTests",
-            dependencies: ["Devices", "DUIS", "LoadModel"],
+            dependencies: ["Devices", "MMC", "DUIS", "LoadModel"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -191,7 +196,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PrivacyTests",
-            dependencies: ["Privacy", "DUIS", "Devices", "LoadModel", "TestSupport"],
+            dependencies: ["Privacy", "DUIS", "Devices", "MMC", "LoadModel", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -201,13 +206,13 @@ let package = Package(
         ),
         .testTarget(
             name: "HubTests",
-            dependencies: ["Hub", "Storage", "DUIS", "SMKI", "GBCS", "Devices", "Privacy", "TestSupport",
+            dependencies: ["Hub", "Storage", "DUIS", "SMKI", "GBCS", "Devices", "MMC", "Privacy", "TestSupport",
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Hub", "Server", "Storage", "DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Devices", "WAN", "LoadModel", "Privacy", "TestSupport",
+            dependencies: ["Hub", "Server", "Storage", "DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Devices", "MMC", "WAN", "LoadModel", "Privacy", "TestSupport",
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "Hummingbird", package: "hummingbird"),
@@ -219,7 +224,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Storage", "Hub", "Server", "Devices", "WAN", "Privacy",
+            dependencies: ["DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Storage", "Hub", "Server", "Devices", "MMC", "WAN", "Privacy",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

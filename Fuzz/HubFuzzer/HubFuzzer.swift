@@ -23,6 +23,7 @@ import Foundation
 import FuzzSupport
 import GBCS
 import Logging
+import MMC
 import SMKI
 import Storage
 @testable import Hub

@@ -1,5 +1,6 @@
 import DUIS
 import LoadModel
+import MMC
 
 /// One message of a premises' consumer feed over the HAN.
 public struct CADReading: Sendable, Hashable {

@@ -3,6 +3,7 @@ import DUIS
 import Foundation
 import GBCS
 import LoadModel
+import MMC
 import SMKI
 
 // The critical configuration and security commands at the device: load limiting (6.4.1),

@@ -1,5 +1,6 @@
 import DUIS
 import GBCS
+import MMC
 
 /// Critical commands at the device: before it acts, a device checks what GBCS makes it
 /// check (CS: "Remote Party Message authentication"): the MAC of DCC's access control

@@ -1,5 +1,6 @@
 import DUIS
 import GBCS
+import MMC
 
 /// Future-dated critical commands at the device (GBCS's "Device" future-dated pattern).
 /// The device reads the execution time from the command's own activation times

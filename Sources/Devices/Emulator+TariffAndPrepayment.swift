@@ -1,6 +1,7 @@
 import DUIS
 import Foundation
 import LoadModel
+import MMC
 
 // The tariff and prepayment family of critical commands at the meters: 1.1.1/1.1.2 (import
 // tariff, primary and secondary element), 1.2.1/1.2.2 (prices), 1.5 (meter balance), 1.6

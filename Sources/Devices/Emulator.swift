@@ -3,6 +3,7 @@ import DUIS
 import Foundation
 import GBCS
 import LoadModel
+import MMC
 import SMKI
 
 /// A command as a device receives it: the service it carries, who sent it and the

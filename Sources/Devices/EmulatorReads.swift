@@ -1,5 +1,6 @@
 import DUIS
 import LoadModel
+import MMC
 
 /// How long a SMETS2 meter keeps each log, days.
 public enum MeterMemory {

@@ -6,9 +6,9 @@
 /// half-hourly and daily logs, cumulative, time-of-use and block registers, maximum
 /// demand, billing data, prepayment balances, supply state, logs and alerts, all
 /// computed on demand and consistent with each other. `DeviceEmulator` executes DUIS
-/// service requests as the ESME, GSME, comms hub, GPF, IHD, PPMID, HCALCS or CAD would, and
-/// `DeviceCodec` is the swappable boundary that encodes their answers (an XML codec now,
-/// GBCS later). `CADFeed` is the consumer side of the HAN.
+/// service requests as the ESME, GSME, comms hub, GPF, IHD, PPMID, HCALCS or CAD would,
+/// building their answers as MMC trees (`MMC`) and writing them, and their alerts, in GBCS
+/// (`GBCSAnswerWriter`, `GBCSAlertWriter`). `CADFeed` is the consumer side of the HAN.
 import DUIS
 import Foundation
 import LoadModel

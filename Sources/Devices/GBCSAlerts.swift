@@ -2,6 +2,7 @@ import Crypto
 import DUIS
 import Foundation
 import GBCS
+import MMC
 
 /// Puts a device's alert into a GBCS alert frame, as the device sends it (CRA flag 3, the
 /// device as originator, the user as recipient, the device's own alert counter, no

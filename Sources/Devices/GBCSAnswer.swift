@@ -1,6 +1,7 @@
 import Crypto
 import DUIS
 import GBCS
+import MMC
 import SMKI
 
 /// Why a device's answer could not be put into GBCS. Each is a fault of gbsm's own

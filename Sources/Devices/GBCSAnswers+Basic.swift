@@ -1,5 +1,6 @@
 import DUIS
 import GBCS
+import MMC
 
 /// The answers that are only whether the device did it, the electricity meter's
 /// instantaneous reads and balances, and the firmware version (ASN.1): the inverse of Parse

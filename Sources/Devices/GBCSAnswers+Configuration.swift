@@ -1,5 +1,6 @@
 import DUIS
 import GBCS
+import MMC
 
 /// GBCS answers: the inverse of Parse and Correlate's ConfigurationReads (the electricity
 /// meter's configuration reads, its alert behaviours, load limiting and auxiliary loads;

@@ -1,6 +1,7 @@
 import DUIS
 import Foundation
 import GBCS
+import MMC
 
 /// GBCS answers: the inverse of Parse and Correlate's `CriticalAnswers`, the answers to
 /// critical commands (which `GBCSAnswerWriter` signs with the device's key).

@@ -1,5 +1,6 @@
 import DUIS
 import GBCS
+import MMC
 
 /// GBCS answers: the inverse of Parse and Correlate's ElectricityLogReads (the electricity
 /// meter's TOU registers, maximum demand, prepayment values, billing and daily read logs,

@@ -1,5 +1,6 @@
 import DUIS
 import GBCS
+import MMC
 
 /// GBCS answers of the gas meter and its proxy (GBZ, ZSE clusters): the inverse of Parse and
 /// Correlate's `GasReads`, of the answers that are only a ZCL Default Response (GCS09,

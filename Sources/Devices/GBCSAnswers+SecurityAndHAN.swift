@@ -1,6 +1,7 @@
 import DUIS
 import Foundation
 import GBCS
+import MMC
 
 /// GBCS answers of device security, credentials, joins, device and event logs, the
 /// CHF's Sub GHz reads and the gas meter's identity: the inverse of Parse and Correlate's

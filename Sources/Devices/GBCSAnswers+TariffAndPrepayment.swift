@@ -1,5 +1,6 @@
 import DUIS
 import GBCS
+import MMC
 
 /// GBCS answers: the inverse of Parse and Correlate's TariffReads and PrepaymentAndAuxiliaryReads.
 ///

@@ -4,6 +4,7 @@ import Foundation
 import GBCS
 import Logging
 import Metrics
+import MMC
 import ParseAndCorrelate
 import Storage
 

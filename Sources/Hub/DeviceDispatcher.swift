@@ -3,6 +3,7 @@ import DUIS
 import Foundation
 import GBCS
 import Logging
+import MMC
 import Privacy
 import Storage
 import Synchronization

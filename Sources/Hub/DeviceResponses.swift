@@ -1,6 +1,7 @@
 import Devices
 import DUIS
 import Foundation
+import MMC
 import Storage
 
 /// What a device request's outcome leaves for its users: the signed asynchronous Service

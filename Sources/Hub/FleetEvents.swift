@@ -4,6 +4,7 @@ import Foundation
 import GBCS
 import LoadModel
 import Logging
+import MMC
 import Storage
 import Synchronization
 import WAN

@@ -2,6 +2,7 @@ import Devices
 import DUIS
 import Foundation
 import Logging
+import MMC
 import Privacy
 import Storage
 import Synchronization

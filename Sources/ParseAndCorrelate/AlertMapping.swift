@@ -1,6 +1,6 @@
 import DUIS
-import Devices
 import GBCS
+import MMC
 
 /// Device alerts as DCC's Message Mapping Catalogue writes them: `ra:GBCSResponse` with
 /// `Body/DeviceAlertMessage/DeviceAlertContent` (the alert code in hex, its GBCS name,

@@ -1,5 +1,5 @@
-import Devices
 import GBCS
+import MMC
 
 /// The electricity meter's configuration and auxiliary load reads (DLMS COSEM), GBCS payload to MMC elements.
 ///

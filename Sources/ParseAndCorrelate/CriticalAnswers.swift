@@ -1,6 +1,6 @@
 import DUIS
-import Devices
 import GBCS
+import MMC
 
 /// The answers to critical commands (signed by the device), GBCS payload positions to MMC
 /// elements.

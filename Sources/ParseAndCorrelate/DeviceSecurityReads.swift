@@ -1,7 +1,7 @@
 import Foundation
 import DUIS
-import Devices
 import GBCS
+import MMC
 
 /// Joins, device logs, event logs and the CHF's Sub GHz answers: GBCS payload to MMC
 /// elements.

@@ -1,6 +1,6 @@
 import DUIS
-import Devices
 import GBCS
+import MMC
 
 /// The electricity meter's register, billing, daily and profile log reads (DLMS COSEM), GBCS payload to MMC elements.
 ///

@@ -1,6 +1,6 @@
 import DUIS
-import Devices
 import GBCS
+import MMC
 
 /// The electricity meter's reads (DLMS COSEM), GBCS payload positions to MMC elements.
 enum ElectricityReads {

@@ -1,5 +1,5 @@
-import Devices
 import GBCS
+import MMC
 
 /// The gas meter's and GPF's answers (GBZ, ZSE clusters), GBCS payload to MMC elements.
 ///

@@ -1,6 +1,6 @@
 import DUIS
-import Devices
 import GBCS
+import MMC
 
 /// Why a verified message could not be put into MMC XML.
 public enum MappingError: Error, Equatable, CustomStringConvertible {

@@ -1,7 +1,7 @@
 import DUIS
 import Foundation
-import Devices
 import GBCS
+import MMC
 
 /// Prepayment configuration, the ALCS event log and the auxiliary controller's reads, GBCS payload to MMC elements.
 ///

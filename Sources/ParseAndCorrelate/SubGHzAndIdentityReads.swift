@@ -1,5 +1,5 @@
-import Devices
 import GBCS
+import MMC
 
 /// The CHF's Sub GHz configuration and channel log, the gas meter's identity and device security credentials (CS02f), GBCS payload to MMC elements.
 ///

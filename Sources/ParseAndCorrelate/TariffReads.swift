@@ -1,5 +1,5 @@
-import Devices
 import GBCS
+import MMC
 
 /// Tariffs (DLMS ECS24, ECS24b; GBZ GCS21f), GBCS payload to MMC elements.
 ///

@@ -2,6 +2,7 @@ import Crypto
 import DUIS
 import Foundation
 import GBCS
+import MMC
 import SMKI
 import Testing
 @testable import Devices

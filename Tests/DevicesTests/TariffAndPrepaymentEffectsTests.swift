@@ -1,6 +1,7 @@
 import DUIS
 import Foundation
 import LoadModel
+import MMC
 import Testing
 @testable import Devices
 

@@ -1,5 +1,6 @@
 import Devices
 import DUIS
+import MMC
 import Testing
 @testable import Hub
 

@@ -3,6 +3,7 @@ import DUIS
 import Devices
 import Foundation
 import GBCS
+import MMC
 @testable import ParseAndCorrelate
 import SMKI
 import Testing

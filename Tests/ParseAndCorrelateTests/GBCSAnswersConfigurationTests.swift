@@ -2,6 +2,7 @@ import DUIS
 import Devices
 import Foundation
 import GBCS
+import MMC
 @testable import ParseAndCorrelate
 import Testing
 import TestSupport

@@ -1,6 +1,7 @@
 import DUIS
 import Devices
 import GBCS
+import MMC
 @testable import ParseAndCorrelate
 import Testing
 import TestSupport
