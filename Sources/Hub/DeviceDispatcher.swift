@@ -1,4 +1,3 @@
-import Devices
 import DUIS
 import Foundation
 import GBCS
@@ -7,36 +6,7 @@ import MMC
 import Privacy
 import Storage
 import Synchronization
-import WAN
-
-/// Locks per premises (striped), so a premises' state changes one command at a time.
-final class PremisesLocks: Sendable {
-    private let stripes: [AsyncSerialLock]
-
-    init(count: Int = 1024) { stripes = (0..<count).map { _ in AsyncSerialLock() } }
-
-    func withLock<T: Sendable, E: Error>(_ premises: Int64, _ body: () async throws(E) -> T) async throws(E) -> T {
-        let index = Int(UInt64(bitPattern: premises) % UInt64(stripes.count))
-        return try await stripes[index].withLock(body)
-    }
-}
-
-/// The WAN as the hub sees it: the model, with outages and the sunset date that admin
-/// commands change at run time.
-final class WANState: Sendable {
-    private let model: Mutex<WANModel>
-
-    init(_ settings: WANSettings) { model = Mutex(WANModel(settings: settings)) }
-
-    var current: WANModel { model.withLock { $0 } }
-
-    func update(outages: [WANOutage], sunset: Timestamp?) {
-        model.withLock { model in
-            model.outages = outages
-            model.settings.sunset = sunset
-        }
-    }
-}
+import MMC
 
 /// A request to run against a device: a user's request held at the device boundary, or
 /// a run of a DCC schedule.
@@ -53,7 +23,8 @@ struct DeviceJob: Sendable {
 /// not yet finished when the hub stops is picked up again when it starts.
 ///
 /// The dispatcher is the orchestration: the run loop over its `DeviceQueue`, the WAN
-/// attempts, the run of the emulated device under the premises' lock, and the commit.
+/// attempts and the device's exchange through its `DeviceTransport` (the only way it
+/// reaches a device), under the premises' lock, and the commit.
 /// What each step decides is a stage of its own, tested alone: `DeviceRequestPreparation`
 /// (the stored request read again, the device checked, the request authorised again),
 /// `DevicePrivacyFilter` (the privacy rules again, and their filters on the answer) and
@@ -69,10 +40,9 @@ final class DeviceDispatcher: Sendable {
     let responses: DeviceResponses
     let store: SQLiteStore
     let committer: GroupCommitter
-    let directory: PremisesDirectory
     let locks: PremisesLocks
-    let wan: WANState
-    let emulator: DeviceEmulator
+    /// The SM WAN and the devices behind it.
+    let transport: any DeviceTransport
     let jobs: JobGuard
     /// The GBCS commands sent over the SM WAN.
     let commands: WANCommands
@@ -84,7 +54,7 @@ final class DeviceDispatcher: Sendable {
     let metrics = DeviceMetrics()
 
     init(queue: DeviceQueue, preparation: DeviceRequestPreparation, privacyFilter: DevicePrivacyFilter, responses: DeviceResponses,
-         store: SQLiteStore, committer: GroupCommitter, directory: PremisesDirectory, locks: PremisesLocks, wan: WANState, emulator: DeviceEmulator,
+         store: SQLiteStore, committer: GroupCommitter, locks: PremisesLocks, transport: any DeviceTransport,
          jobs: JobGuard, commands: WANCommands, clock: any HubClock, logger: Logger) {
         self.queue = queue
         self.preparation = preparation
@@ -92,10 +62,8 @@ final class DeviceDispatcher: Sendable {
         self.responses = responses
         self.store = store
         self.committer = committer
-        self.directory = directory
         self.locks = locks
-        self.wan = wan
-        self.emulator = emulator
+        self.transport = transport
         self.jobs = jobs
         self.commands = commands
         self.clock = clock
@@ -115,7 +83,7 @@ final class DeviceDispatcher: Sendable {
     }
 
     /// What a device's held commands that ran leave to commit (`DeviceResponses`).
-    func heldCommandMutations(_ outcomes: [DeviceEmulator.HeldOutcome], at time: Timestamp) -> [Mutation] {
+    func heldCommandMutations(_ outcomes: [HeldCommandReport], at time: Timestamp) -> [Mutation] {
         responses.heldCommandMutations(outcomes, at: time)
     }
 
@@ -193,7 +161,7 @@ final class DeviceDispatcher: Sendable {
     /// answer), not the waits for the WAN before it. So a crash counts against the few
     /// requests executing at that moment, and a suspect runs alone for milliseconds, not
     /// for the length of a WAN round trip.
-    private func executeMarked(_ work: Work, attempts: Int) async -> Duration? {
+    private func executeMarked(_ work: Work, address: WANAddress, attempts: Int) async -> Duration? {
         let requestID = work.stored.requestID
         return await jobs.isolated(crashes: work.stored.crashes) { () async -> Duration? in
             do {
@@ -202,7 +170,7 @@ final class DeviceDispatcher: Sendable {
                 logger.error("device boundary: \(requestID) could not be marked as running (\(error)); it will run later")
                 return .seconds(5)
             }
-            let retry = await execute(work, attempts: attempts)
+            let retry = await execute(work, address: address, attempts: attempts)
             // Finished, or stopped to be tried again: either way no longer running.
             await jobs.finished(.request(requestID), crashes: work.stored.crashes)
             return retry
@@ -222,29 +190,28 @@ final class DeviceDispatcher: Sendable {
         if let refusal = preparation.reauthorise(work, at: clock.now()) {
             return await finish(stored, code: refusal.code, reason: "when the request was due to run: \(refusal.reason)", rule: refusal.rule, work: work)
         }
-        let endpoint = directory.endpoint(premises: work.premises.id, region: work.premises.region)
         // A stable number for the message (String.hashValue differs between runs), so the
         // WAN's draws for a request are the same every time.
         var message: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in requestID.utf8 { message = (message ^ UInt64(byte)) &* 0x100_0000_01B3 }
         // Reads of a gas meter are answered by the GPF from its copy of the meter's data.
         let answeredByGPF = work.device.type == .gsme && work.header.serviceReference.hasPrefix("4.")
+        let address = WANAddress(premises: work.premises.id, region: work.premises.region, device: work.device.eui, deviceType: work.device.type,
+                                 message: message, answeredByGPF: answeredByGPF)
         var lastFailure: (ResponseCode, String) = (.E21, "no response")
         for attempt in 0..<Self.maxAttempts {
-            let model = wan.current
-            switch model.attempt(endpoint, device: work.device.type, message: message, attempt: attempt, at: clock.now(), answeredByGPF: answeredByGPF) {
-            case .delivered(let roundTrip, _):
+            switch transport.attempt(to: address, attempt: attempt, at: clock.now()) {
+            case .delivered(let roundTrip):
                 if roundTrip > .zero { try? await Task.sleep(for: roundTrip) }
                 if Task.isCancelled { return nil }
-                let retry = await executeMarked(work, attempts: attempt + 1)
+                let retry = await executeMarked(work, address: address, attempts: attempt + 1)
                 if retry == nil { metrics.record(outcome: "I0", duration: ContinuousClock.now - started) }
                 return retry
-            case .lost(let timeout):
-                lastFailure = (.E21, "no response from \(work.device.type.rawValue) \(work.device.eui) after \(attempt + 1) attempt(s) over the \(endpoint.region.wanTechnology) WAN")
+            case .lost(let timeout, let reason):
+                lastFailure = (.E21, reason)
                 if timeout > .zero { try? await Task.sleep(for: timeout) }
-            case .unreachable(let reason):
-                lastFailure = (.E20, "cannot communicate with \(work.device.eui): \(reason)")
-                let delay = model.scaledRetry(attempt)
+            case .unreachable(let reason, let delay):
+                lastFailure = (.E20, reason)
                 if delay > .zero { try? await Task.sleep(for: delay) }
             }
             if Task.isCancelled { return nil }
@@ -256,7 +223,7 @@ final class DeviceDispatcher: Sendable {
     static let maxAttempts = 4
 
     /// Runs the command on the device and records its answer.
-    private func execute(_ work: Work, attempts: Int) async -> Duration? {
+    private func execute(_ work: Work, address: WANAddress, attempts: Int) async -> Duration? {
         let stored = work.stored
         let originator = preparation.originator(of: work)
         let roles = preparation.roles(of: originator)
@@ -301,9 +268,12 @@ final class DeviceDispatcher: Sendable {
                 executionTime = .now
             }
         }
-        let command = DeviceCommand(srv: work.header.variant.srv, serviceReference: work.header.serviceReference, target: work.device.eui,
-                                    targetType: work.device.type, originator: originator, originatorRoles: roles,
-                                    requestID: stored.requestID, body: work.body, gbcs: gbcs, executionTime: executionTime)
+        var command = WANCommand(address: address, gbcs: gbcs, srv: work.header.variant.srv, serviceReference: work.header.serviceReference,
+                                 requestID: stored.requestID, originator: originator, originatorRoles: roles, body: work.body, executionTime: executionTime)
+        if command.srv == "11.3", let image = commands.firmware.image(for: work.device.eui), let hash = Hex.decode(image.imageSHA256) {
+            // The image 11.1 distributed has reached the device by the time it is activated.
+            command.distributedImage = .init(manufacturerImageHash: hash, version: image.version, distributedAt: image.createdAt)
+        }
         // The data access and HAN rules again, as they stand now: a consent may have been
         // withdrawn, or the tenancy changed, since the gateway accepted the request.
         let check: PrivacyGuard.Check?
@@ -322,9 +292,7 @@ final class DeviceDispatcher: Sendable {
         var aggregated = false
         do {
             try await locks.withLock(work.premises.id) { () async throws(Failure) in
-                var state: PremisesState
                 do {
-                    state = try await directory.state(premises: work.premises.id)
                     // A change of tenancy committed since the check: decide again.
                     if let check, try await privacyFilter.isStale(check, premises: work.premises.id) { throw Failure.stale }
                 } catch let failure as Failure {
@@ -335,27 +303,30 @@ final class DeviceDispatcher: Sendable {
                 if command.srv == "3.2" {
                     let problem: String?
                     do {
-                        problem = try await preparation.tenancyProblem(work.body, premises: work.premises.id, model: work.model, at: clock.now())
+                        problem = try await preparation.tenancyProblem(work.body, premises: work.premises.id, installed: work.installed, at: clock.now())
                     } catch {
                         throw .storage(error)
                     }
                     if let problem { throw .refused(Refusal(.E12, rule: .tenancyRestriction, problem)) }
                 }
                 let time = clock.now()
-                let previousRestriction = state.tenancyRestriction
-                let otherDevice = work.body.value("OtherDeviceID").flatMap { EUI64($0) }
-                let wasJoined = otherDevice.map { DeviceEmulator.isJoined(work.device.eui, to: $0, model: work.model, state: state) } ?? false
-                if command.srv == "11.3", let image = commands.firmware.image(for: work.device.eui), let hash = Hex.decode(image.imageSHA256) {
-                    // The image 11.1 distributed has reached the device by the time it is activated.
-                    state.holdFirmwareImage(work.device.eui, manufacturerImageHash: hash, version: image.version, at: image.createdAt)
+                var reply: DeviceReply
+                do throws(DeviceTransportFailure) {
+                    reply = try await transport.exchange(command, at: time)
+                } catch {
+                    switch error {
+                    case .unavailable(let underlying): throw .storage(underlying)
+                    case .noInstallation: throw .refused(Refusal(.E20, rule: .deviceInstallation, "device \(work.device.eui) is not installed at a premises with a comms hub"))
+                    }
                 }
-                var outcome = emulator.execute(command, model: work.model, state: &state, at: time)
+                var committed = false
+                defer { transport.settled(reply, premises: work.premises.id, committed: committed) }
                 var mutations: [Mutation] = []
                 var privacyNote = ""
                 var planReceipt: String?
-                if let check, outcome.success {
+                if let check, reply.success {
                     do {
-                        let (note, more, receipt) = try await privacyFilter.apply(check, outcome: &outcome, originator: originator, work: work, at: time)
+                        let (note, more, receipt) = try await privacyFilter.apply(check, reply: &reply, originator: originator, work: work, at: time)
                         privacyNote = note
                         planReceipt = receipt
                         mutations += more
@@ -364,7 +335,9 @@ final class DeviceDispatcher: Sendable {
                         throw .storage(error)
                     }
                 }
-                if command.srv == "3.2", outcome.success, let restriction = state.tenancyRestriction, restriction != previousRestriction {
+                if command.srv == "3.2", reply.success {
+                    // The date the meter now restricts its data from (the request's, or now).
+                    let restriction = work.body.value("RestrictionDateTime").flatMap { Timestamp(xsDateTime: $0) } ?? time
                     do {
                         mutations += try await privacyFilter.changeOfTenancy(premises: work.premises.id, at: restriction, by: originator,
                                                                              requestID: stored.requestID, time: time)
@@ -372,13 +345,11 @@ final class DeviceDispatcher: Sendable {
                         throw .storage(error)
                     }
                 }
-                if outcome.response.header.counter > 0 {
-                    mutations.append(.putDeviceState(premises: work.premises.id, state: PremisesDirectory.encode(state), wakeAt: DeviceEmulator.wakeTime(state)))
-                }
+                mutations += reply.writes
                 // Who joined which HAN device: other users may later unjoin what they joined. A
                 // join of devices already joined claims nothing.
-                if outcome.success, let hanDevice = PrivacyGuard.hanDevice(srv: command.srv, target: work.device, body: work.body) {
-                    if command.srv == "8.7.2", !wasJoined, let otherDevice, DeviceEmulator.isJoined(work.device.eui, to: otherDevice, model: work.model, state: state) {
+                if reply.success, let hanDevice = PrivacyGuard.hanDevice(srv: command.srv, target: work.device, body: work.body) {
+                    if command.srv == "8.7.2", reply.newlyJoined {
                         do {
                             let occupancy = try await privacyFilter.occupancy(premises: work.premises.id)
                             mutations.append(.recordHANJoin(premises: work.premises.id, device: hanDevice, party: originator, occupancy: occupancy.sequence, at: time))
@@ -390,31 +361,31 @@ final class DeviceDispatcher: Sendable {
                     }
                 }
                 // Held commands that fell due before this one ran first.
-                mutations += responses.heldCommandMutations(outcome.held, at: time)
+                mutations += responses.heldCommandMutations(reply.held, at: time)
                 mutations.append(.setRequestStatus(requestID: stored.requestID, status: .completed, code: ResponseCode.I0.rawValue))
-                let detail = "\(work.device.type.rawValue) \(work.device.eui) answered after \(attempts) attempt(s): \(outcome.note)" + (outcome.success ? "" : " (the device refused)")
+                let detail = "\(work.device.type.rawValue) \(work.device.eui) answered after \(attempts) attempt(s): \(reply.note)" + (reply.success ? "" : " (the device refused)")
                     + privacyNote
                 mutations.append(.audit(AuditEvent(at: time, kind: .device, actor: originator, device: work.device.eui, srv: command.srv,
                                                    requestID: stored.requestID, code: "I0", detail: detail)))
-                mutations.append(.enqueueOutbox(responses.response(work, outcome: outcome, originator: originator, command: gbcs, planReceipt: planReceipt, at: time)))
-                mutations += responses.alertMutations(outcome.alerts, device: work.device, originator: originator, at: time)
-                if outcome.optedOut {
+                mutations.append(.enqueueOutbox(responses.response(work, reply: reply, originator: originator, command: gbcs, planReceipt: planReceipt, at: time)))
+                mutations += responses.alertMutations(reply.alerts, device: work.device, originator: originator, at: time)
+                if reply.optedOut {
                     var opted = work.device
                     opted.optedOut = true
                     mutations.append(.putDevice(opted))
                 }
                 // A firmware activation the device reports done: DCC's inventory records the
                 // version it now runs (DUIS 8.2 and the SMI show it).
-                let activation = responses.firmwareActivation(srv: command.srv, outcome: outcome, device: work.device)
+                let activation = responses.firmwareActivation(srv: command.srv, reply: reply, device: work.device)
                 if let activation { mutations.append(activation) }
                 do {
                     try await committer.commit(mutations)
                 } catch {
                     throw .storage(error)
                 }
-                responses.committed(mutations, devicesChanged: outcome.optedOut || activation != nil || !outcome.held.isEmpty)
+                committed = true
+                responses.committed(mutations, devicesChanged: reply.optedOut || activation != nil || !reply.held.isEmpty)
                 privacyFilter.committed(mutations)
-                directory.remember(work.premises.id, state)
             }
             responses.wakeDelivery()
             if aggregated { privacyFilter.planReadingsAdded() }
@@ -441,13 +412,6 @@ final class DeviceDispatcher: Sendable {
             logger.error("device boundary: the outcome of \(stored.requestID) could not be recorded (\(error)); it will run again")
             return .seconds(5)
         }
-    }
-}
-
-extension WANModel {
-    /// How long the hub waits before trying an unreachable hub again: 10 s, 30 s, 60 s.
-    func scaledRetry(_ attempt: Int) -> Duration {
-        scaled([10.0, 30, 60, 60][min(attempt, 3)])
     }
 }
 

@@ -1,4 +1,3 @@
-import Devices
 import DUIS
 import Foundation
 import Privacy
@@ -95,7 +94,7 @@ final class DevicePrivacyFilter: Sendable {
     /// are dropped; under a data privacy plan the readings go to the plan's pipeline and the
     /// user gets a receipt instead. Returns the audit note, the mutations to commit, and
     /// the receipt (under a plan).
-    func apply(_ check: PrivacyGuard.Check, outcome: inout DeviceOutcome, originator: EUI64, work: DeviceRequestPreparation.Work,
+    func apply(_ check: PrivacyGuard.Check, reply outcome: inout DeviceReply, originator: EUI64, work: DeviceRequestPreparation.Work,
                at time: Timestamp) async throws -> (String, [Mutation], String?) {
         let requestID = work.scheduleID == nil ? work.stored.requestID : nil
         switch check.effective {

@@ -1,4 +1,3 @@
-import Devices
 import DUIS
 import Foundation
 import Privacy
@@ -22,7 +21,8 @@ final class DeviceRequestPreparation: Sendable {
         var body: ElementTree
         var device: DeviceRecord
         var premises: PremisesRecord
-        var model: PremisesModel
+        /// When the premises' meters were installed.
+        var installed: Timestamp
         var scheduleID: Int64?
         /// The request's `ExecutionDateTime` as written, for a critical command the device may hold.
         var executionDateTime: String? = nil
@@ -36,22 +36,22 @@ final class DeviceRequestPreparation: Sendable {
     let accessControl: AccessControl
     /// The limits a stored request is parsed with again (as at the gateway).
     let limits: XMLParseLimits
-    /// The model of a premises (`PremisesDirectory.model(premises:)`), or nil when it has no
-    /// metering system gbsm can emulate.
-    let premisesModel: @Sendable (Int64) -> PremisesModel?
+    /// When a premises' meters were installed, or nil when it has no metering system that
+    /// can answer (no comms hub).
+    let premisesInstalled: @Sendable (Int64) -> Timestamp?
     /// A premises' current occupancy (`PrivacyGuard.occupancy(premises:)`), for a 3.2's
     /// restriction date.
     let occupancy: @Sendable (Int64) async throws -> Occupancy
 
     init(dccEUI: EUI64, schedules: ScheduleBook, inventory: Inventory, registry: UserRegistry, accessControl: AccessControl, limits: XMLParseLimits,
-         premisesModel: @escaping @Sendable (Int64) -> PremisesModel?, occupancy: @escaping @Sendable (Int64) async throws -> Occupancy) {
+         premisesInstalled: @escaping @Sendable (Int64) -> Timestamp?, occupancy: @escaping @Sendable (Int64) async throws -> Occupancy) {
         self.dccEUI = dccEUI
         self.schedules = schedules
         self.inventory = inventory
         self.registry = registry
         self.accessControl = accessControl
         self.limits = limits
-        self.premisesModel = premisesModel
+        self.premisesInstalled = premisesInstalled
         self.occupancy = occupancy
     }
 
@@ -99,10 +99,10 @@ final class DeviceRequestPreparation: Sendable {
         guard !device.optedOut else {
             return .failure(Refusal(.E5, rule: .deviceStatus, "device \(device.eui) opted out of DCC services before the request ran"))
         }
-        guard let premisesID = device.premises, let premises = inventory.premises(premisesID), let model = premisesModel(premisesID) else {
+        guard let premisesID = device.premises, let premises = inventory.premises(premisesID), let installed = premisesInstalled(premisesID) else {
             return .failure(Refusal(.E20, rule: .deviceInstallation, "device \(device.eui) is not installed at a premises with a comms hub"))
         }
-        return .success(Work(stored: stored, header: header, body: body, device: device, premises: premises, model: model, scheduleID: scheduleID,
+        return .success(Work(stored: stored, header: header, body: body, device: device, premises: premises, installed: installed, scheduleID: scheduleID,
                              executionDateTime: executionDateTime))
     }
 
@@ -155,7 +155,7 @@ final class DeviceRequestPreparation: Sendable {
     /// began (the other fuel's 3.2 for the same move, within a day of it, is the same
     /// move), at most `lateMoveIn` in the past (a move-in reported late) and at most a day
     /// ahead.
-    func tenancyProblem(_ body: ElementTree, premises: Int64, model: PremisesModel, at time: Timestamp) async throws -> String? {
+    func tenancyProblem(_ body: ElementTree, premises: Int64, installed: Timestamp, at time: Timestamp) async throws -> String? {
         guard let text = body.value("RestrictionDateTime") else { return nil }
         guard let restriction = Timestamp(xsDateTime: text) else { return "RestrictionDateTime \(untrusted(text, limit: 40)) is not a date-time" }
         let current = try await occupancy(premises)
@@ -164,7 +164,6 @@ final class DeviceRequestPreparation: Sendable {
         if !sameMove, restriction < current.start.adding(days: 1) {
             return "RestrictionDateTime \(restriction.iso8601) is not a day after the current occupancy began (\(current.start.iso8601)): a change of tenancy cannot reach back into an earlier household's time"
         }
-        let installed = Timestamp(dayNumber: model.installDay)
         if restriction < installed {
             return "RestrictionDateTime \(restriction.iso8601) is before the meters were installed (\(installed.isoDate))"
         }

@@ -1,4 +1,3 @@
-import Devices
 import DUIS
 import Foundation
 import MMC
@@ -43,7 +42,7 @@ final class DeviceResponses: Sendable {
     /// The signed asynchronous Service Response carrying the device's answer.
     /// Under a data privacy plan (`planReceipt`) it carries no device payload: the receipt
     /// is its comment.
-    func response(_ work: DeviceRequestPreparation.Work, outcome: DeviceOutcome, originator: EUI64, command: [UInt8]?, planReceipt: String? = nil,
+    func response(_ work: DeviceRequestPreparation.Work, reply outcome: DeviceReply, originator: EUI64, command: [UInt8]?, planReceipt: String? = nil,
                   at time: Timestamp) -> OutboxItem {
         let payload: String
         var fallback: String?
@@ -154,13 +153,13 @@ final class DeviceResponses: Sendable {
     /// outcome alerts to the party that sent them (and any other party the alert names),
     /// and the firmware version a CS06 outcome reports, in DCC's inventory as an immediate
     /// activation's answer puts it.
-    func heldCommandMutations(_ outcomes: [DeviceEmulator.HeldOutcome], at time: Timestamp) -> [Mutation] {
+    func heldCommandMutations(_ outcomes: [HeldCommandReport], at time: Timestamp) -> [Mutation] {
         var mutations: [Mutation] = []
         for outcome in outcomes {
-            let held = outcome.command
-            mutations.append(.audit(AuditEvent(at: held.executeAt, kind: .device, actor: held.originator, device: held.device, srv: held.srv,
+            let held = outcome
+            mutations.append(.audit(AuditEvent(at: held.executedAt, kind: .device, actor: held.originator, device: held.device, srv: held.srv,
                                                requestID: held.requestID, code: outcome.success ? "8F66" : "8F67",
-                                               detail: "future-dated \(held.srv) held by \(held.deviceType.rawValue) \(held.device) ran at \(held.executeAt.iso8601): \(outcome.note)"
+                                               detail: "future-dated \(held.srv) held by \(held.deviceType.rawValue) \(held.device) ran at \(held.executedAt.iso8601): \(outcome.note)"
                                                    + (outcome.success ? "" : " (the device did not act)"))))
             for alert in outcome.alerts {
                 var recipients = alert.recipients.contains(.originator) ? [alert.header.target] : []
@@ -196,7 +195,7 @@ final class DeviceResponses: Sendable {
     /// A firmware activation (11.3) the device reports done: the version it now runs, for
     /// DCC's inventory (DUIS 8.2 and the SMI show it). Nil when the version did not change,
     /// or the device left the inventory meanwhile (it is not written back).
-    func firmwareActivation(srv: String, outcome: DeviceOutcome, device: DeviceRecord) -> Mutation? {
+    func firmwareActivation(srv: String, reply outcome: DeviceReply, device: DeviceRecord) -> Mutation? {
         guard srv == "11.3", outcome.success,
               let version = outcome.response.body.children.first(where: { $0.name == "FirmwareVersion" })?.text, !version.isEmpty,
               version != device.firmwareVersion, var updated = inventory.device(device.eui)

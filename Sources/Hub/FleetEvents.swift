@@ -44,7 +44,9 @@ final class FleetEvents: Sendable {
     let locks: PremisesLocks
     let dispatcher: DeviceDispatcher
     let schedules: ScheduleBook
-    let engine: MeterEngine
+    /// The devices of the premises, for what they do on their own (held commands falling due).
+    let emulator: DeviceEmulator
+    var engine: MeterEngine { emulator.engine }
     let settings: FleetEventSettings
     let signer: ResponseSigner
     let outboxWakeup: Wakeup
@@ -66,7 +68,7 @@ final class FleetEvents: Sendable {
     private let state = Mutex(State())
 
     init(dccEUI: EUI64, store: SQLiteStore, committer: GroupCommitter, inventory: Inventory, directory: PremisesDirectory, locks: PremisesLocks,
-         dispatcher: DeviceDispatcher, schedules: ScheduleBook, engine: MeterEngine, settings: FleetEventSettings, signer: ResponseSigner,
+         dispatcher: DeviceDispatcher, schedules: ScheduleBook, emulator: DeviceEmulator, settings: FleetEventSettings, signer: ResponseSigner,
          outboxWakeup: Wakeup, clock: any HubClock, logger: Logger) {
         self.clock = clock
         self.dccEUI = dccEUI
@@ -77,7 +79,7 @@ final class FleetEvents: Sendable {
         self.locks = locks
         self.dispatcher = dispatcher
         self.schedules = schedules
-        self.engine = engine
+        self.emulator = emulator
         self.settings = settings
         self.signer = signer
         self.outboxWakeup = outboxWakeup
@@ -178,7 +180,6 @@ final class FleetEvents: Sendable {
             logger.error("premises with held commands could not be read: \(error)")
             return
         }
-        let emulator = dispatcher.emulator
         for premisesID in due {
             await locks.withLock(premisesID) { () async in
                 // A premises that left the fleet, or whose state no longer reads, cannot run
@@ -201,7 +202,7 @@ final class FleetEvents: Sendable {
                 }
                 let outcomes = emulator.wake(model: model, state: &premisesState, at: now)
                 // Written even when nothing ran, so a stale wake time is cleared.
-                var mutations = dispatcher.heldCommandMutations(outcomes, at: clock.now())
+                var mutations = dispatcher.heldCommandMutations(outcomes.map(HeldCommandReport.init), at: clock.now())
                 mutations.insert(.putDeviceState(premises: premisesID, state: PremisesDirectory.encode(premisesState),
                                                  wakeAt: DeviceEmulator.wakeTime(premisesState)), at: 0)
                 do {

@@ -39,6 +39,9 @@ public struct HubConfiguration: Sendable {
     public var schemas: DUISSchemas?
     /// The time the hub's stages read (`HubClock`): the system's, unless a test moves its own.
     public var clock: any HubClock = WallClock()
+    /// How DCC reaches the devices: the emulated SM WAN and homes (`EmulatedWAN`) unless a
+    /// test puts its own fake in their place.
+    var deviceTransport: (any DeviceTransport)?
 
     public init(dataDirectory: URL, dccEUI: EUI64 = Provisioning.dccEUI, parseLimits: XMLParseLimits = .duis,
                 anomalyDefaultLimit: Int = 100_000, anomalyDefaultWindowSeconds: Int = 3600,
@@ -155,6 +158,7 @@ public final class Hub: Sendable {
         engine = MeterEngine()
         directory = PremisesDirectory(inventory: inventory, store: store, registry: registry)
         let locks = PremisesLocks()
+        let emulator = DeviceEmulator(engine: engine, keys: smki)
         privacy = PrivacyGuard(store: store, inventory: inventory, rules: PrivacyRules(supplierHalfHourly: configuration.supplierHalfHourly),
                                enforcement: configuration.privacy, clock: configuration.clock)
         plans = PlanPipeline(store: store, committer: committer, inventory: inventory, logger: logger)
@@ -165,15 +169,17 @@ public final class Hub: Sendable {
             queue: DeviceQueue(limit: configuration.deviceConcurrency),
             preparation: DeviceRequestPreparation(dccEUI: configuration.dccEUI, schedules: schedules, inventory: inventory, registry: registry,
                                                   accessControl: accessControl, limits: configuration.parseLimits,
-                                                  premisesModel: { [directory] premises in directory.model(premises: premises) },
+                                                  premisesInstalled: { [directory] premises in
+                                                      directory.model(premises: premises).map { Timestamp(dayNumber: $0.installDay) }
+                                                  },
                                                   occupancy: { [privacy] premises in try await privacy.occupancy(premises: premises) }),
             privacyFilter: DevicePrivacyFilter(privacy: privacy, registry: registry, accessControl: accessControl, plans: plans, store: store),
             responses: DeviceResponses(dccEUI: configuration.dccEUI, inventory: inventory, registry: registry, schedules: schedules,
                                        answers: DeviceAnswers(keys: smki, logger: logger), signer: signer, delivery: wakeup),
-            store: store, committer: committer, directory: directory, locks: locks, wan: wanState, emulator: DeviceEmulator(engine: engine, keys: smki),
+            store: store, committer: committer, locks: locks, transport: configuration.deviceTransport ?? EmulatedWAN(directory: directory, wan: wanState, emulator: emulator),
             jobs: jobs, commands: commands, clock: configuration.clock, logger: logger)
         fleetEvents = FleetEvents(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, directory: directory,
-                                  locks: locks, dispatcher: dispatcher, schedules: schedules, engine: engine, settings: configuration.fleetEvents,
+                                  locks: locks, dispatcher: dispatcher, schedules: schedules, emulator: emulator, settings: configuration.fleetEvents,
                                   signer: signer, outboxWakeup: wakeup, clock: configuration.clock, logger: logger)
         gateway = Gateway(dccEUI: configuration.dccEUI, limits: configuration.parseLimits, schemas: configuration.schemas, registry: registry, accessControl: accessControl,
                           replayGuard: replayGuard, anomaly: anomaly, committer: committer, signer: signer, services: services,
