@@ -35,10 +35,10 @@ enum StageBench {
 
     static func preparation(inventory: Inventory = makeInventory(), registry: UserRegistry = registry(),
                             schedules: ScheduleBook = ScheduleBook()) -> DeviceRequestPreparation {
-        let model = model(inventory)
+        let installed = Timestamp(dayNumber: model(inventory).installDay)
         return DeviceRequestPreparation(dccEUI: dcc, schedules: schedules, inventory: inventory, registry: registry,
                                         accessControl: AccessControl(dccEUI: dcc, inventory: inventory), limits: .duis,
-                                        premisesModel: { $0 == 1 ? model : nil },
+                                        premisesInstalled: { $0 == 1 ? installed : nil },
                                         occupancy: { Occupancy(premises: $0, sequence: 0, start: Timestamp(year: 2024, month: 1, day: 1), cause: "installation") })
     }
 
@@ -61,7 +61,8 @@ enum StageBench {
     static func work(_ inventory: Inventory, srv: String = "7.4") throws -> DeviceRequestPreparation.Work {
         DeviceRequestPreparation.Work(stored: stored("7.4-request", srv: srv), header: header(supplier, esme, srv: srv),
                                       body: ElementTree(name: "ReadSupplyStatus", namespace: DUISNamespace.serviceUserGateway),
-                                      device: try #require(inventory.device(esme)), premises: try #require(inventory.premises(1)), model: model(inventory))
+                                      device: try #require(inventory.device(esme)), premises: try #require(inventory.premises(1)),
+                                      installed: Timestamp(dayNumber: model(inventory).installDay))
     }
 
     static func responses(inventory: Inventory = makeInventory(), schedules: ScheduleBook = ScheduleBook()) -> DeviceResponses {
@@ -226,15 +227,15 @@ enum StageBench {
     @Test func aRestrictionDateBeforeTheCurrentOccupancyIsAProblem() async throws {
         let inventory = makeInventory()
         let preparation = StageBench.preparation(inventory: inventory)
-        let model = StageBench.model(inventory)
+        let installed = Timestamp(dayNumber: StageBench.model(inventory).installDay)
         func body(_ date: Timestamp) -> ElementTree {
             ElementTree(name: "RestrictAccessForChangeOfTenancy", namespace: DUISNamespace.serviceUserGateway,
                         children: [ElementTree(name: "RestrictionDateTime", namespace: DUISNamespace.serviceUserGateway, text: date.iso8601)])
         }
-        #expect(try await preparation.tenancyProblem(body(now.adding(milliseconds: -3_600_000)), premises: 1, model: model, at: now) == nil)
-        let backInTime = try await preparation.tenancyProblem(body(Timestamp(year: 2023, month: 1, day: 1)), premises: 1, model: model, at: now)
+        #expect(try await preparation.tenancyProblem(body(now.adding(milliseconds: -3_600_000)), premises: 1, installed: installed, at: now) == nil)
+        let backInTime = try await preparation.tenancyProblem(body(Timestamp(year: 2023, month: 1, day: 1)), premises: 1, installed: installed, at: now)
         #expect(backInTime?.contains("not a day after the current occupancy began") == true)
-        let late = try await preparation.tenancyProblem(body(now.adding(days: -(DeviceRequestPreparation.lateMoveIn + 1))), premises: 1, model: model, at: now)
+        let late = try await preparation.tenancyProblem(body(now.adding(days: -(DeviceRequestPreparation.lateMoveIn + 1))), premises: 1, installed: installed, at: now)
         #expect(late?.contains("days in the past") == true)
     }
 }
@@ -276,8 +277,9 @@ enum StageBench {
         var state = PremisesState()
         let command = DeviceCommand(srv: "7.4", serviceReference: "7.4", target: esme, targetType: .esme, originator: supplier, originatorRoles: [.is, .gs],
                                     requestID: work.stored.requestID, body: work.body)
-        let outcome = DeviceEmulator(engine: MeterEngine()).execute(command, model: work.model, state: &state, at: now)
-        let item = StageBench.responses(inventory: inventory).response(work, outcome: outcome, originator: supplier, command: nil, at: now)
+        let outcome = DeviceEmulator(engine: MeterEngine()).execute(command, model: StageBench.model(inventory), state: &state, at: now)
+        let reply = DeviceReply(response: outcome.response, success: outcome.success, alerts: outcome.alerts, note: outcome.note)
+        let item = StageBench.responses(inventory: inventory).response(work, reply: reply, originator: supplier, command: nil, at: now)
         #expect(item.recipient == supplier)
         #expect(item.kind == "service-response")
         #expect(item.messageID == "\(esme):\(supplier):1")

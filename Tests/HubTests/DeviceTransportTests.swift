@@ -1,0 +1,183 @@
+import DUIS
+import Foundation
+import GBCS
+import Logging
+import MMC
+import SMKI
+import Storage
+import Synchronization
+import Testing
+import TestSupport
+@testable import Hub
+
+/// A transport standing in for the SM WAN and the homes: it answers as it is told and
+/// records what crossed it, so the device boundary is tested without any emulated device.
+final class FakeTransport: DeviceTransport {
+    enum Behaviour: Sendable {
+        /// Delivered, and the device answers `reply`.
+        case answer(DeviceReply)
+        /// Every attempt is lost.
+        case lose
+        /// The hub cannot be reached.
+        case unreachable
+        /// Delivered, but the devices' side cannot keep its state.
+        case unavailable
+    }
+
+    struct Record: Sendable {
+        var attempts: [Int] = []
+        var commands: [WANCommand] = []
+        var settled: [Bool] = []
+    }
+
+    let behaviour: Behaviour
+    let record = Mutex(Record())
+
+    init(_ behaviour: Behaviour) { self.behaviour = behaviour }
+
+    func attempt(to address: WANAddress, attempt: Int, at time: Timestamp) -> WANAttempt {
+        record.withLock { $0.attempts.append(attempt) }
+        switch behaviour {
+        case .lose: return .lost(timeout: .zero, reason: "the fake WAN lost it")
+        case .unreachable: return .unreachable(reason: "the fake hub is off the air", retryAfter: .zero)
+        case .answer, .unavailable: return .delivered(roundTrip: .zero)
+        }
+    }
+
+    func exchange(_ command: WANCommand, at time: Timestamp) async throws(DeviceTransportFailure) -> DeviceReply {
+        record.withLock { $0.commands.append(command) }
+        switch behaviour {
+        case .answer(let reply): return reply
+        case .unavailable: throw .unavailable(CancellationError())
+        case .lose, .unreachable: Issue.record("a command the WAN did not deliver reached the devices"); throw .noInstallation(premises: command.premises)
+        }
+    }
+
+    func settled(_ reply: DeviceReply, premises: Int64, committed: Bool) {
+        record.withLock { $0.settled.append(committed) }
+    }
+}
+
+/// The device boundary over a fake transport: a hub opened in process, a signed request
+/// through its gateway, and the dispatcher run once by hand on a `MockClock`.
+@Suite struct DeviceTransportTests {
+    static let supplier = Provisioning.supplier
+    static let esme = Provisioning.defaultDevices[0].eui
+
+    struct Bench {
+        let hub: Hub
+        let transport: FakeTransport
+        let keystore: Keystore
+        let directory: TemporaryDirectory
+
+        /// Sends a signed 7.4 (read supply status) and returns its RequestID, accepted (I99).
+        func sendReadSupplyStatus() async throws -> String {
+            let counter = Counters.next()
+            let xml = requestXML(originator: DeviceTransportTests.supplier, target: DeviceTransportTests.esme, counter: counter, commandVariant: "1",
+                                 srv: "7.4", body: "<sr:ReadSupplyStatus/>")
+            let signed = try DUISClient(baseURL: "", keystore: keystore).sign(xml, counter: nil)
+            let answer = await hub.gateway.handle(service: .sendCommand, body: signed)
+            #expect(answer.code == .I99, "\(answer.reason ?? "")")
+            return "\(DeviceTransportTests.supplier):\(DeviceTransportTests.esme):\(counter)"
+        }
+    }
+
+    /// Runs `body` on a hub with a fake transport, and shuts the hub down after it.
+    static func withBench(_ behaviour: FakeTransport.Behaviour, _ body: (Bench) async throws -> Void) async throws {
+        let bench = try await bench(behaviour)
+        do {
+            try await body(bench)
+        } catch {
+            await bench.hub.shutdown()
+            throw error
+        }
+        await bench.hub.shutdown()
+    }
+
+    static func bench(_ behaviour: FakeTransport.Behaviour) async throws -> Bench {
+        let directory = try TemporaryDirectory("gbsm-transport")
+        try await Provisioning.provision(dataDirectory: directory.url, keystoreFile: nil, responseURL: nil)
+        var logger = Logger(label: "gbsm.test")
+        logger.logLevel = .critical
+        var configuration = HubConfiguration(dataDirectory: directory.url, fleetEvents: .quiet, schemas: Reference.schemas)
+        configuration.clock = MockClock(Timestamp.now())
+        let transport = FakeTransport(behaviour)
+        configuration.deviceTransport = transport
+        let hub = try await Hub.open(configuration, logger: logger)
+        return Bench(hub: hub, transport: transport, keystore: try Keystore.load(from: configuration.keystoreURL), directory: directory)
+    }
+
+    static func reply(note: String, writes: [Mutation]) -> DeviceReply {
+        let header = DeviceMessageHeader(originator: esme, target: supplier, counter: 1, serviceReference: "7.4", srv: "7.4", timestamp: Timestamp.now())
+        var body = DataNode("ReadSupplyStatusRsp")
+        body.add("SupplyState", "Enabled")
+        return DeviceReply(response: DeviceResponse(header: header, body: body), success: true, alerts: [], note: note, writes: writes)
+    }
+
+    @Test func aCommandCrossesAsMACdGBCSAndTheHomesWritesAreCommittedWithDCCsRecord() async throws {
+        let marker = AuditEvent(kind: .device, device: Self.esme, detail: "written by the fake home")
+        try await Self.withBench(.answer(Self.reply(note: "supply enabled", writes: [.audit(marker)]))) { bench in
+            let requestID = try await bench.sendReadSupplyStatus()
+            #expect(await bench.hub.dispatcher.process(requestID) == nil)
+
+            let record = bench.transport.record.withLock { $0 }
+            #expect(record.attempts == [0])
+            let command = try #require(record.commands.first)
+            #expect(command.device == Self.esme && command.deviceType == .esme && command.srv == "7.4" && command.originator == Self.supplier)
+            // What crossed the WAN is GBCS: a MAC header for the meter, from the user (or DCC's
+            // broker on its behalf), with the request's counter.
+            let frame = try GBCSFrame.decode(try #require(command.gbcs))
+            #expect(frame.recipient == Self.esme)
+            #expect(frame.originatorCounter > 0)
+            #expect(record.settled == [true], "the transport is told its writes were committed")
+
+            let stored = try #require(try await bench.hub.store.request(id: requestID))
+            #expect(stored.status == .completed && stored.code == "I0")
+            let responses = try await bench.hub.store.outbox(recipient: Self.supplier, status: nil, limit: 10)
+            #expect(responses.contains { $0.requestID == requestID && $0.kind == "service-response" })
+            let audit = try await bench.hub.store.audit(AuditQuery(device: Self.esme))
+            #expect(audit.contains { $0.event.detail == "written by the fake home" }, "the home's writes are in the same commit")
+            #expect(audit.contains { $0.event.requestID == requestID && $0.event.detail.contains("supply enabled") })
+        }
+    }
+
+    @Test func aCommandTheWANLosesEndsInE21AndNoDeviceIsAsked() async throws {
+        try await Self.withBench(.lose) { bench in
+            let requestID = try await bench.sendReadSupplyStatus()
+            #expect(await bench.hub.dispatcher.process(requestID) == nil)
+            let record = bench.transport.record.withLock { $0 }
+            #expect(record.attempts == Array(0..<DeviceDispatcher.maxAttempts))
+            #expect(record.commands.isEmpty)
+            let stored = try #require(try await bench.hub.store.request(id: requestID))
+            #expect(stored.status == .failed && stored.code == "E21")
+            let responses = try await bench.hub.store.outbox(recipient: Self.supplier, status: nil, limit: 10)
+            let response = try #require(responses.first { $0.requestID == requestID })
+            #expect(String(decoding: response.body, as: UTF8.self).contains("the fake WAN lost it"))
+        }
+    }
+
+    @Test func anUnreachableHubEndsInE20() async throws {
+        try await Self.withBench(.unreachable) { bench in
+            let requestID = try await bench.sendReadSupplyStatus()
+            #expect(await bench.hub.dispatcher.process(requestID) == nil)
+            let stored = try #require(try await bench.hub.store.request(id: requestID))
+            #expect(stored.status == .failed && stored.code == "E20")
+            #expect(bench.transport.record.withLock { $0.commands.isEmpty })
+        }
+    }
+
+    @Test func aHomeThatCannotKeepItsStateLeavesTheRequestToRunAgain() async throws {
+        try await Self.withBench(.unavailable) { bench in
+            let requestID = try await bench.sendReadSupplyStatus()
+            let retry = await bench.hub.dispatcher.process(requestID)
+            #expect(retry != nil, "tried again later")
+            let record = bench.transport.record.withLock { $0 }
+            #expect(record.commands.count == 1)
+            #expect(record.settled.isEmpty, "nothing to settle: the device side kept nothing")
+            let stored = try #require(try await bench.hub.store.request(id: requestID))
+            #expect(stored.status == .awaitingDevice)
+            let responses = try await bench.hub.store.outbox(recipient: Self.supplier, status: nil, limit: 10)
+            #expect(!responses.contains { $0.requestID == requestID }, "nothing answered")
+        }
+    }
+}
