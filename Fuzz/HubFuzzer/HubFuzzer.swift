@@ -240,9 +240,9 @@ final class FuzzWorld: @unchecked Sendable {
     func runSchedules() async {
         for schedule in hub.schedules.allActive {
             for after in [Timestamp.now(), Timestamp(milliseconds: .min), Timestamp(milliseconds: .max), CalendarDay.last.start, CalendarDay.first.start] {
-                _ = FleetEvents.nextRun(schedule, after: after)
+                _ = ScheduleRunner.nextRun(schedule, after: after)
             }
-            if let runAt = FleetEvents.nextRun(schedule, after: .now()) {
+            if let runAt = ScheduleRunner.nextRun(schedule, after: .now()) {
                 let run = ScheduledRun(scheduleID: schedule.id, runAt: runAt)
                 let stored = StoredRequest(requestID: run.requestID, originator: schedule.owner, target: schedule.device, counter: nextCounter(), srv: schedule.srv,
                                            commandVariant: 0, receivedAt: .now(), executeAt: .now(), status: .scheduled, code: nil, raw: [])

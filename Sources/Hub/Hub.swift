@@ -101,7 +101,8 @@ public final class Hub: Sendable {
     public let gateway: Gateway
     public let delivery: ResponseDelivery
     let dispatcher: DeviceDispatcher
-    let fleetEvents: FleetEvents
+    let scheduleRunner: ScheduleRunner
+    let homeEvents: HomeEvents
     let wanState: WANState
     public let engine: MeterEngine
     let directory: PremisesDirectory
@@ -178,9 +179,12 @@ public final class Hub: Sendable {
                                        answers: DeviceAnswers(keys: smki, logger: logger), signer: signer, delivery: wakeup),
             store: store, committer: committer, locks: locks, transport: configuration.deviceTransport ?? EmulatedWAN(directory: directory, wan: wanState, emulator: emulator),
             jobs: jobs, commands: commands, clock: configuration.clock, logger: logger)
-        fleetEvents = FleetEvents(dccEUI: configuration.dccEUI, store: store, committer: committer, inventory: inventory, directory: directory,
-                                  locks: locks, dispatcher: dispatcher, schedules: schedules, emulator: emulator, settings: configuration.fleetEvents,
-                                  signer: signer, outboxWakeup: wakeup, clock: configuration.clock, logger: logger)
+        let dccCounter = DCCCounter(start: Timestamp.now())
+        scheduleRunner = ScheduleRunner(store: store, committer: committer, schedules: schedules, dispatcher: dispatcher, counter: dccCounter, logger: logger)
+        let inbox = DeviceInbox(dccEUI: configuration.dccEUI, inventory: inventory, responses: dispatcher.responses, signer: signer, committer: committer,
+                                counter: dccCounter, clock: configuration.clock)
+        homeEvents = HomeEvents(dccEUI: configuration.dccEUI, store: store, inventory: inventory, directory: directory, locks: locks, emulator: emulator,
+                                settings: configuration.fleetEvents, sink: inbox, clock: configuration.clock, logger: logger)
         gateway = Gateway(dccEUI: configuration.dccEUI, limits: configuration.parseLimits, schemas: configuration.schemas, registry: registry, accessControl: accessControl,
                           replayGuard: replayGuard, anomaly: anomaly, committer: committer, signer: signer, services: services,
                           outboxWakeup: wakeup, dispatcher: dispatcher, privacy: privacy, jobs: jobs, desk: CriticalCommandDesk(smki: smki, inventory: inventory), commands: commands,
@@ -210,7 +214,7 @@ public final class Hub: Sendable {
         let recovery = try await jobs.recover()
         recovered.withLock { $0 = recovery }
         try await dispatcher.recover()
-        try await fleetEvents.recover()
+        try await homeEvents.recover()
     }
 
     /// Outages and the 2G/3G sunset date, as admin commands left them.
@@ -243,7 +247,8 @@ public final class Hub: Sendable {
             group.addTask { await self.delivery.run() }
             group.addTask { await self.watch() }
             group.addTask { await self.dispatcher.run() }
-            group.addTask { await self.fleetEvents.run(interval: self.configuration.pollInterval) }
+            group.addTask { await self.scheduleRunner.run(interval: self.configuration.pollInterval, clock: self.configuration.clock) }
+            group.addTask { await self.homeEvents.run(interval: self.configuration.pollInterval) }
             group.addTask { await self.plans.run() }
             await group.waitForAll()
         }
@@ -286,7 +291,8 @@ public final class Hub: Sendable {
     public func tick() async {
         dispatcher.wakeup.signal()
         delivery.wakeup.signal()
-        await fleetEvents.pass(now: configuration.clock.now())
+        await scheduleRunner.pass(now: configuration.clock.now())
+        await homeEvents.pass(now: configuration.clock.now())
         // What the pass queued (schedule runs, alerts) is looked at now too.
         dispatcher.wakeup.signal()
         delivery.wakeup.signal()

@@ -31,33 +31,32 @@ public struct FleetEventSettings: Sendable {
     public static let quiet = FleetEventSettings(interruptionsPerPremisesYear: 0, tampersPerPremisesYear: 0, lowCreditAlerts: false)
 }
 
-/// The life of the installations between commands: DCC schedules falling due, power cuts
-/// (injected by `gbsm fleet powercut` or arising as feeder faults) with the comms hub's
-/// last gasp to the network operator and the meters' restoration alerts, tamper
-/// detection, and prepayment meters running low on credit.
-final class FleetEvents: Sendable {
+/// The life of the homes between commands: held future-dated commands falling due, power
+/// cuts (injected by `gbsm fleet powercut` or arising as feeder faults) with the comms
+/// hub's last gasp and the meters' restoration alerts, tamper detection, and prepayment
+/// meters running low on credit. It is the devices' side: what the devices send goes to
+/// DCC as `DeviceMessage`s through its `DeviceMessageSink`, with the premises' new state,
+/// and a state is kept only once DCC has taken the messages.
+final class HomeEvents: Sendable {
+    /// DCC's EUI, the target of the devices' alerts.
     let dccEUI: EUI64
     let store: SQLiteStore
-    let committer: GroupCommitter
     let inventory: Inventory
     let directory: PremisesDirectory
+    /// Shared with the device boundary, so an event and a command never change one
+    /// premises' state at once.
     let locks: PremisesLocks
-    let dispatcher: DeviceDispatcher
-    let schedules: ScheduleBook
     /// The devices of the premises, for what they do on their own (held commands falling due).
     let emulator: DeviceEmulator
     var engine: MeterEngine { emulator.engine }
     let settings: FleetEventSettings
-    let signer: ResponseSigner
-    let outboxWakeup: Wakeup
+    /// DCC, as far as the homes know it.
+    let sink: any DeviceMessageSink
     let logger: Logger
     /// The time (`HubClock`) the homes live in.
     let clock: any HubClock
-    let counter: Atomic<UInt64>
 
     private struct State {
-        /// The next run planned per schedule.
-        var planned: [Int64: Timestamp] = [:]
         var cutsStarted = Set<Int64>()
         var cutsEnded = Set<Int64>()
         var lastFaultCheck: Timestamp?
@@ -67,24 +66,18 @@ final class FleetEvents: Sendable {
 
     private let state = Mutex(State())
 
-    init(dccEUI: EUI64, store: SQLiteStore, committer: GroupCommitter, inventory: Inventory, directory: PremisesDirectory, locks: PremisesLocks,
-         dispatcher: DeviceDispatcher, schedules: ScheduleBook, emulator: DeviceEmulator, settings: FleetEventSettings, signer: ResponseSigner,
-         outboxWakeup: Wakeup, clock: any HubClock, logger: Logger) {
-        self.clock = clock
+    init(dccEUI: EUI64, store: SQLiteStore, inventory: Inventory, directory: PremisesDirectory, locks: PremisesLocks, emulator: DeviceEmulator,
+         settings: FleetEventSettings, sink: any DeviceMessageSink, clock: any HubClock, logger: Logger) {
         self.dccEUI = dccEUI
         self.store = store
-        self.committer = committer
         self.inventory = inventory
         self.directory = directory
         self.locks = locks
-        self.dispatcher = dispatcher
-        self.schedules = schedules
         self.emulator = emulator
         self.settings = settings
-        self.signer = signer
-        self.outboxWakeup = outboxWakeup
+        self.sink = sink
+        self.clock = clock
         self.logger = logger
-        counter = Atomic(Timestamp.now().microsecondCounter &+ 500)
     }
 
     /// Loads what a previous run already did (power cuts begun and ended).
@@ -106,59 +99,14 @@ final class FleetEvents: Sendable {
         }
     }
 
-    /// One pass over what falls due by `now`: schedules, held commands, power cuts and
-    /// tamper, random faults, low credit.
+    /// One pass over what falls due by `now`: held commands, power cuts and tamper, random
+    /// faults, low credit.
     func pass(now: Timestamp) async {
-        await planSchedules(now: now)
         await wakeDevices(now: now)
         await powerCuts(now: now)
         await tamperEvents(now: now)
         if settings.interruptionsPerPremisesYear > 0 || settings.tampersPerPremisesYear > 0 { await randomFaults(now: now) }
         if settings.lowCreditAlerts { await lowCredit(now: now) }
-    }
-
-    // MARK: - DCC schedules
-
-    /// The first run of a schedule after `after`: checked calendar arithmetic on the
-    /// schedule's typed dates, so no stored schedule can make it fail.
-    static func nextRun(_ schedule: ScheduleRecord, after: Timestamp) -> Timestamp? {
-        schedule.frequency.nextRun(start: schedule.startDate, end: schedule.endDate, time: schedule.executionTime ?? .midnight, after: after)
-    }
-
-    func planSchedules(now: Timestamp) async {
-        let active = schedules.allActive
-        var due: [(ScheduleRecord, Timestamp)] = []
-        state.withLock { state in
-            for schedule in active {
-                let planned = state.planned[schedule.id] ?? Self.nextRun(schedule, after: max(schedule.createdAt, now.adding(milliseconds: -1000)))
-                guard let planned else { continue }
-                if planned <= now.adding(milliseconds: 1000) {
-                    due.append((schedule, planned))
-                    state.planned[schedule.id] = Self.nextRun(schedule, after: planned)
-                } else {
-                    state.planned[schedule.id] = planned
-                }
-            }
-            let ids = Set(active.map(\.id))
-            state.planned = state.planned.filter { ids.contains($0.key) }
-        }
-        for (schedule, runAt) in due {
-            let run = ScheduledRun(scheduleID: schedule.id, runAt: runAt)
-            let counter = self.counter.wrappingAdd(1, ordering: .relaxed).newValue
-            let stored = StoredRequest(requestID: run.requestID, originator: schedule.owner, target: schedule.device, counter: counter,
-                                       srv: schedule.srv, commandVariant: ScheduledRun.storedCommandVariant, receivedAt: runAt, executeAt: runAt, status: .scheduled, code: nil, raw: [])
-            do {
-                if try await store.request(id: run.requestID) != nil { continue }
-                try await committer.commit([
-                    .insertRequest(stored),
-                    .audit(AuditEvent(at: now, kind: .schedule, actor: schedule.owner, device: schedule.device, srv: schedule.srv,
-                                      requestID: run.requestID, detail: "DCC schedule \(schedule.id) (\(schedule.frequency.rawValue)) run due at \(runAt.iso8601)")),
-                ])
-                dispatcher.enqueue(run.requestID, due: runAt)
-            } catch {
-                logger.error("DCC schedule \(schedule.id) run could not be recorded: \(error)")
-            }
-        }
     }
 
     // MARK: - Held commands falling due
@@ -202,18 +150,15 @@ final class FleetEvents: Sendable {
                 }
                 let outcomes = emulator.wake(model: model, state: &premisesState, at: now)
                 // Written even when nothing ran, so a stale wake time is cleared.
-                var mutations = dispatcher.heldCommandMutations(outcomes.map(HeldCommandReport.init), at: clock.now())
-                mutations.insert(.putDeviceState(premises: premisesID, state: PremisesDirectory.encode(premisesState),
-                                                 wakeAt: DeviceEmulator.wakeTime(premisesState)), at: 0)
+                let write = Mutation.putDeviceState(premises: premisesID, state: PremisesDirectory.encode(premisesState),
+                                                    wakeAt: DeviceEmulator.wakeTime(premisesState))
                 do {
-                    try await committer.commit(mutations)
+                    try await sink.receive(outcomes.isEmpty ? [] : [.heldCommands(outcomes.map(HeldCommandReport.init))], writes: [write])
                 } catch {
                     logger.error("held commands at premises \(premisesID) could not be recorded (\(error)); they run on a later pass")
                     return
                 }
                 directory.remember(premisesID, premisesState)
-                inventory.apply(mutations)
-                outboxWakeup.signal()
             }
         }
     }
@@ -222,8 +167,8 @@ final class FleetEvents: Sendable {
     private func dropWake(_ premisesID: Int64, now: Timestamp, reason: String) async {
         logger.warning("premises \(premisesID) has held commands due but cannot run them: \(reason)")
         do {
-            try await committer.commit([.setDeviceWake(premises: premisesID, wakeAt: nil),
-                                        .audit(AuditEvent(at: now, kind: .device, detail: "premises \(premisesID): held commands not run, \(reason)"))])
+            try await sink.receive([], writes: [.setDeviceWake(premises: premisesID, wakeAt: nil),
+                                                .audit(AuditEvent(at: now, kind: .device, detail: "premises \(premisesID): held commands not run, \(reason)"))])
         } catch {
             logger.error("premises \(premisesID)'s wake time could not be cleared: \(error)")
         }
@@ -271,8 +216,8 @@ final class FleetEvents: Sendable {
             return (ended ? state.cutsEnded : state.cutsStarted).sorted().suffix(10_000)
         }
         do {
-            try await committer.commit([.setMeta(key: ended ? "fleet_events.cuts_ended" : "fleet_events.cuts_started",
-                                                 value: list.map(String.init).joined(separator: ","))])
+            try await sink.receive([], writes: [.setMeta(key: ended ? "fleet_events.cuts_ended" : "fleet_events.cuts_started",
+                                                         value: list.map(String.init).joined(separator: ","))])
         } catch {
             // The cut's effects are committed; after a restart it would be looked at again,
             // and each premises' state says it was done (nothing is raised twice).
@@ -280,19 +225,23 @@ final class FleetEvents: Sendable {
         }
     }
 
-    /// Changes one premises' state under its lock and commits the change with `extra`.
-    /// Returns false when it could not be recorded.
-    private func change(_ premisesID: Int64, _ body: @Sendable (PremisesModel, inout PremisesState) -> [Mutation]?) async -> Bool {
+    /// What an event at one premises sends DCC, and what else the homes keep of it.
+    struct Change {
+        var messages: [DeviceMessage] = []
+        var writes: [Mutation] = []
+    }
+
+    /// Changes one premises' state under its lock and hands what its devices send to DCC
+    /// with the new state. Returns false when it could not be recorded.
+    private func change(_ premisesID: Int64, _ body: @Sendable (PremisesModel, inout PremisesState) -> Change?) async -> Bool {
         await locks.withLock(premisesID) { () async -> Bool in
             guard let model = directory.model(premises: premisesID), var premisesState = try? await directory.state(premises: premisesID) else { return true }
-            guard var mutations = body(model, &premisesState) else { return true }
+            guard let change = body(model, &premisesState) else { return true }
             premisesState.touch()
-            mutations.insert(.putDeviceState(premises: premisesID, state: PremisesDirectory.encode(premisesState),
-                                             wakeAt: DeviceEmulator.wakeTime(premisesState)), at: 0)
+            let write = Mutation.putDeviceState(premises: premisesID, state: PremisesDirectory.encode(premisesState), wakeAt: DeviceEmulator.wakeTime(premisesState))
             do {
-                try await committer.commit(mutations)
+                try await sink.receive(change.messages, writes: [write] + change.writes)
                 directory.remember(premisesID, premisesState)
-                outboxWakeup.signal()
                 return true
             } catch {
                 logger.error("fleet event at premises \(premisesID) could not be recorded: \(error)")
@@ -312,34 +261,15 @@ final class FleetEvents: Sendable {
                 guard !premisesState.outages.contains(outage) else { return nil }
                 premisesState.outages.append(outage)
                 if premisesState.outages.count > 50 { premisesState.outages.removeFirst() }
-                var mutations: [Mutation] = []
                 let hub = model.device(.chf)?.eui ?? model.device(.esme)?.eui
-                let mpan = model.importMPAN ?? ""
-                if let esme = self.inventory.devices(atPremises: premisesID).first(where: { $0.type == .esme }), let hub {
-                    for operatorEUI in AlertRouting.parties(.networkOperator, device: esme, inventory: self.inventory, at: cut.start) {
-                        let messageID = "\(self.dccEUI):\(operatorEUI):\(self.counter.wrappingAdd(1, ordering: .relaxed).newValue)"
-                        let body = DUISResponse.Body.dccAlert(code: Self.powerOutageAlertCode) { writer in
-                            writer.open("sr:PowerOutageEvent")
-                            writer.element("sr:CommsHubDeviceID", hub.description)
-                            writer.element("sr:StartDateTime", cut.start.iso8601)
-                            writer.element("sr:MPxN", mpan)
-                            writer.close()
-                        }
-                        let response = DUISResponse(schemaVersion: "5.4", requestID: nil, responseID: messageID, code: .I0, dateTime: cut.start, body: body)
-                        mutations.append(.enqueueOutbox(OutboxItem(recipient: operatorEUI, kind: "dcc-alert \(Self.powerOutageAlertCode) PowerOutageEvent",
-                                                                   messageID: messageID, requestID: nil, body: self.signer.sign(response),
-                                                                   createdAt: clock.now(), nextAttemptAt: clock.now())))
-                        mutations.append(.audit(AuditEvent(at: cut.start, kind: .alert, actor: operatorEUI, device: hub, code: Self.powerOutageAlertCode,
-                                                           detail: "DCC alert PowerOutageEvent (power cut \(cut.id)) queued for \(operatorEUI)")))
-                    }
-                }
-                return mutations
+                guard let hub, let esme = model.device(.esme)?.eui else { return Change() }
+                return Change(messages: [.lastGasp(commsHub: hub, meter: esme, mpxn: model.importMPAN ?? "", at: cut.start, cause: "power cut \(cut.id)")])
             }
             if ok { affected += 1 } else { complete = false }
         }
         guard complete else { return }
         do {
-            try await committer.commit([.audit(AuditEvent(at: cut.start, kind: .powerCut,
+            try await sink.receive([], writes: [.audit(AuditEvent(at: cut.start, kind: .powerCut,
                                                           detail: "power cut \(cut.id) (\(cut.scope.rawValue) \(cut.value), \(cut.reason)): \(affected) premises off supply until \(cut.end.iso8601)"))])
         } catch {
             logger.error("power cut \(cut.id) could not be audited (\(error)); it is looked at again on the next pass")
@@ -357,7 +287,7 @@ final class FleetEvents: Sendable {
             let ok = await change(premisesID) { model, premisesState in
                 guard let index = premisesState.outages.firstIndex(where: { $0.start == cut.start && $0.end == cut.end }),
                       !premisesState.outages[index].restorationAlerted,
-                      let esmeEUI = model.device(.esme)?.eui, let esme = self.inventory.device(esmeEUI) else { return nil }
+                      let esmeEUI = model.device(.esme)?.eui else { return nil }
                 premisesState.outages[index].restorationAlerted = true
                 let alert = DeviceAlert(header: DeviceMessageHeader(originator: esmeEUI, target: self.dccEUI,
                                                                     counter: premisesState.nextDeviceCounter(esmeEUI, at: cut.end),
@@ -366,19 +296,13 @@ final class FleetEvents: Sendable {
                                         at: cut.end, payload: DataNode("SupplyOutageRestoreAlert", children: [
                                             DataNode("interruptionValue", text: cut.start.iso8601), DataNode("restorationValue", text: cut.end.iso8601),
                                         ]), recipients: [.networkOperator, .supplier])
-                var mutations: [Mutation] = []
-                for recipient in AlertRouting.parties(alert.recipients, device: esme, inventory: self.inventory, at: cut.end) {
-                    mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: clock.now())))
-                    mutations.append(.audit(AuditEvent(at: cut.end, kind: .alert, actor: recipient, device: esmeEUI, code: alert.hexCode,
-                                                       detail: "device alert \(alert.hexCode) \(alert.description) queued for \(recipient)")))
-                }
-                return mutations
+                return Change(messages: [.alert(alert)])
             }
             if !ok { complete = false }
         }
         guard complete else { return }
         do {
-            try await committer.commit([.audit(AuditEvent(at: cut.end, kind: .powerCut, detail: "power cut \(cut.id) ended"))])
+            try await sink.receive([], writes: [.audit(AuditEvent(at: cut.end, kind: .powerCut, detail: "power cut \(cut.id) ended"))])
         } catch {
             logger.error("the end of power cut \(cut.id) could not be audited (\(error)); it is looked at again on the next pass")
             return
@@ -406,28 +330,18 @@ final class FleetEvents: Sendable {
     func tamper(_ event: TamperEvent, now: Timestamp) async {
         let ok = await change(event.premises) { model, premisesState in
             let handled = Mutation.tamperHandled(id: event.id, at: now)
-            guard !premisesState.tampered.contains(event.at), let esmeEUI = model.device(.esme)?.eui, let esme = self.inventory.device(esmeEUI) else {
-                return [handled]
+            guard !premisesState.tampered.contains(event.at), let esmeEUI = model.device(.esme)?.eui else {
+                return Change(writes: [handled])
             }
             premisesState.tampered.append(event.at)
             premisesState.log(LogEntry(at: event.at, code: 0x8F3F, meaning: "Unauthorised Physical Access - Tamper Detect"), device: esmeEUI, security: true)
             let alert = DeviceAlert(header: DeviceMessageHeader(originator: esmeEUI, target: self.dccEUI, counter: premisesState.nextDeviceCounter(esmeEUI, at: event.at),
                                                                 serviceReference: nil, srv: nil, timestamp: event.at),
                                     code: 0x8F3F, description: "Unauthorised Physical Access - Tamper Detect", at: event.at, payload: nil, recipients: [.supplier])
-            var mutations: [Mutation] = [handled]
-            for recipient in AlertRouting.parties(alert.recipients, device: esme, inventory: self.inventory, at: event.at) {
-                mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: clock.now())))
-                mutations.append(.audit(AuditEvent(at: event.at, kind: .alert, actor: recipient, device: esmeEUI, code: alert.hexCode,
-                                                   detail: "device alert 8F3F tamper detected queued for \(recipient)")))
-            }
-            return mutations
+            return Change(messages: [.alert(alert)], writes: [handled])
         }
         if !ok { logger.error("tamper event \(event.id) at premises \(event.premises) could not be recorded; it is tried again") }
     }
-
-    /// PowerOutageEvent's DCC alert code: DUIS lists N1 to N65 and N999 without saying
-    /// which carries which payload, so gbsm uses the catch-all N999.
-    static let powerOutageAlertCode = "N999"
 
     // MARK: - Random faults and tampering
 
@@ -466,7 +380,7 @@ final class FleetEvents: Sendable {
             mutations.append(.addTamperEvent(premises: Fleet.premisesIDBase + index, at: now, reason: "tamper"))
         }
         do {
-            try await committer.commit(mutations)
+            try await sink.receive([], writes: mutations)
         } catch {
             logger.error("random faults could not be recorded: \(error)")
         }
@@ -524,19 +438,13 @@ final class FleetEvents: Sendable {
         }
         for (at, premisesID, _) in ready {
             _ = await change(premisesID) { model, premisesState in
-                guard let esmeEUI = model.device(.esme)?.eui, let esme = self.inventory.device(esmeEUI) else { return nil }
+                guard let esmeEUI = model.device(.esme)?.eui else { return nil }
                 let alert = DeviceAlert(header: DeviceMessageHeader(originator: esmeEUI, target: self.dccEUI, counter: premisesState.nextDeviceCounter(esmeEUI, at: at),
                                                                     serviceReference: nil, srv: nil, timestamp: at),
                                         code: 0x810D, description: "Combined Credit Below Low Credit Threshold (prepayment mode)", at: at, payload: nil,
                                         recipients: [.supplier])
                 premisesState.log(LogEntry(at: at, code: 0x810D, meaning: "Combined Credit Below Low Credit Threshold"), device: esmeEUI)
-                var mutations: [Mutation] = []
-                for recipient in AlertRouting.parties(alert.recipients, device: esme, inventory: self.inventory, at: at) {
-                    mutations.append(.enqueueOutbox(self.dispatcher.deviceAlert(alert, to: recipient, at: clock.now())))
-                    mutations.append(.audit(AuditEvent(at: at, kind: .alert, actor: recipient, device: esmeEUI, code: "810D",
-                                                       detail: "device alert 810D low credit queued for \(recipient)")))
-                }
-                return mutations
+                return Change(messages: [.alert(alert)])
             }
         }
     }
