@@ -113,9 +113,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Homes",
+            dependencies: [
+                "Hub", "DUIS", "GBCS", "MMC", "Storage", "Devices", "LoadModel", "WAN", "Privacy",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Server",
             dependencies: [
-                "DUIS", "Hub", "Privacy", "Storage", "Devices", "MMC",
+                "DUIS", "Hub", "Homes", "Privacy", "Storage", "Devices", "MMC",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -130,7 +138,7 @@ let package = Package(
         .executableTarget(
             name: "gbsm",
             dependencies: [
-                "DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Storage", "Hub", "Server", "LoadModel", "Devices", "MMC", "WAN", "Privacy",
+                "DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Storage", "Hub", "Homes", "Server", "LoadModel", "Devices", "MMC", "WAN", "Privacy",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -148,7 +156,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "HubFuzzer",
-            dependencies: ["Hub", "DUIS", "SMKI", "GBCS", "Storage", "Devices", "MMC", "FuzzSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Hub", "Homes", "DUIS", "SMKI", "GBCS", "Storage", "Devices", "MMC", "FuzzSupport", .product(name: "Logging", package: "swift-log")],
             path: "Fuzz/HubFuzzer",
             swiftSettings: swiftSettings
         ),
@@ -206,13 +214,13 @@ let package = Package(
         ),
         .testTarget(
             name: "HubTests",
-            dependencies: ["Hub", "Storage", "DUIS", "SMKI", "GBCS", "Devices", "MMC", "Privacy", "TestSupport",
+            dependencies: ["Hub", "Homes", "Storage", "DUIS", "SMKI", "GBCS", "Devices", "MMC", "Privacy", "TestSupport",
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Hub", "Server", "Storage", "DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Devices", "MMC", "WAN", "LoadModel", "Privacy", "TestSupport",
+            dependencies: ["Hub", "Homes", "Server", "Storage", "DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Devices", "MMC", "WAN", "LoadModel", "Privacy", "TestSupport",
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "Hummingbird", package: "hummingbird"),
@@ -224,7 +232,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Storage", "Hub", "Server", "Devices", "MMC", "WAN", "Privacy",
+            dependencies: ["DUIS", "SMKI", "GBCS", "ParseAndCorrelate", "Storage", "Hub", "Homes", "Server", "Devices", "MMC", "WAN", "Privacy",
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -26,6 +26,7 @@ import Logging
 import MMC
 import SMKI
 import Storage
+import Homes
 @testable import Hub
 
 /// The hub the inputs are sent to, built once per process.
@@ -38,6 +39,7 @@ final class FuzzWorld: @unchecked Sendable {
     }
 
     let hub: Hub
+    let homes: EmulatedHomes
     let keystore: Keystore
     let templates: [Template]
     let directory: URL
@@ -85,8 +87,9 @@ final class FuzzWorld: @unchecked Sendable {
         var logger = Logger(label: "gbsm.fuzz")
         logger.logLevel = .critical
         let configuration = HubConfiguration(dataDirectory: directory, anomalyDefaultLimit: Int.max, wan: .instant, fleetEvents: .quiet)
-        let hub = try await Hub.open(configuration, logger: logger)
+        let (hub, homes) = try await EmulatedHomes.open(configuration, logger: logger)
         self.hub = hub
+        self.homes = homes
         keystore = try Keystore.load(from: configuration.keystoreURL)
         pristine = Provisioning.defaultDevices.compactMap { hub.inventory.device($0.eui) }
         counter = Timestamp.now().millisecondCounter
@@ -217,19 +220,19 @@ final class FuzzWorld: @unchecked Sendable {
     /// state (nothing is stored).
     func runOnDevice(header: RequestHeader, body: ElementTree) async {
         guard let device = hub.inventory.device(header.requestID.target), let premises = device.premises,
-              let model = hub.directory.model(premises: premises), let state = try? await hub.directory.state(premises: premises)
+              let model = homes.premisesModel(premises), let state = try? await homes.premisesState(premises)
         else { return }
         var command = body
         if command.children.first?.name == "ExecutionDateTime" { command.children.removeFirst() }
         _ = DeviceEmulator.validate(srv: header.variant.srv, body: command)
-        let emulator = DeviceEmulator(engine: hub.engine)
+        let emulator = DeviceEmulator(engine: homes.engine)
         let deviceCommand = DeviceCommand(srv: header.variant.srv, serviceReference: header.serviceReference, target: device.eui, targetType: device.type,
                                           originator: header.requestID.originator, originatorRoles: [.is, .gs, .ed, .gt, .ou], requestID: header.requestID.description,
                                           body: command)
         // At the time the hub would run it (a device's clock is the hub's; the meters' history
         // is walked up to it, so far-off times would cost a walk of millennia, not a trap).
         var copy = state
-        let outcome = emulator.execute(deviceCommand, model: model, state: &copy, at: .now())
+        let outcome = emulator.execute(deviceCommand, model: model, state: &copy, at: Timestamp.now())
         _ = MMCXMLCodec().encode(outcome.response)
         outcomes["direct to device", default: 0] += 1
     }

@@ -5,7 +5,7 @@ import Storage
 /// What the devices send DCC unasked, over the same WAN its commands cross: a device's
 /// alert, the outcomes of future-dated commands a device held and ran, and a comms hub's
 /// last gasp when the power goes.
-enum DeviceMessage: Sendable {
+public enum DeviceMessage: Sendable {
     /// An alert a device raised; DCC sends it to the parties it is for.
     case alert(DeviceAlert)
     /// Future-dated commands a device held that fell due and ran.
@@ -20,6 +20,6 @@ enum DeviceMessage: Sendable {
 /// device state, an event marked handled); they are committed with DCC's record of the
 /// messages, as an exchange's are (`DeviceTransport`), or not at all, in which case the
 /// call throws and the devices' side keeps nothing either.
-protocol DeviceMessageSink: Sendable {
+public protocol DeviceMessageSink: Sendable {
     func receive(_ messages: [DeviceMessage], writes: [Mutation]) async throws
 }

@@ -14,10 +14,10 @@ import Storage
 ///
 /// `EmulatedWAN` is the transport to gbsm's emulated homes, in process. Tests use fakes
 /// (`DeviceBoundaryTransportTests`).
-protocol DeviceTransport: Sendable {
+public protocol DeviceTransport: Sendable {
     /// One attempt to carry `command` to its device over the WAN at `time`: delivered
     /// after a round trip, lost (the hub hears nothing before its timeout) or unreachable.
-    func attempt(to address: WANAddress, attempt: Int, at time: Timestamp) -> WANAttempt
+    func attempt(to address: WANAddress, attempt: Int, at time: Timestamp) -> DeliveryAttempt
 
     /// The device acts on a delivered command at `time` and answers. The caller holds the
     /// premises' lock (`PremisesLocks`) until it has committed the reply's `writes` with
@@ -32,7 +32,7 @@ protocol DeviceTransport: Sendable {
 }
 
 /// Why a delivered command got no answer from the devices' side.
-enum DeviceTransportFailure: Error {
+public enum DeviceTransportFailure: Error {
     /// The devices' side could not read or keep its own state; the command is tried again.
     case unavailable(any Error)
     /// The premises has no installation that can answer.
@@ -40,50 +40,79 @@ enum DeviceTransportFailure: Error {
 }
 
 /// Where a message goes over the WAN, and what the WAN's draws for it depend on.
-struct WANAddress: Sendable {
-    var premises: Int64
-    var region: CSPRegion
-    var device: EUI64
-    var deviceType: DeviceType
+public struct WANAddress: Sendable {
+    public var premises: Int64
+    public var region: CSPRegion
+    public var device: EUI64
+    public var deviceType: DeviceType
     /// A stable number for the message, so the WAN's draws for a request repeat.
-    var message: UInt64
+    public var message: UInt64
     /// A read of a gas meter, answered by the gas proxy from its copy of the meter's data.
-    var answeredByGPF: Bool
+    public var answeredByGPF: Bool
+
+    public init(premises: Int64, region: CSPRegion, device: EUI64, deviceType: DeviceType, message: UInt64, answeredByGPF: Bool) {
+        self.premises = premises
+        self.region = region
+        self.device = device
+        self.deviceType = deviceType
+        self.message = message
+        self.answeredByGPF = answeredByGPF
+    }
 }
 
 /// What DCC sends over the WAN for one request.
-struct WANCommand: Sendable {
-    var address: WANAddress
-    var premises: Int64 { address.premises }
-    var device: EUI64 { address.device }
-    var deviceType: DeviceType { address.deviceType }
+public struct WANCommand: Sendable {
+    public var address: WANAddress
+    public var premises: Int64 { address.premises }
+    public var device: EUI64 { address.device }
+    public var deviceType: DeviceType { address.deviceType }
     /// The GBCS command as it crosses the WAN (MAC'd by DCC; a critical command inside its
     /// user's signature). Nil only where gbsm builds no GBCS for the use case yet, and for a
     /// DCC schedule's run (README, "Not yet").
-    var gbcs: [UInt8]?
+    public var gbcs: [UInt8]?
     /// The DUIS request the command came from. The emulated device still reads its
     /// parameters from these values, after checking the GBCS it was sent (README, "Not yet").
-    var srv: String
-    var serviceReference: String
-    var requestID: String
-    var originator: EUI64
-    var originatorRoles: UserRoleSet
-    var body: ElementTree
+    public var srv: String
+    public var serviceReference: String
+    public var requestID: String
+    public var originator: EUI64
+    public var originatorRoles: UserRoleSet
+    public var body: ElementTree
     /// For a critical command future-dated at the device: the time its GBCS carries.
-    var executionTime: ExecutionTime?
+    public var executionTime: ExecutionTime?
     /// For a firmware activation (11.3): the image 11.1 distributed, which has reached the
     /// device by the time the activation does.
-    var distributedImage: DistributedImage?
+    public var distributedImage: DistributedImage?
 
-    struct DistributedImage: Sendable {
-        var manufacturerImageHash: [UInt8]
-        var version: String
-        var distributedAt: Timestamp
+    public struct DistributedImage: Sendable {
+        public var manufacturerImageHash: [UInt8]
+        public var version: String
+        public var distributedAt: Timestamp
+
+        public init(manufacturerImageHash: [UInt8], version: String, distributedAt: Timestamp) {
+            self.manufacturerImageHash = manufacturerImageHash
+            self.version = version
+            self.distributedAt = distributedAt
+        }
+    }
+
+    public init(address: WANAddress, gbcs: [UInt8]?, srv: String, serviceReference: String, requestID: String, originator: EUI64,
+                originatorRoles: UserRoleSet, body: ElementTree, executionTime: ExecutionTime? = nil, distributedImage: DistributedImage? = nil) {
+        self.address = address
+        self.gbcs = gbcs
+        self.srv = srv
+        self.serviceReference = serviceReference
+        self.requestID = requestID
+        self.originator = originator
+        self.originatorRoles = originatorRoles
+        self.body = body
+        self.executionTime = executionTime
+        self.distributedImage = distributedImage
     }
 }
 
 /// How one attempt over the WAN went.
-enum WANAttempt: Sendable, Equatable {
+public enum DeliveryAttempt: Sendable, Equatable {
     /// The command reached the device after `roundTrip`.
     case delivered(roundTrip: Duration)
     /// Nothing came back within `timeout`.
@@ -93,39 +122,65 @@ enum WANAttempt: Sendable, Equatable {
 }
 
 /// What came back from a device.
-struct DeviceReply: Sendable {
+public struct DeviceReply: Sendable {
     /// The device's answer, in the Message Mapping Catalogue's form.
-    var response: DeviceResponse
+    public var response: DeviceResponse
     /// False when the device refused the command (its answer says so).
-    var success: Bool
+    public var success: Bool
     /// Alerts the command made the devices raise.
-    var alerts: [DeviceAlert]
+    public var alerts: [DeviceAlert]
     /// What happened, for the audit log.
-    var note: String
+    public var note: String
     /// The CIN the IHD shows (9.1).
-    var customerIdentificationNumber: String?
+    public var customerIdentificationNumber: String?
     /// The device left DCC's service (8.5).
-    var optedOut = false
+    public var optedOut: Bool
     /// A join (8.7.2) that joined two devices that were not joined before.
-    var newlyJoined = false
+    public var newlyJoined: Bool
     /// Future-dated commands the device held that fell due, and ran, before this one.
-    var held: [HeldCommandReport] = []
+    public var held: [HeldCommandReport]
     /// What the devices' side keeps of this exchange (the premises' device state), to be
     /// committed in the same transaction as DCC's record of it: the in-process WAN shares
     /// the hub's store, so a crash never leaves one without the other.
-    var writes: [Mutation] = []
+    public var writes: [Mutation]
+
+    public init(response: DeviceResponse, success: Bool, alerts: [DeviceAlert], note: String, customerIdentificationNumber: String? = nil,
+                optedOut: Bool = false, newlyJoined: Bool = false, held: [HeldCommandReport] = [], writes: [Mutation] = []) {
+        self.response = response
+        self.success = success
+        self.alerts = alerts
+        self.note = note
+        self.customerIdentificationNumber = customerIdentificationNumber
+        self.optedOut = optedOut
+        self.newlyJoined = newlyJoined
+        self.held = held
+        self.writes = writes
+    }
 }
 
 /// A future-dated command the device held that ran at its execution time: what DCC
 /// records of it and the outcome alerts (0x8F66 or 0x8F67) the device sent.
-struct HeldCommandReport: Sendable {
-    var srv: String
-    var requestID: String
-    var originator: EUI64
-    var device: EUI64
-    var deviceType: DeviceType
-    var executedAt: Timestamp
-    var success: Bool
-    var note: String
-    var alerts: [DeviceAlert]
+public struct HeldCommandReport: Sendable {
+    public var srv: String
+    public var requestID: String
+    public var originator: EUI64
+    public var device: EUI64
+    public var deviceType: DeviceType
+    public var executedAt: Timestamp
+    public var success: Bool
+    public var note: String
+    public var alerts: [DeviceAlert]
+
+    public init(srv: String, requestID: String, originator: EUI64, device: EUI64, deviceType: DeviceType, executedAt: Timestamp, success: Bool,
+                note: String, alerts: [DeviceAlert]) {
+        self.srv = srv
+        self.requestID = requestID
+        self.originator = originator
+        self.device = device
+        self.deviceType = deviceType
+        self.executedAt = executedAt
+        self.success = success
+        self.note = note
+        self.alerts = alerts
+    }
 }

@@ -39,9 +39,6 @@ public struct HubConfiguration: Sendable {
     public var schemas: DUISSchemas?
     /// The time the hub's stages read (`HubClock`): the system's, unless a test moves its own.
     public var clock: any HubClock = WallClock()
-    /// How DCC reaches the devices: the emulated SM WAN and homes (`EmulatedWAN`) unless a
-    /// test puts its own fake in their place.
-    var deviceTransport: (any DeviceTransport)?
 
     public init(dataDirectory: URL, dccEUI: EUI64 = Provisioning.dccEUI, parseLimits: XMLParseLimits = .duis,
                 anomalyDefaultLimit: Int = 100_000, anomalyDefaultWindowSeconds: Int = 3600,
@@ -102,10 +99,9 @@ public final class Hub: Sendable {
     public let delivery: ResponseDelivery
     let dispatcher: DeviceDispatcher
     let scheduleRunner: ScheduleRunner
-    let homeEvents: HomeEvents
+    /// The SM WAN and the homes behind it: reached only through its transport.
+    public let devices: any DeviceSide
     let wanState: WANState
-    public let engine: MeterEngine
-    let directory: PremisesDirectory
     let schedules: ScheduleBook
     let firmware: FirmwareBook
     let httpClient: HTTPClient
@@ -121,7 +117,10 @@ public final class Hub: Sendable {
     /// The registry version the in-memory users and thresholds reflect.
     private let loadedRegistryVersion = Mutex<Int64>(0)
 
-    public static func open(_ configuration: HubConfiguration, logger: Logger = Logger(label: "gbsm.hub")) async throws -> Hub {
+    /// Opens the hub in `configuration`'s data folder, connected to the device side
+    /// `devices` makes (gbsm's emulated homes: `EmulatedHomes.open`).
+    public static func open(_ configuration: HubConfiguration, devices: @Sendable (DeviceSideContext) throws -> any DeviceSide,
+                            logger: Logger = Logger(label: "gbsm.hub")) async throws -> Hub {
         let keystore: Keystore
         do {
             keystore = try Keystore.load(from: configuration.keystoreURL)
@@ -135,11 +134,11 @@ public final class Hub: Sendable {
         let store = try SQLiteStore(path: configuration.databasePath)
         let credentials = try DeviceCredentials.open(smkiDirectory: configuration.keystoreURL.deletingLastPathComponent())
         return try await Hub(configuration: configuration, store: store, signer: ResponseSigner(key: dspKey, reference: dsp.certificate.signerReference),
-                             broker: broker, keystore: keystore, deviceCredentials: credentials, logger: logger)
+                             broker: broker, keystore: keystore, deviceCredentials: credentials, devices: devices, logger: logger)
     }
 
     init(configuration: HubConfiguration, store: SQLiteStore, signer: ResponseSigner, broker: BrokerCredentials, keystore: Keystore,
-         deviceCredentials: DeviceCredentials, logger: Logger) async throws {
+         deviceCredentials: DeviceCredentials, devices makeDevices: @Sendable (DeviceSideContext) throws -> any DeviceSide, logger: Logger) async throws {
         self.configuration = configuration
         self.store = store
         self.logger = logger
@@ -156,35 +155,30 @@ public final class Hub: Sendable {
         let services = NonDeviceServices(inventory: inventory, accessControl: accessControl, store: store, committer: committer, schedules: schedules,
                                          firmware: firmware, firmwareDirectory: configuration.firmwareDirectory, broker: broker, wan: wanState)
         let wakeup = Wakeup()
-        engine = MeterEngine()
-        directory = PremisesDirectory(inventory: inventory, store: store, registry: registry)
         let locks = PremisesLocks()
-        let emulator = DeviceEmulator(engine: engine, keys: smki)
         privacy = PrivacyGuard(store: store, inventory: inventory, rules: PrivacyRules(supplierHalfHourly: configuration.supplierHalfHourly),
                                enforcement: configuration.privacy, clock: configuration.clock)
         plans = PlanPipeline(store: store, committer: committer, inventory: inventory, logger: logger)
         jobs = JobGuard(dccEUI: configuration.dccEUI, store: store, committer: committer, schedules: schedules, signer: signer,
                         log: try RunningJobLog(path: configuration.runningJobsPath), logger: logger)
         let commands = WANCommands(keys: smki, inventory: inventory, firmware: firmware)
+        let responses = DeviceResponses(dccEUI: configuration.dccEUI, inventory: inventory, registry: registry, schedules: schedules,
+                                        answers: DeviceAnswers(keys: smki, logger: logger), signer: signer, delivery: wakeup)
+        let dccCounter = DCCCounter(start: Timestamp.now())
+        let inbox = DeviceInbox(dccEUI: configuration.dccEUI, inventory: inventory, responses: responses, signer: signer, committer: committer,
+                                counter: dccCounter, clock: configuration.clock)
+        devices = try makeDevices(DeviceSideContext(configuration: configuration, inventory: inventory, store: store, registry: registry, keys: smki,
+                                                    wan: wanState, locks: locks, sink: inbox, logger: logger))
         dispatcher = DeviceDispatcher(
             queue: DeviceQueue(limit: configuration.deviceConcurrency),
             preparation: DeviceRequestPreparation(dccEUI: configuration.dccEUI, schedules: schedules, inventory: inventory, registry: registry,
                                                   accessControl: accessControl, limits: configuration.parseLimits,
-                                                  premisesInstalled: { [directory] premises in
-                                                      directory.model(premises: premises).map { Timestamp(dayNumber: $0.installDay) }
-                                                  },
+                                                  premisesInstalled: { [inventory] premises in inventory.installed(premises: premises) },
                                                   occupancy: { [privacy] premises in try await privacy.occupancy(premises: premises) }),
             privacyFilter: DevicePrivacyFilter(privacy: privacy, registry: registry, accessControl: accessControl, plans: plans, store: store),
-            responses: DeviceResponses(dccEUI: configuration.dccEUI, inventory: inventory, registry: registry, schedules: schedules,
-                                       answers: DeviceAnswers(keys: smki, logger: logger), signer: signer, delivery: wakeup),
-            store: store, committer: committer, locks: locks, transport: configuration.deviceTransport ?? EmulatedWAN(directory: directory, wan: wanState, emulator: emulator),
+            responses: responses, store: store, committer: committer, locks: locks, transport: devices.transport,
             jobs: jobs, commands: commands, clock: configuration.clock, logger: logger)
-        let dccCounter = DCCCounter(start: Timestamp.now())
         scheduleRunner = ScheduleRunner(store: store, committer: committer, schedules: schedules, dispatcher: dispatcher, counter: dccCounter, logger: logger)
-        let inbox = DeviceInbox(dccEUI: configuration.dccEUI, inventory: inventory, responses: dispatcher.responses, signer: signer, committer: committer,
-                                counter: dccCounter, clock: configuration.clock)
-        homeEvents = HomeEvents(dccEUI: configuration.dccEUI, store: store, inventory: inventory, directory: directory, locks: locks, emulator: emulator,
-                                settings: configuration.fleetEvents, sink: inbox, clock: configuration.clock, logger: logger)
         gateway = Gateway(dccEUI: configuration.dccEUI, limits: configuration.parseLimits, schemas: configuration.schemas, registry: registry, accessControl: accessControl,
                           replayGuard: replayGuard, anomaly: anomaly, committer: committer, signer: signer, services: services,
                           outboxWakeup: wakeup, dispatcher: dispatcher, privacy: privacy, jobs: jobs, desk: CriticalCommandDesk(smki: smki, inventory: inventory), commands: commands,
@@ -214,7 +208,7 @@ public final class Hub: Sendable {
         let recovery = try await jobs.recover()
         recovered.withLock { $0 = recovery }
         try await dispatcher.recover()
-        try await homeEvents.recover()
+        try await devices.recover()
     }
 
     /// Outages and the 2G/3G sunset date, as admin commands left them.
@@ -248,7 +242,7 @@ public final class Hub: Sendable {
             group.addTask { await self.watch() }
             group.addTask { await self.dispatcher.run() }
             group.addTask { await self.scheduleRunner.run(interval: self.configuration.pollInterval, clock: self.configuration.clock) }
-            group.addTask { await self.homeEvents.run(interval: self.configuration.pollInterval) }
+            group.addTask { await self.devices.run() }
             group.addTask { await self.plans.run() }
             await group.waitForAll()
         }
@@ -278,12 +272,6 @@ public final class Hub: Sendable {
         }
     }
 
-    /// The emulated installation at a premises (for tools and tests).
-    public func premisesModel(_ id: Int64) -> PremisesModel? { directory.model(premises: id) }
-
-    /// The device state of a premises as the hub holds it.
-    public func premisesState(_ id: Int64) async throws -> PremisesState { try await directory.state(premises: id) }
-
     /// Acts on what is due by the clock's time now, at once: held and future-dated
     /// requests, DCC schedule runs, devices' held commands, power cuts, outbox messages.
     /// The hub does this by itself every poll interval; a test that moves its own clock
@@ -292,7 +280,7 @@ public final class Hub: Sendable {
         dispatcher.wakeup.signal()
         delivery.wakeup.signal()
         await scheduleRunner.pass(now: configuration.clock.now())
-        await homeEvents.pass(now: configuration.clock.now())
+        await devices.pass(now: configuration.clock.now())
         // What the pass queued (schedule runs, alerts) is looked at now too.
         dispatcher.wakeup.signal()
         delivery.wakeup.signal()

@@ -152,6 +152,16 @@ public final class Inventory: Sendable {
         return fleetPremisesRecord(fleet, index)
     }
 
+    /// The day a premises' metering system was installed (the start of the day its first
+    /// device was commissioned; 2020-01-01 for devices with no date), or nil when no device
+    /// is installed there.
+    public func installed(premises id: Int64) -> Timestamp? {
+        let devices = devices(atPremises: id)
+        guard !devices.isEmpty else { return nil }
+        let commissioned = devices.compactMap(\.dateCommissioned).min() ?? Timestamp(year: 2020, month: 1, day: 1)
+        return Timestamp(dayNumber: commissioned.day.number)
+    }
+
     /// Devices in the inventory: those held explicitly and the fleet's.
     public var deviceCount: Int {
         let explicit = state.withLock { state in state.devices.keys.filter { FleetEUI.parse($0) == nil }.count }

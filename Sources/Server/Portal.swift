@@ -2,6 +2,7 @@ import Crypto
 import DUIS
 import Foundation
 import HTTPTypes
+import Homes
 import Hub
 import Hummingbird
 import NIOCore
@@ -17,6 +18,8 @@ import Synchronization
 /// premises from the request, so no other home's data can be reached.
 final class Portal: Sendable {
     let hub: Hub
+    /// The household's own data, read from the home's side as a consumer access device would.
+    let homes: EmulatedHomes
     private let key = Mutex<SymmetricKey?>(nil)
     /// Wrong codes slow their guesser, not the household (`SignInThrottle`).
     let throttle: SignInThrottle
@@ -27,8 +30,9 @@ final class Portal: Sendable {
     static let cookie = "gbsm_portal"
     static let sessionHours: Int64 = 8
 
-    init(hub: Hub, audit: SignInAudit, trustedOrigins: [String] = [], throttle: SignInThrottle = SignInThrottle()) {
+    init(hub: Hub, homes: EmulatedHomes, audit: SignInAudit, trustedOrigins: [String] = [], throttle: SignInThrottle = SignInThrottle()) {
         self.hub = hub
+        self.homes = homes
         self.audit = audit
         self.origins = OriginCheck(trusted: trustedOrigins)
         self.throttle = throttle
@@ -249,7 +253,7 @@ final class Portal: Sendable {
     }
 
     private func view(_ session: Session) async throws -> ConsumerView {
-        guard let view = try await hub.consumerView(premises: session.premises) else { throw PortalError.noMeters }
+        guard let view = try await homes.consumerView(premises: session.premises) else { throw PortalError.noMeters }
         return view
     }
 
@@ -282,7 +286,7 @@ final class Portal: Sendable {
             + (view.model.gasTariff.map { String(format: "; gas %.2fp per kWh", Double($0.price) / 1000) } ?? "") + ".</p>"
         switch mode {
         case "month":
-            let days = try await hub.consumerDays(view, from: view.lastDay - 30, through: view.lastDay)
+            let days = try await homes.consumerDays(view, from: view.lastDay - 30, through: view.lastDay)
             let labels = days.map { String($0.date.isoDate.suffix(5)) }
             body += "<h2>Electricity, day by day</h2>" + PortalPages.bars(days.map { Double($0.importTotal) / 1000 }, labels: labels, labelEvery: 5, unit: "kWh",
                                                                          color: "#1f77b4", id: "chart-electricity", caption: "Electricity per day, last 30 days")
@@ -296,7 +300,7 @@ final class Portal: Sendable {
             }
             body += costTable(days, title: "Last 30 days")
         case "year":
-            let days = try await hub.consumerDays(view, from: view.lastDay - 365, through: view.lastDay)
+            let days = try await homes.consumerDays(view, from: view.lastDay - 365, through: view.lastDay)
             var months: [(String, Double, Double, Double, Int64, Int64)] = []
             for day in days {
                 let label = String(day.date.isoDate.prefix(7))
@@ -321,7 +325,7 @@ final class Portal: Sendable {
             }
             body += "</table>"
         default:
-            let days = try await hub.consumerDays(view, from: day, through: day)
+            let days = try await homes.consumerDays(view, from: day, through: day)
             guard let one = days.first else { break }
             let labels = (0..<48).map { slot in (slot / 2 < 10 ? "0" : "") + "\(slot / 2):" + (slot % 2 == 0 ? "00" : "30") }
             body += "<p><a id=\"previous-day\" href=\"/portal/home?view=day&date=\(Timestamp(dayNumber: day - 1).isoDate)\">&larr; previous day</a> "
@@ -454,7 +458,7 @@ final class Portal: Sendable {
         let view = try await view(session)
         var body = "<p>What someone holding your data could work out from it, at each level of detail, from your last 8 weeks. "
             + "This is why half-hourly data needs your consent.</p>"
-        if let report = try await hub.reveal(premises: session.premises) {
+        if let report = try await homes.reveal(premises: session.premises, plans: hub.plans) {
             body += "<table id=\"reveal\"><tr><th>What</th><th>From</th><th>Gives it away?</th><th>What it shows</th></tr>"
             for inference in report.inferences {
                 body += "<tr><td>\(PortalPages.escape(inference.name))</td><td>\(PortalPages.escape(inference.granularity))</td>"
@@ -474,7 +478,7 @@ final class Portal: Sendable {
 
     private func export(_ session: Session, json: Bool) async throws -> Response {
         let view = try await view(session)
-        let days = try await hub.consumerDays(view, from: view.firstDay, through: view.lastDay)
+        let days = try await homes.consumerDays(view, from: view.firstDay, through: view.lastDay)
         var text = ""
         if json {
             struct Reading: Encodable { var start: String; var `import`: Int32; var export: Int32; var gas: Int32 }

@@ -5,6 +5,7 @@
 /// a port of their own) and, as its own application, DCC Boxed's signing tool API.
 import DUIS
 import Foundation
+import Homes
 import Hub
 import Privacy
 import HTTPTypes
@@ -117,7 +118,7 @@ struct HubBackgroundService: Service {
 public enum HubServer {
     /// Builds the HTTP application around a hub. `onRunning` receives the bound port
     /// (useful with port 0).
-    public static func application(hub: Hub, configuration: ServerConfiguration, logger: Logger,
+    public static func application(hub: Hub, homes: EmulatedHomes, configuration: ServerConfiguration, logger: Logger,
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         MetricsBootstrap.ensure()
         let router = Router(context: HubRequestContext.self)
@@ -149,7 +150,7 @@ public enum HubServer {
             textResponse(.ok, "ok: \(hub.inventory.deviceCount) devices, \(hub.registry.all.count) users, DUIS schema validation \(hub.configuration.schemas == nil ? "off" : "on")")
         }
         let signInAudit = SignInAudit(store: hub.store, logger: logger)
-        Portal(hub: hub, audit: signInAudit, trustedOrigins: configuration.portalOrigins).register(router)
+        Portal(hub: hub, homes: homes, audit: signInAudit, trustedOrigins: configuration.portalOrigins).register(router)
         let decoy = sha256Hex(Pseudonymiser.newKey().map { String(format: "%02x", $0) }.joined())
         router.get("/api/v1/dpp/:plan/profiles") { request, context -> Response in
             await dppProfiles(hub: hub, request: request, plan: context.parameters.get("plan"), decoy: decoy)

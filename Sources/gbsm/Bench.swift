@@ -5,6 +5,7 @@ import DUIS
 import Foundation
 import GBCS
 import Glibc
+import Homes
 import Hub
 import Logging
 import NIOCore
@@ -200,9 +201,9 @@ struct DUISBench: AsyncParsableCommand {
                 process.terminate()
                 throw ValidationError("the hub process did not start")
             }
-            let hub = try await Hub.open(configuration, logger: logger)
+            let (hub, homes) = try await EmulatedHomes.open(configuration, logger: logger)
             let bound = Mutex<Int?>(nil)
-            let app = HubServer.application(hub: hub, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger) { port in
+            let app = HubServer.application(hub: hub, homes: homes, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger) { port in
                 bound.withLock { $0 = port }
             }
             let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Devices
 import DUIS
 import Foundation
+import Homes
 import Hub
 import Privacy
 import Storage
@@ -397,10 +398,10 @@ struct PrivacyCommand: AsyncParsableCommand {
             let premises = try where_.premises(inventory)
             var configuration = HubConfiguration(dataDirectory: data.url)
             configuration.fleetEvents = .quiet
-            let hub = try await Hub.open(configuration)
+            let (hub, homes) = try await EmulatedHomes.open(configuration)
             let found: RevealReport?
             do {
-                found = try await hub.reveal(premises: premises.id, days: days)
+                found = try await homes.reveal(premises: premises.id, days: days, plans: hub.plans)
             } catch {
                 await hub.shutdown()
                 throw error

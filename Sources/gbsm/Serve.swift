@@ -2,6 +2,7 @@ import ArgumentParser
 import Devices
 import DUIS
 import Foundation
+import Homes
 import Hub
 import Hummingbird
 import Logging
@@ -200,9 +201,9 @@ func runHub(data: URL, options: HubOptions, schemasRequired: Bool, signPort: Int
                                          supplierHalfHourly: SupplierHalfHourlyPolicy(rawValue: options.supplierHalfHourly) ?? .optIn,
                                          schemas: schemas)
     let serverConfiguration = try options.serverConfiguration()
-    let hub = try await Hub.open(configuration, logger: logger)
+    let (hub, homes) = try await EmulatedHomes.open(configuration, logger: logger)
     let lines = banner(options.port)
-    let app = HubServer.application(hub: hub, configuration: serverConfiguration, logger: logger) { port in
+    let app = HubServer.application(hub: hub, homes: homes, configuration: serverConfiguration, logger: logger) { port in
         var text = "gbsm hub listening on http://\(options.host):\(port) (data in \(data.path))\n"
         for line in lines { text += line + "\n" }
         FileHandle.standardOutput.write(Data(text.utf8))

@@ -208,10 +208,10 @@ import WAN
         let tamper = messages.filter { $0.1.deviceAlertCode == "8F3F" }
         #expect(tamper.map(\.0) == [premises.supplier.eui])
         // The meter saw no electricity while the power was off.
-        let model = try #require(hub.hub.premisesModel(id))
-        let state = try await hub.hub.premisesState(id)
+        let model = try #require(hub.homes.premisesModel(id))
+        let state = try await hub.homes.premisesState(id)
         #expect(state.outages.count == 1)
-        #expect(hub.hub.engine.activePower(model, state, at: start.adding(milliseconds: 600)) == 0)
+        #expect(hub.homes.engine.activePower(model, state, at: start.adding(milliseconds: 600)) == 0)
         await hub.stop()
         await receiver.stop()
     }

@@ -49,14 +49,14 @@ import TestSupport
         let requestID = "\(session.supplier):\(session.esme):\(counter)"
         let held = try #require(await waitForResponses(session.receiver, requestIDs: [requestID])[requestID])
         #expect(held.rsp?.name == "UpdatePricePrimaryElementRsp" && held.rsp?.attributes["MessageSuccess"] != "false", "\(held.text.suffix(400))")
-        var state = try await hub.premisesState(premisesID)
+        var state = try await session.hub.homes.premisesState(premisesID)
         #expect(state.heldCommands.map(\.executeAt) == [executeAt])
         #expect(state.meterSettingsChanges?.contains { $0.at == executeAt } != true, "not acted on before its time")
 
         // Nothing happens before the time.
         clock.advance(to: executeAt.adding(milliseconds: -1000))
         await hub.tick()
-        #expect(try await hub.premisesState(premisesID).heldCommands.count == 1)
+        #expect(try await session.hub.homes.premisesState(premisesID).heldCommands.count == 1)
 
         // At the time: the meter acts, and one signed 8F66 per instruction reaches the
         // supplier. Here the next command the meter is sent, a read of its tariff, finds it
@@ -69,7 +69,7 @@ import TestSupport
         let tariffID = "\(session.supplier):\(session.esme):\(tariffCounter)"
         let tariff = try #require(await waitForResponses(session.receiver, requestIDs: [tariffID])[tariffID])
         #expect(tariff.values("StandingCharge") == ["20000"], "\(tariff.values("StandingCharge"))")
-        state = try await hub.premisesState(premisesID)
+        state = try await session.hub.homes.premisesState(premisesID)
         #expect(state.heldCommands.isEmpty)
         #expect(state.meterSettingsChanges?.contains { $0.at == executeAt } == true, "the prices are in force from the execution time")
         let messages = await session.receiver.waitFor(before + read.instructions.count + 1)
@@ -89,13 +89,13 @@ import TestSupport
         let (second, secondCounter) = try #require(try await session.transform(srv: "1.2.1", body: try Self.priceUpdate(at: executeAt.adding(days: 1))))
         #expect(try await session.send(srv: "1.2.1", try session.signed(second, by: session.supplier), counter: secondCounter).code == "I99")
         _ = await waitForResponses(session.receiver, requestIDs: ["\(session.supplier):\(session.esme):\(secondCounter)"])
-        #expect(try await hub.premisesState(premisesID).heldCommands.count == 1)
+        #expect(try await session.hub.homes.premisesState(premisesID).heldCommands.count == 1)
         let (cancel, cancelCounter) = try #require(try await session.transform(srv: "1.2.1", body: try Self.priceUpdate(at: ExecutionTime.cancellationDate)))
         #expect(try FutureDatedCommand.read(try GBCSPayload.decode(cancel.content, cra: .command))?.executionTime == .cancel)
         #expect(try await session.send(srv: "1.2.1", try session.signed(cancel, by: session.supplier), counter: cancelCounter).code == "I99")
         let cancelled = await waitForResponses(session.receiver, requestIDs: ["\(session.supplier):\(session.esme):\(cancelCounter)"])
         #expect(cancelled.first?.value.rsp?.attributes["MessageSuccess"] != "false")
-        #expect(try await hub.premisesState(premisesID).heldCommands.isEmpty)
+        #expect(try await session.hub.homes.premisesState(premisesID).heldCommands.isEmpty)
         let quiet = session.receiver.messages.count
         clock.advance(to: executeAt.adding(days: 2))
         await hub.tick()
@@ -123,19 +123,19 @@ import TestSupport
             <sr:ActivateFirmware><sr:ExecutionDateTime>\(executeAt.iso8601)</sr:ExecutionDateTime><sr:FirmwareHash>\(hash)</sr:FirmwareHash></sr:ActivateFirmware>
             """)
         #expect(firmware.rsp?.attributes["MessageSuccess"] == "false", "\(firmware.text.suffix(400))")
-        #expect(try await hub.premisesState(premisesID).heldCommands.isEmpty, "a command the meter would refuse is not held")
+        #expect(try await session.hub.homes.premisesState(premisesID).heldCommands.isEmpty, "a command the meter would refuse is not held")
 
         // Held, then the other supplier's credentials replace the supplier's.
         let held = try await session.run(srv: "1.2.1", body: try Self.priceUpdate(at: executeAt))
         #expect(held.rsp?.attributes["MessageSuccess"] != "false")
-        #expect(try await hub.premisesState(premisesID).heldCommands.count == 1)
+        #expect(try await session.hub.homes.premisesState(premisesID).heldCommands.count == 1)
         let update = try await session.run(srv: "6.15.1", body: try session.credentialsOfTheOtherSupplier())
         #expect(update.rsp?.attributes["MessageSuccess"] != "false", "\(update.text.suffix(400))")
 
         let before = session.receiver.messages.count
         clock.advance(to: executeAt.adding(milliseconds: 1000))
         await hub.tick()
-        let state = try await hub.premisesState(premisesID)
+        let state = try await session.hub.homes.premisesState(premisesID)
         #expect(state.heldCommands.isEmpty)
         #expect(state.meterSettingsChanges?.contains { $0.at == executeAt } != true, "the old supplier's prices are not put in force")
         let messages = await session.receiver.waitFor(before + 2)

@@ -177,7 +177,7 @@ import TestSupport
         let answered = try #require(await waitForResponses(receiver, requestIDs: [heldID])[heldID])
         #expect(answered.code == "E3", "\(answered.text)")
         #expect(try await hub.hub.store.request(id: heldID)?.status == .failed)
-        let state = try await hub.hub.premisesState(1)
+        let state = try await hub.homes.premisesState(1)
         #expect(!state.displayMessages.contains { $0.text.contains("Suspended") }, "the display never showed it")
         await hub.stop()
         await receiver.stop()

@@ -72,7 +72,7 @@ extension PrivacyEndToEndTests {
     /// would see of it).
     static func truth(_ setup: Setup, index: Int, day: Int32) async throws -> [Int64] {
         let id = Fleet.premisesIDBase + Int64(index)
-        let readings = MeterEngine().readings(PremisesModel(fleet: setup.fleet, index: index), try await setup.hub.hub.premisesState(id), day: day)
+        let readings = MeterEngine().readings(PremisesModel(fleet: setup.fleet, index: index), try await setup.hub.homes.premisesState(id), day: day)
         return (0..<48).map { Int64(readings.importWh[$0]) }
     }
 

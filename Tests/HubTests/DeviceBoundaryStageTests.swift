@@ -3,6 +3,7 @@ import Devices
 import DUIS
 import Foundation
 import GBCS
+import Homes
 import Logging
 import Privacy
 import Storage

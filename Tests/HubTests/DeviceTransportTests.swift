@@ -35,7 +35,7 @@ final class FakeTransport: DeviceTransport {
 
     init(_ behaviour: Behaviour) { self.behaviour = behaviour }
 
-    func attempt(to address: WANAddress, attempt: Int, at time: Timestamp) -> WANAttempt {
+    func attempt(to address: WANAddress, attempt: Int, at time: Timestamp) -> DeliveryAttempt {
         record.withLock { $0.attempts.append(attempt) }
         switch behaviour {
         case .lose: return .lost(timeout: .zero, reason: "the fake WAN lost it")
@@ -56,6 +56,14 @@ final class FakeTransport: DeviceTransport {
     func settled(_ reply: DeviceReply, premises: Int64, committed: Bool) {
         record.withLock { $0.settled.append(committed) }
     }
+}
+
+/// A device side that is only its transport: no homes live behind it.
+struct FakeDeviceSide: DeviceSide {
+    let transport: any DeviceTransport
+    func recover() async throws {}
+    func run() async {}
+    func pass(now: Timestamp) async {}
 }
 
 /// The device boundary over a fake transport: a hub opened in process, a signed request
@@ -102,8 +110,7 @@ final class FakeTransport: DeviceTransport {
         var configuration = HubConfiguration(dataDirectory: directory.url, fleetEvents: .quiet, schemas: Reference.schemas)
         configuration.clock = MockClock(Timestamp.now())
         let transport = FakeTransport(behaviour)
-        configuration.deviceTransport = transport
-        let hub = try await Hub.open(configuration, logger: logger)
+        let hub = try await Hub.open(configuration, devices: { _ in FakeDeviceSide(transport: transport) }, logger: logger)
         return Bench(hub: hub, transport: transport, keystore: try Keystore.load(from: configuration.keystoreURL), directory: directory)
     }
 

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Devices
 import DUIS
 import Foundation
+import Homes
 import Hub
 import Hummingbird
 import Logging
@@ -19,6 +20,8 @@ import Synchronization
 /// folder in a temporary directory.
 public final class RunningHub: Sendable {
     public let hub: Hub
+    /// The emulated homes behind the hub.
+    public let homes: EmulatedHomes
     public let port: Int
     public let dataDirectory: URL
     public let keystore: Keystore
@@ -57,20 +60,21 @@ public final class RunningHub: Sendable {
         var configuration = HubConfiguration(dataDirectory: directory.url, anomalyDefaultLimit: anomalyLimit, delivery: delivery, pollInterval: pollInterval,
                                              wan: wan, fleetEvents: fleetEvents, privacy: privacy, schemas: Reference.schemas)
         if let clock { configuration.clock = clock }
-        let hub = try await Hub.open(configuration, logger: logger)
+        let (hub, homes) = try await EmulatedHomes.open(configuration, logger: logger)
         let bound = PortBox()
-        let app = HubServer.application(hub: hub, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger) { port in
+        let app = HubServer.application(hub: hub, homes: homes, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger) { port in
             bound.set(port)
         }
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
         let task = Task { try await group.run() }
         let port = try await bound.wait()
-        return RunningHub(hub: hub, port: port, dataDirectory: directory.url, keystore: try Keystore.load(from: configuration.keystoreURL),
+        return RunningHub(hub: hub, homes: homes, port: port, dataDirectory: directory.url, keystore: try Keystore.load(from: configuration.keystoreURL),
                           group: group, task: task, directory: directory)
     }
 
-    private init(hub: Hub, port: Int, dataDirectory: URL, keystore: Keystore, group: ServiceGroup, task: Task<Void, any Error>, directory: TemporaryDirectory) {
+    private init(hub: Hub, homes: EmulatedHomes, port: Int, dataDirectory: URL, keystore: Keystore, group: ServiceGroup, task: Task<Void, any Error>, directory: TemporaryDirectory) {
         self.hub = hub
+        self.homes = homes
         self.port = port
         self.dataDirectory = dataDirectory
         self.keystore = keystore

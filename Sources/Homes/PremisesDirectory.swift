@@ -1,6 +1,7 @@
 import Devices
 import DUIS
 import Foundation
+import Hub
 import Storage
 import Synchronization
 import WAN
@@ -9,7 +10,7 @@ import WAN
 /// premises' model (household, devices, tariffs), its device state and where it sits on
 /// the WAN. Fleet premises come from the fleet; premises the store holds explicitly (DCC
 /// Boxed's) get a household drawn from their premises ID.
-final class PremisesDirectory: Sendable {
+public final class PremisesDirectory: Sendable {
     let inventory: Inventory
     let store: SQLiteStore
     let registry: UserRegistry
@@ -23,7 +24,7 @@ final class PremisesDirectory: Sendable {
     }
 
     /// The model of a premises, or nil when it has no metering system gbsm can emulate.
-    func model(premises id: Int64) -> PremisesModel? {
+    public func model(premises id: Int64) -> PremisesModel? {
         let devices = inventory.devices(atPremises: id)
         if let fleet = inventory.fleet, let index = fleet.index(premisesID: id) {
             var model = PremisesModel(fleet: fleet, index: index)
@@ -48,7 +49,7 @@ final class PremisesDirectory: Sendable {
         return model
     }
 
-    static func installed(_ record: DeviceRecord) -> InstalledDevice {
+    public static func installed(_ record: DeviceRecord) -> InstalledDevice {
         InstalledDevice(eui: record.eui, type: record.type, importMPxN: record.importMPxN, exportMPAN: record.exportMPAN,
                         manufacturer: record.manufacturer, model: record.model, firmware: record.firmwareVersion ?? "01000000")
     }
@@ -63,7 +64,7 @@ final class PremisesDirectory: Sendable {
     }
 
     /// The premises' device state, from memory or the store.
-    func state(premises id: Int64) async throws -> PremisesState {
+    public func state(premises id: Int64) async throws -> PremisesState {
         if let cached = states.withLock({ $0[id] }) { return cached }
         var state = PremisesState()
         if let bytes = try await store.deviceState(premises: id) {

@@ -1,6 +1,7 @@
 import Devices
 import DUIS
 import Foundation
+import Hub
 import Privacy
 import Storage
 
@@ -37,7 +38,7 @@ public struct ConsumerView: Sendable {
     public var lastDay: Int32
 }
 
-extension Hub {
+extension EmulatedHomes {
     /// The consumer's view of a premises, or nil when it has no emulated meters.
     public func consumerView(premises id: Int64) async throws -> ConsumerView? {
         guard let premises = inventory.premises(id), let model = directory.model(premises: id) else { return nil }
@@ -99,10 +100,11 @@ public struct RevealReport: Sendable {
     public var truth: [String]
 }
 
-extension Hub {
+extension EmulatedHomes {
     /// Runs the inferences on the last `days` days of the consumer's own data, and on the
-    /// aggregates of any data privacy plan whose group the premises is in.
-    public func reveal(premises id: Int64, days count: Int32 = 56) async throws -> RevealReport? {
+    /// aggregates of any data privacy plan whose group the premises is in (what DCC's
+    /// `plans` published).
+    public func reveal(premises id: Int64, days count: Int32 = 56, plans: PlanPipeline) async throws -> RevealReport? {
         guard let view = try await consumerView(premises: id) else { return nil }
         let days = try await consumerDays(view, from: view.lastDay - count, through: view.lastDay - 1)
             .filter { $0.slots == 0..<48 }

@@ -1,6 +1,7 @@
 import Devices
 import DUIS
 import GBCS
+import Hub
 import MMC
 import Storage
 import Synchronization
@@ -29,7 +30,7 @@ final class EmulatedWAN: DeviceTransport {
         self.emulator = emulator
     }
 
-    func attempt(to command: WANAddress, attempt: Int, at time: Timestamp) -> WANAttempt {
+    func attempt(to command: WANAddress, attempt: Int, at time: Timestamp) -> DeliveryAttempt {
         let endpoint = directory.endpoint(premises: command.premises, region: command.region)
         let model = wan.current
         switch model.attempt(endpoint, device: command.deviceType, message: command.message, attempt: attempt, at: time, answeredByGPF: command.answeredByGPF) {

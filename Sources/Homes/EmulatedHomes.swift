@@ -1,0 +1,74 @@
+/// Homes: the homes and the SM WAN behind the comms hubs, as DCC's device boundary meets
+/// them. `EmulatedHomes` is the device side gbsm's hub is assembled with
+/// (`Hub.open(_:devices:logger:)`): `EmulatedWAN` carries DCC's GBCS commands across the
+/// WAN model to the premises' devices (`DeviceEmulator`, from `Devices`) and brings their
+/// answers back; `HomeEvents` is the homes' own life (held commands falling due, power
+/// cuts, tamper, low credit), handed to DCC as device messages; `PremisesDirectory` holds
+/// the premises' models and device states; and the household's own data for the consumer
+/// portal is read here, from the home's side, as a consumer access device would
+/// (`ConsumerView`, `ConsumerDay`).
+///
+/// Nothing in `Hub` imports this module: DCC knows the homes only as a `DeviceSide`.
+import DUIS
+import Devices
+import Hub
+import Logging
+import Storage
+import Synchronization
+
+public final class EmulatedHomes: DeviceSide {
+    public let directory: PremisesDirectory
+    public let engine: MeterEngine
+    let wan: EmulatedWAN
+    let events: HomeEvents
+    let inventory: Inventory
+    let store: SQLiteStore
+    let pollInterval: Duration
+
+    public var transport: any DeviceTransport { wan }
+
+    /// The homes behind a hub, built from what the hub gives its device side.
+    public init(_ context: DeviceSideContext) {
+        engine = MeterEngine()
+        inventory = context.inventory
+        store = context.store
+        pollInterval = context.configuration.pollInterval
+        directory = PremisesDirectory(inventory: context.inventory, store: context.store, registry: context.registry)
+        let emulator = DeviceEmulator(engine: engine, keys: context.keys)
+        wan = EmulatedWAN(directory: directory, wan: context.wan, emulator: emulator)
+        events = HomeEvents(dccEUI: context.configuration.dccEUI, store: context.store, inventory: context.inventory, directory: directory,
+                            locks: context.locks, emulator: emulator, settings: context.configuration.fleetEvents, sink: context.sink,
+                            clock: context.configuration.clock, logger: context.logger)
+    }
+
+    /// Opens a hub connected to gbsm's emulated homes; returns both.
+    public static func open(_ configuration: HubConfiguration, logger: Logger = Logger(label: "gbsm.hub")) async throws -> (hub: Hub, homes: EmulatedHomes) {
+        let made = Made()
+        let hub = try await Hub.open(configuration, devices: { context in
+            let homes = EmulatedHomes(context)
+            made.set(homes)
+            return homes
+        }, logger: logger)
+        guard let homes = made.value else { throw HubError.notProvisioned("the hub did not build its device side") }
+        return (hub, homes)
+    }
+
+    public func recover() async throws { try await events.recover() }
+
+    public func run() async { await events.run(interval: pollInterval) }
+
+    public func pass(now: Timestamp) async { await events.pass(now: now) }
+
+    /// The emulated installation at a premises (for tools and tests).
+    public func premisesModel(_ id: Int64) -> PremisesModel? { directory.model(premises: id) }
+
+    /// The device state of a premises.
+    public func premisesState(_ id: Int64) async throws -> PremisesState { try await directory.state(premises: id) }
+}
+
+/// The homes `EmulatedHomes.open` built, handed out of the hub's assembly.
+private final class Made: Sendable {
+    private let box = Mutex<EmulatedHomes?>(nil)
+    func set(_ homes: EmulatedHomes) { box.withLock { $0 = homes } }
+    var value: EmulatedHomes? { box.withLock { $0 } }
+}

@@ -1,0 +1,39 @@
+import DUIS
+import GBCS
+import Logging
+import Storage
+
+/// What DCC is connected to at the device boundary: the SM WAN and the homes behind the
+/// comms hubs. The hub is assembled with one (`Hub.open(_:devices:logger:)`) and reaches it
+/// only through its `transport` (commands out, answers back); the device side reaches DCC
+/// only through the `DeviceMessageSink` it is given (what devices send unasked).
+///
+/// gbsm's own is `EmulatedHomes` (module `Homes`); tests put fakes in its place.
+public protocol DeviceSide: Sendable {
+    /// The SM WAN, as DCC's device boundary sends over it.
+    var transport: any DeviceTransport { get }
+    /// Loads what a previous run of the device side left, before anything runs.
+    func recover() async throws
+    /// The homes' own life (events, held commands falling due) until the task is cancelled.
+    func run() async
+    /// Acts at once on what is due by `now` (`Hub.tick()`, for tests on a moved clock).
+    func pass(now: Timestamp) async
+}
+
+/// What the hub gives the device side it is assembled with.
+public struct DeviceSideContext: Sendable {
+    public let configuration: HubConfiguration
+    /// DCC's inventory: the installations the homes are built from, as installers notify DCC.
+    public let inventory: Inventory
+    public let store: SQLiteStore
+    public let registry: UserRegistry
+    /// The keys devices hold: their own KA and DS keys, and the certificates they trust.
+    public let keys: any GBCSKeyStore
+    /// The WAN's conditions as DCC's operators set them (outages, the 2G/3G sunset).
+    public let wan: WANState
+    /// One command or event per premises at a time, shared with the device boundary.
+    public let locks: PremisesLocks
+    /// Where what the devices send unasked goes: DCC's `DeviceInbox`.
+    public let sink: any DeviceMessageSink
+    public let logger: Logger
+}
