@@ -224,7 +224,7 @@ final class FuzzWorld: @unchecked Sendable {
         else { return }
         var command = body
         if command.children.first?.name == "ExecutionDateTime" { command.children.removeFirst() }
-        _ = DeviceEmulator.validate(srv: header.variant.srv, body: command)
+        _ = CommandBodyRules.incoherence(srv: header.variant.srv, body: command)
         let emulator = DeviceEmulator(engine: homes.engine)
         let deviceCommand = DeviceCommand(srv: header.variant.srv, serviceReference: header.serviceReference, target: device.eui, targetType: device.type,
                                           originator: header.requestID.originator, originatorRoles: [.is, .gs, .ed, .gt, .ou], requestID: header.requestID.description,

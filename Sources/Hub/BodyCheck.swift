@@ -1,11 +1,10 @@
-import Devices
 import DUIS
 
 /// The gateway's value stage: every value the hub will read fits its DUIS type (ranges,
 /// lengths, formats) before anything acts on the body, and a device command's parameters
 /// make sense together. With DCC's schema loaded, intake has checked every value against
 /// it; without it, gbsm's typed field table (the same ranges) stands in. The parameters'
-/// coherence is the devices' own rule (`DeviceEmulator.validate`), applied here so a
+/// coherence is DUIS's (`CommandBodyRules`), applied here so a
 /// request that cannot run is refused at once, not after its I99.
 ///
 /// Pure: E12 with its rule, or nil.
@@ -18,8 +17,8 @@ struct BodyCheck: Sendable {
             return Refusal(.E12, rule: .bodySchema, problem)
         }
         guard !header.variant.isNonDevice else { return nil }
-        let problem = schemaChecked ? DeviceEmulator.validate(srv: header.variant.srv, body: body)
-                                    : DeviceEmulator.validateWithoutSchema(srv: header.variant.srv, body: body)
+        let problem = schemaChecked ? CommandBodyRules.incoherence(srv: header.variant.srv, body: body)
+                                    : CommandBodyRules.problem(srv: header.variant.srv, body: body)
         return problem.map { Refusal(.E12, rule: .body, $0) }
     }
 }

@@ -1,5 +1,4 @@
 import Crypto
-import Devices
 import Foundation
 import DUIS
 import Logging

@@ -774,7 +774,7 @@ final class NonDeviceServices: Sendable {
         } else {
             throw Refusal(.E12, rule: .body, "RequestWANMatrix needs UPRN or PartialAddress")
         }
-        guard let area = Geography.licenceArea(postcode: postcode) else {
+        guard let area = LicenceArea.area(postcode: postcode) else {
             throw Refusal(.E19, rule: .wanMatrixAddress, "postcode \(postcode) is not in a GB postcode area DCC serves")
         }
         // The WAN model's coverage at this postcode, then what DCC has seen there:

@@ -1,4 +1,3 @@
-import Devices
 import DUIS
 import Foundation
 import Logging

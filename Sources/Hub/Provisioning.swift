@@ -131,7 +131,7 @@ public enum Provisioning {
     /// also the export supplier of the export MPAN).
     public static func defaultPremisesMutations(at time: Timestamp) -> [Mutation] {
         let postcode = "M22 0RR"
-        let region = Geography.licenceArea(postcode: postcode)?.region ?? .north
+        let region = LicenceArea.area(postcode: postcode)?.region ?? .north
         var mutations: [Mutation] = [.putPremises(PremisesRecord(id: 1, uprn: 10_001, postcode: postcode, addressIdentifier: "Threapwood Road", region: region))]
         let commissioned = Timestamp(year: 2020, month: 1, day: 1)
         for (eui, type) in defaultDevices {

@@ -182,7 +182,7 @@ import TestSupport
         // Where DCC has no installation yet, the WAN model's coverage answers.
         for postcode in ["SW1A 1AA", "CF10 1EP", "IV1 1AA", "NR1 1AA", "LS1 1UR"] {
             let answer = try await send(client, nonDevice("12.1", "<sr:RequestWANMatrix><sr:PartialAddress><sr:PostCode>\(postcode)</sr:PostCode><sr:AddressIdentifier>1</sr:AddressIdentifier></sr:PartialAddress></sr:RequestWANMatrix>"))
-            let region = try #require(Geography.licenceArea(postcode: postcode)?.region)
+            let region = try #require(LicenceArea.area(postcode: postcode)?.region)
             let expected = WANModel(settings: .instant).coverage(postcode: postcode, region: region, at: .now())
             #expect(answer.text.contains("<sr:CSPRegion>\(region.rawValue)</sr:CSPRegion>"))
             #expect(answer.text.contains("<sr:CoverageAvailability>\(expected.available)</sr:CoverageAvailability>"))

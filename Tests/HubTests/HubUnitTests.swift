@@ -171,12 +171,12 @@ func code(_ body: () throws -> AccessDecision) -> String {
     }
 
     @Test func postcodeAreasMapToRegions() {
-        #expect(Geography.licenceArea(postcode: "M22 0RR")?.region == .north)
-        #expect(Geography.licenceArea(postcode: "SW1A 1AA")?.region == .south)
-        #expect(Geography.licenceArea(postcode: "B1 1AA")?.name == "West Midlands")
-        #expect(Geography.licenceArea(postcode: "EH1 1AA")?.distributorID == 18)
-        #expect(Geography.licenceArea(postcode: "BT1 1AA") == nil, "Northern Ireland is not served by DCC")
-        #expect(Geography.licenceAreas.count == 14)
+        #expect(LicenceArea.area(postcode: "M22 0RR")?.region == .north)
+        #expect(LicenceArea.area(postcode: "SW1A 1AA")?.region == .south)
+        #expect(LicenceArea.area(postcode: "B1 1AA")?.name == "West Midlands")
+        #expect(LicenceArea.area(postcode: "EH1 1AA")?.distributorID == 18)
+        #expect(LicenceArea.area(postcode: "BT1 1AA") == nil, "Northern Ireland is not served by DCC")
+        #expect(LicenceArea.all.count == 14)
     }
 }
 

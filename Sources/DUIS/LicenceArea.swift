@@ -1,35 +1,3 @@
-import DUIS
-
-/// The network operators of GB: six DNO groups run the 14 electricity licence areas, and
-/// four companies own the gas distribution networks.
-public enum NetworkOperator: Int, Sendable, CaseIterable, Codable {
-    case ukpn, nged, spen, npg, enwl, ssen
-
-    public var name: String {
-        switch self {
-        case .ukpn: return "UK Power Networks"
-        case .nged: return "National Grid Electricity Distribution"
-        case .spen: return "SP Energy Networks"
-        case .npg: return "Northern Powergrid"
-        case .enwl: return "Electricity North West"
-        case .ssen: return "Scottish and Southern Electricity Networks"
-        }
-    }
-}
-
-public enum GasTransporter: Int, Sendable, CaseIterable, Codable {
-    case cadent, ngn, sgn, wwu
-
-    public var name: String {
-        switch self {
-        case .cadent: return "Cadent Gas"
-        case .ngn: return "Northern Gas Networks"
-        case .sgn: return "SGN"
-        case .wwu: return "Wales & West Utilities"
-        }
-    }
-}
-
 /// One of the 14 DNO licence areas: its MPAN distributor ID, its operator, the CSP region
 /// it lies in, its postcode areas, its share of GB homes and its gas networks.
 public struct LicenceArea: Sendable, Hashable {
@@ -114,9 +82,4 @@ public struct LicenceArea: Sendable, Hashable {
         guard let letters = postcodeArea(postcode), let id = byPostcodeArea[letters] else { return nil }
         return area(distributorID: id)
     }
-}
-
-extension CSPRegion {
-    /// The SM WAN technology of the region.
-    public var wanTechnology: String { self == .north ? "Long Range Radio" : "Cellular" }
 }
