@@ -35,7 +35,7 @@ public final class EmulatedHomes: DeviceSide {
         pollInterval = context.configuration.pollInterval
         directory = PremisesDirectory(inventory: context.inventory, store: context.store, registry: context.registry)
         let emulator = DeviceEmulator(engine: engine, keys: context.keys)
-        wan = EmulatedWAN(directory: directory, wan: context.wan, emulator: emulator)
+        wan = EmulatedWAN(directory: directory, wan: context.wan, emulator: emulator, answerer: DeviceAnswerer(keys: context.keys, logger: context.logger))
         events = HomeEvents(dccEUI: context.configuration.dccEUI, store: context.store, inventory: context.inventory, directory: directory,
                             locks: context.locks, emulator: emulator, settings: context.configuration.fleetEvents, sink: context.sink,
                             clock: context.configuration.clock, logger: context.logger)

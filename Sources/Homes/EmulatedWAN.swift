@@ -21,13 +21,16 @@ final class EmulatedWAN: DeviceTransport {
     let directory: PremisesDirectory
     let wan: WANState
     let emulator: DeviceEmulator
+    /// How the devices write their answers in GBCS.
+    let answerer: DeviceAnswerer
     /// States an exchange left, until the hub's commit settles them.
     private let unsettled = Mutex<[Int64: PremisesState]>([:])
 
-    init(directory: PremisesDirectory, wan: WANState, emulator: DeviceEmulator) {
+    init(directory: PremisesDirectory, wan: WANState, emulator: DeviceEmulator, answerer: DeviceAnswerer) {
         self.directory = directory
         self.wan = wan
         self.emulator = emulator
+        self.answerer = answerer
     }
 
     func attempt(to command: WANAddress, attempt: Int, at time: Timestamp) -> DeliveryAttempt {
@@ -59,8 +62,14 @@ final class EmulatedWAN: DeviceTransport {
         let deviceCommand = DeviceCommand(srv: command.srv, serviceReference: command.serviceReference, target: command.device,
                                           targetType: command.deviceType, originator: command.originator, originatorRoles: command.originatorRoles,
                                           requestID: command.requestID, body: command.body, gbcs: command.gbcs, executionTime: command.executionTime)
-        let outcome = emulator.execute(deviceCommand, model: model, state: &state, at: time)
-        var reply = DeviceReply(response: outcome.response, success: outcome.success, alerts: outcome.alerts, note: outcome.note,
+        var outcome = emulator.execute(deviceCommand, model: model, state: &state, at: time)
+        // The device answers for the period it was asked: nothing from before DCC's window.
+        var withheld = 0
+        if outcome.success, let window = command.dataWindow {
+            withheld = ResponseFilter.dropEntries(&outcome.response.body, before: window.from, period: window.periodMilliseconds)
+        }
+        let gbcs = answerer.answer(&outcome.response, success: &outcome.success, to: command)
+        var reply = DeviceReply(gbcs: gbcs, response: outcome.response, withheld: withheld, success: outcome.success, alerts: outcome.alerts, note: outcome.note,
                                 customerIdentificationNumber: outcome.customerIdentificationNumber, optedOut: outcome.optedOut, held: outcome.held.map(HeldCommandReport.init))
         if outcome.success, command.srv == "8.7.2", !wasJoined, let otherDevice {
             reply.newlyJoined = DeviceEmulator.isJoined(command.device, to: otherDevice, model: model, state: state)

@@ -269,7 +269,8 @@ final class DeviceDispatcher: Sendable {
             }
         }
         var command = WANCommand(address: address, gbcs: gbcs, srv: work.header.variant.srv, serviceReference: work.header.serviceReference,
-                                 requestID: stored.requestID, originator: originator, originatorRoles: roles, body: work.body, executionTime: executionTime)
+                                 requestID: stored.requestID, counter: stored.counter, originator: originator, originatorRoles: roles, body: work.body,
+                                 executionTime: executionTime)
         if command.srv == "11.3", let image = commands.firmware.image(for: work.device.eui), let hash = Hex.decode(image.imageSHA256) {
             // The image 11.1 distributed has reached the device by the time it is activated.
             command.distributedImage = .init(manufacturerImageHash: hash, version: image.version, distributedAt: image.createdAt)
@@ -282,6 +283,10 @@ final class DeviceDispatcher: Sendable {
                                                   requestID: stored.requestID, at: clock.now()) {
             case .run(let decided):
                 check = decided
+                // The command asks only for what may be released (or aggregated).
+                if let decided, let from = decided.dataFrom {
+                    command.dataWindow = .init(from: from, periodMilliseconds: decided.request.periodMilliseconds)
+                }
             case .refuse(let refusal, let extra):
                 return await finish(stored, code: refusal.code, reason: refusal.reason, rule: refusal.rule, work: work, extra: extra)
             }

@@ -1,5 +1,6 @@
 import DUIS
 import Foundation
+import MMC
 import Privacy
 import Storage
 
@@ -101,15 +102,17 @@ final class DevicePrivacyFilter: Sendable {
         case .refuse:
             return ("", [], nil)
         case .release(_, _, let from):
-            let dropped = ResponseFilter.dropEntries(&outcome.response.body, before: from, period: check.request.periodMilliseconds)
+            // The command asked only from `from` (`WANCommand.dataWindow`): the device left out what came before.
+            let dropped = outcome.withheld
             let window = dropped > 0 ? "; \(dropped) log entr\(dropped == 1 ? "y" : "ies") covering time before \(from.iso8601) withheld" : ""
             let access = check.auditOnly ? check.refusalAccess(party: originator, requestID: requestID, at: time)
                 : check.access(party: originator, outcome: .released, detail: outcome.note + window, requestID: requestID, at: time)
             return ("; \(check.summary)\(window)", [.privacy(.recordAccess(access))], nil)
-        case .aggregate(let planID, _, _, let from):
-            _ = ResponseFilter.dropEntries(&outcome.response.body, before: from, period: check.request.periodMilliseconds)
+        case .aggregate(let planID, _, _, _):
+            // The device answered from the data window on (`WANCommand.dataWindow`).
             guard let plan = try await store.plans(user: originator).first(where: { $0.id == planID }) else {
                 outcome.response.body.children = []
+                outcome.gbcs = nil
                 return ("; data privacy plan \(planID) was retired: the readings were discarded", [],
                         "gbsm: data privacy plan \(planID) was retired: the readings were discarded")
             }
@@ -134,6 +137,7 @@ final class DevicePrivacyFilter: Sendable {
             receipt += check.request.feedsPlans ? "; aggregated by \(plan.level.rawValue) under the plan; no reading is returned raw"
                 : "; withheld: the plan aggregates import profiles (4.8.1) and daily consumption (4.17) only"
             outcome.response.body.children = []
+            outcome.gbcs = nil
             let detail = "\(readings.count) reading(s) pseudonymised into data privacy plan \(plan.id) (\(plan.level.rawValue) aggregates)"
             return ("; \(check.summary); \(detail)", [
                 .privacy(.addPlanReadings(plan: plan.id, readings: readings, at: time)),

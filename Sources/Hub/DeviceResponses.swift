@@ -51,8 +51,7 @@ final class DeviceResponses: Sendable {
             // the device's message.
             payload = work.scheduleID == nil ? "" : Data(answers.direct.encode(outcome.response)).base64EncodedString()
         } else {
-            let answer = answers.payload(outcome.response, success: outcome.success, command: command, deviceType: work.device.type, user: originator,
-                                         counter: work.stored.counter, format: registry.user(originator)?.answerFormat ?? .gbcs)
+            let answer = answers.payload(outcome, command: command, user: originator, format: registry.user(originator)?.answerFormat ?? .gbcs)
             payload = Data(answer.bytes).base64EncodedString()
             if answer.form == .direct {
                 fallback = "gbsm: the device's answer could not be written in GBCS; GBCSPayload holds the emulator's MMC XML (README, Not yet)"

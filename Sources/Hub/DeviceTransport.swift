@@ -75,6 +75,9 @@ public struct WANCommand: Sendable {
     public var srv: String
     public var serviceReference: String
     public var requestID: String
+    /// The request's counter, which the device's answer repeats (a DCC schedule's run has
+    /// no GBCS command to take it from).
+    public var counter: UInt64
     public var originator: EUI64
     public var originatorRoles: UserRoleSet
     public var body: ElementTree
@@ -83,6 +86,20 @@ public struct WANCommand: Sendable {
     /// For a firmware activation (11.3): the image 11.1 distributed, which has reached the
     /// device by the time the activation does.
     public var distributedImage: DistributedImage?
+    /// The earliest time the command asks the device for: the privacy rules' data window
+    /// (a move-in, a consent's start). The device leaves out log entries from before it.
+    public var dataWindow: DataWindow?
+
+    /// Readings from `from` on, in entries `periodMilliseconds` long (0 for snapshots).
+    public struct DataWindow: Sendable, Equatable {
+        public var from: Timestamp
+        public var periodMilliseconds: Int64
+
+        public init(from: Timestamp, periodMilliseconds: Int64) {
+            self.from = from
+            self.periodMilliseconds = periodMilliseconds
+        }
+    }
 
     public struct DistributedImage: Sendable {
         public var manufacturerImageHash: [UInt8]
@@ -96,18 +113,21 @@ public struct WANCommand: Sendable {
         }
     }
 
-    public init(address: WANAddress, gbcs: [UInt8]?, srv: String, serviceReference: String, requestID: String, originator: EUI64,
-                originatorRoles: UserRoleSet, body: ElementTree, executionTime: ExecutionTime? = nil, distributedImage: DistributedImage? = nil) {
+    public init(address: WANAddress, gbcs: [UInt8]?, srv: String, serviceReference: String, requestID: String, counter: UInt64, originator: EUI64,
+                originatorRoles: UserRoleSet, body: ElementTree, executionTime: ExecutionTime? = nil, distributedImage: DistributedImage? = nil,
+                dataWindow: DataWindow? = nil) {
         self.address = address
         self.gbcs = gbcs
         self.srv = srv
         self.serviceReference = serviceReference
         self.requestID = requestID
+        self.counter = counter
         self.originator = originator
         self.originatorRoles = originatorRoles
         self.body = body
         self.executionTime = executionTime
         self.distributedImage = distributedImage
+        self.dataWindow = dataWindow
     }
 }
 
@@ -123,8 +143,14 @@ public enum DeliveryAttempt: Sendable, Equatable {
 
 /// What came back from a device.
 public struct DeviceReply: Sendable {
-    /// The device's answer, in the Message Mapping Catalogue's form.
+    /// The device's answer as it crossed the WAN: GBCS, MAC'd for the command's originator
+    /// or signed by the device. Nil where the device wrote none (README, "Not yet").
+    public var gbcs: [UInt8]?
+    /// The same answer in the Message Mapping Catalogue's form: what the device read out,
+    /// for DCC's plan intake and for the answers it cannot write in GBCS yet.
     public var response: DeviceResponse
+    /// Log entries the device left out as before the command's data window.
+    public var withheld: Int
     /// False when the device refused the command (its answer says so).
     public var success: Bool
     /// Alerts the command made the devices raise.
@@ -144,9 +170,12 @@ public struct DeviceReply: Sendable {
     /// the hub's store, so a crash never leaves one without the other.
     public var writes: [Mutation]
 
-    public init(response: DeviceResponse, success: Bool, alerts: [DeviceAlert], note: String, customerIdentificationNumber: String? = nil,
+    public init(gbcs: [UInt8]? = nil, response: DeviceResponse, withheld: Int = 0, success: Bool, alerts: [DeviceAlert], note: String,
+                customerIdentificationNumber: String? = nil,
                 optedOut: Bool = false, newlyJoined: Bool = false, held: [HeldCommandReport] = [], writes: [Mutation] = []) {
+        self.gbcs = gbcs
         self.response = response
+        self.withheld = withheld
         self.success = success
         self.alerts = alerts
         self.note = note

@@ -1,7 +1,6 @@
 import DUIS
 import Foundation
 import Logging
-import MMC
 import Privacy
 import Storage
 import Synchronization
@@ -38,6 +37,13 @@ final class PrivacyGuard: Sendable {
         var verdict: PrivacyVerdict
         /// What the hub does: the verdict, or (with `--privacy dcc`) a release of what the rules refused.
         var effective: PrivacyVerdict
+        /// The start of the data the verdict lets through, where it lets any through.
+        var dataFrom: Timestamp? {
+            switch effective {
+            case .refuse: return nil
+            case .release(_, _, let from), .aggregate(_, _, _, let from): return from
+            }
+        }
         var request: DataRequest
         var occupancy: Occupancy
         var role: UserRole
@@ -149,73 +155,6 @@ final class PrivacyGuard: Sendable {
         guard let variant = ServiceCatalogue.variant(srv) else { return nil }
         for role in user.roles.intersection(variant.eligibleRoles) where accessControl.authorisation(role: role, user: user.eui, device: device, at: time) != nil {
             return role
-        }
-        return nil
-    }
-}
-
-/// What the device boundary does with a device's answer under a privacy decision:
-/// drops readings from before the data window (the occupancy's move-in, the consent's
-/// period), or takes the readings out for a data privacy plan.
-enum ResponseFilter {
-    /// Removes every log entry (an element whose name ends in `Entry`) whose period
-    /// began before `from`. Entries are stamped at the end of the period they cover
-    /// (`period` long; 0 for snapshots such as billing data logs, kept only if taken
-    /// after `from`), so a day's total that straddles a move-in is withheld whole. An
-    /// entry whose time cannot be read is withheld (fail closed). Returns how many were
-    /// removed.
-    static func dropEntries(_ node: inout DataNode, before from: Timestamp, period: Int64) -> Int {
-        guard from.milliseconds > 0 else { return 0 }
-        var removed = 0
-        node.children.removeAll { child in
-            guard child.name.hasSuffix("Entry") else { return false }
-            guard let at = entryTime(child) else {
-                removed += 1
-                return true
-            }
-            if period > 0 ? at.milliseconds - period < from.milliseconds : at <= from {
-                removed += 1
-                return true
-            }
-            return false
-        }
-        for index in node.children.indices { removed += dropEntries(&node.children[index], before: from, period: period) }
-        return removed
-    }
-
-    static let timeNames: Set<String> = ["Timestamp", "TimeStamp", "CaptureTime", "DateTime", "BillingDateTime"]
-
-    static func entryTime(_ entry: DataNode) -> Timestamp? {
-        for child in entry.children where timeNames.contains(child.name) {
-            if let text = child.text, let time = Timestamp(xsDateTime: text) { return time }
-        }
-        return nil
-    }
-
-    /// The readings of a profile or consumption log, as (start of period, value): Wh for
-    /// electricity, litres for gas.
-    static func readings(_ node: DataNode, periodMilliseconds: Int64) -> [(start: Timestamp, value: Int64)] {
-        var result: [(Timestamp, Int64)] = []
-        func walk(_ node: DataNode) {
-            if node.name == "LogEntry", let text = node.children.first(where: { $0.name == "Timestamp" })?.text, let end = Timestamp(xsDateTime: text) {
-                if let value = firstValue(node) { result.append((end.adding(milliseconds: -periodMilliseconds), value)) }
-                return
-            }
-            for child in node.children { walk(child) }
-        }
-        walk(node)
-        return result
-    }
-
-    private static func firstValue(_ entry: DataNode) -> Int64? {
-        for child in entry.children where child.name != "Timestamp" {
-            if child.name == "Gas", let text = child.children.first?.text, let cubic = Double(text) { return Int64((cubic * 1000).rounded()) }
-            if child.children.isEmpty, let text = child.text {
-                if let value = Int64(text) { return value }
-                // Gas logs give cubic metres with decimals.
-                if let cubic = Double(text) { return Int64((cubic * 1000).rounded()) }
-            }
-            if let nested = firstValue(child) { return nested }
         }
         return nil
     }
