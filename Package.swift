@@ -198,6 +198,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "HomesTests",
+            dependencies: ["Homes", "Hub", "DUIS", "GBCS", "MMC", "ParseAndCorrelate", "Storage", "TestSupport",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "WANTests",
             dependencies: ["WAN", "DUIS"],
             swiftSettings: swiftSettings

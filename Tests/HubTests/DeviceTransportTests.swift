@@ -188,3 +188,50 @@ struct FakeDeviceSide: DeviceSide {
         }
     }
 }
+
+/// DCC's side of what devices send unasked, fed through the sink a device side is given.
+@Suite struct DeviceInboxTests {
+    final class SinkBox: Sendable {
+        let sink = Mutex<(any DeviceMessageSink)?>(nil)
+    }
+
+    @Test func alertsAndALastGaspReachTheRegisteredPartiesCommittedWithTheHomesWrites() async throws {
+        let directory = try TemporaryDirectory("gbsm-inbox")
+        try await Provisioning.provision(dataDirectory: directory.url, keystoreFile: nil, responseURL: nil)
+        var logger = Logger(label: "gbsm.test")
+        logger.logLevel = .critical
+        var configuration = HubConfiguration(dataDirectory: directory.url, fleetEvents: .quiet)
+        let clock = MockClock(Timestamp.now())
+        configuration.clock = clock
+        let box = SinkBox()
+        let hub = try await Hub.open(configuration, devices: { context in
+            box.sink.withLock { $0 = context.sink }
+            return FakeDeviceSide(transport: FakeTransport(.lose))
+        }, logger: logger)
+        do {
+            let sink = try #require(box.sink.withLock { $0 })
+            let esme = DeviceTransportTests.esme
+            let at = clock.now()
+            let alert = DeviceAlert(header: DeviceMessageHeader(originator: esme, target: Provisioning.dccEUI, counter: 7, serviceReference: nil, srv: nil, timestamp: at),
+                                    code: 0x8F3F, description: "Unauthorised Physical Access - Tamper Detect", at: at, payload: nil, recipients: [.supplier])
+            let hubEUI = Provisioning.defaultDevices[2].eui
+            let marker = AuditEvent(kind: .device, device: esme, detail: "kept by the home")
+            try await sink.receive([.alert(alert), .lastGasp(commsHub: hubEUI, meter: esme, mpxn: Provisioning.defaultMPAN, at: at, cause: "a test cut")],
+                                   writes: [.audit(marker)])
+            let toSupplier = try await hub.store.outbox(recipient: Provisioning.supplier, status: nil, limit: 10)
+            #expect(toSupplier.contains { $0.kind == "device-alert 8F3F" && $0.messageID == "\(esme):\(Provisioning.supplier):7" })
+            let toOperator = try await hub.store.outbox(recipient: Provisioning.networkOperator, status: nil, limit: 10)
+            let gasp = try #require(toOperator.first { $0.kind.hasPrefix("dcc-alert N999") })
+            let text = String(decoding: gasp.body, as: UTF8.self)
+            #expect(text.contains(hubEUI.description) && text.contains(Provisioning.defaultMPAN))
+            #expect(!toOperator.contains { $0.kind.hasPrefix("device-alert") }, "the tamper alert is the supplier's only")
+            let audit = try await hub.store.audit(AuditQuery(limit: 100))
+            #expect(audit.contains { $0.event.detail == "kept by the home" })
+            #expect(audit.contains { $0.event.detail.contains("PowerOutageEvent (a test cut)") })
+        } catch {
+            await hub.shutdown()
+            throw error
+        }
+        await hub.shutdown()
+    }
+}
