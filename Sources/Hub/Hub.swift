@@ -3,6 +3,10 @@
 /// DCC's non-device services, DCC schedules, the device boundary where device requests
 /// wait for delivery, the data privacy plans' pipeline, a household's view of its own
 /// data, the durable outbox that delivers responses and alerts, and the audit trail.
+///
+/// The hub does not contain the homes it serves: it is assembled with a `DeviceSide`
+/// (gbsm's `EmulatedHomes`, module `Homes`) and reaches devices only through its
+/// `DeviceTransport`; what devices send unasked reaches it through `DeviceMessageSink`.
 import AsyncHTTPClient
 import Devices
 import DUIS
