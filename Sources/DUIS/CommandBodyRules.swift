@@ -63,8 +63,8 @@ public enum CommandBodyRules {
             }
         case "6.18.1":
             guard let schedule = body.child("MaximumDemandTimePeriodSchedule"),
-                  schedule.value("StartTime").flatMap(TimeOfDay.init(xsTime:)) != nil,
-                  schedule.value("EndTime").flatMap(TimeOfDay.init(xsTime:)) != nil else {
+                  schedule.value("StartTime").flatMap(minutes(ofTime:)) != nil,
+                  schedule.value("EndTime").flatMap(minutes(ofTime:)) != nil else {
                 return "MaximumDemandTimePeriodSchedule needs StartTime and EndTime as xs:time"
             }
         case "6.20.1":
@@ -89,5 +89,12 @@ public enum CommandBodyRules {
 
     static func isMPAN(_ text: String) -> Bool {
         text.utf8.count == 13 && text.utf8.allSatisfy { (48...57).contains($0) }
+    }
+
+    /// Minutes from midnight of an `xs:time` such as `17:00:00.00Z`.
+    public static func minutes(ofTime text: String) -> Int? {
+        let parts = text.split(separator: ":")
+        guard parts.count >= 2, let hour = Int(parts[0]), let minute = Int(parts[1]), (0..<24).contains(hour), (0..<60).contains(minute) else { return nil }
+        return hour * 60 + minute
     }
 }

@@ -23,8 +23,10 @@ final class EmulatedWAN: DeviceTransport {
     let emulator: DeviceEmulator
     /// How the devices write their answers in GBCS.
     let answerer: DeviceAnswerer
-    /// States an exchange left, until the hub's commit settles them.
-    private let unsettled = Mutex<[Int64: PremisesState]>([:])
+    /// States exchanges left, by exchange, until the hub's commit settles them: at most one
+    /// per exchange in flight (the hub settles each once).
+    private let unsettled = Mutex<[UInt64: (premises: Int64, state: PremisesState)]>([:])
+    private let exchanges = Atomic<UInt64>(0)
 
     init(directory: PremisesDirectory, wan: WANState, emulator: DeviceEmulator, answerer: DeviceAnswerer) {
         self.directory = directory
@@ -77,13 +79,14 @@ final class EmulatedWAN: DeviceTransport {
         if outcome.response.header.counter > 0 {
             reply.writes.append(.putDeviceState(premises: command.premises, state: PremisesDirectory.encode(state), wakeAt: DeviceEmulator.wakeTime(state)))
         }
-        unsettled.withLock { $0[command.premises] = state }
+        reply.exchange = exchanges.wrappingAdd(1, ordering: .relaxed).newValue
+        unsettled.withLock { $0[reply.exchange] = (command.premises, state) }
         return reply
     }
 
-    func settled(_ reply: DeviceReply, premises: Int64, committed: Bool) {
-        guard let state = unsettled.withLock({ $0.removeValue(forKey: premises) }) else { return }
-        if committed { directory.remember(premises, state) }
+    func settled(_ reply: DeviceReply, committed: Bool) {
+        guard let left = unsettled.withLock({ $0.removeValue(forKey: reply.exchange) }) else { return }
+        if committed { directory.remember(left.premises, left.state) }
     }
 }
 
@@ -99,6 +102,6 @@ extension HeldCommandReport {
 extension WANModel {
     /// How long the hub waits before trying an unreachable hub again: 10 s, 30 s, 60 s.
     func scaledRetry(_ attempt: Int) -> Duration {
-        scaled([10.0, 30, 60, 60][min(attempt, 3)])
+        scaled([10.0, 30, 60, 60][min(max(attempt, 0), 3)])
     }
 }

@@ -70,18 +70,27 @@ public final class PremisesDirectory: Sendable {
         if let bytes = try await store.deviceState(premises: id) {
             state = try PremisesState.decode(bytes)
         }
-        remember(id, state)
-        return state
+        // A command may have settled a newer state while this one loaded: that one stays.
+        return keep(id, state, replacing: false)
     }
 
+    /// Keeps a premises' committed state.
     func remember(_ id: Int64, _ state: PremisesState) {
+        _ = keep(id, state, replacing: true)
+    }
+
+    /// Caches `state` (unless, `replacing` false, one is cached already, which wins) and
+    /// returns the cached state.
+    private func keep(_ id: Int64, _ state: PremisesState, replacing: Bool) -> PremisesState {
         states.withLock { states in
+            if !replacing, let cached = states[id] { return cached }
             if states.count >= capacity, states[id] == nil {
                 // Forget premises nothing has changed (they reload as empty state).
                 for (key, value) in states where value.revision == 0 { states[key] = nil }
                 if states.count >= capacity { states.removeAll(keepingCapacity: true) }
             }
             states[id] = state
+            return state
         }
     }
 

@@ -325,7 +325,7 @@ final class DeviceDispatcher: Sendable {
                     }
                 }
                 var committed = false
-                defer { transport.settled(reply, premises: work.premises.id, committed: committed) }
+                defer { transport.settled(reply, committed: committed) }
                 var mutations: [Mutation] = []
                 var privacyNote = ""
                 var planReceipt: String?
@@ -350,7 +350,7 @@ final class DeviceDispatcher: Sendable {
                         throw .storage(error)
                     }
                 }
-                mutations += reply.writes
+                mutations += DeviceSideWrites.checked(reply.writes, logger: logger)
                 // Who joined which HAN device: other users may later unjoin what they joined. A
                 // join of devices already joined claims nothing.
                 if reply.success, let hanDevice = PrivacyGuard.hanDevice(srv: command.srv, target: work.device, body: work.body) {

@@ -1,4 +1,5 @@
 import DUIS
+import Logging
 import MMC
 import Storage
 import Synchronization
@@ -18,9 +19,10 @@ final class DeviceInbox: DeviceMessageSink {
     let counter: DCCCounter
     /// The time (`HubClock`) the messages are queued at.
     let clock: any HubClock
+    let logger: Logger
 
     init(dccEUI: EUI64, inventory: Inventory, responses: DeviceResponses, signer: ResponseSigner, committer: GroupCommitter, counter: DCCCounter,
-         clock: any HubClock) {
+         clock: any HubClock, logger: Logger) {
         self.dccEUI = dccEUI
         self.inventory = inventory
         self.responses = responses
@@ -28,6 +30,7 @@ final class DeviceInbox: DeviceMessageSink {
         self.committer = committer
         self.counter = counter
         self.clock = clock
+        self.logger = logger
     }
 
     /// PowerOutageEvent's DCC alert code: DUIS lists N1 to N65 and N999 without saying
@@ -36,7 +39,7 @@ final class DeviceInbox: DeviceMessageSink {
 
     func receive(_ messages: [DeviceMessage], writes: [Mutation]) async throws {
         let now = clock.now()
-        var mutations = writes
+        var mutations = DeviceSideWrites.checked(writes, logger: logger)
         var devicesChanged = false
         for message in messages {
             switch message {

@@ -1,5 +1,6 @@
 import DUIS
 import Foundation
+import Logging
 import MMC
 import Privacy
 import Storage
@@ -10,8 +11,8 @@ import Storage
 /// The gateway checked them when it accepted the request, but a consent may have been
 /// withdrawn, or the tenancy changed, while it waited. So before the device acts the
 /// boundary asks `PrivacyGuard` again (data reads, and another user's change to a home's
-/// HAN); after, it cuts the answer to the data window or takes the readings out for a data
-/// privacy plan; and a completed 3.2 starts a new occupancy. This is its own stage, apart
+/// HAN) and puts the data window in the command; after, it checks the device kept to the
+/// window (or takes the readings out for a data privacy plan); and a completed 3.2 starts a new occupancy. This is its own stage, apart
 /// from `DeviceDispatcher`'s orchestration, so the rules' effect on one request can be read
 /// (and tested) in one place; it reads no clock: times are arguments.
 final class DevicePrivacyFilter: Sendable {
@@ -22,13 +23,16 @@ final class DevicePrivacyFilter: Sendable {
     let plans: PlanPipeline
     /// The data privacy plans, and the occupancy a change of tenancy follows.
     let store: SQLiteStore
+    let logger: Logger
 
-    init(privacy: PrivacyGuard, registry: UserRegistry, accessControl: AccessControl, plans: PlanPipeline, store: SQLiteStore) {
+    init(privacy: PrivacyGuard, registry: UserRegistry, accessControl: AccessControl, plans: PlanPipeline, store: SQLiteStore,
+         logger: Logger = Logger(label: "gbsm.device-boundary")) {
         self.privacy = privacy
         self.registry = registry
         self.accessControl = accessControl
         self.plans = plans
         self.store = store
+        self.logger = logger
     }
 
     /// Whether a request may run, as the rules stand now.
@@ -102,14 +106,18 @@ final class DevicePrivacyFilter: Sendable {
         case .refuse:
             return ("", [], nil)
         case .release(_, _, let from):
-            // The command asked only from `from` (`WANCommand.dataWindow`): the device left out what came before.
-            let dropped = outcome.withheld
+            // The command asked only from `from` (`WANCommand.dataWindow`): the device left out
+            // what came before. DCC checks it did: a device that answered with more is not
+            // trusted with the household's data, and its GBCS (which DCC cannot cut) is not sent.
+            let extra = enforceWindow(&outcome, from: from, period: check.request.periodMilliseconds)
+            let dropped = outcome.withheld + extra
             let window = dropped > 0 ? "; \(dropped) log entr\(dropped == 1 ? "y" : "ies") covering time before \(from.iso8601) withheld" : ""
             let access = check.auditOnly ? check.refusalAccess(party: originator, requestID: requestID, at: time)
                 : check.access(party: originator, outcome: .released, detail: outcome.note + window, requestID: requestID, at: time)
             return ("; \(check.summary)\(window)", [.privacy(.recordAccess(access))], nil)
-        case .aggregate(let planID, _, _, _):
-            // The device answered from the data window on (`WANCommand.dataWindow`).
+        case .aggregate(let planID, _, _, let from):
+            // The device answered from the data window on (`WANCommand.dataWindow`); DCC checks.
+            _ = enforceWindow(&outcome, from: from, period: check.request.periodMilliseconds)
             guard let plan = try await store.plans(user: originator).first(where: { $0.id == planID }) else {
                 outcome.response.body.children = []
                 outcome.gbcs = nil
@@ -144,6 +152,18 @@ final class DevicePrivacyFilter: Sendable {
                 .privacy(.recordAccess(check.access(party: originator, outcome: .aggregated, detail: detail, requestID: requestID, at: time))),
             ], receipt)
         }
+    }
+
+    /// Cuts from the device's answer what is before `from`, which the device should have
+    /// left out itself. Anything cut means the device's GBCS holds it too: that answer is
+    /// dropped (the user gets the cut MMC instead) and logged. Returns how many were cut.
+    func enforceWindow(_ outcome: inout DeviceReply, from: Timestamp, period: Int64) -> Int {
+        let cut = ResponseFilter.dropEntries(&outcome.response.body, before: from, period: period)
+        if cut > 0 {
+            outcome.gbcs = nil
+            logger.error("device boundary: \(outcome.response.header.originator) answered \(cut) log entr\(cut == 1 ? "y" : "ies") from before the data window \(from.iso8601); its GBCS answer is withheld")
+        }
+        return cut
     }
 
     /// A change of tenancy (3.2 on the meter): a new occupancy from the restriction date,

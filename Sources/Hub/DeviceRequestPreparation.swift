@@ -36,8 +36,8 @@ final class DeviceRequestPreparation: Sendable {
     let accessControl: AccessControl
     /// The limits a stored request is parsed with again (as at the gateway).
     let limits: XMLParseLimits
-    /// When a premises' meters were installed, or nil when it has no metering system that
-    /// can answer (no comms hub).
+    /// When a premises' metering system was installed (`Inventory.installed(premises:)`), or
+    /// nil when DCC knows of no device installed there.
     let premisesInstalled: @Sendable (Int64) -> Timestamp?
     /// A premises' current occupancy (`PrivacyGuard.occupancy(premises:)`), for a 3.2's
     /// restriction date.

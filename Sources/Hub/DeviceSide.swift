@@ -5,8 +5,11 @@ import Storage
 
 /// What DCC is connected to at the device boundary: the SM WAN and the homes behind the
 /// comms hubs. The hub is assembled with one (`Hub.open(_:devices:logger:)`) and reaches it
-/// only through its `transport` (commands out, answers back); the device side reaches DCC
-/// only through the `DeviceMessageSink` it is given (what devices send unasked).
+/// only through its `transport` (commands out, answers back); the device side sends DCC
+/// what devices send unasked through the `DeviceMessageSink` it is given. The in-process
+/// homes read what installers notified DCC of (the inventory) and keep their own state in
+/// the hub's store, committed in DCC's transactions and limited to their own records
+/// (`DeviceSideWrites`).
 ///
 /// gbsm's own is `EmulatedHomes` (module `Homes`); tests put fakes in its place.
 public protocol DeviceSide: Sendable {
@@ -27,7 +30,9 @@ public struct DeviceSideContext: Sendable {
     public let inventory: Inventory
     public let store: SQLiteStore
     public let registry: UserRegistry
-    /// The keys devices hold: their own KA and DS keys, and the certificates they trust.
+    /// The keys devices hold: their own KA and DS keys, and the certificates they trust
+    /// (gbsm's SMKI store, which holds the test PKI's users' keys too: the emulated
+    /// devices use only their own and the certificates).
     public let keys: any GBCSKeyStore
     /// The WAN's conditions as DCC's operators set them (outages, the 2G/3G sunset).
     public let wan: WANState

@@ -13,7 +13,7 @@ import Storage
 /// answers). Between attempts the hub waits as DCC does; the transport never sleeps.
 ///
 /// `EmulatedWAN` is the transport to gbsm's emulated homes, in process. Tests use fakes
-/// (`DeviceBoundaryTransportTests`).
+/// (`DeviceTransportTests`).
 public protocol DeviceTransport: Sendable {
     /// One attempt to carry `command` to its device over the WAN at `time`: delivered
     /// after a round trip, lost (the hub hears nothing before its timeout) or unreachable.
@@ -27,8 +27,8 @@ public protocol DeviceTransport: Sendable {
 
     /// The reply's writes were committed (`committed`), or not: the devices' side keeps
     /// what the exchange did, or forgets it and answers the next command from what it
-    /// had before.
-    func settled(_ reply: DeviceReply, premises: Int64, committed: Bool)
+    /// had before. Called exactly once per reply `exchange` returned.
+    func settled(_ reply: DeviceReply, committed: Bool)
 }
 
 /// Why a delivered command got no answer from the devices' side.
@@ -151,7 +151,8 @@ public struct DeviceReply: Sendable {
     public var response: DeviceResponse
     /// Log entries the device left out as before the command's data window.
     public var withheld: Int
-    /// False when the device refused the command (its answer says so).
+    /// False when the device refused the command, or could not answer it as asked (its
+    /// answer says so).
     public var success: Bool
     /// Alerts the command made the devices raise.
     public var alerts: [DeviceAlert]
@@ -167,12 +168,15 @@ public struct DeviceReply: Sendable {
     public var held: [HeldCommandReport]
     /// What the devices' side keeps of this exchange (the premises' device state), to be
     /// committed in the same transaction as DCC's record of it: the in-process WAN shares
-    /// the hub's store, so a crash never leaves one without the other.
+    /// the hub's store, so a crash never leaves one without the other. Only the device
+    /// side's own records (`DeviceSideWrites`); anything else is dropped.
     public var writes: [Mutation]
+    /// Which exchange this is, for `settled`: set by the transport.
+    public var exchange: UInt64
 
     public init(gbcs: [UInt8]? = nil, response: DeviceResponse, withheld: Int = 0, success: Bool, alerts: [DeviceAlert], note: String,
                 customerIdentificationNumber: String? = nil,
-                optedOut: Bool = false, newlyJoined: Bool = false, held: [HeldCommandReport] = [], writes: [Mutation] = []) {
+                optedOut: Bool = false, newlyJoined: Bool = false, held: [HeldCommandReport] = [], writes: [Mutation] = [], exchange: UInt64 = 0) {
         self.gbcs = gbcs
         self.response = response
         self.withheld = withheld
@@ -184,6 +188,7 @@ public struct DeviceReply: Sendable {
         self.newlyJoined = newlyJoined
         self.held = held
         self.writes = writes
+        self.exchange = exchange
     }
 }
 

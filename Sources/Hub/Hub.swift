@@ -170,7 +170,7 @@ public final class Hub: Sendable {
                                         answers: DeviceAnswers(keys: smki, logger: logger), signer: signer, delivery: wakeup)
         let dccCounter = DCCCounter(start: Timestamp.now())
         let inbox = DeviceInbox(dccEUI: configuration.dccEUI, inventory: inventory, responses: responses, signer: signer, committer: committer,
-                                counter: dccCounter, clock: configuration.clock)
+                                counter: dccCounter, clock: configuration.clock, logger: logger)
         devices = try makeDevices(DeviceSideContext(configuration: configuration, inventory: inventory, store: store, registry: registry, keys: smki,
                                                     wan: wanState, locks: locks, sink: inbox, logger: logger))
         dispatcher = DeviceDispatcher(
@@ -179,7 +179,7 @@ public final class Hub: Sendable {
                                                   accessControl: accessControl, limits: configuration.parseLimits,
                                                   premisesInstalled: { [inventory] premises in inventory.installed(premises: premises) },
                                                   occupancy: { [privacy] premises in try await privacy.occupancy(premises: premises) }),
-            privacyFilter: DevicePrivacyFilter(privacy: privacy, registry: registry, accessControl: accessControl, plans: plans, store: store),
+            privacyFilter: DevicePrivacyFilter(privacy: privacy, registry: registry, accessControl: accessControl, plans: plans, store: store, logger: logger),
             responses: responses, store: store, committer: committer, locks: locks, transport: devices.transport,
             jobs: jobs, commands: commands, clock: configuration.clock, logger: logger)
         scheduleRunner = ScheduleRunner(store: store, committer: committer, schedules: schedules, dispatcher: dispatcher, counter: dccCounter, logger: logger)

@@ -17,12 +17,9 @@ public enum DeviceFormat {
         return (hour < 10 ? "0" : "") + String(hour) + ":" + (minute < 10 ? "0" : "") + String(minute) + ":00.00Z"
     }
 
-    /// Minutes from midnight of an `xs:time` such as `17:00:00.00Z`.
-    public static func minutes(ofTime text: String) -> Int? {
-        let parts = text.split(separator: ":")
-        guard parts.count >= 2, let hour = Int(parts[0]), let minute = Int(parts[1]), (0..<24).contains(hour), (0..<60).contains(minute) else { return nil }
-        return hour * 60 + minute
-    }
+    /// Minutes from midnight of an `xs:time` such as `17:00:00.00Z` (`CommandBodyRules`'
+    /// reading, so the gateway and the devices read a time alike).
+    public static func minutes(ofTime text: String) -> Int? { CommandBodyRules.minutes(ofTime: text) }
 
     public static func bool(_ value: Bool) -> String { value ? "true" : "false" }
 }

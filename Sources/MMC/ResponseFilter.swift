@@ -53,13 +53,20 @@ public enum ResponseFilter {
         return result
     }
 
+    /// Cubic metres as whole litres; nil for a value no meter holds (not finite, or beyond
+    /// ±10¹² m³), so a device's text can never trap the conversion.
+    static func litres(_ cubic: Double) -> Int64? {
+        guard cubic.isFinite, cubic.magnitude <= 1e12 else { return nil }
+        return Int64(exactly: (cubic * 1000).rounded())
+    }
+
     private static func firstValue(_ entry: DataNode) -> Int64? {
         for child in entry.children where child.name != "Timestamp" {
-            if child.name == "Gas", let text = child.children.first?.text, let cubic = Double(text) { return Int64((cubic * 1000).rounded()) }
+            if child.name == "Gas", let text = child.children.first?.text, let cubic = Double(text) { return litres(cubic) }
             if child.children.isEmpty, let text = child.text {
                 if let value = Int64(text) { return value }
                 // Gas logs give cubic metres with decimals.
-                if let cubic = Double(text) { return Int64((cubic * 1000).rounded()) }
+                if let cubic = Double(text) { return litres(cubic) }
             }
             if let nested = firstValue(child) { return nested }
         }

@@ -197,7 +197,7 @@ final class Portal: Sendable {
         guard !mpxn.isEmpty, !code.isEmpty, let premises = hub.inventory.premises(mpxn: mpxn) else {
             return Self.html(PortalPages.signIn(error: refusal), status: .unauthorized)
         }
-        if case .wait(let seconds, let reason) = throttle.attempt(client: client, premises: premises.id, now: Timestamp.now().milliseconds) {
+        if case .wait(let seconds, let reason) = throttle.attempt(client: client, premises: premises.id, now: hub.configuration.clock.now().milliseconds) {
             let message = reason == .premises
                 ? "This home's sign-in is being tried too often from elsewhere: try again in \(seconds) seconds."
                 : "Too many wrong codes from your connection: try again in \(Self.readable(seconds: seconds))."

@@ -68,7 +68,7 @@ import TestSupport
         try await Self.withBench { bench in
             let command = try bench.command(srv: "7.4", body: Self.element("ReadSupplyStatus"), counter: Timestamp.now().millisecondCounter)
             let reply = try await bench.homes.wan.exchange(command, at: Timestamp.now())
-            bench.homes.wan.settled(reply, premises: command.premises, committed: true)
+            bench.homes.wan.settled(reply, committed: true)
             #expect(reply.success)
             let frame = try GBCSFrame.decode(try #require(reply.gbcs))
             #expect(frame.originator == Self.esme)
@@ -90,13 +90,13 @@ import TestSupport
             ])])
             var command = try bench.command(srv: "4.8.1", body: body, counter: Timestamp.now().millisecondCounter)
             let whole = try await bench.homes.wan.exchange(command, at: Timestamp.now())
-            bench.homes.wan.settled(whole, premises: command.premises, committed: false)
+            bench.homes.wan.settled(whole, committed: false)
             let window = today.adding(days: -1)
             command.counter += 1
             command = try bench.command(srv: "4.8.1", body: body, counter: command.counter)
             command.dataWindow = .init(from: window, periodMilliseconds: 1_800_000)
             let cut = try await bench.homes.wan.exchange(command, at: Timestamp.now())
-            bench.homes.wan.settled(cut, premises: command.premises, committed: false)
+            bench.homes.wan.settled(cut, committed: false)
             #expect(cut.withheld >= 48, "at least a day of half hours left out")
             func entryTimes(_ node: DataNode) -> [Timestamp] {
                 var times: [Timestamp] = []
@@ -121,11 +121,11 @@ import TestSupport
             let message = Self.element("DisplayMessage", [Self.element("SupplierMessage", text: "hello"), Self.element("DisplayMessageType", text: "UTF8")])
             var command = try bench.command(srv: "3.1", body: message, counter: Timestamp.now().millisecondCounter)
             let abandoned = try await bench.homes.wan.exchange(command, at: Timestamp.now())
-            bench.homes.wan.settled(abandoned, premises: premises, committed: false)
+            bench.homes.wan.settled(abandoned, committed: false)
             #expect(try await bench.homes.premisesState(premises).displayMessages == before.displayMessages, "forgotten: DCC did not commit it")
             command = try bench.command(srv: "3.1", body: message, counter: command.counter + 1)
             let kept = try await bench.homes.wan.exchange(command, at: Timestamp.now())
-            bench.homes.wan.settled(kept, premises: premises, committed: true)
+            bench.homes.wan.settled(kept, committed: true)
             #expect(try await bench.homes.premisesState(premises).displayMessages.count == before.displayMessages.count + 1)
         }
     }

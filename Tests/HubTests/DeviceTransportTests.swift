@@ -3,6 +3,7 @@ import Foundation
 import GBCS
 import Logging
 import MMC
+import Privacy
 import SMKI
 import Storage
 import Synchronization
@@ -53,7 +54,7 @@ final class FakeTransport: DeviceTransport {
         }
     }
 
-    func settled(_ reply: DeviceReply, premises: Int64, committed: Bool) {
+    func settled(_ reply: DeviceReply, committed: Bool) {
         record.withLock { $0.settled.append(committed) }
     }
 }
@@ -80,9 +81,14 @@ struct FakeDeviceSide: DeviceSide {
 
         /// Sends a signed 7.4 (read supply status) and returns its RequestID, accepted (I99).
         func sendReadSupplyStatus() async throws -> String {
+            try await send(srv: "7.4", body: "<sr:ReadSupplyStatus/>")
+        }
+
+        /// Sends a signed request from the supplier to the meter; returns its RequestID, accepted (I99).
+        func send(srv: String, body: String) async throws -> String {
             let counter = Counters.next()
             let xml = requestXML(originator: DeviceTransportTests.supplier, target: DeviceTransportTests.esme, counter: counter, commandVariant: "1",
-                                 srv: "7.4", body: "<sr:ReadSupplyStatus/>")
+                                 srv: srv, body: body)
             let signed = try DUISClient(baseURL: "", keystore: keystore).sign(xml, counter: nil)
             let answer = await hub.gateway.handle(service: .sendCommand, body: signed)
             #expect(answer.code == .I99, "\(answer.reason ?? "")")
@@ -145,6 +151,49 @@ struct FakeDeviceSide: DeviceSide {
             let audit = try await bench.hub.store.audit(AuditQuery(device: Self.esme))
             #expect(audit.contains { $0.event.detail == "written by the fake home" }, "the home's writes are in the same commit")
             #expect(audit.contains { $0.event.requestID == requestID && $0.event.detail.contains("supply enabled") })
+        }
+    }
+
+    /// A daily consumption log answered by a device that ignores the data window (an entry
+    /// from 2000, long before the household moved in) and tries to write DCC's outbox.
+    static func careless() -> DeviceReply {
+        let now = Timestamp.now()
+        let header = DeviceMessageHeader(originator: esme, target: supplier, counter: 1, serviceReference: "4.17", srv: "4.17", timestamp: now)
+        var log = DataNode("RetrieveDailyConsumptionLogRsp")
+        for time in [Timestamp(year: 2000, month: 6, day: 2), now.day.start] {
+            log.add("LogEntry") { entry in
+                entry.add("Timestamp", time.iso8601)
+                entry.add("Consumption", "1234")
+            }
+        }
+        let forged = OutboxItem(recipient: supplier, kind: "forged", messageID: "forged", requestID: nil, body: [], createdAt: now, nextAttemptAt: now)
+        return DeviceReply(gbcs: [0xDD, 0x00], response: DeviceResponse(header: header, body: log), success: true, alerts: [], note: "read",
+                           writes: [.enqueueOutbox(forged)])
+    }
+
+    @Test func theDataWindowGoesInTheCommandAndADeviceThatIgnoresItIsNotBelieved() async throws {
+        try await Self.withBench(.answer(Self.careless())) { bench in
+            let now = Timestamp.now()
+            // A new household moved in a month ago.
+            let premises = try #require(bench.hub.inventory.device(Self.esme)?.premises)
+            let moveIn = now.adding(days: -30)
+            try await bench.hub.store.apply([.privacy(.startOccupancy(Occupancy(premises: premises, sequence: 1, start: moveIn, cause: "3.2 in a test")))])
+            let period = "<sr:ReadLogPeriod><sr:StartDateTime>\(now.adding(days: -8).iso8601)</sr:StartDateTime>"
+                + "<sr:EndDateTime>\(now.iso8601)</sr:EndDateTime></sr:ReadLogPeriod>"
+            let requestID = try await bench.send(srv: "4.17", body: "<sr:RetrieveDailyConsumptionLog>\(period)</sr:RetrieveDailyConsumptionLog>")
+            #expect(await bench.hub.dispatcher.process(requestID) == nil)
+            let command = try #require(bench.transport.record.withLock { $0.commands.first })
+            let window = try #require(command.dataWindow, "the command asks only for the household's own time")
+            #expect(window.from == moveIn)
+            let responses = try await bench.hub.store.outbox(recipient: Self.supplier, status: nil, limit: 10)
+            #expect(!responses.contains { $0.kind == "forged" }, "a device side cannot write DCC's outbox")
+            let response = try #require(responses.first { $0.requestID == requestID })
+            let text = String(decoding: response.body, as: UTF8.self)
+            let start = try #require(text.range(of: "<sr:GBCSPayload>")), end = try #require(text.range(of: "</sr:GBCSPayload>"))
+            let payload = String(decoding: try #require(Data(base64Encoded: String(text[start.upperBound..<end.lowerBound]))), as: UTF8.self)
+            #expect(payload.contains("RetrieveDailyConsumptionLogRsp"), "the device's GBCS is withheld; its answer, cut, goes as MMC")
+            #expect(!payload.contains("2000-06-0"), "nothing from before the window")
+            #expect(payload.contains(now.day.start.iso8601))
         }
     }
 
