@@ -11,6 +11,7 @@
 /// Nothing in `Hub` imports this module: DCC knows the homes only as a `DeviceSide`.
 import DUIS
 import Devices
+import Foundation
 import Hub
 import Logging
 import Storage
@@ -19,6 +20,9 @@ import Synchronization
 public final class EmulatedHomes: DeviceSide {
     public let directory: PremisesDirectory
     public let engine: MeterEngine
+    /// The fleet the homes are (`fleet/fleet.bin` in the data folder), if there is one.
+    public let fleet: Fleet?
+    public let fleetRecords: (any FleetRecords)?
     let wan: EmulatedWAN
     let events: HomeEvents
     let inventory: Inventory
@@ -28,15 +32,19 @@ public final class EmulatedHomes: DeviceSide {
     public var transport: any DeviceTransport { wan }
 
     /// The homes behind a hub, built from what the hub gives its device side.
-    public init(_ context: DeviceSideContext) {
+    public init(_ context: DeviceSideContext) throws {
+        let url = context.configuration.fleetURL
+        fleet = FileManager.default.fileExists(atPath: url.path) ? try Fleet.read(from: url) : nil
+        fleetRecords = fleet.map(FleetRegister.init)
+        if let fleet { context.logger.info("fleet of \(fleet.count) premises (seed \(fleet.spec.seed)) loaded: \(fleet.memoryBytes / 1_048_576) MiB") }
         engine = MeterEngine()
         inventory = context.inventory
         store = context.store
         pollInterval = context.configuration.pollInterval
-        directory = PremisesDirectory(inventory: context.inventory, store: context.store, registry: context.registry)
+        directory = PremisesDirectory(inventory: context.inventory, fleet: fleet, store: context.store, registry: context.registry)
         let emulator = DeviceEmulator(engine: engine, keys: context.keys)
         wan = EmulatedWAN(directory: directory, wan: context.wan, emulator: emulator, answerer: DeviceAnswerer(keys: context.keys, logger: context.logger))
-        events = HomeEvents(dccEUI: context.configuration.dccEUI, store: context.store, inventory: context.inventory, directory: directory,
+        events = HomeEvents(dccEUI: context.configuration.dccEUI, store: context.store, fleet: fleet, directory: directory,
                             locks: context.locks, emulator: emulator, settings: context.configuration.fleetEvents, sink: context.sink,
                             clock: context.configuration.clock, logger: context.logger)
     }
@@ -45,7 +53,7 @@ public final class EmulatedHomes: DeviceSide {
     public static func open(_ configuration: HubConfiguration, logger: Logger = Logger(label: "gbsm.hub")) async throws -> (hub: Hub, homes: EmulatedHomes) {
         let made = Made()
         let hub = try await Hub.open(configuration, devices: { context in
-            let homes = EmulatedHomes(context)
+            let homes = try EmulatedHomes(context)
             made.set(homes)
             return homes
         }, logger: logger)

@@ -20,7 +20,8 @@ final class HomeEvents: Sendable {
     /// DCC's EUI, the target of the devices' alerts.
     let dccEUI: EUI64
     let store: SQLiteStore
-    let inventory: Inventory
+    /// The fleet the homes are, if any (power cuts by network unit, random faults, low credit).
+    let fleet: Fleet?
     let directory: PremisesDirectory
     /// Shared with the device boundary, so an event and a command never change one
     /// premises' state at once.
@@ -45,11 +46,11 @@ final class HomeEvents: Sendable {
 
     private let state = Mutex(State())
 
-    init(dccEUI: EUI64, store: SQLiteStore, inventory: Inventory, directory: PremisesDirectory, locks: PremisesLocks, emulator: DeviceEmulator,
+    init(dccEUI: EUI64, store: SQLiteStore, fleet: Fleet?, directory: PremisesDirectory, locks: PremisesLocks, emulator: DeviceEmulator,
          settings: FleetEventSettings, sink: any DeviceMessageSink, clock: any HubClock, logger: Logger) {
         self.dccEUI = dccEUI
         self.store = store
-        self.inventory = inventory
+        self.fleet = fleet
         self.directory = directory
         self.locks = locks
         self.emulator = emulator
@@ -157,7 +158,7 @@ final class HomeEvents: Sendable {
 
     /// The premises a power cut takes off supply.
     func premises(of cut: PowerCutRecord) -> [Int64] {
-        guard let fleet = inventory.fleet else { return cut.scope == .premises ? [cut.value] : [] }
+        guard let fleet else { return cut.scope == .premises ? [cut.value] : [] }
         let starts: [UInt32]
         switch cut.scope {
         case .premises: return [cut.value]
@@ -325,7 +326,7 @@ final class HomeEvents: Sendable {
     // MARK: - Random faults and tampering
 
     func randomFaults(now: Timestamp) async {
-        guard let fleet = inventory.fleet, fleet.count > 0 else { return }
+        guard let fleet, fleet.count > 0 else { return }
         let previous = state.withLock { state -> Timestamp? in
             let last = state.lastFaultCheck
             state.lastFaultCheck = now
@@ -393,7 +394,7 @@ final class HomeEvents: Sendable {
         if plan {
             var due: [(Timestamp, Int64, Fuel)] = []
             var premisesIDs: [Int64] = []
-            if let fleet = inventory.fleet {
+            if let fleet {
                 for index in 0..<fleet.count where fleet.traits[index].householdFeatures.contains(.prepayment) {
                     premisesIDs.append(Fleet.premisesIDBase + Int64(index))
                 }

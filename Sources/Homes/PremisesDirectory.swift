@@ -12,13 +12,16 @@ import WAN
 /// Boxed's) get a household drawn from their premises ID.
 public final class PremisesDirectory: Sendable {
     let inventory: Inventory
+    /// The fleet the homes are, if any.
+    let fleet: Fleet?
     let store: SQLiteStore
     let registry: UserRegistry
     private let states = Mutex<[Int64: PremisesState]>([:])
     private let capacity = 500_000
 
-    init(inventory: Inventory, store: SQLiteStore, registry: UserRegistry) {
+    init(inventory: Inventory, fleet: Fleet?, store: SQLiteStore, registry: UserRegistry) {
         self.inventory = inventory
+        self.fleet = fleet
         self.store = store
         self.registry = registry
     }
@@ -26,7 +29,7 @@ public final class PremisesDirectory: Sendable {
     /// The model of a premises, or nil when it has no metering system gbsm can emulate.
     public func model(premises id: Int64) -> PremisesModel? {
         let devices = inventory.devices(atPremises: id)
-        if let fleet = inventory.fleet, let index = fleet.index(premisesID: id) {
+        if let fleet, let index = fleet.index(premisesID: id) {
             var model = PremisesModel(fleet: fleet, index: index)
             // Devices the store changed (pre-notified additions, status changes) are part of it.
             model.devices = devices.map(Self.installed)
@@ -56,7 +59,7 @@ public final class PremisesDirectory: Sendable {
 
     /// Where the premises' hub sits on the WAN.
     func endpoint(premises id: Int64, region: CSPRegion) -> WANEndpoint {
-        if let fleet = inventory.fleet, let index = fleet.index(premisesID: id) {
+        if let fleet, let index = fleet.index(premisesID: id) {
             let traits = fleet.traits[index]
             return WANEndpoint(premises: id, region: region, signalClass: traits.signalClass, atRiskFromSunset: traits.atRiskFromSunset)
         }

@@ -15,12 +15,19 @@ import Storage
 public protocol DeviceSide: Sendable {
     /// The SM WAN, as DCC's device boundary sends over it.
     var transport: any DeviceTransport { get }
+    /// What the industry's registers hold of the fleet the homes are (DCC's inventory,
+    /// registrations, network topology), if they are one.
+    var fleetRecords: (any FleetRecords)? { get }
     /// Loads what a previous run of the device side left, before anything runs.
     func recover() async throws
     /// The homes' own life (events, held commands falling due) until the task is cancelled.
     func run() async
     /// Acts at once on what is due by `now` (`Hub.tick()`, for tests on a moved clock).
     func pass(now: Timestamp) async
+}
+
+extension DeviceSide {
+    public var fleetRecords: (any FleetRecords)? { nil }
 }
 
 /// What the hub gives the device side it is assembled with.

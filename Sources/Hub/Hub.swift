@@ -8,7 +8,6 @@
 /// (gbsm's `EmulatedHomes`, module `Homes`) and reaches devices only through its
 /// `DeviceTransport`; what devices send unasked reaches it through `DeviceMessageSink`.
 import AsyncHTTPClient
-import Devices
 import DUIS
 import Foundation
 import Logging
@@ -195,11 +194,10 @@ public final class Hub: Sendable {
         try await reloadRegistry()
         loadedRegistryVersion.withLock { $0 = version }
         inventory.load(premises: try await store.premises(), devices: try await store.devices(), registrations: try await store.registrations())
-        if FileManager.default.fileExists(atPath: configuration.fleetURL.path) {
-            let fleet = try Fleet.read(from: configuration.fleetURL)
+        if let fleet = devices.fleetRecords {
             inventory.attach(fleet)
-            smki.setFleetSeed(fleet.spec.seed)
-            logger.info("fleet of \(fleet.count) premises (seed \(fleet.spec.seed)) loaded: \(fleet.memoryBytes / 1_048_576) MiB")
+            smki.setFleetSeed(fleet.seed)
+            logger.info("fleet of \(fleet.count) premises (seed \(fleet.seed)) in the inventory")
         }
         replayGuard.load(try await store.counters())
         let resets = try await store.counterResets(after: 0)

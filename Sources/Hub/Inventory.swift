@@ -1,4 +1,3 @@
-import Devices
 import DUIS
 import Storage
 import Synchronization
@@ -42,91 +41,28 @@ public final class Inventory: Sendable {
     }
 
     private let state = Mutex(State())
-    private let fleetBox = Mutex<(fleet: Fleet, devices: Int)?>(nil)
+    private let fleetBox = Mutex<(any FleetRecords)?>(nil)
 
     public init() {}
 
+    /// Explicit premises IDs stay below this; a fleet's are numbered from it.
+    public static let fleetPremisesIDBase: Int64 = 1_000_000_000
+
     /// Serves the fleet's premises, devices and registrations from now on.
-    public func attach(_ fleet: Fleet?) {
-        guard let fleet else {
-            fleetBox.withLock { $0 = nil }
-            return
-        }
-        var devices = 0
-        for traits in fleet.traits { devices += 2 + (traits.hasGasMeter ? 2 : 0) + (traits.hasIHD ? 1 : 0) + (traits.hasPPMID ? 1 : 0) + (traits.hasHCALCS ? 1 : 0) + traits.cadCount }
-        fleetBox.withLock { $0 = (fleet, devices) }
+    public func attach(_ fleet: (any FleetRecords)?) {
+        fleetBox.withLock { $0 = fleet }
     }
 
-    public var fleet: Fleet? { fleetBox.withLock { $0?.fleet } }
+    /// The registers' records of the fleet the homes emulate, if there is one.
+    public var fleet: (any FleetRecords)? { fleetBox.withLock { $0 } }
 
-    // MARK: - The fleet layer
-
-    static let fleetUPRNBase: Int64 = 10_000_000_000
-    static let fleetRegistrationsFrom = Timestamp(year: 2000, month: 1, day: 1)
-
-    func fleetPremisesRecord(_ fleet: Fleet, _ index: Int) -> PremisesRecord {
-        let premises = fleet.premises(index)
-        return PremisesRecord(id: Fleet.premisesIDBase + Int64(index), uprn: Self.fleetUPRNBase + Int64(index), postcode: premises.postcode,
-                              addressIdentifier: premises.address, region: premises.region)
-    }
-
-    func fleetDeviceRecord(_ fleet: Fleet, _ index: Int, _ slot: DeviceSlot) -> DeviceRecord {
-        let premises = fleet.premises(index)
-        let model = MeterModels.all[Int(premises.traits.model) % MeterModels.all.count]
-        let type = slot.deviceType
-        let commissioned = Timestamp(dayNumber: premises.traits.installedOn, millisecond: 36_000_000)
-        var record = DeviceRecord(eui: premises.eui(slot), type: type, status: .commissioned, premises: Fleet.premisesIDBase + Int64(index),
-                                  manufacturer: type == .chf || type == .gpf ? "DCC Comms Hub" : model.manufacturer, model: type.rawValue + "-1",
-                                  firmwareVersion: model.firmware, dateCommissioned: commissioned, gbcsVersion: "4.2",
-                                  hanVariant: premises.region == .north ? "Dual Band" : "Single Band")
-        switch type {
-        case .esme:
-            record.model = model.esmeModel
-            record.smetsCHTSVersion = "SMETS V5.1"
-            record.importMPxN = premises.importMPAN
-            record.exportMPAN = premises.exportMPAN
-            record.esmeVariant = "A"
-        case .gsme:
-            record.model = model.gsmeModel
-            record.smetsCHTSVersion = "SMETS V5.1"
-            record.importMPxN = premises.mprn
-        case .chf, .gpf:
-            record.model = model.hubModel
-            record.smetsCHTSVersion = "CHTS V1.6"
-        default:
-            break
-        }
-        return record
-    }
-
-    func fleetRegistrations(_ fleet: Fleet, _ index: Int, mpxn: String) -> [RegistrationRecord] {
-        let premises = fleet.premises(index)
-        let installed = Timestamp(dayNumber: premises.traits.installedOn)
-        if mpxn == premises.importMPAN {
-            return [RegistrationRecord(mpxn: mpxn, role: .is, party: premises.supplier.eui, from: installed),
-                    RegistrationRecord(mpxn: mpxn, role: .ed, party: premises.distributor.eui, from: Self.fleetRegistrationsFrom)]
-        }
-        if mpxn == premises.exportMPAN {
-            return [RegistrationRecord(mpxn: mpxn, role: .es, party: premises.supplier.eui, from: installed),
-                    RegistrationRecord(mpxn: mpxn, role: .ed, party: premises.distributor.eui, from: Self.fleetRegistrationsFrom)]
-        }
-        if mpxn == premises.mprn, let transporter = premises.gasTransporter {
-            return [RegistrationRecord(mpxn: mpxn, role: .gs, party: premises.supplier.eui, from: installed),
-                    RegistrationRecord(mpxn: mpxn, role: .gt, party: transporter.eui, from: Self.fleetRegistrationsFrom)]
-        }
-        return []
-    }
-
-    func fleetIndex(mpxn: String) -> Int? {
-        guard let fleet else { return nil }
-        return mpxn.utf8.count == 13 ? fleet.index(mpan: mpxn) : fleet.index(mprn: mpxn)
-    }
+    func fleetIndex(mpxn: String) -> Int? { fleet?.index(mpxn: mpxn) }
 
     public func load(premises: [PremisesRecord], devices: [DeviceRecord], registrations: [RegistrationRecord]) {
         var next = State()
         for item in premises {
             next.premises[item.id] = item
-            if item.id < Fleet.premisesIDBase { next.nextPremisesID = max(next.nextPremisesID, item.id + 1) }
+            if item.id < Self.fleetPremisesIDBase { next.nextPremisesID = max(next.nextPremisesID, item.id + 1) }
         }
         for device in devices {
             next.devices[device.eui] = device
@@ -139,8 +75,7 @@ public final class Inventory: Sendable {
 
     public func device(_ eui: EUI64) -> DeviceRecord? {
         if let explicit = state.withLock({ $0.devices[eui] }) { return explicit }
-        guard let fleet, let (index, slot) = fleet.device(eui) else { return nil }
-        return fleetDeviceRecord(fleet, index, slot)
+        return fleet?.device(eui)
     }
 
     /// The premises the store holds explicitly (not the fleet's).
@@ -149,7 +84,7 @@ public final class Inventory: Sendable {
     public func premises(_ id: Int64) -> PremisesRecord? {
         if let explicit = state.withLock({ $0.premises[id] }) { return explicit }
         guard let fleet, let index = fleet.index(premisesID: id) else { return nil }
-        return fleetPremisesRecord(fleet, index)
+        return fleet.premises(index)
     }
 
     /// The day a premises' metering system was installed (the start of the day its first
@@ -164,8 +99,9 @@ public final class Inventory: Sendable {
 
     /// Devices in the inventory: those held explicitly and the fleet's.
     public var deviceCount: Int {
-        let explicit = state.withLock { state in state.devices.keys.filter { FleetEUI.parse($0) == nil }.count }
-        return explicit + (fleetBox.withLock { $0?.devices } ?? 0)
+        let fleet = fleet
+        let explicit = state.withLock { state in state.devices.keys.filter { fleet?.isFleetDevice($0) != true }.count }
+        return explicit + (fleet?.deviceCount ?? 0)
     }
 
     public var allPremises: [PremisesRecord] { state.withLock { $0.premises.values.sorted { $0.id < $1.id } } }
@@ -177,11 +113,10 @@ public final class Inventory: Sendable {
         }
         if let fleet, let index = fleet.index(premisesID: id) {
             let explicit = Set(result.map(\.eui))
-            let premises = fleet.premises(index)
-            for slot in premises.slots where !explicit.contains(premises.eui(slot)) {
+            for device in fleet.devices(index) where !explicit.contains(device.eui) {
                 // A fleet device moved elsewhere by a change is not here any more.
-                if state.withLock({ $0.devices[premises.eui(slot)] }) != nil { continue }
-                result.append(fleetDeviceRecord(fleet, index, slot))
+                if state.withLock({ $0.devices[device.eui] }) != nil { continue }
+                result.append(device)
             }
         }
         return result.sorted { ($0.type.sortOrder, $0.eui) < ($1.type.sortOrder, $1.eui) }
@@ -189,8 +124,8 @@ public final class Inventory: Sendable {
 
     public func premises(uprn: Int64) -> PremisesRecord? {
         if let explicit = state.withLock({ $0.premises.values.first { $0.uprn == uprn } }) { return explicit }
-        guard let fleet, uprn >= Self.fleetUPRNBase, uprn - Self.fleetUPRNBase < Int64(fleet.count) else { return nil }
-        return fleetPremisesRecord(fleet, Int(uprn - Self.fleetUPRNBase))
+        guard let fleet, let index = fleet.index(uprn: uprn) else { return nil }
+        return fleet.premises(index)
     }
 
     public func premises(postcode: String, addressIdentifier: String?) -> [PremisesRecord] {
@@ -204,7 +139,7 @@ public final class Inventory: Sendable {
             state.premises.values.filter { Self.normalisePostcode($0.postcode) == wanted && matches($0) }
         }
         if let fleet, let range = fleet.indices(postcode: postcode) {
-            result += range.map { fleetPremisesRecord(fleet, $0) }.filter(matches)
+            result += range.map { fleet.premises($0) }.filter(matches)
         }
         return result.sorted { $0.id < $1.id }
     }
@@ -219,15 +154,15 @@ public final class Inventory: Sendable {
         }
         if let explicit { return explicit }
         guard let fleet, let index = fleetIndex(mpxn: mpxn) else { return nil }
-        return fleetPremisesRecord(fleet, index)
+        return fleet.premises(index)
     }
 
     public func devices(mpxn: String) -> [DeviceRecord] {
         let explicit = state.withLock { state in
             (state.devicesByMPxN[mpxn] ?? []).sorted().compactMap { state.devices[$0] }
         }
-        guard let index = fleetIndex(mpxn: mpxn) else { return explicit }
-        let fleetMeters = devices(atPremises: Fleet.premisesIDBase + Int64(index)).filter {
+        guard let fleet, let index = fleetIndex(mpxn: mpxn) else { return explicit }
+        let fleetMeters = devices(atPremises: fleet.premisesID(index)).filter {
             $0.importMPxN == mpxn || $0.secondaryImportMPAN == mpxn || $0.exportMPAN == mpxn
         }
         return explicit + fleetMeters.filter { meter in !explicit.contains { $0.eui == meter.eui } }
@@ -240,7 +175,7 @@ public final class Inventory: Sendable {
     public func registrations(mpxn: String) -> [RegistrationRecord] {
         if let explicit = state.withLock({ $0.registrations[mpxn] }), !explicit.isEmpty { return explicit }
         guard let fleet, let index = fleetIndex(mpxn: mpxn) else { return [] }
-        return fleetRegistrations(fleet, index, mpxn: mpxn)
+        return fleet.registrations(index, mpxn: mpxn)
     }
 
     public func allocatePremisesID() -> Int64 {
@@ -283,7 +218,7 @@ public final class Inventory: Sendable {
                     state.devices[eui] = nil
                 case .putPremises(let premises):
                     state.premises[premises.id] = premises
-                    if premises.id < Fleet.premisesIDBase { state.nextPremisesID = max(state.nextPremisesID, premises.id + 1) }
+                    if premises.id < Self.fleetPremisesIDBase { state.nextPremisesID = max(state.nextPremisesID, premises.id + 1) }
                 case .putRegistration(let registration):
                     var list = state.registrations[registration.mpxn] ?? []
                     list.removeAll { $0.role == registration.role && $0.from == registration.from }

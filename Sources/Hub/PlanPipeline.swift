@@ -1,4 +1,3 @@
-import Devices
 import DUIS
 import Foundation
 import Logging
@@ -31,10 +30,10 @@ public final class PlanPipeline: Sendable {
     /// The network group of a premises at the plan's level, and the group above it.
     public func location(premises id: Int64, level: AggregationLevel) -> (key: String, parent: String)? {
         if let fleet = inventory.fleet, let index = fleet.index(premisesID: id) {
-            let secondary = FleetLayout.containing(index, in: fleet.layout.secondaryStart)
+            let secondary = fleet.group(of: index, in: fleet.secondaryStarts)
             switch level {
-            case .feeder: return ("LV\(FleetLayout.containing(index, in: fleet.layout.feederStart))", "SS\(secondary)")
-            case .secondary: return ("SS\(secondary)", "PS\(FleetLayout.containing(index, in: fleet.layout.primaryStart))")
+            case .feeder: return ("LV\(fleet.group(of: index, in: fleet.feederStarts))", "SS\(secondary)")
+            case .secondary: return ("SS\(secondary)", "PS\(fleet.group(of: index, in: fleet.primaryStarts))")
             }
         }
         guard let premises = inventory.premises(id) else { return nil }
@@ -49,17 +48,17 @@ public final class PlanPipeline: Sendable {
     /// Every network group under `parent` with the premises the plan covers in each.
     func groups(under parent: String, level: AggregationLevel, plan: DataPrivacyPlan, seen: Set<String>) -> [(key: String, premises: [Int64])] {
         if let fleet = inventory.fleet, let (kind, number) = Self.split(parent), kind == "SS" || kind == "PS" {
-            let (childStarts, parentStarts) = kind == "SS" ? (fleet.layout.feederStart, fleet.layout.secondaryStart)
-                : (fleet.layout.secondaryStart, fleet.layout.primaryStart)
+            let (childStarts, parentStarts) = kind == "SS" ? (fleet.feederStarts, fleet.secondaryStarts)
+                : (fleet.secondaryStarts, fleet.primaryStarts)
             guard number < parentStarts.count else { return [] }
             let start = Int(parentStarts[number])
             let end = number + 1 < parentStarts.count ? Int(parentStarts[number + 1]) : fleet.count
             var result: [(String, [Int64])] = []
-            var child = FleetLayout.containing(start, in: childStarts)
+            var child = fleet.group(of: start, in: childStarts)
             while child < childStarts.count, Int(childStarts[child]) < end {
                 let childEnd = child + 1 < childStarts.count ? min(end, Int(childStarts[child + 1])) : end
                 let members = (Int(childStarts[child])..<childEnd).filter { covered(fleet: fleet, index: $0, plan: plan) }
-                    .map { Fleet.premisesIDBase + Int64($0) }
+                    .map { fleet.premisesID($0) }
                 result.append(((kind == "SS" ? "LV" : "SS") + String(child), members))
                 child += 1
             }
@@ -84,16 +83,9 @@ public final class PlanPipeline: Sendable {
 
     /// Whether the plan's operator is the premises' distributor (or gas transporter) and
     /// its meter is in DCC's service.
-    func covered(fleet: Fleet, index: Int, plan: DataPrivacyPlan) -> Bool {
-        let premises = fleet.premises(index)
-        switch plan.fuel {
-        case .electricity:
-            guard premises.distributor.eui == plan.user else { return false }
-            return inventory.device(premises.eui(.esme))?.optedOut != true
-        case .gas:
-            guard premises.gasTransporter?.eui == plan.user, premises.has(.gsme) else { return false }
-            return inventory.device(premises.eui(.gsme))?.optedOut != true
-        }
+    func covered(fleet: any FleetRecords, index: Int, plan: DataPrivacyPlan) -> Bool {
+        guard let network = fleet.network(index, fuel: plan.fuel == .electricity ? .electricity : .gas), network.party == plan.user else { return false }
+        return inventory.device(network.meter)?.optedOut != true
     }
 
     func covered(premises id: Int64, plan: DataPrivacyPlan) -> Bool {
@@ -198,7 +190,7 @@ public final class PlanPipeline: Sendable {
     /// commissioning of a meter the store holds), if known.
     func installDay(premises: Int64) -> CalendarDay? {
         if let fleet = inventory.fleet, let index = fleet.index(premisesID: premises) {
-            return CalendarDay(number: Int64(fleet.premises(index).traits.installedOn))
+            return CalendarDay(number: Int64(fleet.installedOn(index)))
         }
         return inventory.devices(atPremises: premises).filter { $0.type == .esme || $0.type == .gsme }
             .compactMap(\.dateCommissioned).min().map(CalendarDay.init)
@@ -208,7 +200,7 @@ public final class PlanPipeline: Sendable {
     /// area) a premises is under.
     func primary(of premises: Int64) -> String {
         if let fleet = inventory.fleet, let index = fleet.index(premisesID: premises) {
-            return "PS\(FleetLayout.containing(index, in: fleet.layout.primaryStart))"
+            return "PS\(fleet.group(of: index, in: fleet.primaryStarts))"
         }
         return "AREA"
     }
@@ -219,22 +211,21 @@ public final class PlanPipeline: Sendable {
     func networkUnits(primary key: String, fuel: PlanFuel) -> [NetworkUnit] {
         func hasMeter(_ premises: Int64) -> Bool {
             if fuel == .electricity { return true }
-            if let fleet = inventory.fleet, let index = fleet.index(premisesID: premises) { return fleet.premises(index).has(.gsme) }
+            if let fleet = inventory.fleet, let index = fleet.index(premisesID: premises) { return fleet.network(index, fuel: .gas) != nil }
             return inventory.devices(atPremises: premises).contains { $0.type == .gsme }
         }
         var units: [NetworkUnit] = []
-        if let fleet = inventory.fleet, let (kind, number) = Self.split(key), kind == "PS", number < fleet.layout.primaryStart.count {
-            let layout = fleet.layout
-            let start = Int(layout.primaryStart[number])
-            let end = number + 1 < layout.primaryStart.count ? Int(layout.primaryStart[number + 1]) : fleet.count
+        if let fleet = inventory.fleet, let (kind, number) = Self.split(key), kind == "PS", number < fleet.primaryStarts.count {
+            let start = Int(fleet.primaryStarts[number])
+            let end = number + 1 < fleet.primaryStarts.count ? Int(fleet.primaryStarts[number + 1]) : fleet.count
             var all = Set<Int64>()
             var secondaries: [Int: Set<Int64>] = [:], feeders: [Int: Set<Int64>] = [:]
             for index in start..<end {
-                let id = Fleet.premisesIDBase + Int64(index)
+                let id = fleet.premisesID(index)
                 guard hasMeter(id) else { continue }
                 all.insert(id)
-                secondaries[FleetLayout.containing(index, in: layout.secondaryStart), default: []].insert(id)
-                feeders[FleetLayout.containing(index, in: layout.feederStart), default: []].insert(id)
+                secondaries[fleet.group(of: index, in: fleet.secondaryStarts), default: []].insert(id)
+                feeders[fleet.group(of: index, in: fleet.feederStarts), default: []].insert(id)
             }
             units.append(NetworkUnit(key: key, level: .primary, members: all))
             for (number, members) in secondaries { units.append(NetworkUnit(key: "SS\(number)", level: .secondary, members: members)) }
@@ -259,11 +250,11 @@ public final class PlanPipeline: Sendable {
 
     func parent(of key: String, level: AggregationLevel) -> String {
         if let fleet = inventory.fleet, let (kind, number) = Self.split(key) {
-            if kind == "LV", number < fleet.layout.feederStart.count {
-                return "SS\(FleetLayout.containing(Int(fleet.layout.feederStart[number]), in: fleet.layout.secondaryStart))"
+            if kind == "LV", number < fleet.feederStarts.count {
+                return "SS\(fleet.group(of: Int(fleet.feederStarts[number]), in: fleet.secondaryStarts))"
             }
-            if kind == "SS", number < fleet.layout.secondaryStart.count {
-                return "PS\(FleetLayout.containing(Int(fleet.layout.secondaryStart[number]), in: fleet.layout.primaryStart))"
+            if kind == "SS", number < fleet.secondaryStarts.count {
+                return "PS\(fleet.group(of: Int(fleet.secondaryStarts[number]), in: fleet.primaryStarts))"
             }
         }
         if key.hasPrefix("PC:") { return "PD:" + String(key.dropFirst(3).dropLast(3)) }

@@ -1,7 +1,6 @@
 import Crypto
 import DUIS
 import GBCS
-import Devices
 import Foundation
 import SMKI
 import Storage
@@ -76,7 +75,7 @@ public final class SMKIRepository: Sendable {
 
     /// The seed a device's keys derive from: its fleet's, or 0 for devices outside a fleet.
     public func seed(for device: DeviceRecord) -> UInt64 {
-        (device.premises ?? 0) >= Fleet.premisesIDBase ? fleetSeed.load(ordering: .relaxed) : 0
+        (device.premises ?? 0) >= Inventory.fleetPremisesIDBase ? fleetSeed.load(ordering: .relaxed) : 0
     }
 
     /// An organisation's certificates.
@@ -205,14 +204,5 @@ extension SMKIRepository: GBCSKeyStore {
             while cache.order.count > Self.secretLimit, let oldest = cache.order.popFirst() { cache.values[oldest] = nil }
         }
         return bytes
-    }
-}
-
-/// The devices' installation certificates, as the emulated devices answer 6.24.2 with
-/// them (until a 6.15.2 replaces one).
-extension SMKIRepository: DeviceCertificateSource {
-    public func deviceCertificate(of device: EUI64, usage: Keystore.Usage) -> [UInt8]? {
-        guard let record = search(device: device).first(where: { $0.usage == usage }) else { return nil }
-        return (try? retrieve(serial: record.serial))?.certificate?.der
     }
 }

@@ -5,6 +5,7 @@ import Devices
 import Dispatch
 import DUIS
 import Foundation
+import Homes
 import Hub
 import Hummingbird
 import Logging

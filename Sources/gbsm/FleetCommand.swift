@@ -2,6 +2,7 @@ import ArgumentParser
 import Devices
 import DUIS
 import Foundation
+import Homes
 import Hub
 import LoadModel
 import Storage

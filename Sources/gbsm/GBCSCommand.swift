@@ -3,6 +3,7 @@ import Crypto
 import DUIS
 import Foundation
 import GBCS
+import Homes
 import Hub
 import ParseAndCorrelate
 

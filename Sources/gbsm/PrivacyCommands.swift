@@ -12,7 +12,7 @@ func openInventory(_ data: DataOptions, store: SQLiteStore) async throws -> Inve
     let inventory = Inventory()
     inventory.load(premises: try await store.premises(), devices: try await store.devices(), registrations: try await store.registrations())
     let fleetURL = HubConfiguration.fleetURL(data.url)
-    if FileManager.default.fileExists(atPath: fleetURL.path) { inventory.attach(try Fleet.read(from: fleetURL)) }
+    if FileManager.default.fileExists(atPath: fleetURL.path) { inventory.attach(FleetRegister(try Fleet.read(from: fleetURL))) }
     return inventory
 }
 

@@ -105,7 +105,7 @@ import TestSupport
     static func start(clock: (any HubClock)? = nil) async throws -> Session {
         let receiver = try await ResponseReceiver.start()
         let hub = try await RunningHub.start(responseURL: receiver.url, fleet: fleetSpec, clock: clock)
-        let fleet = try #require(hub.hub.inventory.fleet)
+        let fleet = try #require(hub.homes.fleet)
         let premises = try #require((0..<fleet.count).lazy.map { fleet.premises($0) }.first { $0.traits.installedOn < fleetSpec.createdDay - 1 })
         let other = try #require(fleet.parties.first { $0.kind == .supplier && $0.eui != premises.supplier.eui }?.eui, "a second supplier")
         let keys = try ZAZ1KeyStore(contentsOf: hub.dataDirectory.appendingPathComponent("smki/keystore.json"))

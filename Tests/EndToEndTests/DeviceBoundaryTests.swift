@@ -18,7 +18,7 @@ import WAN
     /// A hub with the fleet, its users answering to `receiver`.
     static func start(_ receiver: ResponseReceiver, wan: WANSettings = .instant, clock: MockClock? = nil) async throws -> (RunningHub, DUISClient, Fleet) {
         let hub = try await RunningHub.start(responseURL: receiver.url, wan: wan, fleet: fleetSpec, clock: clock)
-        let fleet = try #require(hub.hub.inventory.fleet)
+        let fleet = try #require(hub.homes.fleet)
         return (hub, DUISClient(baseURL: hub.baseURL, keystore: hub.keystore), fleet)
     }
 

@@ -51,7 +51,7 @@ import TestSupport
         let receiver = try await ResponseReceiver.start()
         let hub = try await RunningHub.start(responseURL: receiver.url, fleet: fleetSpec)
         let binary = try #require(GBSMBinary.url, "build the gbsm executable first")
-        return Setup(hub: hub, client: DUISClient(baseURL: hub.baseURL, keystore: hub.keystore), fleet: try #require(hub.hub.inventory.fleet),
+        return Setup(hub: hub, client: DUISClient(baseURL: hub.baseURL, keystore: hub.keystore), fleet: try #require(hub.homes.fleet),
                      receiver: receiver, binary: binary)
     }
 
@@ -277,7 +277,7 @@ import TestSupport
     @Test func dccModeAuditsWhatItWouldRefuse() async throws {
         let receiver = try await ResponseReceiver.start()
         let hub = try await RunningHub.start(responseURL: receiver.url, fleet: Self.fleetSpec, privacy: .dcc)
-        let fleet = try #require(hub.hub.inventory.fleet)
+        let fleet = try #require(hub.homes.fleet)
         let setup = Setup(hub: hub, client: DUISClient(baseURL: hub.baseURL, keystore: hub.keystore), fleet: fleet, receiver: receiver,
                           binary: try #require(GBSMBinary.url))
         let home = try #require(Self.homes(fleet).first)

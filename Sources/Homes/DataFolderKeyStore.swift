@@ -3,6 +3,7 @@ import DUIS
 import Devices
 import Foundation
 import GBCS
+import Hub
 import SMKI
 
 /// The keys a DCC user of a gbsm data folder opens devices' GBCS answers and alerts with,
