@@ -43,9 +43,11 @@ public final class EmulatedHomes: DeviceSide {
         pollInterval = context.configuration.pollInterval
         directory = PremisesDirectory(inventory: context.inventory, fleet: fleet, store: context.store, registry: context.registry)
         let emulator = DeviceEmulator(engine: engine, keys: context.keys)
-        wan = EmulatedWAN(directory: directory, wan: context.wan, emulator: emulator, answerer: DeviceAnswerer(keys: context.keys, logger: context.logger))
+        let alerts = DeviceAlertSender(keys: context.keys, inventory: context.inventory, logger: context.logger)
+        wan = EmulatedWAN(directory: directory, wan: context.wan, emulator: emulator, answerer: DeviceAnswerer(keys: context.keys, logger: context.logger),
+                          alerts: alerts)
         events = HomeEvents(dccEUI: context.configuration.dccEUI, store: context.store, fleet: fleet, directory: directory,
-                            locks: context.locks, emulator: emulator, settings: context.configuration.fleetEvents, sink: context.sink,
+                            locks: context.locks, emulator: emulator, alerts: alerts, settings: context.configuration.fleetEvents, sink: context.sink,
                             clock: context.configuration.clock, logger: context.logger)
     }
 

@@ -23,16 +23,19 @@ final class EmulatedWAN: DeviceTransport {
     let emulator: DeviceEmulator
     /// How the devices write their answers in GBCS.
     let answerer: DeviceAnswerer
+    /// How the devices send their alerts.
+    let alerts: DeviceAlertSender
     /// States exchanges left, by exchange, until the hub's commit settles them: at most one
     /// per exchange in flight (the hub settles each once).
     private let unsettled = Mutex<[UInt64: (premises: Int64, state: PremisesState)]>([:])
     private let exchanges = Atomic<UInt64>(0)
 
-    init(directory: PremisesDirectory, wan: WANState, emulator: DeviceEmulator, answerer: DeviceAnswerer) {
+    init(directory: PremisesDirectory, wan: WANState, emulator: DeviceEmulator, answerer: DeviceAnswerer, alerts: DeviceAlertSender) {
         self.directory = directory
         self.wan = wan
         self.emulator = emulator
         self.answerer = answerer
+        self.alerts = alerts
     }
 
     func attempt(to command: WANAddress, attempt: Int, at time: Timestamp) -> DeliveryAttempt {
@@ -71,8 +74,9 @@ final class EmulatedWAN: DeviceTransport {
             withheld = ResponseFilter.dropEntries(&outcome.response.body, before: window.from, period: window.periodMilliseconds)
         }
         let gbcs = answerer.answer(&outcome.response, success: &outcome.success, to: command)
-        var reply = DeviceReply(gbcs: gbcs, response: outcome.response, withheld: withheld, success: outcome.success, alerts: outcome.alerts, note: outcome.note,
-                                customerIdentificationNumber: outcome.customerIdentificationNumber, optedOut: outcome.optedOut, held: outcome.held.map(HeldCommandReport.init))
+        var reply = DeviceReply(gbcs: gbcs, response: outcome.response, withheld: withheld, success: outcome.success,
+                                alerts: outcome.alerts.map { alerts.addressed($0, originator: command.originator) }, note: outcome.note,
+                                customerIdentificationNumber: outcome.customerIdentificationNumber, optedOut: outcome.optedOut, held: outcome.held.map(alerts.report))
         if outcome.success, command.srv == "8.7.2", !wasJoined, let otherDevice {
             reply.newlyJoined = DeviceEmulator.isJoined(command.device, to: otherDevice, model: model, state: state)
         }

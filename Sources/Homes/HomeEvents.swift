@@ -29,6 +29,8 @@ final class HomeEvents: Sendable {
     /// The devices of the premises, for what they do on their own (held commands falling due).
     let emulator: DeviceEmulator
     var engine: MeterEngine { emulator.engine }
+    /// How the devices send their alerts.
+    let alerts: DeviceAlertSender
     let settings: FleetEventSettings
     /// DCC, as far as the homes know it.
     let sink: any DeviceMessageSink
@@ -47,13 +49,14 @@ final class HomeEvents: Sendable {
     private let state = Mutex(State())
 
     init(dccEUI: EUI64, store: SQLiteStore, fleet: Fleet?, directory: PremisesDirectory, locks: PremisesLocks, emulator: DeviceEmulator,
-         settings: FleetEventSettings, sink: any DeviceMessageSink, clock: any HubClock, logger: Logger) {
+         alerts: DeviceAlertSender, settings: FleetEventSettings, sink: any DeviceMessageSink, clock: any HubClock, logger: Logger) {
         self.dccEUI = dccEUI
         self.store = store
         self.fleet = fleet
         self.directory = directory
         self.locks = locks
         self.emulator = emulator
+        self.alerts = alerts
         self.settings = settings
         self.sink = sink
         self.clock = clock
@@ -133,7 +136,7 @@ final class HomeEvents: Sendable {
                 let write = Mutation.putDeviceState(premises: premisesID, state: PremisesDirectory.encode(premisesState),
                                                     wakeAt: DeviceEmulator.wakeTime(premisesState))
                 do {
-                    try await sink.receive(outcomes.isEmpty ? [] : [.heldCommands(outcomes.map(HeldCommandReport.init))], writes: [write])
+                    try await sink.receive(outcomes.isEmpty ? [] : [.heldCommands(outcomes.map(alerts.report))], writes: [write])
                 } catch {
                     logger.error("held commands at premises \(premisesID) could not be recorded (\(error)); they run on a later pass")
                     return
@@ -220,7 +223,11 @@ final class HomeEvents: Sendable {
             premisesState.touch()
             let write = Mutation.putDeviceState(premises: premisesID, state: PremisesDirectory.encode(premisesState), wakeAt: DeviceEmulator.wakeTime(premisesState))
             do {
-                try await sink.receive(change.messages, writes: [write] + change.writes)
+                let messages = change.messages.map { message -> DeviceMessage in
+                    if case .alert(let alert) = message { return .alert(alerts.addressed(alert, originator: nil)) }
+                    return message
+                }
+                try await sink.receive(messages, writes: [write] + change.writes)
                 directory.remember(premisesID, premisesState)
                 return true
             } catch {

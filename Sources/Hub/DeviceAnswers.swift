@@ -1,5 +1,4 @@
 import DUIS
-import Devices
 import Foundation
 import GBCS
 import Logging
@@ -16,7 +15,8 @@ import Storage
 /// The device writes its answer (`DeviceReply.gbcs`); DCC only carries it. Where the
 /// device wrote none (a use case with no GBCS encoder yet), the answer goes as the
 /// device's MMC XML, counted in `gbsm_device_answers_total{form="mmc-direct"}` (README,
-/// "Not yet"). Alerts DCC routes are written for each recipient here (`GBCSAlertWriter`).
+/// "Not yet"). Alerts come the same way: written by the device for each party it sends them
+/// to (`DeviceAlert.frames`).
 struct DeviceAnswers: Sendable {
     /// The keys Parse and Correlate opens answers with for `mmc` users: their KA private
     /// keys (gbsm's keystore) and the devices' certificates.
@@ -25,10 +25,7 @@ struct DeviceAnswers: Sendable {
     let logger: Logger
     private let counters: [Form: Counter]
 
-    let alertWriter: GBCSAlertWriter
-
     init(keys: any GBCSKeyStore, logger: Logger) {
-        alertWriter = GBCSAlertWriter(keys: keys)
         self.keys = keys
         self.logger = logger
         counters = Dictionary(uniqueKeysWithValues: Form.allCases.map { ($0, Counter(label: "gbsm_device_answers_total", dimensions: [("form", $0.rawValue)])) })
@@ -75,25 +72,23 @@ struct DeviceAnswers: Sendable {
         }
     }
 
-    /// An alert's payload for `recipient`: the device's GBCS alert, MAC'd for the
-    /// recipient (or signed by the device, as GBCS signs the alerts of critical use
-    /// cases), or for an `mmc` user what Parse and Correlate makes of it.
-    func payload(_ alert: DeviceAlert, recipient: EUI64, deviceType: DeviceType?, format: AnswerFormat) -> [UInt8] {
-        let frame: GBCSFrame
-        do {
-            frame = try alertWriter.frame(alert, recipient: recipient, counter: alert.header.counter, deviceType: deviceType)
-        } catch {
-            logger.error("device alert: \(alert.hexCode) from \(alert.header.originator) could not be written in GBCS (\(error)); sent as the emulator's MMC")
+    /// An alert's payload for `recipient`: the device's GBCS alert to it (MAC'd for the
+    /// recipient, or signed by the device, as GBCS signs the alerts of critical use cases),
+    /// or for an `mmc` user what Parse and Correlate makes of it. Where the device wrote no
+    /// GBCS for the recipient, its MMC.
+    func payload(_ alert: DeviceAlert, recipient: EUI64, format: AnswerFormat) -> [UInt8] {
+        guard let octets = alert.frames[recipient] else {
+            logger.error("device alert: \(alert.hexCode) from \(alert.header.originator) came with no GBCS for \(recipient); sent as the device's MMC")
             return record(direct.encode(alert), .direct).bytes
         }
         switch format {
         case .gbcs:
-            return record(frame.encode(), .gbcs).bytes
+            return record(octets, .gbcs).bytes
         case .mmc:
             do {
-                if let xml = try MMCMapping.xml(for: try ParsedMessage(frame: frame, keys: keys)) { return record(xml, .parsed).bytes }
+                if let xml = try MMCMapping.xml(for: try ParsedMessage(frame: try GBCSFrame.decode(octets), keys: keys)) { return record(xml, .parsed).bytes }
             } catch {
-                logger.error("device alert: Parse and Correlate could not read \(alert.hexCode) for \(recipient) (\(error)); sent as the emulator's MMC")
+                logger.error("device alert: Parse and Correlate could not read \(alert.hexCode) for \(recipient) (\(error)); sent as the device's MMC")
             }
             return record(direct.encode(alert), .direct).bytes
         }

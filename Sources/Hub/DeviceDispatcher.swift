@@ -424,9 +424,22 @@ extension Duration {
     var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }
 
-/// Who receives a device's alert: the parties registered for the meters at its premises.
-enum AlertRouting {
-    static func parties(_ recipients: DeviceAlert.Recipients, device: DeviceRecord, inventory: Inventory, at time: Timestamp) -> [EUI64] {
+/// Who receives a device's alert: the parties registered for the meters at its premises
+/// (and, for an alert a command caused that names its originator, that user). A device
+/// addresses its alerts to the parties it trusts in those roles, which in gbsm's homes are
+/// the registered ones; DCC routes by the same rule.
+public enum AlertRouting {
+    /// Each recipient of `alert` from `device`, once; `originator`: the user whose command
+    /// caused it, if any.
+    public static func recipients(_ alert: DeviceAlert, device: DeviceRecord, originator: EUI64?, inventory: Inventory) -> [EUI64] {
+        var result: [EUI64] = []
+        if alert.recipients.contains(.originator), let originator { result.append(originator) }
+        result += parties(alert.recipients, device: device, inventory: inventory, at: alert.at)
+        var seen = Set<EUI64>()
+        return result.filter { seen.insert($0).inserted }
+    }
+
+    public static func parties(_ recipients: DeviceAlert.Recipients, device: DeviceRecord, inventory: Inventory, at time: Timestamp) -> [EUI64] {
         var result: [EUI64] = []
         let meters = device.premises.map { inventory.devices(atPremises: $0) }?.filter { $0.type == .esme || $0.type == .gsme } ?? []
         let relevant = device.type == .gsme || device.type == .gpf ? meters.filter { $0.type == .gsme } : meters.filter { $0.type == .esme }

@@ -114,8 +114,7 @@ final class DeviceResponses: Sendable {
 
     /// A device alert as DUIS carries it to one user.
     func deviceAlert(_ alert: DeviceAlert, to recipient: EUI64, at time: Timestamp) -> OutboxItem {
-        let payload = Data(answers.payload(alert, recipient: recipient, deviceType: inventory.device(alert.header.originator)?.type,
-                                           format: registry.user(recipient)?.answerFormat ?? .gbcs)).base64EncodedString()
+        let payload = Data(answers.payload(alert, recipient: recipient, format: registry.user(recipient)?.answerFormat ?? .gbcs)).base64EncodedString()
         let messageID = "\(alert.header.originator):\(recipient):\(alert.header.counter)"
         let document = DUISResponse(schemaVersion: "5.4", requestID: nil, responseID: messageID, code: .I0, dateTime: time,
                                     body: .deviceAlert(code: alert.hexCode, payload: payload))
@@ -127,11 +126,7 @@ final class DeviceResponses: Sendable {
     /// originator, if the alert is for it, and the parties registered for the premises'
     /// meters the alert is for; each once.
     func recipients(_ alert: DeviceAlert, device: DeviceRecord, originator: EUI64) -> [EUI64] {
-        var result: [EUI64] = []
-        if alert.recipients.contains(.originator) { result.append(originator) }
-        result += AlertRouting.parties(alert.recipients, device: device, inventory: inventory, at: alert.at)
-        var seen = Set<EUI64>()
-        return result.filter { seen.insert($0).inserted }
+        AlertRouting.recipients(alert, device: device, originator: originator, inventory: inventory)
     }
 
     /// The alerts a device raised while it ran `originator`'s command, queued for each of
@@ -161,12 +156,10 @@ final class DeviceResponses: Sendable {
                                                detail: "future-dated \(held.srv) held by \(held.deviceType.rawValue) \(held.device) ran at \(held.executedAt.iso8601): \(outcome.note)"
                                                    + (outcome.success ? "" : " (the device did not act)"))))
             for alert in outcome.alerts {
-                var recipients = alert.recipients.contains(.originator) ? [alert.header.target] : []
-                if let device = inventory.device(alert.header.originator) {
-                    recipients += AlertRouting.parties(alert.recipients, device: device, inventory: inventory, at: alert.at)
-                }
-                var seen = Set<EUI64>()
-                for recipient in recipients where seen.insert(recipient).inserted {
+                let recipients = inventory.device(alert.header.originator).map {
+                    AlertRouting.recipients(alert, device: $0, originator: alert.header.target, inventory: inventory)
+                } ?? (alert.recipients.contains(.originator) ? [alert.header.target] : [])
+                for recipient in recipients {
                     mutations.append(.enqueueOutbox(deviceAlert(alert, to: recipient, at: time)))
                     mutations.append(.audit(AuditEvent(at: alert.at, kind: .alert, actor: recipient, device: alert.header.originator, code: alert.hexCode,
                                                        detail: "device alert \(alert.hexCode) \(alert.description) queued for \(recipient)")))

@@ -11,6 +11,9 @@ public struct DeviceAlert: Sendable, Hashable {
     public var payload: DataNode?
     /// Who receives it: the supplier, the network operator or both.
     public var recipients: Recipients
+    /// The alert as the device sent it to each party, in GBCS (MAC'd for that party, or
+    /// signed by the device): written by the device, carried by DCC.
+    public var frames: [EUI64: [UInt8]] = [:]
 
     public struct Recipients: OptionSet, Sendable, Hashable {
         public let rawValue: UInt8
