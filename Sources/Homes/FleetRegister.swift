@@ -100,9 +100,10 @@ public struct FleetRegister: FleetRecords {
     public var feederStarts: [UInt32] { fleet.layout.feederStart }
     public var secondaryStarts: [UInt32] { fleet.layout.secondaryStart }
     public var primaryStarts: [UInt32] { fleet.layout.primaryStart }
-    public func installedOn(_ index: Int) -> Int32 { fleet.premises(index).traits.installedOn }
+    public func installedOn(_ index: Int) -> Int32 { fleet.traits[index].installedOn }
 
     public func network(_ index: Int, fuel: NetworkFuel) -> (party: EUI64, meter: EUI64)? {
+        if fuel == .gas, !fleet.traits[index].hasGasMeter { return nil }
         let premises = fleet.premises(index)
         switch fuel {
         case .electricity:

@@ -77,16 +77,6 @@ final class DeviceDispatcher: Sendable {
 
     var pending: Int { queue.pending }
 
-    /// A device alert as DUIS carries it to one user (`DeviceResponses`).
-    func deviceAlert(_ alert: DeviceAlert, to recipient: EUI64, at time: Timestamp) -> OutboxItem {
-        responses.deviceAlert(alert, to: recipient, at: time)
-    }
-
-    /// What a device's held commands that ran leave to commit (`DeviceResponses`).
-    func heldCommandMutations(_ outcomes: [HeldCommandReport], at time: Timestamp) -> [Mutation] {
-        responses.heldCommandMutations(outcomes, at: time)
-    }
-
     /// Loads the requests a previous run left at the device boundary.
     func recover() async throws {
         var recovered = 0

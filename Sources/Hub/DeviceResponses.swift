@@ -134,7 +134,8 @@ final class DeviceResponses: Sendable {
     func alertMutations(_ alerts: [DeviceAlert], device: DeviceRecord, originator: EUI64, at time: Timestamp) -> [Mutation] {
         var mutations: [Mutation] = []
         for alert in alerts {
-            for recipient in recipients(alert, device: device, originator: originator) {
+            // Routed by the device's record as it stands now, as the device addressed it.
+            for recipient in recipients(alert, device: inventory.device(alert.header.originator) ?? device, originator: originator) {
                 mutations.append(.enqueueOutbox(deviceAlert(alert, to: recipient, at: time)))
                 mutations.append(.audit(AuditEvent(at: time, kind: .alert, actor: recipient, device: alert.header.originator,
                                                    code: alert.hexCode, detail: "device alert \(alert.hexCode) \(alert.description) queued for \(recipient)")))
@@ -157,8 +158,8 @@ final class DeviceResponses: Sendable {
                                                    + (outcome.success ? "" : " (the device did not act)"))))
             for alert in outcome.alerts {
                 let recipients = inventory.device(alert.header.originator).map {
-                    AlertRouting.recipients(alert, device: $0, originator: alert.header.target, inventory: inventory)
-                } ?? (alert.recipients.contains(.originator) ? [alert.header.target] : [])
+                    AlertRouting.recipients(alert, device: $0, originator: held.originator, inventory: inventory)
+                } ?? (alert.recipients.contains(.originator) ? [held.originator] : [])
                 for recipient in recipients {
                     mutations.append(.enqueueOutbox(deviceAlert(alert, to: recipient, at: time)))
                     mutations.append(.audit(AuditEvent(at: alert.at, kind: .alert, actor: recipient, device: alert.header.originator, code: alert.hexCode,

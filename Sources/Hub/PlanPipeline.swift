@@ -77,7 +77,7 @@ public final class PlanPipeline: Sendable {
 
     static func split(_ key: String) -> (String, Int)? {
         let kind = String(key.prefix(2))
-        guard let number = Int(key.dropFirst(2)) else { return nil }
+        guard let number = Int(key.dropFirst(2)), number >= 0 else { return nil }
         return (kind, number)
     }
 
@@ -220,12 +220,13 @@ public final class PlanPipeline: Sendable {
             let end = number + 1 < fleet.primaryStarts.count ? Int(fleet.primaryStarts[number + 1]) : fleet.count
             var all = Set<Int64>()
             var secondaries: [Int: Set<Int64>] = [:], feeders: [Int: Set<Int64>] = [:]
+            let secondaryStarts = fleet.secondaryStarts, feederStarts = fleet.feederStarts
             for index in start..<end {
                 let id = fleet.premisesID(index)
                 guard hasMeter(id) else { continue }
                 all.insert(id)
-                secondaries[fleet.group(of: index, in: fleet.secondaryStarts), default: []].insert(id)
-                feeders[fleet.group(of: index, in: fleet.feederStarts), default: []].insert(id)
+                secondaries[fleet.group(of: index, in: secondaryStarts), default: []].insert(id)
+                feeders[fleet.group(of: index, in: feederStarts), default: []].insert(id)
             }
             units.append(NetworkUnit(key: key, level: .primary, members: all))
             for (number, members) in secondaries { units.append(NetworkUnit(key: "SS\(number)", level: .secondary, members: members)) }
