@@ -100,7 +100,7 @@ let package = Package(
         .target(
             name: "Hub",
             dependencies: [
-                "DUIS", "SMKI", "GBCS", "MMC", "ParseAndCorrelate", "Storage", "WAN", "Privacy",
+                "DUIS", "SMKI", "GBCS", "MMC", "ParseAndCorrelate", "Storage", "Privacy",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -86,8 +86,8 @@ final class FuzzWorld: @unchecked Sendable {
         }
         var logger = Logger(label: "gbsm.fuzz")
         logger.logLevel = .critical
-        let configuration = HubConfiguration(dataDirectory: directory, anomalyDefaultLimit: Int.max, wan: .instant, fleetEvents: .quiet)
-        let (hub, homes) = try await EmulatedHomes.open(configuration, logger: logger)
+        let configuration = HubConfiguration(dataDirectory: directory, anomalyDefaultLimit: Int.max)
+        let (hub, homes) = try await EmulatedHomes.open(configuration, homes: .quiet, logger: logger)
         self.hub = hub
         self.homes = homes
         keystore = try Keystore.load(from: configuration.keystoreURL)

@@ -24,15 +24,20 @@ public final class EmulatedHomes: DeviceSide {
     public let fleet: Fleet?
     public let fleetRecords: (any FleetRecords)?
     let wan: EmulatedWAN
+    /// The WAN's model and the conditions operators set (outages, the sunset).
+    let conditions: WANState
     let events: HomeEvents
     let inventory: Inventory
     let store: SQLiteStore
     let pollInterval: Duration
+    let clock: any HubClock
+    let logger: Logger
 
     public var transport: any DeviceTransport { wan }
+    public var coverage: any WANCoverageSource { conditions }
 
     /// The homes behind a hub, built from what the hub gives its device side.
-    public init(_ context: DeviceSideContext) throws {
+    public init(_ context: DeviceSideContext, settings: HomesSettings) throws {
         let url = context.configuration.fleetURL
         fleet = FileManager.default.fileExists(atPath: url.path) ? try Fleet.read(from: url) : nil
         fleetRecords = fleet.map(FleetRegister.init)
@@ -41,21 +46,26 @@ public final class EmulatedHomes: DeviceSide {
         inventory = context.inventory
         store = context.store
         pollInterval = context.configuration.pollInterval
+        clock = context.configuration.clock
+        logger = context.logger
+        conditions = WANState(settings.wan)
         directory = PremisesDirectory(inventory: context.inventory, fleet: fleet, store: context.store, registry: context.registry)
         let emulator = DeviceEmulator(engine: engine, keys: context.keys)
         let alerts = DeviceAlertSender(keys: context.keys, inventory: context.inventory, logger: context.logger)
-        wan = EmulatedWAN(directory: directory, wan: context.wan, emulator: emulator, answerer: DeviceAnswerer(keys: context.keys, logger: context.logger),
+        wan = EmulatedWAN(directory: directory, wan: conditions, emulator: emulator, answerer: DeviceAnswerer(keys: context.keys, logger: context.logger),
                           alerts: alerts)
         events = HomeEvents(dccEUI: context.configuration.dccEUI, store: context.store, fleet: fleet, directory: directory,
-                            locks: context.locks, emulator: emulator, alerts: alerts, settings: context.configuration.fleetEvents, sink: context.sink,
+                            locks: context.locks, emulator: emulator, alerts: alerts, settings: settings.events, sink: context.sink,
                             clock: context.configuration.clock, logger: context.logger)
     }
 
-    /// Opens a hub connected to gbsm's emulated homes; returns both.
-    public static func open(_ configuration: HubConfiguration, logger: Logger = Logger(label: "gbsm.hub")) async throws -> (hub: Hub, homes: EmulatedHomes) {
+    /// Opens a hub connected to gbsm's emulated homes, which behave as `settings` says;
+    /// returns both.
+    public static func open(_ configuration: HubConfiguration, homes settings: HomesSettings = HomesSettings(),
+                            logger: Logger = Logger(label: "gbsm.hub")) async throws -> (hub: Hub, homes: EmulatedHomes) {
         let made = Made()
         let hub = try await Hub.open(configuration, devices: { context in
-            let homes = try EmulatedHomes(context)
+            let homes = try EmulatedHomes(context, settings: settings)
             made.set(homes)
             return homes
         }, logger: logger)
@@ -63,11 +73,34 @@ public final class EmulatedHomes: DeviceSide {
         return (hub, homes)
     }
 
-    public func recover() async throws { try await events.recover() }
+    public func recover() async throws {
+        try await conditions.reload(from: store)
+        try await events.recover()
+    }
 
-    public func run() async { await events.run(interval: pollInterval) }
+    /// Every poll interval: the WAN's conditions as operators last set them, then the
+    /// homes' own life.
+    public func run() async {
+        while !Task.isCancelled {
+            await pass(now: clock.now())
+            do {
+                try await Task.sleep(for: pollInterval)
+            } catch {
+                break
+            }
+        }
+    }
 
-    public func pass(now: Timestamp) async { await events.pass(now: now) }
+    public func pass(now: Timestamp) async {
+        do {
+            try await conditions.reload(from: store)
+        } catch {
+            // A pass cut short by shutdown is not a failure.
+            if Task.isCancelled { return }
+            logger.error("reading the WAN's outages and sunset failed (the last ones read stay in force): \(error)")
+        }
+        await events.pass(now: now)
+    }
 
     /// The emulated installation at a premises (for tools and tests).
     public func premisesModel(_ id: Int64) -> PremisesModel? { directory.model(premises: id) }

@@ -75,13 +75,6 @@ final class HomeEvents: Sendable {
 
     static func ids(_ text: String) -> [Int64] { text.split(separator: ",").compactMap { Int64($0) } }
 
-    func run(interval: Duration) async {
-        while !Task.isCancelled {
-            await pass(now: clock.now())
-            try? await Task.sleep(for: interval)
-        }
-    }
-
     /// One pass over what falls due by `now`: held commands, power cuts and tamper, random
     /// faults, low credit.
     func pass(now: Timestamp) async {

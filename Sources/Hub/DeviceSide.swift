@@ -15,6 +15,8 @@ import Storage
 public protocol DeviceSide: Sendable {
     /// The SM WAN, as DCC's device boundary sends over it.
     var transport: any DeviceTransport { get }
+    /// The SM WAN's coverage, as its communications service providers tell DCC.
+    var coverage: any WANCoverageSource { get }
     /// What the industry's registers hold of the fleet the homes are (DCC's inventory,
     /// registrations, network topology), if they are one.
     var fleetRecords: (any FleetRecords)? { get }
@@ -41,8 +43,6 @@ public struct DeviceSideContext: Sendable {
     /// (gbsm's SMKI store, which holds the test PKI's users' keys too: the emulated
     /// devices use only their own and the certificates).
     public let keys: any GBCSKeyStore
-    /// The WAN's conditions as DCC's operators set them (outages, the 2G/3G sunset).
-    public let wan: WANState
     /// One command or event per premises at a time, shared with the device boundary.
     public let locks: PremisesLocks
     /// Where what the devices send unasked goes: DCC's `DeviceInbox`.

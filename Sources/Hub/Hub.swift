@@ -15,7 +15,6 @@ import Privacy
 import SMKI
 import Storage
 import Synchronization
-import WAN
 
 public struct HubConfiguration: Sendable {
     public var dataDirectory: URL
@@ -27,12 +26,8 @@ public struct HubConfiguration: Sendable {
     public var delivery: DeliveryPolicy
     /// How often the hub looks for changes made by admin commands in other processes.
     public var pollInterval: Duration
-    /// The emulated SM WAN.
-    public var wan: WANSettings
     /// How many device requests run at once at the device boundary.
     public var deviceConcurrency: Int
-    /// Power cuts, tampering and low credit in the emulated homes.
-    public var fleetEvents: FleetEventSettings
     /// Whether the data access rules refuse (gbsm) or only audit (DCC's own behaviour).
     public var privacy: PrivacyEnforcement
     /// How suppliers may have half-hourly data.
@@ -45,8 +40,8 @@ public struct HubConfiguration: Sendable {
 
     public init(dataDirectory: URL, dccEUI: EUI64 = Provisioning.dccEUI, parseLimits: XMLParseLimits = .duis,
                 anomalyDefaultLimit: Int = 100_000, anomalyDefaultWindowSeconds: Int = 3600,
-                delivery: DeliveryPolicy = .standard, pollInterval: Duration = .seconds(1), wan: WANSettings = .realTime,
-                deviceConcurrency: Int = 512, fleetEvents: FleetEventSettings = FleetEventSettings(),
+                delivery: DeliveryPolicy = .standard, pollInterval: Duration = .seconds(1),
+                deviceConcurrency: Int = 512,
                 privacy: PrivacyEnforcement = .enforce, supplierHalfHourly: SupplierHalfHourlyPolicy = .optIn,
                 schemas: DUISSchemas? = nil) {
         self.schemas = schemas
@@ -57,9 +52,7 @@ public struct HubConfiguration: Sendable {
         self.anomalyDefaultWindowSeconds = anomalyDefaultWindowSeconds
         self.delivery = delivery
         self.pollInterval = pollInterval
-        self.wan = wan
         self.deviceConcurrency = deviceConcurrency
-        self.fleetEvents = fleetEvents
         self.privacy = privacy
         self.supplierHalfHourly = supplierHalfHourly
     }
@@ -104,7 +97,6 @@ public final class Hub: Sendable {
     let scheduleRunner: ScheduleRunner
     /// The SM WAN and the homes behind it: reached only through its transport.
     public let devices: any DeviceSide
-    let wanState: WANState
     let schedules: ScheduleBook
     let firmware: FirmwareBook
     let httpClient: HTTPClient
@@ -154,9 +146,6 @@ public final class Hub: Sendable {
         schedules = ScheduleBook()
         firmware = FirmwareBook()
         let accessControl = AccessControl(dccEUI: configuration.dccEUI, inventory: inventory)
-        wanState = WANState(configuration.wan)
-        let services = NonDeviceServices(inventory: inventory, accessControl: accessControl, store: store, committer: committer, schedules: schedules,
-                                         firmware: firmware, firmwareDirectory: configuration.firmwareDirectory, broker: broker, wan: wanState)
         let wakeup = Wakeup()
         let locks = PremisesLocks()
         privacy = PrivacyGuard(store: store, inventory: inventory, rules: PrivacyRules(supplierHalfHourly: configuration.supplierHalfHourly),
@@ -171,7 +160,9 @@ public final class Hub: Sendable {
         let inbox = DeviceInbox(dccEUI: configuration.dccEUI, inventory: inventory, responses: responses, signer: signer, committer: committer,
                                 counter: dccCounter, clock: configuration.clock, logger: logger)
         devices = try makeDevices(DeviceSideContext(configuration: configuration, inventory: inventory, store: store, registry: registry, keys: smki,
-                                                    wan: wanState, locks: locks, sink: inbox, logger: logger))
+                                                    locks: locks, sink: inbox, logger: logger))
+        let services = NonDeviceServices(inventory: inventory, accessControl: accessControl, store: store, committer: committer, schedules: schedules,
+                                         firmware: firmware, firmwareDirectory: configuration.firmwareDirectory, broker: broker, coverage: devices.coverage)
         dispatcher = DeviceDispatcher(
             queue: DeviceQueue(limit: configuration.deviceConcurrency),
             preparation: DeviceRequestPreparation(dccEUI: configuration.dccEUI, schedules: schedules, inventory: inventory, registry: registry,
@@ -204,20 +195,12 @@ public final class Hub: Sendable {
         lastCounterReset.withLock { $0 = resets.last?.sequence ?? 0 }
         schedules.load(try await store.schedules())
         firmware.load(try await store.firmware())
-        try await reloadWAN()
         // Jobs the previous process was running when it stopped: counted, and parked after
         // a second death, before anything runs again.
         let recovery = try await jobs.recover()
         recovered.withLock { $0 = recovery }
         try await dispatcher.recover()
         try await devices.recover()
-    }
-
-    /// Outages and the 2G/3G sunset date, as admin commands left them.
-    private func reloadWAN() async throws {
-        let outages = try await store.wanOutages().map { WANOutage(id: $0.id, region: $0.region, start: $0.start, end: $0.end, reason: $0.reason) }
-        let sunset = try await store.meta("wan.sunset").flatMap { Timestamp(xsDateTime: $0) ?? Timestamp(xsDate: $0) }
-        wanState.update(outages: outages, sunset: sunset ?? configuration.wan.sunset)
     }
 
     private func reloadRegistry() async throws {
@@ -265,7 +248,6 @@ public final class Hub: Sendable {
                 for released in try await store.requests(status: .released, originator: nil, limit: 100) {
                     await gateway.processReleased(released)
                 }
-                try await reloadWAN()
                 await gateway.flushRejectionSummary()
             } catch {
                 if Task.isCancelled { break }

@@ -128,12 +128,12 @@ final class NonDeviceServices: Sendable {
     let firmwareDirectory: URL
     let broker: BrokerCredentials
     /// The WAN model, whose coverage answers 12.1.
-    let wan: WANState
+    let coverage: any WANCoverageSource
     private let lock = AsyncSerialLock()
 
     init(inventory: Inventory, accessControl: AccessControl, store: any HubStore, committer: GroupCommitter, schedules: ScheduleBook,
-         firmware: FirmwareBook, firmwareDirectory: URL, broker: BrokerCredentials, wan: WANState) {
-        self.wan = wan
+         firmware: FirmwareBook, firmwareDirectory: URL, broker: BrokerCredentials, coverage: any WANCoverageSource) {
+        self.coverage = coverage
         self.inventory = inventory
         self.accessControl = accessControl
         self.store = store
@@ -777,10 +777,10 @@ final class NonDeviceServices: Sendable {
         guard let area = LicenceArea.area(postcode: postcode) else {
             throw Refusal(.E19, rule: .wanMatrixAddress, "postcode \(postcode) is not in a GB postcode area DCC serves")
         }
-        // The WAN model's coverage at this postcode, then what DCC has seen there:
+        // The CSP's coverage at this postcode, then what DCC has seen there:
         // communications hubs installed with and without a SM WAN connection.
         let region = area.region
-        let coverage = wan.current.coverage(postcode: postcode, region: region, at: request.received)
+        let coverage = self.coverage.coverage(postcode: postcode, region: region, at: request.received)
         var withWAN = 0, withoutWAN = 0
         for premises in premisesList {
             for device in inventory.devices(atPremises: premises.id) where device.type == .chf {
@@ -798,13 +798,13 @@ final class NonDeviceServices: Sendable {
         case (_, 0):
             // A hub already on the SM WAN here is the best evidence there is.
             available = true
-            likelihood = "High"
+            likelihood = .high
             anticipated = nil
             auxiliary = nil
             information += "; \(withWAN) communications hub(s) at this postcode connected to the SM WAN"
         case (0, _):
             available = false
-            likelihood = "Low"
+            likelihood = .low
             information += "; \(withoutWAN) communications hub(s) at this postcode installed without SM WAN"
         default:
             information += "; \(withWAN) hub(s) connected and \(withoutWAN) without SM WAN at this postcode"
@@ -823,12 +823,12 @@ final class NonDeviceServices: Sendable {
             writer.element("sr:CoverageAvailability", available ? "true" : "false")
             if !available, let anticipated { writer.element("sr:AnticipatedCoverageDate", anticipated.isoDate) }
             writer.element("sr:WANTechnology", coverage.technology)
-            writer.element("sr:ConnectivityLikelihood", likelihood)
+            writer.element("sr:ConnectivityLikelihood", likelihood.rawValue)
             if let auxiliary { writer.element("sr:AuxiliaryEquipmentRequired", auxiliary) }
             writer.element("sr:AdditionalInformation", String(information.prefix(250)))
             writer.close()
             writer.close()
-        }, note: "\(postcode): \(region.rawValue), available \(answer.available), likelihood \(answer.likelihood)")
+        }, note: "\(postcode): \(region.rawValue), available \(answer.available), likelihood \(answer.likelihood.rawValue)")
     }
 
     // MARK: - 12.2 Device Pre-notification

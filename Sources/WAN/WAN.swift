@@ -170,18 +170,9 @@ public struct WANModel: Sendable {
         return .delivered(roundTrip: scaled(seconds + wait), wakeWait: scaled(wait))
     }
 
-    /// Coverage at a postcode: whether the WAN reaches it, how likely a hub connects, the
-    /// technology, and when coverage is expected where it is missing.
-    public struct Coverage: Sendable, Hashable {
-        public var region: CSPRegion
-        public var available: Bool
-        public var likelihood: String
-        public var technology: String
-        public var anticipated: Timestamp?
-        public var auxiliaryEquipment: String?
-    }
-
-    public func coverage(postcode: String, region: CSPRegion, at time: Timestamp) -> Coverage {
+    /// Coverage at a postcode, as the region's communications service provider would
+    /// tell DCC for its WAN matrix.
+    public func coverage(postcode: String, region: CSPRegion, at time: Timestamp) -> WANCoverage {
         let normalised = String(postcode.uppercased().filter { !$0.isWhitespace })
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in normalised.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
@@ -189,9 +180,9 @@ public struct WANModel: Sendable {
         let profile = RegionProfile.of(region)
         let available = random.unit() < profile.coverage
         let quality = random.unit()
-        let likelihood = !available ? "Low" : (quality < 0.8 ? "High" : (quality < 0.96 ? "Medium" : "Low"))
-        return Coverage(region: region, available: available, likelihood: likelihood, technology: profile.technology,
-                        anticipated: available ? nil : time.adding(days: Int64(90 + random.unit() * 270)),
-                        auxiliaryEquipment: likelihood == "Low" && available ? "External aerial" : nil)
+        let likelihood: ConnectivityLikelihood = !available ? .low : (quality < 0.8 ? .high : (quality < 0.96 ? .medium : .low))
+        return WANCoverage(available: available, likelihood: likelihood, technology: profile.technology,
+                           anticipated: available ? nil : time.adding(days: Int64(90 + random.unit() * 270)),
+                           auxiliaryEquipment: likelihood == .low && available ? "External aerial" : nil)
     }
 }

@@ -181,7 +181,8 @@ struct DUISBench: AsyncParsableCommand {
             self.process = process
         }
 
-        static func start(configuration: HubConfiguration, separateProcess: Bool, logger: Logger) async throws -> BenchServer {
+        static func start(configuration: HubConfiguration, homes settings: HomesSettings = HomesSettings(), separateProcess: Bool,
+                          logger: Logger) async throws -> BenchServer {
             if separateProcess {
                 let port = Int.random(in: 20_000...60_000)
                 let process = Process()
@@ -201,7 +202,7 @@ struct DUISBench: AsyncParsableCommand {
                 process.terminate()
                 throw ValidationError("the hub process did not start")
             }
-            let (hub, homes) = try await EmulatedHomes.open(configuration, logger: logger)
+            let (hub, homes) = try await EmulatedHomes.open(configuration, homes: settings, logger: logger)
             let bound = Mutex<Int?>(nil)
             let app = HubServer.application(hub: hub, homes: homes, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger) { port in
                 bound.withLock { $0 = port }

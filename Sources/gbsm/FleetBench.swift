@@ -213,9 +213,9 @@ struct FleetBench: AsyncParsableCommand {
         let fleet = Fleet.build(spec)
         try fleet.write(to: HubConfiguration.fleetURL(directory))
         _ = try await Provisioning.registerFleet(dataDirectory: directory, fleet: fleet, responseURL: receiver.url)
-        let configuration = HubConfiguration(dataDirectory: directory, anomalyDefaultLimit: Int.max / 2,
-                                             wan: WANSettings(speedUp: 1, delays: false, losses: false), fleetEvents: .quiet)
-        let server = try await DUISBench.BenchServer.start(configuration: configuration, separateProcess: false, logger: logger)
+        let configuration = HubConfiguration(dataDirectory: directory, anomalyDefaultLimit: Int.max / 2)
+        let server = try await DUISBench.BenchServer.start(configuration: configuration, homes: HomesSettings(wan: WANSettings(speedUp: 1, delays: false, losses: false), events: .quiet),
+                                                           separateProcess: false, logger: logger)
         let url = "http://127.0.0.1:\(server.port)" + DUISService.sendCommand.path
 
         // Each supplier's premises (installed by now), and its key.

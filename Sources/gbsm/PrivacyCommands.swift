@@ -396,9 +396,8 @@ struct PrivacyCommand: AsyncParsableCommand {
             let store = try data.store()
             let inventory = try await openInventory(data, store: store)
             let premises = try where_.premises(inventory)
-            var configuration = HubConfiguration(dataDirectory: data.url)
-            configuration.fleetEvents = .quiet
-            let (hub, homes) = try await EmulatedHomes.open(configuration)
+            let configuration = HubConfiguration(dataDirectory: data.url)
+            let (hub, homes) = try await EmulatedHomes.open(configuration, homes: HomesSettings(events: .quiet))
             let found: RevealReport?
             do {
                 found = try await homes.reveal(premises: premises.id, days: days, plans: hub.plans)

@@ -196,12 +196,13 @@ func runHub(data: URL, options: HubOptions, schemasRequired: Bool, signPort: Int
     MetricsBootstrap.ensure()
     let configuration = HubConfiguration(dataDirectory: data, anomalyDefaultLimit: options.anomalyLimit,
                                          anomalyDefaultWindowSeconds: options.anomalyWindow, delivery: options.deliveryPolicy,
-                                         wan: options.wanSettings, deviceConcurrency: options.deviceConcurrency, fleetEvents: options.fleetEventSettings,
+                                         deviceConcurrency: options.deviceConcurrency,
                                          privacy: PrivacyEnforcement(rawValue: options.privacy) ?? .enforce,
                                          supplierHalfHourly: SupplierHalfHourlyPolicy(rawValue: options.supplierHalfHourly) ?? .optIn,
                                          schemas: schemas)
     let serverConfiguration = try options.serverConfiguration()
-    let (hub, homes) = try await EmulatedHomes.open(configuration, logger: logger)
+    let (hub, homes) = try await EmulatedHomes.open(configuration, homes: HomesSettings(wan: options.wanSettings, events: options.fleetEventSettings),
+                                                    logger: logger)
     let lines = banner(options.port)
     let app = HubServer.application(hub: hub, homes: homes, configuration: serverConfiguration, logger: logger) { port in
         var text = "gbsm hub listening on http://\(options.host):\(port) (data in \(data.path))\n"

@@ -186,7 +186,7 @@ import TestSupport
             let expected = WANModel(settings: .instant).coverage(postcode: postcode, region: region, at: .now())
             #expect(answer.text.contains("<sr:CSPRegion>\(region.rawValue)</sr:CSPRegion>"))
             #expect(answer.text.contains("<sr:CoverageAvailability>\(expected.available)</sr:CoverageAvailability>"))
-            #expect(answer.text.contains("<sr:ConnectivityLikelihood>\(expected.likelihood)</sr:ConnectivityLikelihood>"), "\(postcode)")
+            #expect(answer.text.contains("<sr:ConnectivityLikelihood>\(expected.likelihood.rawValue)</sr:ConnectivityLikelihood>"), "\(postcode)")
             #expect(answer.text.contains("<sr:WANTechnology>\(expected.technology)</sr:WANTechnology>"))
         }
         // Reinstalled without SM WAN: the hub and its GPF are installed, not commissioned; the matrix says so.

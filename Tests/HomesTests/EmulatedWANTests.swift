@@ -49,8 +49,8 @@ import TestSupport
         try await Provisioning.provision(dataDirectory: directory.url, keystoreFile: nil, responseURL: nil)
         var logger = Logger(label: "gbsm.test")
         logger.logLevel = .critical
-        let configuration = HubConfiguration(dataDirectory: directory.url, wan: .instant, fleetEvents: .quiet)
-        let (hub, homes) = try await EmulatedHomes.open(configuration, logger: logger)
+        let configuration = HubConfiguration(dataDirectory: directory.url)
+        let (hub, homes) = try await EmulatedHomes.open(configuration, homes: .quiet, logger: logger)
         do {
             try await body(Bench(hub: hub, homes: homes, directory: directory))
         } catch {

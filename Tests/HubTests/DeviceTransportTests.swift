@@ -59,9 +59,18 @@ final class FakeTransport: DeviceTransport {
     }
 }
 
+/// A CSP whose WAN reaches nowhere yet: every postcode is promised for a date.
+struct FakeCoverage: WANCoverageSource {
+    func coverage(postcode: String, region: CSPRegion, at time: Timestamp) -> WANCoverage {
+        WANCoverage(available: false, likelihood: .medium, technology: "Fake mesh \(region.rawValue)", anticipated: Timestamp(year: 2031, month: 3, day: 1),
+                    auxiliaryEquipment: "Mast")
+    }
+}
+
 /// A device side that is only its transport: no homes live behind it.
 struct FakeDeviceSide: DeviceSide {
     let transport: any DeviceTransport
+    var coverage: any WANCoverageSource { FakeCoverage() }
     func recover() async throws {}
     func run() async {}
     func pass(now: Timestamp) async {}
@@ -113,7 +122,7 @@ struct FakeDeviceSide: DeviceSide {
         try await Provisioning.provision(dataDirectory: directory.url, keystoreFile: nil, responseURL: nil)
         var logger = Logger(label: "gbsm.test")
         logger.logLevel = .critical
-        var configuration = HubConfiguration(dataDirectory: directory.url, fleetEvents: .quiet, schemas: Reference.schemas)
+        var configuration = HubConfiguration(dataDirectory: directory.url, schemas: Reference.schemas)
         configuration.clock = MockClock(Timestamp.now())
         let transport = FakeTransport(behaviour)
         let hub = try await Hub.open(configuration, devices: { _ in FakeDeviceSide(transport: transport) }, logger: logger)
@@ -197,6 +206,27 @@ struct FakeDeviceSide: DeviceSide {
         }
     }
 
+    /// DCC's WAN matrix is the CSPs' coverage (the device side's), with what DCC has seen
+    /// itself: the hub has no WAN model of its own.
+    @Test func theWANMatrixAnswersTheDeviceSidesCoverage() async throws {
+        try await Self.withBench(.lose) { bench in
+            // Where DCC has installed nothing, the CSP's answer stands as given.
+            let xml = requestXML(originator: Self.supplier, target: Provisioning.dccEUI, counter: Counters.next(), commandVariant: "8", srv: "12.1",
+                                 body: "<sr:RequestWANMatrix><sr:PartialAddress><sr:PostCode>IV1 1AA</sr:PostCode><sr:AddressIdentifier>1</sr:AddressIdentifier></sr:PartialAddress></sr:RequestWANMatrix>")
+            let signed = try DUISClient(baseURL: "", keystore: bench.keystore).sign(xml, counter: nil)
+            let answer = await bench.hub.gateway.handle(service: .nonDevice, body: signed)
+            #expect(answer.code == .I0, "\(answer.reason ?? "")")
+            let text = String(decoding: answer.body, as: UTF8.self)
+            #expect(text.contains("<sr:CSPRegion>North</sr:CSPRegion>"))
+            #expect(text.contains("<sr:CoverageAvailability>false</sr:CoverageAvailability>"))
+            #expect(text.contains("<sr:AnticipatedCoverageDate>2031-03-01</sr:AnticipatedCoverageDate>"))
+            #expect(text.contains("<sr:WANTechnology>Fake mesh North</sr:WANTechnology>"))
+            #expect(text.contains("<sr:ConnectivityLikelihood>Medium</sr:ConnectivityLikelihood>"))
+            #expect(text.contains("<sr:AuxiliaryEquipmentRequired>Mast</sr:AuxiliaryEquipmentRequired>"))
+            #expect(bench.transport.record.withLock { $0.commands.isEmpty }, "the matrix asks no device")
+        }
+    }
+
     @Test func aCommandTheWANLosesEndsInE21AndNoDeviceIsAsked() async throws {
         try await Self.withBench(.lose) { bench in
             let requestID = try await bench.sendReadSupplyStatus()
@@ -249,7 +279,7 @@ struct FakeDeviceSide: DeviceSide {
         try await Provisioning.provision(dataDirectory: directory.url, keystoreFile: nil, responseURL: nil)
         var logger = Logger(label: "gbsm.test")
         logger.logLevel = .critical
-        var configuration = HubConfiguration(dataDirectory: directory.url, fleetEvents: .quiet)
+        var configuration = HubConfiguration(dataDirectory: directory.url)
         let clock = MockClock(Timestamp.now())
         configuration.clock = clock
         let box = SinkBox()

@@ -58,9 +58,9 @@ public final class RunningHub: Sendable {
         var logger = Logger(label: "gbsm.test")
         logger.logLevel = .warning
         var configuration = HubConfiguration(dataDirectory: directory.url, anomalyDefaultLimit: anomalyLimit, delivery: delivery, pollInterval: pollInterval,
-                                             wan: wan, fleetEvents: fleetEvents, privacy: privacy, schemas: Reference.schemas)
+                                             privacy: privacy, schemas: Reference.schemas)
         if let clock { configuration.clock = clock }
-        let (hub, homes) = try await EmulatedHomes.open(configuration, logger: logger)
+        let (hub, homes) = try await EmulatedHomes.open(configuration, homes: HomesSettings(wan: wan, events: fleetEvents), logger: logger)
         let bound = PortBox()
         let app = HubServer.application(hub: hub, homes: homes, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger) { port in
             bound.set(port)

@@ -93,7 +93,7 @@ import WAN
             for index in 0..<count {
                 let postcode = "ZZ\(index % 99) \(index / 99)AB"
                 let coverage = model.coverage(postcode: postcode, region: region, at: now)
-                if coverage.available { covered[region, default: 0] += 1 } else { #expect(coverage.anticipated != nil && coverage.likelihood == "Low") }
+                if coverage.available { covered[region, default: 0] += 1 } else { #expect(coverage.anticipated != nil && coverage.likelihood == .low) }
                 #expect(coverage == model.coverage(postcode: postcode.lowercased(), region: region, at: now), "the same postcode gets the same answer")
             }
         }
