@@ -115,7 +115,7 @@ final class FuzzWorld: @unchecked Sendable {
     static func builtIn() -> [Template] {
         let esme = Provisioning.defaultDevices[0].eui
         func template(_ srv: String, _ cv: String, target: EUI64, _ body: ElementTree) -> Template? {
-            guard let variant = ServiceCatalogue.variant(srv), let commandVariant = CommandVariant(rawValue: Int(cv) ?? 0) else { return nil }
+            guard let variant = ServiceCatalogue.variant(text: srv), let commandVariant = CommandVariant(rawValue: Int(cv) ?? 0) else { return nil }
             return Template(name: srv, header: RequestHeader(schemaVersion: "5.4", requestID: RequestID(originator: Provisioning.supplier, target: target, counter: 1),
                                                              firstInSequence: nil, precedingRequestID: nil, commandVariantText: cv,
                                                              serviceReference: variant.serviceReference, variant: variant),
@@ -267,7 +267,7 @@ final class FuzzWorld: @unchecked Sendable {
         writer.element("sr:RequestID", header.requestID.description)
         writer.element("sr:CommandVariant", header.commandVariantText)
         writer.element("sr:ServiceReference", header.serviceReference)
-        writer.element("sr:ServiceReferenceVariant", header.variant.srv)
+        writer.element("sr:ServiceReferenceVariant", header.variant.srv.text)
         writer.close()
         writer.open("sr:Body")
         body.write(to: &writer, prefix: "sr")

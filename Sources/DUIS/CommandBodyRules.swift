@@ -15,7 +15,7 @@ public enum CommandBodyRules {
     /// each variant must have. What is left is how values relate: a period that ends
     /// before it starts, thresholds out of order, and an MPAN that is not 13 digits (the
     /// schema only fixes its length).
-    public static func incoherence(srv: String, body: ElementTree) -> String? {
+    public static func incoherence(srv: SRV, body: ElementTree) -> String? {
         if let period = body.child("ReadLogPeriod") {
             guard let startText = period.value("StartDateTime"), let start = Timestamp(xsDateTime: startText) else {
                 return "ReadLogPeriod/StartDateTime is missing or not an xs:dateTime"
@@ -47,7 +47,7 @@ public enum CommandBodyRules {
     /// without it (`--schemas off`): the elements a variant must have, in the forms the
     /// devices read, then `incoherence`. With the schema loaded, intake has already checked
     /// all of this but the coherence.
-    public static func problem(srv: String, body: ElementTree) -> String? {
+    public static func problem(srv: SRV, body: ElementTree) -> String? {
         switch srv {
         case "2.2":
             guard let utrn = body.value("UTRN"), utrn.utf8.count == 20, utrn.utf8.allSatisfy({ (48...57).contains($0) }) else {

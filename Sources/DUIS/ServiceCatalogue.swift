@@ -100,7 +100,7 @@ public enum FutureDating: String, Sendable {
 
 /// One Service Request Variant (SRV) and the rules DCC applies to it.
 public struct ServiceRequestVariant: Hashable, Sendable, CustomStringConvertible {
-    public let srv: String
+    public let srv: SRV
     public let serviceReference: String
     public let name: String
     public let isCritical: Bool
@@ -114,7 +114,7 @@ public struct ServiceRequestVariant: Hashable, Sendable, CustomStringConvertible
     public let bodyElement: String
     public let commandVariants: Set<Int>
 
-    init(_ srv: String, _ serviceReference: String, _ name: String, critical: Bool, onDemand: Bool, futureDating: FutureDating,
+    init(_ srv: SRV, _ serviceReference: String, _ name: String, critical: Bool, onDemand: Bool, futureDating: FutureDating,
          dccSchedulable: Bool, nonDevice: Bool, roles: UserRoleSet, devices: DeviceTypeSet, body: String, variants: [Int]) {
         self.srv = srv
         self.serviceReference = serviceReference
@@ -146,7 +146,11 @@ public struct ServiceRequestVariant: Hashable, Sendable, CustomStringConvertible
 public enum ServiceCatalogue {
     public static let all: [ServiceRequestVariant] = table
 
-    private static let index: [String: ServiceRequestVariant] = Dictionary(uniqueKeysWithValues: table.map { ($0.srv, $0) })
+    private static let index: [SRV: ServiceRequestVariant] = Dictionary(uniqueKeysWithValues: table.map { ($0.srv, $0) })
 
-    public static func variant(_ srv: String) -> ServiceRequestVariant? { index[srv] }
+    public static func variant(_ srv: SRV) -> ServiceRequestVariant? { index[srv] }
+
+    /// The variant named by text from outside (a request's `ServiceReferenceVariant`, a
+    /// command line): nil unless it is an SRV DUIS defines.
+    public static func variant(text: some StringProtocol) -> ServiceRequestVariant? { SRV(text).flatMap { index[$0] } }
 }

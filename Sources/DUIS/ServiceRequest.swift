@@ -125,7 +125,7 @@ public struct ServiceRequestDocument {
         let serviceReference = try take("ServiceReference") ?? ""
         let srv = try take("ServiceReferenceVariant") ?? ""
         if let extra = fields.first { throw .header("unexpected element \(untrusted(extra.localName, limit: 40))") }
-        guard let variant = ServiceCatalogue.variant(srv) else { throw .unknownServiceReferenceVariant(srv) }
+        guard let variant = ServiceCatalogue.variant(text: srv) else { throw .unknownServiceReferenceVariant(srv) }
         guard variant.serviceReference == serviceReference else {
             throw .serviceReferenceMismatch(serviceReference: serviceReference, srv: srv)
         }

@@ -392,7 +392,7 @@ extension MeterEngine {
 extension DeviceEmulator {
     /// MMC 5.4's answer element of each SRV here (for `criticalResponses`). 6.14.3 has no
     /// answer element of its own in MMC 5.4: it answers with 6.14.2's (the same empty type).
-    static let configurationAndSecurityResponses: [String: String] = [
+    static let configurationAndSecurityResponses: [SRV: String] = [
         "6.4.1": "UpdateDeviceConfigurationLoadLimitingGeneralSettingsRsp",
         "6.6": "UpdateDeviceConfigurationGasConversionRsp",
         "6.7": "UpdateDeviceConfigurationGasFlowRsp",
@@ -423,7 +423,7 @@ extension DeviceEmulator {
     /// failed authentication, say): the SRV's element, with the response code MMC 5.4
     /// requires of 6.15.2, 8.7.1 and 8.8.1 (`notKnown`, MMC's generic code); nil for SRVs
     /// not of this family.
-    static func unexecutedAnswer(_ srv: String) -> DataNode? {
+    static func unexecutedAnswer(_ srv: SRV) -> DataNode? {
         guard let element = configurationAndSecurityResponses[srv] else { return nil }
         let code: String
         switch srv {

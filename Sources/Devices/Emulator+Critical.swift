@@ -138,7 +138,7 @@ extension DeviceEmulator {
     }
 
     /// The MMC element of each critical SRV's answer.
-    static let criticalResponses: [String: String] = [
+    static let criticalResponses: [SRV: String] = [
         "7.1": "EnableSupplyRsp", "7.2": "DisableSupplyRsp", "7.3": "ArmSupplyRsp",
     ].merging(tariffAndPrepaymentResponses) { first, _ in first }
 

@@ -349,7 +349,7 @@ public struct MeterSettings: Sendable, Hashable, Codable {
 /// One change of settings, in force from `at`: the parts it changed, whole.
 public struct MeterSettingsChange: Sendable, Hashable, Codable {
     public var at: Timestamp
-    public var srv: String
+    public var srv: SRV
     public var fuel: Fuel
     public var electricity: MeterTariff?
     public var secondary: MeterTariff?
@@ -368,7 +368,7 @@ public struct MeterSettingsChange: Sendable, Hashable, Codable {
 
     /// A tariff, price or payment mode change: the meter takes a billing data log entry
     /// (4.4.2, "change of mode or tariff triggered").
-    var takesBillingLog: Bool { srv.hasPrefix("1.") }
+    var takesBillingLog: Bool { srv.group == 1 }
 }
 
 /// Money a command moved on a meter, or its block counters reset, at a moment.
@@ -774,7 +774,7 @@ struct TariffRefusal: Error {
 
 extension DeviceEmulator {
     /// The MMC element of each SRV's answer (all are empty: success or failure is the answer).
-    static let tariffAndPrepaymentResponses: [String: String] = [
+    static let tariffAndPrepaymentResponses: [SRV: String] = [
         "1.1.1": "UpdateImportTariffPrimaryElementRsp", "1.1.2": "UpdateImportTariffSecondaryElementRsp",
         "1.2.1": "UpdatePricePrimaryElementRsp", "1.2.2": "UpdatePriceSecondaryElementRsp",
         "1.5": "UpdateMeterBalanceRsp", "1.6": "UpdatePaymentModeRsp", "1.7": "ResetTariffBlockCounterMatrixRsp",

@@ -9,7 +9,7 @@ import SMKI
 /// A command as a device receives it: the service it carries, who sent it and the
 /// request's body (the SRV's element under `sr:Body`).
 public struct DeviceCommand: Sendable {
-    public var srv: String
+    public var srv: SRV
     public var serviceReference: String
     public var target: EUI64
     public var targetType: DeviceType
@@ -27,7 +27,7 @@ public struct DeviceCommand: Sendable {
     /// refuses a command whose GBCS says otherwise.
     public var executionTime: ExecutionTime?
 
-    public init(srv: String, serviceReference: String, target: EUI64, targetType: DeviceType, originator: EUI64, originatorRoles: UserRoleSet,
+    public init(srv: SRV, serviceReference: String, target: EUI64, targetType: DeviceType, originator: EUI64, originatorRoles: UserRoleSet,
                 requestID: String, body: ElementTree, gbcs: [UInt8]? = nil, executionTime: ExecutionTime? = nil) {
         self.gbcs = gbcs
         self.executionTime = executionTime

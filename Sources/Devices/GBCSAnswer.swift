@@ -9,7 +9,7 @@ import SMKI
 /// the device should hold is missing), never of the command: the device still acted.
 public enum GBCSAnswerError: Error, Equatable, CustomStringConvertible {
     /// No GBCS use case of this device type answers the SRV.
-    case noUseCase(srv: String)
+    case noUseCase(srv: SRV)
     /// The use case has no encoder yet.
     case noEncoder(useCase: String)
     /// The answer lacks a value the use case's response carries, or holds one it cannot.
@@ -46,7 +46,7 @@ public struct GBCSAnswerBody: Sendable {
 /// and its ZCL sequence numbers are echoed), the device's clock, and the key that
 /// protects sensitive values.
 public struct GBCSAnswerContext: Sendable {
-    public var srv: String
+    public var srv: SRV
     public var useCase: UseCase
     /// The answering device (the response's originator).
     public var device: EUI64
@@ -72,7 +72,7 @@ public struct GBCSAnswerContext: Sendable {
     /// nil when the key store lacks either side.
     public var blockKey: SymmetricKey?
 
-    public init(srv: String, useCase: UseCase, device: EUI64, recipient: EUI64, counter: UInt64, time: Timestamp, command: GBCSPayload?,
+    public init(srv: SRV, useCase: UseCase, device: EUI64, recipient: EUI64, counter: UInt64, time: Timestamp, command: GBCSPayload?,
                 succeeded: Bool, blockKey: SymmetricKey?) {
         self.srv = srv
         self.useCase = useCase
@@ -189,7 +189,7 @@ public enum GBCSAnswers {
     /// come as GBCS (which names it): GBCS names a use case for the electricity meter `E…`,
     /// for the gas meter or its proxy `G…`, for the comms hub `CCS…`, and for any device
     /// `CS…`; where several fit, the first with an encoder.
-    public static func useCase(srv: String, deviceType: DeviceType) -> UseCase? {
+    public static func useCase(srv: SRV, deviceType: DeviceType) -> UseCase? {
         let gas = deviceType == .gsme || deviceType == .gpf
         let candidates = UseCases.all.filter { $0.srvs.contains(srv) }
         func fits(_ useCase: UseCase) -> Bool {

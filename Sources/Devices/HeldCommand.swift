@@ -14,7 +14,7 @@ import GBCS
 public struct HeldCommand: Sendable, Hashable, Codable {
     public var device: EUI64
     public var deviceType: DeviceType
-    public var srv: String
+    public var srv: SRV
     public var serviceReference: String
     /// The party whose signed command it is (it receives the outcome alerts).
     public var originator: EUI64

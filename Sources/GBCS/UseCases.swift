@@ -1,3 +1,5 @@
+import DUIS
+
 /// A GBCS use case, by the message code every GBCS message carries in its other
 /// information: its name in GBCS (`ECS17b`, `GCS17`, `CS08`) and the DUIS service
 /// request variants it serves.
@@ -7,9 +9,9 @@ public struct UseCase: Sendable {
     /// The SRVs whose requests DCC turns into this use case (empty for alerts that
     /// answer none). Several where GBCS shares one message code between SRVs (ECS62 adds
     /// and removes a boost button's auxiliary load): the request tells them apart.
-    public let srvs: [String]
+    public let srvs: [SRV]
 
-    public init(_ code: UInt16, _ name: String, srvs: [String]) {
+    public init(_ code: UInt16, _ name: String, srvs: [SRV]) {
         self.code = code
         self.name = name
         self.srvs = srvs

@@ -42,7 +42,7 @@ public struct AccessControl: Sendable {
 
     /// SRVs a device may receive while installed but not yet commissioned (the install
     /// and commission flows), besides everything a commissioned device receives.
-    static let installationSRVs: Set<String> = [
+    static let installationSRVs: Set<SRV> = [
         "8.1.1", "8.7.1", "8.7.2", "8.8.1", "8.8.2", "8.9", "8.11", "8.12.1", "8.12.2", "6.11", "6.15.1", "6.15.2", "6.17",
         "6.21", "6.23", "6.24.1", "6.24.2", "6.2.4", "6.28", "6.29", "6.30", "6.31", "6.32", "11.2",
     ]

@@ -20,9 +20,10 @@ public final class AnomalyDetector: Sendable {
         var previous: Int
     }
 
+    /// A user's threshold for one SRV, or (`srv` nil) for every SRV (`*`).
     private struct Key: Hashable {
         let user: EUI64
-        let srv: String
+        let srv: SRV?
     }
 
     private struct State {
@@ -42,7 +43,15 @@ public final class AnomalyDetector: Sendable {
     public func load(_ thresholds: [AnomalyThreshold]) {
         state.withLock { state in
             state.thresholds = [:]
-            for threshold in thresholds { state.thresholds[Key(user: threshold.user, srv: threshold.srv)] = threshold }
+            for threshold in thresholds {
+                // The store keeps DUIS's text ("*" for every SRV); `gbsm anomaly set` writes
+                // nothing else, so text that is neither is not a threshold.
+                if threshold.srv == "*" {
+                    state.thresholds[Key(user: threshold.user, srv: nil)] = threshold
+                } else if let srv = SRV(threshold.srv) {
+                    state.thresholds[Key(user: threshold.user, srv: srv)] = threshold
+                }
+            }
         }
     }
 
@@ -50,12 +59,12 @@ public final class AnomalyDetector: Sendable {
 
     /// Counts the request and reports a breach if it is over its threshold. The window
     /// slides: the previous window's count is weighted by how much of it still overlaps.
-    public func record(user: EUI64, srv: String, at time: Timestamp) -> Breach? {
+    public func record(user: EUI64, srv: SRV, at time: Timestamp) -> Breach? {
         state.withLock { state in
             let key = Key(user: user, srv: srv)
             let threshold: AnomalyThreshold
             let isUser: Bool
-            if let own = state.thresholds[key] ?? state.thresholds[Key(user: user, srv: "*")] {
+            if let own = state.thresholds[key] ?? state.thresholds[Key(user: user, srv: nil)] {
                 threshold = own
                 isUser = true
             } else {

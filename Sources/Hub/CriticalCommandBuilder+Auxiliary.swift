@@ -16,7 +16,7 @@ import GBCS
 /// octet is 0x10 + n (0x20 + n with InputFromControlledLoad) and the low octet the
 /// commanded level 0...100, with 0x80 added in a calendar entry.
 extension CriticalCommandBuilder {
-    static let auxiliaryBuilders: [String: Build] = [
+    static let auxiliaryBuilders: [SRV: Build] = [
         "6.14.1": { input throws(TransformError) in try auxiliaryDescriptions(input) },
         "6.14.2": { input throws(TransformError) in try auxiliarySwitchCalendar(input) },
         "6.14.3": { input throws(TransformError) in try auxiliaryControllerCalendar(input) },

@@ -8,7 +8,7 @@ import GBCS
 /// the RTDS pre-commands of its use cases (ECS28a, GCS23, GCS24, ECS30, ECS30a, ECS70,
 /// GCS28, ECS81, ECS48).
 extension CriticalCommandBuilder {
-    static let configurationBuilders: [String: Build] = [
+    static let configurationBuilders: [SRV: Build] = [
         "6.4.1": { input throws(TransformError) in try configurationLoadLimit(input) },
         "6.6": { input throws(TransformError) in try configurationGasConversion(input) },
         "6.7": { input throws(TransformError) in try configurationGasFlow(input) },

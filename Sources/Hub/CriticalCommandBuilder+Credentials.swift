@@ -8,7 +8,7 @@ import GBCS
 /// firmware it runs. The same payload goes to every device type that has the use case
 /// (ESME, GSME, PPMID, HCALCS, CHF, GPF), except joins, whose method depends on the pair.
 extension CriticalCommandBuilder {
-    static let credentialBuilders: [String: Build] = [
+    static let credentialBuilders: [SRV: Build] = [
         "6.15.1": { input throws(TransformError) in try credentialsUpdateKRP(input) },
         "6.15.2": { input throws(TransformError) in try credentialsUpdateDeviceCertificate(input) },
         "6.17": { input throws(TransformError) in try credentialsKeyUsageCommand(input, useCase: "CS02c", messageCode: 0x000A) },

@@ -18,7 +18,7 @@ import GBCS
 /// vectors of ECS08 and GCS03 have them. The other SRVs here run now (`preCommand` refuses
 /// them an execution time), so their ZSE start times are 0.
 extension CriticalCommandBuilder {
-    static let prepaymentBuilders: [String: Build] = [
+    static let prepaymentBuilders: [SRV: Build] = [
         "1.5": { input throws(TransformError) in try prepaymentMeterBalance(input) },
         "1.6": { input throws(TransformError) in try prepaymentPaymentMode(input) },
         "1.7": { input throws(TransformError) in try prepaymentBlockCounters(input) },

@@ -25,7 +25,7 @@ import GBCS
 /// 2000, or a cancellation value: `tariffStart`). The RTDS's FUTURE_DATED and CANCELLATION
 /// vectors of ECS01a, ECS01b, ECS01c, ECS01d and GCS01a are built octet for octet.
 extension CriticalCommandBuilder {
-    static let tariffBuilders: [String: Build] = [
+    static let tariffBuilders: [SRV: Build] = [
         "1.1.1": { input throws(TransformError) in try tariffSetTariffAndPrice(input) },
         "1.1.2": { input throws(TransformError) in try tariffSecondaryTariff(input) },
         "1.2.1": { input throws(TransformError) in try tariffSetPrice(input) },

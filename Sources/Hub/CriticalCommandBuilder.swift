@@ -24,7 +24,7 @@ public enum CriticalCommandBuilder {
     /// What a family's builder is given: the body element of the request (the SRV's
     /// element, `ExecutionDateTime` removed), and the values that fix the DLMS invoke ID.
     struct Input {
-        let srv: String
+        let srv: SRV
         let body: ElementTree
         let user: EUI64
         let device: EUI64
@@ -89,8 +89,8 @@ public enum CriticalCommandBuilder {
     typealias Build = @Sendable (Input) throws(TransformError) -> Built
 
     /// Every family's builders, by SRV.
-    static let builders: [String: Build] = {
-        var all: [String: Build] = [:]
+    static let builders: [SRV: Build] = {
+        var all: [SRV: Build] = [:]
         for family in [supplyBuilders, tariffBuilders, credentialBuilders, prepaymentBuilders, configurationBuilders, auxiliaryBuilders] {
             all.merge(family) { first, _ in first }
         }
@@ -98,12 +98,12 @@ public enum CriticalCommandBuilder {
     }()
 
     /// The SRVs whose pre-commands are built.
-    public static var srvs: [String] { builders.keys.sorted() }
+    public static var srvs: [SRV] { builders.keys.sorted() }
 
     /// The critical SRVs whose commands DUIS lets the device future-date (the request
     /// matrix's "Device" response pattern): their builders write the execution time into
     /// the command, as an instant or as the cancellation of the held command.
-    public static let deviceFutureDatable: Set<String> = [
+    public static let deviceFutureDatable: Set<SRV> = [
         "1.1.1", "1.1.2", "1.2.1", "1.2.2", "1.6", "2.1", "6.4.1", "6.14.2", "6.14.3", "6.15.1", "11.3",
     ]
 
@@ -111,12 +111,12 @@ public enum CriticalCommandBuilder {
     /// `executionTime` is when the device is to run it (`ExecutionTime.now` unless the
     /// request is future-dated): anything else is refused for an SRV outside
     /// `deviceFutureDatable`.
-    public static func preCommand(srv: String, body: ElementTree, user: EUI64, device: EUI64, deviceType: DeviceType, counter: UInt64,
+    public static func preCommand(srv: SRV, body: ElementTree, user: EUI64, device: EUI64, deviceType: DeviceType, counter: UInt64,
                                   otherDevice: OtherDevice? = nil, executionTime: ExecutionTime = .now) throws(TransformError) -> GBCSFrame? {
         guard let build = builders[srv] else { return nil }
         guard executionTime == .now || deviceFutureDatable.contains(srv) else {
             throw TransformError("\(srv) cannot be future-dated at the device (execution time \(executionTime)): DUIS lets only "
-                + deviceFutureDatable.sorted().joined(separator: ", ") + " carry an ExecutionDateTime to the device")
+                + deviceFutureDatable.sorted().map(\.text).joined(separator: ", ") + " carry an ExecutionDateTime to the device")
         }
         var input = Input(srv: srv, body: body, user: user, device: device, deviceType: deviceType, counter: counter, otherDevice: otherDevice)
         input.activation = executionTime
@@ -153,7 +153,7 @@ public enum CriticalCommandBuilder {
 extension CriticalCommandBuilder {
     /// 7.1, 7.2, 7.3: the electricity meter's disconnect control, through its script table
     /// (0-0:10.0.106.255, execute): script 51 enables the supply, 52 disables it, 54 arms it.
-    static let supplyBuilders: [String: Build] = {
+    static let supplyBuilders: [SRV: Build] = {
         func script(_ useCase: String, _ code: UInt16, _ selector: UInt16) -> Build {
             { input throws(TransformError) in
                 Built(useCase: useCase, messageCode: code,

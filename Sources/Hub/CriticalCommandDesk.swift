@@ -118,7 +118,7 @@ public final class CriticalCommandDesk: Sendable {
         }
         guard let frame else {
             throw CriticalCommandRule.transformUnsupported.refusal(
-                "gbsm's Transform service does not build the GBCS command of \(header.variant.srv) \(header.variant.name) yet (built: \(CriticalCommandBuilder.srvs.joined(separator: ", ")))")
+                "gbsm's Transform service does not build the GBCS command of \(header.variant.srv) \(header.variant.name) yet (built: \(CriticalCommandBuilder.srvs.map(\.text).joined(separator: ", ")))")
         }
         return frame
     }

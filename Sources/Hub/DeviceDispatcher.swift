@@ -360,7 +360,7 @@ final class DeviceDispatcher: Sendable {
                 mutations.append(.setRequestStatus(requestID: stored.requestID, status: .completed, code: ResponseCode.I0.rawValue))
                 let detail = "\(work.device.type.rawValue) \(work.device.eui) answered after \(attempts) attempt(s): \(reply.note)" + (reply.success ? "" : " (the device refused)")
                     + privacyNote
-                mutations.append(.audit(AuditEvent(at: time, kind: .device, actor: originator, device: work.device.eui, srv: command.srv,
+                mutations.append(.audit(AuditEvent(at: time, kind: .device, actor: originator, device: work.device.eui, srv: command.srv.text,
                                                    requestID: stored.requestID, code: "I0", detail: detail)))
                 mutations.append(.enqueueOutbox(responses.response(work, reply: reply, originator: originator, command: gbcs, planReceipt: planReceipt, at: time)))
                 mutations += responses.alertMutations(reply.alerts, device: work.device, originator: originator, at: time)

@@ -53,7 +53,7 @@ final class DevicePrivacyFilter: Sendable {
 
     /// The data access rules (for an SRV that returns consumption) and the HAN rules (for
     /// another user's change to a home's HAN) for `originator`'s command, as of `time`.
-    func decide(srv: String, body: ElementTree, device: DeviceRecord, originator: EUI64, requestID: String,
+    func decide(srv: SRV, body: ElementTree, device: DeviceRecord, originator: EUI64, requestID: String,
                 at time: Timestamp) async throws(Unavailable) -> Decision {
         var check: PrivacyGuard.Check?
         if DataRequest.classify(srv: srv) != nil {

@@ -69,7 +69,7 @@ final class DeviceRequestPreparation: Sendable {
             guard let schedule = schedules.schedule(run.scheduleID), schedule.deletedAt == nil else {
                 return .failure(Refusal(.E19, rule: .scheduleExists, "DCC schedule \(run.scheduleID) was deleted before this run"))
             }
-            guard let variant = ServiceCatalogue.variant(schedule.srv) else {
+            guard let variant = ServiceCatalogue.variant(text: schedule.srv) else {
                 return .failure(Refusal(.E12, rule: .schedule, "schedule \(run.scheduleID) names an unknown SRV \(schedule.srv)"))
             }
             header = RequestHeader(schemaVersion: "5.4", requestID: RequestID(originator: dccEUI, target: schedule.device, counter: stored.counter),

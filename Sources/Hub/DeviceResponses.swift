@@ -77,7 +77,7 @@ final class DeviceResponses: Sendable {
         }
         // A scheduled message must carry a payload (the plan's emptied answer); any other
         // answer under a plan carries none.
-        let body: DUISResponse.Body = .message(serviceReference: header.serviceReference, srv: header.variant.srv,
+        let body: DUISResponse.Body = .message(serviceReference: header.serviceReference, srv: header.variant.srv.text,
                                                payload: planReceipt != nil && scheduleID == nil ? nil : write)
         let requestID = scheduleID == nil ? work.stored.requestID : nil
         let responseID = scheduleID == nil ? header.requestID.responseID : "\(work.device.eui):\(originator):\(outcome.response.header.counter)"
@@ -93,8 +93,10 @@ final class DeviceResponses: Sendable {
     /// if it got that far.
     func failure(_ stored: StoredRequest, code: ResponseCode, reason: String, rule: RuleID, work: DeviceRequestPreparation.Work? = nil,
                  extra: [Mutation] = [], at time: Timestamp) -> [Mutation] {
-        let srv = work?.header.variant.srv ?? stored.srv
-        let serviceReference = work?.header.serviceReference ?? ServiceCatalogue.variant(stored.srv)?.serviceReference ?? stored.srv
+        // The stored text is the request's own, checked when it was received.
+        let variant = work?.header.variant ?? ServiceCatalogue.variant(text: stored.srv)
+        let srv = variant?.srv.text ?? stored.srv
+        let serviceReference = work?.header.serviceReference ?? variant?.serviceReference ?? stored.srv
         let isScheduled = ScheduledRun.isScheduledRun(stored)
         let originator = isScheduled ? (ScheduledRun(stored: stored).flatMap { schedules.schedule($0.scheduleID)?.owner } ?? stored.originator) : stored.originator
         let responseID = isScheduled ? "\(dccEUI):\(originator):\(stored.counter)" : "\(stored.target):\(stored.originator):\(stored.counter)"
@@ -152,7 +154,7 @@ final class DeviceResponses: Sendable {
         var mutations: [Mutation] = []
         for outcome in outcomes {
             let held = outcome
-            mutations.append(.audit(AuditEvent(at: held.executedAt, kind: .device, actor: held.originator, device: held.device, srv: held.srv,
+            mutations.append(.audit(AuditEvent(at: held.executedAt, kind: .device, actor: held.originator, device: held.device, srv: held.srv.text,
                                                requestID: held.requestID, code: outcome.success ? "8F66" : "8F67",
                                                detail: "future-dated \(held.srv) held by \(held.deviceType.rawValue) \(held.device) ran at \(held.executedAt.iso8601): \(outcome.note)"
                                                    + (outcome.success ? "" : " (the device did not act)"))))
@@ -188,7 +190,7 @@ final class DeviceResponses: Sendable {
     /// A firmware activation (11.3) the device reports done: the version it now runs, for
     /// DCC's inventory (DUIS 8.2 and the SMI show it). Nil when the version did not change,
     /// or the device left the inventory meanwhile (it is not written back).
-    func firmwareActivation(srv: String, reply outcome: DeviceReply, device: DeviceRecord) -> Mutation? {
+    func firmwareActivation(srv: SRV, reply outcome: DeviceReply, device: DeviceRecord) -> Mutation? {
         guard srv == "11.3", outcome.success,
               let version = outcome.response.body.children.first(where: { $0.name == "FirmwareVersion" })?.text, !version.isEmpty,
               version != device.firmwareVersion, var updated = inventory.device(device.eui)

@@ -72,7 +72,7 @@ public struct WANCommand: Sendable {
     public var gbcs: [UInt8]?
     /// The DUIS request the command came from. The emulated device still reads its
     /// parameters from these values, after checking the GBCS it was sent (README, "Not yet").
-    public var srv: String
+    public var srv: SRV
     public var serviceReference: String
     public var requestID: String
     /// The request's counter, which the device's answer repeats (a DCC schedule's run has
@@ -113,7 +113,7 @@ public struct WANCommand: Sendable {
         }
     }
 
-    public init(address: WANAddress, gbcs: [UInt8]?, srv: String, serviceReference: String, requestID: String, counter: UInt64, originator: EUI64,
+    public init(address: WANAddress, gbcs: [UInt8]?, srv: SRV, serviceReference: String, requestID: String, counter: UInt64, originator: EUI64,
                 originatorRoles: UserRoleSet, body: ElementTree, executionTime: ExecutionTime? = nil, distributedImage: DistributedImage? = nil,
                 dataWindow: DataWindow? = nil) {
         self.address = address
@@ -195,7 +195,7 @@ public struct DeviceReply: Sendable {
 /// A future-dated command the device held that ran at its execution time: what DCC
 /// records of it and the outcome alerts (0x8F66 or 0x8F67) the device sent.
 public struct HeldCommandReport: Sendable {
-    public var srv: String
+    public var srv: SRV
     public var requestID: String
     public var originator: EUI64
     public var device: EUI64
@@ -205,7 +205,7 @@ public struct HeldCommandReport: Sendable {
     public var note: String
     public var alerts: [DeviceAlert]
 
-    public init(srv: String, requestID: String, originator: EUI64, device: EUI64, deviceType: DeviceType, executedAt: Timestamp, success: Bool,
+    public init(srv: SRV, requestID: String, originator: EUI64, device: EUI64, deviceType: DeviceType, executedAt: Timestamp, success: Bool,
                 note: String, alerts: [DeviceAlert]) {
         self.srv = srv
         self.requestID = requestID

@@ -25,7 +25,7 @@ import GBCS
 ///   request carries `KAPublicSecurityCredentials`: an Unknown Remote Party's read, whose
 ///   KA certificate goes in the header (`rangeReadsURPCertificate`).
 extension GBCSCommandBuilder {
-    static let rangeReadBuilders: [String: CriticalCommandBuilder.Build] = [
+    static let rangeReadBuilders: [SRV: CriticalCommandBuilder.Build] = [
         // 4.4.2 Retrieve Change Of Mode / Tariff Triggered Billing Data Log: ESME ECS20b, the
         // protected billing data log 0-0:98.1.2.255; GSME GCS15b, 12 prepay snapshots then 12
         // metering snapshots caused by a change of mode, supplier or tariff (0x00006008).

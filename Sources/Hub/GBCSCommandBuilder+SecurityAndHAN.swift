@@ -19,7 +19,7 @@ import GBCS
 ///   (`securityAndHANSenders`): the broker for 6.21 (which it signs), 8.5, 6.24.1 and
 ///   8.12.2, the Transitional CoS party for 6.23 (which it signs).
 extension GBCSCommandBuilder {
-    static let securityAndHANBuilders: [String: CriticalCommandBuilder.Build] = [
+    static let securityAndHANBuilders: [SRV: CriticalCommandBuilder.Build] = [
         "6.21": { input throws(TransformError) in try securityAndHANHandover(input) },
         "6.23": { input throws(TransformError) in try securityAndHANChangeOfSupplier(input) },
         "8.5": { input throws(TransformError) in try securityAndHANOptOut(input) },
@@ -38,7 +38,7 @@ extension GBCSCommandBuilder {
     /// supplementary remote party (the RTDS's 6.21, 6.23, 8.5, 6.24.1 and 8.12.2 vectors).
     /// When the requesting user is that party itself (the RTDS's GCS59 and CS02f
     /// templates), the request's own counter is used and the frame is the user's as usual.
-    static let securityAndHANSenders: [String: EUI64] = [
+    static let securityAndHANSenders: [SRV: EUI64] = [
         "6.21": GBCSFrame.accessControlBroker,
         "6.23": securityAndHANTransCoS,
         "8.5": GBCSFrame.accessControlBroker,

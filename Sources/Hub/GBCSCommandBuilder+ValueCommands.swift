@@ -24,7 +24,7 @@ private typealias ValueBuilt = CriticalCommandBuilder.Built
 /// 6.2.10 (`roles`), and whether the meter has GBCS's "all periodicities" billing calendar
 /// for 6.2.3 (`allPeriodicitiesBillingCalendar`, from DCC's inventory).
 extension GBCSCommandBuilder {
-    static let valueCommandBuilders: [String: CriticalCommandBuilder.Build] = [
+    static let valueCommandBuilders: [SRV: CriticalCommandBuilder.Build] = [
         "2.2": { input throws(TransformError) in try valueTopUp(input) },
         "3.1": { input throws(TransformError) in try valueDisplayMessage(input) },
         "3.2": { input throws(TransformError) in try valueChangeOfTenancy(input) },

@@ -43,7 +43,7 @@ public enum GBCSCommandBuilder {
     }
 
     /// The electricity meter's fixed reads, by SRV.
-    static let fixedReads: [String: FixedRead] = [
+    static let fixedReads: [SRV: FixedRead] = [
         "4.2": FixedRead(useCase: "ECS17a", messageCode: 0x0026, gets: [get(3, "1-0:2.8.0.255", 2), get(3, "1-0:2.8.0.255", 3), get(3, "1-0:4.8.0.255", 2), get(3, "1-0:4.8.0.255", 3)]),
         "4.16": FixedRead(useCase: "ECS17c", messageCode: 0x0028, gets: [get(1, "0-0:94.44.34.20", 2)]),
         "4.18": FixedRead(useCase: "ECS82", messageCode: 0x0069, gets: [get(112, "0-0:19.10.0.255", 2)]),
@@ -69,7 +69,7 @@ public enum GBCSCommandBuilder {
     ]
 
     /// The electricity meter's sensitive fixed reads, by SRV.
-    static let protectedReads: [String: ProtectedRead] = [
+    static let protectedReads: [SRV: ProtectedRead] = [
         "4.1.1": ProtectedRead(useCase: "ECS17b", messageCode: 0x0027, protection: obis("0-0:43.2.8.255"), protected: obis("0-0:94.44.34.10")),
         "4.1.2": ProtectedRead(useCase: "ECS17d", messageCode: 0x0029, protection: obis("0-0:43.2.9.255"), protected: obis("0-0:94.44.34.1")),
         "4.1.3": ProtectedRead(useCase: "ECS17e", messageCode: 0x002A, protection: obis("0-0:43.2.10.255"), protected: obis("0-0:94.44.34.2")),
@@ -77,18 +77,18 @@ public enum GBCSCommandBuilder {
     ]
 
     /// The GBCS use case the builder makes for an SRV.
-    public static func useCase(srv: String) -> String? { fixedReads[srv]?.useCase ?? protectedReads[srv]?.useCase }
+    public static func useCase(srv: SRV) -> String? { fixedReads[srv]?.useCase ?? protectedReads[srv]?.useCase }
 
     /// The SRVs this builder makes commands for (to the electricity meter).
-    public static var srvs: [String] { (Array(fixedReads.keys) + Array(protectedReads.keys)).sorted() }
+    public static var srvs: [SRV] { (Array(fixedReads.keys) + Array(protectedReads.keys)).sorted() }
 
     /// Whether DCC's access control broker sends the SRV's command on the user's behalf.
-    public static func isSentByBroker(srv: String) -> Bool { fixedReads[srv]?.viaBroker ?? false }
+    public static func isSentByBroker(srv: SRV) -> Bool { fixedReads[srv]?.viaBroker ?? false }
 
     /// The GBCS command (not yet MAC'd) for a request: nil when the builder does not
     /// make that SRV's command yet. `brokerCounter` is the broker's own counter, for the
     /// commands it originates (`isSentByBroker`).
-    public static func command(srv: String, user: EUI64, device: EUI64, counter: UInt64, brokerCounter: UInt64? = nil) -> GBCSFrame? {
+    public static func command(srv: SRV, user: EUI64, device: EUI64, counter: UInt64, brokerCounter: UInt64? = nil) -> GBCSFrame? {
         let viaBroker = fixedReads[srv]?.viaBroker == true
         if viaBroker && brokerCounter == nil { return nil }
         // The invoke ID follows the frame's counter (the broker's, when it sends).
@@ -135,8 +135,8 @@ public enum GBCSCommandBuilder {
     /// The builders of non-critical commands that carry the request's values (ranges,
     /// settings, identifiers) or depend on the device type, one table per family
     /// (`GBCSCommandBuilder+….swift`), with the same input as the critical ones.
-    static let bodyBuilders: [String: CriticalCommandBuilder.Build] = {
-        var all: [String: CriticalCommandBuilder.Build] = [:]
+    static let bodyBuilders: [SRV: CriticalCommandBuilder.Build] = {
+        var all: [SRV: CriticalCommandBuilder.Build] = [:]
         for family in [rangeReadBuilders, valueCommandBuilders, securityAndHANBuilders] {
             all.merge(family) { first, _ in first }
         }
@@ -144,13 +144,13 @@ public enum GBCSCommandBuilder {
     }()
 
     /// Every SRV with a command builder: the fixed tables and the body builders.
-    public static var allSRVs: [String] { Set(srvs + bodyBuilders.keys).sorted() }
+    public static var allSRVs: [SRV] { Set(srvs + bodyBuilders.keys).sorted() }
 
     /// The GBCS command (not yet MAC'd) of a non-critical request: the electricity meter's
     /// fixed reads from their tables, the rest from the request's body by the families'
     /// builders. Nil when no builder makes that SRV's command yet. A command DCC itself
     /// signs comes back signed (`signer` gives the key of a DCC party).
-    public static func command(srv: String, body: ElementTree, user: EUI64, device: EUI64, deviceType: DeviceType, counter: UInt64,
+    public static func command(srv: SRV, body: ElementTree, user: EUI64, device: EUI64, deviceType: DeviceType, counter: UInt64,
                                brokerCounter: UInt64? = nil, otherDevice: CriticalCommandBuilder.OtherDevice? = nil, roles: UserRoleSet = [],
                                customerIdentificationNumber: String? = nil,
                                signer: (EUI64) -> P256.Signing.PrivateKey? = { _ in nil }) throws(TransformError) -> GBCSFrame? {

@@ -29,7 +29,7 @@ extension Gateway {
         // The transform request is kept whole: the device acts on its values once the
         // signed pre-command comes back.
         let stored = StoredRequest(requestID: requestID, originator: header.requestID.originator, target: header.requestID.target,
-                                   counter: header.requestID.counter, srv: header.variant.srv, commandVariant: CommandVariant.criticalTransform.rawValue,
+                                   counter: header.requestID.counter, srv: header.variant.srv.text, commandVariant: CommandVariant.criticalTransform.rawValue,
                                    receivedAt: time, executeAt: nil, status: .transformed, code: ResponseCode.I0.rawValue, raw: bytes)
         let mutations: [Mutation] = [
             .setCounter(originator: header.requestID.originator, counter: header.requestID.counter),
@@ -68,7 +68,7 @@ extension Gateway {
                 let payload = Data(octets).base64EncodedString()
                 let response = DUISResponse(schemaVersion: header.schemaVersion, requestID: stored.requestID, responseID: header.requestID.responseID,
                                             code: .I0, dateTime: time,
-                                            body: .message(serviceReference: header.serviceReference, srv: header.variant.srv, payload: { writer in
+                                            body: .message(serviceReference: header.serviceReference, srv: header.variant.srv.text, payload: { writer in
                                                 writer.open("sr:PreCommand")
                                                 writer.element("sr:GBCSVersion", version)
                                                 writer.element("sr:GBCSPayload", payload)
@@ -132,7 +132,7 @@ extension Gateway {
             let payload = Data(octets).base64EncodedString()
             let response = DUISResponse(schemaVersion: header.schemaVersion, requestID: stored.requestID, responseID: header.requestID.responseID,
                                         code: .I0, dateTime: time,
-                                        body: .message(serviceReference: header.serviceReference, srv: header.variant.srv, payload: { writer in
+                                        body: .message(serviceReference: header.serviceReference, srv: header.variant.srv.text, payload: { writer in
                                             writer.open("sr:LocalCommand")
                                             writer.element("sr:GBCSPayload", payload)
                                             writer.close()
@@ -178,7 +178,7 @@ extension Gateway {
         } catch {
             return storageFailure(error)
         }
-        guard let issued, let transformed, transformed.srv == header.variant.srv else {
+        guard let issued, let transformed, transformed.srv == header.variant.srv.text else {
             return await refuse(CriticalCommandRule.notIssued.refusal(
                 "no pre-command of \(header.variant.srv) was issued for \(requestID): send the request with command variant 4 to the Transform service first, and keep its RequestID"))
         }

@@ -200,7 +200,7 @@ public final class Gateway: Sendable {
 
     func requestEvent(_ header: RequestHeader, service: DUISService, digest: String, size: Int, at time: Timestamp, authenticated: Bool) -> AuditEvent {
         AuditEvent(at: time, kind: .request, actor: header.requestID.originator,
-                   device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv,
+                   device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv.text,
                    requestID: header.requestID.description,
                    detail: "\(service.title), command variant \(untrusted(header.commandVariantText, limit: 8)), \(header.variant.name), \(size) octets, SHA-256 \(digest)"
                        + (authenticated ? ", signature verified" : ", not authenticated"))
@@ -208,19 +208,19 @@ public final class Gateway: Sendable {
 
     func decisionEvent(_ header: RequestHeader, code: ResponseCode, rule: RuleID, reason: String, at time: Timestamp) -> AuditEvent {
         AuditEvent(at: time, kind: .decision, actor: header.requestID.originator,
-                   device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv,
+                   device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv.text,
                    requestID: header.requestID.description, code: code.rawValue, detail: "[\(rule)] \(reason)")
     }
 
     func responseEvent(_ header: RequestHeader, code: ResponseCode, detail: String, at time: Timestamp) -> AuditEvent {
         AuditEvent(at: time, kind: .response, actor: header.requestID.originator,
-                   device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv,
+                   device: header.requestID.target == dccEUI ? nil : header.requestID.target, srv: header.variant.srv.text,
                    requestID: header.requestID.description, code: code.rawValue, detail: detail)
     }
 
     func signedResponse(_ header: RequestHeader, code: ResponseCode, payload: (@Sendable (inout CanonicalXMLWriter) -> Void)? = nil, comment: String?) -> GatewayResponse {
         let response = DUISResponse(schemaVersion: header.schemaVersion, requestID: header.requestID.description, code: code, dateTime: clock.now(),
-                                    body: .message(serviceReference: header.serviceReference, srv: header.variant.srv, payload: payload))
+                                    body: .message(serviceReference: header.serviceReference, srv: header.variant.srv.text, payload: payload))
         let text = comment.map { "gbsm: \(code.rawValue): \($0)" }
         return GatewayResponse(status: 200, contentType: "application/xml", body: signer.sign(response, comment: text), code: code, reason: comment)
     }
@@ -266,7 +266,7 @@ public final class Gateway: Sendable {
             // claims to come from, within the budget for unauthenticated requests.
             var mutations: [Mutation] = []
             if rejections.admit(reason: "\(refusal.code.rawValue) [\(refusal.rule)]", at: time) {
-                mutations.append(.audit(AuditEvent(at: time, kind: .decision, srv: header.variant.srv, requestID: header.requestID.description,
+                mutations.append(.audit(AuditEvent(at: time, kind: .decision, srv: header.variant.srv.text, requestID: header.requestID.description,
                                                    code: refusal.code.rawValue,
                                                    detail: "[\(refusal.rule)] \(refusal.reason); unauthenticated request claiming to come from \(header.requestID.originator) (\(service.title), command variant \(untrusted(header.commandVariantText, limit: 8)), \(size) octets, SHA-256 \(digest))")))
             }
@@ -355,7 +355,7 @@ public final class Gateway: Sendable {
         }
         let status: RequestStatus = futureDated ? .scheduled : .awaitingDevice
         let stored = StoredRequest(requestID: header.requestID.description, originator: header.requestID.originator, target: header.requestID.target,
-                                   counter: header.requestID.counter, srv: header.variant.srv, commandVariant: Int(header.commandVariantText) ?? 0,
+                                   counter: header.requestID.counter, srv: header.variant.srv.text, commandVariant: Int(header.commandVariantText) ?? 0,
                                    receivedAt: time, executeAt: executeAt, status: status, code: ResponseCode.I99.rawValue, raw: bytes)
         let note = futureDated ? "future-dated for \(executeAt?.iso8601 ?? ""): held until then" : "stored at the device boundary, awaiting delivery to the device"
         let mutations: [Mutation] = [
@@ -389,7 +389,7 @@ public final class Gateway: Sendable {
         let mutations: [Mutation] = [
             .setCounter(originator: header.requestID.originator, counter: header.requestID.counter),
             .insertRequest(StoredRequest(requestID: header.requestID.description, originator: header.requestID.originator, target: header.requestID.target,
-                                         counter: header.requestID.counter, srv: header.variant.srv, commandVariant: CommandVariant.nonCriticalLocal.rawValue,
+                                         counter: header.requestID.counter, srv: header.variant.srv.text, commandVariant: CommandVariant.nonCriticalLocal.rawValue,
                                          receivedAt: time, executeAt: nil, status: .completed, code: ResponseCode.I0.rawValue, raw: Self.kept(bytes))),
             .audit(requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)),
             .audit(decisionEvent(header, code: .I0, rule: .accessControl, reason: "\(decision.rule); the GBCS command MAC'd for local delivery over the HAN, \(command.count) octets", at: time)),
@@ -414,7 +414,7 @@ public final class Gateway: Sendable {
         do {
             // IDs only, of this user, device and SRV (at most as many as may be held).
             cancelled = try await services.store.heldRequestIDs(originator: header.requestID.originator, target: header.requestID.target,
-                                                                srv: header.variant.srv, limit: Self.maxHeldPerDevice)
+                                                                srv: header.variant.srv.text, limit: Self.maxHeldPerDevice)
         } catch {
             return storageFailure(error)
         }
@@ -423,7 +423,7 @@ public final class Gateway: Sendable {
         var mutations: [Mutation] = [
             .setCounter(originator: header.requestID.originator, counter: header.requestID.counter),
             .insertRequest(StoredRequest(requestID: header.requestID.description, originator: header.requestID.originator, target: header.requestID.target,
-                                         counter: header.requestID.counter, srv: header.variant.srv, commandVariant: Int(header.commandVariantText) ?? 0,
+                                         counter: header.requestID.counter, srv: header.variant.srv.text, commandVariant: Int(header.commandVariantText) ?? 0,
                                          receivedAt: time, executeAt: nil, status: .completed, code: ResponseCode.I0.rawValue, raw: Self.kept(bytes))),
             .audit(requestEvent(header, service: service, digest: digest, size: bytes.count, at: time, authenticated: true)),
             .audit(decisionEvent(header, code: .I99, rule: .cancelFutureDated, reason: "\(decision.rule); ExecutionDateTime 3000-12-31 asks to cancel; \(note)", at: time)),
@@ -432,11 +432,11 @@ public final class Gateway: Sendable {
         for requestID in cancelled {
             mutations.append(.setRequestStatus(requestID: requestID, status: .cancelled, code: nil))
             mutations.append(.audit(AuditEvent(at: time, kind: .decision, actor: header.requestID.originator, device: header.requestID.target,
-                                               srv: header.variant.srv, requestID: requestID, code: "cancelled",
+                                               srv: header.variant.srv.text, requestID: requestID, code: "cancelled",
                                                detail: "[cancel-future-dated] cancelled by \(header.requestID.description)")))
         }
         let response = DUISResponse(schemaVersion: header.schemaVersion, requestID: header.requestID.description, responseID: header.requestID.responseID,
-                                    code: .I0, dateTime: time, body: .message(serviceReference: header.serviceReference, srv: header.variant.srv, payload: nil))
+                                    code: .I0, dateTime: time, body: .message(serviceReference: header.serviceReference, srv: header.variant.srv.text, payload: nil))
         mutations.append(.enqueueOutbox(OutboxItem(recipient: header.requestID.originator, kind: "service-response", messageID: header.requestID.responseID,
                                                    requestID: header.requestID.description, body: signer.sign(response, comment: "gbsm: \(note)"),
                                                    createdAt: time, nextAttemptAt: time)))
@@ -456,7 +456,7 @@ public final class Gateway: Sendable {
         let threshold = breach.threshold
         let reason = "anomaly detection: \(breach.observed) \(header.variant.srv) requests from \(header.requestID.originator) within \(threshold.windowSeconds) s exceed the \(breach.isUserThreshold ? "user's" : "DCC's") threshold of \(threshold.limit); quarantined as event \(reference) until the user releases or deletes it (DCC alert AD1 sent)"
         let stored = StoredRequest(requestID: requestID, originator: header.requestID.originator, target: header.requestID.target,
-                                   counter: header.requestID.counter, srv: header.variant.srv, commandVariant: Int(header.commandVariantText) ?? 0,
+                                   counter: header.requestID.counter, srv: header.variant.srv.text, commandVariant: Int(header.commandVariantText) ?? 0,
                                    receivedAt: time, executeAt: executeAt, status: .quarantined, code: ResponseCode.I99.rawValue,
                                    quarantineRef: reference, raw: bytes)
         let alert = makeAlert(to: header.requestID.originator, schemaVersion: header.schemaVersion,
@@ -469,7 +469,7 @@ public final class Gateway: Sendable {
             .audit(decisionEvent(header, code: .I99, rule: .anomalyDetection, reason: reason, at: time)),
             .audit(responseEvent(header, code: .I99, detail: "synchronous acknowledgement (quarantined)", at: time)),
             .enqueueOutbox(alert),
-            .audit(AuditEvent(at: time, kind: .alert, actor: header.requestID.originator, srv: header.variant.srv, requestID: requestID,
+            .audit(AuditEvent(at: time, kind: .alert, actor: header.requestID.originator, srv: header.variant.srv.text, requestID: requestID,
                               code: "AD1", detail: "DCC alert AD1 (quarantined request, event \(reference)) queued for \(header.requestID.originator)")),
         ]
         do {
@@ -512,7 +512,7 @@ public final class Gateway: Sendable {
                 if synchronous {
                     mutations.append(.insertRequest(StoredRequest(
                         requestID: header.requestID.description, originator: header.requestID.originator, target: header.requestID.target,
-                        counter: header.requestID.counter, srv: header.variant.srv, commandVariant: 8, receivedAt: time, executeAt: nil,
+                        counter: header.requestID.counter, srv: header.variant.srv.text, commandVariant: 8, receivedAt: time, executeAt: nil,
                         status: .completed, code: ResponseCode.I0.rawValue, raw: Self.kept(bytes))))
                 }
                 mutations.append(.audit(self.decisionEvent(header, code: .I0, rule: .accessControl, reason: "\(decision.rule); \(outcome.note)", at: time)))
@@ -648,7 +648,7 @@ public final class Gateway: Sendable {
         }
         let response = DUISResponse(schemaVersion: header.schemaVersion, requestID: header.requestID.description,
                                     responseID: header.requestID.responseID, code: code, dateTime: time,
-                                    body: .message(serviceReference: header.serviceReference, srv: header.variant.srv, payload: payload))
+                                    body: .message(serviceReference: header.serviceReference, srv: header.variant.srv.text, payload: payload))
         return OutboxItem(recipient: header.requestID.originator, kind: "service-response", messageID: header.requestID.responseID,
                           requestID: header.requestID.description, body: signer.sign(response, comment: result.refusal.map { "gbsm: \($0.code.rawValue): \($0.reason)" }),
                           createdAt: time, nextAttemptAt: time)

@@ -144,7 +144,7 @@ final class NonDeviceServices: Sendable {
         self.broker = broker
     }
 
-    static let readOnly: Set<String> = ["8.2", "5.2", "12.1"]
+    static let readOnly: Set<SRV> = ["8.2", "5.2", "12.1"]
 
     /// Runs the service and commits its changes together with `finalize`'s (the
     /// gateway's request record, counter and audit events for this outcome).
@@ -583,7 +583,7 @@ final class NonDeviceServices: Sendable {
         guard frequency.nextRun(start: start, end: end, time: executionTime ?? .midnight, after: request.received) != nil else {
             throw Refusal(.E12, rule: .body, "the schedule would never run: it ends (\(end?.isoDate ?? "-")) before its next run after \(request.received.iso8601)")
         }
-        guard let srvText = body.value("DSPScheduledServiceReferenceVariant"), let scheduled = ServiceCatalogue.variant(srvText), scheduled.isDCCSchedulable else {
+        guard let srvText = body.value("DSPScheduledServiceReferenceVariant"), let scheduled = ServiceCatalogue.variant(text: srvText), scheduled.isDCCSchedulable else {
             throw Refusal(.E12, rule: .dccSchedulable, "DSPScheduledServiceReferenceVariant must be a DCC-schedulable request (4.6.1, 4.6.2, 4.8.x, 4.10, 4.12.x, 4.14 to 4.17, 14.1)")
         }
         guard body.value("DSPScheduledServiceReference") == scheduled.serviceReference else {
@@ -617,7 +617,7 @@ final class NonDeviceServices: Sendable {
         if let end { details.element("sr:ScheduleEndDate", end.isoDate) }
         if let executionTime { details.element("sr:ScheduleExecutionStartTime", executionTime.xsTime) }
         details.element("sr:DSPScheduledServiceReference", scheduled.serviceReference)
-        details.element("sr:DSPScheduledServiceReferenceVariant", scheduled.srv)
+        details.element("sr:DSPScheduledServiceReferenceVariant", scheduled.srv.text)
         details.element("sr:DeviceID", device.eui.description)
         details.open("sr:" + choice)
         if let read = parameters.first {
@@ -628,7 +628,7 @@ final class NonDeviceServices: Sendable {
         }
         details.close()
         let id = schedules.allocateID()
-        let record = ScheduleRecord(id: id, owner: request.user.eui, device: device.eui, srv: scheduled.srv, frequency: frequency, startDate: start,
+        let record = ScheduleRecord(id: id, owner: request.user.eui, device: device.eui, srv: scheduled.srv.text, frequency: frequency, startDate: start,
                                     endDate: end, executionTime: executionTime, definition: details.finish(), createdAt: request.received)
         return NonDeviceOutcome(payload: { writer in writer.element("sr:DSPScheduleID", String(id)) },
                                 mutations: [.putSchedule(record)], note: "schedule \(id): \(frequency.rawValue) \(scheduled.srv) on \(device.eui) from \(start.isoDate)")

@@ -57,7 +57,7 @@ final class PrivacyGuard: Sendable {
         }
 
         func access(party: EUI64, outcome: DataAccess.Outcome, detail: String, requestID: String?, at time: Timestamp) -> DataAccess {
-            DataAccess(premises: occupancy.premises, occupancy: occupancy.sequence, at: time, party: party, role: role.rawValue, srv: request.srv,
+            DataAccess(premises: occupancy.premises, occupancy: occupancy.sequence, at: time, party: party, role: role.rawValue, srv: request.srv.text,
                        granularity: request.granularity, outcome: outcome, rule: verdict.rule, detail: detail, requestID: requestID)
         }
 
@@ -69,14 +69,14 @@ final class PrivacyGuard: Sendable {
 
     /// The rules' decision for `party` acting as `role` reading `srv` from `device`, or nil
     /// when the SRV returns no consumption or the device is at no premises.
-    func check(role: UserRole, party: EUI64, device: DeviceRecord, srv: String) async throws -> Check? {
+    func check(role: UserRole, party: EUI64, device: DeviceRecord, srv: SRV) async throws -> Check? {
         guard let request = DataRequest.classify(srv: srv), let premises = device.premises else { return nil }
         let occupancy = try await occupancy(premises: premises)
         let now = clock.now()
         // A network operator's or other user's register read, classed by how recently it had
         // this household's registers.
         let previousRegisterRead = [.ed, .gt, .ou].contains(role) && request.isRegisterRead
-            ? try await store.lastRegisterRead(premises: premises, party: party, srvs: DataRequest.registerReads) : nil
+            ? try await store.lastRegisterRead(premises: premises, party: party, srvs: Set(DataRequest.registerReads.map(\.text))) : nil
         let polled = request.registerReadClass(previous: previousRegisterRead, at: now) > .monthly
         // Monthly reads by suppliers and network operators need no consent: no ledger to read.
         let ledgerFree = request.granularity == .monthly && [.is, .es, .gs, .rsa, .ed, .gt].contains(role) && !polled
@@ -107,7 +107,7 @@ final class PrivacyGuard: Sendable {
     /// The HAN rule for other users (`PrivacyRules.hanChange`): whether `party` acting as
     /// `role` may join, unjoin or change the device log of `device`'s home. Nil when the
     /// rule does not apply. With `--privacy dcc` a refusal is audited and let through.
-    func hanCheck(role: UserRole, party: EUI64, device: DeviceRecord, srv: String, body: ElementTree) async throws -> PrivacyVerdict? {
+    func hanCheck(role: UserRole, party: EUI64, device: DeviceRecord, srv: SRV, body: ElementTree) async throws -> PrivacyVerdict? {
         guard role == .ou, PrivacyRules.hanChangeSRVs.contains(srv) else { return nil }
         guard let premises = device.premises else {
             return .refuse(rule: "other-user-han", reason: "\(srv): \(device.eui) is at no premises")
@@ -128,7 +128,7 @@ final class PrivacyGuard: Sendable {
 
     /// The HAN device a HAN change concerns: the device named in an 8.11, or whichever of
     /// the target and `OtherDeviceID` of an 8.7.2 or 8.8.2 is not a meter or gas proxy.
-    static func hanDevice(srv: String, target: DeviceRecord, body: ElementTree) -> EUI64? {
+    static func hanDevice(srv: SRV, target: DeviceRecord, body: ElementTree) -> EUI64? {
         if srv == "8.11" { return body.value("DeviceID").flatMap { EUI64($0) } }
         if [.esme, .gsme, .gpf, .chf].contains(target.type) { return body.value("OtherDeviceID").flatMap { EUI64($0) } }
         return target.eui
@@ -151,7 +151,7 @@ final class PrivacyGuard: Sendable {
     }
 
     /// The role a user acts in for a device (as access control chose it at the gateway).
-    func role(of user: UserRecord, srv: String, device: DeviceRecord, accessControl: AccessControl, at time: Timestamp) -> UserRole? {
+    func role(of user: UserRecord, srv: SRV, device: DeviceRecord, accessControl: AccessControl, at time: Timestamp) -> UserRole? {
         guard let variant = ServiceCatalogue.variant(srv) else { return nil }
         for role in user.roles.intersection(variant.eligibleRoles) where accessControl.authorisation(role: role, user: user.eui, device: device, at: time) != nil {
             return role

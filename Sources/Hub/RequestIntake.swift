@@ -16,7 +16,7 @@ struct RequestIntake: Sendable {
     /// The largest request of any SRV but firmware distribution (11.1, 11.4), whose
     /// images are what the Non-Device Service's 14 MiB are for.
     static let maxRequestBytes = 1 << 20
-    static let firmwareSRVs: Set<String> = ["11.1", "11.4"]
+    static let firmwareSRVs: Set<SRV> = ["11.1", "11.4"]
 
     /// A request that passed intake.
     struct Accepted {

@@ -37,7 +37,7 @@ final class WANCommands: Sendable {
 
     /// The command of a request, not MAC'd. `customerIdentificationNumber` is the CIN DCC
     /// made for a 9.1 request.
-    func command(srv: String, body: ElementTree, user: EUI64, roles: UserRoleSet, device: DeviceRecord, counter: UInt64,
+    func command(srv: SRV, body: ElementTree, user: EUI64, roles: UserRoleSet, device: DeviceRecord, counter: UInt64,
                  customerIdentificationNumber: String? = nil) -> Built {
         let other = body.value("OtherDeviceID").flatMap { EUI64($0) }.flatMap { eui -> CriticalCommandBuilder.OtherDevice? in
             inventory.device(eui).map { CriticalCommandBuilder.OtherDevice(type: $0.type, keyAgreementCertificate: nil) }

@@ -7,12 +7,12 @@ public struct DeviceMessageHeader: Sendable, Hashable {
     public var target: EUI64
     public var counter: UInt64
     public var serviceReference: String?
-    public var srv: String?
+    public var srv: SRV?
     public var timestamp: Timestamp
     public var fromGSME: Bool
     public var useCase: String?
 
-    public init(originator: EUI64, target: EUI64, counter: UInt64, serviceReference: String?, srv: String?, timestamp: Timestamp,
+    public init(originator: EUI64, target: EUI64, counter: UInt64, serviceReference: String?, srv: SRV?, timestamp: Timestamp,
                 fromGSME: Bool = false, useCase: String? = nil) {
         self.originator = originator
         self.target = target

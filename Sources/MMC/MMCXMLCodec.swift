@@ -53,7 +53,7 @@ public struct MMCXMLCodec: Sendable {
         writer.element("ra:BusinessTargetID", header.target.description)
         writer.element("ra:OriginatorCounter", String(header.counter))
         if let serviceReference = header.serviceReference { writer.element("ra:ServiceReference", serviceReference) }
-        if let srv = header.srv { writer.element("ra:ServiceReferenceVariant", srv) }
+        if let srv = header.srv { writer.element("ra:ServiceReferenceVariant", srv.text) }
         var attributes: [(String, String)] = [("ClockStatus", "reliable")]
         if header.fromGSME { attributes.append(("isFromGSME", "true")) }
         writer.open("ra:Timestamp", attributes: attributes)

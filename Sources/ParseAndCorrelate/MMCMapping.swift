@@ -5,16 +5,16 @@ import MMC
 /// Why a verified message could not be put into MMC XML.
 public enum MappingError: Error, Equatable, CustomStringConvertible {
     /// One message code serves several SRVs and the request was not given to tell which.
-    case ambiguousSRV(code: UInt16, srvs: [String])
+    case ambiguousSRV(code: UInt16, srvs: [SRV])
     /// The SRV given is not one the use case serves.
-    case wrongSRV(String, useCase: String)
+    case wrongSRV(SRV, useCase: String)
     /// The payload does not have the layout GBCS gives the use case.
     case shape(String)
 
     public var description: String {
         switch self {
         case .ambiguousSRV(let code, let srvs):
-            return String(format: "message code %04X answers SRVs ", code) + srvs.joined(separator: ", ") + ": say which with --srv (the request's)"
+            return String(format: "message code %04X answers SRVs ", code) + srvs.map(\.text).joined(separator: ", ") + ": say which with --srv (the request's)"
         case .wrongSRV(let srv, let useCase): return "SRV \(srv) is not served by \(useCase)"
         case .shape(let what): return "the payload is not laid out as its use case says: \(what)"
         }
@@ -45,10 +45,10 @@ public enum MMCMapping {
     /// The MMC XML of a response, or nil when its use case has no mapping yet.
     /// - Parameter srv: the SRV of the request the message answers, where the message
     ///   code alone does not say.
-    public static func xml(for message: ParsedMessage, srv: String? = nil) throws(MappingError) -> [UInt8]? {
+    public static func xml(for message: ParsedMessage, srv: SRV? = nil) throws(MappingError) -> [UInt8]? {
         if message.frame.cra == .alert { return try AlertMapping.xml(for: message) }
         guard canMap(message), let useCase = UseCases.byCode[message.frame.messageCode] else { return nil }
-        let variant: String
+        let variant: SRV
         if let srv {
             guard useCase.srvs.contains(srv) else { throw .wrongSRV(srv, useCase: useCase.name) }
             variant = srv
@@ -62,7 +62,7 @@ public enum MMCMapping {
 
     /// The `…Rsp` element of a response (what `xml(for:srv:)` writes inside the envelope),
     /// or nil when its use case has no mapping yet.
-    public static func body(for message: ParsedMessage, srv: String) throws(MappingError) -> DataNode? {
+    public static func body(for message: ParsedMessage, srv: SRV) throws(MappingError) -> DataNode? {
         guard message.frame.cra == .response, canMap(message), let useCase = UseCases.byCode[message.frame.messageCode] else { return nil }
         guard useCase.srvs.contains(srv), let service = ServiceCatalogue.variant(srv) else { throw .wrongSRV(srv, useCase: useCase.name) }
         return try body(message, useCase: useCase, service: service)
@@ -124,7 +124,7 @@ public enum MMCMapping {
         writer.element("ra:GBCSHexadecimalMessageCode", hex16(frame.messageCode))
         if let service {
             writer.element("ra:ServiceReference", service.serviceReference)
-            writer.element("ra:ServiceReferenceVariant", service.srv)
+            writer.element("ra:ServiceReferenceVariant", service.srv.text)
         }
         if let timestamp { writer.element("ra:Timestamp", timestamp) }
         writer.close()

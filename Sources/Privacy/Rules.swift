@@ -2,7 +2,7 @@ import DUIS
 
 /// What an SRV returns about a household, when it returns consumption at all.
 public struct DataRequest: Sendable, Hashable {
-    public var srv: String
+    public var srv: SRV
     public var granularity: Granularity
     public var what: String
 
@@ -12,7 +12,7 @@ public struct DataRequest: Sendable, Hashable {
 
     /// The SRVs that read a meter's registers: a monthly read when sent monthly, but a
     /// profile when polled.
-    public static let registerReads: Set<String> = ["4.1.1", "4.1.2", "4.1.3", "4.1.4", "4.2", "4.3", "4.18", "4.4.2", "4.4.3"]
+    public static let registerReads: Set<SRV> = ["4.1.1", "4.1.2", "4.1.3", "4.1.4", "4.2", "4.3", "4.18", "4.4.2", "4.4.3"]
 
     public var isRegisterRead: Bool { Self.registerReads.contains(srv) }
 
@@ -39,7 +39,7 @@ public struct DataRequest: Sendable, Hashable {
 
     /// The consumption an SRV reveals, or nil for SRVs that return no consumption
     /// (configuration, tariffs, events, network data).
-    public static func classify(srv: String) -> DataRequest? {
+    public static func classify(srv: SRV) -> DataRequest? {
         switch srv {
         case "4.8.1": return DataRequest(srv: srv, granularity: .halfHourly, what: "half-hourly import profile")
         case "4.8.2": return DataRequest(srv: srv, granularity: .halfHourly, what: "half-hourly reactive import profile")
@@ -121,7 +121,7 @@ public struct PrivacyRules: Sendable {
     static let supplierPurposes: Set<Purpose> = [.billing, .settlement, .energyServices]
 
     /// SRVs that change which devices are on a home's HAN.
-    public static let hanChangeSRVs: Set<String> = ["8.7.2", "8.8.2", "8.11"]
+    public static let hanChangeSRVs: Set<SRV> = ["8.7.2", "8.8.2", "8.11"]
 
     /// An other user changing a home's HAN (DCC's matrix lets other users join, unjoin and
     /// update the comms hub's device log for any device). Joining a device to the meters
@@ -131,7 +131,7 @@ public struct PrivacyRules: Sendable {
     /// that user joined itself, and otherwise needs the same consent. Nil when the rule
     /// does not apply (another role, another SRV): suppliers' HAN changes follow their
     /// registration, as access control decided.
-    public func hanChange(role: UserRole, party: EUI64, srv: String, ledger: ConsentLedger, joinedByParty: Bool) -> PrivacyVerdict? {
+    public func hanChange(role: UserRole, party: EUI64, srv: SRV, ledger: ConsentLedger, joinedByParty: Bool) -> PrivacyVerdict? {
         guard role == .ou, Self.hanChangeSRVs.contains(srv) else { return nil }
         let what = srv == "8.7.2" ? "joining a device to this home's meters" : srv == "8.8.2" ? "unjoining a device from this home's meters" : "changing this home's comms hub device log"
         if srv != "8.7.2", joinedByParty {

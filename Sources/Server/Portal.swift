@@ -446,7 +446,7 @@ final class Portal: Sendable {
         if log.isEmpty { body += "<tr><td colspan=\"7\">Nobody has asked for your data yet.</td></tr>" }
         for entry in log {
             let name = hub.registry.user(entry.party)?.name ?? entry.party.description
-            let asked = (DataRequest.classify(srv: entry.srv)?.what ?? entry.srv) + " (SRV \(entry.srv))"
+            let asked = (SRV(entry.srv).flatMap { DataRequest.classify(srv: $0) }?.what ?? entry.srv) + " (SRV \(entry.srv))"
             body += "<tr><td>\(entry.at.iso8601)</td><td>\(PortalPages.escape(name))</td><td>\(entry.role)</td><td>\(PortalPages.escape(asked))</td>"
                 + "<td class=\"\(entry.outcome.rawValue)\">\(entry.outcome.rawValue)</td><td>\(PortalPages.escape(entry.rule))</td><td>\(PortalPages.escape(entry.detail))</td></tr>"
         }

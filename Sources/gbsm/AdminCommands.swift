@@ -187,6 +187,14 @@ extension AuditKind: ExpressibleByArgument {
     public static var allValueStrings: [String] { all.map(\.rawValue) }
 }
 
+/// `--srv`: a Service Reference Variant DUIS defines.
+extension SRV: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let variant = ServiceCatalogue.variant(text: argument) else { return nil }
+        self = variant.srv
+    }
+}
+
 extension UsersCommand {
     struct SetPayload: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -380,7 +388,7 @@ struct AnomalyCommand: AsyncParsableCommand {
 
         func run() async throws {
             let user = try parseEUI(self.user)
-            guard srv == "*" || ServiceCatalogue.variant(srv) != nil else { throw ValidationError("unknown SRV \(srv)") }
+            guard srv == "*" || ServiceCatalogue.variant(text: srv) != nil else { throw ValidationError("unknown SRV \(srv)") }
             guard limit >= 0, window > 0 else { throw ValidationError("the limit must be 0 or more and the window positive") }
             let store = try data.store()
             try await store.apply([

@@ -262,7 +262,7 @@ struct GBCSParse: ParsableCommand {
     var tree = false
 
     @Option(help: "The SRV of the request the message answers, where its message code serves several (ECS62 answers 7.9 and 7.10).")
-    var srv: String?
+    var srv: SRV?
 
     func run() throws {
         let keys = try keystore.load()

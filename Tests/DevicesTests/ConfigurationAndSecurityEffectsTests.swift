@@ -13,7 +13,7 @@ import Testing
 /// authentication.
 @Suite struct ConfigurationAndSecurityEffectsTests {
     /// Runs a command of the family on its device, as `runCritical` does after authentication.
-    static func act(_ srv: String, _ model: PremisesModel, _ type: DeviceType, _ body: ElementTree, _ state: inout PremisesState,
+    static func act(_ srv: SRV, _ model: PremisesModel, _ type: DeviceType, _ body: ElementTree, _ state: inout PremisesState,
                     at time: Timestamp = Bench.now, emulator: DeviceEmulator = Bench.emulator,
                     roles: UserRoleSet = [.is, .gs]) throws -> (rsp: DataNode, success: Bool, note: String, alerts: [DeviceAlert]) {
         let command = Bench.command(srv, model, type, body: body, roles: roles)
@@ -24,7 +24,7 @@ import Testing
     }
 
     /// A non-critical read, as the hub sends it.
-    static func read(_ srv: String, _ model: PremisesModel, _ type: DeviceType, _ body: ElementTree, _ state: inout PremisesState,
+    static func read(_ srv: SRV, _ model: PremisesModel, _ type: DeviceType, _ body: ElementTree, _ state: inout PremisesState,
                      at time: Timestamp = Bench.now, emulator: DeviceEmulator = Bench.emulator) -> DataNode {
         emulator.execute(Bench.command(srv, model, type, body: body), model: model, state: &state, at: time).response.body
     }

@@ -33,9 +33,9 @@ enum Bench {
         element("ReadLogPeriod", [element("StartDateTime", text: start.iso8601), element("EndDateTime", text: end.iso8601)])
     }
 
-    static func command(_ srv: String, _ model: PremisesModel, _ type: DeviceType, body: ElementTree, roles: UserRoleSet = [.is, .gs]) -> DeviceCommand {
+    static func command(_ srv: SRV, _ model: PremisesModel, _ type: DeviceType, body: ElementTree, roles: UserRoleSet = [.is, .gs]) -> DeviceCommand {
         let device = model.device(type)!
-        let reference = srv.split(separator: ".").prefix(2).joined(separator: ".")
+        let reference = srv.numbers.prefix(2).map(String.init).joined(separator: ".")
         return DeviceCommand(srv: srv, serviceReference: reference, target: device.eui, targetType: type, originator: supplier,
                              originatorRoles: roles, requestID: "\(supplier):\(device.eui):1", body: body)
     }
@@ -171,7 +171,7 @@ enum Bench {
         let model = Bench.premises { premises, _ in premises.traits.hasGasMeter && premises.traits.householdFeatures.contains(.solar) }
         var state = PremisesState()
         let longAgo = Bench.now.adding(milliseconds: -3 * 365 * 86_400_000)
-        func run(_ srv: String, _ name: String) -> DataNode {
+        func run(_ srv: SRV, _ name: String) -> DataNode {
             Bench.emulator.execute(Bench.command(srv, model, .esme, body: Bench.element(name, [Bench.period(longAgo, Bench.now)])),
                                    model: model, state: &state, at: Bench.now).response.body
         }

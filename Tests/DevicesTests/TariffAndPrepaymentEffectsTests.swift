@@ -46,7 +46,7 @@ import Testing
 
     /// A command of the family, run as the device runs it once authenticated.
     @discardableResult
-    func act(_ srv: String, _ model: PremisesModel, _ type: DeviceType, _ body: ElementTree, _ state: inout PremisesState,
+    func act(_ srv: SRV, _ model: PremisesModel, _ type: DeviceType, _ body: ElementTree, _ state: inout PremisesState,
                     at time: Timestamp = Bench.now) -> (node: DataNode?, success: Bool, note: String) {
         let command = Bench.command(srv, model, type, body: body)
         var context = DeviceEmulator.Context(command: command, model: DeviceEmulator.modelInForce(model, state, at: time, for: type), time: time,
@@ -56,7 +56,7 @@ import Testing
         return (node, context.success, context.note)
     }
 
-    func ask(_ srv: String, _ element: String, _ model: PremisesModel, _ type: DeviceType, _ state: PremisesState,
+    func ask(_ srv: SRV, _ element: String, _ model: PremisesModel, _ type: DeviceType, _ state: PremisesState,
                      at time: Timestamp = Bench.now, _ children: [ElementTree] = []) -> DataNode {
         var copy = state
         return emulator.execute(Bench.command(srv, model, type, body: Bench.element(element, children)), model: model, state: &copy, at: time).response.body

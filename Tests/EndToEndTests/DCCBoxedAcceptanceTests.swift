@@ -18,7 +18,7 @@ import TestSupport
     /// status changes, then decommissioning the ESME before deleting it. The fault return
     /// (8.14.3) and the no-fault return (8.14.4) each withdraw the one hub: the fault
     /// return goes to a second DCC Boxed of its own.
-    static func rank(_ srv: String) -> Int {
+    static func rank(_ srv: SRV) -> Int {
         switch srv {
         case "5.1": return -3
         case "5.2": return -2
@@ -53,8 +53,8 @@ import TestSupport
         let keys = try await SMKIServiceKeys.fetch(server.baseURL, devices: (0xA0...0xA6).map { EUI64(0x00DB_1234_5678_9000 + UInt64($0)) }, users: zaz1)
         #expect(keys.deviceCount >= 5, "the default premises' certified devices")
 
-        struct Sent { let name: String; let srv: String; let device: Bool }
-        var templates: [(name: String, xml: String, srv: String, variant: Int)] = []
+        struct Sent { let name: String; let srv: SRV; let device: Bool }
+        var templates: [(name: String, xml: String, srv: SRV, variant: Int)] = []
         for (name, bytes) in try Reference.templates() {
             let xml = String(decoding: bytes, as: UTF8.self)
             let header = try ServiceRequestDocument(try XMLDocument.parse(xml, limits: .duis)).header

@@ -40,7 +40,7 @@ import TestSupport
         let keys = try await SMKIServiceKeys.fetch(server.baseURL, devices: (0xA0...0xA6).map { EUI64(0x00DB_1234_5678_9000 + UInt64($0)) }, users: zaz1)
         #expect(keys.deviceCount >= 5, "the default premises' certified devices")
 
-        var templates: [(name: String, xml: String, srv: String)] = []
+        var templates: [(name: String, xml: String, srv: SRV)] = []
         for (name, bytes) in try Reference.templates() {
             let xml = String(decoding: bytes, as: UTF8.self)
             let header = try ServiceRequestDocument(try XMLDocument.parse(xml, limits: .duis)).header
@@ -49,7 +49,7 @@ import TestSupport
         }
         #expect(templates.count == 37, "critical templates")
         // Supply last: enable after disable and arm, so later templates meet a live meter.
-        templates.sort { ($0.srv.hasPrefix("7.") ? 1 : 0, $0.srv) < ($1.srv.hasPrefix("7.") ? 1 : 0, $1.srv) }
+        templates.sort { ($0.srv.group == 7 ? 1 : 0, $0.srv) < ($1.srv.group == 7 ? 1 : 0, $1.srv) }
 
         var sent: [String: String] = [:]
         var transformed = 0
@@ -91,7 +91,7 @@ import TestSupport
             let key = try #require(gbcsKeys.signingKey(of: header.requestID.originator), "\(template.name): the originator's ZAZ1 GBCS DS key")
             let signedPreCommand = try preCommand.signed(with: key).encode()
             let send = requestXML(originator: header.requestID.originator, target: header.requestID.target, counter: counter, commandVariant: "5",
-                                  srv: template.srv,
+                                  srv: template.srv.text,
                                   body: "<sr:SignedPreCommand><sr:GBCSPayload>\(Data(signedPreCommand).base64EncodedString())</sr:GBCSPayload></sr:SignedPreCommand>")
             let sendAnswer = try await client.post(try client.sign(send, counter: nil), to: .sendCommand)
             #expect(sendAnswer.code == "I99", "\(template.name) send: \(sendAnswer.code ?? "no code") \(sendAnswer.refusal.prefix(300))")

@@ -14,7 +14,7 @@ import TestSupport
     struct Template {
         let name: String
         let xml: String
-        let srv: String
+        let srv: SRV
         let body: String
     }
 
@@ -60,7 +60,7 @@ import TestSupport
     /// before its log, join before unjoin, the change of tenancy (after which the DCC Boxed
     /// consents no longer apply: a new occupancy starts with none) near the end, and the
     /// opt-out (which takes the ESME out of DCC's service) last.
-    static func rank(_ srv: String) -> Int {
+    static func rank(_ srv: SRV) -> Int {
         switch srv {
         case "6.29", "8.7.2": return 1
         case "6.32", "8.8.2": return 2
@@ -76,7 +76,7 @@ import TestSupport
     }
 
     /// Answers that are only an acknowledgement (the MMC defines no data for them).
-    static let acknowledgementOnly: Set<String> = ["2.2", "3.1", "3.2", "3.3", "3.4", "3.5", "6.4.2", "6.5", "6.12", "6.18.1", "6.18.2", "6.20.1",
+    static let acknowledgementOnly: Set<SRV> = ["2.2", "3.1", "3.2", "3.3", "3.4", "3.5", "6.4.2", "6.5", "6.12", "6.18.1", "6.18.2", "6.20.1",
                                                    "6.20.2", "6.22", "6.27", "6.28", "6.29", "7.9", "7.10", "8.11", "8.12.1", "9.1"]
 
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
@@ -147,7 +147,7 @@ import TestSupport
             }
         }
         // A few answers in detail: the data is what the request asked for.
-        func response(_ srv: String) -> DUISMessage? { responses.first { sent[$0.key]?.srv == srv }?.value }
+        func response(_ srv: SRV) -> DUISMessage? { responses.first { sent[$0.key]?.srv == srv }?.value }
         let profile = try #require(response("4.8.1"))
         #expect(profile.values("PrimaryValue").count >= 90, "two days of half hours")
         #expect(profile.values("PrimaryValue").allSatisfy { Int($0) != nil })

@@ -130,7 +130,7 @@ import TestSupport
         let hub = try await RunningHub.start()
         let client = DUISClient(baseURL: hub.baseURL, keystore: hub.keystore)
         func create(_ originator: EUI64, srv: String, choice: String) -> String {
-            let sr = ServiceCatalogue.variant(srv)?.serviceReference ?? srv
+            let sr = ServiceCatalogue.variant(text: srv)?.serviceReference ?? srv
             return nonDevice("5.1", """
                 <sr:CreateSchedule><sr:ScheduleFrequency>Daily</sr:ScheduleFrequency><sr:ScheduleStartDate>2026-01-01</sr:ScheduleStartDate>\
                 <sr:DSPScheduledServiceReference>\(sr)</sr:DSPScheduledServiceReference>\

@@ -60,7 +60,8 @@ import TestSupport
             let template = try #require(templates.first { $0.name.hasPrefix(variant.template) }, "\(variant.template)")
             let now = Timestamp.now()
             var xml = DeviceTemplateTests.adapt(DeviceTemplateTests.Template(name: template.name, xml: String(decoding: template.bytes, as: UTF8.self),
-                                                                              srv: "", body: ""), now: now)
+                                                                              srv: try #require(SRV(variant.template.split(separator: "_")[1])), body: ""),
+                                                    now: now)
             xml = xml.replacing(/(<sr:RequestID>[^:]*:00-DB-12-34-56-78-90-)A[0-9]/) { $0.1 + variant.target }
             xml = xml.replacing(/<sr:CommandVariant>[0-9]+<\/sr:CommandVariant>/, with: "<sr:CommandVariant>\(variant.commandVariant)</sr:CommandVariant>")
             if let body = variant.body { xml = body(xml) }

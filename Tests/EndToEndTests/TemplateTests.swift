@@ -15,7 +15,7 @@ import TestSupport
         let name: String
         let xml: String
         let commandVariant: Int
-        let srv: String
+        let srv: SRV
     }
 
     static func templates() throws -> [Template] {
@@ -33,7 +33,7 @@ import TestSupport
     /// each communications hub status change on its own; the service opt-out (8.5), which
     /// the emulated ESME carries out, so later requests to it are refused with E5; the
     /// change of tenancy (3.2), after which the DCC Boxed consents no longer apply.
-    static let ownHub: [[String]] = [["8.3", "8.4"], ["8.14.2"], ["8.14.3"], ["8.14.4"], ["8.5"], ["3.2"]]
+    static let ownHub: [[SRV]] = [["8.3", "8.4"], ["8.14.2"], ["8.14.3"], ["8.14.4"], ["8.5"], ["3.2"]]
 
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
     func everyVariantOneAndEightTemplateGetsASignedAcknowledgement() async throws {

@@ -23,7 +23,7 @@ import TestSupport
         let directory: TemporaryDirectory
 
         /// The command DCC sends for `srv` with `body` from the supplier to the meter.
-        func command(srv: String, body: ElementTree, counter: UInt64) throws -> WANCommand {
+        func command(srv: SRV, body: ElementTree, counter: UInt64) throws -> WANCommand {
             let device = try #require(hub.inventory.device(EmulatedWANTests.esme))
             let premises = try #require(device.premises)
             let built = hub.dispatcher.commands.command(srv: srv, body: body, user: EmulatedWANTests.supplier, roles: [.is, .gs], device: device, counter: counter)
@@ -36,7 +36,7 @@ import TestSupport
         }
 
         /// The device's GBCS answer, verified and decoded as a DCC user reads it.
-        func read(_ reply: DeviceReply, srv: String) throws -> DataNode {
+        func read(_ reply: DeviceReply, srv: SRV) throws -> DataNode {
             let frame = try GBCSFrame.decode(try #require(reply.gbcs, "the device answered in GBCS"))
             let message = try ParsedMessage(frame: frame, keys: hub.smki)
             #expect(message.mac == .valid, "MAC'd by the device for the command's originator")

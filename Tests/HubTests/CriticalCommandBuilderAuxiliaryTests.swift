@@ -14,7 +14,7 @@ import TestSupport
     static let esme = EUI64(compactHex: "00DB1234567890A0")!
 
     /// The pre-command from this family's table (independent of its registration in `builders`).
-    static func build(_ srv: String, _ body: ElementTree, user: EUI64 = user, device: EUI64 = esme, deviceType: DeviceType = .esme,
+    static func build(_ srv: SRV, _ body: ElementTree, user: EUI64 = user, device: EUI64 = esme, deviceType: DeviceType = .esme,
                       counter: UInt64 = 1000) throws(TransformError) -> GBCSFrame? {
         guard let builder = CriticalCommandBuilder.auxiliaryBuilders[srv] else { return nil }
         let built = try builder(CriticalCommandBuilder.Input(srv: srv, body: body, user: user, device: device, deviceType: deviceType, counter: counter))
@@ -61,7 +61,7 @@ import TestSupport
             </UpdateDeviceConfigurationALCDescriptions>
             """)
         let other = EUI64(compactHex: "90B3D51F30010008")!
-        let cases: [(srv: String, body: ElementTree, user: EUI64, counter: UInt64, vector: String)] = try [
+        let cases: [(srv: SRV, body: ElementTree, user: EUI64, counter: UInt64, vector: String)] = try [
             ("6.14.1", Self.templateBody(descriptions), Self.user, 1006, "6.14.1_ECS46a/ECS46a_6.14.1_ALL_OPTIONALS_ERROR_PRECOMMAND_GBCS.HEX"),
             ("6.14.1", some, Self.user, 1002, "6.14.1_ECS46a/ECS46a_6.14.1_SOME_OPTIONALS_SUCCESS_PRECOMMAND_GBCS.HEX"),
             ("6.14.3", Self.templateBody(alcs), Self.user, 1003, "6.14.3_ECS46d/ECS46d_6.14.3_IMMEDIATE_ALCS_ERROR_PRECOMMAND_GBCS.HEX"),
@@ -143,7 +143,7 @@ import TestSupport
         #expect(try Self.build("6.14.3", try Self.body(calendar(date("12", "25"), "1"))) != nil)
         #expect(try Self.build("7.13", try Self.body(state("5", "100", "2015-01-03T00:00:00Z"))) != nil)
         #expect(try Self.build("6.14.1", try Self.body(description("1", "Immersion heater"))) != nil)
-        let refused: [(srv: String, xml: String)] = [
+        let refused: [(srv: SRV, xml: String)] = [
             ("6.14.3", calendar(date("12", "25"), "2")), // special day 2 is not defined
             ("6.14.3", calendar(date("02", "30"), "1")), // 30 February
             ("6.14.3", calendar(date("13", "01"), "1")), // month 13

@@ -19,7 +19,7 @@ import TestSupport
 
     /// The pre-command as `CriticalCommandBuilder.preCommand` frames it, from this family's
     /// table (so the tests do not depend on its registration in `builders`).
-    static func build(_ srv: String, _ body: ElementTree, device: DeviceType = .esme, counter: UInt64 = 1000) throws(TransformError) -> GBCSFrame? {
+    static func build(_ srv: SRV, _ body: ElementTree, device: DeviceType = .esme, counter: UInt64 = 1000) throws(TransformError) -> GBCSFrame? {
         guard let builder = CriticalCommandBuilder.configurationBuilders[srv] else { return nil }
         let target = device == .gsme ? gsme : esme
         let built = try builder(CriticalCommandBuilder.Input(srv: srv, body: body, user: user, device: target, deviceType: device, counter: counter))
@@ -41,7 +41,7 @@ import TestSupport
         let quarterly = ElementTree(name: "Quarterly", children: [ElementTree(name: "DayOfMonth", text: "1"), ElementTree(name: "BillingPeriodStartMonth", text: "1")])
         let flow = Self.body("UpdateDeviceConfigurationGasFlow", [("UncontrolledGasFlowRate", "61680"), ("SupplyDepletionState", "Unchanged"),
                                                                    ("SupplyTamperState", "Unchanged"), ("StabilisationPeriod", "60"), ("MeasurementPeriod", "300")])
-        let cases: [(srv: String, body: ElementTree, device: DeviceType, counter: UInt64, vector: String)] = [
+        let cases: [(srv: SRV, body: ElementTree, device: DeviceType, counter: UInt64, vector: String)] = [
             ("8.1.1", clock("2014-12-31T23:30:00Z", "3600"), .gsme, 1000, "8.1.1_GCS28Commission/GCS28Commission_8.1.1_SUCCESS_PRECOMMAND_GBCS.HEX"),
             ("8.1.1", clock("2015-01-01T01:00:00Z", "3600"), .gsme, 1002, "8.1.1_GCS28Commission/GCS28Commission_8.1.1_ERROR_PRECOMMAND_GBCS.HEX"),
             ("6.11", Self.body("SynchroniseClock", [("CurrentDateTime", "2014-12-31T23:59:10.00Z"), ("TolerancePeriod", "60")]), .esme, 1002,
@@ -95,7 +95,7 @@ import TestSupport
     }
 
     @Test func hostileValuesAreRefused() {
-        func refused(_ srv: String, _ body: ElementTree, device: DeviceType = .esme) -> Bool {
+        func refused(_ srv: SRV, _ body: ElementTree, device: DeviceType = .esme) -> Bool {
             do {
                 _ = try Self.build(srv, body, device: device)
                 return false

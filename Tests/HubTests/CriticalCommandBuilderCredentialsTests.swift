@@ -35,7 +35,7 @@ import TestSupport
     }
 
     /// The pre-command for a body, with the header of the vector's request.
-    static func build(_ srv: String, _ body: ElementTree, like vector: GBCSFrame, _ type: DeviceType,
+    static func build(_ srv: SRV, _ body: ElementTree, like vector: GBCSFrame, _ type: DeviceType,
                       other: CriticalCommandBuilder.OtherDevice? = nil) throws -> [UInt8] {
         guard let frame = try CriticalCommandBuilder.preCommand(srv: srv, body: body, user: vector.originator, device: vector.recipient,
                                                                 deviceType: type, counter: vector.originatorCounter, otherDevice: other)
@@ -136,7 +136,7 @@ import TestSupport
 
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
     func errorRequestsHaveTheSameLayouts() throws {
-        let cases: [(srv: String, template: String, vector: String, field: [String], value: String)] = [
+        let cases: [(srv: SRV, template: String, vector: String, field: [String], value: String)] = [
             ("6.17", "CS02c_6.17_SUCCESS_REQUEST_DUIS.XML", "6.17_CS02c/CS02c_6.17_ERROR_PRECOMMAND_GBCS.HEX", ["CredentialType"], "Key Agreement"),
             ("6.24.2", "CS02e_6.24.2_SUCCESS_REQUEST_DUIS.XML", "6.24.2_CS02e/CS02e_6.24.2_ERROR_PRECOMMAND_GBCS.HEX", ["CredentialType"], "Key Agreement"),
             ("8.8.1", "CS04ACCritical_8.8.1_SUCCESS_REQUEST_DUIS.XML", "8.8.1_CS04ACCritical/CS04ACCritical_8.8.1_ERROR_PRECOMMAND_GBCS.HEX",
@@ -169,7 +169,7 @@ import TestSupport
         let activate = try Self.template("CS06_11.3_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML")
         let unjoin = try Self.template("CS04ACCritical_8.8.1_SUCCESS_REQUEST_DUIS.XML")
         let device = try Self.template("CS02d_6.15.2_SUCCESS_REQUEST_DUIS.XML")
-        let refused: [(String, String, ElementTree, DeviceType, CriticalCommandBuilder.OtherDevice?)] = [
+        let refused: [(String, SRV, ElementTree, DeviceType, CriticalCommandBuilder.OtherDevice?)] = [
             ("bad credential type", "6.17", Self.setting(issue, ["CredentialType"], "Both"), .esme, nil),
             ("short hash", "11.3", Self.setting(activate, ["FirmwareHash"], "AA75"), .esme, nil),
             ("hash not hex", "11.3", Self.setting(activate, ["FirmwareHash"], String(repeating: "ZZ", count: 32)), .esme, nil),

@@ -31,7 +31,7 @@ import TestSupport
     static let cancel = ExecutionTime.cancel
 
     struct Case {
-        let srv: String
+        let srv: SRV
         let body: ElementTree
         let type: DeviceType
         let time: ExecutionTime
@@ -43,7 +43,7 @@ import TestSupport
     }
 
     /// The pre-command for a body and execution time, with the vector's user, device and counter.
-    static func build(_ srv: String, _ body: ElementTree, like frame: GBCSFrame, _ type: DeviceType, _ time: ExecutionTime) throws -> GBCSFrame {
+    static func build(_ srv: SRV, _ body: ElementTree, like frame: GBCSFrame, _ type: DeviceType, _ time: ExecutionTime) throws -> GBCSFrame {
         try #require(try CriticalCommandBuilder.preCommand(srv: srv, body: body, user: frame.originator, device: frame.recipient, deviceType: type,
                                                            counter: frame.originatorCounter, executionTime: time))
     }
@@ -300,7 +300,7 @@ import TestSupport
     /// `.now` is what every builder made before: the IMMEDIATE vectors, octet for octet.
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
     func nowIsTheImmediateCommand() throws {
-        let cases: [(srv: String, body: ElementTree, type: DeviceType, vector: String)] = try [
+        let cases: [(srv: SRV, body: ElementTree, type: DeviceType, vector: String)] = try [
             ("1.1.2", Self.template("ECS01c_1.1.2_IMMEDIATE_SUCCESS_REQUEST_DUIS.XML"), .esme, "1.1.2_ECS01c/ECS01c_1.1.2_IMMEDIATE_SUCCESS"),
             ("1.6", Self.template("ECS02_1.6_IMMEDIATE_SINGLE_SUCCESS_REQUEST_DUIS.XML"), .esme, "1.6_ECS02/ECS02_1.6_IMMEDIATE_SINGLE_SUCCESS"),
             ("1.6", CriticalCommandBuilderPrepaymentTests.toPrepayment, .gsme, "1.6_GCS03/GCS03_1.6_IMMEDIATE_SUCCESS"),
@@ -324,7 +324,7 @@ import TestSupport
         #expect(CriticalCommandBuilder.deviceFutureDatable == ["1.1.1", "1.1.2", "1.2.1", "1.2.2", "1.6", "2.1", "6.4.1", "6.14.2", "6.14.3", "6.15.1", "11.3"])
         #expect(CriticalCommandBuilder.deviceFutureDatable.isSubset(of: Set(CriticalCommandBuilder.srvs)))
         let user = EUI64(0x90B3_D51F_3001_0000), esme = EUI64(0x00DB_1234_5678_90A0), gsme = EUI64(0x00DB_1234_5678_90A1)
-        func refusal(_ srv: String, _ body: ElementTree, _ type: DeviceType, _ time: ExecutionTime) -> TransformError? {
+        func refusal(_ srv: SRV, _ body: ElementTree, _ type: DeviceType, _ time: ExecutionTime) -> TransformError? {
             do {
                 _ = try CriticalCommandBuilder.preCommand(srv: srv, body: body, user: user, device: type == .gsme ? gsme : esme, deviceType: type,
                                                           counter: 1000, executionTime: time)
@@ -338,7 +338,7 @@ import TestSupport
         #expect(refusal("7.1", supply, .esme, .now) == nil)
         #expect(refusal("2.3", debt, .gsme, .now) == nil)
         for time in [Self.nine, .cancel] {
-            for (srv, body, type) in [("7.1", supply, DeviceType.esme), ("2.3", debt, .gsme)] {
+            for (srv, body, type) in [(SRV("7.1"), supply, DeviceType.esme), ("2.3", debt, .gsme)] {
                 let error = refusal(srv, body, type, time)
                 #expect(error?.reason.contains("\(srv) cannot be future-dated") == true, "\(srv) at \(time): \(String(describing: error))")
             }

@@ -32,7 +32,7 @@ import TestSupport
         return (octets, try GBCSFrame.decode(octets))
     }
 
-    static func build(_ srv: String, _ body: ElementTree, like vector: GBCSFrame, _ type: DeviceType) throws -> [UInt8] {
+    static func build(_ srv: SRV, _ body: ElementTree, like vector: GBCSFrame, _ type: DeviceType) throws -> [UInt8] {
         guard let frame = try CriticalCommandBuilder.preCommand(srv: srv, body: body, user: vector.originator, device: vector.recipient,
                                                                 deviceType: type, counter: vector.originatorCounter)
         else { throw Missing(description: "no builder for \(srv)") }
@@ -62,7 +62,7 @@ import TestSupport
 
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
     func gasPreCommandsAreDCCsOctets() throws {
-        let cases: [(String, ElementTree, String)] = [
+        let cases: [(SRV, ElementTree, String)] = [
             ("1.5", Self.adjustPrepayment, "1.5_GCS40a/GCS40a_1.5_SUCCESS_PRECOMMAND_GBCS.HEX"),
             ("1.5", Self.adjustPrepayment, "1.5_GCS40a/GCS40a_1.5_ERROR_PRECOMMAND_GBCS.HEX"),
             ("1.5", Self.resetCredit, "1.5_GCS40d/GCS40d_1.5_SUCCESS_PRECOMMAND_GBCS.HEX"),
@@ -81,7 +81,7 @@ import TestSupport
 
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
     func errorRequestsAreDCCsOctets() throws {
-        let cases: [(String, String, String)] = [
+        let cases: [(SRV, String, String)] = [
             ("1.5", "ECS04a_1.5_SUCCESS_REQUEST_DUIS.XML", "1.5_ECS04a/ECS04a_1.5_ERROR_PRECOMMAND_GBCS.HEX"),
             ("1.6", "ECS02_1.6_IMMEDIATE_SINGLE_SUCCESS_REQUEST_DUIS.XML", "1.6_ECS02/ECS02_1.6_IMMEDIATE_SINGLE_ERROR_PRECOMMAND_GBCS.HEX"),
             ("1.7", "ECS05_1.7_SUCCESS_REQUEST_DUIS.XML", "1.7_ECS05/ECS05_1.7_ERROR_PRECOMMAND_GBCS.HEX"),
@@ -97,7 +97,7 @@ import TestSupport
     }
 
     /// A request GBCS cannot carry, or gbsm does not build: a TransformError, no frame.
-    static func refused(_ srv: String, _ body: ElementTree, _ type: DeviceType = .esme) -> TransformError? {
+    static func refused(_ srv: SRV, _ body: ElementTree, _ type: DeviceType = .esme) -> TransformError? {
         let user = EUI64(0x90B3_D51F_3001_0000), device = EUI64(0x00DB_1234_5678_90A0)
         do {
             _ = try CriticalCommandBuilder.preCommand(srv: srv, body: body, user: user, device: device, deviceType: type, counter: 1000)

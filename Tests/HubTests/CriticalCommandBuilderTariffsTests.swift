@@ -14,7 +14,7 @@ import TestSupport
     static let esme = EUI64(compactHex: "00DB1234567890A0")!
     static let gsme = EUI64(compactHex: "00DB1234567890A1")!
 
-    static func build(_ srv: String, _ xml: String, device: DeviceType = .esme, counter: UInt64 = 1000,
+    static func build(_ srv: SRV, _ xml: String, device: DeviceType = .esme, counter: UInt64 = 1000,
                       activation: ExecutionTime = .now) throws -> GBCSFrame? {
         guard let builder = CriticalCommandBuilder.tariffBuilders[srv] else { return nil }
         let document = try XMLDocument.parse(xml)
@@ -117,7 +117,7 @@ import TestSupport
         let touPrices = Self.electricityPrices("<TOUTariff>" + Self.indexed("TOUPrice", [3221, 4327, 5744]) + "</TOUTariff>")
         let secondary = "<UpdatePriceSecondaryElement><PriceElements><PriceScale>-5</PriceScale>"
             + Self.indexed("ElectricityPriceElement", [1010, 1120, 1230, 1340]) + "</PriceElements></UpdatePriceSecondaryElement>"
-        let cases: [(srv: String, xml: String, device: DeviceType, counter: UInt64, vector: String)] = [
+        let cases: [(srv: SRV, xml: String, device: DeviceType, counter: UInt64, vector: String)] = [
             ("1.1.1", Self.touTariff, .esme, 1006, "1.1.1_ECS01a/ECS01a_1.1.1_IMMEDIATE_TOU_SUCCESS_PRECOMMAND_GBCS.HEX"),
             ("1.1.1", Self.touTariff, .esme, 1012, "1.1.1_ECS01a/ECS01a_1.1.1_IMMEDIATE_ERROR_PRECOMMAND_GBCS.HEX"),
             ("1.2.1", "<UpdatePricePrimaryElement>\(touPrices)</UpdatePricePrimaryElement>", .esme, 1003,
@@ -162,7 +162,7 @@ import TestSupport
     }
 
     @Test func hostileValuesAreRefused() {
-        func refused(_ srv: String, _ xml: String, device: DeviceType = .esme) -> Bool {
+        func refused(_ srv: SRV, _ xml: String, device: DeviceType = .esme) -> Bool {
             do {
                 _ = try Self.build(srv, xml, device: device)
                 return false

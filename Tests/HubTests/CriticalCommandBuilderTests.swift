@@ -12,7 +12,7 @@ import TestSupport
 @Suite struct CriticalCommandBuilderTests {
     struct Case {
         let template: String
-        let srv: String
+        let srv: SRV
         let vector: URL
     }
 
@@ -30,7 +30,7 @@ import TestSupport
             let parts = stem.split(separator: "_", maxSplits: 2)
             guard parts.count >= 2 else { continue }
             let vector = rtds.appendingPathComponent("\(parts[1])_\(parts[0])").appendingPathComponent(stem + "_PRECOMMAND_GBCS.HEX")
-            cases.append(Case(template: name, srv: String(parts[1]), vector: vector))
+            cases.append(Case(template: name, srv: try #require(SRV(parts[1])), vector: vector))
         }
         return cases
     }

@@ -43,8 +43,8 @@ enum StageBench {
                                         occupancy: { Occupancy(premises: $0, sequence: 0, start: Timestamp(year: 2024, month: 1, day: 1), cause: "installation") })
     }
 
-    static func stored(_ requestID: String, target: EUI64 = esme, srv: String = "4.1.1", commandVariant: Int = 1, raw: [UInt8] = []) -> StoredRequest {
-        StoredRequest(requestID: requestID, originator: supplier, target: target, counter: 7, srv: srv, commandVariant: commandVariant, receivedAt: now,
+    static func stored(_ requestID: String, target: EUI64 = esme, srv: SRV = "4.1.1", commandVariant: Int = 1, raw: [UInt8] = []) -> StoredRequest {
+        StoredRequest(requestID: requestID, originator: supplier, target: target, counter: 7, srv: srv.text, commandVariant: commandVariant, receivedAt: now,
                       executeAt: nil, status: .awaitingDevice, code: "I99", raw: raw)
     }
 
@@ -59,7 +59,7 @@ enum StageBench {
     }
 
     /// What preparation knows of a supplier's 7.4 to the electricity meter.
-    static func work(_ inventory: Inventory, srv: String = "7.4") throws -> DeviceRequestPreparation.Work {
+    static func work(_ inventory: Inventory, srv: SRV = "7.4") throws -> DeviceRequestPreparation.Work {
         DeviceRequestPreparation.Work(stored: stored("7.4-request", srv: srv), header: header(supplier, esme, srv: srv),
                                       body: ElementTree(name: "ReadSupplyStatus", namespace: DUISNamespace.serviceUserGateway),
                                       device: try #require(inventory.device(esme)), premises: try #require(inventory.premises(1)),

@@ -94,10 +94,10 @@ struct FakeDeviceSide: DeviceSide {
         }
 
         /// Sends a signed request from the supplier to the meter; returns its RequestID, accepted (I99).
-        func send(srv: String, body: String) async throws -> String {
+        func send(srv: SRV, body: String) async throws -> String {
             let counter = Counters.next()
             let xml = requestXML(originator: DeviceTransportTests.supplier, target: DeviceTransportTests.esme, counter: counter, commandVariant: "1",
-                                 srv: srv, body: body)
+                                 srv: srv.text, body: body)
             let signed = try DUISClient(baseURL: "", keystore: keystore).sign(xml, counter: nil)
             let answer = await hub.gateway.handle(service: .sendCommand, body: signed)
             #expect(answer.code == .I99, "\(answer.reason ?? "")")

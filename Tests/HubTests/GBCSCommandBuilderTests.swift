@@ -19,7 +19,7 @@ import TestSupport
         for srv in GBCSCommandBuilder.srvs {
             // Every success command of the SRV's electricity use case (single and twin).
             let useCase = try #require(GBCSCommandBuilder.useCase(srv: srv))
-            let folder = try #require(folders.first { $0 == srv + "_" + useCase }, "an RTDS folder for \(srv) \(useCase)")
+            let folder = try #require(folders.first { $0 == srv.text + "_" + useCase }, "an RTDS folder for \(srv) \(useCase)")
             let directory = rtds.appendingPathComponent("RTDS-4.5.0").appendingPathComponent(folder)
             for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) where name.contains("SUCCESS_COMMAND") {
                 let text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)

@@ -35,7 +35,7 @@ import TestSupport
         node(name, [node("ReadLogPeriod", [leaf("StartDateTime", start), leaf("EndDateTime", end)])] + rest)
     }
 
-    static func build(_ srv: String, _ body: ElementTree, like vector: GBCSFrame, _ type: DeviceType) throws -> GBCSFrame {
+    static func build(_ srv: SRV, _ body: ElementTree, like vector: GBCSFrame, _ type: DeviceType) throws -> GBCSFrame {
         let user = vector.supplement.remotePartyID ?? vector.originator
         let counter = vector.supplement.remotePartyCounter ?? vector.originatorCounter
         let broker: UInt64? = vector.originator == GBCSFrame.accessControlBroker ? vector.originatorCounter : nil
@@ -48,7 +48,7 @@ import TestSupport
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
     func rangeReadsAreDCCsOctets() throws {
         let empty = ElementTree(name: "Read")
-        let cases: [(String, ElementTree, DeviceType, String)] = [
+        let cases: [(SRV, ElementTree, DeviceType, String)] = [
             ("4.4.4", Self.log("RetrieveBillingDataLogDebtPayments", "2014-12-01T00:00:00.00Z", "2020-12-31T00:00:00.00Z"), .gsme,
              "4.4.4_GCS15d/GCS15d_4.4.4_SUCCESS_COMMAND_GBCS.HEX"),
             ("4.4.4", Self.log("RetrieveBillingDataLogDebtPayments", "2014-12-31T00:00:00Z", "2014-12-31T18:00:00Z"), .gsme,
@@ -96,7 +96,7 @@ import TestSupport
     /// certificate the frame must carry is the body's, as DER.
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
     func unknownRemotePartyReadsGoThroughTheBroker() throws {
-        let cases: [(String, String, String, String, DeviceType, String)] = [
+        let cases: [(SRV, String, String, String, DeviceType, String)] = [
             ("4.14", "ReadPrepaymentDailyReadLog", "2014-12-25T23:30:00.00Z", "2015-01-01T00:00:00.00Z", .esme,
              "4.14_ECS21b/ECS21b_4.14_URP_SUCCESS_COMMAND_GBCS.HEX"),
             ("4.17", "RetrieveDailyConsumptionLog", "2014-12-22T00:00:00Z", "2016-12-22T00:00:00Z", .gpf,
@@ -113,7 +113,7 @@ import TestSupport
         }
     }
 
-    static func command(_ srv: String, _ body: ElementTree, _ type: DeviceType, brokerCounter: UInt64? = nil) throws -> GBCSFrame? {
+    static func command(_ srv: SRV, _ body: ElementTree, _ type: DeviceType, brokerCounter: UInt64? = nil) throws -> GBCSFrame? {
         try GBCSCommandBuilder.command(srv: srv, body: body, user: EUI64(0x90B3_D51F_3001_0000), device: EUI64(0x00DB_1234_5678_90A0),
                                        deviceType: type, counter: 1000, brokerCounter: brokerCounter)
     }
@@ -128,7 +128,7 @@ import TestSupport
     @Test func valuesGBCSCannotCarryAreRefused() throws {
         // The broker's counter is given, so that only the value is at fault (but for 6.32,
         // which the broker must send and cannot without it).
-        let refused: [(String, ElementTree, DeviceType)] = [
+        let refused: [(SRV, ElementTree, DeviceType)] = [
             ("4.4.4", Self.log("RetrieveBillingDataLogDebtPayments", "2015-01-02T00:00:00Z", "2015-01-01T00:00:00Z"), .esme),
             ("4.4.4", Self.log("RetrieveBillingDataLogDebtPayments", "1999-12-31T23:59:59Z", "2015-01-01T00:00:00Z"), .esme),
             ("4.8.1", Self.log("ReadActiveImportProfileData", "2015-01-01T00:00:00Z", "2200-01-01T00:00:00Z"), .gsme),

@@ -69,7 +69,7 @@ import TestSupport
         return command.children[1].children.compactMap { $0.children.first.map { Data($0.encoded()).base64EncodedString() } }
     }
 
-    static func input(_ srv: String, _ body: ElementTree, user: EUI64 = GBCSCommandSecurityAndHANTests.supplier, device: EUI64, _ type: DeviceType, counter: UInt64,
+    static func input(_ srv: SRV, _ body: ElementTree, user: EUI64 = GBCSCommandSecurityAndHANTests.supplier, device: EUI64, _ type: DeviceType, counter: UInt64,
                       dcc: UInt64? = nil, other: CriticalCommandBuilder.OtherDevice? = nil) -> CriticalCommandBuilder.Input {
         CriticalCommandBuilder.Input(srv: srv, body: body, user: user, device: device, deviceType: type, counter: counter, otherDevice: other, brokerCounter: dcc)
     }

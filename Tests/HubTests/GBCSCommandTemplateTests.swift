@@ -16,7 +16,7 @@ import TestSupport
     static let types: [UInt8: DeviceType] = [0xA0: .esme, 0xA1: .gsme, 0xA2: .chf, 0xA3: .gpf, 0xA4: .ppmid, 0xA5: .ppmid, 0xA6: .hcalcs]
     /// The CS02b templates (6.21, 6.23, 8.5) carry newer replacement certificates than their
     /// vectors: GBCSCommandSecurityAndHANTests compares them with the vectors' certificates.
-    static let newerCertificates: Set<String> = ["6.21", "6.23", "8.5"]
+    static let newerCertificates: Set<SRV> = ["6.21", "6.23", "8.5"]
 
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
     func commandsFromTemplatesAreDCCsOctets() throws {
@@ -24,9 +24,9 @@ import TestSupport
         let templates = reference.appendingPathComponent("duis/templates")
         let rtds = reference.appendingPathComponent("gbcs/rtds")
         let keys = RTDSKeyStore(directory: rtds.appendingPathComponent("keystore"))
-        var compared: [String] = []
+        var compared: [SRV] = []
         var failures: [String] = []
-        var missing: [String] = []
+        var missing: [SRV] = []
         for name in try FileManager.default.contentsOfDirectory(atPath: templates.path).sorted() where name.hasSuffix("_REQUEST_DUIS.XML") {
             let document = try XMLDocument.parse(try [UInt8](Data(contentsOf: templates.appendingPathComponent(name))), limits: .duis)
             let request = try ServiceRequestDocument(document)
@@ -81,7 +81,7 @@ import TestSupport
                 failures.append("\(name): \(error)")
             }
         }
-        #expect(compared.count >= 70, "\(compared.count) commands compared; no builder yet: \(missing.sorted().joined(separator: ", "))")
+        #expect(compared.count >= 70, "\(compared.count) commands compared; no builder yet: \(missing.sorted().map(\.text).joined(separator: ", "))")
         #expect(failures.isEmpty, "\(failures.count):\n\(failures.prefix(8).joined(separator: "\n"))")
     }
 

@@ -24,7 +24,7 @@ import TestSupport
         var allPeriodicities = false
     }
 
-    static func build(_ srv: String, _ body: ElementTree, _ type: DeviceType, user: EUI64 = EUI64(compactHex: "90B3D51F30010000")!,
+    static func build(_ srv: SRV, _ body: ElementTree, _ type: DeviceType, user: EUI64 = EUI64(compactHex: "90B3D51F30010000")!,
                       counter: UInt64 = 1000, broker: UInt64? = 1300, dcc: DCCValues = DCCValues()) throws(TransformError) -> CriticalCommandBuilder.Built {
         guard let builder = GBCSCommandBuilder.valueCommandBuilders[srv] else { throw TransformError("no builder for \(srv)") }
         let device = EUI64(compactHex: "00DB1234567890" + Hex.encode([deviceSuffix[type] ?? 0xA0], uppercase: true))!
@@ -79,7 +79,7 @@ import TestSupport
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
     func vectorsBeyondTheTemplates() throws {
         let empty = { (name: String) in Self.node(name, []) }
-        let cases: [(srv: String, body: ElementTree, type: DeviceType, vector: String, dcc: DCCValues)] = [
+        let cases: [(srv: SRV, body: ElementTree, type: DeviceType, vector: String, dcc: DCCValues)] = [
             ("3.2", Self.node("RestrictAccessForChangeOfTenancy", [Self.leaf("RestrictionDateTime", "2016-11-22T02:46:56Z")]), .gpf,
              "3.2_GCS09/GCS09_3.2_SUCCESS_COMMAND_GBCS.HEX", DCCValues()),
             ("3.4", Self.supplierName, .gsme, "3.4_GCS44/GCS44_3.4_SUCCESS_COMMAND_GBCS.HEX", DCCValues()),
@@ -143,7 +143,7 @@ import TestSupport
     }
 
     @Test func hostileValuesAreRefused() {
-        let cases: [(srv: String, body: ElementTree, type: DeviceType, dcc: DCCValues)] = [
+        let cases: [(srv: SRV, body: ElementTree, type: DeviceType, dcc: DCCValues)] = [
             ("2.2", Self.node("TopUpDevice", [Self.leaf("UTRN", "7394614433204021731")]), .esme, DCCValues()),
             ("2.2", Self.node("TopUpDevice", [Self.leaf("UTRN", "7394614433204021731x")]), .esme, DCCValues()),
             ("2.2", Self.node("TopUpDevice", [Self.leaf("UTRN", "73946144332040217315")]), .gsme, DCCValues()),

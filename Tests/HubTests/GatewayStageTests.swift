@@ -105,8 +105,8 @@ import TestSupport
 
     // MARK: Anti-replay
 
-    static func header(counter: UInt64, cv: String = "1", srv: String = "7.4", body: String = "<sr:ReadSupplyStatus/>") throws -> RequestHeader {
-        let xml = requestXML(originator: user, target: meter, counter: counter, commandVariant: cv, srv: srv, body: body)
+    static func header(counter: UInt64, cv: String = "1", srv: SRV = "7.4", body: String = "<sr:ReadSupplyStatus/>") throws -> RequestHeader {
+        let xml = requestXML(originator: user, target: meter, counter: counter, commandVariant: cv, srv: srv.text, body: body)
         return try ServiceRequestDocument(try XMLDocument.parse(xml, limits: .duis)).header
     }
 

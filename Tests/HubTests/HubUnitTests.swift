@@ -30,7 +30,7 @@ func makeInventory(supplierFrom: Timestamp = Timestamp(year: 2020, month: 1, day
     return inventory
 }
 
-func header(_ originator: EUI64, _ target: EUI64, cv: String = "1", srv: String) -> RequestHeader {
+func header(_ originator: EUI64, _ target: EUI64, cv: String = "1", srv: SRV) -> RequestHeader {
     RequestHeader(schemaVersion: "5.4", requestID: RequestID(originator: originator, target: target, counter: 1), firstInSequence: nil,
                   precedingRequestID: nil, commandVariantText: cv, serviceReference: ServiceCatalogue.variant(srv)!.serviceReference,
                   variant: ServiceCatalogue.variant(srv)!)
@@ -158,7 +158,7 @@ func code(_ body: () throws -> AccessDecision) -> String {
         #expect(ServiceCatalogue.all.count == 129)
         #expect(Set(ServiceCatalogue.all.map(\.srv)).count == 129)
         for variant in ServiceCatalogue.all {
-            #expect(variant.srv.hasPrefix(variant.serviceReference + ".") || variant.srv == variant.serviceReference, "\(variant.srv)")
+            #expect(variant.srv.text.hasPrefix(variant.serviceReference + ".") || variant.srv.text == variant.serviceReference, "\(variant.srv)")
             if variant.isNonDevice {
                 #expect(variant.commandVariants == [8] && variant.deviceTypes.isEmpty, "\(variant.srv)")
             } else {

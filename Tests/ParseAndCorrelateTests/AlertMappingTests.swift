@@ -13,7 +13,7 @@ import TestSupport
         let root = try #require(Reference.directory).appendingPathComponent("gbcs/rtds/RTDS-4.5.0")
         return try FileManager.default.subpathsOfDirectory(atPath: root.path).filter { $0.contains("_ALERT") && $0.hasSuffix(".HEX") }.sorted().map { path in
             let text = try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
-            return MMCMappingTests.Vector(path: path, srv: "", bytes: try #require(Hex.decode(text)))
+            return MMCMappingTests.Vector(path: path, srv: nil, bytes: try #require(Hex.decode(text)))
         }
     }
 

@@ -27,11 +27,11 @@ import TestSupport
     }
 
     /// The vector's `…Rsp` element, its signature checked with the device's real key.
-    static func read(_ frame: GBCSFrame, srv: String, keys: some GBCSKeyStore) throws -> DataNode? {
+    static func read(_ frame: GBCSFrame, srv: SRV, keys: some GBCSKeyStore) throws -> DataNode? {
         try MMCMapping.body(for: try ParsedMessage(frame: try GBCSFrame.decode(frame.encode()), keys: keys), srv: srv)
     }
 
-    static func write(_ body: DataNode, like vector: RoundTrip.Vector, srv: String, withCommand: Bool = true, keys: RoundTrip.DeviceSide) throws -> GBCSFrame {
+    static func write(_ body: DataNode, like vector: RoundTrip.Vector, srv: SRV, withCommand: Bool = true, keys: RoundTrip.DeviceSide) throws -> GBCSFrame {
         let useCase = try #require(UseCases.byCode[vector.response.messageCode])
         var context = RoundTrip.context(vector, useCase: useCase, srv: srv, body: body)
         if !withCommand { context.command = nil }
@@ -40,7 +40,7 @@ import TestSupport
 
     /// The payload an encoder writes for `body`, the use case's encoder taken from the
     /// table or, for CS02d (not in the table until Parse and Correlate reads it), directly.
-    static func content(_ body: DataNode, like vector: RoundTrip.Vector, srv: String, keys: RoundTrip.DeviceSide) throws -> [UInt8] {
+    static func content(_ body: DataNode, like vector: RoundTrip.Vector, srv: SRV, keys: RoundTrip.DeviceSide) throws -> [UInt8] {
         let useCase = try #require(UseCases.byCode[vector.response.messageCode])
         guard useCase.name == "CS02d" else { return try write(body, like: vector, srv: srv, keys: keys).content }
         return try GBCSAnswers.certificateUpdate(body, RoundTrip.context(vector, useCase: useCase, srv: srv, body: body)).payload.encode()
@@ -66,7 +66,7 @@ import TestSupport
         var problems: [String] = []
         for vector in try Self.familyVectors() {
             let useCase = try #require(UseCases.byCode[vector.response.messageCode])
-            guard let body = try Self.read(vector.response, srv: vector.srv, keys: rtds) else {
+            guard let body = try Self.read(vector.response, srv: try vector.answered, keys: rtds) else {
                 unmapped.insert(useCase.name)
                 continue
             }
@@ -74,7 +74,7 @@ import TestSupport
                 unmapped.insert(useCase.name)
                 continue
             }
-            let ours = try Self.write(body, like: vector, srv: vector.srv, keys: keys)
+            let ours = try Self.write(body, like: vector, srv: try vector.answered, keys: keys)
             #expect(ours.verifySignature(keys: keys) == .valid, "\(vector.path)")
             if body.attribute("MessageSuccess") == "false" {
                 var header = ours
@@ -95,7 +95,7 @@ import TestSupport
                     problems.append("\(vector.path): differs\n  ours   \(Hex.encode(same.encode(), uppercase: true))\n  theirs \(Hex.encode(vector.response.encode(), uppercase: true))")
                 }
             }
-            let reread = try Self.read(ours, srv: vector.srv, keys: keys)
+            let reread = try Self.read(ours, srv: try vector.answered, keys: keys)
             if reread != body { problems.append("\(vector.path): read back as \(String(describing: reread)), not \(body)") }
             written[useCase.name, default: 0] += 1
         }
@@ -121,8 +121,8 @@ import TestSupport
         ]
         for name in names {
             let vector = try Self.vector(name)
-            let body = try #require(try Self.read(vector.response, srv: vector.srv, keys: rtds), "\(name)")
-            let written = try Self.write(body, like: vector, srv: vector.srv, withCommand: false, keys: keys)
+            let body = try #require(try Self.read(vector.response, srv: try vector.answered, keys: rtds), "\(name)")
+            let written = try Self.write(body, like: vector, srv: try vector.answered, withCommand: false, keys: keys)
             #expect(Hex.encode(written.content) == Hex.encode(vector.response.content), "\(name)")
         }
     }
@@ -163,7 +163,7 @@ import TestSupport
             #expect(children == expected, "\(name)")
             #expect(succeeded == expectedSuccess, "\(name)")
             let body = DataNode(element, attributes: succeeded ? [] : [("MessageSuccess", "false")], children: children)
-            let written = try Self.content(body, like: vector, srv: vector.srv, keys: keys)
+            let written = try Self.content(body, like: vector, srv: try vector.answered, keys: keys)
             #expect(Hex.encode(written) == Hex.encode(vector.response.content), "\(name)")
         }
     }
@@ -175,7 +175,7 @@ import TestSupport
         let keys = try RoundTrip.keys
         func roundTrip(_ body: DataNode, like name: String) throws -> DataNode? {
             let vector = try Self.vector(name)
-            return try Self.read(try Self.write(body, like: vector, srv: vector.srv, keys: keys), srv: vector.srv, keys: keys)
+            return try Self.read(try Self.write(body, like: vector, srv: try vector.answered, keys: keys), srv: try vector.answered, keys: keys)
         }
         // 6.11 on the electricity meter, at whole seconds (GBCS's date-time has no milliseconds).
         var clock = DataNode("SynchroniseClockRsp")
@@ -224,12 +224,12 @@ import TestSupport
                      "GCS40a_1.5_ERROR", "CS06_11.3_IMMEDIATE_ERROR", "GCS28Commission_8.1.1_ERROR", "CS02c_6.17_ERROR"] {
             let vector = try Self.vector(name)
             let useCase = try #require(UseCases.byCode[vector.response.messageCode])
-            let refusal = DataNode(MMCMapping.responseElement(try #require(ServiceCatalogue.variant(vector.srv))), attributes: [("MessageSuccess", "false")])
+            let refusal = DataNode(MMCMapping.responseElement(try #require(ServiceCatalogue.variant(try vector.answered))), attributes: [("MessageSuccess", "false")])
             for withCommand in [true, false] {
-                let written = try Self.write(refusal, like: vector, srv: vector.srv, withCommand: withCommand, keys: keys)
+                let written = try Self.write(refusal, like: vector, srv: try vector.answered, withCommand: withCommand, keys: keys)
                 // Read back as a refusal: the answers that carry their own outcome (CS06,
                 // GCS28, CS02c) also say which code the device refused with.
-                let read = try Self.read(written, srv: vector.srv, keys: keys)
+                let read = try Self.read(written, srv: try vector.answered, keys: keys)
                 #expect(read?.name == refusal.name && read?.attribute("MessageSuccess") == "false", "\(name) \(useCase.name) \(withCommand)")
                 if !["CS06", "GCS28Commission", "CS02c"].contains(useCase.name) { #expect(read == refusal, "\(name)") }
             }

@@ -75,7 +75,8 @@ import TestSupport
             if future.executionTime != .at(first.time) {
                 problems.append("\(useCase.futureCommand): read \(future.executionTime), the alerts say \(first.time.iso8601)")
             }
-            let held = HeldCommand(device: command.recipient, deviceType: .esme, srv: "", serviceReference: "", originator: command.originator,
+            let srv = try #require(SRV(useCase.directory.prefix { $0 != "_" }), "\(useCase.directory)")
+            let held = HeldCommand(device: command.recipient, deviceType: .esme, srv: srv, serviceReference: "", originator: command.originator,
                                    originatorRoles: 0, requestID: "", body: ElementTree(name: "x"), messageCode: command.messageCode,
                                    counter: command.originatorCounter, executeAt: first.time, instructions: future.instructions)
             if useCase.directory.hasPrefix("6.15.1_") {

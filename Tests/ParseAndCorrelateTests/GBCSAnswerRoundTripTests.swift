@@ -46,9 +46,13 @@ import TestSupport
 
     struct Vector {
         let path: String
-        let srv: String
+        /// The SRV the vector answers (nil for the RTDS files named "NA": no SRV asks for them).
+        let srv: SRV?
         let response: GBCSFrame
         let command: GBCSFrame?
+
+        /// The SRV of a vector known to answer one.
+        var answered: SRV { get throws { try #require(srv, "\(path) answers no SRV") } }
     }
 
     static func vectors() throws -> [Vector] {
@@ -60,7 +64,7 @@ import TestSupport
             }
             guard let response = try frame(path) else { return nil }
             let commandPath = path.replacingOccurrences(of: "_RESPONSE_GBCS.HEX", with: "_COMMAND_GBCS.HEX")
-            return Vector(path: path, srv: String(path.prefix { $0 != "_" }), response: response, command: try frame(commandPath))
+            return Vector(path: path, srv: SRV(path.prefix { $0 != "_" }), response: response, command: try frame(commandPath))
         }
     }
 
@@ -73,7 +77,7 @@ import TestSupport
     }
 
     /// The context the device answered the vector's command in.
-    static func context(_ vector: Vector, useCase: UseCase, srv: String, body: DataNode) -> GBCSAnswerContext {
+    static func context(_ vector: Vector, useCase: UseCase, srv: SRV, body: DataNode) -> GBCSAnswerContext {
         let frame = vector.response
         let keys = sharedKeys
         let time = frame.dateTime.flatMap { DLMSDateTime($0)?.unixTime }.map { Timestamp(milliseconds: $0 * 1000) } ?? Timestamp(year: 2015, month: 1, day: 1)
@@ -109,8 +113,7 @@ import TestSupport
     static func check(_ vector: Vector, keys: DeviceSide) throws -> (checked: Bool, problem: String?) {
         guard let useCase = UseCases.byCode[vector.response.messageCode], GBCSAnswers.encoders[useCase.name] != nil else { return (false, nil) }
         // The RTDS files use cases no DUIS request asks for under NA: DCC never sends them.
-        guard vector.srv != "NA" else { return (false, nil) }
-        let srv = vector.srv
+        guard let srv = vector.srv else { return (false, nil) }
         let message: ParsedMessage
         do {
             // Read with the RTDS keys (the devices' real DS certificates for signed answers).

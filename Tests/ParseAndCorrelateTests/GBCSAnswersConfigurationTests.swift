@@ -19,14 +19,14 @@ import TestSupport
 
     /// The frame the device writes for `body` in the header of `vector`, with or without
     /// the vector's command.
-    static func write(_ body: DataNode, like vector: RoundTrip.Vector, srv: String, withCommand: Bool, keys: RoundTrip.DeviceSide) throws -> GBCSFrame {
+    static func write(_ body: DataNode, like vector: RoundTrip.Vector, srv: SRV, withCommand: Bool, keys: RoundTrip.DeviceSide) throws -> GBCSFrame {
         let useCase = try #require(UseCases.byCode[vector.response.messageCode])
         var context = RoundTrip.context(vector, useCase: useCase, srv: srv, body: body)
         if !withCommand { context.command = nil }
         return try GBCSAnswerWriter(keys: keys).frame(body, context: context)
     }
 
-    static func read(_ frame: GBCSFrame, srv: String, keys: RoundTrip.DeviceSide) throws -> DataNode? {
+    static func read(_ frame: GBCSFrame, srv: SRV, keys: RoundTrip.DeviceSide) throws -> DataNode? {
         try MMCMapping.body(for: try ParsedMessage(frame: try GBCSFrame.decode(frame.encode()), keys: keys), srv: srv)
     }
 
@@ -39,7 +39,7 @@ import TestSupport
                      "ECS27_4.15", "ECS61c_7.11", "ECS25r1_6.2.10", "ECS25r2_6.2.10"]
         for name in names {
             let vector = try Self.vector(name + "_SUCCESS_RESPONSE_GBCS.HEX")
-            let srv = String(name.split(separator: "_")[1])
+            let srv = try #require(SRV(name.split(separator: "_")[1]))
             let body = try #require(try Self.read(vector.response, srv: srv, keys: keys))
             let written = try Self.write(body, like: vector, srv: srv, withCommand: false, keys: keys)
             #expect(Hex.encode(written.encode()) == Hex.encode(vector.response.encode()), "\(name)")

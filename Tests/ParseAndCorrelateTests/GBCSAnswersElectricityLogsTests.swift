@@ -14,7 +14,7 @@ import TestSupport
 
     /// Writes `body` as the device answering the command of RTDS vector `name` (its header,
     /// counter and keys), and reads the frame back with Parse and Correlate.
-    static func roundTrip(_ name: String, srv: String, _ body: DataNode) throws -> DataNode? {
+    static func roundTrip(_ name: String, srv: SRV, _ body: DataNode) throws -> DataNode? {
         let keys = try GBCSAnswerRoundTripTests.keys
         let vector = try #require(try GBCSAnswerRoundTripTests.vectors().first { $0.path.hasSuffix(name) }, "\(name)")
         let useCase = try #require(UseCases.byCode[vector.response.messageCode])

@@ -17,14 +17,14 @@ import TestSupport
         try #require(try RoundTrip.vectors().first { ($0.path as NSString).lastPathComponent == name }, "\(name)")
     }
 
-    static func write(_ body: DataNode, like vector: RoundTrip.Vector, srv: String, withCommand: Bool, keys: RoundTrip.DeviceSide) throws -> GBCSFrame {
+    static func write(_ body: DataNode, like vector: RoundTrip.Vector, srv: SRV, withCommand: Bool, keys: RoundTrip.DeviceSide) throws -> GBCSFrame {
         let useCase = try #require(UseCases.byCode[vector.response.messageCode])
         var context = RoundTrip.context(vector, useCase: useCase, srv: srv, body: body)
         if !withCommand { context.command = nil }
         return try GBCSAnswerWriter(keys: keys).frame(body, context: context)
     }
 
-    static func read(_ frame: GBCSFrame, srv: String, keys: RoundTrip.DeviceSide) throws -> DataNode? {
+    static func read(_ frame: GBCSFrame, srv: SRV, keys: RoundTrip.DeviceSide) throws -> DataNode? {
         try MMCMapping.body(for: try ParsedMessage(frame: try GBCSFrame.decode(frame.encode()), keys: keys), srv: srv)
     }
 
@@ -41,7 +41,7 @@ import TestSupport
         let keys = try RoundTrip.keys
         for name in Self.successes {
             let vector = try Self.vector(name + "_RESPONSE_GBCS.HEX")
-            let srv = String(name.split(separator: "_")[1])
+            let srv = try #require(SRV(name.split(separator: "_")[1]))
             let body = try #require(try Self.read(vector.response, srv: srv, keys: keys))
             let written = try Self.write(body, like: vector, srv: srv, withCommand: false, keys: keys)
             #expect(Hex.encode(written.content) == Hex.encode(vector.response.content), "\(name)")
@@ -55,7 +55,7 @@ import TestSupport
         let keys = try RoundTrip.keys
         for name in Self.successes where !name.hasPrefix("GCS59") {
             let vector = try Self.vector(name + "_RESPONSE_GBCS.HEX")
-            let srv = String(name.split(separator: "_")[1])
+            let srv = try #require(SRV(name.split(separator: "_")[1]))
             let body = try #require(try Self.read(vector.response, srv: srv, keys: keys))
             for withCommand in [true, false] {
                 let refusal = DataNode(body.name, attributes: [("MessageSuccess", "false")])
@@ -66,7 +66,7 @@ import TestSupport
         // The refusals DCC's ERROR vectors show, octet for octet (their headers carry no date-time).
         for name in ["GCS21j_6.2.9_ERROR", "GCS15d_4.4.4_ERROR", "GCS17_4.8.1_ERROR", "GCS44_3.4_ERROR", "CS11_3.3_ERROR", "GCS31_14.1_ERROR"] {
             let vector = try Self.vector(name + "_RESPONSE_GBCS.HEX")
-            let srv = String(name.split(separator: "_")[1])
+            let srv = try #require(SRV(name.split(separator: "_")[1]))
             let body = try #require(try Self.read(vector.response, srv: srv, keys: keys))
             #expect(body.attribute("MessageSuccess") == "false", "\(name)")
             let written = try Self.write(body, like: vector, srv: srv, withCommand: true, keys: keys)
@@ -143,7 +143,7 @@ import TestSupport
         ]
         for (name, body) in answers {
             let vector = try Self.vector(name + "_RESPONSE_GBCS.HEX")
-            let srv = String(name.split(separator: "_")[1])
+            let srv = try #require(SRV(name.split(separator: "_")[1]))
             for withCommand in [true, false] {
                 let written = try Self.write(body, like: vector, srv: srv, withCommand: withCommand, keys: keys)
                 #expect(try Self.read(written, srv: srv, keys: keys) == body, "\(name)")
@@ -195,7 +195,7 @@ import TestSupport
         ]
         for (name, body) in bad {
             let vector = try Self.vector(name + "_RESPONSE_GBCS.HEX")
-            let srv = String(name.split(separator: "_")[1])
+            let srv = try #require(SRV(name.split(separator: "_")[1]))
             #expect(throws: GBCSAnswerError.self, "\(name)") { try Self.write(body, like: vector, srv: srv, withCommand: false, keys: keys) }
         }
     }

@@ -17,7 +17,7 @@ import TestSupport
         try #require(try RoundTrip.vectors().first { ($0.path as NSString).lastPathComponent == name }, "\(name)")
     }
 
-    static func write(_ body: DataNode, like vector: RoundTrip.Vector, srv: String, withCommand: Bool, keys: RoundTrip.DeviceSide) throws -> GBCSFrame {
+    static func write(_ body: DataNode, like vector: RoundTrip.Vector, srv: SRV, withCommand: Bool, keys: RoundTrip.DeviceSide) throws -> GBCSFrame {
         let useCase = try #require(UseCases.byCode[vector.response.messageCode])
         var context = RoundTrip.context(vector, useCase: useCase, srv: srv, body: body)
         if !withCommand { context.command = nil }
@@ -27,7 +27,7 @@ import TestSupport
     /// The payload the use case's encoder writes for `body` in the vector's context (the
     /// frame's protection aside: GBCSAnswerWriter MACs the answers of 6.21, 6.23, 8.5, 8.7.2
     /// and 8.8.2, whose RTDS answers are signed).
-    static func content(_ body: DataNode, like vector: RoundTrip.Vector, srv: String, withCommand: Bool) throws -> [UInt8] {
+    static func content(_ body: DataNode, like vector: RoundTrip.Vector, srv: SRV, withCommand: Bool) throws -> [UInt8] {
         let useCase = try #require(UseCases.byCode[vector.response.messageCode])
         var context = RoundTrip.context(vector, useCase: useCase, srv: srv, body: body)
         if !withCommand { context.command = nil }
@@ -35,13 +35,13 @@ import TestSupport
         return try encoder(body, context).payload.encode()
     }
 
-    static func read(_ frame: GBCSFrame, srv: String, keys: RoundTrip.DeviceSide) throws -> DataNode? {
+    static func read(_ frame: GBCSFrame, srv: SRV, keys: RoundTrip.DeviceSide) throws -> DataNode? {
         try MMCMapping.body(for: try ParsedMessage(frame: try GBCSFrame.decode(frame.encode()), keys: keys), srv: srv)
     }
 
     /// A vector read with the RTDS's own keys (its signed answers verify with the devices'
     /// real DS keys, not the made-up ones our answers are signed with).
-    static func read(_ vector: RoundTrip.Vector, srv: String, keys: RoundTrip.DeviceSide) throws -> DataNode? {
+    static func read(_ vector: RoundTrip.Vector, srv: SRV, keys: RoundTrip.DeviceSide) throws -> DataNode? {
         try MMCMapping.body(for: try ParsedMessage(frame: vector.response, keys: keys.rtds), srv: srv)
     }
 
@@ -67,7 +67,7 @@ import TestSupport
         let keys = try RoundTrip.keys
         for name in Self.successes {
             let vector = try Self.vector(name + "_RESPONSE_GBCS.HEX")
-            let srv = String(name.split(separator: "_")[1])
+            let srv = try #require(SRV(name.split(separator: "_")[1]))
             let body = try #require(try Self.read(vector, srv: srv, keys: keys))
             for withCommand in [true, false] {
                 let written = try Self.content(body, like: vector, srv: srv, withCommand: withCommand)
@@ -86,7 +86,7 @@ import TestSupport
         for name in reads {
             let file = name.replacingOccurrences(of: "CS04AC_", with: "CS04ACCritical_") + "_RESPONSE_GBCS.HEX"
             let vector = try Self.vector(file)
-            let srv = String(name.split(separator: "_")[1])
+            let srv = try #require(SRV(name.split(separator: "_")[1]))
             let body = try #require(try Self.read(vector, srv: srv, keys: keys))
             for withCommand in [true, false] {
                 let refusal = DataNode(body.name, attributes: [("MessageSuccess", "false")])
@@ -97,7 +97,7 @@ import TestSupport
         for name in ["CS07_8.9_ERROR", "CCS05CCS04_8.9_ERROR", "ECS35a_6.13_ERROR", "ECS35d_6.13_ERROR", "CS10a_6.13_ERROR", "DBCH01_6.31_ERROR",
                      "DBCH02_6.32_ERROR", "DBCH03_6.30_ERROR", "CS03A1_8.7.1_ERROR", "CS04ACCritical_8.8.1_ERROR"] {
             let vector = try Self.vector(name + "_RESPONSE_GBCS.HEX")
-            let srv = String(name.split(separator: "_")[1])
+            let srv = try #require(SRV(name.split(separator: "_")[1]))
             let body = try #require(try Self.read(vector, srv: srv, keys: keys))
             let written = try Self.content(body, like: vector, srv: srv, withCommand: true)
             #expect(Hex.encode(written) == Hex.encode(vector.response.content), "\(name)")
@@ -105,7 +105,7 @@ import TestSupport
     }
 
     /// The header and context of an answer like `vector`'s, for a body the emulator writes.
-    static func roundTrip(_ body: DataNode, like name: String, srv: String, keys: RoundTrip.DeviceSide) throws -> DataNode? {
+    static func roundTrip(_ body: DataNode, like name: String, srv: SRV, keys: RoundTrip.DeviceSide) throws -> DataNode? {
         let vector = try Self.vector(name + "_RESPONSE_GBCS.HEX")
         return try Self.read(try Self.write(body, like: vector, srv: srv, withCommand: true, keys: keys), srv: srv, keys: keys)
     }
@@ -244,7 +244,7 @@ import TestSupport
     /// Values the answer cannot carry are shape errors, never a crash or a guess.
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
     func badValuesAreShapeErrors() throws {
-        func fails(_ body: DataNode, like name: String, srv: String) throws {
+        func fails(_ body: DataNode, like name: String, srv: SRV) throws {
             let vector = try Self.vector(name + "_RESPONSE_GBCS.HEX")
             #expect(throws: GBCSAnswerError.self, "\(name)") { _ = try Self.content(body, like: vector, srv: srv, withCommand: true) }
         }

@@ -17,27 +17,27 @@ import TestSupport
         try #require(try RoundTrip.vectors().first { ($0.path as NSString).lastPathComponent == name + "_RESPONSE_GBCS.HEX" }, "\(name)")
     }
 
-    static func write(_ body: DataNode, like vector: RoundTrip.Vector, srv: String, withCommand: Bool, keys: RoundTrip.DeviceSide) throws -> GBCSFrame {
+    static func write(_ body: DataNode, like vector: RoundTrip.Vector, srv: SRV, withCommand: Bool, keys: RoundTrip.DeviceSide) throws -> GBCSFrame {
         let useCase = try #require(UseCases.byCode[vector.response.messageCode])
         var context = RoundTrip.context(vector, useCase: useCase, srv: srv, body: body)
         if !withCommand { context.command = nil }
         return try GBCSAnswerWriter(keys: keys).frame(body, context: context)
     }
 
-    static func read(_ frame: GBCSFrame, srv: String, keys: RoundTrip.DeviceSide) throws -> DataNode? {
+    static func read(_ frame: GBCSFrame, srv: SRV, keys: RoundTrip.DeviceSide) throws -> DataNode? {
         try MMCMapping.body(for: try ParsedMessage(frame: try GBCSFrame.decode(frame.encode()), keys: keys), srv: srv)
     }
 
-    static func read(_ vector: RoundTrip.Vector, srv: String, keys: RoundTrip.DeviceSide) throws -> DataNode? {
+    static func read(_ vector: RoundTrip.Vector, srv: SRV, keys: RoundTrip.DeviceSide) throws -> DataNode? {
         try MMCMapping.body(for: try ParsedMessage(frame: vector.response, keys: keys), srv: srv)
     }
 
-    static func roundTrip(_ body: DataNode, like name: String, srv: String, keys: RoundTrip.DeviceSide) throws -> DataNode? {
+    static func roundTrip(_ body: DataNode, like name: String, srv: SRV, keys: RoundTrip.DeviceSide) throws -> DataNode? {
         try read(try write(body, like: try vector(name), srv: srv, withCommand: true, keys: keys), srv: srv, keys: keys)
     }
 
     /// The success vectors written octet for octet, and their SRVs.
-    static let exact = [("ECS24_4.11.1_SUCCESS", "4.11.1"), ("GCS21f_4.11.1_SUCCESS", "4.11.1"), ("ECS26a_4.13_SINGLE_SUCCESS", "4.13"),
+    static let exact: [(String, SRV)] = [("ECS24_4.11.1_SUCCESS", "4.11.1"), ("GCS21f_4.11.1_SUCCESS", "4.11.1"), ("ECS26a_4.13_SINGLE_SUCCESS", "4.13"),
                         ("ECS35g_6.13_SUCCESS", "6.13"), ("ECS61d_7.14_SUCCESS", "7.14")]
 
     @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))

@@ -11,7 +11,8 @@ import TestSupport
 @Suite struct MMCMappingTests {
     struct Vector {
         let path: String
-        let srv: String
+        /// The SRV the vector answers (nil for the RTDS files named "NA").
+        let srv: SRV?
         let bytes: [UInt8]
     }
 
@@ -19,7 +20,7 @@ import TestSupport
         let root = try #require(Reference.directory).appendingPathComponent("gbcs/rtds/RTDS-4.5.0")
         return try FileManager.default.subpathsOfDirectory(atPath: root.path).filter { $0.hasSuffix("_RESPONSE_GBCS.HEX") }.sorted().map { path in
             let text = try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
-            let srv = String(path.prefix { $0 != "_" })
+            let srv = SRV(path.prefix { $0 != "_" })
             return Vector(path: path, srv: srv, bytes: try #require(Hex.decode(text)))
         }
     }
@@ -52,7 +53,7 @@ import TestSupport
             }
             do {
                 // The RTDS files vectors no SRV asks for under NA.
-                guard let xml = try MMCMapping.xml(for: message, srv: vector.srv == "NA" ? nil : vector.srv) else { continue }
+                guard let xml = try MMCMapping.xml(for: message, srv: vector.srv) else { continue }
                 mapped += 1
                 problems += SchemaCheck.mmcProblems(in: xml).map { "\(vector.path): \($0)" }
                 let text = String(decoding: xml, as: UTF8.self)

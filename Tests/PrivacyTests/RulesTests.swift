@@ -22,7 +22,7 @@ import Testing
                      granularity: granularity, until: until, method: method, at: at ?? now.adding(milliseconds: -3_600_000))
     }
 
-    func decide(_ role: UserRole, _ party: EUI64, _ srv: String, _ ledger: ConsentLedger, plans: [DataPrivacyPlan] = []) -> PrivacyVerdict {
+    func decide(_ role: UserRole, _ party: EUI64, _ srv: SRV, _ ledger: ConsentLedger, plans: [DataPrivacyPlan] = []) -> PrivacyVerdict {
         rules.decide(role: role, party: party, request: DataRequest.classify(srv: srv)!, ledger: ledger, plans: plans, fuel: .electricity)
     }
 

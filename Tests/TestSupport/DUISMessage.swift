@@ -43,7 +43,7 @@ public struct DUISMessage: Sendable {
             if let keys {
                 do {
                     let message = try ParsedMessage(frame: decoded, keys: keys)
-                    let srv = tree.descendant("Body", "ResponseMessage", "ServiceReferenceVariant")?.text
+                    let srv = tree.descendant("Body", "ResponseMessage", "ServiceReferenceVariant").flatMap { SRV($0.text) }
                     if let xml = try MMCMapping.xml(for: message, srv: decoded.cra == .response ? srv : nil) {
                         parsed = xml
                         // The tree is read while its document is alive.
@@ -81,7 +81,7 @@ public struct DUISMessage: Sendable {
     public var dccAlertCode: String? { tree.descendant("Body", "DCCAlertMessage", "DCCAlertCode")?.text }
     public var customerIdentificationNumber: String? { Self.find(tree, "CustomerIdentificationNumber")?.text }
     public var scheduleID: String? { tree.descendant("Body", "ResponseMessage", "DSPScheduledMessage", "DSPScheduleID")?.text }
-    public var srv: String? { tree.descendant("Body", "ResponseMessage", "ServiceReferenceVariant")?.text }
+    public var srv: SRV? { tree.descendant("Body", "ResponseMessage", "ServiceReferenceVariant").flatMap { SRV($0.text) } }
     public var text: String { String(decoding: body, as: UTF8.self) }
 
     /// The device's `…Rsp` element.

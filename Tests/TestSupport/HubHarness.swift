@@ -311,7 +311,7 @@ public enum Counters {
 /// A minimal DUIS request for tests.
 public func requestXML(originator: EUI64, target: EUI64, counter: UInt64 = 1, commandVariant: String, srv: String, body: String,
                        schemaVersion: String = "5.4") -> String {
-    let sr = ServiceCatalogue.variant(srv)?.serviceReference ?? srv
+    let sr = ServiceCatalogue.variant(text: srv)?.serviceReference ?? srv
     return """
     <?xml version="1.0" encoding="UTF-8"?>
     <sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway" schemaVersion="\(schemaVersion)">
