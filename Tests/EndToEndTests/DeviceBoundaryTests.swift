@@ -53,7 +53,8 @@ import WAN
         // A long outage in the North: requests there are retried, then answered E20.
         let now = Timestamp.now()
         try await store.apply([.putWANOutage(WANOutageRecord(id: 1, region: .north, start: now, end: now.adding(milliseconds: 600_000), reason: "test"))])
-        try await Task.sleep(for: .milliseconds(400))
+        // The homes read the operators' outages on their next pass: now, not after a poll.
+        await hub.hub.tick()
         var long: [String] = []
         for _ in 0..<5 { long.append(try await send(readRegisters(north), client)) }
         // The South is unaffected.
@@ -62,7 +63,7 @@ import WAN
         // A short outage in the South: a request sent during it succeeds once it is over.
         let shortStart = Timestamp.now()
         try await store.apply([.putWANOutage(WANOutageRecord(id: 2, region: .south, start: shortStart, end: shortStart.adding(milliseconds: 900), reason: "test"))])
-        try await Task.sleep(for: .milliseconds(300))
+        await hub.hub.tick()
         let late = try await send(readRegisters(south), client)
 
         let responses = await waitForResponses(receiver, requestIDs: Set(long + [unaffected, late]))
@@ -91,7 +92,7 @@ import WAN
         let atRisk = try #require(Self.premises(fleet) { $0.traits.atRiskFromSunset })
         let safe = try #require(Self.premises(fleet) { !$0.traits.atRiskFromSunset && $0.region == atRisk.region })
         try await hub.hub.store.apply([.setMeta(key: "wan.sunset", value: Timestamp.now().adding(milliseconds: -1000).iso8601)])
-        try await Task.sleep(for: .milliseconds(400))
+        await hub.hub.tick()
         let dark = try await send(readRegisters(atRisk), client)
         let fine = try await send(readRegisters(safe), client)
         let responses = await waitForResponses(receiver, requestIDs: [dark, fine])
