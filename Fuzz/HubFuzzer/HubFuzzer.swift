@@ -246,9 +246,11 @@ final class FuzzWorld: @unchecked Sendable {
                 _ = ScheduleRunner.nextRun(schedule, after: after)
             }
             if let runAt = ScheduleRunner.nextRun(schedule, after: .now()) {
+                // The run as the runner queues it, due now.
                 let run = ScheduledRun(scheduleID: schedule.id, runAt: runAt)
-                let stored = StoredRequest(requestID: run.requestID, originator: schedule.owner, target: schedule.device, counter: nextCounter(), srv: schedule.srv,
-                                           commandVariant: 0, receivedAt: .now(), executeAt: .now(), status: .scheduled, code: nil, raw: [])
+                var stored = run.request(schedule, counter: nextCounter())
+                stored.receivedAt = .now()
+                stored.executeAt = .now()
                 if (try? await hub.store.apply([.insertRequest(stored)])) != nil {
                     _ = await hub.dispatcher.process(run.requestID)
                     outcomes["schedule run", default: 0] += 1

@@ -58,9 +58,7 @@ final class ScheduleRunner: Sendable {
         }
         for (schedule, runAt) in due {
             let run = ScheduledRun(scheduleID: schedule.id, runAt: runAt)
-            let stored = StoredRequest(requestID: run.requestID, originator: schedule.owner, target: schedule.device, counter: counter.next(),
-                                       srv: schedule.srv, commandVariant: ScheduledRun.storedCommandVariant, receivedAt: runAt, executeAt: runAt,
-                                       status: .scheduled, code: nil, raw: [])
+            let stored = run.request(schedule, counter: counter.next())
             do {
                 if try await store.request(id: run.requestID) != nil { continue }
                 try await committer.commit([

@@ -5,19 +5,16 @@ import Storage
 /// A run of a DCC schedule (5.1), queued at the device boundary beside users' requests.
 ///
 /// It is stored in the requests table so it shares their queue, crash recovery and
-/// parking, under a request ID of its own form (`schedule:<id>:<run time>`, which no DUIS
-/// RequestID can be) and command variant 0 (which DUIS does not have). Those two are
-/// read and written here only: the rest of the hub asks `ScheduledRun(stored:)` or
-/// `isScheduledRun`, never the raw values.
+/// parking, marked as the schedule's (`StoredRequest.scheduleID`), due at its run time,
+/// under a request ID of its own form (`schedule:<id>:<run time>`, which no DUIS
+/// RequestID can be, so that a run is stored once however often the runner looks). The
+/// rest of the hub asks `ScheduledRun(stored:)` or `isScheduledRun`.
 struct ScheduledRun {
     let scheduleID: Int64
     let runAt: Timestamp
 
-    /// The command variant a run is stored under.
-    static let storedCommandVariant = 0
-
     /// Whether a stored request is a schedule's run.
-    static func isScheduledRun(_ stored: StoredRequest) -> Bool { stored.commandVariant == storedCommandVariant }
+    static func isScheduledRun(_ stored: StoredRequest) -> Bool { stored.scheduleID != nil }
 
     init(scheduleID: Int64, runAt: Timestamp) {
         self.scheduleID = scheduleID
@@ -25,14 +22,20 @@ struct ScheduledRun {
     }
 
     init?(stored: StoredRequest) {
-        guard Self.isScheduledRun(stored) else { return nil }
-        let parts = stored.requestID.split(separator: ":")
-        guard parts.count == 3, parts[0] == "schedule", let id = Int64(parts[1]), let at = Int64(parts[2]) else { return nil }
+        guard let id = stored.scheduleID else { return nil }
         scheduleID = id
-        runAt = Timestamp(milliseconds: at)
+        runAt = stored.executeAt ?? stored.receivedAt
     }
 
     var requestID: String { "schedule:\(scheduleID):\(runAt.milliseconds)" }
+
+    /// The run as the device boundary queues it: DCC's command for the schedule's owner,
+    /// over the WAN (as command variant 1), due at the run time, with DCC's `counter`.
+    func request(_ schedule: ScheduleRecord, counter: UInt64) -> StoredRequest {
+        StoredRequest(requestID: requestID, originator: schedule.owner, target: schedule.device, counter: counter, srv: schedule.srv,
+                      commandVariant: CommandVariant.nonCriticalWAN.rawValue, receivedAt: runAt, executeAt: runAt, status: .scheduled, code: nil,
+                      raw: [], scheduleID: scheduleID)
+    }
 
     /// The device command a run sends: the scheduled SRV's body, with the read period
     /// worked out from the schedule's offsets (−400 to 0 days, as DUIS types them) and

@@ -196,10 +196,13 @@ public struct StoredRequest: Sendable, Hashable {
     public var raw: [UInt8]
     /// How many times the hub died while running this request.
     public var crashes: Int
+    /// The DCC schedule (5.1) this is a run of, sent by DCC for the schedule's owner; nil
+    /// for a user's own request. A run has no signed XML (`raw` is empty).
+    public var scheduleID: Int64?
 
     public init(requestID: String, originator: EUI64, target: EUI64, counter: UInt64, srv: String, commandVariant: Int,
                 receivedAt: Timestamp, executeAt: Timestamp?, status: RequestStatus, code: String?, quarantineRef: Int64? = nil, raw: [UInt8],
-                crashes: Int = 0) {
+                crashes: Int = 0, scheduleID: Int64? = nil) {
         self.requestID = requestID
         self.originator = originator
         self.target = target
@@ -213,6 +216,7 @@ public struct StoredRequest: Sendable, Hashable {
         self.quarantineRef = quarantineRef
         self.raw = raw
         self.crashes = crashes
+        self.scheduleID = scheduleID
     }
 }
 

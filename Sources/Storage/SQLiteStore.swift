@@ -150,6 +150,16 @@ public final class SQLiteStore: HubStore {
             DELETE FROM power_cuts WHERE scope = 'tamper';
             """)
         }
+        migrator.registerMigration("v11-schedule-runs") { db in
+            // A DCC schedule's run says so in a column of its own; it was stored under
+            // command variant 0 (which DUIS does not have) with the schedule in its ID
+            // (`schedule:<id>:<run time>`). Runs go over the WAN as command variant 1 does.
+            try db.execute(sql: """
+            ALTER TABLE requests ADD COLUMN schedule_id INTEGER;
+            UPDATE requests SET schedule_id = CAST(substr(request_id, 10, instr(substr(request_id, 10), ':') - 1) AS INTEGER), command_variant = 1
+                WHERE command_variant = 0 AND request_id LIKE 'schedule:%:%';
+            """)
+        }
         return migrator
     }
 
@@ -217,11 +227,11 @@ public final class SQLiteStore: HubStore {
                 case .insertRequest(let request):
                     try db.cachedStatement(sql: """
                         INSERT INTO requests (request_id, originator, target, counter, srv, command_variant, received_at, execute_at,
-                                              status, code, quarantine_ref, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                              status, code, quarantine_ref, raw, schedule_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """).execute(arguments: [request.requestID, sqlValue(request.originator), sqlValue(request.target),
                                                  Int64(bitPattern: request.counter), request.srv, request.commandVariant,
                                                  request.receivedAt.milliseconds, request.executeAt?.milliseconds, request.status.rawValue,
-                                                 request.code, request.quarantineRef, Data(request.raw)])
+                                                 request.code, request.quarantineRef, Data(request.raw), request.scheduleID])
                 case .setRequestStatus(let requestID, let status, let code):
                     try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = ? WHERE request_id = ?")
                         .execute(arguments: [status.rawValue, code, requestID])
@@ -478,7 +488,8 @@ public final class SQLiteStore: HubStore {
                       receivedAt: Timestamp(milliseconds: row["received_at"]),
                       executeAt: (row["execute_at"] as Int64?).map(Timestamp.init(milliseconds:)),
                       status: RequestStatus(rawValue: row["status"]) ?? .refused, code: row["code"],
-                      quarantineRef: row["quarantine_ref"], raw: [UInt8](row["raw"] as Data), crashes: row["crashes"])
+                      quarantineRef: row["quarantine_ref"], raw: [UInt8](row["raw"] as Data), crashes: row["crashes"],
+                      scheduleID: row["schedule_id"])
     }
 
     public func request(id: String) async throws -> StoredRequest? {

@@ -55,7 +55,9 @@ enum StageBench {
 
     /// A stored run of schedule `id` at `now`.
     static func run(_ id: Int64, target: EUI64 = esme) -> StoredRequest {
-        stored(ScheduledRun(scheduleID: id, runAt: now).requestID, target: target, srv: "4.17", commandVariant: 0)
+        var run = ScheduledRun(scheduleID: id, runAt: now).request(schedule(id, device: target), counter: 7)
+        run.status = .awaitingDevice
+        return run
     }
 
     /// What preparation knows of a supplier's 7.4 to the electricity meter.

@@ -88,7 +88,7 @@ import TestSupport
         let schedule = ScheduleRecord(id: 7, owner: supplier, device: esme, srv: "4.17", frequency: .daily, startDate: now.day, endDate: nil, executionTime: nil,
                                       definition: [], createdAt: now)
         let run = ScheduledRun(scheduleID: 7, runAt: now)
-        try await store.apply([.putSchedule(schedule), .insertRequest(request(run.requestID, commandVariant: 0))])
+        try await store.apply([.putSchedule(schedule), .insertRequest(run.request(schedule, counter: 1))])
         schedules.load(try await store.schedules())
         try await store.apply([.recordCrash(.request(run.requestID))])
         try await jobs.mark([.request(run.requestID)])
