@@ -51,6 +51,8 @@ final class DeviceDispatcher: Sendable {
     let clock: any HubClock
     /// Wakes the run loop: a request was queued or finished.
     let wakeup = Wakeup()
+    /// Requests the gateway handed over parsed, until each is first processed.
+    let parsed = ParsedRequests()
     let metrics = DeviceMetrics()
 
     init(queue: DeviceQueue, preparation: DeviceRequestPreparation, privacyFilter: DevicePrivacyFilter, responses: DeviceResponses,
@@ -70,8 +72,10 @@ final class DeviceDispatcher: Sendable {
         self.logger = logger
     }
 
-    /// Queues a stored request to run at `due`.
-    func enqueue(_ requestID: String, due: Timestamp) {
+    /// Queues a stored request to run at `due`; `parsed` is the request as the gateway
+    /// just read it, for one due at once (it is then not parsed again).
+    func enqueue(_ requestID: String, due: Timestamp, parsed: ParsedRequests.Parsed? = nil) {
+        if let parsed { self.parsed.keep(requestID, parsed) }
         if queue.enqueue(requestID, due: due) { wakeup.signal() }
     }
 
@@ -128,6 +132,8 @@ final class DeviceDispatcher: Sendable {
     /// Runs one request; returns when to try it again if it could not finish.
     func process(_ requestID: String) async -> Duration? {
         let started = ContinuousClock.now
+        // Taken whatever happens next: a request processed again (a retry) is parsed again.
+        let parsed = self.parsed.take(requestID)
         let stored: StoredRequest
         do {
             guard let found = try await store.request(id: requestID) else { return nil }
@@ -143,7 +149,7 @@ final class DeviceDispatcher: Sendable {
             // Future-dated and not yet due.
             return .milliseconds(max(1, min(Int64(Int32.max), clock.now().milliseconds(to: executeAt))))
         }
-        return await run(stored, started: started)
+        return await run(stored, parsed: parsed, started: started)
     }
 
     /// Runs the request on its device, marked as running first (`JobGuard`): the part where
@@ -168,10 +174,10 @@ final class DeviceDispatcher: Sendable {
     }
 
     /// Runs a request that is due: prepared and authorised again, then sent over the WAN.
-    private func run(_ stored: StoredRequest, started: ContinuousClock.Instant) async -> Duration? {
+    private func run(_ stored: StoredRequest, parsed: ParsedRequests.Parsed?, started: ContinuousClock.Instant) async -> Duration? {
         let requestID = stored.requestID
         let work: Work
-        switch preparation.prepare(stored) {
+        switch preparation.prepare(stored, parsed: parsed) {
         case .success(let prepared):
             work = prepared
         case .failure(let refusal):

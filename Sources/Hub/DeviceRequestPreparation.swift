@@ -57,9 +57,10 @@ final class DeviceRequestPreparation: Sendable {
 
     /// The work of a stored request, or why it can no longer run: the stored request no
     /// longer reads, its schedule was deleted, its device left the inventory, opted out or
-    /// is not installed at a premises gbsm emulates.
-    func prepare(_ stored: StoredRequest) -> Result<Work, Refusal> {
-        let request: ServiceRequestDocument
+    /// is not installed at a premises gbsm emulates. `parsed` is the request as the gateway
+    /// read it from the same bytes, when it handed it over (`ParsedRequests`); otherwise
+    /// the stored bytes are parsed again.
+    func prepare(_ stored: StoredRequest, parsed: ParsedRequests.Parsed? = nil) -> Result<Work, Refusal> {
         var body: ElementTree
         var scheduleID: Int64?
         var executionDateTime: String?
@@ -81,14 +82,18 @@ final class DeviceRequestPreparation: Sendable {
             body = runBody
             scheduleID = run.scheduleID
         } else {
-            do {
-                let document = try XMLDocument.parse(stored.raw, limits: limits)
-                request = try ServiceRequestDocument(document)
-            } catch {
-                return .failure(Refusal(.E12, rule: .storedRequest, "the stored request can no longer be read: \(error)"))
+            if let parsed, parsed.header.requestID.description == stored.requestID {
+                header = parsed.header
+                body = parsed.body
+            } else {
+                do {
+                    let request = try ServiceRequestDocument(try XMLDocument.parse(stored.raw, limits: limits))
+                    header = request.header
+                    body = request.body()
+                } catch {
+                    return .failure(Refusal(.E12, rule: .storedRequest, "the stored request can no longer be read: \(error)"))
+                }
             }
-            header = request.header
-            body = request.body()
             if body.children.first?.name == "ExecutionDateTime" {
                 executionDateTime = body.children.removeFirst().text
             }

@@ -370,7 +370,9 @@ public final class Gateway: Sendable {
         } catch {
             return storageFailure(error)
         }
-        dispatcher.enqueue(stored.requestID, due: futureDated ? (executeAt ?? time) : time)
+        // A request due now runs on the gateway's parse; a held one is read again when due.
+        dispatcher.enqueue(stored.requestID, due: futureDated ? (executeAt ?? time) : time,
+                           parsed: futureDated ? nil : ParsedRequests.Parsed(header: header, body: body))
         if let localCommand {
             let payload = Data(localCommand).base64EncodedString()
             return signedResponse(header, code: .I99, payload: { writer in

@@ -146,6 +146,38 @@ enum StageBench {
 }
 
 @Suite struct DeviceRequestPreparationStageTests {
+    /// The gateway's parse, handed over with the request, gives the work the stored bytes
+    /// give; one handed over for another request is not used.
+    @Test func aRequestHandedOverParsedIsPreparedAsItsStoredBytes() throws {
+        let xml = requestXML(originator: supplier, target: esme, counter: 7, commandVariant: "1", srv: "7.4",
+                             body: "<sr:ReadSupplyStatus/>")
+        let document = try ServiceRequestDocument(try XMLDocument.parse(xml, limits: .duis))
+        let stored = StageBench.stored(document.header.requestID.description, srv: "7.4", raw: Array(xml.utf8))
+        let preparation = StageBench.preparation()
+        guard case .success(let reread) = preparation.prepare(stored),
+              case .success(let handed) = preparation.prepare(stored, parsed: ParsedRequests.Parsed(header: document.header, body: document.body()))
+        else {
+            Issue.record("the request did not prepare")
+            return
+        }
+        #expect(handed.header == reread.header && handed.body == reread.body)
+        // Another request's parse is not this one's: the stored bytes are read instead.
+        let other = try ServiceRequestDocument(try XMLDocument.parse(requestXML(originator: supplier, target: esme, counter: 8,
+                                                                                commandVariant: "1", srv: "4.1.1", body: "<sr:ReadInstantaneousImportRegisters/>"),
+                                                                     limits: .duis))
+        guard case .success(let guarded) = preparation.prepare(stored, parsed: ParsedRequests.Parsed(header: other.header, body: other.body())) else {
+            Issue.record("the request did not prepare")
+            return
+        }
+        #expect(guarded.header == reread.header && guarded.body == reread.body)
+        // The cache is bounded and each entry is taken once.
+        let cache = ParsedRequests(limit: 1)
+        cache.keep("a", ParsedRequests.Parsed(header: document.header, body: document.body()))
+        cache.keep("b", ParsedRequests.Parsed(header: other.header, body: other.body()))
+        #expect(cache.count == 1 && cache.take("b") == nil)
+        #expect(cache.take("a") != nil && cache.take("a") == nil)
+    }
+
     @Test func anUnreadableStoredRequestIsRefused() throws {
         let refusal = try #require(StageBench.refusal(StageBench.preparation().prepare(StageBench.stored("r1", raw: Array("<sr:Request".utf8)))))
         #expect(refusal.code == .E12)
