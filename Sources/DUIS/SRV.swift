@@ -15,10 +15,27 @@ public struct SRV: Hashable, Sendable, Comparable, CustomStringConvertible, Expr
     /// Reads DUIS's form: `N.N` or `N.N.N`, each number 1 to 99 written without leading
     /// zeros. Anything else is not an SRV.
     public init?(_ text: some StringProtocol) {
-        var parts: [UInt32] = []
+        guard let packed = Self.pack(text.utf8) else { return nil }
+        self.packed = packed
+    }
+
+    public init(stringLiteral value: StaticString) {
+        // Literals are compared with request SRVs on the hot path (`case "4.1.1":`): read
+        // their bytes in place, with no String made.
+        let packed: UInt32? = value.hasPointerRepresentation
+            ? Self.pack(UnsafeBufferPointer(start: value.utf8Start, count: value.utf8CodeUnitCount))
+            : Self.pack(value.description.utf8)
+        guard let packed else { preconditionFailure("not an SRV: \(value)") }
+        self.packed = packed
+    }
+
+    /// The numbers packed 8 bits each, or nil when `bytes` is not DUIS's form.
+    private static func pack(_ bytes: some Sequence<UInt8>) -> UInt32? {
+        var packed: UInt32 = 0
+        var parts = 0
         var current: UInt32 = 0
         var digits = 0
-        for byte in text.utf8 {
+        for byte in bytes {
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"):
                 if digits == 0 && byte == UInt8(ascii: "0") { return nil }
@@ -26,22 +43,19 @@ public struct SRV: Hashable, Sendable, Comparable, CustomStringConvertible, Expr
                 guard digits <= 2 else { return nil }
                 current = current * 10 + UInt32(byte - UInt8(ascii: "0"))
             case UInt8(ascii: "."):
-                guard digits > 0, parts.count < 2 else { return nil }
-                parts.append(current)
+                guard digits > 0, parts < 2 else { return nil }
+                packed = packed << 8 | current
+                parts += 1
                 current = 0
                 digits = 0
             default:
                 return nil
             }
         }
-        guard digits > 0, !parts.isEmpty else { return nil }
-        parts.append(current)
-        packed = parts[0] << 16 | parts[1] << 8 | (parts.count == 3 ? parts[2] : 0)
-    }
-
-    public init(stringLiteral value: StaticString) {
-        guard let srv = SRV(value.description) else { preconditionFailure("not an SRV: \(value)") }
-        self = srv
+        guard digits > 0, parts > 0 else { return nil }
+        packed = packed << 8 | current
+        // Two numbers leave the third place empty.
+        return parts == 1 ? packed << 8 : packed
     }
 
     /// The numbers, in order (two or three).
@@ -55,7 +69,17 @@ public struct SRV: Hashable, Sendable, Comparable, CustomStringConvertible, Expr
     public var group: Int { Int(packed >> 16) }
 
     /// DUIS's text of the SRV.
-    public var text: String { numbers.map(String.init).joined(separator: ".") }
+    public var text: String {
+        let third = packed & 0xFF
+        var text = String(packed >> 16)
+        text += "."
+        text += String(packed >> 8 & 0xFF)
+        if third != 0 {
+            text += "."
+            text += String(third)
+        }
+        return text
+    }
 
     public var description: String { text }
 

@@ -78,28 +78,42 @@ public final class EmulatedHomes: DeviceSide {
         try await events.recover()
     }
 
-    /// Every poll interval: the WAN's conditions as operators last set them, then the
+    /// Every poll interval, on loops of their own: the WAN's conditions as operators last
+    /// set them (so that a long pass of the homes' life does not delay an outage), and the
     /// homes' own life.
     public func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.every(self.pollInterval) { await self.reloadConditions() } }
+            group.addTask { await self.every(self.pollInterval) { await self.events.pass(now: self.clock.now()) } }
+        }
+    }
+
+    /// Runs `work`, then waits `interval`, until the task is cancelled.
+    private func every(_ interval: Duration, _ work: @Sendable () async -> Void) async {
         while !Task.isCancelled {
-            await pass(now: clock.now())
+            await work()
             do {
-                try await Task.sleep(for: pollInterval)
+                try await Task.sleep(for: interval)
             } catch {
-                break
+                return
             }
         }
     }
 
+    /// The WAN's conditions and the homes' life, at once.
     public func pass(now: Timestamp) async {
+        await reloadConditions()
+        await events.pass(now: now)
+    }
+
+    private func reloadConditions() async {
         do {
             try await conditions.reload(from: store)
         } catch {
-            // A pass cut short by shutdown is not a failure.
+            // A read cut short by shutdown is not a failure.
             if Task.isCancelled { return }
             logger.error("reading the WAN's outages and sunset failed (the last ones read stay in force): \(error)")
         }
-        await events.pass(now: now)
     }
 
     /// The emulated installation at a premises (for tools and tests).

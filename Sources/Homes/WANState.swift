@@ -5,8 +5,9 @@ import Synchronization
 import WAN
 
 /// The SM WAN as the homes behind it meet it: the model, with the outages and the 2G/3G
-/// sunset date that operators inject with `gbsm wan` (stored in the data folder, read
-/// again every pass, so a change made by another process takes effect within one poll).
+/// sunset date that operators inject with `gbsm wan` (stored in the data folder and read
+/// again every poll interval, on a loop of their own, and on each `Hub.tick()`, so a
+/// change made by another process takes effect within one poll).
 ///
 /// The WAN is the communications service providers', not DCC's: DCC sees it only as its
 /// `DeviceTransport` (deliveries, losses, unreachable hubs) and its coverage answers
@@ -23,7 +24,7 @@ public final class WANState: WANCoverageSource {
 
     public var current: WANModel { model.withLock { $0 } }
 
-    public func update(outages: [WANOutage], sunset: Timestamp?) {
+    func update(outages: [WANOutage], sunset: Timestamp?) {
         model.withLock { model in
             model.outages = outages
             model.settings.sunset = sunset
