@@ -11,6 +11,8 @@ import DUIS
 struct BodyCheck: Sendable {
     /// Whether DCC's DUIS 5.4 schema checked the body at intake.
     let schemaChecked: Bool
+    /// The certificates DCC itself would put on a device (6.21, 6.23, 8.5).
+    var replacements = ReplacementCertificateCheck(known: [])
 
     func refusal(_ header: RequestHeader, body: ElementTree) -> Refusal? {
         if !schemaChecked, let problem = DUISFields.problem(in: body) {
@@ -19,6 +21,7 @@ struct BodyCheck: Sendable {
         guard !header.variant.isNonDevice else { return nil }
         let problem = schemaChecked ? CommandBodyRules.incoherence(srv: header.variant.srv, body: body)
                                     : CommandBodyRules.problem(srv: header.variant.srv, body: body)
-        return problem.map { Refusal(.E12, rule: .body, $0) }
+        if let problem { return Refusal(.E12, rule: .body, problem) }
+        return replacements.problem(srv: header.variant.srv, body: body).map { Refusal(.E12, rule: .replacementCertificates, $0) }
     }
 }

@@ -71,7 +71,8 @@ public final class Gateway: Sendable {
         intake = RequestIntake(limits: limits, schemas: schemas)
         authenticator = RequestAuthenticator(registry: registry)
         replayCheck = ReplayCheck(replayGuard: replayGuard) { [store = services.store] requestID in try await store.preCommand(requestID: requestID) }
-        bodyCheck = BodyCheck(schemaChecked: schemas != nil)
+        bodyCheck = BodyCheck(schemaChecked: schemas != nil,
+                              replacements: ReplacementCertificateCheck(known: commands.keys.organisations.compactMap(\.certificate)))
         dataAccess = DataAccessCheck(privacy: privacy)
         self.jobs = jobs
         self.commands = commands

@@ -17,6 +17,8 @@ public struct RuleID: RawRepresentable, Hashable, Sendable, CustomStringConverti
 
     // MARK: Intake and authentication
     public static let body = RuleID(rawValue: "body")
+    /// The certificates DCC itself puts on a device (6.21, 6.23, 8.5) are SMKI's, of their role.
+    public static let replacementCertificates = RuleID(rawValue: "replacement-certificates")
     public static let bodySchema = RuleID(rawValue: "body-schema")
     public static let signature = RuleID(rawValue: "signature")
     public static let certificateValidity = RuleID(rawValue: "certificate-validity")

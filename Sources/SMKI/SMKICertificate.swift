@@ -99,6 +99,12 @@ public struct SMKICertificate: Sendable, Hashable {
         SignerReference(issuerName: issuerName, serialNumber: serialNumber)
     }
 
+    /// Whether `issuer` issued this certificate: this one names it as issuer, and its key
+    /// verifies this one's signature.
+    public func isIssued(by issuer: SMKICertificate) -> Bool {
+        issuer.certificate.subject == certificate.issuer && issuer.certificate.publicKey.isValidSignature(certificate.signature, for: certificate)
+    }
+
     public static func == (lhs: SMKICertificate, rhs: SMKICertificate) -> Bool { lhs.der == rhs.der }
     public func hash(into hasher: inout Hasher) { hasher.combine(der) }
 }

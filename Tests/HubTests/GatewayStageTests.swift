@@ -159,3 +159,50 @@ import TestSupport
         #expect(check.refusal(read, body: ElementTree(name: "ReadSupplyStatus", namespace: body.namespace)) == nil)
     }
 }
+
+/// The certificates DCC itself puts on a device (6.21, 6.23, 8.5): SMKI organisation
+/// certificates of the role whose cells they replace, issued by the organisation CA that
+/// issued DCC's own certificates.
+@Suite struct ReplacementCertificateCheckTests {
+    static func body(_ stem: String) throws -> (SRV, ElementTree) {
+        let template = try #require(try Reference.templates().first { $0.name.hasPrefix(stem) }, "\(stem)")
+        let request = try ServiceRequestDocument(try XMLDocument.parse([UInt8](template.bytes), limits: .duis))
+        return (request.header.variant.srv, request.body())
+    }
+
+    static var zaz1: ReplacementCertificateCheck {
+        get throws {
+            let keystore = try Keystore.load(from: try #require(Reference.directory).appendingPathComponent("smki/zaz1-keystore.json"))
+            return ReplacementCertificateCheck(known: keystore.entries.map(\.certificate))
+        }
+    }
+
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func dccsTemplatesPassAndAnotherCAsOrRolesDoNot() throws {
+        let check = try Self.zaz1
+        for stem in ["CS02bSupplierByTransCoS_6.23_", "CS02bNOByNOHandover_6.21_", "CS02bACBByACB_8.5_"] {
+            let (srv, body) = try Self.body(stem)
+            #expect(check.problem(srv: srv, body: body) == nil, "\(stem): \(check.problem(srv: srv, body: body) ?? "")")
+            // A DCC whose certificates another CA issued does not vouch for ZAZ1's.
+            let other = try TestPKI.generate(parties: [.init(eui: EUI64(0x90B3_D51F_3001_0000), name: "S", signingRoles: [2])])
+            let elsewhere = ReplacementCertificateCheck(known: other.keystore.entries.map(\.certificate))
+            #expect(elsewhere.problem(srv: srv, body: body)?.contains("organisation CA") == true, "\(stem)")
+        }
+        // The Network Operator's certificates offered as a Supplier's.
+        var (srv, body) = try Self.body("CS02bNOByNOHandover_6.21_")
+        let index = try #require(body.children.firstIndex { $0.name == "RemotePartyRole" })
+        body.children[index].text = "Supplier"
+        #expect(check.problem(srv: srv, body: body)?.contains("not of role 2") == true)
+        // A certificate that is not one, and a path left out.
+        (srv, body) = try Self.body("CS02bSupplierByTransCoS_6.23_")
+        var broken = body
+        let certificates = try #require(broken.children.firstIndex { $0.name == "SupplierReplacementCertificates" })
+        broken.children[certificates].children[0].text = "AAAA"
+        #expect(check.problem(srv: srv, body: broken)?.contains("not an X.509 certificate") == true)
+        var pathless = body
+        pathless.children.removeAll { $0.name == "CertificationPathCertificates" }
+        #expect(check.problem(srv: srv, body: pathless) != nil)
+        // Other SRVs are not its concern.
+        #expect(check.problem(srv: "6.15.1", body: body) == nil)
+    }
+}
