@@ -677,12 +677,16 @@ public struct DeviceEmulator: Sendable {
         }
         var rsp = DataNode(element)
         let existing = currentAnchor(role, context: context, state: state)
-        var certificates: [(String, [UInt8])] = []
-        for container in ["ReplacementCertificates", "SupplierReplacementCertificates"] {
-            for child in context.body.child(container)?.children ?? [] {
-                if let der = Data(base64Encoded: child.text.filter { !$0.isWhitespace }) { certificates.append((child.name, Array(der))) }
-            }
+        // Exactly the cells DUIS gives the SRV, as DCC checked them and built the command.
+        let replacements: ReplacementCertificates?
+        var unreadable: String?
+        do {
+            replacements = try ReplacementCertificates(srv: context.command.srv, body: context.body)
+        } catch {
+            replacements = nil
+            unreadable = error.reason
         }
+        let certificates = (replacements?.certificates ?? []).map { ($0.cell.rawValue, $0.der) }
         var newParty = context.command.originator
         for (_, der) in certificates {
             if let certificate = try? SMKICertificate(der: der), let eui = certificate.subjectEUI { newParty = eui; break }
@@ -697,11 +701,11 @@ public struct DeviceEmulator: Sendable {
                 outcome.add("CredentialsReplacementMode", mode)
                 outcome.add("ReplacementOutcome") { $0.add(statusASN1("StatusCode", "badCertificate", code: 1)) }
             }
-            context.refuse("no replacement certificates in the request")
+            context.refuse(unreadable ?? "no replacement certificates in the request")
             return rsp
         }
         let anchor = TrustAnchor(role: role, party: newParty, floor: floor, prepaymentFloor: prepaymentFloor,
-                                 certificateSHA1: Self.sha1(certificates[0].1), replacedAt: context.time)
+                                 certificateSHA1: Self.sha1(replacements?[.digitalSigning] ?? certificates[0].1), replacedAt: context.time)
         var anchors = state.trustAnchors[context.command.target] ?? []
         anchors.removeAll { $0.role == role }
         anchors.append(anchor)

@@ -12,7 +12,7 @@ struct BodyCheck: Sendable {
     /// Whether DCC's DUIS 5.4 schema checked the body at intake.
     let schemaChecked: Bool
     /// The certificates DCC itself would put on a device (6.21, 6.23, 8.5).
-    var replacements = ReplacementCertificateCheck(known: [])
+    var replacements = ReplacementCertificateCheck(keystore: [])
 
     func refusal(_ header: RequestHeader, body: ElementTree) -> Refusal? {
         if !schemaChecked, let problem = DUISFields.problem(in: body) {

@@ -1,13 +1,26 @@
 import DUIS
 import GBCS
 
-/// A value in a critical request's body that cannot become its GBCS command. The body has
-/// passed DUIS's schema by then, so this is what the schema cannot say: a value outside
-/// the range GBCS encodes it in, a count of elements the command cannot carry, a date
-/// that does not exist. The gateway answers E12 with the reason.
+/// A value in a request's body that cannot become its GBCS command. The body has passed
+/// DUIS's schema by then, so this is what the schema cannot say: a value outside the range
+/// GBCS encodes it in, a count of elements the command cannot carry, a date that does not
+/// exist. DCC answers E12 with the reason, and nothing reaches the device.
+///
+/// Or, marked `unsupported`, a command gbsm does not build yet (a use case of the SRV for
+/// this device type, or DCC's own key or counter missing): a non-critical request then
+/// still runs on the device without its GBCS, as the README's "Not yet" says.
 public struct TransformError: Error, Sendable, Equatable, CustomStringConvertible {
     public let reason: String
-    public init(_ reason: String) { self.reason = reason }
+    /// gbsm's gap, not the request's fault.
+    public let unsupported: Bool
+    public init(_ reason: String) {
+        self.reason = reason
+        unsupported = false
+    }
+    init(unsupported reason: String) {
+        self.reason = reason
+        unsupported = true
+    }
     public var description: String { reason }
 }
 

@@ -240,13 +240,18 @@ final class DeviceDispatcher: Sendable {
             // A non-critical command goes as GBCS where gbsm builds its use case: MAC'd by the
             // access control broker; the device checks the MAC and the counter.
             let cin = work.header.variant.srv == "9.1" ? WANCommands.makeCustomerIdentificationNumber() : nil
-            if let frame = commands.command(srv: work.header.variant.srv, body: work.body, user: originator, roles: roles, device: work.device,
-                                            counter: stored.counter, customerIdentificationNumber: cin).frame {
+            switch commands.command(srv: work.header.variant.srv, body: work.body, user: originator, roles: roles, device: work.device,
+                                    counter: stored.counter, customerIdentificationNumber: cin) {
+            case .command(let frame):
                 do {
                     gbcs = try commands.maced(frame)
                 } catch {
                     return await finish(stored, code: error.code, reason: error.reason, rule: error.rule, work: work)
                 }
+            case .refused(let refusal):
+                return await finish(stored, code: refusal.code, reason: refusal.reason, rule: refusal.rule, work: work)
+            case .notBuilt:
+                break
             }
         }
         // A critical command future-dated at the device: the time the request asked for,

@@ -278,7 +278,7 @@ extension GBCSCommandBuilder {
             return try rangeReadsZigBeeLog(input, "CS10b", 0x00A1, logID: 0x04)
         case (.gpf, "GSMESecurity"): return try rangeReadsZigBeeLog(input, "CS10b", 0x00A1, logID: 0x07)
         default:
-            throw TransformError("LogToRead \(untrusted(log, limit: 24)) has no GBCS use case on a \(input.deviceType.rawValue)")
+            throw TransformError(unsupported: "LogToRead \(untrusted(log, limit: 24)) has no GBCS use case on a \(input.deviceType.rawValue)")
         }
     }
 
@@ -451,7 +451,7 @@ extension GBCSCommandBuilder {
             return RangeReadsRoute(counter: input.counter, viaBroker: false)
         }
         guard let counter = input.brokerCounter else {
-            throw TransformError("\(input.srv) is sent by DCC's access control broker, and needs its counter")
+            throw TransformError(unsupported: "\(input.srv) is sent by DCC's access control broker, and needs its counter")
         }
         return RangeReadsRoute(counter: counter, viaBroker: true)
     }
@@ -497,7 +497,7 @@ extension GBCSCommandBuilder {
     /// Refuses a device type the SRV has no use case for.
     private static func rangeReadsRequire(_ input: CriticalCommandBuilder.Input, _ types: [DeviceType]) throws(TransformError) {
         guard types.contains(input.deviceType) else {
-            throw TransformError("\(input.srv) has no GBCS command for a \(input.deviceType.rawValue) (only \(types.map(\.rawValue).joined(separator: ", ")))")
+            throw TransformError(unsupported: "\(input.srv) has no GBCS command for a \(input.deviceType.rawValue) (only \(types.map(\.rawValue).joined(separator: ", ")))")
         }
     }
 }

@@ -63,6 +63,7 @@ extension GBCSCommandBuilder {
         guard role == "Supplier" || role == "NetworkOperator" else {
             throw TransformError("6.21 hands over a DCC-controlled device's Supplier or Network Operator credentials (GBCS CS02b), not the \(untrusted(role, limit: 24)) role's")
         }
+        try securityAndHANReplacements(input)
         var body = input.body
         guard let index = body.children.firstIndex(where: { $0.name == "ReplacementCertificates" }) else {
             throw TransformError("RequestHandoverOfDCCControlledDevice has no ReplacementCertificates")
@@ -84,6 +85,7 @@ extension GBCSCommandBuilder {
     /// builders removed.
     static func securityAndHANChangeOfSupplier(_ input: CriticalCommandBuilder.Input) throws(TransformError) -> CriticalCommandBuilder.Built {
         let party = securityAndHANTransCoS
+        try securityAndHANReplacements(input)
         let body = input.body
         guard let certificates = body.child("SupplierReplacementCertificates") else {
             throw TransformError("UpdateSecurityCredentialsCoS has no SupplierReplacementCertificates")
@@ -116,6 +118,7 @@ extension GBCSCommandBuilder {
     /// it; the command carries none (RTDS).
     static func securityAndHANOptOut(_ input: CriticalCommandBuilder.Input) throws(TransformError) -> CriticalCommandBuilder.Built {
         let party = GBCSFrame.accessControlBroker
+        try securityAndHANReplacements(input)
         guard let certificates = input.body.child("ReplacementCertificates") else { throw TransformError("ServiceOptOut has no ReplacementCertificates") }
         let floor = try securityAndHANSeqNumber(input.body, "ACBFloorSeqNumber")
         let counter = try securityAndHANSenderCounter(input, party)
@@ -134,6 +137,16 @@ extension GBCSCommandBuilder {
         control.append(CriticalCommandBuilder.credentialsInteger(floor, tag: 0x84))
         let command = securityAndHANNode(0x30, [securityAndHANNode(0x30, control), securityAndHANNode(0x30, replacements), parts.path])
         return CriticalCommandBuilder.Built(useCase: "CS02b", messageCode: 0x0104, content: GBCSPayload.asn1(command).encode())
+    }
+
+    /// The replacement certificates exactly as DUIS defines them for the SRV, as DCC's
+    /// check and the device read them: nothing else in the container reaches the command.
+    private static func securityAndHANReplacements(_ input: CriticalCommandBuilder.Input) throws(TransformError) {
+        do {
+            _ = try ReplacementCertificates(srv: input.srv, body: input.body)
+        } catch {
+            throw TransformError(error.reason)
+        }
     }
 
     // MARK: 6.24.1 CS02a / CS02f
@@ -166,7 +179,7 @@ extension GBCSCommandBuilder {
             roles.append(CriticalCommandBuilder.credentialsInteger(role))
         }
         if loadController && input.deviceType != .esme {
-            throw TransformError("the Load Controller role's credentials are an ESME's (GBCS CS02f), not a \(input.deviceType.rawValue)'s")
+            throw TransformError(unsupported: "the Load Controller role's credentials are an ESME's (GBCS CS02f), not a \(input.deviceType.rawValue)'s")
         }
         let authorising = securityAndHANNode(0x30, [CriticalCommandBuilder.credentialsInteger(4), securityAndHANKeyAgreement])
         let command = securityAndHANNode(0x30, [authorising, securityAndHANNode(0x30, roles)])
@@ -187,7 +200,7 @@ extension GBCSCommandBuilder {
     static func securityAndHANJoin(_ input: CriticalCommandBuilder.Input) throws(TransformError) -> CriticalCommandBuilder.Built {
         let other = try securityAndHANDevice(input.body, "OtherDeviceID")
         guard let known = input.otherDevice else {
-            throw TransformError("8.7.2 needs the other device's type, which DCC takes from its inventory: \(other) is not in it")
+            throw TransformError(unsupported: "8.7.2 needs the other device's type, which DCC takes from its inventory: \(other) is not in it")
         }
         switch (input.deviceType, known.type) {
         case (.ppmid, .esme), (.hcalcs, .esme), (.ppmid, .gsme):
@@ -209,7 +222,7 @@ extension GBCSCommandBuilder {
                                                  CriticalCommandBuilder.credentialsInteger(CriticalCommandBuilder.credentialsGBCSDeviceType(known.type))])
             return CriticalCommandBuilder.Built(useCase: "CS03B", messageCode: 0x000E, content: GBCSPayload.asn1(join).encode())
         default:
-            throw TransformError("8.7.2 joins a meter with a HAN device, or a PPMID or HCALCS with a meter, not a \(input.deviceType.rawValue) with a \(known.type.rawValue)")
+            throw TransformError(unsupported: "8.7.2 joins a meter with a HAN device, or a PPMID or HCALCS with a meter, not a \(input.deviceType.rawValue) with a \(known.type.rawValue)")
         }
     }
 
@@ -231,7 +244,7 @@ extension GBCSCommandBuilder {
             }
             return CriticalCommandBuilder.Built(useCase: "CS04b", messageCode: 0x0010, content: content)
         default:
-            throw TransformError("8.8.2 unjoins a HAN device from a meter, PPMID or HCALCS, not from a \(input.deviceType.rawValue)")
+            throw TransformError(unsupported: "8.8.2 unjoins a HAN device from a meter, PPMID or HCALCS, not from a \(input.deviceType.rawValue)")
         }
     }
 
@@ -265,11 +278,11 @@ extension GBCSCommandBuilder {
             return CriticalCommandBuilder.Built(useCase: "CCS05CCS04", messageCode: 0x0004, content: CriticalCommandBuilder.access(sender, specs, [.null]),
                                                 sentByBroker: securityAndHANViaBroker(input))
         case .esme, .gsme, .gpf, .ppmid, .hcalcs:
-            guard !security else { throw TransformError("ReadSecurityDetails is for the comms hub's device logs, not a \(input.deviceType.rawValue)'s") }
+            guard !security else { throw TransformError(unsupported: "ReadSecurityDetails is for the comms hub's device logs, not a \(input.deviceType.rawValue)'s") }
             let viaBroker = (input.deviceType == .ppmid || input.deviceType == .hcalcs) && securityAndHANViaBroker(input)
             return CriticalCommandBuilder.Built(useCase: "CS07", messageCode: 0x0013, content: securityAndHANNull, sentByBroker: viaBroker)
         case .ihd, .cad:
-            throw TransformError("a Type 2 device (\(input.deviceType.rawValue)) takes no GBCS commands")
+            throw TransformError(unsupported: "a Type 2 device (\(input.deviceType.rawValue)) takes no GBCS commands")
         }
     }
 
@@ -282,7 +295,7 @@ extension GBCSCommandBuilder {
     /// the access control broker for the user. Inferred: the type enum is GBCS's DeviceType
     /// (the RTDS shows ESME = 1 only) and the last enum is always 0.
     static func securityAndHANUpdateCHFLog(_ input: CriticalCommandBuilder.Input) throws(TransformError) -> CriticalCommandBuilder.Built {
-        guard input.deviceType == .chf else { throw TransformError("8.11 updates the comms hub's device log, not a \(input.deviceType.rawValue)'s") }
+        guard input.deviceType == .chf else { throw TransformError(unsupported: "8.11 updates the comms hub's device log, not a \(input.deviceType.rawValue)'s") }
         let body = input.body
         let device = try securityAndHANDevice(body, "DeviceID")
         let add = body.child("AddDeviceToCHFWhitelist")
@@ -291,7 +304,7 @@ extension GBCSCommandBuilder {
         case "Add":
             guard let add else { throw TransformError("adding a device to the comms hub's log needs AddDeviceToCHFWhitelist") }
             guard let known = input.otherDevice else {
-                throw TransformError("8.11 needs the added device's type, which DCC takes from its inventory: \(device) is not in it")
+                throw TransformError(unsupported: "8.11 needs the added device's type, which DCC takes from its inventory: \(device) is not in it")
             }
             let period = try CriticalCommandBuilder.integer(add, "JoinTimePeriod", as: UInt16.self)
             guard (1...3600).contains(period) else { throw TransformError("JoinTimePeriod \(period) is outside 1...3600 seconds") }
@@ -343,7 +356,7 @@ extension GBCSCommandBuilder {
     /// by the access control broker for the user. DUIS names only OldCHFID: the rest is
     /// DCC's copy of that hub's log (the hub must keep it from the old hub's CS14 alerts).
     static func securityAndHANRestoreCHFLog(_ input: CriticalCommandBuilder.Input, backup: CHFDeviceLogBackup) throws(TransformError) -> CriticalCommandBuilder.Built {
-        guard input.deviceType == .chf else { throw TransformError("8.12.1 restores a comms hub's device log, not a \(input.deviceType.rawValue)'s") }
+        guard input.deviceType == .chf else { throw TransformError(unsupported: "8.12.1 restores a comms hub's device log, not a \(input.deviceType.rawValue)'s") }
         _ = try securityAndHANDevice(input.body, "OldCHFID")
         guard backup.extendedPANID.count == 8 else { throw TransformError("an extended PAN ID is 8 octets, not \(backup.extendedPANID.count)") }
         var entries: [DLMSData] = []
@@ -374,7 +387,7 @@ extension GBCSCommandBuilder {
     /// device type } }. DUIS names only OldGPFID: the entries are DCC's copy of that GPF's
     /// log, from its GCS62 backup alerts. Sent by the access control broker in its own name.
     static func securityAndHANRestoreGPFLog(_ input: CriticalCommandBuilder.Input, backup: GPFDeviceLogBackup) throws(TransformError) -> CriticalCommandBuilder.Built {
-        guard input.deviceType == .gpf else { throw TransformError("8.12.2 restores a GPF's device log, not a \(input.deviceType.rawValue)'s") }
+        guard input.deviceType == .gpf else { throw TransformError(unsupported: "8.12.2 restores a GPF's device log, not a \(input.deviceType.rawValue)'s") }
         _ = try securityAndHANDevice(input.body, "OldGPFID")
         let entries = backup.entries.map { entry in
             securityAndHANNode(0x30, [securityAndHANOctets(entry.device.bytes),
@@ -404,7 +417,7 @@ extension GBCSCommandBuilder {
             return CriticalCommandBuilder.Built(useCase: "GCS38", messageCode: 0x0084,
                                                 content: GBCSPayload.gbz(GBZPayload(componentCount: 1, components: [read])).encode())
         default:
-            throw TransformError("11.2 is built for a PPMID, HCALCS, ESME or GSME, not a \(input.deviceType.rawValue)")
+            throw TransformError(unsupported: "11.2 is built for a PPMID, HCALCS, ESME or GSME, not a \(input.deviceType.rawValue)")
         }
     }
 
@@ -448,7 +461,7 @@ extension GBCSCommandBuilder {
     /// sends for the user.
     private static func securityAndHANBrokerInput(_ input: CriticalCommandBuilder.Input) throws(TransformError) -> CriticalCommandBuilder.Input {
         guard securityAndHANViaBroker(input) else { return input }
-        guard let counter = input.brokerCounter else { throw TransformError("\(input.srv) is sent by DCC's access control broker, and needs its counter") }
+        guard let counter = input.brokerCounter else { throw TransformError(unsupported: "\(input.srv) is sent by DCC's access control broker, and needs its counter") }
         return securityAndHANInput(input, body: input.body, counter: counter)
     }
 
@@ -456,7 +469,7 @@ extension GBCSCommandBuilder {
     /// made the request, else the party's own (handed in as `brokerCounter`).
     private static func securityAndHANSenderCounter(_ input: CriticalCommandBuilder.Input, _ party: EUI64) throws(TransformError) -> UInt64 {
         if input.user == party { return input.counter }
-        guard let counter = input.brokerCounter else { throw TransformError("\(input.srv) is sent by DCC (\(party)) in its own name, and needs that party's counter") }
+        guard let counter = input.brokerCounter else { throw TransformError(unsupported: "\(input.srv) is sent by DCC (\(party)) in its own name, and needs that party's counter") }
         return counter
     }
 

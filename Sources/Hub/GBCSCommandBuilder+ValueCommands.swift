@@ -102,7 +102,7 @@ extension GBCSCommandBuilder {
             payload += CriticalCommandBuilder.configurationLE(UInt32(0x0000_0200))
             return ValueBuilt(useCase: "GCS09", messageCode: 0x0072, content: valueGBZ([(0x0708, 0x09, 0x00, payload)]))
         default:
-            throw TransformError("3.2 sets the change of tenancy date on an ESME (ECS12) or, for gas, on the GPF (GCS09), not on a \(input.deviceType.rawValue)")
+            throw TransformError(unsupported: "3.2 sets the change of tenancy date on an ESME (ECS12) or, for gas, on the GPF (GCS09), not on a \(input.deviceType.rawValue)")
         }
     }
 
@@ -114,7 +114,7 @@ extension GBCSCommandBuilder {
     /// ESME's own logs (`ESMEEventLogType`: ECS15a, ECS15c) are not built.
     private static func valueClearEventLog(_ input: ValueInput) throws(TransformError) -> ValueBuilt {
         if input.body.child("ESMEEventLogType") != nil || input.deviceType == .esme {
-            throw TransformError("3.3 for an ESME's event or ALCS log (ECS15a, ECS15c) is not built; CS11 clears a ZigBee device's event log")
+            throw TransformError(unsupported: "3.3 for an ESME's event or ALCS log (ECS15a, ECS15c) is not built; CS11 clears a ZigBee device's event log")
         }
         try valueRequire(input, [.gsme, .gpf, .ppmid, .hcalcs], "3.3 clear event log (CS11)")
         return ValueBuilt(useCase: "CS11", messageCode: 0x0015, content: valueGBZ([(0x0709, 0x01, 0x01, [0x03])]))
@@ -152,7 +152,7 @@ extension GBCSCommandBuilder {
             payload += telephone
             return ValueBuilt(useCase: "GCS44", messageCode: 0x0088, content: valueGBZ([(0x0708, 0x09, 0x01, payload)]))
         default:
-            throw TransformError("3.4 writes the supplier's contact details on an ESME (ECS16) or a GSME (GCS44), not on a \(input.deviceType.rawValue)")
+            throw TransformError(unsupported: "3.4 writes the supplier's contact details on an ESME (ECS16) or a GSME (GCS44), not on a \(input.deviceType.rawValue)")
         }
     }
 
@@ -211,7 +211,7 @@ extension GBCSCommandBuilder {
                               content: valueGBZ([(0x0000, 0x00, 0x00, valueAttributes([0x0004, 0x0005, 0x0003])),
                                                  (0x0702, 0x00, 0x00, valueAttributes([0x0608, 0x0607]))]))
         default:
-            throw TransformError("6.2.4 reads the identity of an ESME, CHF, GSME or GPF, not of a \(input.deviceType.rawValue)")
+            throw TransformError(unsupported: "6.2.4 reads the identity of an ESME, CHF, GSME or GPF, not of a \(input.deviceType.rawValue)")
         }
     }
 
@@ -271,7 +271,7 @@ extension GBCSCommandBuilder {
         try valueRequire(input, [.esme], "6.5 voltage configuration")
         let body = input.body
         if body.child("PolyPhaseVoltageSettings") != nil {
-            throw TransformError("6.5 for a polyphase ESME (ECS29b, ECS29d) is not built: send SinglePhaseVoltageSettings")
+            throw TransformError(unsupported: "6.5 for a polyphase ESME (ECS29b, ECS29d) is not built: send SinglePhaseVoltageSettings")
         }
         guard let rms = body.child("RMSVoltageSettings") else { throw TransformError("\(body.name) has no RMSVoltageSettings") }
         guard let average = body.child("SinglePhaseVoltageSettings") else { throw TransformError("\(body.name) has no SinglePhaseVoltageSettings") }
@@ -380,7 +380,7 @@ extension GBCSCommandBuilder {
     /// then the secondary MPAN). The body says which. The GSME's MPRN (GCS41) is not built.
     private static func valueImportMPAN(_ input: ValueInput) throws(TransformError) -> ValueBuilt {
         if input.body.child("ImportMPRN") != nil || input.deviceType == .gsme {
-            throw TransformError("6.20.1 for a GSME's MPRN (GCS41) is not built")
+            throw TransformError(unsupported: "6.20.1 for a GSME's MPRN (GCS41) is not built")
         }
         try valueRequire(input, [.esme], "6.20.1 import MPAN (ECS39a)")
         guard let mpans = input.body.child("ImportMPANs") else { throw TransformError("\(input.body.name) has no ImportMPANs") }
@@ -429,7 +429,7 @@ extension GBCSCommandBuilder {
              ["NetworkOperatorESMECommon", "NetworkOperatorESMESinglePhase", "NetworkOperatorESMEPolyPhase"]),
         ]
         if input.body.child("GasSupplierAlerts") != nil || input.body.child("GasSupplierAlertEventSettings") != nil || input.deviceType == .gsme {
-            throw TransformError("6.22 for a GSME (GCS20) is not built")
+            throw TransformError(unsupported: "6.22 for a GSME (GCS20) is not built")
         }
         try valueRequire(input, [.esme], "6.22 alert behaviour")
         guard input.body.children.count == 1, let settings = input.body.children.first,
@@ -593,7 +593,7 @@ extension GBCSCommandBuilder {
         var counter = input.counter
         if viaBroker {
             guard let broker = input.brokerCounter else {
-                throw TransformError("\(input.srv) is sent by DCC's access control broker, and needs its counter")
+                throw TransformError(unsupported: "\(input.srv) is sent by DCC's access control broker, and needs its counter")
             }
             counter = broker
         }
@@ -623,7 +623,7 @@ extension GBCSCommandBuilder {
     private static func valueRequire(_ input: ValueInput, _ types: [DeviceType], _ what: String, other: String? = nil) throws(TransformError) {
         guard types.contains(input.deviceType) else {
             let allowed = types.map(\.rawValue).joined(separator: ", ")
-            throw TransformError("\(what) is a command to the \(allowed), not to a \(input.deviceType.rawValue)" + (other.map { " (\($0))" } ?? ""))
+            throw TransformError(unsupported: "\(what) is a command to the \(allowed), not to a \(input.deviceType.rawValue)" + (other.map { " (\($0))" } ?? ""))
         }
     }
 

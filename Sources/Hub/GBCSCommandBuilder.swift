@@ -168,11 +168,11 @@ public enum GBCSCommandBuilder {
         if let party = securityAndHANSenders[srv], party != user {
             // A DCC party sending in its own name (the broker for 6.21, 8.5, 6.24.1, 8.12.2;
             // the Transitional CoS party for 6.23): its counter, no supplementary remote party.
-            guard let brokerCounter else { throw TransformError("\(srv) is sent by DCC (\(party)) in its own name, and needs that party's counter") }
+            guard let brokerCounter else { throw TransformError(unsupported: "\(srv) is sent by DCC (\(party)) in its own name, and needs that party's counter") }
             frame = GBCSFrame(macHeader: nil, cra: .command, originatorCounter: brokerCounter, originator: party, recipient: device, dateTime: nil,
                               messageCode: built.messageCode, supplement: .none, content: built.content, signature: .empty)
         } else if built.sentByBroker {
-            guard let brokerCounter else { throw TransformError("\(srv) is sent by DCC's access control broker, and needs its counter") }
+            guard let brokerCounter else { throw TransformError(unsupported: "\(srv) is sent by DCC's access control broker, and needs its counter") }
             // An unknown remote party's read carries the user's KA certificate, which the
             // header passes on so the device can encrypt its answer for that user.
             let supplement: GBCSFrame.Supplement = try rangeReadsURPCertificate(body).map {
@@ -185,11 +185,11 @@ public enum GBCSCommandBuilder {
                               messageCode: built.messageCode, supplement: .none, content: built.content, signature: .empty)
         }
         if let party = built.signedBy {
-            guard let key = signer(party) else { throw TransformError("\(srv) is signed by \(party), whose key DCC does not hold") }
+            guard let key = signer(party) else { throw TransformError(unsupported: "\(srv) is signed by \(party), whose key DCC does not hold") }
             do {
                 frame = try frame.signed(with: key)
             } catch {
-                throw TransformError("\(srv) could not be signed by \(party): \(error)")
+                throw TransformError(unsupported: "\(srv) could not be signed by \(party): \(error)")
             }
         }
         return frame

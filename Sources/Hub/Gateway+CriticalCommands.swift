@@ -122,6 +122,8 @@ extension Gateway {
                 }
             case .notBuilt(let reason):
                 result = .failure(Refusal(.E17, rule: .localCommand, "no GBCS command of \(header.variant.srv) for local delivery: \(reason)"))
+            case .refused(let refusal):
+                result = .failure(refusal)
             }
         } else {
             result = .failure(Refusal(.E19, rule: .deviceExists, "\(stored.target) is not a device"))

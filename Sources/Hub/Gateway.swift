@@ -72,7 +72,7 @@ public final class Gateway: Sendable {
         authenticator = RequestAuthenticator(registry: registry)
         replayCheck = ReplayCheck(replayGuard: replayGuard) { [store = services.store] requestID in try await store.preCommand(requestID: requestID) }
         bodyCheck = BodyCheck(schemaChecked: schemas != nil,
-                              replacements: ReplacementCertificateCheck(known: commands.keys.organisations.compactMap(\.certificate)))
+                              replacements: ReplacementCertificateCheck(keystore: commands.keys.organisations.compactMap(\.certificate)))
         dataAccess = DataAccessCheck(privacy: privacy)
         self.jobs = jobs
         self.commands = commands
@@ -332,6 +332,8 @@ public final class Gateway: Sendable {
                     localCommand = try commands.maced(frame)
                 case .notBuilt(let reason):
                     throw Refusal(.E17, rule: .localCommand, "no GBCS command of \(header.variant.srv) \(header.variant.name) for local delivery: \(reason)")
+                case .refused(let refusal):
+                    throw refusal
                 }
             } catch {
                 return await refuse(header, service: service, error, digest: digest, size: bytes.count, at: time, authenticated: true, allowedBy: decision.rule)

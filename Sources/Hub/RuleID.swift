@@ -64,6 +64,8 @@ public struct RuleID: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let deviceKeys = RuleID(rawValue: "device-keys")
     public static let brokerCredentials = RuleID(rawValue: "broker-credentials")
     public static let localCommand = RuleID(rawValue: "local-command")
+    /// A value of a request that its GBCS command cannot carry (`TransformError`).
+    public static let commandValue = RuleID(rawValue: "command-value")
     public static let storedRequest = RuleID(rawValue: "stored-request")
     public static let tenancyRestriction = RuleID(rawValue: "tenancy-restriction")
 

@@ -28,9 +28,12 @@ final class WANCommands: Sendable {
     /// What becomes of a request's command.
     enum Built {
         case command(GBCSFrame)
-        /// gbsm does not build this command (its SRV, or this use case of it, or a value
-        /// the builder cannot place): the request runs on the device without its GBCS.
+        /// gbsm does not build this command yet (its SRV, or this use case of it): the
+        /// request runs on the device without its GBCS.
         case notBuilt(String)
+        /// A value of the request that its command cannot carry: DCC refuses the request,
+        /// and the device never sees it (it would act on a value DCC did not check).
+        case refused(Refusal)
 
         var frame: GBCSFrame? { if case .command(let frame) = self { return frame } else { return nil } }
     }
@@ -50,7 +53,7 @@ final class WANCommands: Sendable {
             else { return .notBuilt("gbsm does not build the GBCS command of \(srv) yet") }
             return .command(frame)
         } catch {
-            return .notBuilt(error.reason)
+            return error.unsupported ? .notBuilt(error.reason) : .refused(Refusal(.E12, rule: .commandValue, error.reason))
         }
     }
 

@@ -244,7 +244,8 @@ import TestSupport
         let ppmid = Provisioning.defaultDevices[5].eui
         let (noop, noopID) = try await device(ppmid, "8.7.2", join)
         #expect(noop.code == "I99")
-        #expect(await waitForResponses(receiver, requestIDs: [noopID])[noopID]?.code == "I0")
+        let noopAnswer = await waitForResponses(receiver, requestIDs: [noopID])[noopID]
+        #expect(noopAnswer?.code == "I0", "\(noopAnswer.map { String(decoding: $0.body.prefix(400), as: UTF8.self) } ?? "")")
         #expect(try await store.hanJoins(premises: 1)[ppmid] == nil)
         #expect(try await store.hanJoins(premises: 1)[Self.ihd]?.party == ou)
         // … and may unjoin what it joined after the consent is withdrawn, but nothing else.

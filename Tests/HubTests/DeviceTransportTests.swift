@@ -206,6 +206,24 @@ struct FakeDeviceSide: DeviceSide {
         }
     }
 
+    /// A value the request's GBCS command cannot carry (here a log period from before 2000,
+    /// which GBCS's seconds since 2000 cannot say) is DCC's refusal: the device is never
+    /// asked to act on a value DCC could not put in its command.
+    @Test func aValueTheCommandCannotCarryIsRefusedAndNoDeviceIsAsked() async throws {
+        try await Self.withBench(.answer(Self.careless())) { bench in
+            let now = Timestamp.now()
+            let period = "<sr:ReadLogPeriod><sr:StartDateTime>1999-06-01T00:00:00Z</sr:StartDateTime>"
+                + "<sr:EndDateTime>\(now.iso8601)</sr:EndDateTime></sr:ReadLogPeriod>"
+            let requestID = try await bench.send(srv: "4.17", body: "<sr:RetrieveDailyConsumptionLog>\(period)</sr:RetrieveDailyConsumptionLog>")
+            #expect(await bench.hub.dispatcher.process(requestID) == nil)
+            #expect(bench.transport.record.withLock { $0.commands.isEmpty }, "no command crossed the WAN")
+            let stored = try #require(try await bench.hub.store.request(id: requestID))
+            #expect(stored.status == .failed && stored.code == "E12")
+            let decisions = try await bench.hub.store.audit(AuditQuery(requestID: requestID))
+            #expect(decisions.contains { $0.event.detail.hasPrefix("[\(RuleID.commandValue)]") }, "\(decisions.map(\.event.detail))")
+        }
+    }
+
     /// DCC's WAN matrix is the CSPs' coverage (the device side's), with what DCC has seen
     /// itself: the hub has no WAN model of its own.
     @Test func theWANMatrixAnswersTheDeviceSidesCoverage() async throws {

@@ -173,7 +173,7 @@ import TestSupport
     static var zaz1: ReplacementCertificateCheck {
         get throws {
             let keystore = try Keystore.load(from: try #require(Reference.directory).appendingPathComponent("smki/zaz1-keystore.json"))
-            return ReplacementCertificateCheck(known: keystore.entries.map(\.certificate))
+            return ReplacementCertificateCheck(keystore: keystore.entries.map(\.certificate))
         }
     }
 
@@ -184,9 +184,14 @@ import TestSupport
             let (srv, body) = try Self.body(stem)
             #expect(check.problem(srv: srv, body: body) == nil, "\(stem): \(check.problem(srv: srv, body: body) ?? "")")
             // A DCC whose certificates another CA issued does not vouch for ZAZ1's.
-            let other = try TestPKI.generate(parties: [.init(eui: EUI64(0x90B3_D51F_3001_0000), name: "S", signingRoles: [2])])
-            let elsewhere = ReplacementCertificateCheck(known: other.keystore.entries.map(\.certificate))
+            let other = try TestPKI.generate(parties: [.init(eui: EUI64(0x90B3_D51F_3000_0002), name: "ACB", signingRoles: [4], keyAgreementRoles: [4])])
+            let elsewhere = ReplacementCertificateCheck(keystore: other.keystore.entries.map(\.certificate))
             #expect(elsewhere.problem(srv: srv, body: body)?.contains("organisation CA") == true, "\(stem)")
+            // Only DCC's senders' certificates count: ZAZ1's users' alone vouch for nothing.
+            let zaz1 = try Keystore.load(from: try #require(Reference.directory).appendingPathComponent("smki/zaz1-keystore.json"))
+            let users = ReplacementCertificateCheck(keystore: zaz1.entries.map(\.certificate).filter { $0.role == RemotePartyRole.supplier || $0.role == RemotePartyRole.networkOperator })
+            #expect(users.dcc.isEmpty)
+            #expect(users.problem(srv: srv, body: body)?.contains("organisation CA") == true, "\(stem)")
         }
         // The Network Operator's certificates offered as a Supplier's.
         var (srv, body) = try Self.body("CS02bNOByNOHandover_6.21_")
@@ -202,6 +207,22 @@ import TestSupport
         var pathless = body
         pathless.children.removeAll { $0.name == "CertificationPathCertificates" }
         #expect(check.problem(srv: srv, body: pathless) != nil)
+        // What the schema refuses is refused here too (a server may run with it off): an
+        // element that is no cell, a cell twice, a second container, a path of four.
+        var unknown = body
+        unknown.children[certificates].children.append(ElementTree(name: "SpareCertificate", text: body.children[certificates].children[0].text))
+        #expect(check.problem(srv: srv, body: unknown)?.contains("SpareCertificate") == true)
+        var twice = body
+        twice.children[certificates].children.append(body.children[certificates].children[0])
+        #expect(check.problem(srv: srv, body: twice)?.contains("twice") == true)
+        var second = body
+        second.children.insert(body.children[certificates], at: certificates)
+        #expect(check.problem(srv: srv, body: second)?.contains("holds 2") == true)
+        var long = body
+        let pathIndex = try #require(long.children.firstIndex { $0.name == "CertificationPathCertificates" })
+        let first = try #require(long.children[pathIndex].children.first)
+        long.children[pathIndex].children = Array(repeating: first, count: 4)
+        #expect(check.problem(srv: srv, body: long)?.contains("1 to 3") == true)
         // Other SRVs are not its concern.
         #expect(check.problem(srv: "6.15.1", body: body) == nil)
     }
