@@ -127,8 +127,11 @@ public final class MeterEngine: Sendable {
 
     // MARK: - A day
 
-    /// The half hours of one day.
-    public func readings(_ model: PremisesModel, _ state: PremisesState, day: Int32) -> DayReadings {
+    /// The half hours of one day. `voltage` false leaves the voltages at 0: the registers
+    /// do not read them, so a walk through the days to a checkpoint (a meter's first read
+    /// walks up to 400 of them) skips their noise and outage arithmetic. The other values
+    /// are the same either way (the voltage has its own random stream).
+    public func readings(_ model: PremisesModel, _ state: PremisesState, day: Int32, voltage: Bool = true) -> DayReadings {
         var result = DayReadings(day: day)
         guard day >= model.installDay else { return result }
         let energy = demand.day(model.profile, day: day)
@@ -136,7 +139,7 @@ public final class MeterEngine: Sendable {
         let electricity = availability(model: model, state: state, fuel: .electricity, dayStart: dayStart)
         let hasGas = model.hasGas
         let gas = hasGas ? availability(model: model, state: state, fuel: .gas, dayStart: dayStart) : nil
-        let outages = outageFractions(state, dayStart: dayStart)
+        let outages = voltage ? outageFractions(state, dayStart: dayStart) : nil
         var random = stream(model.profile.seed, day: day, purpose: 0x766F_6C74)
         for slot in 0..<48 {
             let available = electricity?[slot] ?? 1
@@ -151,6 +154,7 @@ public final class MeterEngine: Sendable {
             }
             // Voltage at the premises: the feeder's position, its evening sag, the home's own
             // load and export, a little noise; none while the power is off.
+            guard voltage else { continue }
             let minute = Double(slot) * 30 + 15
             let sag = max(0, 1 - abs(minute - 1050) / 240)
             var volts = 241.0 + Double(model.voltageOffsetTenths) / 10 - 1.3 * importWh / 500 + 2.0 * exportWh / 500 - 3.2 * sag
@@ -251,7 +255,7 @@ public final class MeterEngine: Sendable {
         }
         if checkpoint.day > day { return opening(model) }
         while checkpoint.day < day {
-            let readings = self.readings(model, state, day: checkpoint.day)
+            let readings = self.readings(model, state, day: checkpoint.day, voltage: false)
             advance(&checkpoint, readings, model: model, state: state, through: 48, events: nil)
         }
         let result = checkpoint

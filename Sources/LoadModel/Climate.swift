@@ -46,6 +46,20 @@ public struct DayWeather: Sendable {
     public func temperature(atMinute minute: Double) -> Double {
         meanTemperature - diurnalAmplitude * cos(2 * Double.pi * (minute - 270) / 1440)
     }
+
+    /// Temperature at the middle of a UTC half hour (0–47): `temperature(atMinute:)` at
+    /// slot × 30 + 15, to the bit, with its cosine from a table (a meter's first read
+    /// computes some 400 days of half hours).
+    @inline(__always)
+    public func temperature(atSlot slot: Int) -> Double {
+        meanTemperature - diurnalAmplitude * Self.diurnalShape[slot]
+    }
+
+    /// cos(2π(m − 270)/1440) at the middle of each half hour.
+    static let diurnalShape: [Double] = (0..<48).map { slot in
+        let minute = Double(slot) * 30 + 15
+        return cos(2 * Double.pi * (minute - 270) / 1440)
+    }
 }
 
 /// Synthetic but plausible GB weather: a seasonal cycle per region, smooth anomalies that
@@ -91,6 +105,10 @@ public struct SunDay: Sendable {
     let sinLatitude: Double
     let cosLatitude: Double
     let declination: Double
+    /// The declination's sine, cosine and tangent, once per day rather than per position.
+    let sinDeclination: Double
+    let cosDeclination: Double
+    let tanDeclination: Double
     let equationOfTime: Double
     let longitude: Double
     /// Sunrise and sunset in UTC minutes of the day.
@@ -106,7 +124,10 @@ public struct SunDay: Sendable {
         sinLatitude = sin(latitudeRadians)
         cosLatitude = cos(latitudeRadians)
         self.longitude = longitude
-        let cosHourAngle = (cos(90.833 * Double.pi / 180) - sinLatitude * sin(declination)) / (cosLatitude * cos(declination))
+        sinDeclination = sin(declination)
+        cosDeclination = cos(declination)
+        tanDeclination = tan(declination)
+        let cosHourAngle = (cos(90.833 * Double.pi / 180) - sinLatitude * sinDeclination) / (cosLatitude * cosDeclination)
         let hourAngle = acos(max(-1, min(1, cosHourAngle))) * 180 / Double.pi
         sunrise = 720 - 4 * (longitude + hourAngle) - equationOfTime
         sunset = 720 - 4 * (longitude - hourAngle) - equationOfTime
@@ -118,8 +139,9 @@ public struct SunDay: Sendable {
     public func position(atMinute minute: Double) -> (cosZenith: Double, azimuth: Double) {
         let trueSolar = minute + equationOfTime + 4 * longitude
         let hourAngle = (trueSolar / 4 - 180) * Double.pi / 180
-        let cosZenith = sinLatitude * sin(declination) + cosLatitude * cos(declination) * cos(hourAngle)
-        let azimuth = atan2(sin(hourAngle), cos(hourAngle) * sinLatitude - tan(declination) * cosLatitude) + Double.pi
+        let cosHourAngle = cos(hourAngle)
+        let cosZenith = sinLatitude * sinDeclination + cosLatitude * cosDeclination * cosHourAngle
+        let azimuth = atan2(sin(hourAngle), cosHourAngle * sinLatitude - tanDeclination * cosLatitude) + Double.pi
         return (cosZenith, azimuth)
     }
 }

@@ -223,6 +223,14 @@ public struct DemandModel: Sendable {
 
     // MARK: - The day
 
+    /// The baseload's gentle daily swing, sin(2π slot/48), once rather than per day.
+    static let baseloadShape: [Double] = (0..<48).map { slot in sin(Double(slot) / 48 * 2 * Double.pi) }
+
+    /// A PV panel's tilt (35°), its cosine and sine.
+    static let panelTilt = 35 * Double.pi / 180
+    static let cosPanelTilt = cos(panelTilt)
+    static let sinPanelTilt = sin(panelTilt)
+
     public func schedule(_ profile: HouseholdProfile, day: Int32) -> DaySchedule {
         var schedule = DaySchedule()
         let regionIndex = Int(profile.region)
@@ -245,7 +253,7 @@ public struct DemandModel: Sendable {
             // Frost protection only.
             if features.contains(.gas) {
                 for slot in 0..<48 {
-                    let outside = weather.temperature(atMinute: Double(slot) * 30 + 15)
+                    let outside = weather.temperature(atSlot: slot)
                     schedule.gasWh[slot] = Double(profile.heatLossWPerK) * max(0, 7 - outside) * 0.5 / 0.86
                 }
             }
@@ -262,7 +270,7 @@ public struct DemandModel: Sendable {
         let dim = weather.cloud > 0.8 ? 50.0 : 30.0
         for slot in 0..<48 {
             let local = Double(slot) * 30 + 15 + offset
-            var watts = baseload * (1 + 0.05 * sin(Double(slot) / 48 * 2 * Double.pi))
+            var watts = baseload * (1 + 0.05 * Self.baseloadShape[slot])
             if routine.isHome(local) && routine.isAwake(local) {
                 var present = (36 + 26 * occupants) * activity
                 if routine.daytimeEnd > routine.daytimeStart && local >= routine.daytimeStart && local < routine.daytimeEnd {
@@ -377,7 +385,7 @@ public struct DemandModel: Sendable {
         var dailyHeat = 0.0
         for slot in 0..<48 {
             let local = Double(slot) * 30 + 15 + offset
-            let outside = weather.temperature(atMinute: Double(slot) * 30 + 15)
+            let outside = weather.temperature(atSlot: slot)
             let home = routine.isHome(local)
             let awake = local >= routine.wake - 40 && local < routine.bed - 30
             let on: Bool
@@ -462,7 +470,6 @@ public struct DemandModel: Sendable {
 
     func addSolar(_ profile: HouseholdProfile, sun: SunDay, weather: DayWeather, into schedule: inout DaySchedule) {
         let peak = Double(profile.solarW)
-        let tilt = 35 * Double.pi / 180
         let panelAzimuth = (180 + profile.solarAzimuthDegrees) * Double.pi / 180
         let cloudFactor = 1 - 0.75 * pow(weather.cloud, 3.4)
         let diffuseShare = 0.25 + 0.55 * weather.cloud
@@ -477,9 +484,9 @@ public struct DemandModel: Sendable {
                 let airMass = 1 / cosZenith
                 let direct = 1000 * pow(0.7, pow(airMass, 0.678))
                 let sinZenith = (1 - cosZenith * cosZenith).squareRoot()
-                let cosIncidence = cosZenith * cos(tilt) + sinZenith * sin(tilt) * cos(azimuth - panelAzimuth)
+                let cosIncidence = cosZenith * Self.cosPanelTilt + sinZenith * Self.sinPanelTilt * cos(azimuth - panelAzimuth)
                 let global = direct * cosZenith
-                let planeOfArray = (1 - diffuseShare) * direct * max(0, cosIncidence) + diffuseShare * global * (1 + cos(tilt)) / 2
+                let planeOfArray = (1 - diffuseShare) * direct * max(0, cosIncidence) + diffuseShare * global * (1 + Self.cosPanelTilt) / 2
                 watts += peak * planeOfArray / 1000 * cloudFactor * 0.84
             }
             schedule.solarW[slot] = watts / 3
