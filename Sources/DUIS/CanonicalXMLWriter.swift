@@ -68,6 +68,14 @@ public struct CanonicalXMLWriter: Sendable {
     public consuming func finish() -> [UInt8] { bytes }
 
     private mutating func appendEscaped(_ value: String, attribute: Bool) {
+        // Most values (base64 payloads, numbers, identifiers) need no escaping: one copy.
+        let plain = value.utf8.withContiguousStorageIfAvailable { utf8 in
+            !utf8.contains { byte in byte < 0x20 || byte == UInt8(ascii: "&") || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "\"") }
+        }
+        if plain == true {
+            bytes.append(contentsOf: value.utf8)
+            return
+        }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "&"): bytes.append(contentsOf: "&amp;".utf8)

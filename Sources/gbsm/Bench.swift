@@ -184,23 +184,36 @@ struct DUISBench: AsyncParsableCommand {
         static func start(configuration: HubConfiguration, homes settings: HomesSettings = HomesSettings(), separateProcess: Bool,
                           logger: Logger) async throws -> BenchServer {
             if separateProcess {
-                let port = Int.random(in: 20_000...60_000)
+                // The hub binds a port of the kernel's choosing (--port 0) and says which in
+                // its banner: no port picked here can be taken by another process first.
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-                process.arguments = ["serve", "--data", configuration.dataDirectory.path, "--port", String(port), "--anomaly-limit", String(Int.max / 2),
+                process.arguments = ["serve", "--data", configuration.dataDirectory.path, "--port", "0", "--anomaly-limit", String(Int.max / 2),
                                      "--log-level", "warning", "--schemas", configuration.schemas?.directory.path ?? "off"]
-                process.standardOutput = FileHandle.nullDevice
+                let output = Pipe()
+                process.standardOutput = output
+                // Drained as it comes (the banner is read from it); at most 4 KiB kept.
+                let banner = Mutex("")
+                output.fileHandleForReading.readabilityHandler = { handle in
+                    let data = handle.availableData
+                    banner.withLock { text in if text.utf8.count < 4096 { text += String(decoding: data, as: UTF8.self) } }
+                }
                 try process.run()
                 let client = HTTPClient(eventLoopGroupProvider: .singleton)
                 defer { _ = client.shutdown() }
-                for _ in 0..<200 {
-                    if let response = try? await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1)), response.status == .ok {
+                let deadline = ContinuousClock.now + .seconds(120)
+                while ContinuousClock.now < deadline {
+                    guard process.isRunning else {
+                        throw ValidationError("the hub process exited (status \(process.terminationStatus)) before it served")
+                    }
+                    if let port = banner.withLock({ Self.listeningPort(in: $0) }),
+                       let response = try? await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1)), response.status == .ok {
                         return BenchServer(port: port, hub: nil, group: nil, task: nil, process: process)
                     }
                     try await Task.sleep(for: .milliseconds(50))
                 }
                 process.terminate()
-                throw ValidationError("the hub process did not start")
+                throw ValidationError("the hub process did not serve within 120 s")
             }
             let (hub, homes) = try await EmulatedHomes.open(configuration, homes: settings, logger: logger)
             let bound = Mutex<Int?>(nil)
@@ -215,6 +228,16 @@ struct DUISBench: AsyncParsableCommand {
                 port = bound.withLock { $0 }
             }
             return BenchServer(port: port ?? 0, hub: hub, group: group, task: task, process: nil)
+        }
+
+        /// The port in `gbsm serve`'s banner ("gbsm hub listening on http://HOST:PORT …").
+        static func listeningPort(in text: String) -> Int? {
+            guard let marker = text.range(of: "gbsm hub listening on http://") else { return nil }
+            let rest = text[marker.upperBound...]
+            guard let colon = rest.firstIndex(of: ":") else { return nil }
+            let digits = rest[rest.index(after: colon)...].prefix { $0.isASCII && $0.isNumber }
+            guard let port = Int(digits), (1...65_535).contains(port) else { return nil }
+            return port
         }
 
         /// User plus system CPU time of the hub process (child mode only).
