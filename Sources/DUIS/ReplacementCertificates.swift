@@ -26,6 +26,11 @@ public struct ReplacementCertificates: Sendable, Equatable {
         public let cells: [Cell]
         /// Those it must hold.
         public let required: Set<Cell>
+        /// The body's element with the new floor of the role's command sequence numbers, and
+        /// the one with its prepayment top-up floor (a Supplier's only), as DUIS names them
+        /// for this SRV: the command carries these, so the device reads no other.
+        public let floor: String
+        public let prepaymentFloor: String?
     }
 
     /// The longest certificate read: SMKI organisation certificates are well under 1 KiB.
@@ -36,11 +41,14 @@ public struct ReplacementCertificates: Sendable, Equatable {
     public static func form(of srv: SRV) -> Form? {
         switch srv {
         case "6.21":
-            return Form(container: "ReplacementCertificates", cells: Cell.allCases, required: [.digitalSigning])
+            return Form(container: "ReplacementCertificates", cells: Cell.allCases, required: [.digitalSigning],
+                        floor: "RemotePartyFloorSeqNumber", prepaymentFloor: "RemotePartyPrepaymentTopUpFloorSeqNumber")
         case "6.23":
-            return Form(container: "SupplierReplacementCertificates", cells: Cell.allCases, required: [.digitalSigning])
+            return Form(container: "SupplierReplacementCertificates", cells: Cell.allCases, required: [.digitalSigning],
+                        floor: "SupplierFloorSeqNumber", prepaymentFloor: "SupplierPrepaymentTopUpFloorSeqNumber")
         case "8.5":
-            return Form(container: "ReplacementCertificates", cells: [.digitalSigning, .keyAgreement], required: [.keyAgreement])
+            return Form(container: "ReplacementCertificates", cells: [.digitalSigning, .keyAgreement], required: [.keyAgreement],
+                        floor: "ACBFloorSeqNumber", prepaymentFloor: nil)
         default:
             return nil
         }
@@ -83,16 +91,24 @@ public struct ReplacementCertificates: Sendable, Equatable {
             }
             next = index + 1
             guard element.children.isEmpty, element.attributes.isEmpty else { throw Problem(reason: "\(cell.rawValue) is not base64 text") }
-            let compact = element.text.filter { !$0.isWhitespace }
-            guard compact.utf8.count <= (Self.maximumCertificate / 3 + 1) * 4 else {
-                throw Problem(reason: "\(cell.rawValue) is longer than \(Self.maximumCertificate) octets")
+            guard let der = Self.decode(element.text) else {
+                throw Problem(reason: "\(cell.rawValue) is not base64 of 1 to \(Self.maximumCertificate) octets")
             }
-            guard let data = Data(base64Encoded: compact), !data.isEmpty else { throw Problem(reason: "\(cell.rawValue) is not base64") }
-            read.append((cell, [UInt8](data)))
+            read.append((cell, der))
         }
         for cell in form.cells where form.required.contains(cell) && !read.contains(where: { $0.cell == cell }) {
             throw Problem(reason: "\(form.container) has no \(cell.rawValue), which \(srv) requires")
         }
         certificates = read
+    }
+
+    /// Base64 text of at most `maximumCertificate` octets (line breaks and spaces allowed,
+    /// the raw text bounded before anything is copied), or nil.
+    public static func decode(_ text: String) -> [UInt8]? {
+        let encoded = (maximumCertificate + 2) / 3 * 4
+        guard text.utf8.count <= encoded * 2 else { return nil }
+        let compact = text.filter { !$0.isWhitespace }
+        guard compact.utf8.count <= encoded, let data = Data(base64Encoded: compact), !data.isEmpty, data.count <= maximumCertificate else { return nil }
+        return [UInt8](data)
     }
 }

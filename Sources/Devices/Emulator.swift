@@ -691,11 +691,12 @@ public struct DeviceEmulator: Sendable {
         for (_, der) in certificates {
             if let certificate = try? SMKICertificate(der: der), let eui = certificate.subjectEUI { newParty = eui; break }
         }
-        // sr:floorSequenceNumber: 0 to 2^63−1.
+        // sr:floorSequenceNumber: 0 to 2^63−1, from the elements DUIS gives this SRV (the
+        // ones its command carries), no other.
         let floors: ClosedRange<Int64> = 0...Int64.max
-        let floor = UInt64(context.body.integer("RemotePartyFloorSeqNumber", in: floors) ?? context.body.integer("SupplierFloorSeqNumber", in: floors)
-            ?? context.body.integer("ACBFloorSeqNumber", in: floors) ?? 0)
-        let prepaymentFloor = UInt64(context.body.integer("SupplierPrepaymentTopUpFloorSeqNumber", in: floors) ?? 0)
+        let form = ReplacementCertificates.form(of: context.command.srv)
+        let floor = UInt64(form.flatMap { context.body.integer($0.floor, in: floors) } ?? 0)
+        let prepaymentFloor = UInt64(form?.prepaymentFloor.flatMap { context.body.integer($0, in: floors) } ?? 0)
         guard !certificates.isEmpty else {
             rsp.add("ExecutionOutcome") { outcome in
                 outcome.add("CredentialsReplacementMode", mode)

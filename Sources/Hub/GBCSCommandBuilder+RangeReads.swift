@@ -278,7 +278,7 @@ extension GBCSCommandBuilder {
             return try rangeReadsZigBeeLog(input, "CS10b", 0x00A1, logID: 0x04)
         case (.gpf, "GSMESecurity"): return try rangeReadsZigBeeLog(input, "CS10b", 0x00A1, logID: 0x07)
         default:
-            throw TransformError(unsupported: "LogToRead \(untrusted(log, limit: 24)) has no GBCS use case on a \(input.deviceType.rawValue)")
+            throw TransformError("LogToRead \(untrusted(log, limit: 24)) has no GBCS use case on a \(input.deviceType.rawValue)")
         }
     }
 

@@ -278,7 +278,7 @@ extension GBCSCommandBuilder {
             return CriticalCommandBuilder.Built(useCase: "CCS05CCS04", messageCode: 0x0004, content: CriticalCommandBuilder.access(sender, specs, [.null]),
                                                 sentByBroker: securityAndHANViaBroker(input))
         case .esme, .gsme, .gpf, .ppmid, .hcalcs:
-            guard !security else { throw TransformError(unsupported: "ReadSecurityDetails is for the comms hub's device logs, not a \(input.deviceType.rawValue)'s") }
+            guard !security else { throw TransformError("ReadSecurityDetails is for the comms hub's device logs, not a \(input.deviceType.rawValue)'s") }
             let viaBroker = (input.deviceType == .ppmid || input.deviceType == .hcalcs) && securityAndHANViaBroker(input)
             return CriticalCommandBuilder.Built(useCase: "CS07", messageCode: 0x0013, content: securityAndHANNull, sentByBroker: viaBroker)
         case .ihd, .cad:
@@ -303,13 +303,14 @@ extension GBCSCommandBuilder {
         switch body.value("RequestType") {
         case "Add":
             guard let add else { throw TransformError("adding a device to the comms hub's log needs AddDeviceToCHFWhitelist") }
-            guard let known = input.otherDevice else {
-                throw TransformError(unsupported: "8.11 needs the added device's type, which DCC takes from its inventory: \(device) is not in it")
-            }
+            // The request's own values first: refused whether or not DCC knows the device.
             let period = try CriticalCommandBuilder.integer(add, "JoinTimePeriod", as: UInt16.self)
             guard (1...3600).contains(period) else { throw TransformError("JoinTimePeriod \(period) is outside 1...3600 seconds") }
             guard let text = add.value("InstallCode"), let code = Hex.decode(text), (6...16).contains(code.count) else {
                 throw TransformError("InstallCode \(untrusted(add.value("InstallCode") ?? "", limit: 40)) is not 6 to 16 octets of hex")
+            }
+            guard let known = input.otherDevice else {
+                throw TransformError(unsupported: "8.11 needs the added device's type, which DCC takes from its inventory: \(device) is not in it")
             }
             let type = UInt8(truncatingIfNeeded: CriticalCommandBuilder.credentialsGBCSDeviceType(known.type))
             let specs: [DLMSAPDU.RequestSpecification] = [

@@ -113,8 +113,11 @@ extension GBCSCommandBuilder {
     /// cannot be cleared remotely). For the ZigBee devices: GSME, GPF, PPMID, HCALCS. The
     /// ESME's own logs (`ESMEEventLogType`: ECS15a, ECS15c) are not built.
     private static func valueClearEventLog(_ input: ValueInput) throws(TransformError) -> ValueBuilt {
-        if input.body.child("ESMEEventLogType") != nil || input.deviceType == .esme {
+        if input.deviceType == .esme {
             throw TransformError(unsupported: "3.3 for an ESME's event or ALCS log (ECS15a, ECS15c) is not built; CS11 clears a ZigBee device's event log")
+        }
+        if input.body.child("ESMEEventLogType") != nil {
+            throw TransformError("ESMEEventLogType names an ESME's log, not a \(input.deviceType.rawValue)'s")
         }
         try valueRequire(input, [.gsme, .gpf, .ppmid, .hcalcs], "3.3 clear event log (CS11)")
         return ValueBuilt(useCase: "CS11", messageCode: 0x0015, content: valueGBZ([(0x0709, 0x01, 0x01, [0x03])]))
@@ -271,7 +274,9 @@ extension GBCSCommandBuilder {
         try valueRequire(input, [.esme], "6.5 voltage configuration")
         let body = input.body
         if body.child("PolyPhaseVoltageSettings") != nil {
-            throw TransformError(unsupported: "6.5 for a polyphase ESME (ECS29b, ECS29d) is not built: send SinglePhaseVoltageSettings")
+            // Refused rather than run without its GBCS: the meter would act on settings no
+            // command carried (gbsm's meters are single phase).
+            throw TransformError("6.5 for a polyphase ESME (ECS29b, ECS29d) is not built: send SinglePhaseVoltageSettings")
         }
         guard let rms = body.child("RMSVoltageSettings") else { throw TransformError("\(body.name) has no RMSVoltageSettings") }
         guard let average = body.child("SinglePhaseVoltageSettings") else { throw TransformError("\(body.name) has no SinglePhaseVoltageSettings") }
@@ -379,8 +384,11 @@ extension GBCSCommandBuilder {
     /// (class 1, value) as ASCII, 13 octets, or 26 for a twin element meter (the primary
     /// then the secondary MPAN). The body says which. The GSME's MPRN (GCS41) is not built.
     private static func valueImportMPAN(_ input: ValueInput) throws(TransformError) -> ValueBuilt {
-        if input.body.child("ImportMPRN") != nil || input.deviceType == .gsme {
+        if input.deviceType == .gsme {
             throw TransformError(unsupported: "6.20.1 for a GSME's MPRN (GCS41) is not built")
+        }
+        if input.body.child("ImportMPRN") != nil {
+            throw TransformError("ImportMPRN is a gas meter's, not a \(input.deviceType.rawValue)'s")
         }
         try valueRequire(input, [.esme], "6.20.1 import MPAN (ECS39a)")
         guard let mpans = input.body.child("ImportMPANs") else { throw TransformError("\(input.body.name) has no ImportMPANs") }
@@ -428,8 +436,11 @@ extension GBCSCommandBuilder {
             ("ElectricityNetworkOperatorLoggingSettings", "ECS25b3", 0x00ED, "0-33:97.98.14.255", 0x80,
              ["NetworkOperatorESMECommon", "NetworkOperatorESMESinglePhase", "NetworkOperatorESMEPolyPhase"]),
         ]
-        if input.body.child("GasSupplierAlerts") != nil || input.body.child("GasSupplierAlertEventSettings") != nil || input.deviceType == .gsme {
+        if input.deviceType == .gsme {
             throw TransformError(unsupported: "6.22 for a GSME (GCS20) is not built")
+        }
+        if input.body.child("GasSupplierAlerts") != nil || input.body.child("GasSupplierAlertEventSettings") != nil {
+            throw TransformError("gas supplier alert settings are a gas meter's, not a \(input.deviceType.rawValue)'s")
         }
         try valueRequire(input, [.esme], "6.22 alert behaviour")
         guard input.body.children.count == 1, let settings = input.body.children.first,

@@ -81,10 +81,7 @@ struct ReplacementCertificateCheck: Sendable {
 
     /// A certificate from a base64 element, bounded, or nil.
     static func certificate(_ element: ElementTree) -> SMKICertificate? {
-        guard element.children.isEmpty else { return nil }
-        let compact = element.text.filter { !$0.isWhitespace }
-        let maximum = ReplacementCertificates.maximumCertificate
-        guard compact.utf8.count <= (maximum / 3 + 1) * 4, let data = Data(base64Encoded: compact), !data.isEmpty else { return nil }
-        return try? SMKICertificate(der: [UInt8](data))
+        guard element.children.isEmpty, let der = ReplacementCertificates.decode(element.text) else { return nil }
+        return try? SMKICertificate(der: der)
     }
 }

@@ -42,7 +42,10 @@ final class WANCommands: Sendable {
     /// made for a 9.1 request.
     func command(srv: SRV, body: ElementTree, user: EUI64, roles: UserRoleSet, device: DeviceRecord, counter: UInt64,
                  customerIdentificationNumber: String? = nil) -> Built {
-        let other = body.value("OtherDeviceID").flatMap { EUI64($0) }.flatMap { eui -> CriticalCommandBuilder.OtherDevice? in
+        // The other device a command names: a join's, or the device 8.11 adds to the comms
+        // hub's log (its DeviceID; the target is the hub).
+        let otherElement = srv == "8.11" ? "DeviceID" : "OtherDeviceID"
+        let other = body.value(otherElement).flatMap { EUI64($0) }.flatMap { eui -> CriticalCommandBuilder.OtherDevice? in
             inventory.device(eui).map { CriticalCommandBuilder.OtherDevice(type: $0.type, keyAgreementCertificate: nil) }
         }
         do {

@@ -192,11 +192,22 @@ struct DUISBench: AsyncParsableCommand {
                                      "--log-level", "warning", "--schemas", configuration.schemas?.directory.path ?? "off"]
                 let output = Pipe()
                 process.standardOutput = output
-                // Drained as it comes (the banner is read from it); at most 4 KiB kept.
-                let banner = Mutex("")
+                // Drained as it comes: the port is read from the banner, whatever the hub
+                // logged before it (only the last 256 octets are kept between reads); at the
+                // end of the output the handler is removed (it would be called on and on).
+                let banner = Mutex<(tail: String, port: Int?)>(("", nil))
                 output.fileHandleForReading.readabilityHandler = { handle in
                     let data = handle.availableData
-                    banner.withLock { text in if text.utf8.count < 4096 { text += String(decoding: data, as: UTF8.self) } }
+                    guard !data.isEmpty else {
+                        handle.readabilityHandler = nil
+                        return
+                    }
+                    banner.withLock { banner in
+                        guard banner.port == nil else { return }
+                        let text = banner.tail + String(decoding: data, as: UTF8.self)
+                        banner.port = Self.listeningPort(in: text)
+                        banner.tail = String(text.utf8.suffix(256)) ?? ""
+                    }
                 }
                 try process.run()
                 let client = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -204,15 +215,18 @@ struct DUISBench: AsyncParsableCommand {
                 let deadline = ContinuousClock.now + .seconds(120)
                 while ContinuousClock.now < deadline {
                     guard process.isRunning else {
+                        output.fileHandleForReading.readabilityHandler = nil
                         throw ValidationError("the hub process exited (status \(process.terminationStatus)) before it served")
                     }
-                    if let port = banner.withLock({ Self.listeningPort(in: $0) }),
+                    if let port = banner.withLock({ $0.port }),
                        let response = try? await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1)), response.status == .ok {
                         return BenchServer(port: port, hub: nil, group: nil, task: nil, process: process)
                     }
                     try await Task.sleep(for: .milliseconds(50))
                 }
                 process.terminate()
+                process.waitUntilExit()
+                output.fileHandleForReading.readabilityHandler = nil
                 throw ValidationError("the hub process did not serve within 120 s")
             }
             let (hub, homes) = try await EmulatedHomes.open(configuration, homes: settings, logger: logger)
@@ -235,8 +249,11 @@ struct DUISBench: AsyncParsableCommand {
             guard let marker = text.range(of: "gbsm hub listening on http://") else { return nil }
             let rest = text[marker.upperBound...]
             guard let colon = rest.firstIndex(of: ":") else { return nil }
-            let digits = rest[rest.index(after: colon)...].prefix { $0.isASCII && $0.isNumber }
-            guard let port = Int(digits), (1...65_535).contains(port) else { return nil }
+            let after = rest[rest.index(after: colon)...]
+            let digits = after.prefix { $0.isASCII && $0.isNumber }
+            // The whole number: a read may end inside it.
+            guard digits.endIndex < after.endIndex, after[digits.endIndex] == " " || after[digits.endIndex] == "\n" || after[digits.endIndex] == "/",
+                  let port = Int(digits), (1...65_535).contains(port) else { return nil }
             return port
         }
 

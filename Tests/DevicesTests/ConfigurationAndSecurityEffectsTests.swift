@@ -397,6 +397,34 @@ import Testing
         #expect(!wrongRole.success && other.trustAnchors.isEmpty)
     }
 
+    /// 6.23's new supplier takes the floors its command carries (SupplierFloorSeqNumber and
+    /// the top-up floor), not another SRV's element slipped into the body, and the cells
+    /// of the SRV's own container only.
+    @Test func aChangeOfSupplierReadsOnlyItsOwnElements() throws {
+        let world = try Self.world()
+        let pki = try TestPKI.generate(parties: [TestPKI.Party(eui: Self.newSupplier, name: "NEW", signingRoles: [2], keyAgreementRoles: [2])])
+        let signing = try #require(pki.keystore.entries.first { $0.usage == .digitalSignature }).certificate.der
+        let body = Self.el("UpdateSecurityCredentialsCoS", [
+            Self.leaf("RemotePartyFloorSeqNumber", "9"), Self.leaf("SupplierFloorSeqNumber", "4000"),
+            Self.leaf("SupplierPrepaymentTopUpFloorSeqNumber", "77"),
+            Self.el("SupplierReplacementCertificates", [Self.leaf("DigitalSigningCertificate", Data(signing).base64EncodedString())]),
+            Self.el("CertificationPathCertificates", [Self.leaf("Certificate", Data(pki.issuingCA.der).base64EncodedString())]),
+            Self.leaf("ApplyTimeBasedCPVChecks", "true"), Self.leaf("ImportMPxN", "1234567890123"),
+        ])
+        var state = PremisesState()
+        let done = world.emulator.execute(Bench.command("6.23", world.model, .esme, body: body), model: world.model, state: &state, at: Bench.now)
+        #expect(done.success, "\(done.note)")
+        let anchor = try #require(state.trustAnchors[world.esme]?.first { $0.role == "Supplier" })
+        #expect(anchor.party == Self.newSupplier && anchor.floor == 4000 && anchor.prepaymentFloor == 77)
+        // A cell the SRV has not, or a second container, and nothing changes.
+        var spare = body
+        spare.children[3].children.append(Self.leaf("SpareCertificate", Data(signing).base64EncodedString()))
+        var untouched = PremisesState()
+        let refused = world.emulator.execute(Bench.command("6.23", world.model, .esme, body: spare), model: world.model, state: &untouched, at: Bench.now)
+        #expect(!refused.success && untouched.trustAnchors.isEmpty, "\(refused.note)")
+        #expect(refused.note.contains("SpareCertificate"))
+    }
+
     /// A device certificate for `device` and `publicKey` in SMKI's device shape (the device
     /// checks its identity, key usage and key, not its issuer's signature).
     static func deviceCertificate(for device: EUI64, publicKey: [UInt8], digitalSignature: Bool = true) -> [UInt8] {
