@@ -67,8 +67,13 @@ struct ReplacementCertificateCheck: Sendable {
         guard !authorities.isEmpty else {
             return "\(srv)'s certification path names no SMKI organisation CA that issued DCC's certificates"
         }
+        // One party's cells: the device takes the new party from its certificates.
+        var party: EUI64?
         for (cell, der) in replacements.certificates {
             guard let certificate = try? SMKICertificate(der: der) else { return "\(cell.rawValue) is not an X.509 certificate" }
+            guard let subject = certificate.subjectEUI else { return "\(cell.rawValue) names no party (no subject EUI-64)" }
+            if let party, party != subject { return "\(cell.rawValue) is \(subject)'s, the other replacement certificates \(party)'s: one party's cells at a time" }
+            party = subject
             guard certificate.role == role else {
                 return "\(cell.rawValue) is a certificate of role \(certificate.role.map(String.init) ?? "none"), not of role \(role) whose cells \(srv) replaces"
             }

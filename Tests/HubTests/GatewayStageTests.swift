@@ -207,6 +207,16 @@ import TestSupport
         var pathless = body
         pathless.children.removeAll { $0.name == "CertificationPathCertificates" }
         #expect(check.problem(srv: srv, body: pathless) != nil)
+        // Cells of two parties: another supplier's key agreement certificate (ZAZ1's, from
+        // the same CA) among the new supplier's.
+        let keystore = try Keystore.load(from: try #require(Reference.directory).appendingPathComponent("smki/zaz1-keystore.json"))
+        let otherSupplier = try #require(keystore.entries.first {
+            $0.eui == EUI64(0x90B3_D51F_3001_0000) && $0.usage == .keyAgreement && $0.role == RemotePartyRole.supplier
+        })
+        var mixed = body
+        #expect(mixed.children[certificates].children[1].name == "KeyAgreementCertificate")
+        mixed.children[certificates].children[1].text = Data(otherSupplier.certificate.der).base64EncodedString()
+        #expect(check.problem(srv: srv, body: mixed)?.contains("one party's cells") == true, "\(check.problem(srv: srv, body: mixed) ?? "")")
         // What the schema refuses is refused here too (a server may run with it off): an
         // element that is no cell, a cell twice, a second container, a path of four.
         var unknown = body
