@@ -94,10 +94,11 @@ extension GBCSCommandBuilder {
         // The certificates, their Supplier cells and the certification path are those of a
         // Supplier's own replacement: 6.15.1's builder checks and encodes them.
         let parts = try securityAndHANKRPParts(input, role: "Supplier", certificates: certificates, counter: counter)
-        let floor = try securityAndHANSeqNumber(body, "SupplierFloorSeqNumber")
+        let form = try securityAndHANForm(input)
+        let floor = try securityAndHANSeqNumber(body, form.floor)
         var change = [CriticalCommandBuilder.credentialsInteger(2), CriticalCommandBuilder.credentialsInteger(floor)]
-        if body.child("SupplierPrepaymentTopUpFloorSeqNumber") != nil {
-            let topUp = try securityAndHANSeqNumber(body, "SupplierPrepaymentTopUpFloorSeqNumber")
+        if let name = form.prepaymentFloor, body.child(name) != nil {
+            let topUp = try securityAndHANSeqNumber(body, name)
             change.append(securityAndHANNode(0x30, [securityAndHANNode(0x30, [CriticalCommandBuilder.credentialsInteger(0), CriticalCommandBuilder.credentialsInteger(topUp)])]))
         }
         var control = [CriticalCommandBuilder.credentialsInteger(7)]
@@ -120,7 +121,7 @@ extension GBCSCommandBuilder {
         let party = GBCSFrame.accessControlBroker
         try securityAndHANReplacements(input)
         guard let certificates = input.body.child("ReplacementCertificates") else { throw TransformError("ServiceOptOut has no ReplacementCertificates") }
-        let floor = try securityAndHANSeqNumber(input.body, "ACBFloorSeqNumber")
+        let floor = try securityAndHANSeqNumber(input.body, try securityAndHANForm(input).floor)
         let counter = try securityAndHANSenderCounter(input, party)
         // Checked and encoded as a Network Operator's replacement (digital signing and key
         // agreement cells, no top-up cell), then retargeted to the ACB's cells.
@@ -147,6 +148,12 @@ extension GBCSCommandBuilder {
         } catch {
             throw TransformError(error.reason)
         }
+    }
+
+    /// The SRV's floor sequence number elements, as the device reads them.
+    private static func securityAndHANForm(_ input: CriticalCommandBuilder.Input) throws(TransformError) -> ReplacementCertificates.Form {
+        guard let form = ReplacementCertificates.form(of: input.srv) else { throw TransformError("\(input.srv) carries no replacement certificates") }
+        return form
     }
 
     // MARK: 6.24.1 CS02a / CS02f

@@ -195,19 +195,14 @@ struct DUISBench: AsyncParsableCommand {
                 // Drained as it comes: the port is read from the banner, whatever the hub
                 // logged before it (only the last 256 octets are kept between reads); at the
                 // end of the output the handler is removed (it would be called on and on).
-                let banner = Mutex<(tail: String, port: Int?)>(("", nil))
+                let banner = Mutex(ServeBanner())
                 output.fileHandleForReading.readabilityHandler = { handle in
                     let data = handle.availableData
                     guard !data.isEmpty else {
                         handle.readabilityHandler = nil
                         return
                     }
-                    banner.withLock { banner in
-                        guard banner.port == nil else { return }
-                        let text = banner.tail + String(decoding: data, as: UTF8.self)
-                        banner.port = Self.listeningPort(in: text)
-                        banner.tail = String(text.utf8.suffix(256)) ?? ""
-                    }
+                    banner.withLock { $0.read(data) }
                 }
                 try process.run()
                 let client = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -242,19 +237,6 @@ struct DUISBench: AsyncParsableCommand {
                 port = bound.withLock { $0 }
             }
             return BenchServer(port: port ?? 0, hub: hub, group: group, task: task, process: nil)
-        }
-
-        /// The port in `gbsm serve`'s banner ("gbsm hub listening on http://HOST:PORT …").
-        static func listeningPort(in text: String) -> Int? {
-            guard let marker = text.range(of: "gbsm hub listening on http://") else { return nil }
-            let rest = text[marker.upperBound...]
-            guard let colon = rest.firstIndex(of: ":") else { return nil }
-            let after = rest[rest.index(after: colon)...]
-            let digits = after.prefix { $0.isASCII && $0.isNumber }
-            // The whole number: a read may end inside it.
-            guard digits.endIndex < after.endIndex, after[digits.endIndex] == " " || after[digits.endIndex] == "\n" || after[digits.endIndex] == "/",
-                  let port = Int(digits), (1...65_535).contains(port) else { return nil }
-            return port
         }
 
         /// User plus system CPU time of the hub process (child mode only).

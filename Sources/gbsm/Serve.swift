@@ -205,7 +205,7 @@ func runHub(data: URL, options: HubOptions, schemasRequired: Bool, signPort: Int
                                                     logger: logger)
     let lines = banner(options.port)
     let app = HubServer.application(hub: hub, homes: homes, configuration: serverConfiguration, logger: logger) { port in
-        var text = "gbsm hub listening on http://\(options.host):\(port) (data in \(data.path))\n"
+        var text = ServeBanner.line(host: options.host, port: port, data: data.path)
         for line in lines { text += line + "\n" }
         FileHandle.standardOutput.write(Data(text.utf8))
     }

@@ -1,5 +1,7 @@
 import AsyncHTTPClient
 import Foundation
+import Server
+import Synchronization
 
 /// The `gbsm` executable built beside the tests (`swift test` builds it).
 public enum GBSMBinary {
@@ -23,28 +25,15 @@ public final class ServerProcess: @unchecked Sendable {
     public let port: Int
     private let output: Pipe
 
-    public static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EBADF) }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    /// Starts `gbsm <arguments> --port <free port>` and waits until it listens.
+    /// Starts `gbsm <arguments> --port 0` and waits until it serves. The kernel chooses the
+    /// port when the server binds, and the server's banner says which (`ServeBanner`): a
+    /// port picked here and released before the server bound it could be taken by a test
+    /// running beside this one.
     public static func start(_ arguments: [String], timeout: Duration = .seconds(30)) async throws -> ServerProcess {
         guard let binary = GBSMBinary.url else { throw MissingBinary() }
-        let port = try freePort()
         let process = Process()
         process.executableURL = binary
-        process.arguments = arguments + ["--port", String(port), "--log-level", "warning"]
+        process.arguments = arguments + ["--port", "0", "--log-level", "warning"]
         // DCC's schemas from the reference data, or none (a fresh clone has no reference data).
         var environment = ProcessInfo.processInfo.environment
         environment["GBSM_SCHEMAS"] = Reference.directory.map { $0.appendingPathComponent("duis/xsd").path } ?? "off"
@@ -55,19 +44,31 @@ public final class ServerProcess: @unchecked Sendable {
         // Drained as it comes: a server that logs more than a pipe holds must not block
         // on its next write (the last 1 MiB is kept for `log`).
         let log = OutputLog()
-        output.fileHandleForReading.readabilityHandler = { handle in log.append(handle.availableData) }
+        let banner = Mutex(ServeBanner())
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            log.append(data)
+            _ = banner.withLock { $0.read(data) }
+        }
         try process.run()
-        let server = ServerProcess(process: process, port: port, output: output, log: log)
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if !process.isRunning { throw ExitedEarly(status: process.terminationStatus) }
-            if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(2)),
-               response.status == .ok {
-                return server
+            if let port = banner.withLock({ $0.port }) {
+                let server = ServerProcess(process: process, port: port, output: output, log: log)
+                if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "\(server.baseURL)/health"), timeout: .seconds(2)),
+                   response.status == .ok {
+                    return server
+                }
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        server.kill()
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
         throw ExitedEarly(status: -1)
     }
 
