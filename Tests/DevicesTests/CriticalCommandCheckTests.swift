@@ -84,6 +84,67 @@ import Testing
     }
 }
 
+/// A device's checks of a non-critical command, alone: for this device, MAC'd by DCC's
+/// access control broker, from the user the command names, and a counter it has not seen
+/// from that user. What fails is not executed: a security log entry, alert 0x8F3D, and a
+/// refusal.
+@Suite struct NonCriticalCommandCheckTests {
+    /// 4.1.1's command (ECS17b) from `originator`, MAC'd by the broker (or not).
+    static func read(_ world: CriticalCommandCheckTests.World, originator: EUI64 = Bench.supplier, recipient: EUI64? = nil, counter: UInt64,
+                     mac: Bool = true, tamper: Bool = false) throws -> [UInt8] {
+        var frame = GBCSFrame(macHeader: nil, cra: .command, originatorCounter: counter, originator: originator, recipient: world.esme,
+                              dateTime: nil, messageCode: 0x0052, supplement: .none, content: [0xD9, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00], signature: .absent)
+        if mac { frame = try frame.maced(with: try #require(frame.macKey(keys: world.keys))) }
+        // Readdressed after its MAC (the test's key store holds the ESME's keys only).
+        if let recipient { frame.recipient = recipient }
+        var bytes = frame.encode()
+        if tamper { bytes[bytes.count - 20] ^= 1 }
+        return bytes
+    }
+
+    static func run(_ world: CriticalCommandCheckTests.World, _ bytes: [UInt8], state: inout PremisesState) -> DeviceOutcome {
+        var command = Bench.command("4.1.1", world.model, .esme, body: Bench.element("ReadInstantaneousImportRegisters"))
+        command.gbcs = bytes
+        return world.emulator.execute(command, model: world.model, state: &state, at: Bench.now)
+    }
+
+    @Test func aMACdCommandRunsAndItsReplayIsRefused() throws {
+        let world = try CriticalCommandCheckTests.world()
+        var state = PremisesState()
+        let bytes = try Self.read(world, counter: 5000)
+        let first = Self.run(world, bytes, state: &state)
+        #expect(first.success, "\(first.note)")
+        #expect(first.alerts.isEmpty)
+        // The same bytes again (a replay on the WAN), and an older counter than the device
+        // remembers are refused; a later counter runs.
+        let replay = Self.run(world, bytes, state: &state)
+        #expect(!replay.success && replay.note.contains("replay"), "\(replay.note)")
+        #expect(replay.alerts.map(\.code) == [0x8F3D])
+        #expect(state.securityLogs[world.esme]?.last?.code == 0x8F3D)
+        let next = Self.run(world, try Self.read(world, counter: 5001), state: &state)
+        #expect(next.success, "\(next.note)")
+    }
+
+    @Test func anUnMACdTamperedMisaddressedOrOtherUsersCommandIsRefused() throws {
+        let world = try CriticalCommandCheckTests.world()
+        let gsme = try #require(world.model.device(.gsme)).eui
+        let cases: [(String, [UInt8])] = [
+            ("no MAC", try Self.read(world, counter: 6000, mac: false)),
+            ("a changed octet", try Self.read(world, counter: 6001, tamper: true)),
+            ("another device's command", try Self.read(world, recipient: gsme, counter: 6002)),
+            ("another user's command", try Self.read(world, originator: CriticalCommandCheckTests.otherSupplier, counter: 6003)),
+        ]
+        for (name, bytes) in cases {
+            var state = PremisesState()
+            let outcome = Self.run(world, bytes, state: &state)
+            #expect(!outcome.success, "\(name) refused")
+            #expect(outcome.alerts.map(\.code) == [0x8F3D], "\(name): alerted")
+            #expect(state.securityLogs[world.esme]?.last?.code == 0x8F3D, "\(name): logged")
+            #expect(outcome.response.body.children.isEmpty, "\(name): nothing read")
+        }
+    }
+}
+
 /// A premises state stored by an older gbsm (fewer fields) still reads: the missing fields
 /// take their defaults, and what was stored is kept.
 @Suite struct PremisesStateUpgradeTests {

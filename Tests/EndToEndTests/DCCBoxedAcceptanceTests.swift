@@ -95,11 +95,16 @@ import TestSupport
         for (requestID, message) in responses {
             let name = sent[requestID]?.name ?? requestID
             #expect(message.code == "I0", "\(name): \(message.code ?? "none")")
+            #expect(message.srv == sent[requestID]?.srv, "\(name): the answer names the SRV asked")
             #expect(message.rsp != nil && message.deviceProblem == nil, "\(name): a device payload \(message.deviceProblem ?? "")")
-            if let frame = message.gbcs {
-                // MAC'd for its recipient, or signed by the device: each checked with the
-                // device's certificates from the SMKI service.
+            // The device's own GBCS, MAC'd for its recipient or signed by the device (each
+            // checked with the device's certificates from the SMKI service), answering the
+            // use case asked for.
+            let frame = message.gbcs
+            #expect(frame != nil, "\(name): the device's answer in GBCS")
+            if let frame, let srv = sent[requestID]?.srv {
                 #expect(frame.verifyMAC(keys: keys) == .valid || frame.verifySignature(keys: keys) == .valid, "\(name): the device's MAC or signature")
+                #expect(DeviceTemplateTests.answers(frame, srv), "\(name): message code \(String(frame.messageCode, radix: 16)) answers \(srv)")
             }
             #expect(throws: Never.self, "\(name): signed by ZAZ1's DSP key") { try verifyResponse(message.body, certificate: dsp.certificate) }
         }

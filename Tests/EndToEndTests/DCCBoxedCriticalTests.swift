@@ -52,6 +52,7 @@ import TestSupport
         templates.sort { ($0.srv.group == 7 ? 1 : 0, $0.srv) < ($1.srv.group == 7 ? 1 : 0, $1.srv) }
 
         var sent: [String: String] = [:]
+        var srvs: [String: SRV] = [:]
         var transformed = 0
         var unsignable: [String] = []
         for template in templates {
@@ -97,6 +98,7 @@ import TestSupport
             #expect(sendAnswer.code == "I99", "\(template.name) send: \(sendAnswer.code ?? "no code") \(sendAnswer.refusal.prefix(300))")
             #expect(throws: Never.self, "\(template.name): signed by ZAZ1's DSP key") { try verifyResponse(sendAnswer.body, certificate: dsp.certificate) }
             sent[header.requestID.description] = template.name
+            srvs[header.requestID.description] = template.srv
             transformed += 1
         }
         #expect(unsignable.count <= 1, "templates no ZAZ1 user can sign: \(unsignable)")
@@ -110,7 +112,13 @@ import TestSupport
             // The device's GBCS answer, signed by the device (its DS certificate from the SMKI
             // service), read by Parse and Correlate into the answer asked for.
             #expect(message.deviceProblem == nil && message.rsp != nil, "\(name): \(message.deviceProblem ?? "no answer")")
-            if let frame = message.gbcs { #expect(frame.verifySignature(keys: keys) == .valid, "\(name): the device's signature") }
+            let frame = message.gbcs
+            #expect(frame != nil, "\(name): the device's answer in GBCS")
+            if let frame, let srv = srvs[requestID] {
+                #expect(frame.verifySignature(keys: keys) == .valid, "\(name): the device's signature")
+                #expect(DeviceTemplateTests.answers(frame, srv), "\(name): message code \(String(frame.messageCode, radix: 16)) answers \(srv)")
+                #expect(message.srv == srv, "\(name): the answer names the SRV sent")
+            }
             // The meter refuses what the template's values make it refuse, as a real one would.
             if let reason = Self.refusedByTheMeter.first(where: { name.hasPrefix($0.key) })?.value {
                 #expect(message.rsp?.attributes["MessageSuccess"] == "false", "\(name): \(reason)")

@@ -109,10 +109,9 @@ import TestSupport
         }
         let responses = await waitForResponses(receiver, requestIDs: Set(sent.keys), keys: keys)
         #expect(responses.count == sent.count, "asynchronous responses for \(responses.count) of \(sent.count) requests")
-        // Every answer is the device's GBCS (but the use cases not yet written in GBCS,
-        // which README's "Not yet" lists), and verified.
+        // Every answer is the device's GBCS, and verified.
         let notGBCS = responses.compactMap { requestID, message in message.gbcs == nil ? sent[requestID]?.srv : nil }.sorted()
-        print("device answers not in GBCS: \(notGBCS)")
+        #expect(notGBCS.isEmpty, "device answers not in GBCS: \(notGBCS)")
 
         // GBSM_DUMP_DEVICE_RESPONSES=DIR keeps each decoded device payload (for the docs).
         let dump = ProcessInfo.processInfo.environment["GBSM_DUMP_DEVICE_RESPONSES"].map { URL(fileURLWithPath: $0) }
@@ -142,8 +141,10 @@ import TestSupport
             let requester = requestID.split(separator: ":").first.map(String.init)
             #expect(target == requester || target.map { $0.hasPrefix("90-B3-D5-1F-30-00-00-") } == true, "\(template.name): answer for \(target ?? "nobody")")
             if let frame = message.gbcs {
-                // A GBCS answer: from the target device, for the request's counter.
+                // A GBCS answer: from the target device, for the request's counter, to the
+                // use case asked for.
                 #expect(frame.cra == .response && frame.originator.description == requestID.split(separator: ":").dropFirst().first.map(String.init))
+                #expect(Self.answers(frame, template.srv), "\(template.name): message code \(String(frame.messageCode, radix: 16)) answers \(template.srv)")
             }
         }
         // A few answers in detail: the data is what the request asked for.
@@ -169,6 +170,14 @@ import TestSupport
         #expect(refused.code == "E5", "\(refused.code ?? "") \(refused.reason ?? "")")
         await hub.stop()
         await receiver.stop()
+    }
+}
+
+extension DeviceTemplateTests {
+    /// Whether a device's GBCS message answers the SRV: its message code names a use case
+    /// DCC turns that SRV into.
+    static func answers(_ frame: GBCSFrame, _ srv: SRV) -> Bool {
+        UseCases.byCode[frame.messageCode]?.srvs.contains(srv) == true
     }
 }
 
