@@ -43,7 +43,7 @@ extension EmulatedHomes {
     public func consumerView(premises id: Int64) async throws -> ConsumerView? {
         guard let premises = inventory.premises(id), let model = directory.model(premises: id) else { return nil }
         let occupancy = try await store.currentOccupancy(premises: id)
-        let today = Timestamp.now().day.number
+        let today = clock.now().day.number
         let moveInDay = occupancy.start.day.number
         let first = max(model.installDay, occupancy.sequence == 0 ? model.installDay : moveInDay, today - MeterMemory.importProfileDays)
         return ConsumerView(premises: premises, occupancy: occupancy, model: model, hasGas: model.hasGas, hasExport: model.exportMPAN != nil,
@@ -53,7 +53,7 @@ extension EmulatedHomes {
     /// The consumer's days from `first` through `last` (clipped to their occupancy and today).
     public func consumerDays(_ view: ConsumerView, from first: Int32, through last: Int32) async throws -> [ConsumerDay] {
         let state = try await directory.state(premises: view.premises.id)
-        let now = Timestamp.now()
+        let now = clock.now()
         let start = max(first, view.firstDay), end = min(last, view.lastDay)
         guard start <= end else { return [] }
         let tariff = view.model.electricityTariff

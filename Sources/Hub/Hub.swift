@@ -150,9 +150,9 @@ public final class Hub: Sendable {
         let locks = PremisesLocks()
         privacy = PrivacyGuard(store: store, inventory: inventory, rules: PrivacyRules(supplierHalfHourly: configuration.supplierHalfHourly),
                                enforcement: configuration.privacy, clock: configuration.clock)
-        plans = PlanPipeline(store: store, committer: committer, inventory: inventory, logger: logger)
+        plans = PlanPipeline(store: store, committer: committer, inventory: inventory, clock: configuration.clock, logger: logger)
         jobs = JobGuard(dccEUI: configuration.dccEUI, store: store, committer: committer, schedules: schedules, signer: signer,
-                        log: try RunningJobLog(path: configuration.runningJobsPath), logger: logger)
+                        log: try RunningJobLog(path: configuration.runningJobsPath), clock: configuration.clock, logger: logger)
         let commands = WANCommands(keys: smki, inventory: inventory, firmware: firmware)
         let responses = DeviceResponses(dccEUI: configuration.dccEUI, inventory: inventory, registry: registry, schedules: schedules,
                                         answers: DeviceAnswers(keys: smki, logger: logger), signer: signer, delivery: wakeup)

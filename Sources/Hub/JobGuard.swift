@@ -31,6 +31,8 @@ final class JobGuard: Sendable {
     let signer: ResponseSigner
     let log: RunningJobLog
     let logger: Logger
+    /// The hub's clock: when a parked job was set aside.
+    let clock: any HubClock
     /// Suspects take turns, one lane for the devices and one for deliveries, so that a
     /// suspect delivery waiting on a slow endpoint holds up no device work.
     private let deviceSuspects = AsyncSerialLock()
@@ -38,8 +40,10 @@ final class JobGuard: Sendable {
 
     enum Lane: Sendable { case device, delivery }
 
-    init(dccEUI: EUI64, store: any HubStore, committer: GroupCommitter, schedules: ScheduleBook, signer: ResponseSigner, log: RunningJobLog, logger: Logger) {
+    init(dccEUI: EUI64, store: any HubStore, committer: GroupCommitter, schedules: ScheduleBook, signer: ResponseSigner, log: RunningJobLog,
+         clock: any HubClock = WallClock(), logger: Logger) {
         self.log = log
+        self.clock = clock
         self.dccEUI = dccEUI
         self.store = store
         self.committer = committer
@@ -82,7 +86,7 @@ final class JobGuard: Sendable {
     /// was running, and parks those that reached `parkAfterCrashes`.
     func recover() async throws -> Recovery {
         var recovery = Recovery()
-        let now = Timestamp.now()
+        let now = clock.now()
         var mutations: [Mutation] = []
         for (job, since) in try await log.all() {
             // A mark whose job's outcome was committed just before the process died is stale.

@@ -16,10 +16,13 @@ public final class PlanPipeline: Sendable {
     let committer: GroupCommitter
     let inventory: Inventory
     let logger: Logger
+    /// The hub's clock: a registration covers a plan's user as of now.
+    let clock: any HubClock
     let wakeup = Wakeup()
 
-    init(store: SQLiteStore, committer: GroupCommitter, inventory: Inventory, logger: Logger) {
+    init(store: SQLiteStore, committer: GroupCommitter, inventory: Inventory, clock: any HubClock = WallClock(), logger: Logger) {
         self.store = store
+        self.clock = clock
         self.committer = committer
         self.inventory = inventory
         self.logger = logger
@@ -92,7 +95,7 @@ public final class PlanPipeline: Sendable {
         let type: DeviceType = plan.fuel == .electricity ? .esme : .gsme
         let role: UserRole = plan.fuel == .electricity ? .ed : .gt
         guard let meter = inventory.devices(atPremises: id).first(where: { $0.type == type }), !meter.optedOut, let mpxn = meter.importMPxN else { return false }
-        let now = Timestamp.now()
+        let now = clock.now()
         return inventory.registrations(mpxn: mpxn).contains { $0.role == role && $0.party == plan.user && $0.covers(now) }
     }
 

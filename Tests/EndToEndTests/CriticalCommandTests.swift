@@ -4,6 +4,7 @@ import DUIS
 import Foundation
 import GBCS
 import Hub
+import Privacy
 import SMKI
 import Storage
 import Testing
@@ -86,6 +87,16 @@ import TestSupport
             """
         }
 
+        /// The meter's active import power now (4.16), in W.
+        func activePower() async throws -> Int? {
+            let counter = Counters.next()
+            let xml = requestXML(originator: supplier, target: esme, commandVariant: "1", srv: "4.16", body: "<sr:ReadActivePowerImport/>")
+            let answer = try await client.post(try client.sign(xml, counter: counter), to: .sendCommand)
+            #expect(answer.code == "I99", "\(answer.refusal)")
+            let requestID = "\(supplier):\(esme):\(counter)"
+            return await waitForResponses(receiver, requestIDs: [requestID])[requestID]?.values("PrimaryActivePowerImportValue").first.flatMap { Int($0) }
+        }
+
         func supplyState() async throws -> String? {
             let counter = Counters.next()
             let xml = requestXML(originator: supplier, target: esme, commandVariant: "1", srv: "7.4", body: "<sr:ReadSupplyStatus/>")
@@ -116,6 +127,12 @@ import TestSupport
     @Test func supplyDisableArmEnableThroughTransformSignSend() async throws {
         let session = try await Self.start()
         #expect(try await session.supplyState() == "Enabled")
+        // Live power is half-hourly data: the household opts in (by phone to its supplier).
+        try await session.hub.hub.store.apply([.privacy(.addConsent(ConsentEntry(
+            premises: Fleet.premisesIDBase + Int64(session.premises.index), occupancy: 0, party: session.supplier, purpose: .billing, action: .grant,
+            granularity: .halfHourly, method: .phone, at: .now())))])
+        let before = try #require(try await session.activePower())
+        #expect(before > 0, "the home draws power")
 
         // The pre-command: the user as originator, the meter as recipient, the request's
         // counter, 7.2's message code, not signed.
@@ -147,6 +164,7 @@ import TestSupport
         let response = try #require(await waitForResponses(session.receiver, requestIDs: [requestID])[requestID])
         #expect(response.code == "I0" && response.rsp?.name == "DisableSupplyRsp", "\(response.text.prefix(600))")
         #expect(try await session.supplyState() == "Disabled")
+        #expect(try await session.activePower() == 0, "the meter reads zero with its supply off")
 
         // Sent once: the same signed pre-command again is a replay.
         let replay = try await session.send(srv: "7.2", try session.signed(preCommand, by: session.supplier), counter: counter)
@@ -159,6 +177,7 @@ import TestSupport
         let enabled = try await session.run(srv: "7.1", body: "<sr:EnableSupply/>")
         #expect(enabled.rsp?.name == "EnableSupplyRsp")
         #expect(try await session.supplyState() == "Enabled")
+        #expect(try #require(try await session.activePower()) > 0, "the home draws power again")
 
         // Every refusal is audited with its rule.
         let decisions = try await session.hub.hub.store.audit(AuditQuery(requestID: requestID)).map(\.event.detail)
@@ -184,6 +203,34 @@ import TestSupport
         #expect(command.verifySignature(keys: smki) == .valid)
         // Not sent over the WAN: the supply is unchanged.
         #expect(try await session.supplyState() == "Enabled")
+        await session.hub.stop()
+        await session.receiver.stop()
+    }
+
+    /// Command variant 7: the signed command goes to the device over the WAN and comes
+    /// back at once for local delivery too (DCC Boxed has no variant 7; DUIS does).
+    @Test func wanAndLocalDeliveryReturnsTheCommandAndRunsIt() async throws {
+        let session = try await Self.start()
+        let (preCommand, counter) = try #require(try await session.transform(srv: "7.2", body: "<sr:DisableSupply/>"))
+        let answer = try await session.send(srv: "7.2", try session.signed(preCommand, by: session.supplier), counter: counter, variant: "7")
+        // Acknowledged (the device answers later), with the command for the HAN.
+        #expect(answer.code == "I99", "\(answer.refusal)")
+        let tree = try CriticalCommandTests.tree(answer.body)
+        let local = try #require(tree.descendant("Body", "ResponseMessage", "LocalCommand")?.value("GBCSPayload").flatMap { Data(base64Encoded: $0) },
+                                 "the command for local delivery")
+        let command = try GBCSFrame.decode([UInt8](local))
+        let smki = session.hub.hub.smki
+        #expect(command.verifyMAC(keys: smki) == .valid && command.verifySignature(keys: smki) == .valid)
+        #expect(command.originatorCounter == counter && command.messageCode == preCommand.messageCode && command.content == preCommand.content)
+        // And over the WAN: the device ran it, answering signed in GBCS.
+        let requestID = "\(session.supplier):\(session.esme):\(counter)"
+        let device = try #require(await waitForResponses(session.receiver, requestIDs: [requestID])[requestID], "the device's answer")
+        #expect(device.code == "I0" && device.rsp?.name == "DisableSupplyRsp", "\(device.text.suffix(300))")
+        #expect(device.rsp?.attributes["MessageSuccess"] != "false")
+        #expect(try await session.supplyState() == "Disabled")
+        // The same signed command again on variant 7 is a replay: refused, nothing runs.
+        let again = try await session.send(srv: "7.2", try session.signed(preCommand, by: session.supplier), counter: counter, variant: "7")
+        #expect(again.code != "I99" && again.code != "I0", "\(again.code ?? "") \(again.refusal)")
         await session.hub.stop()
         await session.receiver.stop()
     }
@@ -295,6 +342,12 @@ import TestSupport
         let requestID = "\(session.supplier):\(session.esme):\(counter)"
         #expect(await waitForResponses(session.receiver, requestIDs: [requestID])[requestID]?.values("FirmwareVersion") == ["0002A001"])
         #expect(session.hub.hub.inventory.device(session.esme)?.firmwareVersion == "0002A001")
+        // DCC's inventory as a user reads it (8.2): the active firmware is the new version.
+        let inventory = requestXML(originator: session.supplier, target: Provisioning.dccEUI, commandVariant: "8", srv: "8.2",
+                                   body: "<sr:ReadInventory><sr:DeviceID>\(session.esme)</sr:DeviceID></sr:ReadInventory>")
+        let listed = try await session.client.post(try session.client.sign(inventory, counter: Counters.next()), to: .nonDevice)
+        #expect(listed.code == "I0", "\(listed.refusal)")
+        #expect(listed.text.contains("<sr:DeviceFirmwareVersion>0002A001</sr:DeviceFirmwareVersion>"), "\(listed.text.suffix(600))")
         await session.hub.stop()
         await session.receiver.stop()
     }
@@ -329,6 +382,19 @@ import TestSupport
         }
         #expect(after.values("StandingCharge") == ["20000"], "\(after.values("StandingCharge"))")
         #expect(before.values("StandingCharge") != after.values("StandingCharge"))
+        // The bill: the change of prices closed a billing period, which the meter's tariff
+        // triggered billing data log (4.4.2) now holds, with the registers as they stood.
+        let counter = Counters.next()
+        let now = Timestamp.now()
+        let period = "<sr:ReadLogPeriod><sr:StartDateTime>\(now.adding(days: -1).iso8601)</sr:StartDateTime>"
+            + "<sr:EndDateTime>\(now.adding(days: 1).iso8601)</sr:EndDateTime></sr:ReadLogPeriod>"
+        let read = requestXML(originator: session.supplier, target: session.esme, commandVariant: "1", srv: "4.4.2",
+                              body: "<sr:RetrieveCoMOrTariffTriggeredBillingDataLog>\(period)</sr:RetrieveCoMOrTariffTriggeredBillingDataLog>")
+        #expect(try await session.client.post(try session.client.sign(read, counter: counter), to: .sendCommand).code == "I99")
+        let requestID = "\(session.supplier):\(session.esme):\(counter)"
+        let billing = try #require(await waitForResponses(session.receiver, requestIDs: [requestID])[requestID])
+        let entries = billing.values("ActiveImportRegisterConsumption")
+        #expect(billing.code == "I0" && !entries.isEmpty, "a billing entry for the change: \(String(billing.text.suffix(600)))")
         await session.hub.stop()
         await session.receiver.stop()
     }
