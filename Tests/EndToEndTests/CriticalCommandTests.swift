@@ -113,9 +113,9 @@ import TestSupport
         return ElementTree(try #require(document.root))
     }
 
-    static func start(clock: (any HubClock)? = nil) async throws -> Session {
+    static func start(clock: (any HubClock)? = nil, answers: AnswerFormat = .mmc) async throws -> Session {
         let receiver = try await ResponseReceiver.start()
-        let hub = try await RunningHub.start(responseURL: receiver.url, fleet: fleetSpec, clock: clock)
+        let hub = try await RunningHub.start(responseURL: receiver.url, fleet: fleetSpec, answers: answers, clock: clock)
         let fleet = try #require(hub.homes.fleet)
         let premises = try #require((0..<fleet.count).lazy.map { fleet.premises($0) }.first { $0.traits.installedOn < fleetSpec.createdDay - 1 })
         let other = try #require(fleet.parties.first { $0.kind == .supplier && $0.eui != premises.supplier.eui }?.eui, "a second supplier")
@@ -150,7 +150,8 @@ import TestSupport
         #expect(alteredAnswer.code == "E12" && alteredAnswer.refusal.contains("differs"), "\(alteredAnswer.refusal)")
         let foreign = try await session.send(srv: "7.2", try session.signed(preCommand, by: session.otherSupplier), counter: counter)
         #expect(foreign.code == "E1" && foreign.refusal.contains("does not verify"), "\(foreign.refusal)")
-        let neverIssued = try await session.send(srv: "7.2", try session.signed(preCommand, by: session.supplier), counter: Counters.next())
+        let neverIssuedCounter = Counters.next()
+        let neverIssued = try await session.send(srv: "7.2", try session.signed(preCommand, by: session.supplier), counter: neverIssuedCounter)
         #expect(neverIssued.code == "E12" && neverIssued.refusal.contains("no pre-command"), "\(neverIssued.refusal)")
         // A transform for one SRV cannot be sent as another.
         let otherSRV = try await session.send(srv: "7.1", try session.signed(preCommand, by: session.supplier), counter: counter)
@@ -179,11 +180,18 @@ import TestSupport
         #expect(try await session.supplyState() == "Enabled")
         #expect(try #require(try await session.activePower()) > 0, "the home draws power again")
 
-        // Every refusal is audited with its rule.
-        let decisions = try await session.hub.hub.store.audit(AuditQuery(requestID: requestID)).map(\.event.detail)
-        for rule in [CriticalCommandRule.unsigned, .altered, .signature] {
+        // Every refusal is audited with its rule, the replay's too; the one never issued
+        // under its own RequestID.
+        let store = session.hub.hub.store
+        let decisions = try await store.audit(AuditQuery(requestID: requestID)).map(\.event.detail)
+        for rule in [CriticalCommandRule.unsigned, .altered, .signature, .replayed] {
             #expect(decisions.contains { $0.contains("[\(rule.rawValue)]") }, "audited: \(rule.rawValue)")
         }
+        let strayID = "\(session.supplier):\(session.esme):\(neverIssuedCounter)"
+        #expect(try await store.audit(AuditQuery(requestID: strayID)).contains { $0.event.detail.contains("[\(CriticalCommandRule.notIssued.rawValue)]") })
+        // The meter ran the command once: one answer from it for the RequestID.
+        let answers = try await store.audit(AuditQuery(kind: .device, requestID: requestID))
+        #expect(answers.count == 1, "\(answers.map(\.event.detail))")
         await session.hub.stop()
         await session.receiver.stop()
     }

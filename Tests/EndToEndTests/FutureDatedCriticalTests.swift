@@ -105,6 +105,59 @@ import TestSupport
         await session.receiver.stop()
     }
 
+    /// The same held command for a user who takes devices' messages in GBCS, as DCC sends
+    /// them: the meter's answer that it holds the command, and at the time its outcome
+    /// alerts (0x8F66, about a critical command, so signed by the meter), and a tamper
+    /// alert, each verified with the meter's certificate and opened by Parse and Correlate.
+    @Test(.enabled(if: Reference.isAvailable, Comment(rawValue: Reference.skipReason)))
+    func theOutcomeAlertsComeSignedInGBCS() async throws {
+        let clock = MockClock()
+        let session = try await CriticalCommandTests.start(clock: clock, answers: .gbcs)
+        let hub = session.hub.hub
+        let keys = hub.smki
+        let executeAt = Timestamp(milliseconds: clock.now().adding(days: 1).milliseconds / 1000 * 1000)
+        let (preCommand, counter) = try #require(try await session.transform(srv: "1.2.1", body: try Self.priceUpdate(at: executeAt)))
+        let instructions = try #require(try FutureDatedCommand.read(try GBCSPayload.decode(preCommand.content, cra: .command))).instructions.count
+        #expect(try await session.send(srv: "1.2.1", try session.signed(preCommand, by: session.supplier), counter: counter).code == "I99")
+        let requestID = "\(session.supplier):\(session.esme):\(counter)"
+        let held = try #require(await waitForResponses(session.receiver, requestIDs: [requestID], keys: keys)[requestID])
+        let answer = try #require(held.gbcs, "the meter's answer in GBCS")
+        #expect(answer.verifySignature(keys: keys) == .valid && answer.originator == session.esme && answer.originatorCounter == counter)
+        #expect(held.deviceProblem == nil && held.rsp?.attributes["MessageSuccess"] != "false", "\(held.deviceProblem ?? "")")
+
+        let before = session.receiver.messages.count
+        clock.advance(to: executeAt.adding(milliseconds: 1000))
+        await hub.tick()
+        let messages = await session.receiver.waitFor(before + instructions)
+        let alerts = try messages.dropFirst(before).map { try DUISMessage($0.body, keys: keys) }.filter { $0.deviceAlertCode == "8F66" }
+        #expect(alerts.count == instructions, "\(messages.dropFirst(before).map { String($0.body.count) })")
+        for alert in alerts {
+            let frame = try #require(alert.gbcs, "the alert in GBCS")
+            #expect(frame.cra == .alert && frame.originator == session.esme && frame.recipient == session.supplier)
+            #expect(frame.verifySignature(keys: keys) == .valid, "signed by the meter")
+            #expect(alert.deviceProblem == nil, "Parse and Correlate opens it: \(alert.deviceProblem ?? "")")
+        }
+
+        // An alert about no command: a tamper the meter detects (0x8F3F, critical as GBCS
+        // numbers it, so signed too), to the supplier.
+        let premisesID = try #require(hub.inventory.device(session.esme)?.premises)
+        let count = session.receiver.messages.count
+        try await hub.store.apply([.addTamperEvent(premises: premisesID, at: clock.now(), reason: "test")])
+        let deadline = ContinuousClock.now + .seconds(20)
+        var tamper: DUISMessage?
+        while tamper == nil, ContinuousClock.now < deadline {
+            tamper = session.receiver.messages.dropFirst(count).lazy.compactMap { try? DUISMessage($0.body, keys: keys) }.first { $0.deviceAlertCode == "8F3F" }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let tamperAlert = try #require(tamper, "the tamper alert")
+        let frame = try #require(tamperAlert.gbcs, "in GBCS")
+        #expect(frame.cra == .alert && frame.originator == session.esme && frame.recipient == session.supplier)
+        #expect(frame.verifySignature(keys: keys) == .valid, "signed by the meter")
+        #expect(tamperAlert.deviceProblem == nil, "Parse and Correlate opens it: \(tamperAlert.deviceProblem ?? "")")
+        await session.hub.stop()
+        await session.receiver.stop()
+    }
+
     /// A held command runs only if the meter still trusts the party that signed it: after
     /// a credentials update makes another supplier the trusted one, the old supplier's held
     /// price update does not run at its time, and its sender gets 8F67 instead. A command the
