@@ -25,6 +25,17 @@ public final class SQLiteStore: HubStore {
         try Self.migrator.migrate(pool)
     }
 
+    /// The octets the database's pages in use hold (its pages, less those free), as of the
+    /// last commit, whether they are in the main file yet or still in the WAL.
+    public func databaseBytes() async throws -> Int64 {
+        try await pool.read { db in
+            let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+            let size = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
+            return (pages - free) * size
+        }
+    }
+
     /// The writer's `PRAGMA synchronous` (2 is FULL).
     public func writerSynchronousMode() async throws -> Int {
         try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
@@ -160,10 +171,84 @@ public final class SQLiteStore: HubStore {
                 WHERE command_variant = 0 AND request_id LIKE 'schedule:%:%';
             """)
         }
+        migrator.registerMigration("v12-audit-blocks") { db in
+            // The audit log's five secondary indexes give way to one summary per block of
+            // entries (`AuditBlockSummary`): appending an entry then writes only the log's
+            // last page, and a block's summary once per 1,024 entries.
+            try db.execute(sql: """
+            DROP INDEX audit_actor;
+            DROP INDEX audit_device;
+            DROP INDEX audit_srv;
+            DROP INDEX audit_at;
+            DROP INDEX audit_request;
+            CREATE TABLE audit_blocks (block INTEGER PRIMARY KEY, earliest INTEGER NOT NULL, latest INTEGER NOT NULL, actors BLOB NOT NULL,
+                                       srvs TEXT NOT NULL, kinds TEXT NOT NULL, devices BLOB NOT NULL, requests BLOB NOT NULL);
+            """)
+            let last = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM audit") ?? 0
+            var block: Int64 = 0
+            while AuditBlockSummary.range(of: block).upperBound <= last {
+                try summarizeAuditBlock(db, block)
+                block += 1
+            }
+        }
+        migrator.registerMigration("v13-open-requests") { db in
+            // Requests are found by status only while they are open (waiting for a device,
+            // held, quarantined, transformed, parked): one small partial index of those
+            // replaces the indexes of every request by status and by user, which put each
+            // new request at one of as many places as there are users.
+            try db.execute(sql: """
+            DROP INDEX requests_status;
+            DROP INDEX requests_originator;
+            CREATE INDEX requests_open ON requests(status, originator, received_at) WHERE \(openRequests);
+            """)
+        }
         return migrator
     }
 
+    /// The partial index `requests_open`'s condition, repeated word for word in the
+    /// queries that use it (SQLite uses a partial index only for a query that has its
+    /// condition as one of its own terms).
+    static let openRequests = "status NOT IN ('completed', 'refused', 'failed', 'cancelled')"
+
+    /// Whether requests of `status` are in `requests_open`.
+    static func isOpen(_ status: RequestStatus) -> Bool {
+        switch status {
+        case .completed, .refused, .failed, .cancelled: false
+        case .awaitingDevice, .scheduled, .quarantined, .released, .unsupported, .transformed, .parked: true
+        }
+    }
+
     // MARK: - Writing
+
+    /// Writes the summary of a complete block of the audit log, from its entries.
+    static func summarizeAuditBlock(_ db: Database, _ block: Int64) throws {
+        let range = AuditBlockSummary.range(of: block)
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT at, actor, device, srv, kind, request_id FROM audit WHERE seq BETWEEN ? AND ?"),
+                                       arguments: [range.lowerBound, range.upperBound])
+        var entries: [AuditBlockSummary.Entry] = []
+        entries.reserveCapacity(Int(AuditBlockSummary.size))
+        while let row = try rows.next() {
+            entries.append(AuditBlockSummary.Entry(at: row["at"], actor: row["actor"], device: row["device"], srv: row["srv"], kind: row["kind"],
+                                                   requestID: row["request_id"]))
+        }
+        let summary = AuditBlockSummary(block: block, entries: entries)
+        try db.cachedStatement(sql: """
+            INSERT OR REPLACE INTO audit_blocks (block, earliest, latest, actors, srvs, kinds, devices, requests) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [block, summary.earliest, summary.latest, AuditBlockSummary.encode(summary.actors),
+                                     summary.srvs.joined(separator: "\n"), summary.kinds.joined(separator: "\n"),
+                                     summary.devices.data, summary.requests.data])
+    }
+
+    static func auditBlockSummary(_ row: Row) -> AuditBlockSummary {
+        let srvs: String = row["srvs"], kinds: String = row["kinds"]
+        // A filter of another length (never written) can skip nothing: read as one that
+        // holds every value, so its block is read.
+        return AuditBlockSummary(block: row["block"], earliest: row["earliest"], latest: row["latest"],
+                                 actors: AuditBlockSummary.decode(row["actors"]),
+                                 srvs: srvs.isEmpty ? [] : srvs.split(separator: "\n").map(String.init),
+                                 kinds: kinds.isEmpty ? [] : kinds.split(separator: "\n").map(String.init),
+                                 devices: BloomFilter(row["devices"]) ?? .everything, requests: BloomFilter(row["requests"]) ?? .everything)
+    }
 
     /// Stores a device record whole (replacing the stored one).
     static func putDevice(_ db: Database, _ device: DeviceRecord) throws {
@@ -201,6 +286,7 @@ public final class SQLiteStore: HubStore {
                                                  event.device.map(sqlValue), event.srv, event.requestID, event.code, event.detail,
                                                  Data(current.hash), Data(hash)])
                     head = (sequence, hash)
+                    if sequence % AuditBlockSummary.size == 0 { try Self.summarizeAuditBlock(db, AuditBlockSummary.block(of: sequence)) }
                 case .putUser(let user):
                     try db.cachedStatement(sql: """
                         INSERT OR REPLACE INTO users (eui, name, roles, status, response_url, created_at, answer_format) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -510,18 +596,20 @@ public final class SQLiteStore: HubStore {
 
     public func requests(status: RequestStatus, originator: EUI64?, limit: Int) async throws -> [StoredRequest] {
         try await pool.read { db in
+            let open = Self.isOpen(status) ? " AND \(Self.openRequests)" : ""
             if let originator {
-                return try Row.fetchAll(db, sql: "SELECT * FROM requests WHERE status = ? AND originator = ? ORDER BY received_at LIMIT ?",
+                return try Row.fetchAll(db, sql: "SELECT * FROM requests WHERE status = ? AND originator = ?\(open) ORDER BY received_at LIMIT ?",
                                         arguments: [status.rawValue, sqlValue(originator), limit]).map(Self.request)
             }
-            return try Row.fetchAll(db, sql: "SELECT * FROM requests WHERE status = ? ORDER BY received_at LIMIT ?",
+            return try Row.fetchAll(db, sql: "SELECT * FROM requests WHERE status = ?\(open) ORDER BY received_at LIMIT ?",
                                     arguments: [status.rawValue, limit]).map(Self.request)
         }
     }
 
     public func requestKeys(status: RequestStatus, limit: Int) async throws -> [(requestID: String, due: Timestamp)] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT request_id, COALESCE(execute_at, received_at) AS due FROM requests WHERE status = ? LIMIT ?",
+            let open = Self.isOpen(status) ? " AND \(Self.openRequests)" : ""
+            return try Row.fetchAll(db, sql: "SELECT request_id, COALESCE(execute_at, received_at) AS due FROM requests WHERE status = ?\(open) LIMIT ?",
                              arguments: [status.rawValue, limit]).map { row in (row["request_id"], Timestamp(milliseconds: row["due"])) }
         }
     }
@@ -543,7 +631,8 @@ public final class SQLiteStore: HubStore {
     public func requestCount(status: RequestStatus?) async throws -> Int {
         try await pool.read { db in
             if let status {
-                return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM requests WHERE status = ?", arguments: [status.rawValue]) ?? 0
+                let open = Self.isOpen(status) ? " AND \(Self.openRequests)" : ""
+                return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM requests WHERE status = ?\(open)", arguments: [status.rawValue]) ?? 0
             }
             return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM requests") ?? 0
         }
@@ -628,9 +717,33 @@ public final class SQLiteStore: HubStore {
             if let requestID = query.requestID { conditions.append("request_id = ?"); arguments += [requestID] }
             if let from = query.from { conditions.append("at >= ?"); arguments += [from.milliseconds] }
             if let to = query.to { conditions.append("at < ?"); arguments += [to.milliseconds] }
-            arguments += [query.limit]
-            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            return try Row.fetchAll(db, sql: "SELECT * FROM audit \(whereClause) ORDER BY seq LIMIT ?", arguments: arguments).map(Self.auditEntry)
+            guard query.limit > 0 else { return [] }
+            guard !conditions.isEmpty else {
+                return try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY seq LIMIT ?", arguments: [query.limit]).map(Self.auditEntry)
+            }
+            // The blocks whose summaries say they may hold a match, in order, then the block
+            // not yet summarised: each read by its range of the log's key.
+            let matching = "SELECT * FROM audit WHERE seq BETWEEN ? AND ? AND " + conditions.joined(separator: " AND ") + " ORDER BY seq LIMIT ?"
+            var found: [AuditEntry] = []
+            var summarized: Int64 = 0
+            let blocks = try Row.fetchCursor(db, sql: "SELECT * FROM audit_blocks ORDER BY block")
+            func read(_ range: ClosedRange<Int64>) throws {
+                var bounded: StatementArguments = [range.lowerBound, range.upperBound]
+                bounded += arguments
+                bounded += [query.limit - found.count]
+                found += try Row.fetchAll(db.cachedStatement(sql: matching), arguments: bounded).map(Self.auditEntry)
+            }
+            while found.count < query.limit, let row = try blocks.next() {
+                let summary = Self.auditBlockSummary(row)
+                let range = AuditBlockSummary.range(of: summary.block)
+                // Summaries are written in order; one missing (never, unless removed by
+                // hand) leaves its block to be read whole.
+                if range.lowerBound > summarized + 1 { try read((summarized + 1)...(range.lowerBound - 1)) }
+                summarized = range.upperBound
+                if found.count < query.limit, summary.mayMatch(query) { try read(range) }
+            }
+            if found.count < query.limit { try read((summarized + 1)...Int64.max) }
+            return Array(found.prefix(query.limit))
         }
     }
 

@@ -106,12 +106,17 @@ struct DUISBench: AsyncParsableCommand {
         print("warming up with \(warmup) requests…")
         _ = try await drive(client: client, gateway: gateway, url: url, streams: signed.map { Array($0.prefix(warmup / concurrency)) }, service: service)
         let cpuBefore = server.cpuSeconds()
+        let diskBefore = server.diskWrites()
+        let measuredStore = try SQLiteStore(path: configuration.databasePath)
+        let storeBefore = try await measuredStore.databaseBytes()
         let commitBefore = server.commitStatistics()
         print("timing \(requests) requests, \(concurrency) in flight…")
         let started = ContinuousClock.now
         let result = try await drive(client: client, gateway: gateway, url: url, streams: signed.map { Array($0.dropFirst(warmup / concurrency)) }, service: service)
         let elapsed = ContinuousClock.now - started
         let cpuAfter = server.cpuSeconds()
+        let diskAfter = server.diskWrites()
+        let storeAfter = try await measuredStore.databaseBytes()
         let commitAfter = server.commitStatistics()
         try await client.shutdown()
 
@@ -161,6 +166,16 @@ struct DUISBench: AsyncParsableCommand {
             let perRequest = (after - before) / Double(timed)
             print(String(format: "  hub CPU         %.0f µs per request (%.0f%% of it ECDSA): %.0f requests/s if the hub had all %d cores",
                          perRequest * 1e6, 100 * (crypto.verifySeconds + crypto.signSeconds) / perRequest, Double(cores) / perRequest, cores))
+        }
+        if let before = diskBefore, let after = diskAfter {
+            // What the hub's writes cost the disk per acknowledged request (the kernel's count
+            // of bytes it dirtied for the storage layer), against what the store grew by: the
+            // difference is indexes' page splits, the WAL's copies of pages, and rewrites.
+            let acknowledged = max(result.codes.values.reduce(0, +), 1)
+            let written = Double(after - before) / Double(acknowledged)
+            let grown = Double(max(storeAfter - storeBefore, 0)) / Double(acknowledged)
+            print(String(format: "  disk written    %.1f KB per acknowledged request (target 8 KB); the store grew %.1f KB per request (%.1f× written to grown)",
+                         written / 1000, grown / 1000, grown > 0 ? written / grown : 0))
         }
         if result.errors > 0 { print("  transport errors \(result.errors)") }
     }
@@ -248,6 +263,17 @@ struct DUISBench: AsyncParsableCommand {
             // After the command: state is field 3; utime and stime are fields 14 and 15.
             guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
             return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+
+        /// The octets the hub process caused to be written to storage (`write_bytes` of
+        /// /proc/PID/io, counted as pages are dirtied), this process's in-process.
+        func diskWrites() -> Int64? {
+            let path = process.map { "/proc/\($0.processIdentifier)/io" } ?? "/proc/self/io"
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+            for line in text.split(separator: "\n") where line.hasPrefix("write_bytes:") {
+                return Int64(line.dropFirst("write_bytes:".count).trimmingCharacters(in: .whitespaces))
+            }
+            return nil
         }
 
         func commitStatistics() -> (transactions: Int, callers: Int)? {
