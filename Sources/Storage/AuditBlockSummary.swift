@@ -24,10 +24,11 @@ public struct AuditBlockSummary: Sendable, Equatable {
     public let block: Int64
     public let earliest: Int64
     public let latest: Int64
-    /// Actors and SRVs and kinds of the block's entries, sorted (exact: few per block).
+    /// Actors and SRVs and kinds of the block's entries, sorted (exact: few per block); nil
+    /// for a stored set that could not be read, which then rules nothing out.
     public let actors: [Int64]
-    public let srvs: [String]
-    public let kinds: [String]
+    public let srvs: [String]?
+    public let kinds: [String]?
     public let devices: BloomFilter
     public let requests: BloomFilter
 
@@ -73,7 +74,7 @@ public struct AuditBlockSummary: Sendable, Equatable {
         self.requests = requests
     }
 
-    init(block: Int64, earliest: Int64, latest: Int64, actors: [Int64], srvs: [String], kinds: [String], devices: BloomFilter, requests: BloomFilter) {
+    init(block: Int64, earliest: Int64, latest: Int64, actors: [Int64], srvs: [String]?, kinds: [String]?, devices: BloomFilter, requests: BloomFilter) {
         self.block = block
         self.earliest = earliest
         self.latest = latest
@@ -87,8 +88,8 @@ public struct AuditBlockSummary: Sendable, Equatable {
     /// Whether the block may hold an entry the query asks for (false: it holds none).
     public func mayMatch(_ query: AuditQuery) -> Bool {
         if let actor = query.actor, !actors.contains(sqlValue(actor)) { return false }
-        if let srv = query.srv, !srvs.contains(srv) { return false }
-        if let kind = query.kind, !kinds.contains(kind.rawValue) { return false }
+        if let srv = query.srv, let srvs, !srvs.contains(srv) { return false }
+        if let kind = query.kind, let kinds, !kinds.contains(kind.rawValue) { return false }
         if let device = query.device, !devices.mayContain(Self.octets(sqlValue(device))) { return false }
         if let request = query.requestID, !requests.mayContain(Array(request.utf8)) { return false }
         if let from = query.from, latest < from.milliseconds { return false }
@@ -101,11 +102,21 @@ public struct AuditBlockSummary: Sendable, Equatable {
     }
 
     /// The sets as stored: values one after another (8 octets each, big-endian), and
-    /// texts one per line (SRVs and kinds hold no line breaks: both are checked types).
+    /// texts as a JSON array (whatever characters they hold).
     static func encode(_ values: [Int64]) -> Data {
         var data = Data(capacity: values.count * 8)
         for value in values { data.append(contentsOf: octets(value)) }
         return data
+    }
+
+    static func encode(_ texts: [String]) -> String {
+        guard let data = try? JSONEncoder().encode(texts) else { return "[]" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The texts of a stored set; nil when it cannot be read (its block is then read whole).
+    static func decode(texts: String) -> [String]? {
+        try? JSONDecoder().decode([String].self, from: Data(texts.utf8))
     }
 
     static func decode(_ data: Data) -> [Int64] {

@@ -235,18 +235,16 @@ public final class SQLiteStore: HubStore {
         try db.cachedStatement(sql: """
             INSERT OR REPLACE INTO audit_blocks (block, earliest, latest, actors, srvs, kinds, devices, requests) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [block, summary.earliest, summary.latest, AuditBlockSummary.encode(summary.actors),
-                                     summary.srvs.joined(separator: "\n"), summary.kinds.joined(separator: "\n"),
+                                     AuditBlockSummary.encode(summary.srvs ?? []), AuditBlockSummary.encode(summary.kinds ?? []),
                                      summary.devices.data, summary.requests.data])
     }
 
     static func auditBlockSummary(_ row: Row) -> AuditBlockSummary {
-        let srvs: String = row["srvs"], kinds: String = row["kinds"]
         // A filter of another length (never written) can skip nothing: read as one that
         // holds every value, so its block is read.
         return AuditBlockSummary(block: row["block"], earliest: row["earliest"], latest: row["latest"],
                                  actors: AuditBlockSummary.decode(row["actors"]),
-                                 srvs: srvs.isEmpty ? [] : srvs.split(separator: "\n").map(String.init),
-                                 kinds: kinds.isEmpty ? [] : kinds.split(separator: "\n").map(String.init),
+                                 srvs: AuditBlockSummary.decode(texts: row["srvs"]), kinds: AuditBlockSummary.decode(texts: row["kinds"]),
                                  devices: BloomFilter(row["devices"]) ?? .everything, requests: BloomFilter(row["requests"]) ?? .everything)
     }
 
