@@ -193,13 +193,14 @@ public final class SQLiteStore: HubStore {
         }
         migrator.registerMigration("v13-open-requests") { db in
             // Requests are found by status only while they are open (waiting for a device,
-            // held, quarantined, transformed, parked): one small partial index of those
-            // replaces the indexes of every request by status and by user, which put each
-            // new request at one of as many places as there are users.
+            // held, quarantined, transformed, parked): one small partial index of those, in
+            // order of arrival within a status, replaces the indexes of every request by
+            // status and by user, which put each new request at one of as many places as
+            // there are users (a user's open requests are few: read through this one).
             try db.execute(sql: """
             DROP INDEX requests_status;
             DROP INDEX requests_originator;
-            CREATE INDEX requests_open ON requests(status, originator, received_at) WHERE \(openRequests);
+            CREATE INDEX requests_open ON requests(status, received_at) WHERE \(openRequests);
             """)
         }
         return migrator
