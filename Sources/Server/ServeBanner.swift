@@ -13,9 +13,12 @@ public struct ServeBanner: Sendable {
     /// The port a banner names, once its number is whole in `text` (a read may end inside
     /// it); nil before that, or for a number that is not a port.
     public static func port(in text: String) -> Int? {
-        guard let marker = text.range(of: marker) else { return nil }
+        // The last banner in the text (a line logged before it may quote the marker), and
+        // the port after the host's last colon (an IPv6 host has colons of its own).
+        guard let marker = text.range(of: marker, options: .backwards) else { return nil }
         let rest = text[marker.upperBound...]
-        guard let colon = rest.firstIndex(of: ":") else { return nil }
+        let line = rest.prefix { $0 != " " && $0 != "\n" }
+        guard let colon = line.lastIndex(of: ":") else { return nil }
         let after = rest[rest.index(after: colon)...]
         let digits = after.prefix { $0.isASCII && $0.isNumber }
         guard digits.endIndex < after.endIndex, after[digits.endIndex] == " " || after[digits.endIndex] == "\n" || after[digits.endIndex] == "/",

@@ -26,14 +26,18 @@ public struct AuditBlockSummary: Sendable, Equatable {
     public let latest: Int64
     /// Actors and SRVs and kinds of the block's entries, sorted (exact: few per block); nil
     /// for a stored set that could not be read, which then rules nothing out.
-    public let actors: [Int64]
+    public let actors: [Int64]?
     public let srvs: [String]?
     public let kinds: [String]?
     public let devices: BloomFilter
     public let requests: BloomFilter
 
-    /// The sequence numbers block `block` holds (1 to `size` for block 0).
-    public static func range(of block: Int64) -> ClosedRange<Int64> { (block * size + 1)...(block * size + size) }
+    /// The sequence numbers block `block` holds (1 to `size` for block 0); nil for a block
+    /// number no sequence number reaches (a summary row written by hand).
+    public static func range(of block: Int64) -> ClosedRange<Int64>? {
+        guard block >= 0, block <= (Int64.max - size) / size else { return nil }
+        return (block * size + 1)...(block * size + size)
+    }
 
     /// The block of entry `sequence`.
     public static func block(of sequence: Int64) -> Int64 { (sequence - 1) / size }
@@ -74,7 +78,7 @@ public struct AuditBlockSummary: Sendable, Equatable {
         self.requests = requests
     }
 
-    init(block: Int64, earliest: Int64, latest: Int64, actors: [Int64], srvs: [String]?, kinds: [String]?, devices: BloomFilter, requests: BloomFilter) {
+    init(block: Int64, earliest: Int64, latest: Int64, actors: [Int64]?, srvs: [String]?, kinds: [String]?, devices: BloomFilter, requests: BloomFilter) {
         self.block = block
         self.earliest = earliest
         self.latest = latest
@@ -87,7 +91,7 @@ public struct AuditBlockSummary: Sendable, Equatable {
 
     /// Whether the block may hold an entry the query asks for (false: it holds none).
     public func mayMatch(_ query: AuditQuery) -> Bool {
-        if let actor = query.actor, !actors.contains(sqlValue(actor)) { return false }
+        if let actor = query.actor, let actors, !actors.contains(sqlValue(actor)) { return false }
         if let srv = query.srv, let srvs, !srvs.contains(srv) { return false }
         if let kind = query.kind, let kinds, !kinds.contains(kind.rawValue) { return false }
         if let device = query.device, !devices.mayContain(Self.octets(sqlValue(device))) { return false }
@@ -109,9 +113,8 @@ public struct AuditBlockSummary: Sendable, Equatable {
         return data
     }
 
-    static func encode(_ texts: [String]) -> String {
-        guard let data = try? JSONEncoder().encode(texts) else { return "[]" }
-        return String(decoding: data, as: UTF8.self)
+    static func encode(_ texts: [String]) throws -> String {
+        String(decoding: try JSONEncoder().encode(texts), as: UTF8.self)
     }
 
     /// The texts of a stored set; nil when it cannot be read (its block is then read whole).
@@ -119,9 +122,11 @@ public struct AuditBlockSummary: Sendable, Equatable {
         try? JSONDecoder().decode([String].self, from: Data(texts.utf8))
     }
 
-    static func decode(_ data: Data) -> [Int64] {
+    /// The values of a stored set; nil for octets that are not whole values.
+    static func decode(_ data: Data) -> [Int64]? {
         let bytes = [UInt8](data)
-        return stride(from: 0, to: bytes.count - bytes.count % 8, by: 8).map { start in
+        guard bytes.count % 8 == 0 else { return nil }
+        return stride(from: 0, to: bytes.count, by: 8).map { start in
             bytes[start..<start + 8].reduce(Int64(0)) { $0 << 8 | Int64($1) }
         }
     }

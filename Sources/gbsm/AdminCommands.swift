@@ -285,8 +285,7 @@ struct AuditCommand: AsyncParsableCommand {
             if let expectHead {
                 let parts = expectHead.split(separator: ":")
                 if parts.count == 2, let sequence = Int64(parts[0]) {
-                    let entries = try await store.audit(AuditQuery(limit: 1_000_000)).filter { $0.sequence == sequence }
-                    if entries.first.map({ AuditChain.hex($0.hash) }) != String(parts[1]) {
+                    if try await store.auditEntry(sequence: sequence).map({ AuditChain.hex($0.hash) }) != String(parts[1]) {
                         problems.append("the expected head \(expectHead) is not in the log")
                     }
                 } else {
@@ -334,6 +333,10 @@ struct AuditCommand: AsyncParsableCommand {
 
         @Flag(help: "One JSON object per line.")
         var json = false
+
+        func validate() throws {
+            guard (1...10_000_000).contains(limit) else { throw ValidationError("--limit is 1 to 10,000,000 entries") }
+        }
 
         func run() async throws {
             let store = try data.store()

@@ -1,4 +1,5 @@
 import Foundation
+import Server
 import Testing
 import TestSupport
 
@@ -14,5 +15,33 @@ import TestSupport
         let answers = try #require(result.stdout.split(separator: "\n").first { $0.contains("answers ") }, "\(result.stdout)")
         #expect(answers.hasSuffix("I99=64"), "every request accepted: \(answers)")
         #expect(result.stdout.contains("hub CPU"), "the hub's CPU per request is read from its own process")
+        #expect(result.stdout.contains("disk written"), "the octets the hub wrote per request, from its own process")
+    }
+
+    /// `gbsm bench storage` on an empty store and after a preload: both windows, their
+    /// growth and the disk's bound are printed, and the audit chain it wrote verifies.
+    @Test func theStorageBenchComparesAnEmptyStoreWithAPreloadedOne() throws {
+        let binary = try #require(GBSMBinary.url, "build the gbsm executable first")
+        let result = try Tool.run(binary.path, ["bench", "storage", "--requests", "200", "--preload", "1000", "--users", "8"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        for line in ["empty store", "after 1000 stored", "growth", "disk bound", "audit intact: true"] {
+            #expect(result.stdout.contains(line), "\(line): \(result.stdout)")
+        }
+        let refused = try Tool.run(binary.path, ["bench", "storage", "--requests", "0"])
+        #expect(refused.status != 0)
+    }
+
+    /// The port a parent reads from `gbsm serve`'s output: whatever came before the banner,
+    /// a read that ends inside the number, an IPv6 host, and the last banner of several.
+    @Test func theBannerNamesThePort() {
+        #expect(ServeBanner.port(in: ServeBanner.line(host: "127.0.0.1", port: 8443, data: "/d")) == 8443)
+        #expect(ServeBanner.port(in: ServeBanner.line(host: "::1", port: 40001, data: "/d")) == 40001)
+        #expect(ServeBanner.port(in: "gbsm hub listening on http://127.0.0.1:80") == nil, "the number may go on")
+        #expect(ServeBanner.port(in: "a log line quoting gbsm hub listening on http://x:y\n" + ServeBanner.line(host: "0.0.0.0", port: 9, data: "/d")) == 9)
+        #expect(ServeBanner.port(in: ServeBanner.line(host: "h", port: 0, data: "/d")) == nil, "not a port")
+        var reader = ServeBanner()
+        let text = Array(("warning: early\n" + ServeBanner.line(host: "127.0.0.1", port: 51234, data: "/tmp/x")).utf8)
+        #expect(reader.read(text[..<(text.count - 22)]) == nil)
+        #expect(reader.read(text[(text.count - 22)...]) == 51234)
     }
 }

@@ -86,10 +86,48 @@ import TestSupport
         _ = directory
         try await store.pool.write { db in
             try db.execute(sql: "DELETE FROM audit_blocks WHERE block = 0")
-            try db.execute(sql: "UPDATE audit_blocks SET srvs = 'not json', devices = x'00', requests = x'00' WHERE block = 1")
+            try db.execute(sql: "UPDATE audit_blocks SET srvs = 'not json', kinds = 42, actors = x'00', devices = x'00', requests = x'00' WHERE block = 1")
+            try db.execute(sql: "INSERT INTO audit_blocks (block, earliest, latest, actors, srvs, kinds, devices, requests) VALUES (9007199254740991, 'x', 0, x'', '[]', '[]', x'', x'')")
         }
         for query in Self.queries {
             #expect(try await store.audit(query).map(\.sequence) == Self.naive(all, query), "\(query)")
+        }
+    }
+
+    /// A summary edited to hide entries (an empty set of users rules every block out) is
+    /// found by `verifyAudit`, which rebuilds every complete block's summary.
+    @Test func aSummaryThatHidesEntriesFailsVerification() async throws {
+        let (store, directory, _) = try await Self.populated()
+        _ = directory
+        #expect(try await store.verifyAudit().isIntact)
+        try await store.pool.write { db in try db.execute(sql: "UPDATE audit_blocks SET actors = x'' WHERE block = 1") }
+        #expect(try await store.audit(AuditQuery(actor: Self.actors[0], limit: 10_000)).allSatisfy { $0.sequence <= 1024 || $0.sequence > 2048 },
+                "the edit hides block 1's entries from queries")
+        let verdict = try await store.verifyAudit()
+        #expect(!verdict.isIntact && verdict.problems.contains { $0.contains("summary of block 1") }, "\(verdict.problems)")
+        try await store.pool.write { db in try db.execute(sql: "DELETE FROM audit_blocks WHERE block = 1") }
+        #expect(try await store.verifyAudit().problems.contains { $0.contains("block 1 of the log") })
+    }
+
+    /// The queries' condition for open requests is the index's, word for word (a status
+    /// added later needs a migration), and every status is found by its queries.
+    @Test func everyStatusIsFoundAndOpenOnesThroughTheIndex() async throws {
+        #expect(SQLiteStore.openRequests == SQLiteStore.openRequestsV13)
+        let (store, directory) = try makeStore()
+        _ = directory
+        let user = EUI64(0x90B3_D51F_3001_0000), meter = EUI64(0x00DB_0000_0000_0001)
+        var mutations: [Mutation] = []
+        for (index, status) in RequestStatus.allCases.enumerated() {
+            mutations.append(.insertRequest(StoredRequest(requestID: "\(user):\(meter):\(index + 1)", originator: user, target: meter, counter: UInt64(index + 1),
+                                                          srv: "4.1.1", commandVariant: 1, receivedAt: Self.start, executeAt: nil, status: status, code: nil, raw: [1])))
+        }
+        try await store.apply(mutations)
+        for (index, status) in RequestStatus.allCases.enumerated() {
+            let id = "\(user):\(meter):\(index + 1)"
+            #expect(try await store.requests(status: status, originator: nil, limit: 10).map(\.requestID) == [id], "\(status)")
+            #expect(try await store.requests(status: status, originator: user, limit: 10).map(\.requestID) == [id], "\(status)")
+            #expect(try await store.requestKeys(status: status, limit: 10).map(\.requestID) == [id], "\(status)")
+            #expect(try await store.requestCount(status: status) == 1, "\(status)")
         }
     }
 
