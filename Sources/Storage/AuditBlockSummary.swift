@@ -61,15 +61,16 @@ public struct AuditBlockSummary: Sendable, Equatable {
         }
     }
 
-    public init(block: Int64, entries: [Entry]) {
+    /// The summary of a block's entries, its filters keyed with the store's `salt`.
+    public init(block: Int64, entries: [Entry], salt: UInt64) {
         self.block = block
         earliest = entries.map(\.at).min() ?? 0
         latest = entries.map(\.at).max() ?? 0
         actors = Array(Set(entries.compactMap(\.actor))).sorted()
         srvs = Array(Set(entries.compactMap(\.srv))).sorted()
         kinds = Array(Set(entries.map(\.kind))).sorted()
-        var devices = BloomFilter()
-        var requests = BloomFilter()
+        var devices = BloomFilter(salt: salt)
+        var requests = BloomFilter(salt: salt)
         for entry in entries {
             if let device = entry.device { devices.insert(Self.octets(device)) }
             if let request = entry.requestID { requests.insert(Array(request.utf8)) }
@@ -134,25 +135,35 @@ public struct AuditBlockSummary: Sendable, Equatable {
 
 /// A Bloom filter of 16,384 bits and four probes: for the up to 1,024 distinct values of
 /// one audit block, about one block in 400 is read for nothing. The probes come from
-/// FNV-1a (64-bit) by double hashing: the same on every run and machine, unlike Swift's
-/// seeded `Hasher`, since filters are stored.
+/// FNV-1a (64-bit) by double hashing, keyed with the store's own secret salt: the same on
+/// every run (filters are stored), unlike Swift's seeded `Hasher`, but not known to a
+/// user who would choose device IDs whose probes cover another device's, so that every
+/// block seems to hold it and a query by that device reads the whole log.
 public struct BloomFilter: Sendable, Equatable {
     static let bits = 16_384
     static let probes = 4
     public private(set) var words: [UInt64]
+    /// The store's key for the probes (not stored with the filter).
+    let salt: UInt64
 
-    public init() { words = Array(repeating: 0, count: Self.bits / 64) }
+    public init(salt: UInt64) {
+        words = Array(repeating: 0, count: Self.bits / 64)
+        self.salt = salt
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.words == rhs.words }
 
     /// A filter that may contain anything.
     static var everything: BloomFilter {
-        var filter = BloomFilter()
+        var filter = BloomFilter(salt: 0)
         filter.words = Array(repeating: .max, count: bits / 64)
         return filter
     }
 
     /// From its stored octets; nil for another length (never filters out anything then).
-    init?(_ data: Data) {
+    init?(_ data: Data, salt: UInt64) {
         guard data.count == Self.bits / 8 else { return nil }
+        self.salt = salt
         let bytes = [UInt8](data)
         words = stride(from: 0, to: bytes.count, by: 8).map { start in
             bytes[start..<start + 8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
@@ -166,20 +177,20 @@ public struct BloomFilter: Sendable, Equatable {
     }
 
     public mutating func insert(_ value: [UInt8]) {
-        for bit in Self.positions(value) { words[bit / 64] |= 1 << UInt64(bit % 64) }
+        for bit in positions(value) { words[bit / 64] |= 1 << UInt64(bit % 64) }
     }
 
     public func mayContain(_ value: [UInt8]) -> Bool {
-        Self.positions(value).allSatisfy { words[$0 / 64] & (1 << UInt64($0 % 64)) != 0 }
+        positions(value).allSatisfy { words[$0 / 64] & (1 << UInt64($0 % 64)) != 0 }
     }
 
-    static func positions(_ value: [UInt8]) -> [Int] {
+    func positions(_ value: [UInt8]) -> [Int] {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in value {
+        for byte in withUnsafeBytes(of: salt.bigEndian, Array.init) + value {
             hash ^= UInt64(byte)
             hash = hash &* 0x0000_0100_0000_01B3
         }
         let first = hash & 0xFFFF_FFFF, second = (hash >> 32) | 1
-        return (0..<UInt64(probes)).map { Int((first &+ $0 &* second) % UInt64(bits)) }
+        return (0..<UInt64(Self.probes)).map { Int((first &+ $0 &* second) % UInt64(Self.bits)) }
     }
 }

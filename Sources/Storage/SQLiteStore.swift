@@ -186,6 +186,8 @@ public final class SQLiteStore: HubStore {
             """)
             // The blocks the log fills, as its entries say (not counted up to its last
             // sequence number, which a damaged log could make huge).
+            // The Bloom filters' key, secret to the store (`BloomFilter`).
+            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('audit_bloom_salt', ?)", arguments: [String(UInt64.random(in: 1...UInt64.max))])
             let size = AuditBlockSummary.size
             let complete = try Int64.fetchAll(db, sql: "SELECT (seq - 1) / ? AS block FROM audit WHERE seq >= 1 GROUP BY block HAVING COUNT(*) = ?",
                                               arguments: [size, size])
@@ -239,6 +241,12 @@ public final class SQLiteStore: HubStore {
                                      summary.devices.data, summary.requests.data])
     }
 
+    /// The key of the audit summaries' Bloom filters (0 if it was removed: the filters
+    /// then no longer match what was stored, and `verifyAudit` says so).
+    static func auditBloomSalt(_ db: Database) throws -> UInt64 {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM meta WHERE key = 'audit_bloom_salt'")).flatMap { UInt64($0) } ?? 0
+    }
+
     /// The summary a block's entries make.
     static func auditBlockSummary(_ db: Database, block: Int64, range: ClosedRange<Int64>) throws -> AuditBlockSummary {
         let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT at, actor, device, srv, kind, request_id FROM audit WHERE seq BETWEEN ? AND ?"),
@@ -249,21 +257,21 @@ public final class SQLiteStore: HubStore {
             entries.append(AuditBlockSummary.Entry(at: row["at"], actor: row["actor"], device: row["device"], srv: row["srv"], kind: row["kind"],
                                                    requestID: row["request_id"]))
         }
-        return AuditBlockSummary(block: block, entries: entries)
+        return AuditBlockSummary(block: block, entries: entries, salt: try auditBloomSalt(db))
     }
 
     /// A stored summary, read as untrusted (the file can be edited): a value of the wrong
     /// type or size reads as unknown, which rules nothing out, so its block is read; nil
     /// for a row that names no block.
-    static func storedAuditBlockSummary(_ row: Row) -> AuditBlockSummary? {
+    static func storedAuditBlockSummary(_ row: Row, salt: UInt64) -> AuditBlockSummary? {
         guard let block = row["block"] as Int64?, AuditBlockSummary.range(of: block) != nil else { return nil }
         let earliest = (row["earliest"] as Int64?) ?? Int64.min, latest = (row["latest"] as Int64?) ?? Int64.max
         return AuditBlockSummary(block: block, earliest: min(earliest, latest), latest: max(earliest, latest),
                                  actors: (row["actors"] as Data?).flatMap(AuditBlockSummary.decode),
                                  srvs: (row["srvs"] as String?).flatMap(AuditBlockSummary.decode(texts:)),
                                  kinds: (row["kinds"] as String?).flatMap(AuditBlockSummary.decode(texts:)),
-                                 devices: (row["devices"] as Data?).flatMap(BloomFilter.init) ?? .everything,
-                                 requests: (row["requests"] as Data?).flatMap(BloomFilter.init) ?? .everything)
+                                 devices: (row["devices"] as Data?).flatMap { BloomFilter($0, salt: salt) } ?? .everything,
+                                 requests: (row["requests"] as Data?).flatMap { BloomFilter($0, salt: salt) } ?? .everything)
     }
 
     /// Stores a device record whole (replacing the stored one).
@@ -742,6 +750,7 @@ public final class SQLiteStore: HubStore {
             let matching = "SELECT * FROM audit WHERE seq BETWEEN ? AND ? AND " + conditions.joined(separator: " AND ") + " ORDER BY seq LIMIT ?"
             var found: [AuditEntry] = []
             var summarized: Int64 = 0
+            let salt = try Self.auditBloomSalt(db)
             let blocks = try Row.fetchCursor(db, sql: "SELECT * FROM audit_blocks ORDER BY block")
             func read(_ range: ClosedRange<Int64>) throws {
                 var bounded: StatementArguments = [range.lowerBound, range.upperBound]
@@ -750,7 +759,7 @@ public final class SQLiteStore: HubStore {
                 found += try Row.fetchAll(db.cachedStatement(sql: matching), arguments: bounded).map(Self.auditEntry)
             }
             while found.count < query.limit, let row = try blocks.next() {
-                guard let summary = Self.storedAuditBlockSummary(row), let range = AuditBlockSummary.range(of: summary.block),
+                guard let summary = Self.storedAuditBlockSummary(row, salt: salt), let range = AuditBlockSummary.range(of: summary.block),
                       range.lowerBound > summarized else { continue }
                 // Summaries are written in order; one missing (never, unless removed by
                 // hand) leaves its block to be read whole.
@@ -778,10 +787,11 @@ public final class SQLiteStore: HubStore {
             var count: Int64 = 0
             // Each complete block's summary is rebuilt from its entries and compared with the
             // stored one: a summary that hides an entry from queries is a problem too.
+            let salt = try Self.auditBloomSalt(db)
             var stored: [Int64: AuditBlockSummary?] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT * FROM audit_blocks") {
                 guard let block = row["block"] as Int64? else { continue }
-                stored[block] = Self.storedAuditBlockSummary(row)
+                stored[block] = Self.storedAuditBlockSummary(row, salt: salt)
             }
             var blockEntries: [AuditBlockSummary.Entry] = []
             let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit ORDER BY seq")
@@ -793,7 +803,7 @@ public final class SQLiteStore: HubStore {
                                                             kind: entry.event.kind.rawValue, requestID: entry.event.requestID))
                 if entry.sequence % AuditBlockSummary.size == 0 {
                     let block = AuditBlockSummary.block(of: entry.sequence)
-                    let rebuilt = AuditBlockSummary(block: block, entries: blockEntries)
+                    let rebuilt = AuditBlockSummary(block: block, entries: blockEntries, salt: salt)
                     switch stored.removeValue(forKey: block) {
                     case .none: problems.append("block \(block) of the log (entries to \(entry.sequence)) has no summary")
                     case .some(let summary) where summary != rebuilt:
