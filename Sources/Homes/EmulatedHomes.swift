@@ -28,7 +28,7 @@ public final class EmulatedHomes: DeviceSide {
     let conditions: WANState
     let events: HomeEvents
     let inventory: Inventory
-    let store: SQLiteStore
+    let store: any HubStore
     let pollInterval: Duration
     let clock: any HubClock
     let logger: Logger

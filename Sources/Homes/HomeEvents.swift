@@ -19,7 +19,7 @@ import WAN
 final class HomeEvents: Sendable {
     /// DCC's EUI, the target of the devices' alerts.
     let dccEUI: EUI64
-    let store: SQLiteStore
+    let store: any HubStore
     /// The fleet the homes are, if any (power cuts by network unit, random faults, low credit).
     let fleet: Fleet?
     let directory: PremisesDirectory
@@ -48,7 +48,7 @@ final class HomeEvents: Sendable {
 
     private let state = Mutex(State())
 
-    init(dccEUI: EUI64, store: SQLiteStore, fleet: Fleet?, directory: PremisesDirectory, locks: PremisesLocks, emulator: DeviceEmulator,
+    init(dccEUI: EUI64, store: any HubStore, fleet: Fleet?, directory: PremisesDirectory, locks: PremisesLocks, emulator: DeviceEmulator,
          alerts: DeviceAlertSender, settings: FleetEventSettings, sink: any DeviceMessageSink, clock: any HubClock, logger: Logger) {
         self.dccEUI = dccEUI
         self.store = store

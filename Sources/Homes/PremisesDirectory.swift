@@ -14,12 +14,12 @@ public final class PremisesDirectory: Sendable {
     let inventory: Inventory
     /// The fleet the homes are, if any.
     let fleet: Fleet?
-    let store: SQLiteStore
+    let store: any HubStore
     let registry: UserRegistry
     private let states = Mutex<[Int64: PremisesState]>([:])
     private let capacity = 500_000
 
-    init(inventory: Inventory, fleet: Fleet?, store: SQLiteStore, registry: UserRegistry) {
+    init(inventory: Inventory, fleet: Fleet?, store: any HubStore, registry: UserRegistry) {
         self.inventory = inventory
         self.fleet = fleet
         self.store = store

@@ -32,7 +32,7 @@ public final class WANState: WANCoverageSource {
     }
 
     /// Reads the operators' outages and sunset date from the store.
-    func reload(from store: SQLiteStore) async throws {
+    func reload(from store: any HubStore) async throws {
         let outages = try await store.wanOutages().map { WANOutage(id: $0.id, region: $0.region, start: $0.start, end: $0.end, reason: $0.reason) }
         let sunset = try await store.meta("wan.sunset").flatMap { Timestamp(xsDateTime: $0) ?? Timestamp(xsDate: $0) }
         update(outages: outages, sunset: sunset ?? configuredSunset)

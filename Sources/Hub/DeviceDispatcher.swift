@@ -38,7 +38,7 @@ final class DeviceDispatcher: Sendable {
     let preparation: DeviceRequestPreparation
     let privacyFilter: DevicePrivacyFilter
     let responses: DeviceResponses
-    let store: SQLiteStore
+    let store: any HubStore
     let committer: GroupCommitter
     let locks: PremisesLocks
     /// The SM WAN and the devices behind it.
@@ -56,7 +56,7 @@ final class DeviceDispatcher: Sendable {
     let metrics = DeviceMetrics()
 
     init(queue: DeviceQueue, preparation: DeviceRequestPreparation, privacyFilter: DevicePrivacyFilter, responses: DeviceResponses,
-         store: SQLiteStore, committer: GroupCommitter, locks: PremisesLocks, transport: any DeviceTransport,
+         store: any HubStore, committer: GroupCommitter, locks: PremisesLocks, transport: any DeviceTransport,
          jobs: JobGuard, commands: WANCommands, clock: any HubClock, logger: Logger) {
         self.queue = queue
         self.preparation = preparation

@@ -22,10 +22,10 @@ final class DevicePrivacyFilter: Sendable {
     /// Where readings taken under a data privacy plan go.
     let plans: PlanPipeline
     /// The data privacy plans, and the occupancy a change of tenancy follows.
-    let store: SQLiteStore
+    let store: any HubStore
     let logger: Logger
 
-    init(privacy: PrivacyGuard, registry: UserRegistry, accessControl: AccessControl, plans: PlanPipeline, store: SQLiteStore,
+    init(privacy: PrivacyGuard, registry: UserRegistry, accessControl: AccessControl, plans: PlanPipeline, store: any HubStore,
          logger: Logger = Logger(label: "gbsm.device-boundary")) {
         self.privacy = privacy
         self.registry = registry

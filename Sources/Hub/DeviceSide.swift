@@ -37,7 +37,7 @@ public struct DeviceSideContext: Sendable {
     public let configuration: HubConfiguration
     /// DCC's inventory: the installations the homes are built from, as installers notify DCC.
     public let inventory: Inventory
-    public let store: SQLiteStore
+    public let store: any HubStore
     public let registry: UserRegistry
     /// The keys devices hold: their own KA and DS keys, and the certificates they trust
     /// (gbsm's SMKI store, which holds the test PKI's users' keys too: the emulated

@@ -83,7 +83,7 @@ public enum HubError: Error, CustomStringConvertible {
 /// and the background work (response delivery, admin changes, released quarantine).
 public final class Hub: Sendable {
     public let configuration: HubConfiguration
-    public let store: SQLiteStore
+    public let store: any HubStore
     public let committer: GroupCommitter
     public let registry: UserRegistry
     public let inventory: Inventory

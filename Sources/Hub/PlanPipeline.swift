@@ -12,7 +12,7 @@ import Storage
 /// feeder or secondary substation; premises the store holds explicitly, whose network
 /// gbsm does not model, group by postcode unit (feeder) and district (substation).
 public final class PlanPipeline: Sendable {
-    let store: SQLiteStore
+    let store: any HubStore
     let committer: GroupCommitter
     let inventory: Inventory
     let logger: Logger
@@ -20,7 +20,7 @@ public final class PlanPipeline: Sendable {
     let clock: any HubClock
     let wakeup = Wakeup()
 
-    init(store: SQLiteStore, committer: GroupCommitter, inventory: Inventory, clock: any HubClock = WallClock(), logger: Logger) {
+    init(store: any HubStore, committer: GroupCommitter, inventory: Inventory, clock: any HubClock = WallClock(), logger: Logger) {
         self.store = store
         self.clock = clock
         self.committer = committer

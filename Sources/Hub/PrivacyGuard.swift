@@ -11,7 +11,7 @@ import Synchronization
 /// accepts a request; the device boundary asks again before the device runs it (a
 /// consent may have been withdrawn, or the tenancy changed, in between).
 final class PrivacyGuard: Sendable {
-    let store: SQLiteStore
+    let store: any HubStore
     let inventory: Inventory
     let rules: PrivacyRules
     let enforcement: PrivacyEnforcement
@@ -23,7 +23,7 @@ final class PrivacyGuard: Sendable {
     /// The time (`HubClock`) consents and occupancies are read at.
     let clock: any HubClock
 
-    init(store: SQLiteStore, inventory: Inventory, rules: PrivacyRules, enforcement: PrivacyEnforcement, clock: any HubClock) {
+    init(store: any HubStore, inventory: Inventory, rules: PrivacyRules, enforcement: PrivacyEnforcement, clock: any HubClock) {
         self.clock = clock
         self.store = store
         self.inventory = inventory

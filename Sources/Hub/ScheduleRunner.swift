@@ -7,7 +7,7 @@ import Synchronization
 /// boundary (as a `ScheduledRun`) and queued for its time, once, however often the runner
 /// looks. The homes' own events are not DCC's and live elsewhere (`HomeEvents`).
 final class ScheduleRunner: Sendable {
-    let store: SQLiteStore
+    let store: any HubStore
     let committer: GroupCommitter
     let schedules: ScheduleBook
     let dispatcher: DeviceDispatcher
@@ -16,7 +16,7 @@ final class ScheduleRunner: Sendable {
     /// The next run planned per schedule.
     private let planned = Mutex<[Int64: Timestamp]>([:])
 
-    init(store: SQLiteStore, committer: GroupCommitter, schedules: ScheduleBook, dispatcher: DeviceDispatcher, counter: DCCCounter, logger: Logger) {
+    init(store: any HubStore, committer: GroupCommitter, schedules: ScheduleBook, dispatcher: DeviceDispatcher, counter: DCCCounter, logger: Logger) {
         self.store = store
         self.committer = committer
         self.schedules = schedules

@@ -17,7 +17,7 @@ import Storage
 /// every failure, and its growth is bounded by time, not by the attacker's rate.
 final class SignInAudit: Service, Sendable {
     let budget: RejectionAudit
-    private let store: SQLiteStore
+    private let store: any HubStore
     private let logger: Logger
 
     /// 100 itemised failures at once, then one a second; a summary a minute at most. A
@@ -32,7 +32,7 @@ final class SignInAudit: Service, Sendable {
         return settings
     }()
 
-    init(store: SQLiteStore, logger: Logger, settings: RejectionAudit.Settings = SignInAudit.settings) {
+    init(store: any HubStore, logger: Logger, settings: RejectionAudit.Settings = SignInAudit.settings) {
         self.budget = RejectionAudit(settings: settings)
         self.store = store
         self.logger = logger

@@ -101,9 +101,12 @@ public struct AuditVerification: Sendable, Equatable {
     public var isIntact: Bool { problems.isEmpty }
 }
 
-/// The hub's durable state. Both backends implement all of it; the hub keeps hot state
-/// (users, inventory, counters) in memory and writes through `apply`.
-public protocol HubStore: Sendable {
+/// The hub's durable state, the privacy tables' included (`PrivacyRecords`). The hub's
+/// stages and the homes take this protocol, not a backend: `SQLiteStore` is the one
+/// backend so far (the embedded default; a PostgreSQL backend is not built yet, README
+/// "Not yet"). The hub keeps hot state (users, inventory, counters) in memory and writes
+/// through `apply`.
+public protocol HubStore: PrivacyRecords {
     /// Applies mutations in one transaction, chaining any audit events onto the log.
     func apply(_ mutations: [Mutation]) async throws
 

@@ -240,7 +240,7 @@ extension SQLiteStore {
         }
     }
 
-    public func consents(premises: Int64, occupancy: Int? = nil) async throws -> [ConsentEntry] {
+    public func consents(premises: Int64, occupancy: Int?) async throws -> [ConsentEntry] {
         try await pool.read { db in
             let sql = "SELECT * FROM consents WHERE premises = ?" + (occupancy == nil ? "" : " AND occupancy = ?") + " ORDER BY at, id"
             let arguments: StatementArguments = occupancy.map { [premises, $0] } ?? [premises]
@@ -266,7 +266,7 @@ extension SQLiteStore {
     }
 
     /// Approved plans (a user's, or all), with retired ones if asked.
-    public func plans(user: EUI64? = nil, includeRetired: Bool = false) async throws -> [DataPrivacyPlan] {
+    public func plans(user: EUI64?, includeRetired: Bool) async throws -> [DataPrivacyPlan] {
         try await pool.read { db in
             var sql = "SELECT plan FROM dpp_plans WHERE 1 = 1"
             var arguments: StatementArguments = []
@@ -371,7 +371,7 @@ extension SQLiteStore {
         }
     }
 
-    public func planAggregates(plan: Int64, from: Timestamp? = nil, to: Timestamp? = nil) async throws -> [PlanAggregate] {
+    public func planAggregates(plan: Int64, from: Timestamp?, to: Timestamp?) async throws -> [PlanAggregate] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM dpp_aggregates WHERE plan = ? AND slot >= ? AND slot < ? ORDER BY grp, slot",
                              arguments: [plan, from?.milliseconds ?? Int64.min, to?.milliseconds ?? Int64.max]).map { row in
@@ -390,7 +390,7 @@ extension SQLiteStore {
         }
     }
 
-    public func dataAccess(premises: Int64, occupancy: Int?, limit: Int = 1000) async throws -> [DataAccess] {
+    public func dataAccess(premises: Int64, occupancy: Int?, limit: Int) async throws -> [DataAccess] {
         try await pool.read { db in
             let sql = "SELECT * FROM data_access WHERE premises = ?" + (occupancy == nil ? "" : " AND occupancy = ?") + " ORDER BY at DESC, id DESC LIMIT ?"
             let arguments: StatementArguments = occupancy.map { [premises, $0, limit] } ?? [premises, limit]

@@ -77,7 +77,7 @@ import TestSupport
             """)
     }
 
-    func decisions(_ store: SQLiteStore, _ requestID: String) async throws -> [String] {
+    func decisions(_ store: any HubStore, _ requestID: String) async throws -> [String] {
         try await store.audit(AuditQuery(kind: .decision, requestID: requestID)).map(\.event.detail)
     }
 
