@@ -209,18 +209,8 @@ struct DUISBench: AsyncParsableCommand {
                                      "--log-level", "warning", "--schemas", configuration.schemas?.directory.path ?? "off"]
                 let output = Pipe()
                 process.standardOutput = output
-                // Drained as it comes: the port is read from the banner, whatever the hub
-                // logged before it (only the last 256 octets are kept between reads); at the
-                // end of the output the handler is removed (it would be called on and on).
-                let banner = Mutex(ServeBanner())
-                output.fileHandleForReading.readabilityHandler = { handle in
-                    let data = handle.availableData
-                    guard !data.isEmpty else {
-                        handle.readabilityHandler = nil
-                        return
-                    }
-                    _ = banner.withLock { $0.read(data) }
-                }
+                // The port is read from the banner, whatever the hub logged before it.
+                let banner = ServeBannerReader(following: output.fileHandleForReading)
                 try process.run()
                 let client = HTTPClient(eventLoopGroupProvider: .singleton)
                 defer { _ = client.shutdown() }
@@ -230,7 +220,7 @@ struct DUISBench: AsyncParsableCommand {
                         output.fileHandleForReading.readabilityHandler = nil
                         throw ValidationError("the hub process exited (status \(process.terminationStatus)) before it served")
                     }
-                    if let port = banner.withLock({ $0.port }),
+                    if let port = banner.port,
                        let response = try? await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1)), response.status == .ok {
                         return BenchServer(port: port, hub: nil, group: nil, task: nil, process: process)
                     }

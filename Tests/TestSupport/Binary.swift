@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import Server
-import Synchronization
 
 /// The `gbsm` executable built beside the tests (`swift test` builds it).
 public enum GBSMBinary {
@@ -44,21 +43,12 @@ public final class ServerProcess: @unchecked Sendable {
         // Drained as it comes: a server that logs more than a pipe holds must not block
         // on its next write (the last 1 MiB is kept for `log`).
         let log = OutputLog()
-        let banner = Mutex(ServeBanner())
-        output.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil
-                return
-            }
-            log.append(data)
-            _ = banner.withLock { $0.read(data) }
-        }
+        let banner = ServeBannerReader(following: output.fileHandleForReading) { log.append($0) }
         try process.run()
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if !process.isRunning { throw ExitedEarly(status: process.terminationStatus) }
-            if let port = banner.withLock({ $0.port }) {
+            if let port = banner.port {
                 let server = ServerProcess(process: process, port: port, output: output, log: log)
                 if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "\(server.baseURL)/health"), timeout: .seconds(2)),
                    response.status == .ok {
