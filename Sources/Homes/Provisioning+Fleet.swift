@@ -21,7 +21,7 @@ extension Provisioning {
             pki = TestPKI(root: authority.root, rootKeyPEM: authority.rootKeyPEM, issuingCA: authority.issuingCA,
                           issuingCAKeyPEM: authority.issuingCAKeyPEM, keystore: try Keystore.load(from: configuration.keystoreURL))
         }
-        let store = try SQLiteStore(path: configuration.databasePath)
+        let store = try await configuration.storeLocation.open()
         let existing = Dictionary(uniqueKeysWithValues: try await store.users().map { ($0.eui, $0) })
         var mutations: [Mutation] = []
         for party in fleet.parties {

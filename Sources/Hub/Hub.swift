@@ -37,6 +37,9 @@ public struct HubConfiguration: Sendable {
     public var schemas: DUISSchemas?
     /// The time the hub's stages read (`HubClock`): the system's, unless a test moves its own.
     public var clock: any HubClock = WallClock()
+    /// The PostgreSQL database the hub's state is in, or nil for SQLite in the data folder
+    /// (`StoreLocation`); `GBSM_STORE` by default, so every command of one deployment finds it.
+    public var storeURL: String? = StoreLocation.fromEnvironment
 
     public init(dataDirectory: URL, dccEUI: EUI64 = Provisioning.dccEUI, parseLimits: XMLParseLimits = .duis,
                 anomalyDefaultLimit: Int = 100_000, anomalyDefaultWindowSeconds: Int = 3600,
@@ -58,6 +61,8 @@ public struct HubConfiguration: Sendable {
     }
 
     public var databasePath: String { dataDirectory.appendingPathComponent("hub.sqlite").path }
+    /// Where the hub's state is: `storeURL`'s database, or SQLite at `databasePath`.
+    public var storeLocation: StoreLocation { storeURL.map { .postgres(url: $0) } ?? .sqlite(path: databasePath) }
     /// The jobs this process is running (`RunningJobLog`): local to the process, unsynced.
     public var runningJobsPath: String { dataDirectory.appendingPathComponent("running.sqlite").path }
     public var keystoreURL: URL { dataDirectory.appendingPathComponent("smki/keystore.json") }
@@ -126,13 +131,13 @@ public final class Hub: Sendable {
         let broker = BrokerCredentials(
             digitalSigning: keystore.entries.first { $0.eui == configuration.dccEUI && $0.role == RemotePartyRole.accessControlBroker && $0.usage == .digitalSignature }?.certificate.der,
             keyAgreement: keystore.entries.first { $0.eui == configuration.dccEUI && $0.role == RemotePartyRole.accessControlBroker && $0.usage == .keyAgreement }?.certificate.der)
-        let store = try SQLiteStore(path: configuration.databasePath)
+        let store = try await configuration.storeLocation.open()
         let credentials = try DeviceCredentials.open(smkiDirectory: configuration.keystoreURL.deletingLastPathComponent())
         return try await Hub(configuration: configuration, store: store, signer: ResponseSigner(key: dspKey, reference: dsp.certificate.signerReference),
                              broker: broker, keystore: keystore, deviceCredentials: credentials, devices: devices, logger: logger)
     }
 
-    init(configuration: HubConfiguration, store: SQLiteStore, signer: ResponseSigner, broker: BrokerCredentials, keystore: Keystore,
+    init(configuration: HubConfiguration, store: any HubStore, signer: ResponseSigner, broker: BrokerCredentials, keystore: Keystore,
          deviceCredentials: DeviceCredentials, devices makeDevices: @Sendable (DeviceSideContext) throws -> any DeviceSide, logger: Logger) async throws {
         self.configuration = configuration
         self.store = store

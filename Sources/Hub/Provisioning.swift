@@ -218,7 +218,7 @@ public enum Provisioning {
         // An imported keystore defines the users (DCC Boxed's); a generated one has the
         // users it was generated for.
         let users = keystoreFile == nil ? users : Self.users(from: keystore)
-        let store = try SQLiteStore(path: configuration.databasePath)
+        let store = try await configuration.storeLocation.open()
         let now = Timestamp.now()
         var mutations = userMutations(keystore: keystore, users: users, responseURL: responseURL, existing: try await store.users(), at: now,
                                       answerFormat: answerFormat)
@@ -244,7 +244,7 @@ public enum Provisioning {
     public static func addSuppliers(dataDirectory: URL, count: Int, responseURL: String? = nil) async throws -> [(user: EUI64, meter: EUI64)] {
         let configuration = HubConfiguration(dataDirectory: dataDirectory)
         var pki = try TestPKI.load(from: configuration.keystoreURL.deletingLastPathComponent())
-        let store = try SQLiteStore(path: configuration.databasePath)
+        let store = try await configuration.storeLocation.open()
         var mutations: [Mutation] = []
         var result: [(EUI64, EUI64)] = []
         let from = Timestamp(year: 2020, month: 1, day: 1)

@@ -102,10 +102,10 @@ public struct AuditVerification: Sendable, Equatable {
 }
 
 /// The hub's durable state, the privacy tables' included (`PrivacyRecords`). The hub's
-/// stages and the homes take this protocol, not a backend: `SQLiteStore` is the one
-/// backend so far (the embedded default; a PostgreSQL backend is not built yet, README
-/// "Not yet"). The hub keeps hot state (users, inventory, counters) in memory and writes
-/// through `apply`.
+/// stages and the homes take this protocol, not a backend: `SQLiteStore` (the embedded
+/// default) and `PostgresStore` (shared by several processes) are its two backends,
+/// chosen by `StoreLocation`. The hub keeps hot state (users, inventory, counters) in
+/// memory and writes through `apply`.
 public protocol HubStore: PrivacyRecords {
     /// Applies mutations in one transaction, chaining any audit events onto the log.
     func apply(_ mutations: [Mutation]) async throws
@@ -164,6 +164,12 @@ public protocol HubStore: PrivacyRecords {
     func hanJoins(premises: Int64) async throws -> [EUI64: (party: EUI64, occupancy: Int)]
     /// Counter resets recorded after `sequence`.
     func counterResets(after sequence: Int64) async throws -> [CounterReset]
+    /// The audit entry with this sequence number, if the log holds it.
+    func auditEntry(sequence: Int64) async throws -> AuditEntry?
+    /// Every premises' device state (for exports), by premises ID.
+    func deviceStates() async throws -> [Int64: [UInt8]]
+    /// The octets the store takes (for benchmarks).
+    func databaseBytes() async throws -> Int64
 }
 
 /// The audit log's hash chain: each entry's hash covers the previous entry's hash, its

@@ -934,6 +934,13 @@ public final class SQLiteStore: HubStore {
         try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
     }
 
+    /// How many rows one of the store's tables holds (for tests and diagnostics; the name
+    /// must be a plain identifier).
+    public func rowCount(_ table: String) async throws -> Int {
+        guard StoreLocation.isPlainIdentifier(table) else { throw DatabaseError(message: "\(table) is not a table name") }
+        return try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0 }
+    }
+
     /// Runs SQL directly (for tests that tamper with the audit log the way an attacker would).
     public func unsafeExecute(_ sql: String) async throws {
         try await pool.write { db in try db.execute(sql: sql) }

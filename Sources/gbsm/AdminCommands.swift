@@ -85,7 +85,7 @@ struct UsersCommand: AsyncParsableCommand {
             let eui = try parseEUI(self.eui)
             let roles = try parseRoles(self.roles)
             let configuration = HubConfiguration(dataDirectory: data.url)
-            let store = try SQLiteStore(path: configuration.databasePath)
+            let store = try await configuration.storeLocation.open()
             let smkiCertificate: SMKICertificate
             if let certificate {
                 smkiCertificate = try SMKICertificate(pem: try String(contentsOfFile: certificate, encoding: .utf8))
@@ -127,7 +127,7 @@ struct UsersCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let certificates = try await store.userCertificates()
             var rows = [["EUI", "NAME", "ROLES", "STATUS", "ANSWERS", "RESPONSE URL", "CERTIFICATES"]]
             for user in try await store.users() {
@@ -241,7 +241,7 @@ extension UsersCommand {
 
         func run() async throws {
             let eui = try parseEUI(self.eui)
-            let store = try data.store()
+            let store = try await data.store()
             guard try await store.users().contains(where: { $0.eui == eui }) else { throw ValidationError("no user \(eui)") }
             let before = try await store.counters()[eui]
             let now = Timestamp.now()
@@ -259,7 +259,7 @@ extension UsersCommand {
 /// Changes one user, audits the change and tells running hubs to reload.
 func updateUser(data: DataOptions, eui text: String, detail: String, change: (inout UserRecord) -> Void) async throws {
     let eui = try parseEUI(text)
-    let store = try data.store()
+    let store = try await data.store()
     guard var user = try await store.users().first(where: { $0.eui == eui }) else { throw ValidationError("no user \(eui)") }
     change(&user)
     try await store.apply([.putUser(user), .audit(AuditEvent(kind: .admin, actor: eui, detail: detail)), .bumpRegistryVersion])
@@ -279,7 +279,7 @@ struct AuditCommand: AsyncParsableCommand {
         var expectHead: String?
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let result = try await store.verifyAudit()
             var problems = result.problems
             if let expectHead {
@@ -339,7 +339,7 @@ struct AuditCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let query = AuditQuery(actor: try user.map(parseEUI), device: try device.map(parseEUI), srv: srv, kind: kind, requestID: request,
                                    from: try from.map(parseTime), to: try to.map(parseTime), limit: limit)
             let entries = try await store.audit(query)
@@ -393,7 +393,7 @@ struct AnomalyCommand: AsyncParsableCommand {
             let user = try parseEUI(self.user)
             guard srv == "*" || ServiceCatalogue.variant(text: srv) != nil else { throw ValidationError("unknown SRV \(srv)") }
             guard limit >= 0, window > 0 else { throw ValidationError("the limit must be 0 or more and the window positive") }
-            let store = try data.store()
+            let store = try await data.store()
             try await store.apply([
                 .putThreshold(AnomalyThreshold(user: user, srv: srv, limit: limit, windowSeconds: window)),
                 .audit(AuditEvent(kind: .admin, actor: user, srv: srv == "*" ? nil : srv, detail: "anomaly threshold \(limit) per \(window) s for \(srv)")),
@@ -433,7 +433,7 @@ struct QuarantineCommand: AsyncParsableCommand {
         var user: String?
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let user = try self.user.map(parseEUI)
             var rows = [["KIND", "REQUEST / MESSAGE", "SRV", "EVENT / CRASHES", "RECEIVED"]]
             for request in try await store.requests(status: .quarantined, originator: user, limit: 10_000) {
@@ -488,7 +488,7 @@ struct QuarantineCommand: AsyncParsableCommand {
     }
 
     static func settle(data: DataOptions, requestID: String, status: RequestStatus, verb: String) async throws {
-        let store = try data.store()
+        let store = try await data.store()
         guard let stored = try await store.request(id: requestID) else { throw ValidationError("no request \(requestID)") }
         guard stored.status == .quarantined || stored.status == .parked else {
             throw ValidationError("\(requestID) is \(stored.status.rawValue), neither quarantined nor parked")
@@ -506,7 +506,7 @@ struct QuarantineCommand: AsyncParsableCommand {
     }
 
     static func settleMessage(data: DataOptions, id: Int64, release: Bool) async throws {
-        let store = try data.store()
+        let store = try await data.store()
         guard let item = try await store.outboxItem(id: id) else { throw ValidationError("no outbox message \(id)") }
         guard item.status == .parked else { throw ValidationError("outbox message \(id) is \(item.status.rawValue), not parked") }
         let now = Timestamp.now()

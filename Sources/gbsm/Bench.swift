@@ -107,7 +107,7 @@ struct DUISBench: AsyncParsableCommand {
         _ = try await drive(client: client, gateway: gateway, url: url, streams: signed.map { Array($0.prefix(warmup / concurrency)) }, service: service)
         // Opened before the window, so that its own writes (none: it only reads) are not
         // the hub's in the in-process mode.
-        let measuredStore = try SQLiteStore(path: configuration.databasePath)
+        let measuredStore = try await configuration.storeLocation.open()
         let storeBefore = try await measuredStore.databaseBytes()
         let cpuBefore = server.cpuSeconds()
         let diskBefore = server.diskWrites()
@@ -127,7 +127,7 @@ struct DUISBench: AsyncParsableCommand {
         let latencies = result.latencies.sorted()
         func percentile(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000 }
         await server.stop()
-        let stored = try await SQLiteStore(path: configuration.databasePath).requestCount(status: nil)
+        let stored = try await configuration.storeLocation.open().requestCount(status: nil)
 
         print("")
         print("gbsm bench duis: \(timed) signed \(mix) requests from \(concurrency) users (one in flight each), \(cores) cores, "

@@ -273,9 +273,9 @@ struct FleetCommand: AsyncParsableCommand {
             let count = min(fleet.count, premises ?? fleet.count)
             // Meters read as their state says (supply disabled, outages): the hub's device states.
             var states: [Int64: PremisesState] = [:]
-            let databasePath = HubConfiguration(dataDirectory: data.url).databasePath
-            if FileManager.default.fileExists(atPath: databasePath) {
-                for (id, bytes) in try await SQLiteStore(path: databasePath).deviceStates() {
+            let location = HubConfiguration(dataDirectory: data.url).storeLocation
+            if location.exists {
+                for (id, bytes) in try await location.open().deviceStates() {
                     if let state = try? PremisesState.decode(bytes) { states[id] = state }
                 }
             }
@@ -324,9 +324,8 @@ struct FleetCommand: AsyncParsableCommand {
             guard premises >= 0, premises < fleet.count else { throw ValidationError("premises \(premises) is not in the fleet (0 to \(fleet.count - 1))") }
             let model = PremisesModel(fleet: fleet, index: premises)
             var state = PremisesState()
-            let databasePath = HubConfiguration(dataDirectory: data.url).databasePath
-            if FileManager.default.fileExists(atPath: databasePath),
-               let bytes = try await SQLiteStore(path: databasePath).deviceState(premises: model.key) {
+            let location = HubConfiguration(dataDirectory: data.url).storeLocation
+            if location.exists, let bytes = try await location.open().deviceState(premises: model.key) {
                 state = try PremisesState.decode(bytes)
             }
             let feed = CADFeed(engine: MeterEngine(), model: model, state: state)
@@ -376,7 +375,7 @@ struct FleetCommand: AsyncParsableCommand {
                 throw ValidationError("give exactly one of --premises, --feeder, --secondary or --primary")
             }
             guard minutes > 0 else { throw ValidationError("--minutes must be positive") }
-            let store = try data.store()
+            let store = try await data.store()
             let begin = try start.map(parseTime) ?? Timestamp.now()
             let id = (try await store.powerCuts().map(\.id).max() ?? 0) + 1
             let cut = PowerCutRecord(id: id, scope: scope, value: value, start: begin, end: begin.adding(milliseconds: Int64(minutes * 60_000)), reason: "injected")
@@ -394,7 +393,7 @@ struct FleetCommand: AsyncParsableCommand {
         var premises: Int64
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let now = Timestamp.now()
             try await store.apply([.addTamperEvent(premises: premises, at: now, reason: "injected"),
                                    .audit(AuditEvent(kind: .admin, detail: "tamper injected at premises \(premises)"))])

@@ -14,26 +14,49 @@ struct GBSM: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gbsm",
         abstract: "The GB smart metering system on one machine: a DCC hub that speaks DUIS.",
-        subcommands: [Serve.self, Demo.self, SMKICommand.self, UsersCommand.self, AuditCommand.self, SignCommand.self, SignServer.self, GBCSCommand.self,
+        subcommands: [Serve.self, Demo.self, DBCommand.self, SMKICommand.self, UsersCommand.self, AuditCommand.self, SignCommand.self, SignServer.self, GBCSCommand.self,
                       ExampleCommand.self, AnomalyCommand.self, QuarantineCommand.self, BenchCommand.self, LoadModelCommand.self,
                       FleetCommand.self, WANCommand.self, ConsentCommand.self, DPPCommand.self, PrivacyCommand.self, SchedulesCommand.self])
 }
 
-/// `--data DIR`, shared by every subcommand that works on a data folder (the folder of a
-/// running `gbsm serve` is fine: SQLite allows the admin commands alongside it).
+/// `--data DIR` and `--store URL`, shared by every subcommand that works on a data folder
+/// (the folder of a running `gbsm serve` is fine: SQLite and PostgreSQL both allow the
+/// admin commands alongside it).
 struct DataOptions: ParsableArguments {
     @Option(name: .long, help: "The hub's data folder.")
     var data: String = "./gbsm-data"
 
+    @Option(name: .customLong("store"),
+            help: "The PostgreSQL database that holds the hub's state (postgres://USER@HOST:PORT/DB); default: $GBSM_STORE, else SQLite in the data folder.")
+    var storeURL: StoreURL?
+
     var url: URL { URL(fileURLWithPath: data, isDirectory: true) }
 
-    func store() throws -> SQLiteStore {
+    /// A `--store` given names the store for this process and the processes it starts
+    /// (servers under test, the bench's hub) the way `GBSM_STORE` does.
+    func validate() throws {
+        if let storeURL { setenv(StoreLocation.environmentVariable, storeURL.url, 1) }
+    }
+
+    func store() async throws -> any HubStore {
         let configuration = HubConfiguration(dataDirectory: url)
-        guard FileManager.default.fileExists(atPath: configuration.databasePath) else {
+        if case .sqlite(let path) = configuration.storeLocation, !FileManager.default.fileExists(atPath: path) {
             throw ValidationError("no hub database in \(data) (start `gbsm serve --data \(data)` or `gbsm smki init --data \(data)` first)")
         }
-        return try SQLiteStore(path: configuration.databasePath)
+        return try await configuration.storeLocation.open()
     }
+}
+
+/// A PostgreSQL URL on the command line, checked when parsed.
+struct StoreURL: ExpressibleByArgument, Sendable {
+    var url: String
+
+    init?(argument: String) {
+        guard StoreLocation.isValidPostgresURL(argument) else { return nil }
+        url = argument
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
 }
 
 func parseEUI(_ text: String) throws -> EUI64 {

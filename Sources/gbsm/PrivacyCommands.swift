@@ -8,7 +8,7 @@ import Privacy
 import Storage
 
 /// The inventory of a data folder, with its fleet, for admin commands that find premises.
-func openInventory(_ data: DataOptions, store: SQLiteStore) async throws -> Inventory {
+func openInventory(_ data: DataOptions, store: any HubStore) async throws -> Inventory {
     let inventory = Inventory()
     inventory.load(premises: try await store.premises(), devices: try await store.devices(), registrations: try await store.registrations())
     let fleetURL = HubConfiguration.fleetURL(data.url)
@@ -75,7 +75,7 @@ struct ConsentCommand: AsyncParsableCommand {
         var cin: String?
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let inventory = try await openInventory(data, store: store)
             let premises = try where_.premises(inventory)
             let party = try parseEUI(self.party)
@@ -123,7 +123,7 @@ struct ConsentCommand: AsyncParsableCommand {
         var method: String?
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let inventory = try await openInventory(data, store: store)
             let premises = try where_.premises(inventory)
             let party = try parseEUI(self.party)
@@ -147,7 +147,7 @@ struct ConsentCommand: AsyncParsableCommand {
         @OptionGroup var where_: PremisesOptions
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let inventory = try await openInventory(data, store: store)
             let premises = try where_.premises(inventory)
             let occupancies = try await store.occupancies(premises: premises.id)
@@ -202,7 +202,7 @@ func consentMethod(_ text: String?, cin: String?) throws -> ConsentMethod {
 
 /// Checks the CIN against the one the party's 9.1 put on the premises' IHD.
 @discardableResult
-func verifyCIN(store: SQLiteStore, premises: Int64, party: EUI64, cin: String?, at time: Timestamp) async throws -> Timestamp {
+func verifyCIN(store: any HubStore, premises: Int64, party: EUI64, cin: String?, at time: Timestamp) async throws -> Timestamp {
     guard let cin else { throw ValidationError("--cin is missing") }
     guard let bytes = try await store.deviceState(premises: premises),
           let state = try? PremisesState.decode(bytes),
@@ -245,7 +245,7 @@ struct DPPCommand: AsyncParsableCommand {
         var file: String
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let user = try parseEUI(self.user)
             guard let record = try await store.users().first(where: { $0.eui == user }) else { throw ValidationError("\(user) is not a registered DCC user") }
             guard record.roles.contains(.ed) || record.roles.contains(.gt) else {
@@ -292,7 +292,7 @@ struct DPPCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             var rows = [["PLAN", "USER", "NAME", "LEVEL", "MIN", "DOMINANCE", "GRANULARITY", "FUEL", "RAW", "PUBLISHED", "SUPPRESSED", "RETIRED"]]
             for plan in try await store.plans(includeRetired: true) {
                 rows.append([String(plan.id), plan.user.description, plan.name, plan.level.rawValue, String(plan.minimumHouseholds),
@@ -325,7 +325,7 @@ struct DPPCommand: AsyncParsableCommand {
         var format: String = "table"
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let plans = try await store.plans(user: try user.map(parseEUI))
             guard let plan = plans.first(where: { self.plan == nil || $0.id == self.plan }) else { throw ValidationError("no such active plan") }
             let aggregates = try await store.planAggregates(plan: plan.id, from: try from.map(parseTime), to: try to.map(parseTime))
@@ -362,7 +362,7 @@ struct DPPCommand: AsyncParsableCommand {
         var plan: Int64
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             guard let found = try await store.plans().first(where: { $0.id == plan }) else { throw ValidationError("no active plan \(plan)") }
             let now = Timestamp.now()
             try await store.apply([
@@ -393,7 +393,7 @@ struct PrivacyCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard days >= 7 && days <= 397 else { throw ValidationError("--days is 7 to 397") }
-            let store = try data.store()
+            let store = try await data.store()
             let inventory = try await openInventory(data, store: store)
             let premises = try where_.premises(inventory)
             let configuration = HubConfiguration(dataDirectory: data.url)
@@ -431,7 +431,7 @@ struct PrivacyCommand: AsyncParsableCommand {
         var baseURL: String = "http://127.0.0.1:8079"
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let inventory = try await openInventory(data, store: store)
             let premises = try where_.premises(inventory)
             let occupancy = try await store.currentOccupancy(premises: premises.id)

@@ -69,7 +69,7 @@ struct SchedulesCommand: AsyncParsableCommand {
     }
 
     static func change(data: DataOptions, id: Int64, verb: String, _ mutation: (ScheduleRecord, Timestamp) throws -> Mutation) async throws {
-        let store = try data.store()
+        let store = try await data.store()
         guard let schedule = try await store.schedules().first(where: { $0.id == id }) else { throw ValidationError("no DCC schedule \(id)") }
         let now = Timestamp.now()
         try await store.apply([

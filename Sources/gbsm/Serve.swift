@@ -292,7 +292,7 @@ struct Serve: AsyncParsableCommand {
                   + (report.createdPremises ? "; default premises commissioned" : ""))
             for skipped in report.skippedCertificates { print("  keystore entry skipped: \(skipped)") }
         } else if let responseURL {
-            let store = try data.store()
+            let store = try await data.store()
             let now = Timestamp.now()
             var mutations: [Mutation] = []
             for var user in try await store.users() {
@@ -347,7 +347,7 @@ struct Demo: AsyncParsableCommand {
         }
         // A fresh portal code for the default premises, as its IHD would show it.
         var portalLines: [String] = []
-        if let store = try? SQLiteStore(path: HubConfiguration(dataDirectory: url).databasePath),
+        if let store = try? await HubConfiguration(dataDirectory: url).storeLocation.open(),
            let premises = try? await store.premises().first(where: { $0.id == 1 }),
            let occupancy = try? await store.currentOccupancy(premises: premises.id) {
             let issued = PortalSecrets.issue()

@@ -38,7 +38,7 @@ struct WANCommand: AsyncParsableCommand {
             default: throw ValidationError("--region is north, central, south or all")
             }
             guard minutes > 0 else { throw ValidationError("--minutes must be positive") }
-            let store = try data.store()
+            let store = try await data.store()
             let begin = try start.map(parseTime) ?? Timestamp.now()
             let id = (try await store.wanOutages().map(\.id).max() ?? 0) + 1
             let outage = WANOutageRecord(id: id, region: scope, start: begin, end: begin.adding(milliseconds: Int64(minutes * 60_000)), reason: reason)
@@ -61,7 +61,7 @@ struct WANCommand: AsyncParsableCommand {
         var clear = false
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             if clear {
                 try await store.apply([.setMeta(key: "wan.sunset", value: ""), .audit(AuditEvent(kind: .admin, detail: "2G/3G sunset cancelled"))])
                 print("2G/3G sunset cancelled")
@@ -81,7 +81,7 @@ struct WANCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOptions
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let now = Timestamp.now()
             let sunset = try await store.meta("wan.sunset").flatMap { $0.isEmpty ? nil : $0 }
             print("2G/3G sunset: \(sunset ?? "not set")")

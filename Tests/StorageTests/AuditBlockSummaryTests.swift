@@ -16,8 +16,9 @@ import TestSupport
 
     /// 2,600 entries (two blocks and part of a third): 300 devices, five users, four SRVs,
     /// three kinds, a request ID per three entries, times rising with some going back.
-    static func populated() async throws -> (SQLiteStore, TemporaryDirectory, [AuditEntry]) {
-        let (store, directory) = try makeStore()
+    static func populated(_ backend: StoreBackend = .sqlite) async throws -> (TestStore, [AuditEntry]) {
+        let test = try await TestStore.make(backend)
+        let store = test.store
         var batch: [Mutation] = []
         for index in 0..<2600 {
             let jitter = Int64(index % 7 == 0 ? -5_000 : 0)
@@ -33,7 +34,7 @@ import TestSupport
         try await store.apply(batch)
         let all = try await store.audit(AuditQuery(limit: 10_000))
         #expect(all.count == 2600)
-        return (store, directory, all)
+        return (test, all)
     }
 
     static func naive(_ all: [AuditEntry], _ query: AuditQuery) -> [Int64] {
@@ -68,10 +69,10 @@ import TestSupport
         AuditQuery(actor: actors[3], limit: 0),
     ]
 
-    @Test func everyQueryFindsWhatAScanFinds() async throws {
-        let (store, directory, all) = try await Self.populated()
-        _ = directory
-        let blocks = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_blocks") ?? 0 }
+    @Test(arguments: StoreBackend.available) func everyQueryFindsWhatAScanFinds(_ backend: StoreBackend) async throws {
+        let (test, all) = try await Self.populated(backend)
+        let store = test.store
+        let blocks = try await test.count("audit_blocks")
         #expect(blocks == 2, "two complete blocks of 1,024 are summarised; the third is not complete")
         for query in Self.queries {
             let found = try await store.audit(query).map(\.sequence)
@@ -81,13 +82,17 @@ import TestSupport
         #expect(try await store.verifyAudit().isIntact)
     }
 
-    @Test func aMissingOrUnreadableSummaryReadsItsBlockWhole() async throws {
-        let (store, directory, all) = try await Self.populated()
-        _ = directory
-        try await store.pool.write { db in
-            try db.execute(sql: "DELETE FROM audit_blocks WHERE block = 0")
-            try db.execute(sql: "UPDATE audit_blocks SET srvs = 'not json', kinds = 42, actors = x'00', devices = x'00', requests = x'00' WHERE block = 1")
-            try db.execute(sql: "INSERT INTO audit_blocks (block, earliest, latest, actors, srvs, kinds, devices, requests) VALUES (9007199254740991, 'x', 0, x'', '[]', '[]', x'', x'')")
+    @Test(arguments: StoreBackend.available) func aMissingOrUnreadableSummaryReadsItsBlockWhole(_ backend: StoreBackend) async throws {
+        let (test, all) = try await Self.populated(backend)
+        let store = test.store
+        try await test.tamper("DELETE FROM audit_blocks WHERE block = 0")
+        // SQLite stores a value of any type in any column; PostgreSQL only text that is not JSON and octets of the wrong size.
+        if backend == .sqlite {
+            try await test.tamper("UPDATE audit_blocks SET srvs = 'not json', kinds = 42, actors = x'00', devices = x'00', requests = x'00' WHERE block = 1")
+            try await test.tamper("INSERT INTO audit_blocks (block, earliest, latest, actors, srvs, kinds, devices, requests) VALUES (9007199254740991, 'x', 0, x'', '[]', '[]', x'', x'')")
+        } else {
+            try await test.tamper("UPDATE audit_blocks SET srvs = 'not json', kinds = '42', actors = '\\x00'::bytea, devices = '\\x00'::bytea, requests = '\\x00'::bytea WHERE block = 1")
+            try await test.tamper("INSERT INTO audit_blocks (block, earliest, latest, actors, srvs, kinds, devices, requests) VALUES (9007199254740991, 5, 0, ''::bytea, '[]', '[]', ''::bytea, ''::bytea)")
         }
         for query in Self.queries {
             #expect(try await store.audit(query).map(\.sequence) == Self.naive(all, query), "\(query)")
@@ -96,25 +101,25 @@ import TestSupport
 
     /// A summary edited to hide entries (an empty set of users rules every block out) is
     /// found by `verifyAudit`, which rebuilds every complete block's summary.
-    @Test func aSummaryThatHidesEntriesFailsVerification() async throws {
-        let (store, directory, _) = try await Self.populated()
-        _ = directory
+    @Test(arguments: StoreBackend.available) func aSummaryThatHidesEntriesFailsVerification(_ backend: StoreBackend) async throws {
+        let (test, _) = try await Self.populated(backend)
+        let store = test.store
         #expect(try await store.verifyAudit().isIntact)
-        try await store.pool.write { db in try db.execute(sql: "UPDATE audit_blocks SET actors = x'' WHERE block = 1") }
+        try await test.tamper("UPDATE audit_blocks SET actors = \(test.bytesLiteral("")) WHERE block = 1")
         #expect(try await store.audit(AuditQuery(actor: Self.actors[0], limit: 10_000)).allSatisfy { $0.sequence <= 1024 || $0.sequence > 2048 },
                 "the edit hides block 1's entries from queries")
         let verdict = try await store.verifyAudit()
         #expect(!verdict.isIntact && verdict.problems.contains { $0.contains("summary of block 1") }, "\(verdict.problems)")
-        try await store.pool.write { db in try db.execute(sql: "DELETE FROM audit_blocks WHERE block = 1") }
+        try await test.tamper("DELETE FROM audit_blocks WHERE block = 1")
         #expect(try await store.verifyAudit().problems.contains { $0.contains("block 1 of the log") })
     }
 
     /// The queries' condition for open requests is the index's, word for word (a status
     /// added later needs a migration), and every status is found by its queries.
-    @Test func everyStatusIsFoundAndOpenOnesThroughTheIndex() async throws {
+    @Test(arguments: StoreBackend.available) func everyStatusIsFoundAndOpenOnesThroughTheIndex(_ backend: StoreBackend) async throws {
         #expect(SQLiteStore.openRequests == SQLiteStore.openRequestsV13)
-        let (store, directory) = try makeStore()
-        _ = directory
+        let test = try await TestStore.make(backend)
+        let store = test.store
         let user = EUI64(0x90B3_D51F_3001_0000), meter = EUI64(0x00DB_0000_0000_0001)
         var mutations: [Mutation] = []
         for (index, status) in RequestStatus.allCases.enumerated() {
@@ -131,12 +136,12 @@ import TestSupport
         }
     }
 
-    @Test func aBlockIsSummarisedByTheCommitThatCompletesIt() async throws {
-        let (store, directory) = try makeStore()
-        _ = directory
+    @Test(arguments: StoreBackend.available) func aBlockIsSummarisedByTheCommitThatCompletesIt(_ backend: StoreBackend) async throws {
+        let test = try await TestStore.make(backend)
+        let store = test.store
         let events = (0..<Int(AuditBlockSummary.size)).map { AuditEvent(at: Self.start, kind: .request, actor: Self.actors[0], detail: "e\($0)") }
         try await store.apply(Array(events.dropLast()).map(Mutation.audit))
-        let count = { try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit_blocks") ?? 0 } }
+        let count = { try await test.count("audit_blocks") }
         #expect(try await count() == 0)
         try await store.apply([.audit(try #require(events.last))])
         #expect(try await count() == 1)
@@ -167,8 +172,8 @@ import TestSupport
     @Test func anOlderLogIsSummarisedAndStillQueried() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("hub.sqlite").path
-        let (older, olderDirectory, all) = try await AuditBlockSummaryTests.populated()
-        _ = olderDirectory
+        let (olderTest, all) = try await AuditBlockSummaryTests.populated(.sqlite)
+        let older = try #require(olderTest.store as? SQLiteStore)
         do {
             let queue = try DatabaseQueue(path: path)
             try SQLiteStore.migrator.migrate(queue, upTo: "v11-schedule-runs")

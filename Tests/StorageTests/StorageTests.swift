@@ -12,8 +12,10 @@ func makeStore() throws -> (SQLiteStore, TemporaryDirectory) {
 let supplier = EUI64("90-B3-D5-1F-30-01-00-00")!
 let meter = EUI64("00-DB-12-34-56-78-90-A0")!
 
-@Suite struct SQLiteStoreTests {
-    @Test func everyCommitIsSynced() async throws {
+/// What every backend stores and answers alike (each test runs on SQLite, and on
+/// PostgreSQL when `GBSM_TEST_POSTGRES` names a server).
+@Suite struct StoreTests {
+    @Test func everySQLiteCommitIsSynced() async throws {
         let (store, directory) = try makeStore()
         _ = directory
         #expect(try await store.writerSynchronousMode() == 2, "PRAGMA synchronous must be FULL on the writer")
@@ -21,9 +23,9 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
         #expect(try await store.writerSynchronousMode() == 2)
     }
 
-    @Test func mutationsRoundTrip() async throws {
-        let (store, directory) = try makeStore()
-        _ = directory
+    @Test(arguments: StoreBackend.available) func mutationsRoundTrip(_ backend: StoreBackend) async throws {
+        let test = try await TestStore.make(backend)
+        let store = test.store
         let request = StoredRequest(requestID: "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:5", originator: supplier, target: meter,
                                     counter: UInt64.max - 3, srv: "4.1.1", commandVariant: 1, receivedAt: .now(), executeAt: nil,
                                     status: .awaitingDevice, code: "I99", raw: Array("<x/>".utf8))
@@ -51,9 +53,9 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
 
     /// Tamper events and the devices' wake times: each its own record, found by what is
     /// pending, never by a sentinel.
-    @Test func tamperEventsAndWakeTimes() async throws {
-        let (store, directory) = try makeStore()
-        _ = directory
+    @Test(arguments: StoreBackend.available) func tamperEventsAndWakeTimes(_ backend: StoreBackend) async throws {
+        let test = try await TestStore.make(backend)
+        let store = test.store
         let now = Timestamp(year: 2026, month: 11, day: 26)
         try await store.apply([.addTamperEvent(premises: 7, at: now, reason: "test"), .addTamperEvent(premises: 8, at: now.adding(milliseconds: 1), reason: "test"),
                                .putPowerCut(PowerCutRecord(id: 1, scope: .feeder, value: 3, start: now, end: now.adding(milliseconds: 60_000), reason: "LV fault"))])
@@ -71,9 +73,9 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
         #expect(try await store.premisesToWake(by: now.adding(days: 2), limit: 10).isEmpty)
     }
 
-    @Test func countersOnlyRise() async throws {
-        let (store, directory) = try makeStore()
-        _ = directory
+    @Test(arguments: StoreBackend.available) func countersOnlyRise(_ backend: StoreBackend) async throws {
+        let test = try await TestStore.make(backend)
+        let store = test.store
         try await store.apply([.setCounter(originator: supplier, counter: 1000)])
         try await store.apply([.setCounter(originator: supplier, counter: 999)])
         #expect(try await store.counters()[supplier] == 1000)
@@ -85,21 +87,21 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
         #expect(try await store.counters()[supplier] == UInt64.max)
     }
 
-    @Test func outboxLifecycle() async throws {
-        let (store, directory) = try makeStore()
-        _ = directory
+    @Test(arguments: StoreBackend.available) func outboxLifecycle(_ backend: StoreBackend) async throws {
+        let test = try await TestStore.make(backend)
+        let store = test.store
         let now = Timestamp.now()
         try await store.apply([.enqueueOutbox(OutboxItem(recipient: supplier, kind: "alert", messageID: "m1", requestID: nil,
                                                          body: [1, 2, 3], createdAt: now, nextAttemptAt: now))])
         let due = try await store.dueOutbox(now: now, limit: 10)
         #expect(due.count == 1)
         let id = try #require(due.first?.id)
-        let keys = try await store.dueOutboxKeys(now: now, limit: 10)
+        let keys = try await store.dueOutboxKeys(now: now, limit: 10, excluding: [])
         #expect(keys.map(\.id) == [id] && keys.map(\.recipient) == [supplier])
         #expect(try await store.pendingOutboxItems(ids: [id, id + 99]).map(\.body) == [[1, 2, 3]])
         try await store.apply([.outboxRetry(id: id, attempts: 1, nextAttemptAt: now.adding(milliseconds: 60_000), error: "refused")])
         #expect(try await store.dueOutbox(now: now, limit: 10).isEmpty)
-        #expect(try await store.dueOutboxKeys(now: now, limit: 10).isEmpty)
+        #expect(try await store.dueOutboxKeys(now: now, limit: 10, excluding: []).isEmpty)
         #expect(try await store.nextOutboxDue() == now.adding(milliseconds: 60_000))
         try await store.apply([.outboxDelivered(id: id, at: now)])
         #expect(try await store.nextOutboxDue() == nil)
@@ -108,18 +110,18 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
 }
 
 @Suite struct AuditChainTests {
-    func populated() async throws -> (SQLiteStore, TemporaryDirectory) {
-        let (store, directory) = try makeStore()
+    func populated(_ backend: StoreBackend) async throws -> TestStore {
+        let test = try await TestStore.make(backend)
         for index in 0..<20 {
-            try await store.apply([.audit(AuditEvent(kind: .request, actor: supplier, device: meter, srv: "4.1.1",
-                                                     requestID: "r\(index)", code: "I99", detail: "accepted"))])
+            try await test.store.apply([.audit(AuditEvent(kind: .request, actor: supplier, device: meter, srv: "4.1.1",
+                                                          requestID: "r\(index)", code: "I99", detail: "accepted"))])
         }
-        return (store, directory)
+        return test
     }
 
-    @Test func intactChainVerifies() async throws {
-        let (store, directory) = try await populated()
-        _ = directory
+    @Test(arguments: StoreBackend.available) func intactChainVerifies(_ backend: StoreBackend) async throws {
+        let test = try await populated(backend)
+        let store = test.store
         let result = try await store.verifyAudit()
         #expect(result.isIntact)
         #expect(result.entries == 20)
@@ -127,50 +129,50 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
         #expect(try await store.audit(AuditQuery(requestID: "r7")).first?.sequence == 8)
     }
 
-    @Test func editedEntryIsDetected() async throws {
-        let (store, directory) = try await populated()
-        _ = directory
-        try await store.unsafeExecute("UPDATE audit SET code = 'E2' WHERE seq = 7")
+    @Test(arguments: StoreBackend.available) func editedEntryIsDetected(_ backend: StoreBackend) async throws {
+        let test = try await populated(backend)
+        let store = test.store
+        try await test.tamper("UPDATE audit SET code = 'E2' WHERE seq = 7")
         let result = try await store.verifyAudit()
         #expect(!result.isIntact)
         #expect(result.problems.contains { $0.contains("entry 7 was altered") })
     }
 
-    @Test func deletedEntryIsDetected() async throws {
-        let (store, directory) = try await populated()
-        _ = directory
-        try await store.unsafeExecute("DELETE FROM audit WHERE seq = 12")
+    @Test(arguments: StoreBackend.available) func deletedEntryIsDetected(_ backend: StoreBackend) async throws {
+        let test = try await populated(backend)
+        let store = test.store
+        try await test.tamper("DELETE FROM audit WHERE seq = 12")
         let result = try await store.verifyAudit()
         #expect(result.problems.contains { $0.contains("missing") })
     }
 
-    @Test func truncatedTailIsDetected() async throws {
-        let (store, directory) = try await populated()
-        _ = directory
-        try await store.unsafeExecute("DELETE FROM audit WHERE seq > 17")
+    @Test(arguments: StoreBackend.available) func truncatedTailIsDetected(_ backend: StoreBackend) async throws {
+        let test = try await populated(backend)
+        let store = test.store
+        try await test.tamper("DELETE FROM audit WHERE seq > 17")
         let result = try await store.verifyAudit()
         #expect(result.problems.contains { $0.contains("recorded head") })
     }
 
-    @Test func rehashedEditIsDetectedByTheNextLink() async throws {
+    @Test(arguments: StoreBackend.available) func rehashedEditIsDetectedByTheNextLink(_ backend: StoreBackend) async throws {
         // An attacker who edits an entry and recomputes its own hash still breaks the link
         // from the following entry.
-        let (store, directory) = try await populated()
-        _ = directory
+        let test = try await populated(backend)
+        let store = test.store
         let entries = try await store.audit(AuditQuery())
         var edited = entries[9].event
         edited.code = "E4"
         let newHash = AuditChain.hash(previous: entries[9].previousHash, sequence: 10, event: edited)
-        try await store.unsafeExecute("UPDATE audit SET code = 'E4', hash = X'\(AuditChain.hex(newHash))' WHERE seq = 10")
+        try await test.tamper("UPDATE audit SET code = 'E4', hash = \(test.bytesLiteral(AuditChain.hex(newHash))) WHERE seq = 10")
         let result = try await store.verifyAudit()
         #expect(result.problems.contains { $0.contains("entry 11 does not link") })
     }
 }
 
 @Suite struct GroupCommitTests {
-    @Test func concurrentCallersShareTransactions() async throws {
-        let (store, directory) = try makeStore()
-        _ = directory
+    @Test(arguments: StoreBackend.available) func concurrentCallersShareTransactions(_ backend: StoreBackend) async throws {
+        let test = try await TestStore.make(backend)
+        let store = test.store
         let committer = GroupCommitter(store: store)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<500 {
@@ -187,9 +189,9 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
         #expect(try await store.verifyAudit().isIntact)
     }
 
-    @Test func oneBadCallerDoesNotFailTheOthers() async throws {
-        let (store, directory) = try makeStore()
-        _ = directory
+    @Test(arguments: StoreBackend.available) func oneBadCallerDoesNotFailTheOthers(_ backend: StoreBackend) async throws {
+        let test = try await TestStore.make(backend)
+        let store = test.store
         let committer = GroupCommitter(store: store)
         let duplicate = StoredRequest(requestID: "dup", originator: supplier, target: meter, counter: 1, srv: "4.1.1", commandVariant: 1,
                                       receivedAt: .now(), executeAt: nil, status: .awaitingDevice, code: nil, raw: [])
