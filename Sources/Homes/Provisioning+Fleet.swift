@@ -10,8 +10,10 @@ extension Provisioning {
     /// as DCC users with XML-signing certificates from the data folder's test PKI, so
     /// their keys are in `smki/keystore.json` for signing requests. A folder whose
     /// keystore was imported from DCC Boxed gets a test CA of its own for them.
-    public static func registerFleet(dataDirectory: URL, fleet: Fleet, responseURL: String?, answerFormat: AnswerFormat? = nil) async throws -> [FleetParty] {
-        let configuration = HubConfiguration(dataDirectory: dataDirectory)
+    public static func registerFleet(dataDirectory: URL, fleet: Fleet, responseURL: String?, answerFormat: AnswerFormat? = nil,
+                                     storeURL: String? = StoreLocation.fromEnvironment) async throws -> [FleetParty] {
+        var configuration = HubConfiguration(dataDirectory: dataDirectory)
+        configuration.storeURL = storeURL
         let smki = configuration.keystoreURL.deletingLastPathComponent()
         var pki: TestPKI
         if let loaded = try? TestPKI.load(from: smki) {

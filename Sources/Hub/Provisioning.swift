@@ -195,8 +195,10 @@ public enum Provisioning {
     /// generates a test PKI; then registers the users and the default premises.
     @discardableResult
     public static func provision(dataDirectory: URL, keystoreFile: URL?, responseURL: String?, users: [UserSpec] = defaultUsers,
-                                 defaultPremises: Bool = true, answerFormat: AnswerFormat? = nil) async throws -> Report {
-        let configuration = HubConfiguration(dataDirectory: dataDirectory)
+                                 defaultPremises: Bool = true, answerFormat: AnswerFormat? = nil,
+                                 storeURL: String? = StoreLocation.fromEnvironment) async throws -> Report {
+        var configuration = HubConfiguration(dataDirectory: dataDirectory)
+        configuration.storeURL = storeURL
         let smki = configuration.keystoreURL.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: smki, withIntermediateDirectories: true)
         let keystore: Keystore
@@ -241,8 +243,10 @@ public enum Provisioning {
     /// certificates issued from the data folder's test PKI. For load: each supplier's requests carry
     /// their own rising counters, so many can be in flight at once without one user's
     /// requests overtaking each other.
-    public static func addSuppliers(dataDirectory: URL, count: Int, responseURL: String? = nil) async throws -> [(user: EUI64, meter: EUI64)] {
-        let configuration = HubConfiguration(dataDirectory: dataDirectory)
+    public static func addSuppliers(dataDirectory: URL, count: Int, responseURL: String? = nil,
+                                    storeURL: String? = StoreLocation.fromEnvironment) async throws -> [(user: EUI64, meter: EUI64)] {
+        var configuration = HubConfiguration(dataDirectory: dataDirectory)
+        configuration.storeURL = storeURL
         var pki = try TestPKI.load(from: configuration.keystoreURL.deletingLastPathComponent())
         let store = try await configuration.storeLocation.open()
         var mutations: [Mutation] = []

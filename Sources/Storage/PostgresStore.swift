@@ -57,12 +57,35 @@ public final class PostgresStore: HubStore {
 
     /// Runs `body` on one pooled connection, outside a transaction (each statement its own).
     func read<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in try await body(connection) }
+        do {
+            return try await client.withConnection { connection in try await body(connection) }
+        } catch {
+            throw Self.plain(error)
+        }
     }
 
-    /// Runs `body` in one transaction, committed when it returns and rolled back when it throws.
+    /// Runs `body` in one transaction, committed when it returns and rolled back when it
+    /// throws. The error thrown is `body`'s own (a `PortalLinkUnavailable` stays one), or
+    /// the server's, as a `PostgresStoreError.server`.
     func write<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let failed as PostgresTransactionError {
+            if let closureError = failed.closureError, failed.rollbackError == nil { throw Self.plain(closureError) }
+            throw Self.plain(failed.commitError ?? failed.beginError ?? failed.rollbackError ?? failed)
+        } catch {
+            throw Self.plain(error)
+        }
+    }
+
+    /// A server's error as gbsm tells it (postgres-nio's own description hides the
+    /// server's message); any other error as it is.
+    static func plain(_ error: any Error) -> any Error {
+        guard let failure = error as? PSQLError else { return error }
+        if let message = failure.serverInfo?[.message] {
+            return PostgresStoreError.server(state: failure.serverInfo?[.sqlState] ?? "", message: message)
+        }
+        return PostgresStoreError.server(state: "", message: "\(failure.code)")
     }
 
     /// The octets the database's tables and indexes take.
@@ -117,11 +140,20 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
     case badURL(String)
     /// A stored value that does not read as its column's type (edited by hand, or a newer gbsm's).
     case unreadable(column: String)
+    /// The server refused a statement or could not be reached (SQLSTATE and message).
+    case server(state: String, message: String)
+
+    /// A serialization failure or deadlock: the transaction may be run again.
+    public var isRetryable: Bool {
+        if case .server(let state, _) = self { return state == "40001" || state == "40P01" }
+        return false
+    }
 
     public var description: String {
         switch self {
         case .badURL(let why): "bad --store URL: \(why)"
         case .unreadable(let column): "a stored value of column \(column) cannot be read"
+        case .server(let state, let message): "PostgreSQL: \(message)" + (state.isEmpty ? "" : " (SQLSTATE \(state))")
         }
     }
 }

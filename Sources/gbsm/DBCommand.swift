@@ -7,6 +7,8 @@ import Storage
 /// root, the cluster belongs to the unprivileged `postgres` user (PostgreSQL refuses to
 /// run as root). It listens on loopback only, with its socket in its own folder, and
 /// trusts local connections: a test and development database, not a production one.
+/// It allows 1,000 connections: each hub process pools up to 16, and a test run starts
+/// dozens of hubs at once.
 struct DBCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
@@ -60,7 +62,8 @@ struct DBCommand: AsyncParsableCommand {
                 unix_socket_directories = '\(cluster.path)'
                 fsync = on
                 synchronous_commit = on
-                max_connections = 200
+                max_connections = 1000
+                shared_buffers = 256MB
                 """
             let conf = cluster.appendingPathComponent("postgresql.conf")
             var text = try String(contentsOf: conf, encoding: .utf8)

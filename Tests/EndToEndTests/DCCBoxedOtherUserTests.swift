@@ -17,7 +17,7 @@ import TestSupport
         let ou = EUI64(0x00DB_1234_5678_0004)
         #expect(hub.keystore.xmlSigningEntry(for: ou)?.signingKey != nil, "signed with ZAZ1's own key for the other user")
         let meter = EUI64(0x00DB_1234_5678_90A0)
-        func gbsm(_ arguments: [String]) throws -> ToolResult { try Tool.run(binary.path, arguments + ["--data", hub.dataDirectory.path]) }
+        func gbsm(_ arguments: [String]) throws -> ToolResult { try Tool.run(binary.path, arguments + hub.dataArguments) }
         func send(_ xml: String) async throws -> (String, DUISClient.Answer) {
             let signed = try client.sign(xml, counter: Counters.next())
             return (try ServiceRequestDocument(try XMLDocument.parse(signed, limits: .duis)).header.requestID.description, try await client.post(signed, to: .sendCommand))

@@ -33,7 +33,7 @@ import TestSupport
         let client = DUISClient(baseURL: hub.baseURL, keystore: hub.keystore)
         let binary = try #require(GBSMBinary.url)
         let meter = EUI64(0x00DB_1234_5678_90A0)
-        let data = hub.dataDirectory.path
+        let data = hub.dataArguments
 
         // The other user reads half hours under the DCC Boxed consent; the consumer then
         // withdraws it by phone, and the next read is refused.
@@ -47,13 +47,13 @@ import TestSupport
         let first = try await client.post(try profile(), to: .sendCommand)
         #expect(first.code == "I99")
         _ = await receiver.waitFor(1)
-        let withdrawn = try Tool.run(binary.path, ["consent", "withdraw", "--data", data, "--device", meter.description, "--party", Provisioning.otherUser.description,
+        let withdrawn = try Tool.run(binary.path, ["consent", "withdraw"] + data + ["--device", meter.description, "--party", Provisioning.otherUser.description,
                                                    "--purpose", "energy-services"])
         #expect(withdrawn.status == 0, "\(withdrawn.stderr)")
         #expect(try await client.post(try profile(), to: .sendCommand).code == "E4")
 
         // The IHD's code, as the consumer reads it.
-        let issued = try Tool.run(binary.path, ["privacy", "portal-code", "--data", data, "--mpxn", Provisioning.defaultMPAN, "--base-url", hub.baseURL])
+        let issued = try Tool.run(binary.path, ["privacy", "portal-code"] + data + ["--mpxn", Provisioning.defaultMPAN, "--base-url", hub.baseURL])
         #expect(issued.status == 0, "\(issued.stderr)")
         let code = try #require(issued.stdout.firstMatch(of: /IHD code: ([0-9A-Z]{4}-[0-9A-Z]{4})/).map { String($0.1) })
 

@@ -43,7 +43,7 @@ import TestSupport
         }
 
         func gbsm(_ arguments: [String]) throws -> ToolResult {
-            try Tool.run(binary.path, arguments + ["--data", hub.dataDirectory.path])
+            try Tool.run(binary.path, arguments + hub.dataArguments)
         }
     }
 

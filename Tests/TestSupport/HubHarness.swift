@@ -24,12 +24,18 @@ public final class RunningHub: Sendable {
     public let homes: EmulatedHomes
     public let port: Int
     public let dataDirectory: URL
+    /// The PostgreSQL database of the hub's state, or nil for SQLite in the data folder.
+    public let storeURL: String?
     public let keystore: Keystore
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
     private let directory: TemporaryDirectory
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// `--data DIR`, and `--store URL` when the hub's state is in PostgreSQL: what an
+    /// admin command needs to work on this hub.
+    public var dataArguments: [String] { ["--data", dataDirectory.path] + (storeURL.map { ["--store", $0] } ?? []) }
 
     /// Starts a hub. With `zaz1`, it is provisioned like `serve --dcc-boxed` with the
     /// reference keystore; otherwise with a freshly generated test PKI (like `demo`).
@@ -42,24 +48,28 @@ public final class RunningHub: Sendable {
                              delivery: DeliveryPolicy = DeliveryPolicy(initialBackoff: .milliseconds(50), maximumBackoff: .milliseconds(400), requestTimeout: .seconds(5)),
                              pollInterval: Duration = .milliseconds(100), wan: WANSettings = .instant, fleetEvents: FleetEventSettings = .quiet,
                              fleet: FleetSpec? = nil, privacy: PrivacyEnforcement = .enforce, answers: AnswerFormat = .mmc,
-                             clock: (any HubClock)? = nil) async throws -> RunningHub {
+                             clock: (any HubClock)? = nil, store: StoreBackend = .harnessDefault) async throws -> RunningHub {
         let directory = try TemporaryDirectory("gbsm-hub")
+        let storeURL = try await store.freshURL()
         var keystoreFile: URL?
         if zaz1 {
             guard let reference = Reference.directory else { throw Reference.MissingReference() }
             keystoreFile = reference.appendingPathComponent("smki/zaz1-keystore.json")
         }
-        try await Provisioning.provision(dataDirectory: directory.url, keystoreFile: keystoreFile, responseURL: responseURL, answerFormat: answers)
+        try await Provisioning.provision(dataDirectory: directory.url, keystoreFile: keystoreFile, responseURL: responseURL, answerFormat: answers,
+                                         storeURL: storeURL)
         if let fleet {
             let built = Fleet.build(fleet)
             try built.write(to: HubConfiguration.fleetURL(directory.url))
-            _ = try await Provisioning.registerFleet(dataDirectory: directory.url, fleet: built, responseURL: responseURL, answerFormat: answers)
+            _ = try await Provisioning.registerFleet(dataDirectory: directory.url, fleet: built, responseURL: responseURL, answerFormat: answers,
+                                                     storeURL: storeURL)
         }
         var logger = Logger(label: "gbsm.test")
         logger.logLevel = .warning
         var configuration = HubConfiguration(dataDirectory: directory.url, anomalyDefaultLimit: anomalyLimit, delivery: delivery, pollInterval: pollInterval,
                                              privacy: privacy, schemas: Reference.schemas)
         if let clock { configuration.clock = clock }
+        configuration.storeURL = storeURL
         let (hub, homes) = try await EmulatedHomes.open(configuration, homes: HomesSettings(wan: wan, events: fleetEvents), logger: logger)
         let bound = PortBox()
         let app = HubServer.application(hub: hub, homes: homes, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: logger) { port in
@@ -68,15 +78,16 @@ public final class RunningHub: Sendable {
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
         let task = Task { try await group.run() }
         let port = try await bound.wait()
-        return RunningHub(hub: hub, homes: homes, port: port, dataDirectory: directory.url, keystore: try Keystore.load(from: configuration.keystoreURL),
+        return RunningHub(hub: hub, homes: homes, port: port, dataDirectory: directory.url, storeURL: storeURL, keystore: try Keystore.load(from: configuration.keystoreURL),
                           group: group, task: task, directory: directory)
     }
 
-    private init(hub: Hub, homes: EmulatedHomes, port: Int, dataDirectory: URL, keystore: Keystore, group: ServiceGroup, task: Task<Void, any Error>, directory: TemporaryDirectory) {
+    private init(hub: Hub, homes: EmulatedHomes, port: Int, dataDirectory: URL, storeURL: String?, keystore: Keystore, group: ServiceGroup, task: Task<Void, any Error>, directory: TemporaryDirectory) {
         self.hub = hub
         self.homes = homes
         self.port = port
         self.dataDirectory = dataDirectory
+        self.storeURL = storeURL
         self.keystore = keystore
         self.group = group
         self.task = task

@@ -28,6 +28,24 @@ public enum StoreBackend: String, Sendable, CaseIterable, CustomTestStringConver
     }()
 }
 
+extension StoreBackend {
+    /// The backend in-process hubs use unless a test names one: SQLite, or PostgreSQL when
+    /// `GBSM_TEST_HUB_STORE=postgres` (CI runs the hub and end-to-end suites once more so).
+    public static var harnessDefault: StoreBackend {
+        ProcessInfo.processInfo.environment["GBSM_TEST_HUB_STORE"] == "postgres" && serverURL != nil ? .postgres : .sqlite
+    }
+
+    /// A new, empty database's URL for a PostgreSQL store; nil for SQLite (in the data folder).
+    public func freshURL() async throws -> String? {
+        switch self {
+        case .sqlite: return nil
+        case .postgres:
+            let server = try #require(StoreBackend.serverURL, "GBSM_TEST_POSTGRES is not set")
+            return try await PostgresStore.createDatabase(serverURL: server, name: "gbsm_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))
+        }
+    }
+}
+
 /// A fresh store and what keeps it alive (its folder).
 public struct TestStore: Sendable {
     public let store: any HubStore
@@ -40,15 +58,16 @@ public struct TestStore: Sendable {
         case .sqlite:
             return TestStore(store: try SQLiteStore(path: directory.file("hub.sqlite").path), backend: backend, directory: directory)
         case .postgres:
-            let server = try #require(StoreBackend.serverURL, "GBSM_TEST_POSTGRES is not set")
-            let name = "gbsm_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-            let url = try await PostgresStore.createDatabase(serverURL: server, name: name)
+            let url = try #require(try await backend.freshURL())
             return TestStore(store: try await PostgresStore(url: url), backend: backend, directory: directory)
         }
     }
 
     /// Runs SQL on the store directly, as an attacker with the database's password would.
-    public func tamper(_ sql: String) async throws {
+    public func tamper(_ sql: String) async throws { try await Self.tamper(store, sql) }
+
+    /// Runs SQL on any store directly (a running hub's, say).
+    public static func tamper(_ store: any HubStore, _ sql: String) async throws {
         switch store {
         case let sqlite as SQLiteStore: try await sqlite.unsafeExecute(sql)
         case let postgres as PostgresStore: try await postgres.unsafeExecute(sql)
