@@ -70,7 +70,12 @@ public final class Gateway: Sendable {
         self.clock = clock
         intake = RequestIntake(limits: limits, schemas: schemas)
         authenticator = RequestAuthenticator(registry: registry)
-        replayCheck = ReplayCheck(replayGuard: replayGuard) { [store = services.store] requestID in try await store.preCommand(requestID: requestID) }
+        let store = services.store
+        var claim: (@Sendable (EUI64, UInt64) async throws -> UInt64?)?
+        if store.isShared {
+            claim = { originator, counter in try await store.claimCounter(originator: originator, counter: counter) }
+        }
+        replayCheck = ReplayCheck(replayGuard: replayGuard, claim: claim, preCommand: { requestID in try await store.preCommand(requestID: requestID) })
         bodyCheck = BodyCheck(schemaChecked: schemas != nil,
                               replacements: ReplacementCertificateCheck(keystore: commands.keys.organisations.compactMap(\.certificate)))
         dataAccess = DataAccessCheck(privacy: privacy)

@@ -19,6 +19,11 @@ public final class PlanPipeline: Sendable {
     /// The hub's clock: a registration covers a plan's user as of now.
     let clock: any HubClock
     let wakeup = Wakeup()
+    /// One aggregation run at a time in this process: two runs of one plan would decide
+    /// the same periods and reserve the same release sets, and the later commit would fail
+    /// (hubs sharing a store still can: the plain insert of a reservation fails that run
+    /// whole, and the next decides again).
+    private let runs = AsyncSerialLock()
 
     init(store: any HubStore, committer: GroupCommitter, inventory: Inventory, clock: any HubClock = WallClock(), logger: Logger) {
         self.store = store
@@ -131,6 +136,10 @@ public final class PlanPipeline: Sendable {
     /// One aggregation run of one plan.
     @discardableResult
     public func run(plan: DataPrivacyPlan, now: Timestamp = .now()) async throws -> PlanAggregator.Outcome {
+        try await runs.withLock { () async throws -> PlanAggregator.Outcome in try await runAlone(plan: plan, now: now) }
+    }
+
+    private func runAlone(plan: DataPrivacyPlan, now: Timestamp) async throws -> PlanAggregator.Outcome {
         let readings = try await store.planReadings(plan: plan.id)
         var outcome = PlanAggregator.Outcome()
         var reservations: [ReleaseReservation] = []

@@ -22,6 +22,13 @@ public final class ReplayGuard: Sendable {
 
     public func last(_ originator: EUI64) -> UInt64? { counters.withLock { $0[originator] } }
 
+    /// Raises an originator's counter to `counter` if it is above it (one another hub accepted).
+    public func raise(originator: EUI64, to counter: UInt64) {
+        counters.withLock { counters in
+            if (counters[originator] ?? 0) < counter { counters[originator] = counter }
+        }
+    }
+
     /// Sets an originator's counter, lower than it was if need be (an operator's reset).
     public func reset(originator: EUI64, to counter: UInt64) { counters.withLock { $0[originator] = counter } }
 

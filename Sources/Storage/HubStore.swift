@@ -170,6 +170,15 @@ public protocol HubStore: PrivacyRecords {
     func deviceStates() async throws -> [Int64: [UInt8]]
     /// The octets the store takes (for benchmarks).
     func databaseBytes() async throws -> Int64
+
+    /// Whether other hub processes may write to the store at once (PostgreSQL): what one
+    /// process decides from memory alone (an originator's last counter) must then be
+    /// claimed in the store too.
+    var isShared: Bool { get }
+    /// Raises an originator's stored counter to `counter` if it is above it (compared
+    /// unsigned), atomically across processes, and returns nil; or returns the stored
+    /// counter, which `counter` does not exceed (a replay, perhaps sent to another hub).
+    func claimCounter(originator: EUI64, counter: UInt64) async throws -> UInt64?
 }
 
 /// The audit log's hash chain: each entry's hash covers the previous entry's hash, its

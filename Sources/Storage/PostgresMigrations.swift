@@ -122,13 +122,13 @@ enum PostgresMigrations {
     /// Applies the migrations the database has not had, each in its own transaction.
     static func migrate(_ store: PostgresStore) async throws {
         let logger = store.logger
-        try await store.write { connection in
+        try await store.write { [logger] connection in
             try await connection.run("SELECT pg_advisory_xact_lock(\(lockKey))", logger)
             try await connection.run("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
                                      logger)
         }
         for migration in all {
-            try await store.write { connection in
+            try await store.write { [logger] connection in
                 try await connection.run("SELECT pg_advisory_xact_lock(\(lockKey))", logger)
                 let done = try await connection.run("SELECT 1 FROM schema_migrations WHERE name = \(migration.name)", logger)
                 guard done == 0 else { return }

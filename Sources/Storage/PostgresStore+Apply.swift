@@ -10,7 +10,7 @@ extension PostgresStore {
     public func apply(_ mutations: [Mutation]) async throws {
         guard !mutations.isEmpty else { return }
         let logger = logger
-        try await write { connection in
+        try await write { [logger] connection in
             // A transaction that appends to the audit log locks its head before anything
             // else, so that every such transaction takes its locks in one order (no two
             // hubs can wait on each other through it) and sequence numbers follow each

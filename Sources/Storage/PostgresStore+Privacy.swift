@@ -268,7 +268,7 @@ extension PostgresStore {
 extension PostgresStore {
     /// The premises' occupancies, oldest first (none recorded: only the installation's).
     public func occupancies(premises: Int64) async throws -> [Occupancy] {
-        try await read { connection in
+        try await read { [logger] connection in
             let rows = try await connection.rows("SELECT seq, start_ms, end_ms, cause FROM occupancies WHERE premises = \(premises) ORDER BY seq", logger)
             if rows.isEmpty { return [Occupancy.initial(premises: premises)] }
             var result: [Occupancy] = []
@@ -290,7 +290,7 @@ extension PostgresStore {
     /// The latest occupancy of each premises that had a change of tenancy (of the given
     /// premises, or of all when none is given).
     public func currentOccupancies(premises ids: [Int64]) async throws -> [Int64: Int] {
-        try await read { connection in
+        try await read { [logger] connection in
             let rows = if ids.isEmpty {
                 try await connection.rows("SELECT premises, MAX(seq) AS seq FROM occupancies GROUP BY premises", logger)
             } else {
@@ -307,7 +307,7 @@ extension PostgresStore {
     }
 
     public func consents(premises: Int64, occupancy: Int?) async throws -> [ConsentEntry] {
-        try await read { connection in
+        try await read { [logger] connection in
             let rows = if let occupancy {
                 try await connection.rows("SELECT * FROM consents WHERE premises = \(premises) AND occupancy = \(occupancy) ORDER BY at, id", logger)
             } else {
@@ -319,7 +319,7 @@ extension PostgresStore {
 
     /// Every consent entry given to a party (for `consent list --party`).
     public func consents(party: EUI64) async throws -> [ConsentEntry] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT * FROM consents WHERE party = \(sqlValue(party)) ORDER BY at, id", logger).compactMap(Self.consentEntry)
         }
     }
@@ -340,7 +340,7 @@ extension PostgresStore {
     /// Approved plans (a user's, or all), with retired ones if asked. A plan whose JSON does
     /// not decode is left out, as on SQLite.
     public func plans(user: EUI64?, includeRetired: Bool) async throws -> [DataPrivacyPlan] {
-        try await read { connection in
+        try await read { [logger] connection in
             let rows = if let user {
                 try await connection.rows("""
                     SELECT plan FROM dpp_plans WHERE user_eui = \(sqlValue(user)) AND (\(includeRetired) OR retired_at IS NULL) ORDER BY id
@@ -358,7 +358,7 @@ extension PostgresStore {
     }
 
     public func planSecrets(id: Int64) async throws -> (key: [UInt8], tokenHash: String)? {
-        let rows = try await read { connection in
+        let rows = try await read { [logger] connection in
             try await connection.rows("SELECT key, token_hash FROM dpp_plans WHERE id = \(id)", logger)
         }
         guard let row = rows.first else { return nil }
@@ -366,7 +366,7 @@ extension PostgresStore {
     }
 
     public func nextPlanID() async throws -> Int64 {
-        try await read { connection in
+        try await read { [logger] connection in
             let highest: Int64? = try await connection.rows("SELECT MAX(id) AS id FROM dpp_plans", logger).first?.optionalInt("id")
             return (highest ?? 0) + 1
         }
@@ -374,7 +374,7 @@ extension PostgresStore {
 
     /// A plan's raw readings, by pseudonym and period (the order SQLite's primary key gives).
     public func planReadings(plan: Int64) async throws -> [PlanReading] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT pseudonym, grp, slot, value FROM dpp_readings WHERE plan = \(plan) ORDER BY pseudonym COLLATE \"C\", slot",
                                       logger).map { row in
                 PlanReading(pseudonym: try row.text("pseudonym"), group: try row.text("grp"), slot: try row.timestamp("slot"), value: try row.int("value"))
@@ -383,14 +383,14 @@ extension PostgresStore {
     }
 
     public func planReadingCount(plan: Int64) async throws -> Int {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT COUNT(*) AS n FROM dpp_readings WHERE plan = \(plan)", logger).first?.int("n") ?? 0
         }
     }
 
     /// The (group, slot) periods a plan has decided.
     public func decidedSlots(plan: Int64) async throws -> Set<PlanAggregator.SlotKey> {
-        try await read { connection in
+        try await read { [logger] connection in
             var result = Set<PlanAggregator.SlotKey>()
             for row in try await connection.rows("""
                 SELECT grp, slot FROM dpp_aggregates WHERE plan = \(plan) UNION ALL SELECT grp, slot FROM dpp_suppressed WHERE plan = \(plan)
@@ -404,7 +404,7 @@ extension PostgresStore {
     /// The premises whose households ever granted `party` daily or finer data: it may hold
     /// their own readings, which a plan's aggregate must not be differenced against.
     public func consentedPremises(party: EUI64) async throws -> Set<Int64> {
-        try await read { connection in
+        try await read { [logger] connection in
             var result = Set<Int64>()
             for row in try await connection.rows("""
                 SELECT DISTINCT premises FROM consents
@@ -418,7 +418,7 @@ extension PostgresStore {
 
     /// The last day a household was part of a group released to `user` under its plans.
     public func lastReleasedDay(user: EUI64, fuel: PlanFuel, premises: Int64) async throws -> CalendarDay? {
-        try await read { connection in
+        try await read { [logger] connection in
             let day: Int64? = try await connection.rows("""
                 SELECT last_day FROM dpp_release_members WHERE user_eui = \(sqlValue(user)) AND fuel = \(fuel.rawValue) AND premises = \(premises)
                 """, logger).first?.int("last_day")
@@ -429,7 +429,7 @@ extension PostgresStore {
     /// Every change of tenancy's start, by premises (the table holds only premises that
     /// had one), each premises' in order.
     public func occupancyStarts() async throws -> [Int64: [Timestamp]] {
-        try await read { connection in
+        try await read { [logger] connection in
             var result: [Int64: [Timestamp]] = [:]
             for row in try await connection.rows("SELECT premises, start_ms FROM occupancies WHERE seq > 0 ORDER BY premises, seq", logger) {
                 let premises: Int64 = try row.int("premises")
@@ -444,7 +444,7 @@ extension PostgresStore {
         let byNumber = Dictionary(days.map { (Int64($0.number), $0) }, uniquingKeysWith: { first, _ in first })
         guard !byNumber.isEmpty else { return [] }
         let numbers = Array(byNumber.keys)
-        return try await read { connection in
+        return try await read { [logger] connection in
             var result: [ReleaseReservation] = []
             for row in try await connection.rows("""
                 SELECT day, grp, members, refusal FROM dpp_release_sets
@@ -463,7 +463,7 @@ extension PostgresStore {
     /// A plan's published aggregates of periods from `from` up to `to`, by group and period.
     /// Groups sort by their octets (`COLLATE "C"`), as SQLite's BINARY collation sorts them.
     public func planAggregates(plan: Int64, from: Timestamp?, to: Timestamp?) async throws -> [PlanAggregate] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("""
                 SELECT grp, slot, households, total, published_at FROM dpp_aggregates
                 WHERE plan = \(plan) AND slot >= \(from?.milliseconds ?? Int64.min) AND slot < \(to?.milliseconds ?? Int64.max)
@@ -477,7 +477,7 @@ extension PostgresStore {
     }
 
     public func planSuppressions(plan: Int64) async throws -> [PlanSuppression] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("""
                 SELECT grp, slot, reason, decided_at FROM dpp_suppressed WHERE plan = \(plan) ORDER BY grp COLLATE "C", slot
                 """, logger).map { row in
@@ -492,7 +492,7 @@ extension PostgresStore {
     public func dataAccess(premises: Int64, occupancy: Int?, limit: Int) async throws -> [DataAccess] {
         // A negative limit is none, as in SQLite (PostgreSQL refuses one; LIMIT NULL is none).
         let rowLimit: Int64? = limit < 0 ? nil : Int64(limit)
-        return try await read { connection in
+        return try await read { [logger] connection in
             let rows = if let occupancy {
                 try await connection.rows("""
                     SELECT * FROM data_access WHERE premises = \(premises) AND occupancy = \(occupancy) ORDER BY at DESC, id DESC LIMIT \(rowLimit)
@@ -525,7 +525,7 @@ extension PostgresStore {
         guard !srvs.isEmpty else { return nil }
         let srvList = srvs.sorted()
         let outcomes = [DataAccess.Outcome.released.rawValue, DataAccess.Outcome.allowedAuditOnly.rawValue]
-        return try await read { connection in
+        return try await read { [logger] connection in
             try await connection.rows("""
                 SELECT MAX(at) AS last_at FROM data_access
                 WHERE premises = \(premises) AND party = \(sqlValue(party)) AND srv = ANY(\(srvList)) AND outcome = ANY(\(outcomes))
@@ -534,14 +534,14 @@ extension PostgresStore {
     }
 
     public func portalSecretHash(premises: Int64, occupancy: Int) async throws -> String? {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT secret_hash FROM portal_secrets WHERE premises = \(premises) AND occupancy = \(occupancy)", logger)
                 .first?.text("secret_hash")
         }
     }
 
     public func portalLink(tokenHash: String) async throws -> PortalLink? {
-        try await read { connection in
+        try await read { [logger] connection in
             guard let row = try await connection.rows("SELECT premises, occupancy, expires_at, used_at FROM portal_links WHERE token_hash = \(tokenHash)",
                                                       logger).first else { return nil }
             let occupancy: Int = try row.int("occupancy")

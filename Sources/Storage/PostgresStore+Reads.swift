@@ -8,7 +8,7 @@ import PostgresNIO
 /// as SQLite's side reads it, never a crash.
 extension PostgresStore {
     public func users() async throws -> [UserRecord] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT * FROM users ORDER BY eui", logger).map { row in
                 UserRecord(eui: try row.eui("eui"), name: try row.text("name"), roles: UserRoleSet(mask: UInt16(truncatingIfNeeded: try row.int("roles") as Int64)),
                            status: UserStatus(rawValue: try row.text("status")) ?? .withdrawn, responseURL: try row.optionalText("response_url"),
@@ -18,7 +18,7 @@ extension PostgresStore {
     }
 
     public func userCertificates() async throws -> [UserCertificateRecord] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT * FROM user_certificates", logger).map { row in
                 UserCertificateRecord(eui: try row.eui("eui"), issuerName: try row.text("issuer"), serialNumber: try row.text("serial"),
                                       role: try row.int("role"), der: try row.bytes("der"))
@@ -27,7 +27,7 @@ extension PostgresStore {
     }
 
     public func premises() async throws -> [PremisesRecord] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT * FROM premises ORDER BY id", logger).map { row in
                 PremisesRecord(id: try row.int("id"), uprn: try row.optionalInt("uprn"), postcode: try row.text("postcode"),
                                addressIdentifier: try row.text("address_identifier"), region: CSPRegion(rawValue: try row.text("region")) ?? .central)
@@ -36,7 +36,7 @@ extension PostgresStore {
     }
 
     public func devices() async throws -> [DeviceRecord] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT * FROM devices ORDER BY eui", logger).compactMap(Self.device)
         }
     }
@@ -53,7 +53,7 @@ extension PostgresStore {
     }
 
     public func registrations() async throws -> [RegistrationRecord] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT * FROM registrations ORDER BY mpxn, role, from_ms", logger).compactMap { row in
                 guard let role = UserRole(rawValue: try row.text("role")) else { return nil }
                 return RegistrationRecord(mpxn: try row.text("mpxn"), role: role, party: try row.eui("party"), from: try row.timestamp("from_ms"),
@@ -63,7 +63,7 @@ extension PostgresStore {
     }
 
     public func counters() async throws -> [EUI64: UInt64] {
-        try await read { connection in
+        try await read { [logger] connection in
             var result: [EUI64: UInt64] = [:]
             for row in try await connection.rows("SELECT originator, counter FROM counters", logger) {
                 result[try row.eui("originator")] = UInt64(bitPattern: try row.int("counter"))
@@ -73,7 +73,7 @@ extension PostgresStore {
     }
 
     public func thresholds() async throws -> [AnomalyThreshold] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT * FROM thresholds", logger).map { row in
                 AnomalyThreshold(user: try row.eui("user_eui"), srv: try row.text("srv"), limit: try row.int("max_requests"),
                                  windowSeconds: try row.int("window_seconds"))
@@ -82,7 +82,7 @@ extension PostgresStore {
     }
 
     public func schedules() async throws -> [ScheduleRecord] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT * FROM schedules ORDER BY id", logger).map { row in
                 // A stored value that no longer reads as its type parks the schedule (as on SQLite).
                 let frequency = ScheduleFrequency(rawValue: try row.text("frequency"))
@@ -100,7 +100,7 @@ extension PostgresStore {
     }
 
     public func firmware() async throws -> [FirmwareRecord] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT * FROM firmware ORDER BY created_at", logger).map { row in
                 FirmwareRecord(requestID: try row.text("request_id"), owner: try row.eui("owner"), srv: try row.text("srv"), version: try row.text("version"),
                                imageSHA256: try row.text("image_sha256"), imageSize: try row.int("image_size"),
@@ -110,7 +110,7 @@ extension PostgresStore {
     }
 
     public func deviceEvents(device: EUI64) async throws -> [DeviceEventRecord] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT * FROM device_events WHERE device = \(sqlValue(device)) ORDER BY id", logger).map { row in
                 DeviceEventRecord(device: try row.eui("device"), at: try row.timestamp("at"), kind: try row.text("kind"),
                                   requestID: try row.optionalText("request_id"), detail: try row.text("detail"))
@@ -128,13 +128,13 @@ extension PostgresStore {
     }
 
     public func request(id: String) async throws -> StoredRequest? {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT * FROM requests WHERE request_id = \(id)", logger).first.map(Self.request)
         }
     }
 
     public func preCommand(requestID: String) async throws -> PreCommandRecord? {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT * FROM precommands WHERE request_id = \(requestID)", logger).first.map { row in
                 PreCommandRecord(requestID: try row.text("request_id"), preCommand: try row.bytes("precommand"), issuedAt: try row.timestamp("issued_at"),
                                  signed: try row.optionalBytes("signed"), sentWith: try row.optionalInt("sent_with"),
@@ -150,7 +150,7 @@ extension PostgresStore {
     }
 
     public func requests(status: RequestStatus, originator: EUI64?, limit: Int) async throws -> [StoredRequest] {
-        try await read { connection in
+        try await read { [logger] connection in
             var bindings = PostgresBindings()
             bindings.append(status.rawValue)
             var sql = "SELECT * FROM requests WHERE status = $1" + Self.openCondition(status)
@@ -165,7 +165,7 @@ extension PostgresStore {
     }
 
     public func requestKeys(status: RequestStatus, limit: Int) async throws -> [(requestID: String, due: Timestamp)] {
-        try await read { connection in
+        try await read { [logger] connection in
             var bindings = PostgresBindings()
             bindings.append(status.rawValue)
             bindings.append(Int64(max(0, limit)))
@@ -177,7 +177,7 @@ extension PostgresStore {
     }
 
     public func heldRequestIDs(originator: EUI64, target: EUI64, srv: String, limit: Int) async throws -> [String] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("""
                 SELECT request_id FROM requests WHERE status = 'scheduled' AND originator = \(sqlValue(originator)) AND target = \(sqlValue(target))
                 AND srv = \(srv) LIMIT \(Int64(max(0, limit)))
@@ -186,7 +186,7 @@ extension PostgresStore {
     }
 
     public func heldRequestCount(originator: EUI64, target: EUI64) async throws -> Int {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("""
                 SELECT COUNT(*) AS n FROM requests WHERE status = 'scheduled' AND originator = \(sqlValue(originator)) AND target = \(sqlValue(target))
                 """, logger).first?.int("n") ?? 0
@@ -194,7 +194,7 @@ extension PostgresStore {
     }
 
     public func requestCount(status: RequestStatus?) async throws -> Int {
-        try await read { connection in
+        try await read { [logger] connection in
             guard let status else { return try await connection.rows("SELECT COUNT(*) AS n FROM requests", logger).first?.int("n") ?? 0 }
             var bindings = PostgresBindings()
             bindings.append(status.rawValue)
@@ -212,7 +212,7 @@ extension PostgresStore {
     }
 
     public func dueOutbox(now: Timestamp, limit: Int) async throws -> [OutboxItem] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("""
                 SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= \(now.milliseconds) ORDER BY next_attempt_at, id
                 LIMIT \(Int64(max(0, limit)))
@@ -221,7 +221,7 @@ extension PostgresStore {
     }
 
     public func dueOutboxKeys(now: Timestamp, limit: Int, excluding recipients: [EUI64] = []) async throws -> [(id: Int64, recipient: EUI64)] {
-        try await read { connection in
+        try await read { [logger] connection in
             let excluded = recipients.prefix(500).map(sqlValue)
             return try await connection.rows("""
                 SELECT id, recipient FROM outbox WHERE status = 'pending' AND next_attempt_at <= \(now.milliseconds)
@@ -232,7 +232,7 @@ extension PostgresStore {
 
     public func pendingOutboxItems(ids: [Int64]) async throws -> [OutboxItem] {
         guard !ids.isEmpty else { return [] }
-        return try await read { connection in
+        return try await read { [logger] connection in
             try await connection.rows("""
                 SELECT * FROM outbox WHERE status = 'pending' AND id = ANY(\(ids)) ORDER BY next_attempt_at, id
                 """, logger).map(Self.outboxItem)
@@ -240,7 +240,7 @@ extension PostgresStore {
     }
 
     public func outbox(recipient: EUI64?, status: OutboxStatus?, limit: Int) async throws -> [OutboxItem] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("""
                 SELECT * FROM outbox WHERE (\(recipient.map(sqlValue))::BIGINT IS NULL OR recipient = \(recipient.map(sqlValue)))
                 AND (\(status?.rawValue)::TEXT IS NULL OR status = \(status?.rawValue)) ORDER BY id LIMIT \(Int64(max(0, limit)))
@@ -249,23 +249,23 @@ extension PostgresStore {
     }
 
     public func nextOutboxDue() async throws -> Timestamp? {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT MIN(next_attempt_at) AS due FROM outbox WHERE status = 'pending'", logger).first?.optionalTimestamp("due")
         }
     }
 
     public func outboxItem(id: Int64) async throws -> OutboxItem? {
-        try await read { connection in try await connection.rows("SELECT * FROM outbox WHERE id = \(id)", logger).first.map(Self.outboxItem) }
+        try await read { [logger] connection in try await connection.rows("SELECT * FROM outbox WHERE id = \(id)", logger).first.map(Self.outboxItem) }
     }
 
     public func deviceState(premises: Int64) async throws -> [UInt8]? {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT state FROM device_states WHERE premises = \(premises)", logger).first?.bytes("state")
         }
     }
 
     public func premisesToWake(by time: Timestamp, limit: Int) async throws -> [Int64] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("""
                 SELECT premises FROM device_states WHERE wake_at IS NOT NULL AND wake_at <= \(time.milliseconds) ORDER BY wake_at
                 LIMIT \(Int64(max(0, limit)))
@@ -275,7 +275,7 @@ extension PostgresStore {
 
     /// Every premises' device state (for exports), by premises ID.
     public func deviceStates() async throws -> [Int64: [UInt8]] {
-        try await read { connection in
+        try await read { [logger] connection in
             var result: [Int64: [UInt8]] = [:]
             for row in try await connection.rows("SELECT premises, state FROM device_states", logger) { result[try row.int("premises")] = try row.bytes("state") }
             return result
@@ -283,7 +283,7 @@ extension PostgresStore {
     }
 
     public func wanOutages() async throws -> [WANOutageRecord] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT * FROM wan_outages ORDER BY id", logger).map { row in
                 WANOutageRecord(id: try row.int("id"), region: try row.optionalText("region").flatMap(CSPRegion.init(rawValue:)),
                                 start: try row.timestamp("start_ms"), end: try row.timestamp("end_ms"), reason: try row.text("reason"))
@@ -292,7 +292,7 @@ extension PostgresStore {
     }
 
     public func powerCuts() async throws -> [PowerCutRecord] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT * FROM power_cuts ORDER BY id", logger).compactMap { row in
                 guard let scope = PowerCutScope(rawValue: try row.text("scope")) else { return nil }
                 return PowerCutRecord(id: try row.int("id"), scope: scope, value: try row.int("value"), start: try row.timestamp("start_ms"),
@@ -302,7 +302,7 @@ extension PostgresStore {
     }
 
     public func pendingTamperEvents(limit: Int) async throws -> [TamperEvent] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("""
                 SELECT * FROM tamper_events WHERE handled_ms IS NULL ORDER BY at_ms LIMIT \(Int64(max(0, limit)))
                 """, logger).map { row in
@@ -312,17 +312,17 @@ extension PostgresStore {
     }
 
     public func meta(_ key: String) async throws -> String? {
-        try await read { connection in try await connection.rows("SELECT value FROM meta WHERE key = \(key)", logger).first?.text("value") }
+        try await read { [logger] connection in try await connection.rows("SELECT value FROM meta WHERE key = \(key)", logger).first?.text("value") }
     }
 
     public func registryVersion() async throws -> Int64 {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT value FROM meta WHERE key = 'registry_version'", logger).first.flatMap { Int64(try $0.text("value")) } ?? 0
         }
     }
 
     public func hanJoins(premises: Int64) async throws -> [EUI64: (party: EUI64, occupancy: Int)] {
-        try await read { connection in
+        try await read { [logger] connection in
             var joins: [EUI64: (party: EUI64, occupancy: Int)] = [:]
             for row in try await connection.rows("SELECT device, party, occupancy FROM han_joins WHERE premises = \(premises)", logger) {
                 joins[try row.eui("device")] = (try row.eui("party"), try row.int("occupancy"))
@@ -332,7 +332,7 @@ extension PostgresStore {
     }
 
     public func counterResets(after sequence: Int64) async throws -> [CounterReset] {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT * FROM counter_resets WHERE seq > \(sequence) ORDER BY seq", logger).map { row in
                 CounterReset(sequence: try row.int("seq"), originator: try row.eui("originator"), counter: UInt64(bitPattern: try row.int("counter")),
                              at: try row.timestamp("at"))
@@ -365,7 +365,7 @@ extension PostgresStore {
 
     public func audit(_ query: AuditQuery) async throws -> [AuditEntry] {
         guard query.limit > 0 else { return [] }
-        return try await read { connection in
+        return try await read { [logger] connection in
             var conditions: [String] = []
             var values: [any PostgresNonThrowingEncodable] = []
             // $1 and $2 are the block's range, $3 the limit; the filters follow.
@@ -412,11 +412,11 @@ extension PostgresStore {
 
     /// The audit entry with this sequence number, if the log holds it.
     public func auditEntry(sequence: Int64) async throws -> AuditEntry? {
-        try await read { connection in try await connection.rows("SELECT * FROM audit WHERE seq = \(sequence)", logger).first.map(Self.auditEntry) }
+        try await read { [logger] connection in try await connection.rows("SELECT * FROM audit WHERE seq = \(sequence)", logger).first.map(Self.auditEntry) }
     }
 
     public func verifyAudit() async throws -> AuditVerification {
-        try await read { connection in
+        try await read { [logger] connection in
             var problems: [String] = []
             var previous = AuditChain.genesis
             var expected: Int64 = 1
@@ -477,18 +477,41 @@ extension PostgresStore {
         }
     }
 
+    /// Several hub processes may share a PostgreSQL store.
+    public var isShared: Bool { true }
+
+    /// One conditional upsert: of two hubs claiming the same counter, the second waits
+    /// for the first's row lock, finds the condition false and is told the stored counter.
+    /// Its commit need not wait for the disk: the request it admits is acknowledged only
+    /// after a commit of its own that does, which makes this one durable too.
+    public func claimCounter(originator: EUI64, counter: UInt64) async throws -> UInt64? {
+        try await write { [logger] connection in
+            try await connection.run("SET LOCAL synchronous_commit = off", logger)
+            let claimed = try await connection.run("""
+                INSERT INTO counters (originator, counter) VALUES (\(sqlValue(originator)), \(Int64(bitPattern: counter)))
+                ON CONFLICT (originator) DO UPDATE SET counter = EXCLUDED.counter
+                WHERE CASE WHEN (counters.counter < 0) = (EXCLUDED.counter < 0) THEN EXCLUDED.counter > counters.counter
+                           ELSE EXCLUDED.counter < 0 END
+                RETURNING 1
+                """, logger)
+            guard claimed == 0 else { return nil }
+            return UInt64(bitPattern: try await connection.rows("SELECT counter FROM counters WHERE originator = \(sqlValue(originator))", logger)
+                .first?.int("counter") ?? 0)
+        }
+    }
+
     /// How many rows one of the store's tables holds (for tests and diagnostics; the name
     /// must be a plain identifier).
     public func rowCount(_ table: String) async throws -> Int {
         guard StoreLocation.isPlainIdentifier(table) else { throw PostgresStoreError.unreadable(column: table) }
-        return try await read { connection in
+        return try await read { [logger] connection in
             try await connection.rows(PostgresQuery(unsafeSQL: "SELECT COUNT(*) AS n FROM \(table)"), logger).first?.int("n") ?? 0
         }
     }
 
     /// Runs SQL directly (for tests that tamper with the store the way an attacker would).
     public func unsafeExecute(_ sql: String) async throws {
-        try await write { connection in
+        try await write { [logger] connection in
             for statement in sql.split(separator: ";") where !statement.allSatisfy(\.isWhitespace) {
                 try await connection.run(PostgresQuery(unsafeSQL: String(statement)), logger)
             }

@@ -56,26 +56,39 @@ public final class PostgresStore: HubStore {
     deinit { runner.cancel() }
 
     /// Runs `body` on one pooled connection, outside a transaction (each statement its own).
-    func read<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        do {
-            return try await client.withConnection { connection in try await body(connection) }
-        } catch {
-            throw Self.plain(error)
-        }
+    ///
+    /// Store calls run in a task of their own, which the caller's cancellation does not
+    /// reach: postgres-nio stops at a cancelled task's next statement, and a transaction
+    /// stopped between its statements would keep its locks (the audit chain's head among
+    /// them) until the connection closed, stalling every other writer. A call once started
+    /// ends as it would on SQLite: committed, or failed with the server's error.
+    func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let client = client
+        return try await Task {
+            do {
+                return try await client.withConnection { connection in try await body(connection) }
+            } catch {
+                throw Self.plain(error)
+            }
+        }.value
     }
 
     /// Runs `body` in one transaction, committed when it returns and rolled back when it
-    /// throws. The error thrown is `body`'s own (a `PortalLinkUnavailable` stays one), or
-    /// the server's, as a `PostgresStoreError.server`.
-    func write<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        do {
-            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
-        } catch let failed as PostgresTransactionError {
-            if let closureError = failed.closureError, failed.rollbackError == nil { throw Self.plain(closureError) }
-            throw Self.plain(failed.commitError ?? failed.beginError ?? failed.rollbackError ?? failed)
-        } catch {
-            throw Self.plain(error)
-        }
+    /// throws, shielded from the caller's cancellation as `read` is. The error thrown is
+    /// `body`'s own (a `PortalLinkUnavailable` stays one), or the server's, as a
+    /// `PostgresStoreError.server`.
+    func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let client = client, logger = logger
+        return try await Task {
+            do {
+                return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            } catch let failed as PostgresTransactionError {
+                if let closureError = failed.closureError, failed.rollbackError == nil { throw Self.plain(closureError) }
+                throw Self.plain(failed.commitError ?? failed.beginError ?? failed.rollbackError ?? failed)
+            } catch {
+                throw Self.plain(error)
+            }
+        }.value
     }
 
     /// A server's error as gbsm tells it (postgres-nio's own description hides the
@@ -90,7 +103,7 @@ public final class PostgresStore: HubStore {
 
     /// The octets the database's tables and indexes take.
     public func databaseBytes() async throws -> Int64 {
-        try await read { connection in
+        try await read { [logger] connection in
             try await connection.rows("SELECT pg_database_size(current_database())::BIGINT AS size", logger).first?.int("size") ?? 0
         }
     }

@@ -1,5 +1,6 @@
-/// Storage: the hub's durable state behind one protocol, `HubStore`, with SQLite (GRDB,
-/// the embedded default in a data folder) as its backend. Every change is a `Mutation`;
+/// Storage: the hub's durable state behind one protocol, `HubStore`, with two backends:
+/// SQLite (GRDB, the embedded default in a data folder) and PostgreSQL (postgres-nio,
+/// the scale-out store), chosen by `StoreLocation`. Every change is a `Mutation`;
 /// the `GroupCommitter` gathers the mutations of many concurrent requests into one
 /// transaction (one sync for the lot), and the store appends audit events to a
 /// hash chain inside that same transaction.

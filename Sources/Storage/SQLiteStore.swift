@@ -934,6 +934,21 @@ public final class SQLiteStore: HubStore {
         try await pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
     }
 
+    /// One process writes hub state to a SQLite store (admin commands only beside it).
+    public var isShared: Bool { false }
+
+    public func claimCounter(originator: EUI64, counter: UInt64) async throws -> UInt64? {
+        try await pool.write { db in
+            if let stored = try Int64.fetchOne(db, sql: "SELECT counter FROM counters WHERE originator = ?", arguments: [sqlValue(originator)])
+                .map({ UInt64(bitPattern: $0) }), stored >= counter {
+                return stored
+            }
+            try db.execute(sql: "INSERT OR REPLACE INTO counters (originator, counter) VALUES (?, ?)",
+                           arguments: [sqlValue(originator), Int64(bitPattern: counter)])
+            return nil
+        }
+    }
+
     /// How many rows one of the store's tables holds (for tests and diagnostics; the name
     /// must be a plain identifier).
     public func rowCount(_ table: String) async throws -> Int {

@@ -64,6 +64,21 @@ public final class RunningHub: Sendable {
             _ = try await Provisioning.registerFleet(dataDirectory: directory.url, fleet: built, responseURL: responseURL, answerFormat: answers,
                                                      storeURL: storeURL)
         }
+        return try await open(directory: directory, storeURL: storeURL, anomalyLimit: anomalyLimit, delivery: delivery, pollInterval: pollInterval,
+                              wan: wan, fleetEvents: fleetEvents, privacy: privacy, clock: clock)
+    }
+
+    /// Starts a second hub on `other`'s data folder and store, as a second `gbsm serve`
+    /// process on one PostgreSQL database would run (its own port, memory and queues).
+    public static func start(sharing other: RunningHub, pollInterval: Duration = .milliseconds(100)) async throws -> RunningHub {
+        try await open(directory: other.directory, storeURL: other.storeURL, anomalyLimit: 100_000,
+                       delivery: DeliveryPolicy(initialBackoff: .milliseconds(50), maximumBackoff: .milliseconds(400), requestTimeout: .seconds(5)),
+                       pollInterval: pollInterval, wan: .instant, fleetEvents: .quiet, privacy: .enforce, clock: nil)
+    }
+
+    private static func open(directory: TemporaryDirectory, storeURL: String?, anomalyLimit: Int, delivery: DeliveryPolicy, pollInterval: Duration,
+                             wan: WANSettings, fleetEvents: FleetEventSettings, privacy: PrivacyEnforcement,
+                             clock: (any HubClock)?) async throws -> RunningHub {
         var logger = Logger(label: "gbsm.test")
         logger.logLevel = .warning
         var configuration = HubConfiguration(dataDirectory: directory.url, anomalyDefaultLimit: anomalyLimit, delivery: delivery, pollInterval: pollInterval,
