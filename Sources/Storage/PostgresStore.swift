@@ -101,6 +101,15 @@ public final class PostgresStore: HubStore {
         return PostgresStoreError.server(state: "", message: "\(failure.code)")
     }
 
+    /// The octets of write-ahead log the whole server has written since its statistics
+    /// were reset (`pg_stat_wal`): what a benchmark's commits cost the disk, since the hub
+    /// process writes nothing itself.
+    public func walBytes() async throws -> Int64 {
+        try await read { [logger] connection in
+            try await connection.rows("SELECT wal_bytes::BIGINT AS bytes FROM pg_stat_wal", logger).first?.int("bytes") ?? 0
+        }
+    }
+
     /// The octets the database's tables and indexes take.
     public func databaseBytes() async throws -> Int64 {
         try await read { [logger] connection in

@@ -40,6 +40,10 @@ struct DUISBench: AsyncParsableCommand {
     @Option(help: "Data folder for the benchmark hub (default: a temporary one, removed afterwards).")
     var data: String?
 
+    @Option(name: .customLong("store"),
+            help: "A PostgreSQL server whose user may create databases (postgres://USER@HOST:PORT/DB): the hub runs on a fresh database there instead of SQLite.")
+    var store: StoreURL?
+
     @Flag(name: .customLong("separate-process"), help: "Run the hub as its own `gbsm serve` process and report its CPU time per request.")
     var separateProcess = false
 
@@ -64,6 +68,12 @@ struct DUISBench: AsyncParsableCommand {
         let directory = data.map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("gbsm-bench-\(UUID().uuidString)")
         defer { if data == nil { try? FileManager.default.removeItem(at: directory) } }
+        if let store {
+            // A fresh database, named for everything this run starts (the child hub included).
+            let url = try await PostgresStore.createDatabase(serverURL: store.url, name: "gbsm_bench_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))
+            setenv(StoreLocation.environmentVariable, url, 1)
+        }
+        print("store: \(HubConfiguration(dataDirectory: directory).storeLocation)")
         try await Provisioning.provision(dataDirectory: directory, keystoreFile: nil, responseURL: nil)
         print("registering \(concurrency) benchmark users, each the supplier of its own premises…")
         let users = try await Provisioning.addSuppliers(dataDirectory: directory, count: concurrency)
@@ -109,6 +119,7 @@ struct DUISBench: AsyncParsableCommand {
         // the hub's in the in-process mode.
         let measuredStore = try await configuration.storeLocation.open()
         let storeBefore = try await measuredStore.databaseBytes()
+        let walBefore = try await (measuredStore as? PostgresStore)?.walBytes()
         let cpuBefore = server.cpuSeconds()
         let diskBefore = server.diskWrites()
         let commitBefore = server.commitStatistics()
@@ -119,6 +130,7 @@ struct DUISBench: AsyncParsableCommand {
         let cpuAfter = server.cpuSeconds()
         let diskAfter = server.diskWrites()
         let storeAfter = try await measuredStore.databaseBytes()
+        let walAfter = try await (measuredStore as? PostgresStore)?.walBytes()
         let commitAfter = server.commitStatistics()
         try await client.shutdown()
 
@@ -169,7 +181,14 @@ struct DUISBench: AsyncParsableCommand {
             print(String(format: "  hub CPU         %.0f µs per request (%.0f%% of it ECDSA): %.0f requests/s if the hub had all %d cores",
                          perRequest * 1e6, 100 * (crypto.verifySeconds + crypto.signSeconds) / perRequest, Double(cores) / perRequest, cores))
         }
-        if let before = diskBefore, let after = diskAfter {
+        if let before = walBefore, let after = walAfter {
+            // The server writes the store: its write-ahead log is what the commits cost.
+            let acknowledged = max((result.codes["I99"] ?? 0) + (result.codes["I0"] ?? 0), 1)
+            let grown = Double(max(storeAfter - storeBefore, 0)) / Double(acknowledged)
+            print(String(format: "  WAL written     %.1f KB per acknowledged request (the PostgreSQL server's pg_stat_wal; target 8 KB); the database grew %.1f KB per request",
+                         Double(after - before) / Double(acknowledged) / 1000, grown / 1000))
+            print("  note            the hub CPU above excludes the PostgreSQL server's own")
+        } else if let before = diskBefore, let after = diskAfter {
             // What the hub's writes cost the disk per acknowledged request (the kernel's count
             // of bytes it dirtied for the storage layer), against what the store grew by: the
             // difference is indexes' page splits, the WAL's copies of pages, and rewrites.
