@@ -22,32 +22,88 @@ extension PostgresStore {
                 }
                 head = (try row.int("seq"), try row.bytes("hash"))
             }
+            // The chain's entries are computed here and inserted as one statement at the
+            // end (a group commit holds about four per request: one round trip for all).
+            var entries = AuditRows()
             for mutation in mutations {
                 if case .audit(let event) = mutation, let current = head {
-                    head = try await Self.append(event, after: current, connection, logger)
+                    head = try entries.append(event, after: current)
                 } else {
                     try await Self.apply(mutation, connection, logger)
                 }
             }
-            if let head {
+            if let head, let first = entries.sequences.first {
+                try await entries.insert(connection, logger)
+                // The blocks the new entries complete, summarised from the stored entries.
+                for sequence in first...head.sequence where sequence % AuditBlockSummary.size == 0 {
+                    try await Self.summarizeAuditBlock(AuditBlockSummary.block(of: sequence), connection, logger)
+                }
                 try await connection.run("UPDATE audit_head SET seq = \(head.sequence), hash = \(Data(bytea: head.hash)) WHERE id = 1", logger)
             }
         }
     }
 
-    /// Appends one event to the chain after `current`, and summarises the block it completes.
-    static func append(_ event: AuditEvent, after current: (sequence: Int64, hash: [UInt8]), _ connection: PostgresConnection,
-                       _ logger: Logger) async throws -> (sequence: Int64, hash: [UInt8]) {
-        let (sequence, overflow) = current.sequence.addingReportingOverflow(1)
-        guard !overflow else { throw PostgresStoreError.unreadable(column: "audit_head.seq") }
-        let hash = AuditChain.hash(previous: current.hash, sequence: sequence, event: event)
-        try await connection.run("""
-            INSERT INTO audit (seq, at, kind, actor, device, srv, request_id, code, detail, prev_hash, hash)
-            VALUES (\(sequence), \(event.at.milliseconds), \(event.kind.rawValue), \(event.actor.map(sqlValue)), \(event.device.map(sqlValue)),
-                    \(event.srv), \(event.requestID), \(event.code), \(event.detail), \(Data(bytea: current.hash)), \(Data(bytea: hash)))
-            """, logger)
-        if sequence % AuditBlockSummary.size == 0 { try await summarizeAuditBlock(AuditBlockSummary.block(of: sequence), connection, logger) }
-        return (sequence, hash)
+    /// Audit entries chained in memory, as columns for one `INSERT … SELECT FROM unnest(…)`.
+    struct AuditRows {
+        var sequences: [Int64] = []
+        var times: [Int64] = []
+        var kinds: [String] = []
+        var actors: [Int64?] = []
+        var devices: [Int64?] = []
+        var srvs: [String?] = []
+        var requestIDs: [String?] = []
+        var codes: [String?] = []
+        var details: [String] = []
+        var previousHashes: [String] = []
+        var hashes: [String] = []
+
+        /// Chains `event` after `current` and keeps it; returns the new head.
+        mutating func append(_ event: AuditEvent, after current: (sequence: Int64, hash: [UInt8])) throws -> (sequence: Int64, hash: [UInt8]) {
+            let (sequence, overflow) = current.sequence.addingReportingOverflow(1)
+            guard !overflow else { throw PostgresStoreError.unreadable(column: "audit_head.seq") }
+            let hash = AuditChain.hash(previous: current.hash, sequence: sequence, event: event)
+            sequences.append(sequence)
+            times.append(event.at.milliseconds)
+            kinds.append(event.kind.rawValue)
+            actors.append(event.actor.map(sqlValue))
+            devices.append(event.device.map(sqlValue))
+            srvs.append(event.srv)
+            requestIDs.append(event.requestID)
+            codes.append(event.code)
+            details.append(event.detail)
+            previousHashes.append(AuditChain.hex(current.hash))
+            hashes.append(AuditChain.hex(hash))
+            return (sequence, hash)
+        }
+
+        /// One statement for every entry (the hashes travel as hex text: postgres-nio has
+        /// no array of octet strings, and `decode` turns them back).
+        func insert(_ connection: PostgresConnection, _ logger: Logger) async throws {
+            var bindings = PostgresBindings()
+            bindings.append(sequences)
+            bindings.append(times)
+            bindings.append(kinds)
+            bindings.append(actors.map { $0.map(String.init) ?? "" })
+            bindings.append(devices.map { $0.map(String.init) ?? "" })
+            bindings.append(srvs.map { $0 ?? "" })
+            bindings.append(srvs.map { $0 == nil })
+            bindings.append(requestIDs.map { $0 ?? "" })
+            bindings.append(requestIDs.map { $0 == nil })
+            bindings.append(codes.map { $0 ?? "" })
+            bindings.append(codes.map { $0 == nil })
+            bindings.append(details)
+            bindings.append(previousHashes)
+            bindings.append(hashes)
+            try await connection.run(PostgresQuery(unsafeSQL: """
+                INSERT INTO audit (seq, at, kind, actor, device, srv, request_id, code, detail, prev_hash, hash)
+                SELECT seq, at, kind, NULLIF(actor, '')::BIGINT, NULLIF(device, '')::BIGINT, CASE WHEN no_srv THEN NULL ELSE srv END,
+                       CASE WHEN no_request THEN NULL ELSE request_id END, CASE WHEN no_code THEN NULL ELSE code END, detail,
+                       decode(prev_hash, 'hex'), decode(hash, 'hex')
+                FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::BOOLEAN[], $8::TEXT[], $9::BOOLEAN[],
+                            $10::TEXT[], $11::BOOLEAN[], $12::TEXT[], $13::TEXT[], $14::TEXT[])
+                    AS entry(seq, at, kind, actor, device, srv, no_srv, request_id, no_request, code, no_code, detail, prev_hash, hash)
+                """, binds: bindings), logger)
+        }
     }
 
     /// Writes the summary of a complete block of the audit log, from its entries.
