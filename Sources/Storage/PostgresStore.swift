@@ -37,6 +37,10 @@ public final class PostgresStore: HubStore {
                                                          database: target.database, tls: .disable)
         }
         configuration.options = options
+        // The pool retries a server it cannot reach, or that refuses the user, for ever:
+        // one connection first, which fails at once with the server's reason (or after
+        // ten seconds), so a wrong URL is an error and not a hang.
+        try await Self.probe(target, logger: logger)
         // The pool's own warnings (a lease asked for before `run` has started, which the
         // task below does at once) are not the operator's concern; errors are.
         var background = logger
@@ -54,6 +58,28 @@ public final class PostgresStore: HubStore {
     }
 
     deinit { runner.cancel() }
+
+    /// Connects once and closes, or throws why not.
+    static func probe(_ target: PostgresURL, logger: Logger) async throws {
+        var configuration: PostgresConnection.Configuration = if let socket = target.socketPath {
+            .init(unixSocketPath: socket, username: target.user, password: target.password, database: target.database)
+        } else {
+            .init(host: target.host, port: target.port, username: target.user, password: target.password, database: target.database, tls: .disable)
+        }
+        configuration.options.connectTimeout = .seconds(10)
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        } catch {
+            let reason = plain(error)
+            let why = (reason as? PostgresStoreError).map { error -> String in
+                if case .server(_, let message) = error { return message }
+                return "\(error)"
+            } ?? String(describing: error).prefix(300).description
+            throw PostgresStoreError.server(state: "", message: "cannot connect to \(target.redacted): \(why)")
+        }
+        try await connection.close()
+    }
 
     /// Runs `body` on one pooled connection, outside a transaction (each statement its own).
     ///
@@ -98,7 +124,7 @@ public final class PostgresStore: HubStore {
         if let message = failure.serverInfo?[.message] {
             return PostgresStoreError.server(state: failure.serverInfo?[.sqlState] ?? "", message: message)
         }
-        return PostgresStoreError.server(state: "", message: "\(failure.code)")
+        return PostgresStoreError.server(state: "", message: "\(failure.code)" + (failure.underlying.map { ": \($0)" } ?? ""))
     }
 
     /// The octets of write-ahead log the whole server has written since its statistics
@@ -248,6 +274,7 @@ extension PostgresStore {
         }
         var quiet = logger
         quiet.logLevel = .error
+        try await probe(target, logger: quiet)
         let client = PostgresClient(configuration: configuration, backgroundLogger: quiet)
         let runner = Task { await client.run() }
         defer { runner.cancel() }
