@@ -49,6 +49,11 @@ public final class ResponseDelivery: Sendable {
     let client: HTTPClient
     let policy: DeliveryPolicy
     let wakeup: Wakeup
+    /// This process among hubs sharing a store: the owner of the outbox leases it takes.
+    let owner = Int64.random(in: 1...Int64.max)
+    /// How long a taken message is this process's: its POST's timeout and a minute more,
+    /// after which a hub that died has let it go to another.
+    var leaseMilliseconds: Int64 { policy.requestTimeout.components.seconds * 1000 + 60_000 }
     let jobs: JobGuard
     let logger: Logger
     /// The time (`HubClock`) messages fall due at.
@@ -98,7 +103,9 @@ public final class ResponseDelivery: Sendable {
                             chosen.append(key.id)
                             taken[key.recipient, default: 0] += 1
                         }
-                        let items = try await store.pendingOutboxItems(ids: chosen)
+                        // Leased to this process (on a store hubs share, another hub may hold some).
+                        let now = clock.now()
+                        let items = try await store.claimOutboxItems(ids: chosen, owner: owner, until: now.adding(milliseconds: leaseMilliseconds), now: now)
                         // Marked as running before they are sent (`JobGuard`): messages that
                         // were being sent when the process died before go alone, each marked
                         // once it holds the suspects' turn.

@@ -179,6 +179,17 @@ public protocol HubStore: PrivacyRecords {
     /// unsigned), atomically across processes, and returns nil; or returns the stored
     /// counter, which `counter` does not exceed (a replay, perhaps sent to another hub).
     func claimCounter(originator: EUI64, counter: UInt64) async throws -> UInt64?
+    /// The pending outbox items of `ids` this hub process (`owner`) may send now: on a
+    /// shared store each is leased to one process until `until` (`FOR UPDATE SKIP
+    /// LOCKED`), so two hubs never send one message, and another takes it once the lease
+    /// of a hub that died runs out. On a store one process writes, `pendingOutboxItems`.
+    func claimOutboxItems(ids: [Int64], owner: Int64, until: Timestamp, now: Timestamp) async throws -> [OutboxItem]
+}
+
+extension SQLiteStore {
+    public func claimOutboxItems(ids: [Int64], owner: Int64, until: Timestamp, now: Timestamp) async throws -> [OutboxItem] {
+        try await pendingOutboxItems(ids: ids)
+    }
 }
 
 /// The audit log's hash chain: each entry's hash covers the previous entry's hash, its

@@ -16,7 +16,12 @@ enum PostgresMigrations {
     }
 
     static var all: [Migration] {
-        [Migration(name: "pg-v1", statements: hubSchemaV1 + PostgresStore.privacySchema)]
+        [Migration(name: "pg-v1", statements: hubSchemaV1 + PostgresStore.privacySchema),
+         // Which hub process holds an outbox message, and until when (`claimOutboxItems`).
+         Migration(name: "pg-v2-outbox-leases", statements: [
+             "ALTER TABLE outbox ADD COLUMN claimed_by BIGINT",
+             "ALTER TABLE outbox ADD COLUMN claimed_until BIGINT",
+         ])]
     }
 
     /// The hub's tables as SQLite's migrations v1 to v13 leave them, in PostgreSQL's types.

@@ -239,6 +239,19 @@ extension PostgresStore {
         }
     }
 
+    public func claimOutboxItems(ids: [Int64], owner: Int64, until: Timestamp, now: Timestamp) async throws -> [OutboxItem] {
+        guard !ids.isEmpty else { return [] }
+        return try await write { [logger] connection in
+            try await connection.rows("""
+                UPDATE outbox SET claimed_by = \(owner), claimed_until = \(until.milliseconds)
+                WHERE id IN (SELECT id FROM outbox WHERE id = ANY(\(ids)) AND status = 'pending'
+                             AND (claimed_until IS NULL OR claimed_until <= \(now.milliseconds) OR claimed_by = \(owner))
+                             FOR UPDATE SKIP LOCKED)
+                RETURNING *
+                """, logger).map(Self.outboxItem).sorted { ($0.nextAttemptAt, $0.id ?? 0) < ($1.nextAttemptAt, $1.id ?? 0) }
+        }
+    }
+
     public func outbox(recipient: EUI64?, status: OutboxStatus?, limit: Int) async throws -> [OutboxItem] {
         try await read { [logger] connection in
             try await connection.rows("""

@@ -41,4 +41,35 @@ import TestSupport
         let refusals = try await first.hub.store.audit(AuditQuery(kind: .decision, limit: 1000)).filter { $0.event.code == "E1" }
         #expect(refusals.count == 2)
     }
+
+    /// Each hub leases the outbox messages it sends (`claimOutboxItems`): both hubs look for
+    /// due messages in the one outbox, and every answer reaches its user once.
+    @Test(.enabled(if: StoreBackend.serverURL != nil, "needs a PostgreSQL server: set GBSM_TEST_POSTGRES"))
+    func eachAnswerIsSentByOneHubOnce() async throws {
+        let receiver = try await ResponseReceiver.start()
+        let first = try await RunningHub.start(responseURL: receiver.url, store: .postgres)
+        let second = try await RunningHub.start(sharing: first)
+        let clients = [DUISClient(baseURL: first.baseURL, keystore: first.keystore), DUISClient(baseURL: second.baseURL, keystore: first.keystore)]
+        let count = 20
+        for index in 0..<count {
+            let client = clients[index % 2]
+            #expect(try await client.post(try client.sign(readRegisters(), counter: Counters.next()), to: .sendCommand).code == "I99")
+        }
+        let arrived = await receiver.waitFor(count)
+        #expect(arrived.count == count)
+        // Every message delivered as the store records it; by then any second sending of one
+        // would have reached the receiver too.
+        var delivered = 0
+        for _ in 0..<200 {
+            delivered = try await first.hub.store.outbox(recipient: nil, status: .delivered, limit: 1000).count
+            if delivered == count { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(delivered == count)
+        let messages = await receiver.waitFor(count)
+        #expect(messages.count == count, "\(messages.count) POSTs for \(count) answers")
+        #expect(Set(messages.compactMap(\.messageID)).count == messages.compactMap(\.messageID).count, "no message sent twice")
+        await second.stop()
+        await first.stop()
+    }
 }
