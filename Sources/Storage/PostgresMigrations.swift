@@ -28,8 +28,9 @@ enum PostgresMigrations {
     static let hubSchemaV1: [String] = [
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         "INSERT INTO meta (key, value) VALUES ('registry_version', '0')",
-        // The Bloom filters' key, secret to the store (`BloomFilter`).
-        "INSERT INTO meta (key, value) VALUES ('audit_bloom_salt', (floor(random() * 9007199254740990) + 1)::BIGINT::TEXT)",
+        // The Bloom filters' key, secret to the store (`BloomFilter`): `migrate` sets it
+        // from Swift's random generator.
+        "INSERT INTO meta (key, value) VALUES ('audit_bloom_salt', '0')",
         """
         CREATE TABLE users (eui BIGINT PRIMARY KEY, name TEXT NOT NULL, roles BIGINT NOT NULL, status TEXT NOT NULL, response_url TEXT,
                             created_at BIGINT NOT NULL, answer_format TEXT NOT NULL DEFAULT 'gbcs')
@@ -138,6 +139,9 @@ enum PostgresMigrations {
                 let done = try await connection.run("SELECT 1 FROM schema_migrations WHERE name = \(migration.name)", logger)
                 guard done == 0 else { return }
                 for statement in migration.statements { try await connection.run(PostgresQuery(unsafeSQL: statement), logger) }
+                if migration.name == "pg-v1" {
+                    try await connection.run("UPDATE meta SET value = \(String(UInt64.random(in: 1...UInt64.max))) WHERE key = 'audit_bloom_salt'", logger)
+                }
                 try await connection.run("INSERT INTO schema_migrations (name) VALUES (\(migration.name))", logger)
                 logger.info("applied PostgreSQL migration \(migration.name)")
             }

@@ -248,11 +248,11 @@ extension PostgresStore {
                 """, logger)
         case .outboxDelivered(let id, let at):
             try await connection.run("""
-                UPDATE outbox SET status = 'delivered', delivered_at = \(at.milliseconds), attempts = attempts + 1 WHERE id = \(id)
+                UPDATE outbox SET status = 'delivered', delivered_at = \(at.milliseconds), attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL WHERE id = \(id)
                 """, logger)
         case .outboxRetry(let id, let attempts, let next, let error):
             try await connection.run("""
-                UPDATE outbox SET attempts = \(attempts), next_attempt_at = \(next.milliseconds), last_error = \(error), crashes = 0 WHERE id = \(id)
+                UPDATE outbox SET attempts = \(attempts), next_attempt_at = \(next.milliseconds), last_error = \(error), crashes = 0, claimed_by = NULL, claimed_until = NULL WHERE id = \(id)
                 """, logger)
         case .putSchedule(let schedule):
             try await connection.run("""

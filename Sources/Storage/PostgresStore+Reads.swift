@@ -225,6 +225,7 @@ extension PostgresStore {
             let excluded = recipients.prefix(500).map(sqlValue)
             return try await connection.rows("""
                 SELECT id, recipient FROM outbox WHERE status = 'pending' AND next_attempt_at <= \(now.milliseconds)
+                AND (claimed_until IS NULL OR claimed_until <= \(now.milliseconds))
                 AND NOT (recipient = ANY(\(excluded))) ORDER BY next_attempt_at, id LIMIT \(Int64(max(0, limit)))
                 """, logger).map { row in (try row.int("id"), try row.eui("recipient")) }
         }
@@ -263,7 +264,9 @@ extension PostgresStore {
 
     public func nextOutboxDue() async throws -> Timestamp? {
         try await read { [logger] connection in
-            try await connection.rows("SELECT MIN(next_attempt_at) AS due FROM outbox WHERE status = 'pending'", logger).first?.optionalTimestamp("due")
+            // A message another hub holds is due when its lease runs out, not before.
+            try await connection.rows("SELECT MIN(GREATEST(next_attempt_at, COALESCE(claimed_until, 0))) AS due FROM outbox WHERE status = 'pending'", logger)
+                .first?.optionalTimestamp("due")
         }
     }
 
@@ -429,7 +432,10 @@ extension PostgresStore {
     }
 
     public func verifyAudit() async throws -> AuditVerification {
-        try await read { [logger] connection in
+        // One snapshot for the whole check, as SQLite's read is: hubs appending meanwhile
+        // must not look like missing summaries or a removed tail.
+        try await write { [logger] connection in
+            try await connection.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger)
             var problems: [String] = []
             var previous = AuditChain.genesis
             var expected: Int64 = 1
@@ -442,9 +448,10 @@ extension PostgresStore {
             }
             // Read in pages of the key, so a long log is not held in memory at once.
             var blockEntries: [AuditBlockSummary.Entry] = []
-            var after: Int64 = Int64.min
+            var after: Int64?
             pages: while true {
-                let rows = try await connection.rows("SELECT * FROM audit WHERE seq > \(after) ORDER BY seq LIMIT 4096", logger)
+                // The first page from the lowest key there is (a forged entry below 1 included).
+                let rows = try await connection.rows("SELECT * FROM audit WHERE \(after == nil) OR seq > \(after ?? 0) ORDER BY seq LIMIT 4096", logger)
                 if rows.isEmpty { break }
                 for row in rows {
                     let entry = try Self.auditEntry(row)

@@ -103,16 +103,35 @@ public final class PostgresStore: HubStore {
     /// throws, shielded from the caller's cancellation as `read` is. The error thrown is
     /// `body`'s own (a `PortalLinkUnavailable` stays one), or the server's, as a
     /// `PostgresStoreError.server`.
+    ///
+    /// A transaction the server ended as a deadlock or serialization failure (hubs sharing
+    /// the store can take rows in different orders) is run again, up to three times: it
+    /// was rolled back whole, and `body` is a function of what it was given.
     func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let client = client, logger = logger
         return try await Task {
-            do {
-                return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
-            } catch let failed as PostgresTransactionError {
-                if let closureError = failed.closureError, failed.rollbackError == nil { throw Self.plain(closureError) }
-                throw Self.plain(failed.commitError ?? failed.beginError ?? failed.rollbackError ?? failed)
-            } catch {
-                throw Self.plain(error)
+            var attempt = 0
+            while true {
+                attempt += 1
+                do {
+                    return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+                } catch {
+                    let thrown: any Error
+                    if let failed = error as? PostgresTransactionError {
+                        if let closureError = failed.closureError, failed.rollbackError == nil {
+                            thrown = Self.plain(closureError)
+                        } else {
+                            thrown = Self.plain(failed.commitError ?? failed.beginError ?? failed.rollbackError ?? failed)
+                        }
+                    } else {
+                        thrown = Self.plain(error)
+                    }
+                    if attempt < 3, (thrown as? PostgresStoreError)?.isRetryable == true {
+                        logger.notice("PostgreSQL transaction run again after \(thrown)")
+                        continue
+                    }
+                    throw thrown
+                }
             }
         }.value
     }

@@ -5,8 +5,10 @@ import Storage
 /// `gbsm db`: a private PostgreSQL cluster in the data folder, for the scale-out store,
 /// made and run with the system's PostgreSQL programs (Debian's `postgresql`). Run as
 /// root, the cluster belongs to the unprivileged `postgres` user (PostgreSQL refuses to
-/// run as root). It listens on loopback only, with its socket in its own folder, and
-/// trusts local connections: a test and development database, not a production one.
+/// run as root). It listens on loopback only, with its socket in its own folder (only its
+/// owner may use it, by peer authentication), and asks TCP clients for the password of
+/// the user `gbsm` (SCRAM), made at random and kept in `postgres/password`: a test and
+/// development database, not a production one.
 /// It allows 1,000 connections: each hub process pools up to 16, and a test run starts
 /// dozens of hubs at once.
 struct DBCommand: AsyncParsableCommand {
@@ -35,12 +37,24 @@ struct DBCommand: AsyncParsableCommand {
             let tools = try PostgresTools.find()
             let cluster = options.cluster
             let owner = try PostgresTools.owner()
+            // The folder goes into postgresql.conf in quotes, and the socket's path has a
+            // length limit.
+            guard !cluster.path.contains(where: { $0 == "'" || $0 == "," || $0 == "\\" || $0.isNewline }), cluster.path.utf8.count <= 80 else {
+                throw ValidationError("the cluster's folder \(cluster.path) must be at most 80 octets without quotes, commas, backslashes or line breaks")
+            }
             try FileManager.default.createDirectory(at: options.folder, withIntermediateDirectories: true)
+            let passwordFile = options.folder.appendingPathComponent("password")
+            if !FileManager.default.fileExists(atPath: passwordFile.path) {
+                let password = (0..<24).map { _ in String("abcdefghijkmnopqrstuvwxyz23456789".randomElement() ?? "x") }.joined()
+                guard FileManager.default.createFile(atPath: passwordFile.path, contents: Data((password + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+                    throw ValidationError("cannot write \(passwordFile.path)")
+                }
+            }
+            let password = try PostgresTools.password(options.folder)
             if let owner { try PostgresTools.run("/bin/chown", ["-R", owner, options.folder.path]) }
-            let fresh = !FileManager.default.fileExists(atPath: cluster.appendingPathComponent("PG_VERSION").path)
-            if fresh {
-                try PostgresTools.run(tools.initdb, ["-D", cluster.path, "-U", PostgresTools.user, "--auth=trust", "-E", "UTF8", "--no-instructions"],
-                                      as: owner)
+            if !FileManager.default.fileExists(atPath: cluster.appendingPathComponent("PG_VERSION").path) {
+                try PostgresTools.run(tools.initdb, ["-D", cluster.path, "-U", PostgresTools.user, "--auth-local=peer", "--auth-host=scram-sha-256",
+                                                     "--pwfile=\(passwordFile.path)", "-E", "UTF8", "--no-instructions"], as: owner)
             }
             let portFile = options.folder.appendingPathComponent("port")
             let chosen: Int
@@ -60,6 +74,7 @@ struct DBCommand: AsyncParsableCommand {
                 listen_addresses = '127.0.0.1'
                 port = \(chosen)
                 unix_socket_directories = '\(cluster.path)'
+                unix_socket_permissions = 0700
                 fsync = on
                 synchronous_commit = on
                 max_connections = 1000
@@ -76,10 +91,20 @@ struct DBCommand: AsyncParsableCommand {
                 try PostgresTools.run(tools.pgctl, ["-D", cluster.path, "-l", options.folder.appendingPathComponent("server.log").path, "-w", "-t", "60", "start"],
                                       as: owner)
             }
-            if fresh {
-                try PostgresTools.run(tools.createdb, ["-h", "127.0.0.1", "-p", "\(chosen)", "-U", PostgresTools.user, PostgresTools.database], as: owner)
+            // Until the database is known to exist (a start that stopped between initdb and
+            // here is finished by the next).
+            let created = options.folder.appendingPathComponent("database-created")
+            if !FileManager.default.fileExists(atPath: created.path) {
+                if let password { setenv("PGPASSWORD", password, 1) }
+                let result = try PostgresTools.run(tools.createdb, ["-h", "127.0.0.1", "-p", "\(chosen)", "-U", PostgresTools.user, PostgresTools.database],
+                                                   as: owner, quiet: true)
+                unsetenv("PGPASSWORD")
+                guard result.status == 0 || result.output.contains("already exists") else {
+                    throw ValidationError("createdb failed (\(result.status)):\n\(result.output.suffix(2000))")
+                }
+                FileManager.default.createFile(atPath: created.path, contents: Data())
             }
-            print(PostgresTools.url(port: chosen))
+            print(PostgresTools.url(port: chosen, password: password))
         }
     }
 
@@ -108,7 +133,7 @@ struct DBCommand: AsyncParsableCommand {
                 .flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
                 throw ValidationError("no cluster in \(options.folder.path) (run `gbsm db start --data \(options.data)`)")
             }
-            print(PostgresTools.url(port: port))
+            print(PostgresTools.url(port: port, password: try PostgresTools.password(options.folder)))
         }
     }
 }
@@ -124,7 +149,16 @@ enum PostgresTools {
         var createdb: String
     }
 
-    static func url(port: Int) -> String { "postgres://\(user)@127.0.0.1:\(port)/\(database)" }
+    static func url(port: Int, password: String?) -> String {
+        "postgres://\(user)\(password.map { ":" + $0 } ?? "")@127.0.0.1:\(port)/\(database)"
+    }
+
+    /// The password of the user gbsm (nil for a cluster made before gbsm set one).
+    static func password(_ folder: URL) throws -> String? {
+        let file = folder.appendingPathComponent("password")
+        guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+        return try String(contentsOf: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 
     /// `initdb`, `pg_ctl` and `createdb`: from `pg_config --bindir`'s folder, Debian's
     /// versioned folders (newest first), or the PATH.
@@ -168,7 +202,7 @@ enum PostgresTools {
     /// Whether the cluster's server runs (`pg_ctl status` exits 0).
     static func status(_ tools: Paths, cluster: URL, as owner: String?) throws -> Bool {
         guard FileManager.default.fileExists(atPath: cluster.appendingPathComponent("PG_VERSION").path) else { return false }
-        return try run(tools.pgctl, ["-D", cluster.path, "status"], as: owner, quiet: true) == 0
+        return try run(tools.pgctl, ["-D", cluster.path, "status"], as: owner, quiet: true).status == 0
     }
 
     /// Runs a program (as `owner` through runuser, when given) and fails with its output
@@ -176,7 +210,7 @@ enum PostgresTools {
     /// directly: Foundation's `Process` waits until every copy of its status channel
     /// closes, and the server `pg_ctl start` leaves running keeps one.
     @discardableResult
-    static func run(_ program: String, _ arguments: [String], as owner: String? = nil, quiet: Bool = false) throws -> Int32 {
+    static func run(_ program: String, _ arguments: [String], as owner: String? = nil, quiet: Bool = false) throws -> (status: Int32, output: String) {
         // From the root folder: the postgres user may not read the one gbsm runs in.
         let argv = ["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + (owner.map { ["/usr/sbin/runuser", "-u", $0, "--"] } ?? []) + [program] + arguments
         // Output goes to a file, not a pipe: the server would hold a pipe open while it runs.
@@ -199,11 +233,11 @@ enum PostgresTools {
         }
         // WIFEXITED and WEXITSTATUS, which Swift does not import.
         let exitStatus: Int32 = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        if quiet { return exitStatus }
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        if quiet { return (exitStatus, text) }
         guard exitStatus == 0 else {
-            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
             throw ValidationError("\((program as NSString).lastPathComponent) failed (\(exitStatus)):\n\(text.suffix(2000))")
         }
-        return 0
+        return (0, text)
     }
 }
