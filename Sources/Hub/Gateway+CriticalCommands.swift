@@ -233,6 +233,9 @@ extension Gateway {
         ]
         do {
             try await committer.commit(mutations)
+        } catch is PreCommandAlreadySent {
+            // Another hub on the shared store committed this send first.
+            return await refuse(CriticalCommandRule.replayed.refusal("the signed pre-command of \(requestID) was sent already: each pre-command is sent once"))
         } catch {
             return storageFailure(error)
         }

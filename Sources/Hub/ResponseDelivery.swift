@@ -118,6 +118,11 @@ public final class ResponseDelivery: Sendable {
                                 await self.jobs.isolated(crashes: item.crashes, lane: .delivery) {
                                     if item.crashes > 0 {
                                         do {
+                                            // Its turn may come after the lease it was taken with
+                                            // ran out: taken again, or left to the hub that has it.
+                                            let now = self.clock.now()
+                                            guard try await !self.store.claimOutboxItems(ids: [id], owner: self.owner, until: now.adding(milliseconds: self.leaseMilliseconds),
+                                                                                         now: now).isEmpty else { return }
                                             try await self.jobs.mark([.outbox(id)])
                                         } catch {
                                             self.logger.error("outbox message \(id) could not be marked as running: \(error)")

@@ -68,6 +68,14 @@ public enum Mutation: Sendable {
     case privacy(PrivacyMutation)
 }
 
+/// A signed pre-command's send committed after another's (by another hub on a shared
+/// store): the later commit fails, and its hub refuses the send as a replay.
+public struct PreCommandAlreadySent: Error, Equatable, CustomStringConvertible {
+    public var requestID: String
+    public init(requestID: String) { self.requestID = requestID }
+    public var description: String { "the signed pre-command of \(requestID) was sent already" }
+}
+
 /// Filters for reading the audit log.
 public struct AuditQuery: Sendable {
     public var actor: EUI64?

@@ -205,18 +205,19 @@ extension PostgresStore {
                 VALUES (\(record.requestID), \(Data(bytea: record.preCommand)), \(record.issuedAt.milliseconds))
                 """, logger)
         case .sendPreCommand(let requestID, let signed, let commandVariant, let status, let code, let executeAt, let time):
-            // Only an issued pre-command not yet sent changes; a conflict must not fail the
-            // commit that holds other users' changes.
+            // Only an issued pre-command not yet sent changes. Hubs sharing the store each
+            // claim a send in memory only, so a second send committed by another hub fails
+            // its commit (`PreCommandAlreadySent`): the group commit runs the others again
+            // without it, and that hub refuses the send as a replay.
             let changed = try await connection.run("""
                 UPDATE precommands SET signed = \(Data(bytea: signed)), sent_with = \(commandVariant), sent_at = \(time.milliseconds)
                 WHERE request_id = \(requestID) AND sent_at IS NULL RETURNING 1
                 """, logger)
-            if changed == 1 {
-                try await connection.run("""
-                    UPDATE requests SET status = \(status.rawValue), code = \(code), command_variant = \(commandVariant),
-                        execute_at = \(executeAt?.milliseconds) WHERE request_id = \(requestID)
-                    """, logger)
-            }
+            guard changed == 1 else { throw PreCommandAlreadySent(requestID: requestID) }
+            try await connection.run("""
+                UPDATE requests SET status = \(status.rawValue), code = \(code), command_variant = \(commandVariant),
+                    execute_at = \(executeAt?.milliseconds) WHERE request_id = \(requestID)
+                """, logger)
         case .putPremises(let premises):
             try await connection.run("""
                 INSERT INTO premises (id, uprn, postcode, address_identifier, region)

@@ -73,6 +73,28 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
         #expect(try await store.premisesToWake(by: now.adding(days: 2), limit: 10).isEmpty)
     }
 
+    /// A signed pre-command is sent once. SQLite's one writer claims each send in memory
+    /// first, so a second send's update changes nothing; on PostgreSQL hubs share the store
+    /// and the second commit fails, for its hub to refuse.
+    @Test(arguments: StoreBackend.available) func aPreCommandIsSentOnce(_ backend: StoreBackend) async throws {
+        let test = try await TestStore.make(backend)
+        let store = test.store
+        let id = "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:77"
+        try await store.apply([.insertRequest(StoredRequest(requestID: id, originator: supplier, target: meter, counter: 77, srv: "6.15.1", commandVariant: 4,
+                                                            receivedAt: .now(), executeAt: nil, status: .transformed, code: "I0", raw: [1])),
+                               .issuePreCommand(PreCommandRecord(requestID: id, preCommand: [0xDF, 1], issuedAt: .now()))])
+        let send = Mutation.sendPreCommand(requestID: id, signed: [0xDF, 2], commandVariant: 5, status: .awaitingDevice, code: "I99", executeAt: nil, at: .now())
+        try await store.apply([send])
+        #expect(try await store.preCommand(requestID: id)?.sentWith == 5)
+        #expect(try await store.request(id: id)?.status == .awaitingDevice)
+        if store.isShared {
+            await #expect(throws: PreCommandAlreadySent.self) { try await store.apply([send]) }
+        } else {
+            try await store.apply([send])
+        }
+        #expect(try await store.preCommand(requestID: id)?.signed == [0xDF, 2])
+    }
+
     @Test(arguments: StoreBackend.available) func countersOnlyRise(_ backend: StoreBackend) async throws {
         let test = try await TestStore.make(backend)
         let store = test.store
