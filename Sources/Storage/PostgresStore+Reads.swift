@@ -436,18 +436,14 @@ extension PostgresStore {
         // must not look like missing summaries or a removed tail.
         try await write { [logger] connection in
             try await connection.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger)
-            var problems: [String] = []
-            var previous = AuditChain.genesis
-            var expected: Int64 = 1
-            var count: Int64 = 0
             let salt = try await Self.auditBloomSalt(connection, logger)
             var stored: [Int64: AuditBlockSummary?] = [:]
             for row in try await connection.rows("SELECT * FROM audit_blocks", logger) {
                 guard let block = try? row.int("block") as Int64 else { continue }
                 stored[block] = Self.storedAuditBlockSummary(row, salt: salt)
             }
+            var check = AuditChainCheck(salt: salt, stored: stored)
             // Read in pages of the key, so a long log is not held in memory at once.
-            var blockEntries: [AuditBlockSummary.Entry] = []
             var after: Int64?
             pages: while true {
                 // The first page from the lowest key there is (a forged entry below 1 included).
@@ -456,44 +452,16 @@ extension PostgresStore {
                 for row in rows {
                     let entry = try Self.auditEntry(row)
                     after = entry.sequence
-                    count += 1
-                    blockEntries.append(AuditBlockSummary.Entry(at: entry.event.at.milliseconds, actor: entry.event.actor.map(sqlValue),
-                                                                device: entry.event.device.map(sqlValue), srv: entry.event.srv,
-                                                                kind: entry.event.kind.rawValue, requestID: entry.event.requestID))
-                    if entry.sequence % AuditBlockSummary.size == 0 {
-                        let block = AuditBlockSummary.block(of: entry.sequence)
-                        let rebuilt = AuditBlockSummary(block: block, entries: blockEntries, salt: salt)
-                        switch stored.removeValue(forKey: block) {
-                        case .none: problems.append("block \(block) of the log (entries to \(entry.sequence)) has no summary")
-                        case .some(let summary) where summary != rebuilt:
-                            problems.append("the summary of block \(block) (entries to \(entry.sequence)) does not match its entries: queries may miss them")
-                        default: break
-                        }
-                        blockEntries = []
-                    }
-                    if entry.sequence != expected { problems.append("entries \(expected)…\(entry.sequence - 1) are missing (deleted)") }
-                    if entry.previousHash != previous { problems.append("entry \(entry.sequence) does not link to the entry before it") }
-                    if AuditChain.hash(previous: entry.previousHash, sequence: entry.sequence, event: entry.event) != entry.hash {
-                        problems.append("entry \(entry.sequence) was altered (its hash does not match its content)")
-                    }
-                    previous = entry.hash
-                    expected = entry.sequence &+ 1
-                    if problems.count > 100 { break pages }
+                    guard check.check(entry) else { break pages }
                 }
             }
-            if problems.count <= 100 {
-                for block in stored.keys.sorted().prefix(10) { problems.append("a summary names block \(block), which the log does not fill") }
-            }
-            let actualHead = count == 0 ? "0:\(AuditChain.hex(AuditChain.genesis))" : "\(expected - 1):\(AuditChain.hex(previous))"
+            let actualHead = check.finish()
             if let row = try await connection.rows("SELECT seq, hash FROM audit_head WHERE id = 1", logger).first {
-                let recorded = "\(try row.int("seq") as Int64):\(AuditChain.hex(try row.bytes("hash")))"
-                if recorded != actualHead, problems.isEmpty {
-                    problems.append("the log ends at \(actualHead) but its recorded head is \(recorded) (entries removed from the end)")
-                }
+                check.compare(head: actualHead, recorded: "\(try row.int("seq") as Int64):\(AuditChain.hex(try row.bytes("hash")))")
             } else {
-                problems.append("the recorded head of the log is missing")
+                check.report("the recorded head of the log is missing")
             }
-            return AuditVerification(entries: count, problems: problems, head: actualHead)
+            return check.verification(head: actualHead)
         }
     }
 

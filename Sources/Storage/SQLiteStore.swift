@@ -781,62 +781,18 @@ public final class SQLiteStore: HubStore {
 
     public func verifyAudit() async throws -> AuditVerification {
         try await pool.read { db in
-            var problems: [String] = []
-            var previous = AuditChain.genesis
-            var expected: Int64 = 1
-            var count: Int64 = 0
-            // Each complete block's summary is rebuilt from its entries and compared with the
-            // stored one: a summary that hides an entry from queries is a problem too.
             let salt = try Self.auditBloomSalt(db)
             var stored: [Int64: AuditBlockSummary?] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT * FROM audit_blocks") {
                 guard let block = row["block"] as Int64? else { continue }
                 stored[block] = Self.storedAuditBlockSummary(row, salt: salt)
             }
-            var blockEntries: [AuditBlockSummary.Entry] = []
+            var check = AuditChainCheck(salt: salt, stored: stored)
             let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit ORDER BY seq")
-            while let row = try cursor.next() {
-                let entry = Self.auditEntry(row)
-                count += 1
-                blockEntries.append(AuditBlockSummary.Entry(at: entry.event.at.milliseconds, actor: entry.event.actor.map(sqlValue),
-                                                            device: entry.event.device.map(sqlValue), srv: entry.event.srv,
-                                                            kind: entry.event.kind.rawValue, requestID: entry.event.requestID))
-                if entry.sequence % AuditBlockSummary.size == 0 {
-                    let block = AuditBlockSummary.block(of: entry.sequence)
-                    let rebuilt = AuditBlockSummary(block: block, entries: blockEntries, salt: salt)
-                    switch stored.removeValue(forKey: block) {
-                    case .none: problems.append("block \(block) of the log (entries to \(entry.sequence)) has no summary")
-                    case .some(let summary) where summary != rebuilt:
-                        problems.append("the summary of block \(block) (entries to \(entry.sequence)) does not match its entries: queries may miss them")
-                    default: break
-                    }
-                    blockEntries = []
-                }
-                if entry.sequence != expected {
-                    problems.append("entries \(expected)…\(entry.sequence - 1) are missing (deleted)")
-                }
-                if entry.previousHash != previous {
-                    problems.append("entry \(entry.sequence) does not link to the entry before it")
-                }
-                let recomputed = AuditChain.hash(previous: entry.previousHash, sequence: entry.sequence, event: entry.event)
-                if recomputed != entry.hash {
-                    problems.append("entry \(entry.sequence) was altered (its hash does not match its content)")
-                }
-                previous = entry.hash
-                expected = entry.sequence + 1
-                if problems.count > 100 { break }
-            }
-            if problems.count <= 100 {
-                for block in stored.keys.sorted().prefix(10) { problems.append("a summary names block \(block), which the log does not fill") }
-            }
-            let headText = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'audit_head'")
-            let actualHead = count == 0 ? "0:\(AuditChain.hex(AuditChain.genesis))" : "\(expected - 1):\(AuditChain.hex(previous))"
-            if let headText, headText != actualHead, problems.isEmpty {
-                problems.append("the log ends at \(actualHead) but its recorded head is \(headText) (entries removed from the end)")
-            } else if headText == nil, count > 0 {
-                problems.append("the recorded head of the log is missing")
-            }
-            return AuditVerification(entries: count, problems: problems, head: actualHead)
+            while let row = try cursor.next(), check.check(Self.auditEntry(row)) {}
+            let actualHead = check.finish()
+            check.compare(head: actualHead, recorded: try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'audit_head'"))
+            return check.verification(head: actualHead)
         }
     }
 
