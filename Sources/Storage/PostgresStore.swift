@@ -29,13 +29,7 @@ public final class PostgresStore: HubStore {
         var options = PostgresClient.Configuration.Options()
         options.maximumConnections = 16
         options.minimumConnections = 0
-        var configuration: PostgresClient.Configuration
-        if let socket = target.socketPath {
-            configuration = PostgresClient.Configuration(unixSocketPath: socket, username: target.user, password: target.password, database: target.database)
-        } else {
-            configuration = PostgresClient.Configuration(host: target.host, port: target.port, username: target.user, password: target.password,
-                                                         database: target.database, tls: .disable)
-        }
+        var configuration = target.clientConfiguration
         configuration.options = options
         // The pool retries a server it cannot reach, or that refuses the user, for ever:
         // one connection first, which fails at once with the server's reason (or after
@@ -280,17 +274,13 @@ extension Data {
 extension PostgresStore {
     /// Creates a database on the server `serverURL` reaches (its user must be allowed to)
     /// and returns the URL of the new one: for tests and benchmarks that need a fresh store
-    /// each. The name is checked: lower-case letters, digits and underscores.
+    /// each. The name is checked: lower-case letters, digits and underscores, not first a digit.
     public static func createDatabase(serverURL: String, name: String, logger: Logger = Logger(label: "gbsm.postgres")) async throws -> String {
-        guard !name.isEmpty, name.count <= 63, name.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }) else {
+        guard StoreLocation.isPlainIdentifier(name) else {
             throw PostgresStoreError.badURL("\(name) is not a database name gbsm makes")
         }
         var target = try PostgresURL(serverURL)
-        let configuration: PostgresClient.Configuration = if let socket = target.socketPath {
-            .init(unixSocketPath: socket, username: target.user, password: target.password, database: target.database)
-        } else {
-            .init(host: target.host, port: target.port, username: target.user, password: target.password, database: target.database, tls: .disable)
-        }
+        let configuration = target.clientConfiguration
         var quiet = logger
         quiet.logLevel = .error
         try await probe(target, logger: quiet)
@@ -306,6 +296,14 @@ extension PostgresStore {
 }
 
 extension PostgresURL {
+    /// A pool's configuration for this server (no TLS: README "Not yet").
+    var clientConfiguration: PostgresClient.Configuration {
+        if let socketPath {
+            return PostgresClient.Configuration(unixSocketPath: socketPath, username: user, password: password, database: database)
+        }
+        return PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: .disable)
+    }
+
     /// The URL again, password included.
     var url: String {
         let password = password.map { ":" + ($0.addingPercentEncoding(withAllowedCharacters: .urlPasswordAllowed) ?? $0) } ?? ""
