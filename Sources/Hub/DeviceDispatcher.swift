@@ -81,8 +81,14 @@ final class DeviceDispatcher: Sendable {
 
     var pending: Int { queue.pending }
 
-    /// Loads the requests a previous run left at the device boundary.
-    func recover() async throws {
+    /// Loads the requests a previous run left at the device boundary; on a shared store,
+    /// those no live hub holds (`adopt`).
+    func recover(lease: Duration) async throws {
+        if store.isShared {
+            let adopted = try await adopt(lease: lease)
+            if adopted > 0 { logger.info("\(adopted) device request(s) no live hub held taken over at the device boundary") }
+            return
+        }
         var recovered = 0
         for status in [RequestStatus.awaitingDevice, .scheduled] {
             // Keys only: the bodies are read one at a time, when each request runs.
@@ -93,6 +99,23 @@ final class DeviceDispatcher: Sendable {
         }
         if recovered > 0 { logger.info("\(recovered) device request(s) resumed at the device boundary") }
     }
+
+    /// On a shared store: signs this hub alive for `lease`, and queues the requests at the
+    /// device boundary whose holder is no longer alive (it died, or stopped), now held by
+    /// this hub. Returns how many.
+    @discardableResult
+    func adopt(lease: Duration) async throws -> Int {
+        let now = clock.now()
+        var adopted = 0
+        while true {
+            let batch = try await store.adoptRequests(aliveUntil: now.adding(milliseconds: lease.milliseconds), now: now, limit: Self.adoptBatch)
+            for (requestID, due) in batch { enqueue(requestID, due: due) }
+            adopted += batch.count
+            if batch.count < Self.adoptBatch { return adopted }
+        }
+    }
+
+    static let adoptBatch = 10_000
 
     /// Runs due requests until cancelled, at most the queue's limit at once.
     func run() async {
@@ -144,7 +167,12 @@ final class DeviceDispatcher: Sendable {
             logger.error("device boundary: \(requestID) could not be read: \(error)")
             return .seconds(5)
         }
-        guard stored.status == .awaitingDevice || stored.status == .scheduled else { return nil }
+        guard stored.status.isAtDeviceBoundary else { return nil }
+        // Another hub on the shared store took it over (this one looked dead to it).
+        if store.isShared, let holder = stored.holder, holder != store.instance {
+            logger.notice("device boundary: \(requestID) is held by another hub now; left to it")
+            return nil
+        }
         if let executeAt = stored.executeAt, executeAt > clock.now() {
             // Future-dated and not yet due.
             return .milliseconds(max(1, min(Int64(Int32.max), clock.now().milliseconds(to: executeAt))))
@@ -398,6 +426,10 @@ final class DeviceDispatcher: Sendable {
             return nil
         } catch .stale {
             return .milliseconds(1)
+        } catch .storage(let conflict as RequestStatusConflict) {
+            // Another hub that took the request over recorded its outcome first.
+            logger.notice("device boundary: \(conflict); this hub's outcome is discarded")
+            return nil
         } catch .refused(let refusal) {
             return await finish(stored, code: refusal.code, reason: refusal.reason, rule: refusal.rule, work: work)
         } catch {
@@ -413,6 +445,9 @@ final class DeviceDispatcher: Sendable {
         do {
             try await committer.commit(mutations)
             responses.wakeDelivery()
+            return nil
+        } catch let conflict as RequestStatusConflict {
+            logger.notice("device boundary: \(conflict); this hub's outcome is discarded")
             return nil
         } catch {
             logger.error("device boundary: the outcome of \(stored.requestID) could not be recorded (\(error)); it will run again")

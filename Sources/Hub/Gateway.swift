@@ -577,6 +577,8 @@ public final class Gateway: Sendable {
                                       code: "I99", detail: "[job-parked] released by an operator; the schedule run goes to the device boundary again")),
                 ])
                 dispatcher.enqueue(stored.requestID, due: time)
+            } catch let conflict as RequestStatusConflict {
+                logger.notice("released schedule run: \(conflict) (another hub on the shared store took it)")
             } catch {
                 logger.error("released schedule run \(stored.requestID) could not be moved to the device boundary: \(error)")
             }
@@ -625,6 +627,8 @@ public final class Gateway: Sendable {
                                       code: "I99", detail: "[quarantine-release] released by its user; \(decision.rule); now \(status.rawValue)")),
                 ])
                 dispatcher.enqueue(stored.requestID, due: max(stored.executeAt ?? time, time))
+            } catch let conflict as RequestStatusConflict {
+                logger.notice("released request: \(conflict) (another hub on the shared store took it)")
             } catch {
                 logger.error("released request \(stored.requestID) could not be moved to the device boundary: \(error)")
             }
@@ -641,6 +645,8 @@ public final class Gateway: Sendable {
                 return mutations
             }
             outboxWakeup.signal()
+        } catch let conflict as RequestStatusConflict {
+            logger.notice("released request: \(conflict) (another hub on the shared store took it)")
         } catch {
             logger.error("released request \(stored.requestID) could not be processed: \(error)")
         }
@@ -673,7 +679,13 @@ public final class Gateway: Sendable {
         if let refusal = result.refusal {
             mutations.append(.audit(decisionEvent(header, code: refusal.code, rule: refusal.rule, reason: "after release from quarantine: \(refusal.reason)", at: time)))
         }
-        try? await committer.commit(mutations)
+        do {
+            try await committer.commit(mutations)
+        } catch let conflict as RequestStatusConflict {
+            logger.notice("released request: \(conflict) (another hub on the shared store took it)")
+        } catch {
+            logger.error("the refusal of released request \(stored.requestID) could not be recorded; it stays released and is tried again: \(error)")
+        }
         outboxWakeup.signal()
     }
 }

@@ -40,6 +40,10 @@ public struct HubConfiguration: Sendable {
     /// The PostgreSQL database the hub's state is in, or nil for SQLite in the data folder
     /// (`StoreLocation`); `GBSM_STORE` by default, so every command of one deployment finds it.
     public var storeURL: String? = StoreLocation.fromEnvironment
+    /// On a shared store, how long this process counts as alive after each sign of life
+    /// (given every `pollInterval`): once it runs out, other hubs take over the requests it
+    /// held at the device boundary and the outbox messages it was sending.
+    public var holdLease: Duration = .seconds(10)
 
     public init(dataDirectory: URL, dccEUI: EUI64 = Provisioning.dccEUI, parseLimits: XMLParseLimits = .duis,
                 anomalyDefaultLimit: Int = 100_000, anomalyDefaultWindowSeconds: Int = 3600,
@@ -204,7 +208,7 @@ public final class Hub: Sendable {
         // a second death, before anything runs again.
         let recovery = try await jobs.recover()
         recovered.withLock { $0 = recovery }
-        try await dispatcher.recover()
+        try await dispatcher.recover(lease: configuration.holdLease)
         try await devices.recover()
     }
 
@@ -234,7 +238,25 @@ public final class Hub: Sendable {
             group.addTask { await self.scheduleRunner.run(interval: self.configuration.pollInterval, clock: self.configuration.clock) }
             group.addTask { await self.devices.run() }
             group.addTask { await self.plans.run() }
+            if store.isShared { group.addTask { await self.holdRequests() } }
             await group.waitForAll()
+        }
+    }
+
+    /// On a shared store: signs of life every poll interval, and the device-boundary
+    /// requests of hubs that stopped giving them, taken over (`DeviceDispatcher.adopt`).
+    private func holdRequests() async {
+        // Well inside the lease, so a busy poll or two does not let it run out.
+        let interval = min(configuration.pollInterval, configuration.holdLease / 4)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            if Task.isCancelled { break }
+            do {
+                try await dispatcher.adopt(lease: configuration.holdLease)
+            } catch {
+                if Task.isCancelled { break }
+                logger.error("signing this hub alive on the shared store failed: \(error)")
+            }
         }
     }
 
@@ -276,6 +298,12 @@ public final class Hub: Sendable {
     }
 
     public func shutdown() async {
+        // Other hubs on a shared store take over what this one held, at once.
+        do {
+            try await store.retireInstance()
+        } catch {
+            logger.error("could not tell other hubs this one stopped (they take over once its lease runs out): \(error)")
+        }
         try? await httpClient.shutdown()
     }
 }

@@ -631,7 +631,8 @@ final class NonDeviceServices: Sendable {
         let record = ScheduleRecord(id: id, owner: request.user.eui, device: device.eui, srv: scheduled.srv.text, frequency: frequency, startDate: start,
                                     endDate: end, executionTime: executionTime, definition: details.finish(), createdAt: request.received)
         return NonDeviceOutcome(payload: { writer in writer.element("sr:DSPScheduleID", String(id)) },
-                                mutations: [.putSchedule(record)], note: "schedule \(id): \(frequency.rawValue) \(scheduled.srv) on \(device.eui) from \(start.isoDate)")
+                                // Other hubs on a shared store load the schedule when the version moves.
+                                mutations: [.putSchedule(record), .bumpRegistryVersion], note: "schedule \(id): \(frequency.rawValue) \(scheduled.srv) on \(device.eui) from \(start.isoDate)")
     }
 
     private func ownedSchedules(_ request: NonDeviceRequest) throws(Refusal) -> [ScheduleRecord] {
@@ -669,7 +670,7 @@ final class NonDeviceServices: Sendable {
 
     private func deleteSchedule(_ request: NonDeviceRequest) throws(Refusal) -> NonDeviceOutcome {
         let found = try ownedSchedules(request)
-        return NonDeviceOutcome(mutations: found.map { .deleteSchedule(id: $0.id, at: request.received) },
+        return NonDeviceOutcome(mutations: found.map { .deleteSchedule(id: $0.id, at: request.received) } + [.bumpRegistryVersion],
                                 note: "deleted schedule(s) \(found.map { String($0.id) }.joined(separator: ", "))")
     }
 

@@ -49,8 +49,9 @@ public final class ResponseDelivery: Sendable {
     let client: HTTPClient
     let policy: DeliveryPolicy
     let wakeup: Wakeup
-    /// This process among hubs sharing a store: the owner of the outbox leases it takes.
-    let owner = Int64.random(in: 1...Int64.max)
+    /// This process among hubs sharing a store (`HubStore.instance`): the owner of the
+    /// outbox leases it takes, void once the process is no longer alive.
+    var owner: Int64 { store.instance }
     /// How long a taken message is this process's: its POST's timeout and a minute more,
     /// after which a hub that died has let it go to another.
     var leaseMilliseconds: Int64 { policy.requestTimeout.components.seconds * 1000 + 60_000 }

@@ -68,6 +68,9 @@ final class ScheduleRunner: Sendable {
                 ])
                 dispatcher.enqueue(run.requestID, due: runAt)
             } catch {
+                // Hubs sharing a store each look: the run's ID is the schedule's and its time,
+                // so the store holds it once, and the hub that stored it first runs it.
+                if store.isShared, (try? await store.request(id: run.requestID)) != nil { continue }
                 logger.error("DCC schedule \(schedule.id) run could not be recorded: \(error)")
             }
         }

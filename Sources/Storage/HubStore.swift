@@ -76,6 +76,25 @@ public struct PreCommandAlreadySent: Error, Equatable, CustomStringConvertible {
     public var description: String { "the signed pre-command of \(requestID) was sent already" }
 }
 
+/// A request's status change that its current status does not allow
+/// (`RequestStatus.movableFromSQL`): it has its outcome already, or another hub moved it
+/// first. The commit fails; the group commit runs the others again without it.
+public struct RequestStatusConflict: Error, Equatable, CustomStringConvertible {
+    public var requestID: String
+    /// What the request is now.
+    public var status: RequestStatus?
+    /// What the change would have made it.
+    public var wanted: RequestStatus
+    public init(requestID: String, status: RequestStatus?, wanted: RequestStatus) {
+        self.requestID = requestID
+        self.status = status
+        self.wanted = wanted
+    }
+    public var description: String {
+        "request \(requestID) is \(status?.rawValue ?? "unknown") and cannot become \(wanted.rawValue)"
+    }
+}
+
 /// Filters for reading the audit log.
 public struct AuditQuery: Sendable {
     public var actor: EUI64?
@@ -192,12 +211,31 @@ public protocol HubStore: PrivacyRecords {
     /// LOCKED`), so two hubs never send one message, and another takes it once the lease
     /// of a hub that died runs out. On a store one process writes, `pendingOutboxItems`.
     func claimOutboxItems(ids: [Int64], owner: Int64, until: Timestamp, now: Timestamp) async throws -> [OutboxItem]
+    /// This process among those sharing the store, drawn at random when it opened it: the
+    /// holder of the device-boundary requests its commits put there, and the owner of its
+    /// outbox leases. 0 on a store one process writes.
+    var instance: Int64 { get }
+    /// On a shared store: records this process (`instance`) alive until `aliveUntil`, then
+    /// takes over, at most `limit`, the requests at the device boundary whose holder is no
+    /// longer alive at `now` (a hub that died or stopped) and returns their IDs and due
+    /// times. Two hubs never take the same request (`FOR UPDATE SKIP LOCKED`). On a store
+    /// one process writes, nothing: that process loads every such request when it starts.
+    func adoptRequests(aliveUntil: Timestamp, now: Timestamp, limit: Int) async throws -> [(requestID: String, due: Timestamp)]
+    /// On a shared store: this process stops being alive at once, so other hubs take over
+    /// what it held without waiting for its time to run out (a hub that stops cleanly).
+    func retireInstance() async throws
 }
 
 extension SQLiteStore {
     public func claimOutboxItems(ids: [Int64], owner: Int64, until: Timestamp, now: Timestamp) async throws -> [OutboxItem] {
         try await pendingOutboxItems(ids: ids)
     }
+
+    public var instance: Int64 { 0 }
+
+    public func adoptRequests(aliveUntil: Timestamp, now: Timestamp, limit: Int) async throws -> [(requestID: String, due: Timestamp)] { [] }
+
+    public func retireInstance() async throws {}
 }
 
 /// The audit log's hash chain: each entry's hash covers the previous entry's hash, its

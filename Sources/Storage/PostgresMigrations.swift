@@ -21,6 +21,12 @@ enum PostgresMigrations {
          Migration(name: "pg-v2-outbox-leases", statements: [
              "ALTER TABLE outbox ADD COLUMN claimed_by BIGINT",
              "ALTER TABLE outbox ADD COLUMN claimed_until BIGINT",
+         ]),
+         // Which hub process holds each request at the device boundary, and which processes
+         // are alive (`adoptRequests`): a dead hub's requests and leases pass to the others.
+         Migration(name: "pg-v3-request-holders", statements: [
+             "ALTER TABLE requests ADD COLUMN held_by BIGINT",
+             "CREATE TABLE hub_instances (instance BIGINT PRIMARY KEY, alive_until BIGINT NOT NULL, started_at BIGINT NOT NULL)",
          ])]
     }
 

@@ -9,7 +9,7 @@ import PostgresNIO
 extension PostgresStore {
     public func apply(_ mutations: [Mutation]) async throws {
         guard !mutations.isEmpty else { return }
-        let logger = logger
+        let logger = logger, instance = instance
         try await write { [logger] connection in
             // A transaction that appends to the audit log locks its head before anything
             // else, so that every such transaction takes its locks in one order (no two
@@ -29,7 +29,7 @@ extension PostgresStore {
                 if case .audit(let event) = mutation, let current = head {
                     head = try entries.append(event, after: current)
                 } else {
-                    try await Self.apply(mutation, connection, logger)
+                    try await Self.apply(mutation, connection, instance: instance, logger)
                 }
             }
             if let head, let first = entries.sequences.first {
@@ -158,7 +158,9 @@ extension PostgresStore {
     }
 
     // swiftlint:disable:next cyclomatic_complexity function_body_length
-    static func apply(_ mutation: Mutation, _ connection: PostgresConnection, _ logger: Logger) async throws {
+    /// `instance`: the process committing (`HubStore.instance`), which holds the requests
+    /// its commit puts at the device boundary.
+    static func apply(_ mutation: Mutation, _ connection: PostgresConnection, instance: Int64, _ logger: Logger) async throws {
         switch mutation {
         case .audit:
             break  // appended by `apply(_:)`, which holds the chain's head
@@ -192,13 +194,25 @@ extension PostgresStore {
         case .insertRequest(let request):
             try await connection.run("""
                 INSERT INTO requests (request_id, originator, target, counter, srv, command_variant, received_at, execute_at, status, code,
-                                      quarantine_ref, raw, schedule_id)
+                                      quarantine_ref, raw, schedule_id, held_by)
                 VALUES (\(request.requestID), \(sqlValue(request.originator)), \(sqlValue(request.target)), \(Int64(bitPattern: request.counter)),
                         \(request.srv), \(request.commandVariant), \(request.receivedAt.milliseconds), \(request.executeAt?.milliseconds),
-                        \(request.status.rawValue), \(request.code), \(request.quarantineRef), \(Data(bytea: request.raw)), \(request.scheduleID))
+                        \(request.status.rawValue), \(request.code), \(request.quarantineRef), \(Data(bytea: request.raw)), \(request.scheduleID),
+                        \(request.status.isAtDeviceBoundary ? instance : nil))
                 """, logger)
         case .setRequestStatus(let requestID, let status, let code):
-            try await connection.run("UPDATE requests SET status = \(status.rawValue), code = \(code) WHERE request_id = \(requestID)", logger)
+            // Only as `movableFromSQL` allows; a request moved back to the device boundary is
+            // held by the committing process.
+            var bindings = PostgresBindings()
+            bindings.append(status.rawValue)
+            bindings.append(code)
+            bindings.append(requestID)
+            bindings.append(status.isAtDeviceBoundary ? instance : nil)
+            let sql = "UPDATE requests SET status = $1, code = $2, held_by = COALESCE($4, held_by) WHERE request_id = $3 AND \(status.movableFromSQL) RETURNING 1"
+            if try await connection.run(PostgresQuery(unsafeSQL: sql, binds: bindings), logger) == 0,
+               let found = try await connection.rows("SELECT status FROM requests WHERE request_id = \(requestID)", logger).first {
+                throw RequestStatusConflict(requestID: requestID, status: RequestStatus(rawValue: try found.text("status")), wanted: status)
+            }
         case .issuePreCommand(let record):
             try await connection.run("""
                 INSERT INTO precommands (request_id, precommand, issued_at)
@@ -216,7 +230,7 @@ extension PostgresStore {
             guard changed == 1 else { throw PreCommandAlreadySent(requestID: requestID) }
             try await connection.run("""
                 UPDATE requests SET status = \(status.rawValue), code = \(code), command_variant = \(commandVariant),
-                    execute_at = \(executeAt?.milliseconds) WHERE request_id = \(requestID)
+                    execute_at = \(executeAt?.milliseconds), held_by = \(status.isAtDeviceBoundary ? instance : nil) WHERE request_id = \(requestID)
                 """, logger)
         case .putPremises(let premises):
             try await connection.run("""

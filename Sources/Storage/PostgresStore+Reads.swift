@@ -119,12 +119,14 @@ extension PostgresStore {
     }
 
     static func request(_ row: PGRow) throws -> StoredRequest {
-        StoredRequest(requestID: try row.text("request_id"), originator: try row.eui("originator"), target: try row.eui("target"),
+        var request = StoredRequest(requestID: try row.text("request_id"), originator: try row.eui("originator"), target: try row.eui("target"),
                       counter: UInt64(bitPattern: try row.int("counter")), srv: try row.text("srv"), commandVariant: try row.int("command_variant"),
                       receivedAt: try row.timestamp("received_at"), executeAt: try row.optionalTimestamp("execute_at"),
                       status: RequestStatus(rawValue: try row.text("status")) ?? .refused, code: try row.optionalText("code"),
                       quarantineRef: try row.optionalInt("quarantine_ref"), raw: try row.bytes("raw"), crashes: try row.int("crashes"),
                       scheduleID: try row.optionalInt("schedule_id"))
+        request.holder = try row.optionalInt("held_by")
+        return request
     }
 
     public func request(id: String) async throws -> StoredRequest? {
@@ -246,10 +248,45 @@ extension PostgresStore {
             try await connection.rows("""
                 UPDATE outbox SET claimed_by = \(owner), claimed_until = \(until.milliseconds)
                 WHERE id IN (SELECT id FROM outbox WHERE id = ANY(\(ids)) AND status = 'pending'
-                             AND (claimed_until IS NULL OR claimed_until <= \(now.milliseconds) OR claimed_by = \(owner))
+                             AND (claimed_until IS NULL OR claimed_until <= \(now.milliseconds) OR claimed_by = \(owner)
+                                  OR NOT EXISTS (SELECT 1 FROM hub_instances h WHERE h.instance = outbox.claimed_by AND h.alive_until >= \(now.milliseconds)))
                              FOR UPDATE SKIP LOCKED)
                 RETURNING *
                 """, logger).map(Self.outboxItem).sorted { ($0.nextAttemptAt, $0.id ?? 0) < ($1.nextAttemptAt, $1.id ?? 0) }
+        }
+    }
+
+    public func adoptRequests(aliveUntil: Timestamp, now: Timestamp, limit: Int) async throws -> [(requestID: String, due: Timestamp)] {
+        try await write { [logger, instance] connection in
+            try await connection.run("""
+                INSERT INTO hub_instances (instance, alive_until, started_at) VALUES (\(instance), \(aliveUntil.milliseconds), \(now.milliseconds))
+                ON CONFLICT (instance) DO UPDATE SET alive_until = GREATEST(hub_instances.alive_until, EXCLUDED.alive_until)
+                """, logger)
+            // Processes dead for a day hold nothing any more: their rows go.
+            try await connection.run("DELETE FROM hub_instances WHERE alive_until < \(now.milliseconds - 86_400_000)", logger)
+            // The boundary's statuses, with `requests_open`'s condition so that its index serves.
+            let statuses = [RequestStatus.awaitingDevice, .scheduled].map { "'\($0.rawValue)'" }.joined(separator: ", ")
+            var bindings = PostgresBindings()
+            bindings.append(instance)
+            bindings.append(now.milliseconds)
+            bindings.append(Int64(max(0, limit)))
+            let sql = """
+                UPDATE requests SET held_by = $1 WHERE request_id IN (
+                    SELECT request_id FROM requests q WHERE q.status IN (\(statuses)) AND \(SQLiteStore.openRequests)
+                    AND (q.held_by IS NULL OR (q.held_by <> $1 AND NOT EXISTS (
+                        SELECT 1 FROM hub_instances h WHERE h.instance = q.held_by AND h.alive_until >= $2)))
+                    ORDER BY q.received_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+                RETURNING request_id, COALESCE(execute_at, received_at) AS due
+                """
+            return try await connection.rows(PostgresQuery(unsafeSQL: sql, binds: bindings), logger).map { row in
+                (try row.text("request_id"), try row.timestamp("due"))
+            }
+        }
+    }
+
+    public func retireInstance() async throws {
+        try await write { [logger, instance] connection in
+            try await connection.run("UPDATE hub_instances SET alive_until = 0 WHERE instance = \(instance)", logger)
         }
     }
 

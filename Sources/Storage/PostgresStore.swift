@@ -17,6 +17,8 @@ import PostgresNIO
 public final class PostgresStore: HubStore {
     /// The URL the store was opened with, without its password.
     public let location: String
+    /// This process among those sharing the database (`HubStore.instance`): random, never 0.
+    public let instance = Int64.random(in: 1...Int64.max)
     let client: PostgresClient
     let logger: Logger
     private let runner: Task<Void, Never>

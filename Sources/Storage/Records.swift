@@ -181,6 +181,26 @@ public enum RequestStatus: String, Sendable, Codable, CaseIterable {
     case parked
 }
 
+extension RequestStatus {
+    /// A request in one of these has its outcome: its status never changes again.
+    public static let finished: [RequestStatus] = [.completed, .refused, .failed, .cancelled]
+
+    /// Whether a request is at the device boundary in this status, to be run by the hub
+    /// holding it.
+    public var isAtDeviceBoundary: Bool { self == .awaitingDevice || self == .scheduled }
+
+    /// The statuses `Mutation.setRequestStatus` may move a request to `self` from, as an
+    /// SQL condition on its `status` column (both backends): a finished request keeps its
+    /// outcome, and only a released request goes back to the device boundary (a request
+    /// gets there first with its insert or its pre-command's send). A commit that breaks
+    /// this fails with `RequestStatusConflict`: two hubs sharing a store that both ran
+    /// one request, or both released it, record it once.
+    public var movableFromSQL: String {
+        if isAtDeviceBoundary { return "status = '\(RequestStatus.released.rawValue)'" }
+        return "status NOT IN (" + Self.finished.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
+    }
+}
+
 /// An accepted request, with its signed XML exactly as received.
 public struct StoredRequest: Sendable, Hashable {
     public var requestID: String
@@ -200,6 +220,11 @@ public struct StoredRequest: Sendable, Hashable {
     /// The DCC schedule (5.1) this is a run of, sent by DCC for the schedule's owner; nil
     /// for a user's own request. A run has no signed XML (`raw` is empty).
     public var scheduleID: Int64?
+    /// On a shared store, the hub process holding the request at its device boundary
+    /// (`HubStore.instance`, set by the commit that put it there); nil on a store one
+    /// process writes. Another hub takes it over when its holder stops being alive
+    /// (`HubStore.adoptRequests`).
+    public var holder: Int64?
 
     public init(requestID: String, originator: EUI64, target: EUI64, counter: UInt64, srv: String, commandVariant: Int,
                 receivedAt: Timestamp, executeAt: Timestamp?, status: RequestStatus, code: String?, quarantineRef: Int64? = nil, raw: [UInt8],

@@ -343,8 +343,12 @@ public final class SQLiteStore: HubStore {
                                                  request.receivedAt.milliseconds, request.executeAt?.milliseconds, request.status.rawValue,
                                                  request.code, request.quarantineRef, Data(request.raw), request.scheduleID])
                 case .setRequestStatus(let requestID, let status, let code):
-                    try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = ? WHERE request_id = ?")
+                    try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = ? WHERE request_id = ? AND \(status.movableFromSQL)")
                         .execute(arguments: [status.rawValue, code, requestID])
+                    if db.changesCount == 0,
+                       let found = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM requests WHERE request_id = ?"), arguments: [requestID]) {
+                        throw RequestStatusConflict(requestID: requestID, status: RequestStatus(rawValue: found), wanted: status)
+                    }
                 case .issuePreCommand(let record):
                     try db.cachedStatement(sql: "INSERT INTO precommands (request_id, precommand, issued_at) VALUES (?, ?, ?)")
                         .execute(arguments: [record.requestID, Data(record.preCommand), record.issuedAt.milliseconds])

@@ -40,7 +40,12 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
         ])
         #expect(try await store.users().first?.roles == [.is, .gs])
         #expect(try await store.counters()[supplier] == UInt64.max - 3)
-        #expect(try await store.request(id: request.requestID) == request)
+        // On a shared store the request is held by the process whose commit put it at the
+        // device boundary.
+        var read = try await store.request(id: request.requestID)
+        #expect(read?.holder == (store.isShared ? store.instance : nil))
+        read?.holder = nil
+        #expect(read == request)
         #expect(try await store.devices().first?.importMPxN == "1312345678111")
         #expect(try await store.registrations().first?.party == supplier)
         #expect(try await store.registryVersion() == 1)
@@ -93,6 +98,75 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
             try await store.apply([send])
         }
         #expect(try await store.preCommand(requestID: id)?.signed == [0xDF, 2])
+    }
+
+    /// A finished request keeps its outcome, and only a released one goes back to the
+    /// device boundary: two hubs that both ran (or released) one request record it once.
+    @Test(arguments: StoreBackend.available) func aRequestsOutcomeIsRecordedOnce(_ backend: StoreBackend) async throws {
+        let test = try await TestStore.make(backend)
+        let store = test.store
+        let id = "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:78"
+        try await store.apply([.insertRequest(StoredRequest(requestID: id, originator: supplier, target: meter, counter: 78, srv: "4.1.1", commandVariant: 1,
+                                                            receivedAt: .now(), executeAt: nil, status: .quarantined, code: "I99", raw: [1]))])
+        // Quarantined to the device boundary directly: refused; released first: once.
+        await #expect(throws: RequestStatusConflict.self) { try await store.apply([.setRequestStatus(requestID: id, status: .awaitingDevice, code: "I99")]) }
+        try await store.apply([.setRequestStatus(requestID: id, status: .released, code: "I99")])
+        try await store.apply([.setRequestStatus(requestID: id, status: .awaitingDevice, code: "I99")])
+        let second = await #expect(throws: RequestStatusConflict.self) {
+            try await store.apply([.setRequestStatus(requestID: id, status: .awaitingDevice, code: "I99")])
+        }
+        #expect(second?.status == .awaitingDevice)
+        // One outcome: a second, with its audit entry, is not written at all.
+        try await store.apply([.setRequestStatus(requestID: id, status: .completed, code: "I0")])
+        await #expect(throws: RequestStatusConflict.self) {
+            try await store.apply([.audit(AuditEvent(kind: .device, requestID: id, code: "I0", detail: "again")),
+                                   .setRequestStatus(requestID: id, status: .failed, code: "E21")])
+        }
+        #expect(try await store.request(id: id)?.status == .completed)
+        #expect(try await store.audit(AuditQuery(requestID: id)).isEmpty)
+        // A request the store does not hold changes nothing, as before.
+        try await store.apply([.setRequestStatus(requestID: "none", status: .completed, code: "I0")])
+    }
+
+    /// Hubs sharing a database: the requests one put at the device boundary are its own
+    /// while it is alive; once it is not (it died, or retired), another takes them, once.
+    @Test(.enabled(if: StoreBackend.serverURL != nil, "needs a PostgreSQL server: set GBSM_TEST_POSTGRES"))
+    func aDeadHubsRequestsAreTakenOverOnce() async throws {
+        let url = try #require(try await StoreBackend.postgres.freshURL())
+        let first = try await PostgresStore(url: url), second = try await PostgresStore(url: url), third = try await PostgresStore(url: url)
+        let now = Timestamp.now()
+        func request(_ counter: UInt64, status: RequestStatus = .awaitingDevice) -> StoredRequest {
+            StoredRequest(requestID: "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:\(counter)", originator: supplier, target: meter, counter: counter,
+                          srv: "4.1.1", commandVariant: 1, receivedAt: now, executeAt: status == .scheduled ? now.adding(milliseconds: 60_000) : nil,
+                          status: status, code: "I99", raw: [1])
+        }
+        #expect(try await first.adoptRequests(aliveUntil: now.adding(milliseconds: 10_000), now: now, limit: 100).isEmpty)
+        try await first.apply([.insertRequest(request(1)), .insertRequest(request(2, status: .scheduled)), .insertRequest(request(3, status: .quarantined))])
+        #expect(try await first.request(id: request(1).requestID)?.holder == first.instance)
+        #expect(try await first.request(id: request(3).requestID)?.holder == nil)
+        // While the first is alive, the second takes nothing.
+        #expect(try await second.adoptRequests(aliveUntil: now.adding(milliseconds: 10_000), now: now, limit: 100).isEmpty)
+        // Its lease run out: the second takes both boundary requests, with their due times.
+        let later = now.adding(milliseconds: 11_000)
+        let taken = try await second.adoptRequests(aliveUntil: later.adding(milliseconds: 10_000), now: later, limit: 100)
+        #expect(Set(taken.map(\.requestID)) == [request(1).requestID, request(2).requestID])
+        #expect(taken.first { $0.requestID == request(2).requestID }?.due == request(2, status: .scheduled).executeAt)
+        #expect(try await second.request(id: request(1).requestID)?.holder == second.instance)
+        // Nobody takes them again while the second is alive.
+        #expect(try await third.adoptRequests(aliveUntil: later.adding(milliseconds: 10_000), now: later, limit: 100).isEmpty)
+        // A hub that retires lets go at once.
+        try await second.retireInstance()
+        #expect(try await third.adoptRequests(aliveUntil: later.adding(milliseconds: 10_000), now: later, limit: 1).count == 1)
+        #expect(try await third.adoptRequests(aliveUntil: later.adding(milliseconds: 10_000), now: later, limit: 100).count == 1)
+        // The outbox leases of a hub that is not alive are void too.
+        try await first.apply([.enqueueOutbox(OutboxItem(recipient: supplier, kind: "service-response", messageID: "m", requestID: nil, body: [1],
+                                                         createdAt: now, nextAttemptAt: now))])
+        let item = try #require(try await first.dueOutbox(now: later, limit: 10).first?.id)
+        #expect(try await second.claimOutboxItems(ids: [item], owner: second.instance, until: later.adding(milliseconds: 600_000), now: later).count == 1)
+        #expect(try await third.claimOutboxItems(ids: [item], owner: third.instance, until: later.adding(milliseconds: 600_000), now: later).count == 1,
+                "the second retired: its lease holds nothing")
+        #expect(try await first.claimOutboxItems(ids: [item], owner: first.instance, until: later.adding(milliseconds: 600_000), now: later).isEmpty,
+                "the third is alive and holds it")
     }
 
     @Test(arguments: StoreBackend.available) func countersOnlyRise(_ backend: StoreBackend) async throws {
