@@ -50,6 +50,16 @@ struct DUISBench: AsyncParsableCommand {
     @Flag(name: .customLong("no-http"), help: "Call the gateway directly, without HTTP (measures the pipeline alone).")
     var noHTTP = false
 
+    @Option(name: .customLong("hubs"), help: "`gbsm serve` processes sharing the --store database (each with a copy of the data folder); the users' streams are spread over them. More than 1 needs --store, and implies --separate-process.")
+    var hubs: Int = 1
+
+    func validate() throws {
+        guard (1...16).contains(hubs) else { throw ValidationError("--hubs is 1 to 16") }
+        if hubs > 1 && store == nil { throw ValidationError("--hubs \(hubs) needs --store: hubs share a PostgreSQL database, not a data folder's SQLite") }
+        if hubs > 1 && noHTTP { throw ValidationError("--no-http calls one hub in this process; --hubs runs hub processes") }
+        guard requests > 0, concurrency > 0, warmup >= 0 else { throw ValidationError("--requests and --concurrency are positive, --warmup not negative") }
+    }
+
     @Option(name: .customLong("schemas"), help: "DCC's schema folder, as for serve (default: found beside the checkout); 'off' measures without schema validation.")
     var schemas: String?
 
@@ -82,8 +92,24 @@ struct DUISBench: AsyncParsableCommand {
         logger.logLevel = .warning
         var configuration = HubConfiguration(dataDirectory: directory, anomalyDefaultLimit: Int.max / 2)
         configuration.schemas = loadedSchemas
-        let server = try await BenchServer.start(configuration: configuration, separateProcess: separateProcess, logger: logger)
-        let url = "http://127.0.0.1:\(server.port)"
+        // Every hub after the first runs on a copy of the data folder (the same keys; the
+        // state is the shared database's).
+        var servers: [BenchServer] = []
+        var copies: [URL] = []
+        defer { for copy in copies { try? FileManager.default.removeItem(at: copy) } }
+        for index in 0..<hubs {
+            var hubConfiguration = configuration
+            if index > 0 {
+                let copy = directory.deletingLastPathComponent().appendingPathComponent(directory.lastPathComponent + "-hub\(index + 1)")
+                try? FileManager.default.removeItem(at: copy)
+                try FileManager.default.copyItem(at: directory, to: copy)
+                copies.append(copy)
+                hubConfiguration.dataDirectory = copy
+            }
+            servers.append(try await BenchServer.start(configuration: hubConfiguration, separateProcess: separateProcess || hubs > 1, logger: logger))
+        }
+        let server = servers[0]
+        let urls = servers.map { "http://127.0.0.1:\($0.port)" }
 
         // Sign every request up front, as the users' systems would before sending.
         let keystore = try Keystore.load(from: configuration.keystoreURL)
@@ -114,21 +140,21 @@ struct DUISBench: AsyncParsableCommand {
         let gateway = noHTTP ? server.hub?.gateway : nil
         if noHTTP && gateway == nil { throw ValidationError("--no-http needs the hub in this process") }
         print("warming up with \(warmup) requests…")
-        _ = try await drive(client: client, gateway: gateway, url: url, streams: signed.map { Array($0.prefix(warmup / concurrency)) }, service: service)
+        _ = try await drive(client: client, gateway: gateway, urls: urls, streams: signed.map { Array($0.prefix(warmup / concurrency)) }, service: service)
         // Opened before the window, so that its own writes (none: it only reads) are not
         // the hub's in the in-process mode.
         let measuredStore = try await configuration.storeLocation.open()
         let storeBefore = try await measuredStore.databaseBytes()
         let walBefore = try await (measuredStore as? PostgresStore)?.walBytes()
-        let cpuBefore = server.cpuSeconds()
-        let diskBefore = server.diskWrites()
+        let cpuBefore = BenchServer.total(servers.map { $0.cpuSeconds() })
+        let diskBefore = BenchServer.total(servers.map { $0.diskWrites() })
         let commitBefore = server.commitStatistics()
         print("timing \(requests) requests, \(concurrency) in flight…")
         let started = ContinuousClock.now
-        let result = try await drive(client: client, gateway: gateway, url: url, streams: signed.map { Array($0.dropFirst(warmup / concurrency)) }, service: service)
+        let result = try await drive(client: client, gateway: gateway, urls: urls, streams: signed.map { Array($0.dropFirst(warmup / concurrency)) }, service: service)
         let elapsed = ContinuousClock.now - started
-        let cpuAfter = server.cpuSeconds()
-        let diskAfter = server.diskWrites()
+        let cpuAfter = BenchServer.total(servers.map { $0.cpuSeconds() })
+        let diskAfter = BenchServer.total(servers.map { $0.diskWrites() })
         let storeAfter = try await measuredStore.databaseBytes()
         let walAfter = try await (measuredStore as? PostgresStore)?.walBytes()
         let commitAfter = server.commitStatistics()
@@ -138,12 +164,13 @@ struct DUISBench: AsyncParsableCommand {
         let rate = Double(timed) / seconds
         let latencies = result.latencies.sorted()
         func percentile(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000 }
-        await server.stop()
+        for server in servers { await server.stop() }
         let stored = try await configuration.storeLocation.open().requestCount(status: nil)
 
         print("")
         print("gbsm bench duis: \(timed) signed \(mix) requests from \(concurrency) users (one in flight each), \(cores) cores, "
-              + (noHTTP ? "gateway called directly (no HTTP)" : separateProcess ? "hub in its own process" : "server and client in one process"))
+              + (noHTTP ? "gateway called directly (no HTTP)" : hubs > 1 ? "\(hubs) hub processes sharing the store, the users spread over them"
+                  : separateProcess ? "hub in its own process" : "server and client in one process"))
         print(String(format: "  throughput      %8.0f requests/s", rate))
         print(String(format: "  latency         p50 %.2f ms   p99 %.2f ms   p99.9 %.2f ms", percentile(0.50), percentile(0.99), percentile(0.999)))
         print("  answers         " + result.codes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
@@ -178,7 +205,8 @@ struct DUISBench: AsyncParsableCommand {
         print(String(format: "  ratio           %.3f of the crypto bound (goal 3,000 requests/s; long-term goal 0.5)", rate / boundAll))
         if let before = cpuBefore, let after = cpuAfter {
             let perRequest = (after - before) / Double(timed)
-            print(String(format: "  hub CPU         %.0f µs per request (%.0f%% of it ECDSA): %.0f requests/s if the hub had all %d cores",
+            let whose = hubs > 1 ? " (the \(hubs) hub processes together)" : ""
+            print(String(format: "  hub CPU         %.0f µs per request" + whose + " (%.0f%% of it ECDSA): %.0f requests/s if the hub had all %d cores",
                          perRequest * 1e6, 100 * (crypto.verifySeconds + crypto.signSeconds) / perRequest, Double(cores) / perRequest, cores))
         }
         if let before = walBefore, let after = walAfter {
@@ -287,6 +315,16 @@ struct DUISBench: AsyncParsableCommand {
             return nil
         }
 
+        /// The sum of the hubs' figures, or nil when one of them has none.
+        static func total<T: AdditiveArithmetic>(_ figures: [T?]) -> T? {
+            var sum = T.zero
+            for figure in figures {
+                guard let figure else { return nil }
+                sum += figure
+            }
+            return sum
+        }
+
         func commitStatistics() -> (transactions: Int, callers: Int)? {
             hub.map { $0.committer.statistics }
         }
@@ -312,9 +350,11 @@ struct DUISBench: AsyncParsableCommand {
 
     /// Each stream is one user's requests, sent one after another (its counters rise);
     /// the streams run concurrently.
-    func drive(client: HTTPClient, gateway: Gateway?, url: String, streams: [[[UInt8]]], service: @escaping @Sendable (Int) -> DUISService) async throws -> DriveResult {
+    /// Stream `i` goes to `urls[i % urls.count]` (the hubs, when several share a store).
+    func drive(client: HTTPClient, gateway: Gateway?, urls: [String], streams: [[[UInt8]]], service: @escaping @Sendable (Int) -> DUISService) async throws -> DriveResult {
         await withTaskGroup(of: DriveResult.self) { group in
-            for stream in streams {
+            for (streamIndex, stream) in streams.enumerated() {
+                let url = urls[streamIndex % urls.count]
                 group.addTask {
                     var local = DriveResult(latencies: [], codes: [:], errors: 0)
                     local.latencies.reserveCapacity(stream.count)

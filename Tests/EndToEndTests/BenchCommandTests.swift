@@ -1,5 +1,6 @@
 import Foundation
 import Server
+import Storage
 import Testing
 import TestSupport
 
@@ -16,6 +17,23 @@ import TestSupport
         #expect(answers.hasSuffix("I99=64"), "every request accepted: \(answers)")
         #expect(result.stdout.contains("hub CPU"), "the hub's CPU per request is read from its own process")
         #expect(result.stdout.contains("disk written"), "the octets the hub wrote per request, from its own process")
+    }
+
+    /// `--hubs 2 --store URL`: two hub processes share a fresh database, the users spread
+    /// over them, every request accepted once, and the CPU of both counted.
+    @Test(.enabled(if: StoreBackend.serverURL != nil, "needs a PostgreSQL server: set GBSM_TEST_POSTGRES"))
+    func twoHubProcessesShareOneDatabase() throws {
+        let binary = try #require(GBSMBinary.url, "build the gbsm executable first")
+        let server = try #require(StoreBackend.serverURL)
+        let result = try Tool.run(binary.path, ["bench", "duis", "--requests", "64", "--warmup", "0", "--mix", "device", "--hubs", "2", "--store", server])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("2 hub processes sharing the store"), "\(result.stdout)")
+        let answers = try #require(result.stdout.split(separator: "\n").first { $0.contains("answers ") }, "\(result.stdout)")
+        #expect(answers.hasSuffix("I99=64"), "every request accepted: \(answers)")
+        #expect(result.stdout.contains("the 2 hub processes together"), "\(result.stdout)")
+        #expect(result.stdout.contains("stored          64 requests"), "\(result.stdout)")
+        let refused = try Tool.run(binary.path, ["bench", "duis", "--hubs", "2"])
+        #expect(refused.status != 0 && (refused.stdout + refused.stderr).contains("needs --store"))
     }
 
     /// `gbsm bench storage` on an empty store and after a preload: both windows, their
