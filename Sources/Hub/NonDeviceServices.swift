@@ -159,10 +159,24 @@ final class NonDeviceServices: Sendable {
             return result
         }
         return try await lock.withLock {
-            let result = run(request)
+            var result = run(request)
             var mutations = finalize(result)
             if case .success(let outcome) = result { mutations += outcome.mutations }
-            try await committer.commit(mutations)
+            var attempts = 0
+            while true {
+                do {
+                    try await committer.commit(mutations)
+                    break
+                } catch is ScheduleIDTaken where attempts < 3 {
+                    // Another hub on the shared store numbered a schedule of its own so: read
+                    // them again (IDs only rise) and number this one anew.
+                    attempts += 1
+                    schedules.load(try await store.schedules())
+                    result = run(request)
+                    mutations = finalize(result)
+                    if case .success(let outcome) = result { mutations += outcome.mutations }
+                }
+            }
             if case .success(let outcome) = result {
                 inventory.apply(outcome.mutations)
                 schedules.apply(outcome.mutations)

@@ -76,6 +76,15 @@ public struct PreCommandAlreadySent: Error, Equatable, CustomStringConvertible {
     public var description: String { "the signed pre-command of \(requestID) was sent already" }
 }
 
+/// A new DCC schedule under an ID another hub sharing the store gave its own schedule
+/// first (each hub numbers schedules from what it has read): the commit fails, and the
+/// hub reads the schedules again and numbers it anew.
+public struct ScheduleIDTaken: Error, Equatable, CustomStringConvertible {
+    public var id: Int64
+    public init(id: Int64) { self.id = id }
+    public var description: String { "DCC schedule ID \(id) is another schedule's" }
+}
+
 /// A request's status change that its current status does not allow
 /// (`RequestStatus.movableFromSQL`): it has its outcome already, or another hub moved it
 /// first. The commit fails; the group commit runs the others again without it.

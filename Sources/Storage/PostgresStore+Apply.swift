@@ -270,7 +270,8 @@ extension PostgresStore {
                 UPDATE outbox SET attempts = \(attempts), next_attempt_at = \(next.milliseconds), last_error = \(error), crashes = 0, claimed_by = NULL, claimed_until = NULL WHERE id = \(id)
                 """, logger)
         case .putSchedule(let schedule):
-            try await connection.run("""
+            // The same schedule again changes it; another's ID fails (`ScheduleIDTaken`).
+            let written = try await connection.run("""
                 INSERT INTO schedules (id, owner, device, srv, frequency, start_date, end_date, execution_time, definition, created_at, deleted_at,
                                        parked_at)
                 VALUES (\(schedule.id), \(sqlValue(schedule.owner)), \(sqlValue(schedule.device)), \(schedule.srv), \(schedule.frequency.rawValue),
@@ -280,7 +281,10 @@ extension PostgresStore {
                 ON CONFLICT (id) DO UPDATE SET owner = EXCLUDED.owner, device = EXCLUDED.device, srv = EXCLUDED.srv, frequency = EXCLUDED.frequency,
                     start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, execution_time = EXCLUDED.execution_time,
                     definition = EXCLUDED.definition, created_at = EXCLUDED.created_at, deleted_at = EXCLUDED.deleted_at, parked_at = EXCLUDED.parked_at
+                WHERE schedules.owner = EXCLUDED.owner AND schedules.created_at = EXCLUDED.created_at
+                RETURNING 1
                 """, logger)
+            if written == 0 { throw ScheduleIDTaken(id: schedule.id) }
         case .deleteSchedule(let id, let at):
             try await connection.run("UPDATE schedules SET deleted_at = \(at.milliseconds) WHERE id = \(id)", logger)
         case .parkSchedule(let id, let at):

@@ -169,6 +169,26 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
                 "the third is alive and holds it")
     }
 
+    /// Two hubs that numbered a new schedule alike: the second's commit fails, it does not
+    /// overwrite the first's (the hub then numbers it anew).
+    @Test(.enabled(if: StoreBackend.serverURL != nil, "needs a PostgreSQL server: set GBSM_TEST_POSTGRES"))
+    func aScheduleIDIsOneSchedules() async throws {
+        let url = try #require(try await StoreBackend.postgres.freshURL())
+        let first = try await PostgresStore(url: url), second = try await PostgresStore(url: url)
+        let now = Timestamp.now()
+        var schedule = ScheduleRecord(id: 1, owner: supplier, device: meter, srv: "4.17", frequency: .daily, startDate: now.day, endDate: nil, executionTime: nil,
+                                      definition: [1], createdAt: now)
+        try await first.apply([.putSchedule(schedule)])
+        var other = schedule
+        other.owner = EUI64(0x90B3_D51F_3001_0099)
+        await #expect(throws: ScheduleIDTaken(id: 1)) { try await second.apply([.putSchedule(other)]) }
+        // The same schedule written again is a change to it.
+        schedule.parkedAt = now
+        try await second.apply([.putSchedule(schedule)])
+        #expect(try await first.schedules().map(\.owner) == [supplier])
+        #expect(try await first.schedules().first?.parkedAt == now)
+    }
+
     @Test(arguments: StoreBackend.available) func countersOnlyRise(_ backend: StoreBackend) async throws {
         let test = try await TestStore.make(backend)
         let store = test.store
