@@ -32,6 +32,8 @@ public final class EmulatedHomes: DeviceSide {
     let pollInterval: Duration
     let clock: any HubClock
     let logger: Logger
+    /// Whether this process runs the homes' own life (one hub of several on a shared store).
+    let leadership: Leadership
 
     public var transport: any DeviceTransport { wan }
     public var coverage: any WANCoverageSource { conditions }
@@ -48,6 +50,7 @@ public final class EmulatedHomes: DeviceSide {
         pollInterval = context.configuration.pollInterval
         clock = context.configuration.clock
         logger = context.logger
+        leadership = context.leadership
         conditions = WANState(settings.wan)
         directory = PremisesDirectory(inventory: context.inventory, fleet: fleet, store: context.store, registry: context.registry)
         let emulator = DeviceEmulator(engine: engine, keys: context.keys)
@@ -84,7 +87,12 @@ public final class EmulatedHomes: DeviceSide {
     public func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.every(self.pollInterval) { await self.reloadConditions() } }
-            group.addTask { await self.every(self.pollInterval) { await self.events.pass(now: self.clock.now()) } }
+            // Once for the whole DCC: by the hub that leads, among several sharing a store.
+            group.addTask {
+                await self.every(self.pollInterval) {
+                    if self.leadership.isLeading { await self.events.pass(now: self.clock.now()) }
+                }
+            }
         }
     }
 

@@ -66,19 +66,24 @@ public final class PremisesDirectory: Sendable {
         return WANEndpoint(premises: id, region: region, signalClass: Int(UInt64(bitPattern: id) % 2), atRiskFromSunset: false)
     }
 
-    /// The premises' device state, from memory or the store.
+    /// The premises' device state, from memory or the store. On a store several hubs
+    /// share, from the store every time: another hub may have committed a newer one.
     public func state(premises id: Int64) async throws -> PremisesState {
-        if let cached = states.withLock({ $0[id] }) { return cached }
+        let shared = store.isShared
+        if !shared, let cached = states.withLock({ $0[id] }) { return cached }
         var state = PremisesState()
         if let bytes = try await store.deviceState(premises: id) {
             state = try PremisesState.decode(bytes)
         }
+        if shared { return state }
         // A command may have settled a newer state while this one loaded: that one stays.
         return keep(id, state, replacing: false)
     }
 
-    /// Keeps a premises' committed state.
+    /// Keeps a premises' committed state (in memory only when this process alone writes
+    /// the store).
     func remember(_ id: Int64, _ state: PremisesState) {
+        if store.isShared { return }
         _ = keep(id, state, replacing: true)
     }
 

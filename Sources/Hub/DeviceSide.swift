@@ -47,5 +47,8 @@ public struct DeviceSideContext: Sendable {
     public let locks: PremisesLocks
     /// Where what the devices send unasked goes: DCC's `DeviceInbox`.
     public let sink: any DeviceMessageSink
+    /// Whether this process runs the homes' own life (`Leadership`): one hub among those
+    /// sharing a store does.
+    public let leadership: Leadership
     public let logger: Logger
 }

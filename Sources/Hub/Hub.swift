@@ -114,6 +114,8 @@ public final class Hub: Sendable {
     let jobs: JobGuard
     /// What start-up found of jobs the previous process was running when it stopped.
     var jobRecovery: JobGuard.Recovery { recovered.withLock { $0 } }
+    /// Whether this process runs what happens once for the whole DCC (`Leadership`).
+    public let leadership: Leadership
     private let recovered = Mutex(JobGuard.Recovery())
     let logger: Logger
     /// The last operator's counter reset applied to the replay guard.
@@ -168,8 +170,9 @@ public final class Hub: Sendable {
         let dccCounter = DCCCounter(start: Timestamp.now())
         let inbox = DeviceInbox(dccEUI: configuration.dccEUI, inventory: inventory, responses: responses, signer: signer, committer: committer,
                                 counter: dccCounter, clock: configuration.clock, logger: logger)
+        leadership = Leadership(leading: !store.isShared)
         devices = try makeDevices(DeviceSideContext(configuration: configuration, inventory: inventory, store: store, registry: registry, keys: smki,
-                                                    locks: locks, sink: inbox, logger: logger))
+                                                    locks: locks, sink: inbox, leadership: leadership, logger: logger))
         let services = NonDeviceServices(inventory: inventory, accessControl: accessControl, store: store, committer: committer, schedules: schedules,
                                          firmware: firmware, firmwareDirectory: configuration.firmwareDirectory, broker: broker, coverage: devices.coverage)
         dispatcher = DeviceDispatcher(
@@ -209,6 +212,7 @@ public final class Hub: Sendable {
         let recovery = try await jobs.recover()
         recovered.withLock { $0 = recovery }
         try await dispatcher.recover(lease: configuration.holdLease)
+        if store.isShared { try await decideLeadership() }
         try await devices.recover()
     }
 
@@ -253,10 +257,20 @@ public final class Hub: Sendable {
             if Task.isCancelled { break }
             do {
                 try await dispatcher.adopt(lease: configuration.holdLease)
+                try await decideLeadership()
             } catch {
                 if Task.isCancelled { break }
                 logger.error("signing this hub alive on the shared store failed: \(error)")
             }
+        }
+    }
+
+    /// Leads when this process is the longest-running live one on the shared store.
+    private func decideLeadership() async throws {
+        let leader = try await store.leadingInstance(now: configuration.clock.now())
+        let leading = leader == store.instance
+        if leadership.set(leading) {
+            logger.notice(leading ? "this hub now runs the homes' own life for all hubs sharing the store" : "another hub on the shared store runs the homes' own life")
         }
     }
 

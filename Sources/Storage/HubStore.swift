@@ -233,6 +233,10 @@ public protocol HubStore: PrivacyRecords {
     /// On a shared store: this process stops being alive at once, so other hubs take over
     /// what it held without waiting for its time to run out (a hub that stops cleanly).
     func retireInstance() async throws
+    /// On a shared store, the live process (signed alive at `now`) that has run longest:
+    /// the one that runs what happens once for all (the homes' own life); nil when none
+    /// is. On a store one process writes, `instance`.
+    func leadingInstance(now: Timestamp) async throws -> Int64?
 }
 
 extension SQLiteStore {
@@ -245,6 +249,8 @@ extension SQLiteStore {
     public func adoptRequests(aliveUntil: Timestamp, now: Timestamp, limit: Int) async throws -> [(requestID: String, due: Timestamp)] { [] }
 
     public func retireInstance() async throws {}
+
+    public func leadingInstance(now: Timestamp) async throws -> Int64? { instance }
 }
 
 /// The audit log's hash chain: each entry's hash covers the previous entry's hash, its

@@ -284,6 +284,14 @@ extension PostgresStore {
         }
     }
 
+    public func leadingInstance(now: Timestamp) async throws -> Int64? {
+        try await read { [logger] connection in
+            try await connection.rows("""
+                SELECT instance FROM hub_instances WHERE alive_until >= \(now.milliseconds) ORDER BY started_at, instance LIMIT 1
+                """, logger).first?.optionalInt("instance")
+        }
+    }
+
     public func retireInstance() async throws {
         try await write { [logger, instance] connection in
             try await connection.run("UPDATE hub_instances SET alive_until = 0 WHERE instance = \(instance)", logger)
