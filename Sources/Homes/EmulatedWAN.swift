@@ -59,6 +59,7 @@ final class EmulatedWAN: DeviceTransport {
         } catch {
             throw .unavailable(error)
         }
+        let readRevision = state.revision
         let otherDevice = command.body.value("OtherDeviceID").flatMap { EUI64($0) }
         let wasJoined = otherDevice.map { DeviceEmulator.isJoined(command.device, to: $0, model: model, state: state) } ?? false
         if let image = command.distributedImage {
@@ -81,7 +82,8 @@ final class EmulatedWAN: DeviceTransport {
             reply.newlyJoined = DeviceEmulator.isJoined(command.device, to: otherDevice, model: model, state: state)
         }
         if outcome.response.header.counter > 0 {
-            reply.writes.append(.putDeviceState(premises: command.premises, state: PremisesDirectory.encode(state), wakeAt: DeviceEmulator.wakeTime(state)))
+            reply.writes.append(.putDeviceState(premises: command.premises, state: PremisesDirectory.encode(state), wakeAt: DeviceEmulator.wakeTime(state),
+                                                revision: DeviceStateRevision(from: Int64(readRevision), to: Int64(state.revision))))
         }
         reply.exchange = exchanges.wrappingAdd(1, ordering: .relaxed).newValue
         unsettled.withLock { $0[reply.exchange] = (command.premises, state) }

@@ -115,8 +115,10 @@ final class HomeEvents: Sendable {
                     return
                 }
                 var premisesState: PremisesState
+                let readRevision: Int
                 do {
                     premisesState = try await directory.state(premises: premisesID)
+                    readRevision = premisesState.revision
                 } catch is DecodingError {
                     await dropWake(premisesID, now: now, reason: "its device state does not read")
                     return
@@ -127,7 +129,8 @@ final class HomeEvents: Sendable {
                 let outcomes = emulator.wake(model: model, state: &premisesState, at: now)
                 // Written even when nothing ran, so a stale wake time is cleared.
                 let write = Mutation.putDeviceState(premises: premisesID, state: PremisesDirectory.encode(premisesState),
-                                                    wakeAt: DeviceEmulator.wakeTime(premisesState))
+                                                    wakeAt: DeviceEmulator.wakeTime(premisesState),
+                                                    revision: DeviceStateRevision(from: Int64(readRevision), to: Int64(premisesState.revision)))
                 do {
                     try await sink.receive(outcomes.isEmpty ? [] : [.heldCommands(outcomes.map(alerts.report))], writes: [write])
                 } catch {
@@ -212,9 +215,11 @@ final class HomeEvents: Sendable {
     private func change(_ premisesID: Int64, _ body: @Sendable (PremisesModel, inout PremisesState) -> Change?) async -> Bool {
         await locks.withLock(premisesID) { () async -> Bool in
             guard let model = directory.model(premises: premisesID), var premisesState = try? await directory.state(premises: premisesID) else { return true }
+            let readRevision = premisesState.revision
             guard let change = body(model, &premisesState) else { return true }
             premisesState.touch()
-            let write = Mutation.putDeviceState(premises: premisesID, state: PremisesDirectory.encode(premisesState), wakeAt: DeviceEmulator.wakeTime(premisesState))
+            let write = Mutation.putDeviceState(premises: premisesID, state: PremisesDirectory.encode(premisesState), wakeAt: DeviceEmulator.wakeTime(premisesState),
+                                                revision: DeviceStateRevision(from: Int64(readRevision), to: Int64(premisesState.revision)))
             do {
                 let messages = change.messages.map { message -> DeviceMessage in
                     if case .alert(let alert) = message { return .alert(alerts.addressed(alert, originator: nil)) }

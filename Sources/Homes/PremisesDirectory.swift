@@ -67,7 +67,8 @@ public final class PremisesDirectory: Sendable {
     }
 
     /// The premises' device state, from memory or the store. On a store several hubs
-    /// share, from the store every time: another hub may have committed a newer one.
+    /// share, from the store every time: another hub may have committed a newer one since
+    /// (and a write made from an older one fails: `DeviceStateRevision`).
     public func state(premises id: Int64) async throws -> PremisesState {
         let shared = store.isShared
         if !shared, let cached = states.withLock({ $0[id] }) { return cached }

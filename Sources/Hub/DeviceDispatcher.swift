@@ -20,7 +20,8 @@ struct DeviceJob: Sendable {
 /// due), sends each across the emulated WAN to its device, lets the device act, and
 /// queues the signed asynchronous Service Response for the user. A request's outcome,
 /// the device's new state and the response are committed in one transaction; a request
-/// not yet finished when the hub stops is picked up again when it starts.
+/// not yet finished when the hub stops is picked up again when it starts, or, on a store
+/// several hubs share, by another hub once this one is no longer alive (`adopt`).
 ///
 /// The dispatcher is the orchestration: the run loop over its `DeviceQueue`, the WAN
 /// attempts and the device's exchange through its `DeviceTransport` (the only way it
@@ -81,14 +82,10 @@ final class DeviceDispatcher: Sendable {
 
     var pending: Int { queue.pending }
 
-    /// Loads the requests a previous run left at the device boundary; on a shared store,
-    /// those no live hub holds (`adopt`).
-    func recover(lease: Duration) async throws {
-        if store.isShared {
-            let adopted = try await adopt(lease: lease)
-            if adopted > 0 { logger.info("\(adopted) device request(s) no live hub held taken over at the device boundary") }
-            return
-        }
+    /// Loads the requests a previous run left at the device boundary. On a shared store,
+    /// nothing here: the running hub takes over those no live hub holds (`adopt`).
+    func recover() async throws {
+        if store.isShared { return }
         var recovered = 0
         for status in [RequestStatus.awaitingDevice, .scheduled] {
             // Keys only: the bodies are read one at a time, when each request runs.
@@ -426,6 +423,11 @@ final class DeviceDispatcher: Sendable {
             return nil
         } catch .stale {
             return .milliseconds(1)
+        } catch .storage(let conflict as DeviceStateConflict) {
+            // Another hub sharing the store changed the premises since its state was read:
+            // run again, on the newer state.
+            logger.notice("device boundary: \(conflict); \(stored.requestID) runs again")
+            return .milliseconds(10)
         } catch .storage(let conflict as RequestStatusConflict) {
             // Another hub that took the request over recorded its outcome first.
             logger.notice("device boundary: \(conflict); this hub's outcome is discarded")

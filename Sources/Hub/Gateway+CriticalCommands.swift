@@ -98,6 +98,8 @@ extension Gateway {
         do {
             try await committer.commit(mutations)
             outboxWakeup.signal()
+        } catch let conflict as RequestStatusConflict {
+            logger.notice("released transform: \(conflict) (another hub on the shared store took it)")
         } catch {
             logger.error("released transform \(stored.requestID) could not be recorded: \(error)")
         }
@@ -155,6 +157,8 @@ extension Gateway {
         do {
             try await committer.commit(mutations)
             outboxWakeup.signal()
+        } catch let conflict as RequestStatusConflict {
+            logger.notice("released local command: \(conflict) (another hub on the shared store took it)")
         } catch {
             logger.error("released local command \(stored.requestID) could not be recorded: \(error)")
         }

@@ -419,7 +419,7 @@ public final class Gateway: Sendable {
     }
 
     private func cancelFutureDated(_ header: RequestHeader, service: DUISService, bytes: [UInt8], digest: String, decision: AccessDecision,
-                                   at time: Timestamp) async -> GatewayResponse {
+                                   at time: Timestamp, attempt: Int = 0) async -> GatewayResponse {
         let cancelled: [String]
         do {
             // IDs only, of this user, device and SRV (at most as many as may be held).
@@ -452,6 +452,10 @@ public final class Gateway: Sendable {
                                                    createdAt: time, nextAttemptAt: time)))
         do {
             try await committer.commit(mutations)
+        } catch is RequestStatusConflict where attempt < 3 {
+            // A held request fell due and ran (here or on another hub) since the IDs were
+            // read: nothing of this commit was written; read them again.
+            return await cancelFutureDated(header, service: service, bytes: bytes, digest: digest, decision: decision, at: time, attempt: attempt + 1)
         } catch {
             return storageFailure(error)
         }

@@ -211,8 +211,7 @@ public final class Hub: Sendable {
         // a second death, before anything runs again.
         let recovery = try await jobs.recover()
         recovered.withLock { $0 = recovery }
-        try await dispatcher.recover(lease: configuration.holdLease)
-        if store.isShared { try await decideLeadership() }
+        try await dispatcher.recover()
         try await devices.recover()
     }
 
@@ -239,7 +238,9 @@ public final class Hub: Sendable {
             group.addTask { await self.delivery.run() }
             group.addTask { await self.watch() }
             group.addTask { await self.dispatcher.run() }
-            group.addTask { await self.scheduleRunner.run(interval: self.configuration.pollInterval, clock: self.configuration.clock) }
+            group.addTask {
+                await self.scheduleRunner.run(interval: self.configuration.pollInterval, clock: self.configuration.clock, leadership: self.leadership)
+            }
             group.addTask { await self.devices.run() }
             group.addTask { await self.plans.run() }
             if store.isShared { group.addTask { await self.holdRequests() } }
@@ -247,20 +248,35 @@ public final class Hub: Sendable {
         }
     }
 
-    /// On a shared store: signs of life every poll interval, and the device-boundary
-    /// requests of hubs that stopped giving them, taken over (`DeviceDispatcher.adopt`).
+    /// On a shared store, from the moment the hub runs (a tool that only opens a hub takes
+    /// nothing over): signs of life every poll interval, the device-boundary requests of
+    /// hubs that stopped giving them taken over (`DeviceDispatcher.adopt`), and whether
+    /// this hub leads.
     private func holdRequests() async {
         // Well inside the lease, so a busy poll or two does not let it run out.
         let interval = min(configuration.pollInterval, configuration.holdLease / 4)
+        var first = true
         while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
+            if !first { try? await Task.sleep(for: interval) }
             if Task.isCancelled { break }
             do {
-                try await dispatcher.adopt(lease: configuration.holdLease)
-                try await decideLeadership()
+                let adopted = try await dispatcher.adopt(lease: configuration.holdLease)
+                if adopted > 0 { logger.info("\(adopted) device request(s) no live hub held taken over at the device boundary") }
             } catch {
                 if Task.isCancelled { break }
                 logger.error("signing this hub alive on the shared store failed: \(error)")
+                // Another hub takes over once this one's lease runs out: this one must not
+                // go on running what runs once.
+                if leadership.set(false) { logger.warning("this hub stops running the homes' own life until it can sign itself alive again") }
+                continue
+            }
+            first = false
+            do {
+                try await decideLeadership()
+            } catch {
+                if Task.isCancelled { break }
+                logger.error("reading which hub leads on the shared store failed: \(error)")
+                if leadership.set(false) { logger.warning("this hub stops running the homes' own life until it can read which hub leads") }
             }
         }
     }
@@ -271,6 +287,9 @@ public final class Hub: Sendable {
         let leading = leader == store.instance
         if leadership.set(leading) {
             logger.notice(leading ? "this hub now runs the homes' own life for all hubs sharing the store" : "another hub on the shared store runs the homes' own life")
+            // What the hub that led before recorded of the homes' life (power cuts begun
+            // and ended) is read again, not this process's memory of it.
+            if leading { try await devices.recover() }
         }
     }
 

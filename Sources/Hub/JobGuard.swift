@@ -88,9 +88,11 @@ final class JobGuard: Sendable {
         var recovery = Recovery()
         let now = clock.now()
         var mutations: [Mutation] = []
+        let previous = try await log.instance()
         for (job, since) in try await log.all() {
-            // A mark whose job's outcome was committed just before the process died is stale.
-            guard let crashes = try await unfinishedCrashes(job) else { continue }
+            // A mark whose job's outcome was committed just before the process died is stale,
+            // and so is one whose request another hub on the shared store has taken over.
+            guard let crashes = try await unfinishedCrashes(job, previous: previous) else { continue }
             recovery.crashed.append(job)
             mutations.append(.recordCrash(job))
             if crashes + 1 >= Self.parkAfterCrashes {
@@ -104,15 +106,19 @@ final class JobGuard: Sendable {
         // One transaction for all of them, then the marks are done with.
         try await committer.commit(mutations)
         try await log.removeAll()
+        try await log.setInstance(store.instance)
         if !recovery.parked.isEmpty { schedules.load(try await store.schedules()) }
         return recovery
     }
 
-    /// The crashes so far of a job that is still to be done, or nil when it is done.
-    private func unfinishedCrashes(_ job: JobKey) async throws -> Int? {
+    /// The crashes so far of a job that is still to be done here, or nil when it is done
+    /// (or, on a shared store, held by a hub other than `previous`, the process that made
+    /// the marks: that hub runs it now).
+    private func unfinishedCrashes(_ job: JobKey, previous: Int64?) async throws -> Int? {
         switch job {
         case .request(let id):
             guard let stored = try await store.request(id: id), [.awaitingDevice, .scheduled, .released].contains(stored.status) else { return nil }
+            if store.isShared, let previous, let holder = stored.holder, holder != previous { return nil }
             return stored.crashes
         case .outbox(let id):
             guard let item = try await store.outboxItem(id: id), item.status == .pending else { return nil }

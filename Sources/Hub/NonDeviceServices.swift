@@ -167,11 +167,13 @@ final class NonDeviceServices: Sendable {
                 do {
                     try await committer.commit(mutations)
                     break
-                } catch is ScheduleIDTaken where attempts < 3 {
+                } catch let error where attempts < 3 && (error is ScheduleIDTaken || error is RequestStatusConflict) {
                     // Another hub on the shared store numbered a schedule of its own so: read
-                    // them again (IDs only rise) and number this one anew.
+                    // them again (IDs only rise) and number this one anew. Or the request an
+                    // 8.13 completes was finished meanwhile: read it again.
                     attempts += 1
-                    schedules.load(try await store.schedules())
+                    if error is ScheduleIDTaken { schedules.load(try await store.schedules()) }
+                    if let original = request.original { request.original = try await store.request(id: original.requestID) }
                     result = run(request)
                     mutations = finalize(result)
                     if case .success(let outcome) = result { mutations += outcome.mutations }

@@ -31,9 +31,11 @@ final class ScheduleRunner: Sendable {
         schedule.frequency.nextRun(start: schedule.startDate, end: schedule.endDate, time: schedule.executionTime ?? .midnight, after: after)
     }
 
-    func run(interval: Duration, clock: any HubClock) async {
+    /// Every `interval`, when this hub leads (one of several sharing a store runs the
+    /// schedules; on a store of its own, this one).
+    func run(interval: Duration, clock: any HubClock, leadership: Leadership) async {
         while !Task.isCancelled {
-            await pass(now: clock.now())
+            if leadership.isLeading { await pass(now: clock.now()) }
             try? await Task.sleep(for: interval)
         }
     }

@@ -52,7 +52,10 @@ public enum Mutation: Sendable {
     case setMeta(key: String, value: String)
     /// A premises' device state (JSON), written with the response that changed it, and
     /// when its devices next act of their own accord (a held future-dated command), if ever.
-    case putDeviceState(premises: Int64, state: [UInt8], wakeAt: Timestamp?)
+    /// With `revision`, on a store several hubs share, it replaces only the state of
+    /// revision `from` (the one it was made from), or fails the commit
+    /// (`DeviceStateConflict`): two hubs acting on one premises at once cannot lose a change.
+    case putDeviceState(premises: Int64, state: [UInt8], wakeAt: Timestamp?, revision: DeviceStateRevision? = nil)
     /// Sets when a premises' devices next act of their own accord, without its state (nil:
     /// never; for a premises whose state can no longer be read or run).
     case setDeviceWake(premises: Int64, wakeAt: Timestamp?)
@@ -83,6 +86,26 @@ public struct ScheduleIDTaken: Error, Equatable, CustomStringConvertible {
     public var id: Int64
     public init(id: Int64) { self.id = id }
     public var description: String { "DCC schedule ID \(id) is another schedule's" }
+}
+
+/// The revisions of a premises' device state a write goes from and to
+/// (`PremisesState.revision`, which every change raises).
+public struct DeviceStateRevision: Sendable, Equatable {
+    public var from: Int64
+    public var to: Int64
+    public init(from: Int64, to: Int64) {
+        self.from = from
+        self.to = to
+    }
+}
+
+/// A premises' device state written over one it was not made from: another hub sharing
+/// the store changed the premises meanwhile. The commit fails; the command or event runs
+/// again on the newer state.
+public struct DeviceStateConflict: Error, Equatable, CustomStringConvertible {
+    public var premises: Int64
+    public init(premises: Int64) { self.premises = premises }
+    public var description: String { "premises \(premises)'s device state was changed by another hub meanwhile" }
 }
 
 /// A request's status change that its current status does not allow

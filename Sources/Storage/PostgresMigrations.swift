@@ -27,6 +27,10 @@ enum PostgresMigrations {
          Migration(name: "pg-v3-request-holders", statements: [
              "ALTER TABLE requests ADD COLUMN held_by BIGINT",
              "CREATE TABLE hub_instances (instance BIGINT PRIMARY KEY, alive_until BIGINT NOT NULL, started_at BIGINT NOT NULL)",
+         ]),
+         // The revision each premises' device state is at (`DeviceStateRevision`).
+         Migration(name: "pg-v4-device-state-revisions", statements: [
+             "ALTER TABLE device_states ADD COLUMN revision BIGINT",
          ])]
     }
 

@@ -345,11 +345,17 @@ extension PostgresStore {
                 """, logger)
         case .setMeta(let key, let value):
             try await connection.run("INSERT INTO meta (key, value) VALUES (\(key), \(value)) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", logger)
-        case .putDeviceState(let premises, let state, let wakeAt):
-            try await connection.run("""
-                INSERT INTO device_states (premises, state, wake_at) VALUES (\(premises), \(Data(bytea: state)), \(wakeAt?.milliseconds))
-                ON CONFLICT (premises) DO UPDATE SET state = EXCLUDED.state, wake_at = EXCLUDED.wake_at
+        case .putDeviceState(let premises, let state, let wakeAt, let revision):
+            // With a revision, only over the state it was made from: another hub's newer one
+            // fails the commit (`DeviceStateConflict`). A state stored before revisions were
+            // (NULL) is any revision's.
+            let written = try await connection.run("""
+                INSERT INTO device_states (premises, state, wake_at, revision) VALUES (\(premises), \(Data(bytea: state)), \(wakeAt?.milliseconds), \(revision?.to))
+                ON CONFLICT (premises) DO UPDATE SET state = EXCLUDED.state, wake_at = EXCLUDED.wake_at, revision = EXCLUDED.revision
+                WHERE \(revision?.from)::BIGINT IS NULL OR device_states.revision IS NULL OR device_states.revision = \(revision?.from)
+                RETURNING 1
                 """, logger)
+            if written == 0 { throw DeviceStateConflict(premises: premises) }
         case .setDeviceWake(let premises, let wakeAt):
             try await connection.run("UPDATE device_states SET wake_at = \(wakeAt?.milliseconds) WHERE premises = \(premises)", logger)
         case .addTamperEvent(let premises, let at, let reason):

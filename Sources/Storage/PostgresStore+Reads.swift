@@ -260,7 +260,7 @@ extension PostgresStore {
         try await write { [logger, instance] connection in
             try await connection.run("""
                 INSERT INTO hub_instances (instance, alive_until, started_at) VALUES (\(instance), \(aliveUntil.milliseconds), \(now.milliseconds))
-                ON CONFLICT (instance) DO UPDATE SET alive_until = GREATEST(hub_instances.alive_until, EXCLUDED.alive_until)
+                ON CONFLICT (instance) DO UPDATE SET alive_until = EXCLUDED.alive_until
                 """, logger)
             // Processes dead for a day hold nothing any more: their rows go.
             try await connection.run("DELETE FROM hub_instances WHERE alive_until < \(now.milliseconds - 86_400_000)", logger)

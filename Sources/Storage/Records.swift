@@ -161,7 +161,8 @@ public enum RequestStatus: String, Sendable, Codable, CaseIterable {
     case scheduled
     /// Held by anomaly detection until released or deleted.
     case quarantined
-    /// Released from quarantine by its user, to be processed by the running hub.
+    /// Released from quarantine by its user (or from parking by an operator), to be
+    /// processed by a running hub (the first of several sharing a store to move it on).
     case released
     /// Completed (non-device requests answered I0, or a device's response received).
     case completed
@@ -191,12 +192,13 @@ extension RequestStatus {
 
     /// The statuses `Mutation.setRequestStatus` may move a request to `self` from, as an
     /// SQL condition on its `status` column (both backends): a finished request keeps its
-    /// outcome, and only a released request goes back to the device boundary (a request
-    /// gets there first with its insert or its pre-command's send). A commit that breaks
-    /// this fails with `RequestStatusConflict`: two hubs sharing a store that both ran
-    /// one request, or both released it, record it once.
+    /// outcome, and only a released request goes back to the device boundary or is
+    /// transformed (a request gets there first with its insert or its pre-command's
+    /// send). A commit that breaks this fails with `RequestStatusConflict`: of two hubs
+    /// sharing a store that both ran one request, or both moved one released request on,
+    /// one records it.
     public var movableFromSQL: String {
-        if isAtDeviceBoundary { return "status = '\(RequestStatus.released.rawValue)'" }
+        if isAtDeviceBoundary || self == .transformed { return "status = '\(RequestStatus.released.rawValue)'" }
         return "status NOT IN (" + Self.finished.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
     }
 }

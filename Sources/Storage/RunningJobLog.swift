@@ -31,6 +31,21 @@ public final class RunningJobLog: Sendable {
         try queue.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "CREATE TABLE IF NOT EXISTS running (job TEXT PRIMARY KEY, since INTEGER NOT NULL)")
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS process (id INTEGER PRIMARY KEY CHECK (id = 1), instance INTEGER NOT NULL)")
+        }
+    }
+
+    /// The store instance (`HubStore.instance`) of the process that last ran with this
+    /// log, if it recorded one: on a shared store, the requests that process held are the
+    /// ones its marks may count a crash against.
+    public func instance() async throws -> Int64? {
+        try await queue.read { db in try Int64.fetchOne(db, sql: "SELECT instance FROM process WHERE id = 1") }
+    }
+
+    /// Records this process's store instance (after recovery has read the last one's).
+    public func setInstance(_ instance: Int64) async throws {
+        try await queue.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO process (id, instance) VALUES (1, ?)", arguments: [instance])
         }
     }
 

@@ -452,7 +452,9 @@ public final class SQLiteStore: HubStore {
                         .execute(arguments: [sqlValue(event.device), event.at.milliseconds, event.kind, event.requestID, event.detail])
                 case .setMeta(let key, let value):
                     try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").execute(arguments: [key, value])
-                case .putDeviceState(let premises, let state, let wakeAt):
+                case .putDeviceState(let premises, let state, let wakeAt, _):
+                    // One process writes the store, under its premises locks: the state it
+                    // read is the latest, and the revision needs no check.
                     try db.cachedStatement(sql: "INSERT OR REPLACE INTO device_states (premises, state, wake_at) VALUES (?, ?, ?)")
                         .execute(arguments: [premises, Data(state), wakeAt?.milliseconds])
                 case .setDeviceWake(let premises, let wakeAt):

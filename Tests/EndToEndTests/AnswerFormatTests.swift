@@ -47,7 +47,7 @@ import TestSupport
         // (the supplier's, and the devices' certified ones).
         let file = hub.dataDirectory.appendingPathComponent("answer.b64")
         try Data(Data(frame.encode()).base64EncodedString().utf8).write(to: file)
-        let parsed = try Tool.run(binary.path, ["gbcs", "parse", file.path, "--keystore", hub.dataDirectory.path, "--srv", "4.1.1"])
+        let parsed = try await Tool.run(binary.path, ["gbcs", "parse", file.path, "--keystore", hub.dataDirectory.path, "--srv", "4.1.1"])
         #expect(parsed.status == 0 && parsed.stdout.contains("<ra:ReadInstantaneousImportRegistersRsp>"), "\(parsed.stdout.prefix(300)) \(parsed.stderr)")
         // Altered on the way, it is refused.
         var altered = frame.encode()
@@ -55,12 +55,12 @@ import TestSupport
         #expect(throws: ParseError.self) { try ParsedMessage(frame: try GBCSFrame.decode(altered), keys: keys) }
 
         // A user whose KA private key gbsm does not hold cannot ask for MMC.
-        let refused = try Tool.run(binary.path, ["users", "set-payload"] + hub.dataArguments + ["--eui", "00-DB-12-34-56-78-90-A0", "mmc"])
+        let refused = try await Tool.run(binary.path, ["users", "set-payload"] + hub.dataArguments + ["--eui", "00-DB-12-34-56-78-90-A0", "mmc"])
         #expect(refused.status != 0)
         // The supplier asks for MMC: the running hub reloads its users and answers in MMC XML.
-        let set = try Tool.run(binary.path, ["users", "set-payload"] + hub.dataArguments + ["--eui", supplier.description, "mmc"])
+        let set = try await Tool.run(binary.path, ["users", "set-payload"] + hub.dataArguments + ["--eui", supplier.description, "mmc"])
         #expect(set.status == 0, "\(set.stderr)")
-        let list = try Tool.run(binary.path, ["users", "list"] + hub.dataArguments)
+        let list = try await Tool.run(binary.path, ["users", "list"] + hub.dataArguments)
         #expect(list.stdout.contains("mmc"))
         var mmc = try await read()
         for _ in 0..<50 where mmc.gbcs != nil {

@@ -6,11 +6,13 @@ import TestSupport
 
 /// `gbsm bench duis --separate-process`, the benchmark the README's figures come from,
 /// starts its own hub process on a port the kernel gives it (read from the hub's banner)
-/// and every request it sends is answered. No timing is checked: only that it runs.
-@Suite struct BenchCommandTests {
-    @Test func theDeviceMixRunsAgainstAHubInItsOwnProcess() throws {
+/// and every request it sends is answered. No timing is checked: only that it runs. The
+/// benchmarks run one at a time (each starts hub processes), each on a thread of its own
+/// (`Tool.run` awaited), so the in-process hubs of other suites are not held up.
+@Suite(.serialized) struct BenchCommandTests {
+    @Test func theDeviceMixRunsAgainstAHubInItsOwnProcess() async throws {
         let binary = try #require(GBSMBinary.url, "build the gbsm executable first")
-        let result = try Tool.run(binary.path, ["bench", "duis", "--requests", "64", "--warmup", "0", "--mix", "device", "--separate-process"])
+        let result = try await Tool.run(binary.path, ["bench", "duis", "--requests", "64", "--warmup", "0", "--mix", "device", "--separate-process"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("hub in its own process"), "\(result.stdout)")
         let answers = try #require(result.stdout.split(separator: "\n").first { $0.contains("answers ") }, "\(result.stdout)")
@@ -22,30 +24,30 @@ import TestSupport
     /// `--hubs 2 --store URL`: two hub processes share a fresh database, the users spread
     /// over them, every request accepted once, and the CPU of both counted.
     @Test(.enabled(if: StoreBackend.serverURL != nil, "needs a PostgreSQL server: set GBSM_TEST_POSTGRES"))
-    func twoHubProcessesShareOneDatabase() throws {
+    func twoHubProcessesShareOneDatabase() async throws {
         let binary = try #require(GBSMBinary.url, "build the gbsm executable first")
         let server = try #require(StoreBackend.serverURL)
-        let result = try Tool.run(binary.path, ["bench", "duis", "--requests", "64", "--warmup", "0", "--mix", "device", "--hubs", "2", "--store", server])
+        let result = try await Tool.run(binary.path, ["bench", "duis", "--requests", "64", "--warmup", "0", "--mix", "device", "--hubs", "2", "--store", server])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.contains("2 hub processes sharing the store"), "\(result.stdout)")
         let answers = try #require(result.stdout.split(separator: "\n").first { $0.contains("answers ") }, "\(result.stdout)")
         #expect(answers.hasSuffix("I99=64"), "every request accepted: \(answers)")
         #expect(result.stdout.contains("the 2 hub processes together"), "\(result.stdout)")
         #expect(result.stdout.contains("stored          64 requests"), "\(result.stdout)")
-        let refused = try Tool.run(binary.path, ["bench", "duis", "--hubs", "2"])
+        let refused = try await Tool.run(binary.path, ["bench", "duis", "--hubs", "2"])
         #expect(refused.status != 0 && (refused.stdout + refused.stderr).contains("needs --store"))
     }
 
     /// `gbsm bench storage` on an empty store and after a preload: both windows, their
     /// growth and the disk's bound are printed, and the audit chain it wrote verifies.
-    @Test func theStorageBenchComparesAnEmptyStoreWithAPreloadedOne() throws {
+    @Test func theStorageBenchComparesAnEmptyStoreWithAPreloadedOne() async throws {
         let binary = try #require(GBSMBinary.url, "build the gbsm executable first")
-        let result = try Tool.run(binary.path, ["bench", "storage", "--requests", "200", "--preload", "1000", "--users", "8"])
+        let result = try await Tool.run(binary.path, ["bench", "storage", "--requests", "200", "--preload", "1000", "--users", "8"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         for line in ["empty store", "after 1000 stored", "growth", "disk bound", "audit intact: true"] {
             #expect(result.stdout.contains(line), "\(line): \(result.stdout)")
         }
-        let refused = try Tool.run(binary.path, ["bench", "storage", "--requests", "0"])
+        let refused = try await Tool.run(binary.path, ["bench", "storage", "--requests", "0"])
         #expect(refused.status != 0)
     }
 

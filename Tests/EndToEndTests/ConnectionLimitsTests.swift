@@ -159,7 +159,7 @@ import TestSupport
         // 512 descriptors from now on: far fewer than the connections the clients open.
         let prlimit = Tool.find("prlimit")
         if let prlimit {
-            let lowered = try Tool.run(prlimit, ["--pid", String(pid), "--nofile=512:512"])
+            let lowered = try await Tool.run(prlimit, ["--pid", String(pid), "--nofile=512:512"])
             #expect(lowered.status == 0, "\(lowered.stderr)")
         }
         let limits = (try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8))?.split(separator: "\n")

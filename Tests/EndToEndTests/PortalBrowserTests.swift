@@ -47,13 +47,13 @@ import TestSupport
         let first = try await client.post(try profile(), to: .sendCommand)
         #expect(first.code == "I99")
         _ = await receiver.waitFor(1)
-        let withdrawn = try Tool.run(binary.path, ["consent", "withdraw"] + data + ["--device", meter.description, "--party", Provisioning.otherUser.description,
+        let withdrawn = try await Tool.run(binary.path, ["consent", "withdraw"] + data + ["--device", meter.description, "--party", Provisioning.otherUser.description,
                                                    "--purpose", "energy-services"])
         #expect(withdrawn.status == 0, "\(withdrawn.stderr)")
         #expect(try await client.post(try profile(), to: .sendCommand).code == "E4")
 
         // The IHD's code, as the consumer reads it.
-        let issued = try Tool.run(binary.path, ["privacy", "portal-code"] + data + ["--mpxn", Provisioning.defaultMPAN, "--base-url", hub.baseURL])
+        let issued = try await Tool.run(binary.path, ["privacy", "portal-code"] + data + ["--mpxn", Provisioning.defaultMPAN, "--base-url", hub.baseURL])
         #expect(issued.status == 0, "\(issued.stderr)")
         let code = try #require(issued.stdout.firstMatch(of: /IHD code: ([0-9A-Z]{4}-[0-9A-Z]{4})/).map { String($0.1) })
 
@@ -61,7 +61,7 @@ import TestSupport
             ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
                 .appendingPathComponent(".build/portal-screenshots").path
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Browser/portal_test.py")
-        let run = try Tool.run(try #require(Self.python), [script.path, hub.baseURL, Provisioning.defaultMPAN, code, shots, Provisioning.otherUser.description])
+        let run = try await Tool.run(try #require(Self.python), [script.path, hub.baseURL, Provisioning.defaultMPAN, code, shots, Provisioning.otherUser.description])
         #expect(run.status == 0, "the browser test failed: \(run.stderr.suffix(3000))")
         print("portal browser test: screenshots in \(shots)")
         if run.status == 0, let line = run.stdout.split(separator: "\n").last,

@@ -87,7 +87,7 @@ import TestSupport
             for (index, (name, body)) in answers.enumerated() {
                 let file = directory.file("answer-\(index).xml")
                 try Data(body).write(to: file)
-                let result = try Tool.run(xmlsec, ["--verify", "--pubkey-cert-pem", directory.file("dsp.pem").path, file.path])
+                let result = try await Tool.run(xmlsec, ["--verify", "--pubkey-cert-pem", directory.file("dsp.pem").path, file.path])
                 #expect(result.status == 0, "xmlsec1 refused the answer to \(name): \(result.stderr)")
             }
         } else {

@@ -39,6 +39,37 @@ import TestSupport
                       executeAt: nil, status: .awaitingDevice, code: "I99", raw: [])
     }
 
+    /// On a shared store a hub's crash marks count only against the requests it held: one
+    /// another hub has taken over since is that hub's to run, and is not parked here.
+    @Test(.enabled(if: StoreBackend.serverURL != nil, "needs a PostgreSQL server: set GBSM_TEST_POSTGRES"))
+    func aCrashCountsOnlyAgainstTheRequestsTheDeadHubHeld() async throws {
+        let directory = try TemporaryDirectory("gbsm-jobs-shared")
+        let url = try #require(try await StoreBackend.postgres.freshURL())
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let signer = ResponseSigner(key: P256.Signing.PrivateKey(), reference: SignerReference(issuerName: "CN=T", serialNumber: "1"))
+        func process() async throws -> (JobGuard, PostgresStore) {
+            let store = try await PostgresStore(url: url)
+            return (JobGuard(dccEUI: dcc, store: store, committer: GroupCommitter(store: store), schedules: ScheduleBook(), signer: signer,
+                             log: try RunningJobLog(path: directory.file("running.sqlite").path), logger: logger), store)
+        }
+        // A life that holds two requests and dies running both.
+        let (dying, dyingStore) = try await process()
+        #expect(try await dying.recover() == JobGuard.Recovery())
+        try await dyingStore.apply([.insertRequest(request("kept")), .insertRequest(request("taken"))])
+        try await dying.mark([.request("kept"), .request("taken")])
+        // Another hub takes one of them over (its holder had stopped signing).
+        let other = try await PostgresStore(url: url)
+        try await TestStore.tamper(other, "UPDATE requests SET held_by = \(other.instance) WHERE request_id = 'taken'")
+        // The next life on the same data folder counts the crash against its own only.
+        let (next, store) = try await process()
+        let recovery = try await next.recover()
+        #expect(recovery.crashed == [.request("kept")])
+        #expect(try await store.request(id: "kept")?.crashes == 1)
+        #expect(try await store.request(id: "taken")?.crashes == 0)
+        #expect(try await next.log.instance() == store.instance)
+    }
+
     @Test func aJobRunningAtTwoDeathsIsParkedWithAnAlertAndAnAuditEntry() async throws {
         let world = try World()
         do {

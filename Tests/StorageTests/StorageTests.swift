@@ -189,6 +189,36 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
         #expect(try await first.schedules().first?.parkedAt == now)
     }
 
+    /// A premises' device state made from revision r replaces only revision r: a second
+    /// hub's state made from the same reading fails its commit instead of losing the first.
+    @Test(.enabled(if: StoreBackend.serverURL != nil, "needs a PostgreSQL server: set GBSM_TEST_POSTGRES"))
+    func aDeviceStateReplacesOnlyTheOneItWasMadeFrom() async throws {
+        let url = try #require(try await StoreBackend.postgres.freshURL())
+        let first = try await PostgresStore(url: url), second = try await PostgresStore(url: url)
+        func put(_ text: String, from: Int64, to: Int64) -> Mutation {
+            .putDeviceState(premises: 9, state: Array(text.utf8), wakeAt: nil, revision: DeviceStateRevision(from: from, to: to))
+        }
+        try await first.apply([put("a", from: 0, to: 1)])
+        // Both hubs read revision 1; the first to commit wins, the other's fails whole.
+        try await first.apply([put("b", from: 1, to: 3)])
+        await #expect(throws: DeviceStateConflict(premises: 9)) {
+            try await second.apply([.audit(AuditEvent(kind: .device, detail: "lost")), put("c", from: 1, to: 2)])
+        }
+        #expect(try await second.deviceState(premises: 9) == Array("b".utf8))
+        #expect(try await second.audit(AuditQuery()).isEmpty)
+        // Made again from the state now stored, it is written.
+        try await second.apply([put("c", from: 3, to: 4)])
+        #expect(try await first.deviceState(premises: 9) == Array("c".utf8))
+        // A new premises' first state, from two hubs: one of them.
+        try await first.apply([.putDeviceState(premises: 10, state: [1], wakeAt: nil, revision: DeviceStateRevision(from: 0, to: 1))])
+        await #expect(throws: DeviceStateConflict(premises: 10)) {
+            try await second.apply([.putDeviceState(premises: 10, state: [2], wakeAt: nil, revision: DeviceStateRevision(from: 0, to: 1))])
+        }
+        // Without a revision (a tool's write), as before: it replaces whatever is there.
+        try await second.apply([.putDeviceState(premises: 10, state: [3], wakeAt: nil)])
+        #expect(try await first.deviceState(premises: 10) == [3])
+    }
+
     @Test(arguments: StoreBackend.available) func countersOnlyRise(_ backend: StoreBackend) async throws {
         let test = try await TestStore.make(backend)
         let store = test.store

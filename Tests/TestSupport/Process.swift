@@ -19,7 +19,22 @@ public enum Tool {
         return nil
     }
 
+    /// `run` on a thread of its own, for async code: a tool that runs for seconds (a
+    /// benchmark, a browser) must not hold one of the few threads every in-process hub of
+    /// the test run shares, or the hubs stall with it.
+    public static func run(_ executable: String, _ arguments: [String], input: Data? = nil) async throws -> ToolResult {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ToolResult, any Error>) in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { () throws -> ToolResult in try runBlocking(executable, arguments, input: input) })
+            }
+        }
+    }
+
     public static func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> ToolResult {
+        try runBlocking(executable, arguments, input: input)
+    }
+
+    private static func runBlocking(_ executable: String, _ arguments: [String], input: Data?) throws -> ToolResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
