@@ -95,14 +95,7 @@ extension Gateway {
                 .enqueueOutbox(asynchronousResponse(header, result: .failure(refusal), at: time)),
             ]
         }
-        do {
-            try await committer.commit(mutations)
-            outboxWakeup.signal()
-        } catch let conflict as RequestStatusConflict {
-            logger.notice("released transform: \(conflict) (another hub on the shared store took it)")
-        } catch {
-            logger.error("released transform \(stored.requestID) could not be recorded: \(error)")
-        }
+        if await commitReleased(mutations, "released transform", stored) { outboxWakeup.signal() }
     }
 
     /// A command-variant-2 request its user released from quarantine: the command for
@@ -154,14 +147,7 @@ extension Gateway {
                 .enqueueOutbox(asynchronousResponse(header, result: .failure(refusal), at: time)),
             ]
         }
-        do {
-            try await committer.commit(mutations)
-            outboxWakeup.signal()
-        } catch let conflict as RequestStatusConflict {
-            logger.notice("released local command: \(conflict) (another hub on the shared store took it)")
-        } catch {
-            logger.error("released local command \(stored.requestID) could not be recorded: \(error)")
-        }
+        if await commitReleased(mutations, "released local command", stored) { outboxWakeup.signal() }
     }
 
     func sendSignedPreCommand(_ header: RequestHeader, request: ServiceRequestDocument, commandVariant: CommandVariant, service: DUISService,

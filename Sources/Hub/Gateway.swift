@@ -574,17 +574,12 @@ public final class Gateway: Sendable {
         let time = clock.now()
         if ScheduledRun.isScheduledRun(stored) {
             // A DCC schedule's run, released after it was parked: back to the device boundary.
-            do {
-                try await committer.commit([
-                    .setRequestStatus(requestID: stored.requestID, status: .scheduled, code: ResponseCode.I99.rawValue),
-                    .audit(AuditEvent(at: time, kind: .decision, actor: stored.originator, device: stored.target, srv: stored.srv, requestID: stored.requestID,
-                                      code: "I99", detail: "[job-parked] released by an operator; the schedule run goes to the device boundary again")),
-                ])
+            if await commitReleased([
+                .setRequestStatus(requestID: stored.requestID, status: .scheduled, code: ResponseCode.I99.rawValue),
+                .audit(AuditEvent(at: time, kind: .decision, actor: stored.originator, device: stored.target, srv: stored.srv, requestID: stored.requestID,
+                                  code: "I99", detail: "[job-parked] released by an operator; the schedule run goes to the device boundary again")),
+            ], "released schedule run", stored) {
                 dispatcher.enqueue(stored.requestID, due: time)
-            } catch let conflict as RequestStatusConflict {
-                logger.notice("released schedule run: \(conflict) (another hub on the shared store took it)")
-            } catch {
-                logger.error("released schedule run \(stored.requestID) could not be moved to the device boundary: \(error)")
             }
             return
         }
@@ -595,7 +590,7 @@ public final class Gateway: Sendable {
             request = try ServiceRequestDocument(document)
         } catch {
             logger.error("released request \(stored.requestID) can no longer be read: \(error)")
-            try? await committer.commit([.setRequestStatus(requestID: stored.requestID, status: .refused, code: ResponseCode.E12.rawValue)])
+            await commitReleased([.setRequestStatus(requestID: stored.requestID, status: .refused, code: ResponseCode.E12.rawValue)], "the refusal of unreadable released request", stored)
             return
         }
         let header = request.header
@@ -624,17 +619,12 @@ public final class Gateway: Sendable {
         }
         guard header.variant.isNonDevice else {
             let status: RequestStatus = (stored.executeAt.map { $0 > time } ?? false) ? .scheduled : .awaitingDevice
-            do {
-                try await committer.commit([
-                    .setRequestStatus(requestID: stored.requestID, status: status, code: ResponseCode.I99.rawValue),
-                    .audit(AuditEvent(at: time, kind: .decision, actor: stored.originator, device: stored.target, srv: stored.srv, requestID: stored.requestID,
-                                      code: "I99", detail: "[quarantine-release] released by its user; \(decision.rule); now \(status.rawValue)")),
-                ])
+            if await commitReleased([
+                .setRequestStatus(requestID: stored.requestID, status: status, code: ResponseCode.I99.rawValue),
+                .audit(AuditEvent(at: time, kind: .decision, actor: stored.originator, device: stored.target, srv: stored.srv, requestID: stored.requestID,
+                                  code: "I99", detail: "[quarantine-release] released by its user; \(decision.rule); now \(status.rawValue)")),
+            ], "released request", stored) {
                 dispatcher.enqueue(stored.requestID, due: max(stored.executeAt ?? time, time))
-            } catch let conflict as RequestStatusConflict {
-                logger.notice("released request: \(conflict) (another hub on the shared store took it)")
-            } catch {
-                logger.error("released request \(stored.requestID) could not be moved to the device boundary: \(error)")
             }
             return
         }
@@ -683,14 +673,24 @@ public final class Gateway: Sendable {
         if let refusal = result.refusal {
             mutations.append(.audit(decisionEvent(header, code: refusal.code, rule: refusal.rule, reason: "after release from quarantine: \(refusal.reason)", at: time)))
         }
+        await commitReleased(mutations, "the refusal of released request", stored)
+        outboxWakeup.signal()
+    }
+
+    /// Commits what moves a released request on; true once committed. Another hub on a
+    /// shared store that moved it first (`RequestStatusConflict`) is noted, not an error;
+    /// any other failure is logged, and the request stays released to be tried again.
+    @discardableResult
+    func commitReleased(_ mutations: [Mutation], _ what: String, _ stored: StoredRequest) async -> Bool {
         do {
             try await committer.commit(mutations)
+            return true
         } catch let conflict as RequestStatusConflict {
-            logger.notice("released request: \(conflict) (another hub on the shared store took it)")
+            logger.notice("\(what): \(conflict) (another hub on the shared store took it)")
         } catch {
-            logger.error("the refusal of released request \(stored.requestID) could not be recorded; it stays released and is tried again: \(error)")
+            logger.error("\(what) \(stored.requestID) could not be recorded; it stays released and is tried again: \(error)")
         }
-        outboxWakeup.signal()
+        return false
     }
 }
 
