@@ -6,18 +6,16 @@ import Synchronization
 /// allowed in the sliding window is quarantined and a DCC alert raised. A user's own
 /// threshold for the SRV applies first, then the user's threshold for every SRV (`*`),
 /// then DCC's default.
+///
+/// One hub process on its own store counts in memory. Hub processes that share a store
+/// count in it (`HubStore.countAnomalyWindow`, one statement per request), so a threshold
+/// holds for the user across all of them, as one DCC.
 public final class AnomalyDetector: Sendable {
     public struct Breach: Sendable {
         public let threshold: AnomalyThreshold
         public let observed: Int
         /// True for a threshold the user set, false for DCC's own.
         public let isUserThreshold: Bool
-    }
-
-    private struct Window {
-        var start: Int64
-        var current: Int
-        var previous: Int
     }
 
     /// A user's threshold for one SRV, or (`srv` nil) for every SRV (`*`).
@@ -28,16 +26,21 @@ public final class AnomalyDetector: Sendable {
 
     private struct State {
         var thresholds: [Key: AnomalyThreshold] = [:]
-        var windows: [Key: Window] = [:]
+        /// The windows counted in memory, by user and SRV: the latest one counted.
+        var windows: [Key: (window: AnomalyWindow, count: AnomalyWindowCount)] = [:]
     }
 
     private let state = Mutex(State())
     public let defaultLimit: Int
     public let defaultWindowSeconds: Int
+    /// Counts in a store other hub processes count in too; nil counts in memory.
+    private let shared: (@Sendable (AnomalyWindow) async throws -> AnomalyWindowCount)?
 
-    public init(defaultLimit: Int, defaultWindowSeconds: Int) {
+    public init(defaultLimit: Int, defaultWindowSeconds: Int,
+                shared: (@Sendable (AnomalyWindow) async throws -> AnomalyWindowCount)? = nil) {
         self.defaultLimit = defaultLimit
         self.defaultWindowSeconds = defaultWindowSeconds
+        self.shared = shared
     }
 
     public func load(_ thresholds: [AnomalyThreshold]) {
@@ -58,32 +61,37 @@ public final class AnomalyDetector: Sendable {
     public func thresholds() -> [AnomalyThreshold] { state.withLock { Array($0.thresholds.values) } }
 
     /// Counts the request and reports a breach if it is over its threshold. The window
-    /// slides: the previous window's count is weighted by how much of it still overlaps.
-    public func record(user: EUI64, srv: SRV, at time: Timestamp) -> Breach? {
-        state.withLock { state in
-            let key = Key(user: user, srv: srv)
-            let threshold: AnomalyThreshold
-            let isUser: Bool
-            if let own = state.thresholds[key] ?? state.thresholds[Key(user: user, srv: nil)] {
-                threshold = own
-                isUser = true
-            } else {
-                threshold = AnomalyThreshold(user: user, srv: "*", limit: defaultLimit, windowSeconds: defaultWindowSeconds)
-                isUser = false
+    /// slides: the previous fixed window's count is weighted by how much of it the
+    /// sliding window still overlaps. Throws only when a shared store cannot count.
+    public func record(user: EUI64, srv: SRV, at time: Timestamp) async throws -> Breach? {
+        let (threshold, isUser) = state.withLock { state in
+            if let own = state.thresholds[Key(user: user, srv: srv)] ?? state.thresholds[Key(user: user, srv: nil)] {
+                return (own, true)
             }
-            let length = Int64(max(threshold.windowSeconds, 1)) * 1000
-            var window = state.windows[key] ?? Window(start: time.milliseconds - time.milliseconds % length, current: 0, previous: 0)
-            let elapsedWindows = (time.milliseconds - window.start) / length
-            if elapsedWindows >= 2 {
-                window = Window(start: time.milliseconds - time.milliseconds % length, current: 0, previous: 0)
-            } else if elapsedWindows == 1 {
-                window = Window(start: window.start + length, current: 0, previous: window.current)
-            }
-            window.current += 1
-            state.windows[key] = window
-            let overlap = Double(length - (time.milliseconds - window.start)) / Double(length)
-            let estimate = Int((Double(window.previous) * overlap).rounded(.down)) + window.current
-            return estimate > threshold.limit ? Breach(threshold: threshold, observed: estimate, isUserThreshold: isUser) : nil
+            return (AnomalyThreshold(user: user, srv: "*", limit: defaultLimit, windowSeconds: defaultWindowSeconds), false)
         }
+        let window = AnomalyWindow(user: user, srv: srv.text, seconds: threshold.windowSeconds, containing: time.milliseconds)
+        let count: AnomalyWindowCount
+        if let shared {
+            count = try await shared(window)
+        } else {
+            count = state.withLock { state in
+                let key = Key(user: user, srv: srv)
+                var count = AnomalyWindowCount(current: 0, previous: 0)
+                if let last = state.windows[key], last.window.seconds == window.seconds {
+                    if last.window.start == window.start {
+                        count = last.count
+                    } else if last.window.start == window.previousStart {
+                        count.previous = last.count.current
+                    }
+                }
+                count.current += 1
+                state.windows[key] = (window, count)
+                return count
+            }
+        }
+        let overlap = Double(window.length - (time.milliseconds - window.start)) / Double(window.length)
+        let estimate = Int((Double(count.previous) * overlap).rounded(.down)) + count.current
+        return estimate > threshold.limit ? Breach(threshold: threshold, observed: estimate, isUserThreshold: isUser) : nil
     }
 }

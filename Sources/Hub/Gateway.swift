@@ -187,8 +187,13 @@ public final class Gateway: Sendable {
         }
 
         // Anomaly detection.
-        if let breach = anomaly.record(user: user.eui, srv: header.variant.srv, at: received) {
-            return await quarantine(header, service: service, bytes: bytes, digest: digest, breach: breach, decision: decision, at: received, executeAt: accepted.executeAt)
+        do {
+            if let breach = try await anomaly.record(user: user.eui, srv: header.variant.srv, at: received) {
+                return await quarantine(header, service: service, bytes: bytes, digest: digest, breach: breach, decision: decision, at: received,
+                                        executeAt: accepted.executeAt)
+            }
+        } catch {
+            return storageFailure(error)
         }
 
         // The route.

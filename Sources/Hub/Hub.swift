@@ -122,6 +122,8 @@ public final class Hub: Sendable {
     private let lastCounterReset = Mutex<Int64>(0)
     /// The registry version the in-memory users and thresholds reflect.
     private let loadedRegistryVersion = Mutex<Int64>(0)
+    /// When the leading hub last forgot old shared anomaly windows.
+    private let lastAnomalyPrune = Mutex<Timestamp?>(nil)
 
     /// Opens the hub in `configuration`'s data folder, connected to the device side
     /// `devices` makes (gbsm's emulated homes: `EmulatedHomes.open`).
@@ -153,7 +155,12 @@ public final class Hub: Sendable {
         inventory = Inventory()
         smki = SMKIRepository(keystore: keystore, credentials: deviceCredentials, inventory: inventory, fleetSeed: 0)
         replayGuard = ReplayGuard()
-        anomaly = AnomalyDetector(defaultLimit: configuration.anomalyDefaultLimit, defaultWindowSeconds: configuration.anomalyDefaultWindowSeconds)
+        var sharedCount: (@Sendable (AnomalyWindow) async throws -> AnomalyWindowCount)?
+        if store.isShared {
+            sharedCount = { window in try await store.countAnomalyWindow(window) }
+        }
+        anomaly = AnomalyDetector(defaultLimit: configuration.anomalyDefaultLimit, defaultWindowSeconds: configuration.anomalyDefaultWindowSeconds,
+                                  shared: sharedCount)
         schedules = ScheduleBook()
         firmware = FirmwareBook()
         let accessControl = AccessControl(dccEUI: configuration.dccEUI, inventory: inventory)
@@ -278,7 +285,26 @@ public final class Hub: Sendable {
                 logger.error("reading which hub leads on the shared store failed: \(error)")
                 if leadership.set(false) { logger.warning("this hub stops running the homes' own life until it can read which hub leads") }
             }
+            do {
+                try await pruneAnomalyWindows()
+            } catch {
+                if Task.isCancelled { break }
+                logger.error("forgetting old anomaly windows on the shared store failed (tried again in a minute): \(error)")
+            }
         }
+    }
+
+    /// The leading hub forgets the shared anomaly windows no estimate reads any more,
+    /// once a minute, so the table holds at most two windows per user and SRV.
+    private func pruneAnomalyWindows() async throws {
+        guard leadership.isLeading else { return }
+        let now = configuration.clock.now()
+        let due = lastAnomalyPrune.withLock { last in
+            guard last.map({ now.milliseconds - $0.milliseconds >= 60_000 }) ?? true else { return false }
+            last = now
+            return true
+        }
+        if due { _ = try await store.pruneAnomalyWindows(now: now.milliseconds) }
     }
 
     /// Leads when this process is the longest-running live one on the shared store.

@@ -238,6 +238,12 @@ public protocol HubStore: PrivacyRecords {
     /// unsigned), atomically across processes, and returns nil; or returns the stored
     /// counter, which `counter` does not exceed (a replay, perhaps sent to another hub).
     func claimCounter(originator: EUI64, counter: UInt64) async throws -> UInt64?
+    /// Counts one request in its anomaly window, atomically across hub processes, and
+    /// returns that window's count with the request and the previous window's count.
+    func countAnomalyWindow(_ window: AnomalyWindow) async throws -> AnomalyWindowCount
+    /// Forgets the anomaly windows no estimate at `now` (milliseconds) can read any more
+    /// (those that ended a whole window ago or more); returns how many went.
+    func pruneAnomalyWindows(now: Int64) async throws -> Int
     /// The pending outbox items of `ids` this hub process (`owner`) may send now: on a
     /// shared store each is leased to one process until `until` (`FOR UPDATE SKIP
     /// LOCKED`), so two hubs never send one message, and another takes it once the lease

@@ -31,6 +31,14 @@ enum PostgresMigrations {
          // The revision each premises' device state is at (`DeviceStateRevision`).
          Migration(name: "pg-v4-device-state-revisions", statements: [
              "ALTER TABLE device_states ADD COLUMN revision BIGINT",
+         ]),
+         // Anomaly detection's windows, counted by every hub sharing the store (`AnomalyWindow`).
+         Migration(name: "pg-v5-anomaly-windows", statements: [
+             """
+             CREATE TABLE anomaly_windows (originator BIGINT NOT NULL, srv TEXT NOT NULL, window_seconds BIGINT NOT NULL,
+                                           window_start BIGINT NOT NULL, count BIGINT NOT NULL,
+                                           PRIMARY KEY (originator, srv, window_seconds, window_start))
+             """,
          ])]
     }
 

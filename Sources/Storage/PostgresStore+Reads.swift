@@ -533,6 +533,38 @@ extension PostgresStore {
         }
     }
 
+    /// One upsert that counts the request and reads the previous window in one statement.
+    /// Of two hubs counting one user's SRV at once, the second waits for the first's row
+    /// lock, so every request is counted once and each sees the counts before it. Like a
+    /// claimed counter, the count need not wait for the disk: a count lost in a crash
+    /// lets a user send a little more once, it loses nothing anyone was told.
+    public func countAnomalyWindow(_ window: AnomalyWindow) async throws -> AnomalyWindowCount {
+        try await write { [logger] connection in
+            try await connection.run("SET LOCAL synchronous_commit = off", logger)
+            let user = sqlValue(window.user)
+            let seconds = Int64(window.seconds)
+            guard let row = try await connection.rows("""
+                WITH counted AS (
+                    INSERT INTO anomaly_windows (originator, srv, window_seconds, window_start, count)
+                    VALUES (\(user), \(window.srv), \(seconds), \(window.start), 1)
+                    ON CONFLICT (originator, srv, window_seconds, window_start) DO UPDATE SET count = anomaly_windows.count + 1
+                    RETURNING count)
+                SELECT (SELECT count FROM counted) AS current,
+                       COALESCE((SELECT count FROM anomaly_windows WHERE originator = \(user) AND srv = \(window.srv)
+                                 AND window_seconds = \(seconds) AND window_start = \(window.previousStart)), 0) AS previous
+                """, logger).first else {
+                throw PostgresStoreError.unreadable(column: "anomaly_windows.count")
+            }
+            return AnomalyWindowCount(current: try row.int("current"), previous: try row.int("previous"))
+        }
+    }
+
+    public func pruneAnomalyWindows(now: Int64) async throws -> Int {
+        try await write { [logger] connection in
+            try await connection.run("DELETE FROM anomaly_windows WHERE window_start + 2 * window_seconds * 1000 <= \(now) RETURNING 1", logger)
+        }
+    }
+
     /// How many rows one of the store's tables holds (for tests and diagnostics; the name
     /// must be a plain identifier).
     public func rowCount(_ table: String) async throws -> Int {

@@ -206,6 +206,15 @@ public final class SQLiteStore: HubStore {
             CREATE INDEX requests_open ON requests(status, received_at) WHERE \(openRequestsV13);
             """)
         }
+        migrator.registerMigration("v14-anomaly-windows") { db in
+            // Anomaly detection's windows (`AnomalyWindow`). One SQLite store has one hub
+            // process, which counts in memory; the table keeps both backends one protocol.
+            try db.execute(sql: """
+            CREATE TABLE anomaly_windows (originator INTEGER NOT NULL, srv TEXT NOT NULL, window_seconds INTEGER NOT NULL,
+                                          window_start INTEGER NOT NULL, count INTEGER NOT NULL,
+                                          PRIMARY KEY (originator, srv, window_seconds, window_start)) WITHOUT ROWID;
+            """)
+        }
         return migrator
     }
 
@@ -908,6 +917,27 @@ public final class SQLiteStore: HubStore {
             try db.execute(sql: "INSERT OR REPLACE INTO counters (originator, counter) VALUES (?, ?)",
                            arguments: [sqlValue(originator), Int64(bitPattern: counter)])
             return nil
+        }
+    }
+
+    public func countAnomalyWindow(_ window: AnomalyWindow) async throws -> AnomalyWindowCount {
+        try await pool.write { db in
+            let key: [any DatabaseValueConvertible] = [sqlValue(window.user), window.srv, Int64(window.seconds)]
+            try db.execute(sql: """
+                INSERT INTO anomaly_windows (originator, srv, window_seconds, window_start, count) VALUES (?, ?, ?, ?, 1)
+                ON CONFLICT (originator, srv, window_seconds, window_start) DO UPDATE SET count = count + 1
+                """, arguments: StatementArguments(key + [window.start]))
+            let select = "SELECT count FROM anomaly_windows WHERE originator = ? AND srv = ? AND window_seconds = ? AND window_start = ?"
+            let current = try Int.fetchOne(db, sql: select, arguments: StatementArguments(key + [window.start])) ?? 1
+            let previous = try Int.fetchOne(db, sql: select, arguments: StatementArguments(key + [window.previousStart])) ?? 0
+            return AnomalyWindowCount(current: current, previous: previous)
+        }
+    }
+
+    public func pruneAnomalyWindows(now: Int64) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM anomaly_windows WHERE window_start + 2 * window_seconds * 1000 <= ?", arguments: [now])
+            return db.changesCount
         }
     }
 

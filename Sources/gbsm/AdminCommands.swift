@@ -386,13 +386,15 @@ struct AnomalyCommand: AsyncParsableCommand {
         @Option(help: "Requests allowed within the window; more are quarantined.")
         var limit: Int
 
-        @Option(help: "The window in seconds.")
+        @Option(help: "The window in seconds, at most a year and a day.")
         var window: Int = 3600
 
         func run() async throws {
             let user = try parseEUI(self.user)
             guard srv == "*" || ServiceCatalogue.variant(text: srv) != nil else { throw ValidationError("unknown SRV \(srv)") }
-            guard limit >= 0, window > 0 else { throw ValidationError("the limit must be 0 or more and the window positive") }
+            guard limit >= 0, (1...AnomalyWindow.longestSeconds).contains(window) else {
+                throw ValidationError("the limit must be 0 or more and the window from 1 to \(AnomalyWindow.longestSeconds) s (a year and a day)")
+            }
             let store = try await data.store()
             try await store.apply([
                 .putThreshold(AnomalyThreshold(user: user, srv: srv, limit: limit, windowSeconds: window)),

@@ -45,6 +45,30 @@ import TestSupport
         #expect(refusals.count == 2)
     }
 
+    /// An anomaly threshold holds for a user across the hubs sharing a store: requests
+    /// spread over two hubs are counted together, so the fourth of three allowed is
+    /// quarantined by whichever hub takes it. Counted per hub, six would pass.
+    @Test(.enabled(if: StoreBackend.serverURL != nil, "needs a PostgreSQL server: set GBSM_TEST_POSTGRES"))
+    func anAnomalyThresholdHoldsAcrossHubs() async throws {
+        let first = try await RunningHub.start(store: .postgres)
+        let second = try await RunningHub.start(sharing: first)
+        try await first.hub.store.apply([.putThreshold(AnomalyThreshold(user: Provisioning.supplier, srv: "8.2", limit: 3, windowSeconds: 3600)),
+                                         .bumpRegistryVersion])
+        try await waitUntil { [first, second].allSatisfy { $0.hub.anomaly.thresholds().contains { $0.srv == "8.2" } } }
+        let clients = [DUISClient(baseURL: first.baseURL, keystore: first.keystore), DUISClient(baseURL: second.baseURL, keystore: first.keystore)]
+        let inventory = requestXML(originator: Provisioning.supplier, target: Provisioning.dccEUI, commandVariant: "8", srv: "8.2",
+                                   body: "<sr:ReadInventory><sr:DeviceID>\(esme)</sr:DeviceID></sr:ReadInventory>")
+        var codes: [String] = []
+        for index in 0..<6 {
+            let client = clients[index % 2]
+            codes.append(try await client.post(try client.sign(inventory, counter: Counters.next()), to: .nonDevice).code ?? "?")
+        }
+        #expect(codes == ["I0", "I0", "I0", "I99", "I99", "I99"], "\(codes)")
+        #expect(try await first.hub.store.requests(status: .quarantined, originator: Provisioning.supplier, limit: 10).count == 3)
+        await second.stop()
+        await first.stop()
+    }
+
     /// Each hub leases the outbox messages it sends (`claimOutboxItems`): both hubs look for
     /// due messages in the one outbox, and every answer reaches its user once.
     @Test(.enabled(if: StoreBackend.serverURL != nil, "needs a PostgreSQL server: set GBSM_TEST_POSTGRES"))

@@ -1,5 +1,6 @@
 import DUIS
 import Storage
+import TestSupport
 import Testing
 @testable import Hub
 
@@ -102,25 +103,62 @@ func code(_ body: () throws -> AccessDecision) -> String {
 }
 
 @Suite struct AnomalyDetectorTests {
-    @Test func slidingWindowQuarantinesTheExcess() {
+    @Test func slidingWindowQuarantinesTheExcess() async throws {
         let detector = AnomalyDetector(defaultLimit: 1000, defaultWindowSeconds: 3600)
         detector.load([AnomalyThreshold(user: supplier, srv: "4.1.1", limit: 3, windowSeconds: 10)])
         let start = Timestamp(milliseconds: 1_000_000)
-        for index in 0..<3 { #expect(detector.record(user: supplier, srv: "4.1.1", at: start.adding(milliseconds: Int64(index))) == nil) }
-        let breach = detector.record(user: supplier, srv: "4.1.1", at: start.adding(milliseconds: 5))
+        for index in 0..<3 { #expect(try await detector.record(user: supplier, srv: "4.1.1", at: start.adding(milliseconds: Int64(index))) == nil) }
+        let breach = try await detector.record(user: supplier, srv: "4.1.1", at: start.adding(milliseconds: 5))
         #expect(breach?.isUserThreshold == true)
         #expect(breach?.threshold.limit == 3)
         // Half a window later, half of the previous window still counts.
-        #expect(detector.record(user: supplier, srv: "4.1.1", at: start.adding(milliseconds: 15_000)) == nil)
+        #expect(try await detector.record(user: supplier, srv: "4.1.1", at: start.adding(milliseconds: 15_000)) == nil)
         // Two windows later, nothing of it does.
-        for index in 0..<3 { #expect(detector.record(user: supplier, srv: "4.1.1", at: start.adding(milliseconds: 40_000 + Int64(index))) == nil) }
+        for index in 0..<3 { #expect(try await detector.record(user: supplier, srv: "4.1.1", at: start.adding(milliseconds: 40_000 + Int64(index))) == nil) }
         // Other SRVs and users fall back to the user's * threshold, then DCC's default.
-        #expect(detector.record(user: supplier, srv: "4.8.1", at: start) == nil)
+        #expect(try await detector.record(user: supplier, srv: "4.8.1", at: start) == nil)
         detector.load([AnomalyThreshold(user: supplier, srv: "*", limit: 0, windowSeconds: 60)])
-        #expect(detector.record(user: supplier, srv: "4.8.1", at: start)?.isUserThreshold == true)
+        #expect(try await detector.record(user: supplier, srv: "4.8.1", at: start)?.isUserThreshold == true)
         let strict = AnomalyDetector(defaultLimit: 1, defaultWindowSeconds: 60)
-        #expect(strict.record(user: rival, srv: "4.1.1", at: start) == nil)
-        #expect(strict.record(user: rival, srv: "4.1.1", at: start)?.isUserThreshold == false)
+        #expect(try await strict.record(user: rival, srv: "4.1.1", at: start) == nil)
+        #expect(try await strict.record(user: rival, srv: "4.1.1", at: start)?.isUserThreshold == false)
+    }
+
+    /// A window's bounds never overflow, whatever the threshold says, and a time before
+    /// 1970 falls in the window that holds it.
+    @Test func windowsAreBounded() {
+        let longest = AnomalyWindow(user: supplier, srv: "4.1.1", seconds: .max, containing: .max)
+        #expect(longest.seconds == AnomalyWindow.longestSeconds)
+        #expect(Int64.max - longest.start < longest.length)
+        let early = AnomalyWindow(user: supplier, srv: "4.1.1", seconds: 10, containing: -1)
+        #expect(early.start == -10_000)
+        #expect(AnomalyWindow(user: supplier, srv: "4.1.1", seconds: 0, containing: 5).seconds == 1)
+    }
+
+    /// Two hub processes (two detectors with memories of their own) counting one user in
+    /// one store, at once: the threshold holds for the user across both, as one DCC.
+    /// Without the shared count each would let the limit through, twice the limit in all.
+    @Test(arguments: StoreBackend.available) func aThresholdHoldsAcrossHubsSharingTheStore(_ backend: StoreBackend) async throws {
+        let test = try await TestStore.make(backend)
+        let store = test.store
+        let hubs = (0..<2).map { _ in
+            AnomalyDetector(defaultLimit: 1000, defaultWindowSeconds: 3600, shared: { window in try await store.countAnomalyWindow(window) })
+        }
+        for hub in hubs { hub.load([AnomalyThreshold(user: supplier, srv: "4.1.1", limit: 50, windowSeconds: 3600)]) }
+        let at = Timestamp(milliseconds: 1_800_000_000_000)
+        let breaches = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<200 {
+                group.addTask { try await hubs[index % 2].record(user: supplier, srv: "4.1.1", at: at) == nil ? 0 : 1 }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(breaches == 150)
+        // The next window starts with the whole of this one behind it, and after two
+        // windows it is forgotten.
+        #expect(try await hubs[0].record(user: supplier, srv: "4.1.1", at: at.adding(milliseconds: 3_600_000))?.observed == 201)
+        #expect(try await store.pruneAnomalyWindows(now: at.milliseconds + 7_200_000) == 1)
+        #expect(try await store.pruneAnomalyWindows(now: at.milliseconds + 10_800_000) == 1)
+        #expect(try await hubs[1].record(user: supplier, srv: "4.1.1", at: at.adding(milliseconds: 10_800_000)) == nil)
     }
 }
 
