@@ -217,7 +217,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "DUIS", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Storage", "DUIS", "Privacy", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -139,15 +139,21 @@ public final class PlanPipeline: Sendable {
         try await runs.withLock { () async throws -> PlanAggregator.Outcome in try await runAlone(plan: plan, now: now) }
     }
 
+    /// Reads what the plan can decide now, not every undecided reading: the store counts
+    /// each network group's undecided readings per period (`planOpenSlots`), and only the
+    /// periods of a published group that every household has reported in, or whose
+    /// publication delay has passed, are read (with those of groups nothing can be
+    /// published for, to discard). A run costs the open periods plus the readings it
+    /// decides, whatever the store holds.
     private func runAlone(plan: DataPrivacyPlan, now: Timestamp) async throws -> PlanAggregator.Outcome {
-        let readings = try await store.planReadings(plan: plan.id)
+        let open = try await store.planOpenSlots(plan: plan.id)
         var outcome = PlanAggregator.Outcome()
         var reservations: [ReleaseReservation] = []
-        if !readings.isEmpty, let secrets = try await store.planSecrets(id: plan.id) {
+        if !open.isEmpty, let secrets = try await store.planSecrets(id: plan.id) {
             let pseudonymiser = Pseudonymiser(key: secrets.key)
-            // The network groups the readings fall in, with their siblings (for merging).
+            // The network groups with open periods, with their siblings (for merging).
             var parents: [String: Set<String>] = [:]
-            for key in Set(readings.map(\.group)) {
+            for key in Set(open.keys.map(\.group)) {
                 parents[parent(of: key, level: plan.level), default: []].insert(key)
             }
             var premisesByGroup: [(key: String, parent: String, premises: [Int64])] = []
@@ -163,21 +169,30 @@ public final class PlanPipeline: Sendable {
             }
             let aggregator = PlanAggregator(plan: plan)
             let partition = aggregator.partition(networkGroups)
-            var premisesOfNetworkGroup: [String: [Int64]] = [:]
-            for group in premisesByGroup { premisesOfNetworkGroup[group.key, default: []] += group.premises }
             let slotLength: Int64 = plan.granularity == .daily ? CalendarDay.millisecondsPerDay : CalendarDay.millisecondsPerHalfHour
-            var ledger = try await ReleaseLedger(pipeline: self, plan: plan, days: Set(readings.map { CalendarDay($0.slot) }),
-                                                 groupPremises: Dictionary(partition.groups.map { group in
-                                                     (group.key, Set(group.networkGroups.flatMap { premisesOfNetworkGroup[$0] ?? [] }))
-                                                 }, uniquingKeysWith: { first, _ in first }))
-            outcome = aggregator.run(readings: readings, partition: partition, decidedSlots: try await store.decidedSlots(plan: plan.id),
-                                     slotMilliseconds: slotLength, now: now, release: { group, day in ledger.decide(group: group.key, day: day) })
-            reservations = ledger.newReservations
+            let ready = Self.readySlots(open: open, partition: partition, slotMilliseconds: slotLength,
+                                        delayMilliseconds: Int64(plan.publicationDelayHours) * 3_600_000, now: now)
+            let readings = try await store.planReadings(plan: plan.id, slots: ready)
+            if !readings.isEmpty {
+                var premisesOfNetworkGroup: [String: [Int64]] = [:]
+                for group in premisesByGroup { premisesOfNetworkGroup[group.key, default: []] += group.premises }
+                var ledger = try await ReleaseLedger(pipeline: self, plan: plan, days: Set(readings.map { CalendarDay($0.slot) }),
+                                                     groupPremises: Dictionary(partition.groups.map { group in
+                                                         (group.key, Set(group.networkGroups.flatMap { premisesOfNetworkGroup[$0] ?? [] }))
+                                                     }, uniquingKeysWith: { first, _ in first }))
+                outcome = aggregator.run(readings: readings, partition: partition,
+                                         decidedSlots: try await store.decidedSlots(plan: plan.id, slots: Set(ready.map(\.slot))),
+                                         slotMilliseconds: slotLength, now: now, release: { group, day in ledger.decide(group: group.key, day: day) })
+                reservations = ledger.newReservations
+            }
         }
         var mutations: [Mutation] = reservations.isEmpty ? [] : [.privacy(.reserveReleaseSets(reservations))]
+        // Decided readings leave the undecided ones: deleted, or kept for the plan's raw retention.
         let toDelete = plan.rawRetentionDays == 0 ? outcome.decided + outcome.discarded : outcome.discarded
-        if !outcome.published.isEmpty || !outcome.suppressed.isEmpty || !toDelete.isEmpty || !reservations.isEmpty {
-            mutations.append(.privacy(.planDecided(plan: plan.id, published: outcome.published, suppressed: outcome.suppressed, deleteReadings: toDelete)))
+        let toKeep = plan.rawRetentionDays == 0 ? [] : outcome.decided
+        if !outcome.published.isEmpty || !outcome.suppressed.isEmpty || !toDelete.isEmpty || !toKeep.isEmpty || !reservations.isEmpty {
+            mutations.append(.privacy(.planDecided(plan: plan.id, published: outcome.published, suppressed: outcome.suppressed, deleteReadings: toDelete,
+                                                   keepReadings: toKeep)))
             var reasons: [String: Int] = [:]
             for suppression in outcome.suppressed {
                 let reason = suppression.reason.split(separator: ",").first.map(String.init) ?? suppression.reason
@@ -194,6 +209,38 @@ public final class PlanPipeline: Sendable {
                                                   aggregatesBefore: now.adding(days: -Int64(plan.aggregateRetentionDays)))))
         try await committer.commit(mutations)
         return outcome
+    }
+
+    /// The open periods a run reads: each published group's periods in which its network
+    /// groups hold at least as many undecided readings as it has households, or whose
+    /// publication delay has passed; and every open period of a network group in no
+    /// published group (its readings are discarded).
+    static func readySlots(open: [PlanAggregator.SlotKey: Int], partition: PlanAggregator.Partition, slotMilliseconds: Int64,
+                           delayMilliseconds: Int64, now: Timestamp) -> [PlanAggregator.SlotKey] {
+        var published: [String: PublicationGroup] = [:]
+        var groups: [String: PublicationGroup] = [:]
+        for group in partition.groups {
+            groups[group.key] = group
+            for network in group.networkGroups { published[network] = group }
+        }
+        var readings: [PlanAggregator.SlotKey: Int] = [:]
+        var ready = Set<PlanAggregator.SlotKey>()
+        for (key, count) in open {
+            guard let group = published[key.group] else {
+                ready.insert(key)
+                continue
+            }
+            readings[PlanAggregator.SlotKey(group: group.key, slot: key.slot), default: 0] += count
+        }
+        for (key, count) in readings {
+            guard let group = groups[key.group] else { continue }
+            let (due, overflow) = key.slot.addingReportingOverflow(slotMilliseconds &+ delayMilliseconds)
+            guard count >= group.members.count || (!overflow && now.milliseconds >= due) else { continue }
+            for network in group.networkGroups where open[PlanAggregator.SlotKey(group: network, slot: key.slot)] != nil {
+                ready.insert(PlanAggregator.SlotKey(group: network, slot: key.slot))
+            }
+        }
+        return ready.sorted { ($0.slot, $0.group) < ($1.slot, $1.group) }
     }
 
     // MARK: - The network as the operator meters it

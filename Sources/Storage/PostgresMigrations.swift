@@ -39,6 +39,22 @@ enum PostgresMigrations {
                                            window_start BIGINT NOT NULL, count BIGINT NOT NULL,
                                            PRIMARY KEY (originator, srv, window_seconds, window_start))
              """,
+         ]),
+         // The plans' incremental aggregation, as SQLite's v15-plan-open-slots.
+         Migration(name: "pg-v6-plan-open-slots", statements: [
+             "ALTER TABLE dpp_readings DROP CONSTRAINT dpp_readings_pkey",
+             "ALTER TABLE dpp_readings ADD PRIMARY KEY (plan, slot, pseudonym)",
+             """
+             CREATE TABLE dpp_kept_readings (plan BIGINT NOT NULL, pseudonym TEXT NOT NULL, grp TEXT NOT NULL, slot BIGINT NOT NULL,
+                                             value BIGINT NOT NULL, received_at BIGINT NOT NULL, PRIMARY KEY (plan, slot, pseudonym))
+             """,
+             """
+             CREATE TABLE dpp_open_slots (plan BIGINT NOT NULL, grp TEXT NOT NULL, slot BIGINT NOT NULL, readings BIGINT NOT NULL,
+                                          PRIMARY KEY (plan, grp, slot))
+             """,
+             "INSERT INTO dpp_open_slots SELECT plan, grp, slot, COUNT(*) FROM dpp_readings GROUP BY plan, grp, slot",
+             "CREATE INDEX dpp_aggregates_slot ON dpp_aggregates (plan, slot)",
+             "CREATE INDEX dpp_suppressed_slot ON dpp_suppressed (plan, slot)",
          ])]
     }
 

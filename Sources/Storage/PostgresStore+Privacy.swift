@@ -118,6 +118,8 @@ extension PostgresStore {
                 try await connection.run("UPDATE dpp_plans SET plan = \(json), retired_at = \(at.milliseconds) WHERE id = \(id)", logger)
             }
             try await connection.run("DELETE FROM dpp_readings WHERE plan = \(id)", logger)
+            try await connection.run("DELETE FROM dpp_kept_readings WHERE plan = \(id)", logger)
+            try await connection.run("DELETE FROM dpp_open_slots WHERE plan = \(id)", logger)
             try await connection.run("DELETE FROM dpp_aggregates WHERE plan = \(id)", logger)
             try await connection.run("DELETE FROM dpp_suppressed WHERE plan = \(id)", logger)
         case .addPlanReadings(let plan, let readings, let at):
@@ -134,14 +136,21 @@ extension PostgresStore {
                 let groups = latest.map(\.group)
                 let slots = latest.map(\.slot.milliseconds)
                 let values = latest.map(\.value)
+                // A later reading replaces the value (the group stays the one it arrived
+                // with); the rows inserted (xmax 0), not replaced, count in their periods.
                 try await connection.run("""
-                    INSERT INTO dpp_readings (plan, pseudonym, grp, slot, value, received_at)
-                    SELECT \(plan)::BIGINT, r.pseudonym, r.grp, r.slot, r.value, \(at.milliseconds)::BIGINT
-                    FROM unnest(\(pseudonyms)::TEXT[], \(groups)::TEXT[], \(slots)::BIGINT[], \(values)::BIGINT[]) AS r(pseudonym, grp, slot, value)
-                    ON CONFLICT (plan, pseudonym, slot) DO UPDATE SET grp = EXCLUDED.grp, value = EXCLUDED.value, received_at = EXCLUDED.received_at
+                    WITH upserted AS (
+                        INSERT INTO dpp_readings (plan, pseudonym, grp, slot, value, received_at)
+                        SELECT \(plan)::BIGINT, r.pseudonym, r.grp, r.slot, r.value, \(at.milliseconds)::BIGINT
+                        FROM unnest(\(pseudonyms)::TEXT[], \(groups)::TEXT[], \(slots)::BIGINT[], \(values)::BIGINT[]) AS r(pseudonym, grp, slot, value)
+                        ON CONFLICT (plan, slot, pseudonym) DO UPDATE SET value = EXCLUDED.value, received_at = EXCLUDED.received_at
+                        RETURNING grp, slot, (xmax = 0) AS inserted)
+                    INSERT INTO dpp_open_slots (plan, grp, slot, readings)
+                    SELECT \(plan)::BIGINT, grp, slot, COUNT(*) FROM upserted WHERE inserted GROUP BY grp, slot
+                    ON CONFLICT (plan, grp, slot) DO UPDATE SET readings = dpp_open_slots.readings + EXCLUDED.readings
                     """, logger)
             }
-        case .planDecided(let plan, let published, let suppressed, let deleteReadings):
+        case .planDecided(let plan, let published, let suppressed, let deleteReadings, let keepReadings):
             // Each list is one statement. DO NOTHING, like SQLite's INSERT OR IGNORE, keeps
             // a period decided once: an aggregate already published is never replaced.
             if !published.isEmpty {
@@ -170,17 +179,35 @@ extension PostgresStore {
                     ON CONFLICT DO NOTHING
                     """, logger)
             }
-            if !deleteReadings.isEmpty {
-                let pseudonyms = deleteReadings.map(\.pseudonym)
-                let slots = deleteReadings.map(\.slot.milliseconds)
+            if !deleteReadings.isEmpty || !keepReadings.isEmpty {
+                // One statement: the readings leave the undecided ones, the kept ones go to
+                // `dpp_kept_readings`, and each period's count goes down by those that left.
+                let pseudonyms = (deleteReadings + keepReadings).map(\.pseudonym)
+                let slots = (deleteReadings + keepReadings).map(\.slot.milliseconds)
+                let keep = deleteReadings.map { _ in false } + keepReadings.map { _ in true }
                 try await connection.run("""
-                    DELETE FROM dpp_readings WHERE plan = \(plan)
-                    AND (pseudonym, slot) IN (SELECT d.pseudonym, d.slot FROM unnest(\(pseudonyms)::TEXT[], \(slots)::BIGINT[]) AS d(pseudonym, slot))
+                    WITH leaving AS (
+                        SELECT DISTINCT ON (d.slot, d.pseudonym) d.pseudonym, d.slot, d.keep
+                        FROM unnest(\(pseudonyms)::TEXT[], \(slots)::BIGINT[], \(keep)::BOOLEAN[]) AS d(pseudonym, slot, keep)),
+                    gone AS (
+                        DELETE FROM dpp_readings r USING leaving l
+                        WHERE r.plan = \(plan) AND r.slot = l.slot AND r.pseudonym = l.pseudonym
+                        RETURNING r.pseudonym, r.grp, r.slot, r.value, r.received_at, l.keep),
+                    kept AS (
+                        INSERT INTO dpp_kept_readings (plan, pseudonym, grp, slot, value, received_at)
+                        SELECT \(plan)::BIGINT, pseudonym, grp, slot, value, received_at FROM gone WHERE keep
+                        ON CONFLICT DO NOTHING)
+                    UPDATE dpp_open_slots o SET readings = o.readings - c.n
+                    FROM (SELECT grp, slot, COUNT(*) AS n FROM gone GROUP BY grp, slot) AS c
+                    WHERE o.plan = \(plan) AND o.grp = c.grp AND o.slot = c.slot
                     """, logger)
+                try await connection.run("DELETE FROM dpp_open_slots WHERE plan = \(plan) AND readings <= 0", logger)
             }
         case .expirePlanData(let plan, let readingsBefore, let aggregatesBefore):
             if let readingsBefore {
                 try await connection.run("DELETE FROM dpp_readings WHERE plan = \(plan) AND slot < \(readingsBefore.milliseconds)", logger)
+                try await connection.run("DELETE FROM dpp_kept_readings WHERE plan = \(plan) AND slot < \(readingsBefore.milliseconds)", logger)
+                try await connection.run("DELETE FROM dpp_open_slots WHERE plan = \(plan) AND slot < \(readingsBefore.milliseconds)", logger)
             }
             if let aggregatesBefore {
                 try await connection.run("DELETE FROM dpp_aggregates WHERE plan = \(plan) AND slot < \(aggregatesBefore.milliseconds)", logger)
@@ -372,11 +399,30 @@ extension PostgresStore {
         }
     }
 
-    /// A plan's raw readings, by pseudonym and period (the order SQLite's primary key gives).
-    public func planReadings(plan: Int64) async throws -> [PlanReading] {
+    public func planOpenSlots(plan: Int64) async throws -> [PlanAggregator.SlotKey: Int] {
         try await read { [logger] connection in
-            try await connection.rows("SELECT pseudonym, grp, slot, value FROM dpp_readings WHERE plan = \(plan) ORDER BY pseudonym COLLATE \"C\", slot",
-                                      logger).map { row in
+            var result: [PlanAggregator.SlotKey: Int] = [:]
+            for row in try await connection.rows("SELECT grp, slot, readings FROM dpp_open_slots WHERE plan = \(plan)", logger) {
+                result[PlanAggregator.SlotKey(group: try row.text("grp"), slot: try row.int("slot"))] = try row.int("readings")
+            }
+            return result
+        }
+    }
+
+    /// The readings of the periods asked for, by period then pseudonym (the key's order,
+    /// as SQLite gives them).
+    public func planReadings(plan: Int64, slots: [PlanAggregator.SlotKey]) async throws -> [PlanReading] {
+        guard !slots.isEmpty else { return [] }
+        let groups = slots.map(\.group)
+        let periods = slots.map(\.slot)
+        return try await read { [logger] connection in
+            try await connection.rows("""
+                SELECT r.pseudonym, r.grp, r.slot, r.value FROM dpp_readings r
+                JOIN (SELECT DISTINCT grp, slot FROM unnest(\(groups)::TEXT[], \(periods)::BIGINT[]) AS k(grp, slot)) AS k
+                  ON r.slot = k.slot AND r.grp = k.grp
+                WHERE r.plan = \(plan)
+                ORDER BY r.slot, r.pseudonym COLLATE "C"
+                """, logger).map { row in
                 PlanReading(pseudonym: try row.text("pseudonym"), group: try row.text("grp"), slot: try row.timestamp("slot"), value: try row.int("value"))
             }
         }
@@ -384,16 +430,20 @@ extension PostgresStore {
 
     public func planReadingCount(plan: Int64) async throws -> Int {
         try await read { [logger] connection in
-            try await connection.rows("SELECT COUNT(*) AS n FROM dpp_readings WHERE plan = \(plan)", logger).first?.int("n") ?? 0
+            try await connection.rows("""
+                SELECT (SELECT COUNT(*) FROM dpp_readings WHERE plan = \(plan)) + (SELECT COUNT(*) FROM dpp_kept_readings WHERE plan = \(plan)) AS n
+                """, logger).first?.int("n") ?? 0
         }
     }
 
-    /// The (group, slot) periods a plan has decided.
-    public func decidedSlots(plan: Int64) async throws -> Set<PlanAggregator.SlotKey> {
-        try await read { [logger] connection in
+    public func decidedSlots(plan: Int64, slots: Set<Int64>) async throws -> Set<PlanAggregator.SlotKey> {
+        guard !slots.isEmpty else { return [] }
+        let periods = Array(slots)
+        return try await read { [logger] connection in
             var result = Set<PlanAggregator.SlotKey>()
             for row in try await connection.rows("""
-                SELECT grp, slot FROM dpp_aggregates WHERE plan = \(plan) UNION ALL SELECT grp, slot FROM dpp_suppressed WHERE plan = \(plan)
+                SELECT grp, slot FROM dpp_aggregates WHERE plan = \(plan) AND slot = ANY(\(periods)::BIGINT[])
+                UNION ALL SELECT grp, slot FROM dpp_suppressed WHERE plan = \(plan) AND slot = ANY(\(periods)::BIGINT[])
                 """, logger) {
                 result.insert(PlanAggregator.SlotKey(group: try row.text("grp"), slot: try row.int("slot")))
             }

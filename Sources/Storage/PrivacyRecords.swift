@@ -19,9 +19,16 @@ public protocol PrivacyRecords: Sendable {
     func plans(user: EUI64?, includeRetired: Bool) async throws -> [DataPrivacyPlan]
     func planSecrets(id: Int64) async throws -> (key: [UInt8], tokenHash: String)?
     func nextPlanID() async throws -> Int64
-    func planReadings(plan: Int64) async throws -> [PlanReading]
+    /// The periods of each network group that hold undecided readings, with how many
+    /// (kept as readings arrive and go), so an aggregation run reads only the readings of
+    /// the periods it can decide, not every undecided reading.
+    func planOpenSlots(plan: Int64) async throws -> [PlanAggregator.SlotKey: Int]
+    /// The undecided readings of these network groups' periods.
+    func planReadings(plan: Int64, slots: [PlanAggregator.SlotKey]) async throws -> [PlanReading]
+    /// The raw readings a plan holds: undecided, and decided but kept for its raw retention.
     func planReadingCount(plan: Int64) async throws -> Int
-    func decidedSlots(plan: Int64) async throws -> Set<PlanAggregator.SlotKey>
+    /// The (group, slot) periods a plan has decided among these slots.
+    func decidedSlots(plan: Int64, slots: Set<Int64>) async throws -> Set<PlanAggregator.SlotKey>
     func consentedPremises(party: EUI64) async throws -> Set<Int64>
     func lastReleasedDay(user: EUI64, fuel: PlanFuel, premises: Int64) async throws -> CalendarDay?
     func occupancyStarts() async throws -> [Int64: [Timestamp]]

@@ -13,9 +13,13 @@ public enum PrivacyMutation: Sendable {
     /// Retires a plan and deletes everything it holds (readings and aggregates).
     case retirePlan(id: Int64, at: Timestamp)
     case addPlanReadings(plan: Int64, readings: [PlanReading], at: Timestamp)
-    /// One aggregation run's results: published and suppressed periods, and the raw readings to delete.
-    case planDecided(plan: Int64, published: [PlanAggregate], suppressed: [PlanSuppression], deleteReadings: [PlanReading])
-    /// Deletes raw readings of periods before `slotBefore` and aggregates of periods before `aggregatesBefore`.
+    /// One aggregation run's results: published and suppressed periods, the raw readings
+    /// to delete, and the decided readings to keep (for the plan's raw retention) out of
+    /// the undecided ones. Each period's count of undecided readings goes down with them.
+    case planDecided(plan: Int64, published: [PlanAggregate], suppressed: [PlanSuppression], deleteReadings: [PlanReading],
+                     keepReadings: [PlanReading])
+    /// Deletes raw readings (undecided and kept) of periods before `readingsBefore`, and
+    /// aggregates and suppressions of periods before `aggregatesBefore`.
     case expirePlanData(plan: Int64, readingsBefore: Timestamp?, aggregatesBefore: Timestamp?)
     /// The sets of households a user's plans may release for a day (or were refused),
     /// fixed at the first decision: one set per group and day across granularities.
@@ -100,6 +104,45 @@ extension SQLiteStore {
         }
     }
 
+    /// The plans' incremental aggregation (SQLite's v15): raw readings keyed by period first,
+    /// so a run reads the periods it decides; a count of undecided readings per network
+    /// group and period; decided readings kept for a plan's raw retention apart from the
+    /// undecided ones. Readings already held are all undecided (a run discards any of a
+    /// period decided before, as it did).
+    static func registerIncrementalAggregationMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v15-plan-open-slots") { db in
+            try db.execute(sql: """
+            CREATE TABLE dpp_readings_v15 (plan INTEGER NOT NULL, pseudonym TEXT NOT NULL, grp TEXT NOT NULL, slot INTEGER NOT NULL,
+                                           value INTEGER NOT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (plan, slot, pseudonym)) WITHOUT ROWID;
+            INSERT INTO dpp_readings_v15 SELECT plan, pseudonym, grp, slot, value, received_at FROM dpp_readings;
+            DROP TABLE dpp_readings;
+            ALTER TABLE dpp_readings_v15 RENAME TO dpp_readings;
+            CREATE TABLE dpp_kept_readings (plan INTEGER NOT NULL, pseudonym TEXT NOT NULL, grp TEXT NOT NULL, slot INTEGER NOT NULL,
+                                            value INTEGER NOT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (plan, slot, pseudonym)) WITHOUT ROWID;
+            CREATE TABLE dpp_open_slots (plan INTEGER NOT NULL, grp TEXT NOT NULL, slot INTEGER NOT NULL, readings INTEGER NOT NULL,
+                                         PRIMARY KEY (plan, grp, slot)) WITHOUT ROWID;
+            INSERT INTO dpp_open_slots SELECT plan, grp, slot, COUNT(*) FROM dpp_readings GROUP BY plan, grp, slot;
+            CREATE INDEX dpp_aggregates_slot ON dpp_aggregates(plan, slot);
+            CREATE INDEX dpp_suppressed_slot ON dpp_suppressed(plan, slot);
+            """)
+        }
+    }
+
+    /// Adds to (or, negative, takes from) each period's count of undecided readings, and
+    /// forgets the periods left with none.
+    private static func countOpenReadings(plan: Int64, _ changes: [PlanAggregator.SlotKey: Int], _ db: Database) throws {
+        guard !changes.isEmpty else { return }
+        let upsert = try db.cachedStatement(sql: """
+            INSERT INTO dpp_open_slots (plan, grp, slot, readings) VALUES (?, ?, ?, ?)
+            ON CONFLICT (plan, grp, slot) DO UPDATE SET readings = readings + excluded.readings
+            """)
+        let forget = try db.cachedStatement(sql: "DELETE FROM dpp_open_slots WHERE plan = ? AND grp = ? AND slot = ? AND readings <= 0")
+        for (key, change) in changes where change != 0 {
+            try upsert.execute(arguments: [plan, key.group, key.slot, change])
+            if change < 0 { try forget.execute(arguments: [plan, key.group, key.slot]) }
+        }
+    }
+
     static func apply(_ mutation: PrivacyMutation, _ db: Database) throws {
         switch mutation {
         case .startOccupancy(let occupancy):
@@ -131,17 +174,28 @@ extension SQLiteStore {
                 try db.execute(sql: "UPDATE dpp_plans SET plan = ?, retired_at = ? WHERE id = ?",
                                arguments: [String(decoding: try JSONEncoder().encode(plan), as: UTF8.self), at.milliseconds, id])
             }
-            for table in ["dpp_readings", "dpp_aggregates", "dpp_suppressed"] {
+            for table in ["dpp_readings", "dpp_kept_readings", "dpp_open_slots", "dpp_aggregates", "dpp_suppressed"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE plan = ?", arguments: [id])
             }
         case .addPlanReadings(let plan, let readings, let at):
-            let statement = try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO dpp_readings (plan, pseudonym, grp, slot, value, received_at) VALUES (?, ?, ?, ?, ?, ?)
+            // A later reading of a household's period replaces the value (the group stays the
+            // one it arrived with); only a new one counts in its period's open readings.
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO dpp_readings (plan, pseudonym, grp, slot, value, received_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (plan, slot, pseudonym) DO NOTHING
                 """)
+            let replace = try db.cachedStatement(sql: "UPDATE dpp_readings SET value = ?, received_at = ? WHERE plan = ? AND slot = ? AND pseudonym = ?")
+            var added: [PlanAggregator.SlotKey: Int] = [:]
             for reading in readings {
-                try statement.execute(arguments: [plan, reading.pseudonym, reading.group, reading.slot.milliseconds, reading.value, at.milliseconds])
+                try insert.execute(arguments: [plan, reading.pseudonym, reading.group, reading.slot.milliseconds, reading.value, at.milliseconds])
+                if db.changesCount > 0 {
+                    added[PlanAggregator.SlotKey(group: reading.group, slot: reading.slot.milliseconds), default: 0] += 1
+                } else {
+                    try replace.execute(arguments: [reading.value, at.milliseconds, plan, reading.slot.milliseconds, reading.pseudonym])
+                }
             }
-        case .planDecided(let plan, let published, let suppressed, let deleteReadings):
+            try countOpenReadings(plan: plan, added, db)
+        case .planDecided(let plan, let published, let suppressed, let deleteReadings, let keepReadings):
             let publish = try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO dpp_aggregates (plan, grp, slot, households, total, published_at) VALUES (?, ?, ?, ?, ?, ?)
                 """)
@@ -153,13 +207,25 @@ extension SQLiteStore {
             for suppression in suppressed {
                 try suppress.execute(arguments: [plan, suppression.group, suppression.slot.milliseconds, suppression.reason, suppression.decidedAt.milliseconds])
             }
-            let delete = try db.cachedStatement(sql: "DELETE FROM dpp_readings WHERE plan = ? AND pseudonym = ? AND slot = ?")
-            for reading in deleteReadings {
-                try delete.execute(arguments: [plan, reading.pseudonym, reading.slot.milliseconds])
+            let keep = try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO dpp_kept_readings (plan, pseudonym, grp, slot, value, received_at)
+                SELECT plan, pseudonym, grp, slot, value, received_at FROM dpp_readings WHERE plan = ? AND slot = ? AND pseudonym = ?
+                """)
+            let delete = try db.cachedStatement(sql: "DELETE FROM dpp_readings WHERE plan = ? AND slot = ? AND pseudonym = ? RETURNING grp")
+            var removed: [PlanAggregator.SlotKey: Int] = [:]
+            for (reading, kept) in deleteReadings.lazy.map({ ($0, false) }) + keepReadings.lazy.map({ ($0, true) }) {
+                let key: [any DatabaseValueConvertible] = [plan, reading.slot.milliseconds, reading.pseudonym]
+                if kept { try keep.execute(arguments: StatementArguments(key)) }
+                if let group = try String.fetchOne(delete, arguments: StatementArguments(key)) {
+                    removed[PlanAggregator.SlotKey(group: group, slot: reading.slot.milliseconds), default: 0] -= 1
+                }
             }
+            try countOpenReadings(plan: plan, removed, db)
         case .expirePlanData(let plan, let readingsBefore, let aggregatesBefore):
             if let readingsBefore {
-                try db.execute(sql: "DELETE FROM dpp_readings WHERE plan = ? AND slot < ?", arguments: [plan, readingsBefore.milliseconds])
+                for table in ["dpp_readings", "dpp_kept_readings", "dpp_open_slots"] {
+                    try db.execute(sql: "DELETE FROM \(table) WHERE plan = ? AND slot < ?", arguments: [plan, readingsBefore.milliseconds])
+                }
             }
             if let aggregatesBefore {
                 try db.execute(sql: "DELETE FROM dpp_aggregates WHERE plan = ? AND slot < ?", arguments: [plan, aggregatesBefore.milliseconds])
@@ -293,25 +359,51 @@ extension SQLiteStore {
         try await pool.read { db in (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM dpp_plans") ?? 0) + 1 }
     }
 
-    public func planReadings(plan: Int64) async throws -> [PlanReading] {
+    public func planOpenSlots(plan: Int64) async throws -> [PlanAggregator.SlotKey: Int] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT pseudonym, grp, slot, value FROM dpp_readings WHERE plan = ?", arguments: [plan]).map { row in
-                PlanReading(pseudonym: row["pseudonym"], group: row["grp"], slot: Timestamp(milliseconds: row["slot"]), value: row["value"])
+            var result: [PlanAggregator.SlotKey: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT grp, slot, readings FROM dpp_open_slots WHERE plan = ?", arguments: [plan]) {
+                result[PlanAggregator.SlotKey(group: row["grp"], slot: row["slot"])] = row["readings"]
             }
+            return result
+        }
+    }
+
+    public func planReadings(plan: Int64, slots: [PlanAggregator.SlotKey]) async throws -> [PlanReading] {
+        try await pool.read { db in
+            // By period (the key's order), then the period's readings of the groups asked for.
+            var groupsBySlot: [Int64: Set<String>] = [:]
+            for key in slots { groupsBySlot[key.slot, default: []].insert(key.group) }
+            let statement = try db.cachedStatement(sql: "SELECT pseudonym, grp, value FROM dpp_readings WHERE plan = ? AND slot = ?")
+            var result: [PlanReading] = []
+            for slot in groupsBySlot.keys.sorted() {
+                let groups = groupsBySlot[slot] ?? []
+                for row in try Row.fetchAll(statement, arguments: [plan, slot]) where groups.contains(row["grp"]) {
+                    result.append(PlanReading(pseudonym: row["pseudonym"], group: row["grp"], slot: Timestamp(milliseconds: slot), value: row["value"]))
+                }
+            }
+            return result
         }
     }
 
     public func planReadingCount(plan: Int64) async throws -> Int {
-        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM dpp_readings WHERE plan = ?", arguments: [plan]) ?? 0 }
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT (SELECT COUNT(*) FROM dpp_readings WHERE plan = ?) + (SELECT COUNT(*) FROM dpp_kept_readings WHERE plan = ?)",
+                             arguments: [plan, plan]) ?? 0
+        }
     }
 
-    /// The (group, slot) periods a plan has decided.
-    public func decidedSlots(plan: Int64) async throws -> Set<PlanAggregator.SlotKey> {
+    public func decidedSlots(plan: Int64, slots: Set<Int64>) async throws -> Set<PlanAggregator.SlotKey> {
         try await pool.read { db in
             var result = Set<PlanAggregator.SlotKey>()
             for table in ["dpp_aggregates", "dpp_suppressed"] {
-                for row in try Row.fetchAll(db, sql: "SELECT grp, slot FROM \(table) WHERE plan = ?", arguments: [plan]) {
-                    result.insert(PlanAggregator.SlotKey(group: row["grp"], slot: row["slot"]))
+                // The primary key (plan, grp, slot) serves a slot's lookup only by group:
+                // read the plan's decided periods at these slots through the slot index.
+                let statement = try db.cachedStatement(sql: "SELECT grp FROM \(table) WHERE plan = ? AND slot = ?")
+                for slot in slots {
+                    for group in try String.fetchAll(statement, arguments: [plan, slot]) {
+                        result.insert(PlanAggregator.SlotKey(group: group, slot: slot))
+                    }
                 }
             }
             return result

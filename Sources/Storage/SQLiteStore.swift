@@ -215,6 +215,7 @@ public final class SQLiteStore: HubStore {
                                           PRIMARY KEY (originator, srv, window_seconds, window_start)) WITHOUT ROWID;
             """)
         }
+        registerIncrementalAggregationMigration(&migrator)
         return migrator
     }
 

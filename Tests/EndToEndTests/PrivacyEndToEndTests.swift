@@ -207,8 +207,17 @@ import TestSupport
             && homes.allSatisfy { $0.distributor.eui == operatorEUI && $0.traits.installedOn < Self.fleetSpec.createdDay - 60 } })
         for home in other.prefix(4) { _ = try await setup.read(Self.profileRead(operatorEUI, home.eui(.esme), days: 1)) }
         let plan = try #require(try await store.plans(user: operatorEUI).first)
-        try await setup.hub.hub.plans.run(plan: plan, now: Timestamp.now().adding(milliseconds: 72 * 3_600_000))
         let otherGroup = "LV\(other[0].feeder)"
+        // The store counts their undecided readings per half hour; a run before the
+        // publication delay decides none of them, and leaves them counted.
+        let open = try await store.planOpenSlots(plan: 1)
+        #expect(!open.isEmpty && open.allSatisfy { $0.key.group == otherGroup && $0.value == 4 }, "\(open.prefix(3))")
+        try await setup.hub.hub.plans.run(plan: plan)
+        #expect(try await store.planOpenSlots(plan: 1) == open)
+        #expect(try await store.planReadingCount(plan: 1) == 4 * open.count)
+        try await setup.hub.hub.plans.run(plan: plan, now: Timestamp.now().adding(milliseconds: 72 * 3_600_000))
+        #expect(try await store.planOpenSlots(plan: 1).isEmpty, "every period decided once the delay passed")
+        #expect(try await store.planReadingCount(plan: 1) == 0)
         #expect(try await store.planAggregates(plan: 1).allSatisfy { !$0.group.contains(otherGroup) })
         #expect(try await store.planSuppressions(plan: 1).contains { $0.group.contains(otherGroup) && $0.reason.contains("fewer than the plan's minimum") })
 

@@ -3,6 +3,7 @@ import Storage
 import TestSupport
 import Testing
 @testable import Hub
+import Privacy
 
 let supplier = EUI64(0x90B3_D51F_3001_0000)
 let rival = EUI64(0x90B3_D51F_3003_0000)
@@ -234,5 +235,32 @@ func code(_ body: () throws -> AccessDecision) -> String {
         wakeup.signal()
         await waited
         #expect(!wakeup.isSignalled)
+    }
+}
+
+/// Which open periods an aggregation run reads (`PlanPipeline.readySlots`): only those it
+/// can decide, so a run does not read every undecided reading again.
+@Suite struct PlanReadySlotTests {
+    @Test func aRunReadsOnlyThePeriodsItCanDecide() {
+        let plan = DataPrivacyPlan(id: 1, user: operatorEUI, name: "feeders", approvalReference: "OFG-T", minimumHouseholds: 3)
+        let aggregator = PlanAggregator(plan: plan)
+        // LV1 has three households; LV2 and LV3 one each, merged (two: still too few).
+        let partition = aggregator.partition([NetworkGroup(key: "LV1", parent: "SS1", members: ["a", "b", "c"]),
+                                              NetworkGroup(key: "LV2", parent: "SS1", members: ["d"]),
+                                              NetworkGroup(key: "LV3", parent: "SS1", members: ["e"])])
+        let halfHour = CalendarDay.millisecondsPerHalfHour
+        let first: Int64 = 1_800_000_000_000, second = first + halfHour
+        let key = { (group: String, slot: Int64) in PlanAggregator.SlotKey(group: group, slot: slot) }
+        let open = [key("LV1", first): 3, key("LV1", second): 2, key("LV2", second): 1]
+        let now = Timestamp(milliseconds: second + halfHour)
+        // LV1's complete period, and the unpublishable LV2's (to discard); not LV1's second.
+        #expect(PlanPipeline.readySlots(open: open, partition: partition, slotMilliseconds: halfHour, delayMilliseconds: 3_600_000, now: now)
+            == [key("LV1", first), key("LV2", second)])
+        // Once the delay has passed, the incomplete one too.
+        #expect(PlanPipeline.readySlots(open: open, partition: partition, slotMilliseconds: halfHour, delayMilliseconds: 3_600_000,
+                                        now: now.adding(milliseconds: 3_600_000)).contains(key("LV1", second)))
+        // A delay that would overflow is never due.
+        #expect(PlanPipeline.readySlots(open: [key("LV1", .max - 10): 1], partition: partition, slotMilliseconds: halfHour,
+                                        delayMilliseconds: 3_600_000, now: Timestamp(milliseconds: .max)).isEmpty)
     }
 }

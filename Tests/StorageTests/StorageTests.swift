@@ -1,5 +1,6 @@
 import DUIS
 import Foundation
+import Privacy
 import Testing
 import TestSupport
 @testable import Storage
@@ -359,5 +360,55 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
         }
         #expect(results.filter { !$0 }.count == 1)
         #expect(try await store.verifyAudit().entries == 49)
+    }
+}
+
+/// The plans' incremental aggregation on both backends: each network group's period counts
+/// its undecided readings as they arrive and leave, a run reads only the periods it asks
+/// for, and decided readings kept for the raw retention are apart from the undecided ones.
+@Suite struct PlanOpenSlotTests {
+    @Test(arguments: StoreBackend.available) func undecidedReadingsAreCountedPerPeriod(_ backend: StoreBackend) async throws {
+        let test = try await TestStore.make(backend)
+        let store = test.store
+        let plan = DataPrivacyPlan(id: 1, user: supplier, name: "feeders", approvalReference: "OFG-T", registeredAt: .now())
+        try await store.apply([.privacy(.putPlan(plan, key: Array(repeating: 7, count: 32), tokenHash: "t"))])
+        let first = Timestamp(milliseconds: 1_800_000_000_000)
+        let second = first.adding(milliseconds: 1_800_000)
+        func reading(_ home: Int, _ group: String, _ slot: Timestamp, _ value: Int64) -> PlanReading {
+            PlanReading(pseudonym: "p\(home)", group: group, slot: slot, value: value)
+        }
+        let key = { (group: String, slot: Timestamp) in PlanAggregator.SlotKey(group: group, slot: slot.milliseconds) }
+        try await store.apply([.privacy(.addPlanReadings(plan: 1, readings: (0..<3).map { reading($0, "LV1", first, 100) }
+            + (3..<5).map { reading($0, "LV2", first, 200) } + [reading(0, "LV1", second, 50)], at: first))])
+        // A household's period read again replaces its value and counts once.
+        try await store.apply([.privacy(.addPlanReadings(plan: 1, readings: [reading(1, "LV1", first, 150), reading(1, "LV1", first, 160)], at: second))])
+        #expect(try await store.planOpenSlots(plan: 1) == [key("LV1", first): 3, key("LV2", first): 2, key("LV1", second): 1])
+        let asked = try await store.planReadings(plan: 1, slots: [key("LV1", first)])
+        #expect(asked.count == 3 && asked.allSatisfy { $0.group == "LV1" && $0.slot == first })
+        #expect(asked.first { $0.pseudonym == "p1" }?.value == 160)
+        #expect(try await store.planReadings(plan: 1, slots: []).isEmpty)
+
+        // LV1's first period decided: two readings kept, one deleted; LV2's left open.
+        let decided = asked.sorted { $0.pseudonym < $1.pseudonym }
+        try await store.apply([.privacy(.planDecided(plan: 1, published: [PlanAggregate(plan: 1, group: "LV1", slot: first, households: 3, total: 410,
+                                                                                          publishedAt: second)],
+                                                     suppressed: [], deleteReadings: [decided[0]], keepReadings: Array(decided[1...])))])
+        #expect(try await store.planOpenSlots(plan: 1) == [key("LV2", first): 2, key("LV1", second): 1])
+        #expect(try await store.planReadings(plan: 1, slots: [key("LV1", first)]).isEmpty, "kept readings are not undecided")
+        #expect(try await store.planReadingCount(plan: 1) == 2 + 2 + 1)
+        #expect(try await store.decidedSlots(plan: 1, slots: [first.milliseconds, second.milliseconds]) == [key("LV1", first)])
+        #expect(try await store.decidedSlots(plan: 1, slots: [second.milliseconds]).isEmpty)
+        // Deleting a reading twice (two runs) takes it from the count once.
+        let lv2 = try await store.planReadings(plan: 1, slots: [key("LV2", first)])
+        try await store.apply([.privacy(.planDecided(plan: 1, published: [], suppressed: [], deleteReadings: [lv2[0]], keepReadings: []))])
+        try await store.apply([.privacy(.planDecided(plan: 1, published: [], suppressed: [], deleteReadings: [lv2[0]], keepReadings: []))])
+        #expect(try await store.planOpenSlots(plan: 1) == [key("LV2", first): 1, key("LV1", second): 1])
+        // Retention removes the kept and the undecided readings of earlier periods, and their counts.
+        try await store.apply([.privacy(.expirePlanData(plan: 1, readingsBefore: second, aggregatesBefore: nil))])
+        #expect(try await store.planOpenSlots(plan: 1) == [key("LV1", second): 1])
+        #expect(try await store.planReadingCount(plan: 1) == 1)
+        try await store.apply([.privacy(.retirePlan(id: 1, at: second))])
+        #expect(try await store.planOpenSlots(plan: 1).isEmpty)
+        #expect(try await store.planReadingCount(plan: 1) == 0)
     }
 }
