@@ -17,7 +17,7 @@ import Synchronization
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench", abstract: "Benchmarks that print their figures beside a bound measured in the same run.",
-                                                    subcommands: [DUISBench.self, StorageBench.self, FleetBench.self, GBCSBench.self])
+                                                    subcommands: [DUISBench.self, StorageBench.self, FleetBench.self, GBCSBench.self, PlansBench.self])
 }
 
 struct DUISBench: AsyncParsableCommand {

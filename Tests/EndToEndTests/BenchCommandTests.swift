@@ -51,6 +51,22 @@ import TestSupport
         #expect(refused.status != 0)
     }
 
+    /// `gbsm bench plans` on each backend: a small fleet's day taken in and aggregated by a
+    /// plan, and every published profile checked against DuckDB's sums of the same rows
+    /// (the command fails if one disagrees).
+    @Test(.enabled(if: duckDBAvailable, "needs Python's duckdb (pip install duckdb)"), arguments: StoreBackend.available)
+    func thePlansBenchAgreesWithDuckDB(_ backend: StoreBackend) async throws {
+        let binary = try #require(GBSMBinary.url, "build the gbsm executable first")
+        var arguments = ["bench", "plans", "--homes", "600"]
+        if backend == .postgres { arguments += ["--store", try #require(StoreBackend.serverURL)] }
+        let result = try await Tool.run(binary.path, arguments)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains(backend == .postgres ? "gbsm (PostgreSQL)" : "gbsm (SQLite)"), "\(result.stdout)")
+        let agreed = try #require(result.stdout.firstMatch(of: /the (\d+) published profiles agree with DuckDB/), "\(result.stdout)")
+        #expect((Int(agreed.1) ?? 0) > 0, "some profiles published: \(result.stdout)")
+        #expect(result.stdout.contains("0 raw readings left"), "\(result.stdout)")
+    }
+
     /// The port a parent reads from `gbsm serve`'s output: whatever came before the banner,
     /// a read that ends inside the number, an IPv6 host, and the last banner of several.
     @Test func theBannerNamesThePort() {
@@ -65,3 +81,18 @@ import TestSupport
         #expect(reader.read(text[(text.count - 22)...]) == 51234)
     }
 }
+
+/// Whether Python's duckdb is installed (the plans bench's independent peer).
+let duckDBAvailable: Bool = {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", "import duckdb"]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return false }
+    process.waitUntilExit()
+    if process.terminationStatus != 0 {
+        FileHandle.standardError.write(Data("note: the plans bench's test is skipped: Python's duckdb is absent (pip install duckdb)\n".utf8))
+    }
+    return process.terminationStatus == 0
+}()
