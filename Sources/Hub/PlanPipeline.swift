@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Privacy
 import Storage
+import Synchronization
 
 /// The data privacy plans' pipeline. Half-hourly (or daily) reads by a network operator
 /// under a plan arrive here pseudonymised with the plan's key and tagged with the
@@ -24,6 +25,8 @@ public final class PlanPipeline: Sendable {
     /// (hubs sharing a store still can: the plain insert of a reservation fails that run
     /// whole, and the next decides again).
     private let runs = AsyncSerialLock()
+    /// When partition maintenance last ran in this process.
+    private let lastMaintenance = Mutex<Timestamp?>(nil)
 
     init(store: any HubStore, committer: GroupCommitter, inventory: Inventory, clock: any HubClock = WallClock(), logger: Logger) {
         self.store = store
@@ -131,6 +134,33 @@ public final class PlanPipeline: Sendable {
         } catch {
             logger.error("data privacy plan aggregation failed: \(error)")
         }
+        let now = clock.now()
+        let due = lastMaintenance.withLock { last in
+            guard last.map({ now.milliseconds - $0.milliseconds >= 3_600_000 }) ?? true else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        do {
+            let done = try await maintainPartitions(now: now)
+            if !done.made.isEmpty || !done.dropped.isEmpty {
+                logger.notice("partitions: \(done.made.count) month(s) made (\(done.movedFromDefault) row(s) moved in), \(done.dropped.count) dropped past every plan's retention: \(done.dropped.joined(separator: ", "))")
+            }
+        } catch is CancellationError {
+        } catch {
+            lastMaintenance.withLock { $0 = nil }
+            logger.error("partition maintenance failed (tried again at the next run): \(error)")
+        }
+    }
+
+    /// Makes the months ahead and drops the months past every active plan's retention
+    /// (`HubStore.maintainPartitions`; nothing on SQLite). Run hourly from `runAll`.
+    @discardableResult
+    public func maintainPartitions(now: Timestamp) async throws -> PartitionMaintenance {
+        let plans = try await store.plans()
+        let raw = plans.map { now.adding(days: -Int64($0.rawRetentionDays)) }.min()
+        let aggregates = plans.map { now.adding(days: -Int64($0.aggregateRetentionDays)) }.min()
+        return try await store.maintainPartitions(now: now, retention: PartitionRetention(rawReadingsBefore: raw, aggregatesBefore: aggregates))
     }
 
     /// One aggregation run of one plan.

@@ -241,6 +241,11 @@ public protocol HubStore: PrivacyRecords {
     /// Counts one request in its anomaly window, atomically across hub processes, and
     /// returns that window's count with the request and the previous window's count.
     func countAnomalyWindow(_ window: AnomalyWindow) async throws -> AnomalyWindowCount
+    /// Keeps the tables that grow with time in monthly partitions where the backend has
+    /// them (PostgreSQL: plans' kept readings, aggregates and suppressions, the access
+    /// log): makes the months ahead and drops the months past `retention`. SQLite keeps one
+    /// file and deletes expired rows by plan (`expirePlanData`): nothing to do there.
+    func maintainPartitions(now: Timestamp, retention: PartitionRetention) async throws -> PartitionMaintenance
     /// Forgets the anomaly windows no estimate at `now` (milliseconds) can read any more
     /// (those that ended a whole window ago or more); returns how many went.
     func pruneAnomalyWindows(now: Int64) async throws -> Int

@@ -55,7 +55,47 @@ enum PostgresMigrations {
              "INSERT INTO dpp_open_slots SELECT plan, grp, slot, COUNT(*) FROM dpp_readings GROUP BY plan, grp, slot",
              "CREATE INDEX dpp_aggregates_slot ON dpp_aggregates (plan, slot)",
              "CREATE INDEX dpp_suppressed_slot ON dpp_suppressed (plan, slot)",
-         ])]
+         ]),
+         // The time-growing tables in monthly partitions (`MonthlyPartitionedTable`): each
+         // table is made again partitioned, with a default partition that takes its rows
+         // until maintenance makes their months. The access log's ids continue from a
+         // sequence of its own (a partitioned table's identity needs PostgreSQL 17).
+         Migration(name: "pg-v7-monthly-partitions", statements:
+             repartition("dpp_kept_readings", column: "slot", indexes: [], create: """
+                 CREATE TABLE dpp_kept_readings (plan BIGINT NOT NULL, pseudonym TEXT NOT NULL, grp TEXT NOT NULL, slot BIGINT NOT NULL,
+                                                 value BIGINT NOT NULL, received_at BIGINT NOT NULL, PRIMARY KEY (plan, slot, pseudonym))
+                 """, after: [])
+             + repartition("dpp_aggregates", column: "slot", indexes: ["dpp_aggregates_slot"], create: """
+                 CREATE TABLE dpp_aggregates (plan BIGINT NOT NULL, grp TEXT NOT NULL, slot BIGINT NOT NULL, households BIGINT NOT NULL,
+                                              total BIGINT NOT NULL, published_at BIGINT NOT NULL, PRIMARY KEY (plan, grp, slot))
+                 """, after: ["CREATE INDEX dpp_aggregates_slot ON dpp_aggregates (plan, slot)"])
+             + repartition("dpp_suppressed", column: "slot", indexes: ["dpp_suppressed_slot"], create: """
+                 CREATE TABLE dpp_suppressed (plan BIGINT NOT NULL, grp TEXT NOT NULL, slot BIGINT NOT NULL, reason TEXT NOT NULL,
+                                              decided_at BIGINT NOT NULL, PRIMARY KEY (plan, grp, slot))
+                 """, after: ["CREATE INDEX dpp_suppressed_slot ON dpp_suppressed (plan, slot)"])
+             + ["CREATE SEQUENCE data_access_ids"]
+             + repartition("data_access", column: "at", indexes: ["data_access_premises"], create: """
+                 CREATE TABLE data_access (id BIGINT NOT NULL DEFAULT nextval('data_access_ids'), premises BIGINT NOT NULL, occupancy BIGINT NOT NULL,
+                                           at BIGINT NOT NULL, party BIGINT NOT NULL, role TEXT NOT NULL, srv TEXT NOT NULL,
+                                           granularity BIGINT NOT NULL, outcome TEXT NOT NULL, rule TEXT NOT NULL, detail TEXT NOT NULL,
+                                           request_id TEXT, PRIMARY KEY (id, at))
+                 """, after: ["CREATE INDEX data_access_premises ON data_access (premises, occupancy, at)",
+                              "SELECT setval('data_access_ids', COALESCE((SELECT MAX(id) FROM data_access), 0) + 1, false)"])),
+        ]
+    }
+
+    /// The statements that make `table` again partitioned by month on `column`: the old
+    /// table and its indexes renamed aside, the new one (`create`, less its PARTITION BY)
+    /// with its default partition and indexes (`after`, run once the rows are copied).
+    static func repartition(_ table: String, column: String, indexes: [String], create: String, after: [String]) -> [String] {
+        ["ALTER TABLE \(table) RENAME TO \(table)_unpartitioned",
+         "ALTER INDEX \(table)_pkey RENAME TO \(table)_unpartitioned_pkey"]
+            + indexes.map { "ALTER INDEX \($0) RENAME TO \($0)_unpartitioned" }
+            + [create + " PARTITION BY RANGE (\(column))",
+               "CREATE TABLE \(table)_default PARTITION OF \(table) DEFAULT",
+               "INSERT INTO \(table) SELECT * FROM \(table)_unpartitioned"]
+            + after
+            + ["DROP TABLE \(table)_unpartitioned"]
     }
 
     /// The hub's tables as SQLite's migrations v1 to v13 leave them, in PostgreSQL's types.

@@ -935,6 +935,9 @@ public final class SQLiteStore: HubStore {
         }
     }
 
+    /// One SQLite file has no partitions: retention deletes rows by plan (`expirePlanData`).
+    public func maintainPartitions(now: Timestamp, retention: PartitionRetention) async throws -> PartitionMaintenance { PartitionMaintenance() }
+
     public func pruneAnomalyWindows(now: Int64) async throws -> Int {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM anomaly_windows WHERE window_start + 2 * window_seconds * 1000 <= ?", arguments: [now])

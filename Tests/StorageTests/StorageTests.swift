@@ -412,3 +412,57 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
         #expect(try await store.planReadingCount(plan: 1) == 0)
     }
 }
+
+/// PostgreSQL's monthly partitions of the time-growing tables: maintenance makes the months
+/// around now and those rows in a default partition fall in (moving them), and drops a
+/// month whole once every plan's retention has passed it; the rows stay readable.
+@Suite struct MonthlyPartitionTests {
+    @Test(.enabled(if: StoreBackend.serverURL != nil, "needs a PostgreSQL server: set GBSM_TEST_POSTGRES"))
+    func monthsAreMadeAheadAndDroppedPastEveryPlansRetention() async throws {
+        let url = try #require(try await StoreBackend.postgres.freshURL())
+        let store = try await PostgresStore(url: url)
+        func day(_ month: Int, _ day: Int) throws -> Timestamp { Timestamp(dayNumber: try #require(CalendarDay(year: 2026, month: month, day: day)).number) }
+        let now = try day(11, 27)
+        let slots = [try day(8, 15), try day(9, 15), try day(10, 15), now]
+        try await store.apply([.privacy(.planDecided(
+            plan: 1, published: slots.map { PlanAggregate(plan: 1, group: "LV1", slot: $0, households: 5, total: 100, publishedAt: now) },
+            suppressed: slots.map { PlanSuppression(plan: 1, group: "LV2", slot: $0, reason: "few", decidedAt: now) }, deleteReadings: [], keepReadings: []))])
+        for at in [slots[0], now] {
+            try await store.unsafeExecute("""
+                INSERT INTO data_access (premises, occupancy, at, party, role, srv, granularity, outcome, rule, detail)
+                VALUES (1, 0, \(at.milliseconds), 1, 'ED', '4.8.1', 1, 'released', 'rule', 'detail')
+                """)
+        }
+        #expect(try await store.rowCount("dpp_aggregates_default") == 4, "before maintenance every row is in the default partition")
+
+        // Nothing to drop without a plan's word; the months are made and the rows moved in.
+        let first = try await store.maintainPartitions(now: now, retention: PartitionRetention(rawReadingsBefore: nil, aggregatesBefore: nil))
+        #expect(first.dropped.isEmpty)
+        for month in ["2026_08", "2026_09", "2026_10", "2026_11", "2026_12", "2027_01"] {
+            #expect(first.made.contains("dpp_aggregates_p\(month)"), "\(month): \(first.made)")
+        }
+        #expect(first.made.contains("data_access_p2026_08") && first.made.contains("dpp_kept_readings_p2026_12"))
+        #expect(first.movedFromDefault == 4 + 4 + 2)
+        for table in ["dpp_aggregates_default", "dpp_suppressed_default", "data_access_default"] {
+            #expect(try await store.rowCount(table) == 0, "\(table)")
+        }
+        #expect(try await store.planAggregates(plan: 1, from: nil, to: nil).count == 4)
+        #expect(try await store.maintainPartitions(now: now, retention: PartitionRetention(rawReadingsBefore: nil, aggregatesBefore: nil)) == PartitionMaintenance())
+
+        // Every plan keeps aggregates 30 days: August and September go whole; October,
+        // which ends after the cutoff, stays (its rows are the plans' to delete one by one).
+        let cutoff = now.adding(days: -30)
+        let second = try await store.maintainPartitions(now: now, retention: PartitionRetention(rawReadingsBefore: now, aggregatesBefore: cutoff))
+        #expect(Set(second.dropped) == ["dpp_aggregates_p2026_08", "dpp_aggregates_p2026_09", "dpp_suppressed_p2026_08", "dpp_suppressed_p2026_09",
+                                        "dpp_kept_readings_p2026_10"], "\(second.dropped)")
+        #expect(try await store.planAggregates(plan: 1, from: nil, to: nil).map(\.slot) == [slots[2], now])
+        #expect(try await store.planSuppressions(plan: 1).count == 2)
+        // The access log has no plan's retention: both its months stay; new rows take new ids.
+        #expect(try await store.rowCount("data_access") == 2)
+        try await store.unsafeExecute("""
+            INSERT INTO data_access (premises, occupancy, at, party, role, srv, granularity, outcome, rule, detail)
+            VALUES (1, 0, \(now.milliseconds), 1, 'ED', '4.8.1', 1, 'released', 'rule', 'detail')
+            """)
+        #expect(try await store.dataAccess(premises: 1, occupancy: nil, limit: 10).count == 3)
+    }
+}
