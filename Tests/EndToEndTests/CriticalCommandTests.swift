@@ -293,6 +293,11 @@ import TestSupport
         // The user's own signed pre-command still goes through, once.
         let answer = try await session.send(srv: "7.2", signed, counter: counter)
         #expect(answer.code == "I99", "\(answer.refusal)")
+        // Its answer first: a read sent before it could reach the meter first (commands to
+        // one device are not ordered by the hub, as the test above also waits).
+        let requestID = "\(session.supplier):\(session.esme):\(counter)"
+        let response = try #require(await waitForResponses(session.receiver, requestIDs: [requestID])[requestID])
+        #expect(response.rsp?.name == "DisableSupplyRsp", "\(response.text.prefix(600))")
         #expect(try await session.supplyState() == "Disabled")
         await session.hub.stop()
         await session.receiver.stop()
