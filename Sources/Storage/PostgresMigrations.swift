@@ -81,6 +81,14 @@ enum PostgresMigrations {
                                            request_id TEXT, PRIMARY KEY (id, at))
                  """, after: ["CREATE INDEX data_access_premises ON data_access (premises, occupancy, at)",
                               "SELECT setval('data_access_ids', COALESCE((SELECT MAX(id) FROM data_access), 0) + 1, false)"])),
+         // The audit log by month of its entries' time too (never dropped: it is DCC's
+         // record). Its key becomes (seq, at): the head row, which every append locks,
+         // keeps the sequence numbers unique, and the chain's check finds any gap or repeat.
+         Migration(name: "pg-v8-audit-partitions", statements:
+             repartition("audit", column: "at", indexes: [], create: """
+                 CREATE TABLE audit (seq BIGINT NOT NULL, at BIGINT NOT NULL, kind TEXT NOT NULL, actor BIGINT, device BIGINT, srv TEXT, request_id TEXT,
+                                     code TEXT, detail TEXT NOT NULL, prev_hash BYTEA NOT NULL, hash BYTEA NOT NULL, PRIMARY KEY (seq, at))
+                 """, after: [])),
         ]
     }
 

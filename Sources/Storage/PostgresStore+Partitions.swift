@@ -1,6 +1,7 @@
 /// The tables that grow with time without bound, kept in monthly partitions on PostgreSQL
-/// (migration pg-v7): a plan's kept raw readings, its aggregates and suppressions (by the
-/// period they cover), and the consumers' access log (by when the access happened).
+/// (migrations pg-v7 and pg-v8): a plan's kept raw readings, its aggregates and
+/// suppressions (by the period they cover), the consumers' access log and the audit log
+/// (by when the access or the event happened; neither is ever dropped).
 /// Retention drops a whole month once every active plan's retention has passed it, instead
 /// of deleting its rows one by one; what lies between a month's end and one plan's own
 /// cutoff is still deleted row by row (`expirePlanData`). Each table has a default
@@ -25,6 +26,7 @@ struct MonthlyPartitionedTable: Sendable {
         MonthlyPartitionedTable(name: "dpp_aggregates", column: "slot", planData: .aggregates),
         MonthlyPartitionedTable(name: "dpp_suppressed", column: "slot", planData: .aggregates),
         MonthlyPartitionedTable(name: "data_access", column: "at", planData: nil),
+        MonthlyPartitionedTable(name: "audit", column: "at", planData: nil),
     ]
 
     func partition(_ month: Month) -> String { "\(name)_p\(month.suffix)" }

@@ -433,6 +433,7 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
                 VALUES (1, 0, \(at.milliseconds), 1, 'ED', '4.8.1', 1, 'released', 'rule', 'detail')
                 """)
         }
+        try await store.apply([.audit(AuditEvent(at: slots[0], kind: .admin, detail: "in August")), .audit(AuditEvent(at: now, kind: .admin, detail: "now"))])
         #expect(try await store.rowCount("dpp_aggregates_default") == 4, "before maintenance every row is in the default partition")
 
         // Nothing to drop without a plan's word; the months are made and the rows moved in.
@@ -442,8 +443,13 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
             #expect(first.made.contains("dpp_aggregates_p\(month)"), "\(month): \(first.made)")
         }
         #expect(first.made.contains("data_access_p2026_08") && first.made.contains("dpp_kept_readings_p2026_12"))
-        #expect(first.movedFromDefault == 4 + 4 + 2)
-        for table in ["dpp_aggregates_default", "dpp_suppressed_default", "data_access_default"] {
+        #expect(first.made.contains("audit_p2026_08") && first.made.contains("audit_p2027_01"))
+        #expect(first.movedFromDefault == 4 + 4 + 2 + 2)
+        // The audit chain reads across its months as one.
+        let verdict = try await store.verifyAudit()
+        #expect(verdict.isIntact, "\(verdict.problems)")
+        #expect(try await store.audit(AuditQuery(kind: .admin, limit: 10)).map(\.event.detail) == ["in August", "now"])
+        for table in ["dpp_aggregates_default", "dpp_suppressed_default", "data_access_default", "audit_default"] {
             #expect(try await store.rowCount(table) == 0, "\(table)")
         }
         #expect(try await store.planAggregates(plan: 1, from: nil, to: nil).count == 4)
