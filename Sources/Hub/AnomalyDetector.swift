@@ -1,4 +1,5 @@
 import DUIS
+import Logging
 import Storage
 import Synchronization
 
@@ -8,7 +9,8 @@ import Synchronization
 /// then DCC's default.
 ///
 /// One hub process on its own store counts in memory. Hub processes that share a store
-/// count in it (`HubStore.countAnomalyWindow`, one statement per request), so a threshold
+/// count in it (`HubStore.countAnomalyWindow`: on PostgreSQL one upsert per request, in a
+/// transaction that does not wait for the disk), so a threshold
 /// holds for the user across all of them, as one DCC.
 public final class AnomalyDetector: Sendable {
     public struct Breach: Sendable {
@@ -44,6 +46,11 @@ public final class AnomalyDetector: Sendable {
     }
 
     public func load(_ thresholds: [AnomalyThreshold]) {
+        // `gbsm anomaly set` refuses longer windows; one stored by an older gbsm is counted
+        // over the longest (`AnomalyWindow` clamps), and reported here.
+        for threshold in thresholds where !(1...AnomalyWindow.longestSeconds).contains(threshold.windowSeconds) {
+            Logger(label: "gbsm.hub").warning("anomaly threshold of \(threshold.user) for \(threshold.srv): a window of \(threshold.windowSeconds) s is counted over \(min(max(threshold.windowSeconds, 1), AnomalyWindow.longestSeconds)) s (1 s to a year and a day)")
+        }
         state.withLock { state in
             state.thresholds = [:]
             for threshold in thresholds {

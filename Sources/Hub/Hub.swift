@@ -249,8 +249,11 @@ public final class Hub: Sendable {
                 await self.scheduleRunner.run(interval: self.configuration.pollInterval, clock: self.configuration.clock, leadership: self.leadership)
             }
             group.addTask { await self.devices.run() }
-            group.addTask { await self.plans.run() }
-            if store.isShared { group.addTask { await self.holdRequests() } }
+            group.addTask { await self.plans.run(leadership: self.leadership) }
+            if store.isShared {
+                group.addTask { await self.holdRequests() }
+                group.addTask { await self.pruneAnomalyWindows() }
+            }
             await group.waitForAll()
         }
     }
@@ -285,26 +288,31 @@ public final class Hub: Sendable {
                 logger.error("reading which hub leads on the shared store failed: \(error)")
                 if leadership.set(false) { logger.warning("this hub stops running the homes' own life until it can read which hub leads") }
             }
+        }
+    }
+
+    /// On a shared store, on a loop of its own (a slow delete must not delay the signs of
+    /// life): the leading hub forgets the anomaly windows no estimate reads any more, once
+    /// a minute, so the table holds at most two windows per user, SRV and window length.
+    private func pruneAnomalyWindows() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.pollInterval)
+            if Task.isCancelled { break }
+            guard leadership.isLeading else { continue }
+            let now = configuration.clock.now()
+            let due = lastAnomalyPrune.withLock { last in
+                guard last.map({ now.milliseconds - $0.milliseconds >= 60_000 }) ?? true else { return false }
+                last = now
+                return true
+            }
+            guard due else { continue }
             do {
-                try await pruneAnomalyWindows()
+                _ = try await store.pruneAnomalyWindows(now: now.milliseconds)
             } catch {
                 if Task.isCancelled { break }
                 logger.error("forgetting old anomaly windows on the shared store failed (tried again in a minute): \(error)")
             }
         }
-    }
-
-    /// The leading hub forgets the shared anomaly windows no estimate reads any more,
-    /// once a minute, so the table holds at most two windows per user and SRV.
-    private func pruneAnomalyWindows() async throws {
-        guard leadership.isLeading else { return }
-        let now = configuration.clock.now()
-        let due = lastAnomalyPrune.withLock { last in
-            guard last.map({ now.milliseconds - $0.milliseconds >= 60_000 }) ?? true else { return false }
-            last = now
-            return true
-        }
-        if due { _ = try await store.pruneAnomalyWindows(now: now.milliseconds) }
     }
 
     /// Leads when this process is the longest-running live one on the shared store.

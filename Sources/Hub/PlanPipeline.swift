@@ -118,18 +118,22 @@ public final class PlanPipeline: Sendable {
 
     // MARK: - Aggregation runs
 
-    /// Runs every active plan (after new readings, and periodically for publication delays).
-    func run(interval: Duration = .seconds(30)) async {
+    /// Runs every active plan (after new readings, and periodically for publication
+    /// delays) on the leading hub only: two hubs deciding one period at once could decide
+    /// it differently (one publishing, the other suppressing once the delay passed).
+    func run(interval: Duration = .seconds(30), leadership: Leadership) async {
         while !Task.isCancelled {
             await wakeup.wait(upTo: interval)
             if Task.isCancelled { break }
+            guard leadership.isLeading else { continue }
             await runAll()
         }
     }
 
     public func runAll() async {
         do {
-            for plan in try await store.plans() { try await run(plan: plan) }
+            let now = clock.now()
+            for plan in try await store.plans() { try await run(plan: plan, now: now) }
         } catch is CancellationError {
         } catch {
             logger.error("data privacy plan aggregation failed: \(error)")

@@ -202,13 +202,24 @@ public struct PlanAggregator: Sendable {
             for reading in slotReadings where group.members.contains(reading.pseudonym) { values[reading.pseudonym] = reading.value }
             let missing = group.members.count - values.count
             let slot = Timestamp(milliseconds: key.slot)
-            let due = now.milliseconds >= key.slot + slotMilliseconds + delay
+            // Checked: a stored period or value is never trusted not to overflow.
+            let (end, late) = key.slot.addingReportingOverflow(slotMilliseconds)
+            let (dueAt, later) = end.addingReportingOverflow(delay)
+            let due = !late && !later && now.milliseconds >= dueAt
             guard missing == 0 || due else { continue }
             outcome.decided += slotReadings
-            let total = values.values.reduce(0, +)
+            var total: Int64 = 0
+            var overflowed = false
+            for value in values.values {
+                let (sum, overflow) = total.addingReportingOverflow(value)
+                total = sum
+                overflowed = overflowed || overflow
+            }
             let largest = values.values.max() ?? 0
             var reason: String?
-            if values.count < k {
+            if overflowed {
+                reason = "the households' values do not sum within 64 bits"
+            } else if values.count < k {
                 reason = "\(values.count) household(s) reported, fewer than the plan's minimum of \(k)"
             } else if missing > 0 {
                 // Which homes an aggregate covers is never the operator's to choose: a group

@@ -207,27 +207,37 @@ enum PostgresMigrations {
         """,
     ]
 
-    /// Applies the migrations the database has not had, each in its own transaction.
-    static func migrate(_ store: PostgresStore) async throws {
+    /// Applies the migrations the database has not had, each in its own transaction, and
+    /// returns their names. A database a newer gbsm has migrated is refused: this one would
+    /// write it the old way (readings its aggregation does not count, for one).
+    @discardableResult
+    static func migrate(_ store: PostgresStore) async throws -> [String] {
         let logger = store.logger
-        try await store.write { [logger] connection in
+        let known = Set(all.map(\.name))
+        let unknown = try await store.write { [logger] connection in
             try await connection.run("SELECT pg_advisory_xact_lock(\(lockKey))", logger)
             try await connection.run("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
                                      logger)
+            return try await connection.rows("SELECT name FROM schema_migrations", logger).map { try $0.text("name") }.filter { !known.contains($0) }
         }
+        guard unknown.isEmpty else { throw PostgresStoreError.newerSchema(unknown.sorted()) }
+        var applied: [String] = []
         for migration in all {
-            try await store.write { [logger] connection in
+            let ran = try await store.write { [logger] connection -> Bool in
                 try await connection.run("SELECT pg_advisory_xact_lock(\(lockKey))", logger)
                 let done = try await connection.run("SELECT 1 FROM schema_migrations WHERE name = \(migration.name)", logger)
-                guard done == 0 else { return }
+                guard done == 0 else { return false }
                 for statement in migration.statements { try await connection.run(PostgresQuery(unsafeSQL: statement), logger) }
                 if migration.name == "pg-v1" {
                     try await connection.run("UPDATE meta SET value = \(String(UInt64.random(in: 1...UInt64.max))) WHERE key = 'audit_bloom_salt'", logger)
                 }
                 try await connection.run("INSERT INTO schema_migrations (name) VALUES (\(migration.name))", logger)
                 logger.info("applied PostgreSQL migration \(migration.name)")
+                return true
             }
+            if ran { applied.append(migration.name) }
         }
+        return applied
     }
 
     /// The migrations a database has had, in the order they ran.

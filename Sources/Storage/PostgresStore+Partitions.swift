@@ -30,6 +30,8 @@ struct MonthlyPartitionedTable: Sendable {
     ]
 
     func partition(_ month: Month) -> String { "\(name)_p\(month.suffix)" }
+    /// The archive: everything before `month`.
+    func archive(_ month: Month) -> String { "\(name)_before_p\(month.suffix)" }
     var defaultPartition: String { "\(name)_default" }
 }
 
@@ -69,6 +71,40 @@ struct Month: Sendable, Hashable, Comparable {
     static func < (lhs: Month, rhs: Month) -> Bool { (lhs.year, lhs.month) < (rhs.year, rhs.month) }
 }
 
+/// What maintenance makes: a month, or the archive of everything before a month.
+enum Piece: Hashable, Comparable {
+    case archive(before: Month)
+    case month(Month)
+
+    func name(_ table: MonthlyPartitionedTable) -> String {
+        switch self {
+        case .archive(let month): table.archive(month)
+        case .month(let month): table.partition(month)
+        }
+    }
+    var start: Int64 {
+        switch self {
+        case .archive: Int64.min
+        case .month(let month): month.start
+        }
+    }
+    var end: Int64 {
+        switch self {
+        case .archive(let month): month.start
+        case .month(let month): month.end
+        }
+    }
+    /// The lower bound as DDL writes it.
+    var lowerSQL: String {
+        switch self {
+        case .archive: "MINVALUE"
+        case .month(let month): String(month.start)
+        }
+    }
+
+    static func < (lhs: Piece, rhs: Piece) -> Bool { (lhs.start, lhs.end) < (rhs.start, rhs.end) }
+}
+
 extension Int {
     fileprivate func floorDivided(by divisor: Int) -> Int { self >= 0 ? self / divisor : -((-self + divisor - 1) / divisor) }
     fileprivate func floorModulo(_ divisor: Int) -> Int { self - floorDivided(by: divisor) * divisor }
@@ -76,9 +112,12 @@ extension Int {
 
 extension PostgresStore {
     /// Makes the months around `now` (one behind, two ahead) and the months that rows in a
-    /// default partition fall in (at most five years back), moving those rows in; then
-    /// drops each plan-data month that ends before every active plan's cutoff. One hub at a
-    /// time (a transaction-scoped advisory lock), one transaction per table.
+    /// default partition fall in, moving those rows in; rows older than five years go to
+    /// one archive partition (`_before_pYYYY_MM`, everything before that month), made
+    /// once. Then drops each plan-data month (or archive) that ends before every active
+    /// plan's cutoff. Each month is one short transaction under a transaction-scoped
+    /// advisory lock (hubs take turns) that locks the default partition against writes
+    /// while its rows move, so no row can land there between the move and the attach.
     public func maintainPartitions(now: Timestamp, retention: PartitionRetention) async throws -> PartitionMaintenance {
         var report = PartitionMaintenance()
         let current = Month(containing: now.milliseconds)
@@ -88,57 +127,83 @@ extension PostgresStore {
             case .aggregates: retention.aggregatesBefore?.milliseconds
             case nil: nil
             }
-            let done = try await write { [logger] connection in
-                var made: [String] = [], dropped: [String] = [], moved = 0
-                // Hubs sharing the store maintain one at a time: the second waits, then finds it done.
-                try await connection.run("SELECT pg_advisory_xact_lock(\(Self.partitionLockKey))", logger)
+            let (existing, low, high) = try await read { [logger] connection in
                 var existing = Set<String>()
                 for row in try await connection.rows("""
-                    SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                    WHERE i.inhparent = \(table.name)::regclass
+                    SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = \(table.name)::regclass
                     """, logger) {
                     existing.insert(try row.text("name"))
                 }
-                var wanted = Set((-1...2).map { current.adding($0) })
                 let range = try await connection.rows("""
                     SELECT MIN(\(identifier: table.column)) AS low, MAX(\(identifier: table.column)) AS high FROM \(identifier: table.defaultPartition)
                     """, logger).first
-                if let range, let low: Int64 = try range.optionalInt("low"), let high: Int64 = try range.optionalInt("high") {
-                    var month = max(Month(containing: low), current.adding(-60))
-                    let last = min(Month(containing: high), current.adding(24))
-                    while month <= last {
-                        wanted.insert(month)
-                        month = month.next
-                    }
+                let low: Int64? = try range?.optionalInt("low")
+                let high: Int64? = try range?.optionalInt("high")
+                return (existing, low, high)
+            }
+            // The archive's month: everything before it is archived.
+            let archived = existing.compactMap { name in Month(suffixOf: name).flatMap { name == table.archive($0) ? $0 : nil } }.max()
+            var pieces: [Piece] = (-1...2).map { .month(current.adding($0)) }
+            if let low, let high {
+                var first = Month(containing: low)
+                if let archived {
+                    first = max(first, archived)
+                } else if first < current.adding(-60) {
+                    pieces.append(.archive(before: current.adding(-60)))
+                    first = current.adding(-60)
                 }
-                for month in wanted.sorted() where !existing.contains(table.partition(month)) {
-                    // A month past every plan's retention is not made again to be dropped.
-                    if let bound, month.end <= bound { continue }
-                    let name = table.partition(month)
+                var month = first
+                let last = min(Month(containing: high), current.adding(24))
+                while month <= last {
+                    pieces.append(.month(month))
+                    month = month.next
+                }
+            }
+            for piece in Set(pieces).sorted() where !existing.contains(piece.name(table)) {
+                // A piece past every plan's retention is not made to be dropped.
+                if let bound, piece.end <= bound { continue }
+                let moved = try await write { [logger] connection -> Int? in
+                    try await connection.run("SELECT pg_advisory_xact_lock(\(Self.partitionLockKey))", logger)
+                    let name = piece.name(table)
+                    if try await connection.rows("SELECT to_regclass(\(name))::TEXT AS found", logger).first?.optionalText("found") != nil { return nil }
+                    try await connection.run("LOCK TABLE \(identifier: table.defaultPartition) IN EXCLUSIVE MODE", logger)
                     try await connection.run("CREATE TABLE \(identifier: name) (LIKE \(identifier: table.name) INCLUDING DEFAULTS)", logger)
-                    moved += try await connection.run("""
+                    let moved = try await connection.run("""
                         WITH leaving AS (DELETE FROM \(identifier: table.defaultPartition)
-                                         WHERE \(identifier: table.column) >= \(month.start) AND \(identifier: table.column) < \(month.end) RETURNING *)
+                                         WHERE \(identifier: table.column) >= \(piece.start) AND \(identifier: table.column) < \(piece.end) RETURNING *)
                         INSERT INTO \(identifier: name) SELECT * FROM leaving RETURNING 1
                         """, logger)
                     // DDL takes no parameters: the bounds are numbers gbsm computed.
                     try await connection.run("""
-                        ALTER TABLE \(identifier: table.name) ATTACH PARTITION \(identifier: name) FOR VALUES FROM (\(unescaped: String(month.start))) TO (\(unescaped: String(month.end)))
+                        ALTER TABLE \(identifier: table.name) ATTACH PARTITION \(identifier: name) FOR VALUES FROM (\(unescaped: piece.lowerSQL)) TO (\(unescaped: String(piece.end)))
                         """, logger)
-                    made.append(name)
+                    return moved
                 }
-                if let bound {
-                    for name in existing.sorted() {
-                        guard let month = Month(suffixOf: name), name == table.partition(month), month.end <= bound else { continue }
-                        try await connection.run("DROP TABLE \(identifier: name)", logger)
-                        dropped.append(name)
-                    }
+                if let moved {
+                    report.made.append(piece.name(table))
+                    report.movedFromDefault += moved
                 }
-                return (made, dropped, moved)
             }
-            report.made += done.0
-            report.dropped += done.1
-            report.movedFromDefault += done.2
+            guard let bound else { continue }
+            for name in existing.sorted() {
+                guard let month = Month(suffixOf: name) else { continue }
+                let end: Int64
+                if name == table.partition(month) {
+                    end = month.end
+                } else if name == table.archive(month) {
+                    end = month.start
+                } else {
+                    continue
+                }
+                guard end <= bound else { continue }
+                let dropped = try await write { [logger] connection -> Bool in
+                    try await connection.run("SELECT pg_advisory_xact_lock(\(Self.partitionLockKey))", logger)
+                    guard try await connection.rows("SELECT to_regclass(\(name))::TEXT AS found", logger).first?.optionalText("found") != nil else { return false }
+                    try await connection.run("DROP TABLE \(identifier: name)", logger)
+                    return true
+                }
+                if dropped { report.dropped.append(name) }
+            }
         }
         return report
     }

@@ -46,7 +46,14 @@ public final class PostgresStore: HubStore {
         self.logger = logger
         runner = Task { await client.run() }
         do {
-            try await PostgresMigrations.migrate(self)
+            let applied = try await PostgresMigrations.migrate(self)
+            // The tables just partitioned hold their rows in the default partition: their
+            // months are made now, before the hub writes to them (moving rows later means
+            // holding the default partition against every write meanwhile).
+            if applied.contains("pg-v7-monthly-partitions") || applied.contains("pg-v8-audit-partitions") {
+                let made = try await maintainPartitions(now: .now(), retention: PartitionRetention(rawReadingsBefore: nil, aggregatesBefore: nil))
+                logger.info("partitioned by month: \(made.made.count) partition(s) made, \(made.movedFromDefault) row(s) moved in")
+            }
         } catch {
             runner.cancel()
             throw error
@@ -205,6 +212,8 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
     case unreadable(column: String)
     /// The server refused a statement or could not be reached (SQLSTATE and message).
     case server(state: String, message: String)
+    /// The database has migrations this gbsm does not know: a newer gbsm's.
+    case newerSchema([String])
 
     /// A serialization failure or deadlock: the transaction may be run again.
     public var isRetryable: Bool {
@@ -217,6 +226,7 @@ public enum PostgresStoreError: Error, CustomStringConvertible {
         case .badURL(let why): "bad --store URL: \(why)"
         case .unreadable(let column): "a stored value of column \(column) cannot be read"
         case .server(let state, let message): "PostgreSQL: \(message)" + (state.isEmpty ? "" : " (SQLSTATE \(state))")
+        case .newerSchema(let names): "the database was migrated by a newer gbsm (\(names.joined(separator: ", "))): run that gbsm, or give this one a database of its own"
         }
     }
 }

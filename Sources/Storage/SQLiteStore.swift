@@ -22,6 +22,10 @@ public final class SQLiteStore: HubStore {
         try pool.barrierWriteWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
+        // A store a newer gbsm has migrated is refused: this one would write it the old way.
+        if try pool.read({ db in try Self.migrator.hasBeenSuperseded(db) }) {
+            throw DatabaseError(message: "\(path) was migrated by a newer gbsm: run that gbsm, or give this one a data folder of its own")
+        }
         try Self.migrator.migrate(pool)
     }
 

@@ -175,6 +175,8 @@ struct PlansBench: AsyncParsableCommand {
             }
             duck[PlanAggregator.SlotKey(group: String(parts[0]), slot: slot)] = (households, total)
         }
+        // Nothing published would agree vacuously: a fleet too small for the plan's rules.
+        guard !published.isEmpty else { throw ValidationError("no profile was published to compare: try more --homes") }
         // Each published profile (a feeder, or small feeders merged) against its feeders' sums.
         var disagreements: [String] = []
         for profile in published {

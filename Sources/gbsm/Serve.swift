@@ -105,6 +105,9 @@ struct HubOptions: ParsableArguments {
     var portalOrigins: [String] = []
 
     func validate() throws {
+        guard (1...AnomalyWindow.longestSeconds).contains(anomalyWindow), anomalyLimit >= 0 else {
+            throw ValidationError("--anomaly-window is 1 to \(AnomalyWindow.longestSeconds) seconds (a year and a day) and --anomaly-limit 0 or more")
+        }
         for (name, value) in [("--body-timeout", bodyTimeout), ("--body-timeout-max", bodyTimeoutMax), ("--body-grace", bodyGrace)] where !(value >= 0 && value <= 86_400) {
             throw ValidationError("\(name) is between 0 and 86400 seconds")
         }
