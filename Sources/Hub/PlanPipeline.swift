@@ -157,11 +157,20 @@ public final class PlanPipeline: Sendable {
         }
     }
 
-    /// Makes the months ahead and drops the months past every active plan's retention
+    /// Deletes undecided readings long past their period's publication delay (a safety net),
+    /// then makes the months ahead and drops the months past every active plan's retention
     /// (`HubStore.maintainPartitions`; nothing on SQLite). Run hourly from `runAll`.
     @discardableResult
     public func maintainPartitions(now: Timestamp) async throws -> PartitionMaintenance {
         let plans = try await store.plans()
+        // Undecided readings left a week past their publication delay: none should be (a
+        // run decides each period once it is due), so any are deleted, not kept for ever.
+        for plan in plans {
+            let slotDays: Int64 = plan.granularity == .daily ? 1 : 0
+            let receivedBefore = now.adding(days: -(7 + slotDays)).adding(milliseconds: -Int64(plan.publicationDelayHours) * 3_600_000
+                                                                         - CalendarDay.millisecondsPerHalfHour)
+            try await committer.commit([.privacy(.expireUndecidedReadings(plan: plan.id, receivedBefore: receivedBefore))])
+        }
         let raw = plans.map { now.adding(days: -Int64($0.rawRetentionDays)) }.min()
         let aggregates = plans.map { now.adding(days: -Int64($0.aggregateRetentionDays)) }.min()
         return try await store.maintainPartitions(now: now, retention: PartitionRetention(rawReadingsBefore: raw, aggregatesBefore: aggregates))

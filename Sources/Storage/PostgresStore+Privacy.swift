@@ -213,6 +213,14 @@ extension PostgresStore {
                 try await connection.run("DELETE FROM dpp_aggregates WHERE plan = \(plan) AND slot < \(aggregatesBefore.milliseconds)", logger)
                 try await connection.run("DELETE FROM dpp_suppressed WHERE plan = \(plan) AND slot < \(aggregatesBefore.milliseconds)", logger)
             }
+        case .expireUndecidedReadings(let plan, let receivedBefore):
+            try await connection.run("""
+                WITH gone AS (DELETE FROM dpp_readings WHERE plan = \(plan) AND received_at < \(receivedBefore.milliseconds) RETURNING grp, slot)
+                UPDATE dpp_open_slots o SET readings = o.readings - c.n
+                FROM (SELECT grp, slot, COUNT(*) AS n FROM gone GROUP BY grp, slot) AS c
+                WHERE o.plan = \(plan) AND o.grp = c.grp AND o.slot = c.slot
+                """, logger)
+            try await connection.run("DELETE FROM dpp_open_slots WHERE plan = \(plan) AND readings <= 0", logger)
         case .reserveReleaseSets(let reservations):
             // A plain INSERT: a run that decided against a stale ledger (another run reserved
             // the same group and day meanwhile) fails whole, and the next run decides again.

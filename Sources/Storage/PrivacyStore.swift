@@ -21,6 +21,10 @@ public enum PrivacyMutation: Sendable {
     /// Deletes raw readings (undecided and kept) of periods before `readingsBefore`, and
     /// aggregates and suppressions of periods before `aggregatesBefore`.
     case expirePlanData(plan: Int64, readingsBefore: Timestamp?, aggregatesBefore: Timestamp?)
+    /// Deletes undecided readings received before `receivedBefore`, with their counts: a
+    /// safety net for readings no run will decide (every period is decided soon after its
+    /// publication delay, so none should be left that long).
+    case expireUndecidedReadings(plan: Int64, receivedBefore: Timestamp)
     /// The sets of households a user's plans may release for a day (or were refused),
     /// fixed at the first decision: one set per group and day across granularities.
     case reserveReleaseSets([ReleaseReservation])
@@ -231,6 +235,13 @@ extension SQLiteStore {
                 try db.execute(sql: "DELETE FROM dpp_aggregates WHERE plan = ? AND slot < ?", arguments: [plan, aggregatesBefore.milliseconds])
                 try db.execute(sql: "DELETE FROM dpp_suppressed WHERE plan = ? AND slot < ?", arguments: [plan, aggregatesBefore.milliseconds])
             }
+        case .expireUndecidedReadings(let plan, let receivedBefore):
+            var removed: [PlanAggregator.SlotKey: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "DELETE FROM dpp_readings WHERE plan = ? AND received_at < ? RETURNING grp, slot",
+                                        arguments: [plan, receivedBefore.milliseconds]) {
+                removed[PlanAggregator.SlotKey(group: row["grp"], slot: row["slot"]), default: 0] -= 1
+            }
+            try countOpenReadings(plan: plan, removed, db)
         case .reserveReleaseSets(let reservations):
             // A plain INSERT: a run that decided against a stale ledger (another run reserved
             // the same group and day meanwhile) fails whole, and the next run decides again.

@@ -403,6 +403,11 @@ let meter = EUI64("00-DB-12-34-56-78-90-A0")!
         try await store.apply([.privacy(.planDecided(plan: 1, published: [], suppressed: [], deleteReadings: [lv2[0]], keepReadings: []))])
         try await store.apply([.privacy(.planDecided(plan: 1, published: [], suppressed: [], deleteReadings: [lv2[0]], keepReadings: []))])
         #expect(try await store.planOpenSlots(plan: 1) == [key("LV2", first): 1, key("LV1", second): 1])
+        // The safety net: undecided readings received long ago go, with their counts.
+        try await store.apply([.privacy(.addPlanReadings(plan: 1, readings: [reading(9, "LV9", first, 5)], at: first.adding(days: -30)))])
+        #expect(try await store.planOpenSlots(plan: 1)[key("LV9", first)] == 1)
+        try await store.apply([.privacy(.expireUndecidedReadings(plan: 1, receivedBefore: first.adding(days: -1)))])
+        #expect(try await store.planOpenSlots(plan: 1) == [key("LV2", first): 1, key("LV1", second): 1], "only the old one went")
         // Retention removes the kept and the undecided readings of earlier periods, and their counts.
         try await store.apply([.privacy(.expirePlanData(plan: 1, readingsBefore: second, aggregatesBefore: nil))])
         #expect(try await store.planOpenSlots(plan: 1) == [key("LV1", second): 1])
