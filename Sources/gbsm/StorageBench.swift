@@ -10,7 +10,8 @@ import Storage
 /// per request, on an empty store and again once `--preload` requests are stored, so a
 /// cost that grows with the store shows as a ratio; and beside them the bound of this
 /// machine's disk, measured in the same run: the same octets per request, appended to a
-/// plain file and synced once per batch.
+/// plain file and synced once per batch. With `--store` the same commits go to a fresh
+/// PostgreSQL database and the octets are the server's WAL.
 struct StorageBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "storage",
@@ -31,6 +32,9 @@ struct StorageBench: AsyncParsableCommand {
     @Option(help: "Keep the store in this folder instead of a temporary one.")
     var data: String?
 
+    @Option(help: "A PostgreSQL server (postgres://USER@HOST:PORT/DB) on which to make a fresh database for the run; SQLite without it. The octets written are then the server's WAL (pg_stat_wal).")
+    var store: StoreURL?
+
     func validate() throws {
         guard (1...10_000_000).contains(requests) else { throw ValidationError("--requests is 1 to 10,000,000") }
         guard (1...10_000).contains(batch) else { throw ValidationError("--batch is 1 to 10,000") }
@@ -50,10 +54,17 @@ struct StorageBench: AsyncParsableCommand {
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("gbsm-storage-\(UUID().uuidString)")
         defer { if data == nil { try? FileManager.default.removeItem(at: directory) } }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let store = try SQLiteStore(path: directory.appendingPathComponent("hub.sqlite").path)
+        let store: any HubStore
+        if let server = self.store {
+            let url = try await PostgresStore.createDatabase(serverURL: server.url, name: "gbsm_storage_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))
+            store = try await PostgresStore(url: url)
+        } else {
+            store = try SQLiteStore(path: directory.appendingPathComponent("hub.sqlite").path)
+        }
         let workload = Workload(users: users)
 
-        print("gbsm bench storage: \(requests) device requests per window from \(users) users, transactions of \(batch), synced (synchronous=FULL)")
+        print("gbsm bench storage: \(requests) device requests per window from \(users) users, transactions of \(batch), synced ("
+              + (store is PostgresStore ? "PostgreSQL, synchronous_commit on; octets written are the server's WAL" : "SQLite, synchronous=FULL") + ")")
         let empty = try await measure(store, workload, from: 0)
         report("empty store", empty)
         var next = requests
@@ -89,8 +100,8 @@ struct StorageBench: AsyncParsableCommand {
     /// Commits `requests` device requests: each batch acknowledges `batch` new ones and
     /// records the answers of the batch before it, as the gateway and the device boundary
     /// commit them.
-    func measure(_ store: SQLiteStore, _ workload: Workload, from first: Int) async throws -> Window {
-        let writtenBefore = Self.writtenOctets()
+    func measure(_ store: any HubStore, _ workload: Workload, from first: Int) async throws -> Window {
+        let writtenBefore = try await Self.writtenOctets(store)
         let sizeBefore = try await store.databaseBytes()
         let started = ContinuousClock.now
         var index = first
@@ -106,7 +117,7 @@ struct StorageBench: AsyncParsableCommand {
         }
         if let previous { try await store.apply(previous.flatMap(workload.answered)) }
         let elapsed = seconds(since: started)
-        let writtenAfter = Self.writtenOctets()
+        let writtenAfter = try await Self.writtenOctets(store)
         let sizeAfter = try await store.databaseBytes()
         return Window(seconds: elapsed, written: writtenAfter.flatMap { after in writtenBefore.map { after - $0 } }, grown: sizeAfter - sizeBefore)
     }
@@ -119,6 +130,13 @@ struct StorageBench: AsyncParsableCommand {
                            Double(window.grown) / Double(requests) / 1000)
         }
         print(line)
+    }
+
+    /// What the store's commits have written: the PostgreSQL server's WAL, or what this
+    /// process has caused to be written to storage (SQLite's file and WAL).
+    static func writtenOctets(_ store: any HubStore) async throws -> Int64? {
+        if let postgres = store as? PostgresStore { return try await postgres.walBytes() }
+        return writtenOctets()
     }
 
     /// What this process has caused to be written to storage (`write_bytes` of

@@ -49,6 +49,14 @@ import TestSupport
         }
         let refused = try await Tool.run(binary.path, ["bench", "storage", "--requests", "0"])
         #expect(refused.status != 0)
+        // The same on PostgreSQL: the server's WAL is what the commits wrote.
+        if let server = StoreBackend.serverURL {
+            let postgres = try await Tool.run(binary.path, ["bench", "storage", "--requests", "200", "--preload", "1000", "--users", "8", "--store", server])
+            #expect(postgres.status == 0, "\(postgres.stdout)\(postgres.stderr)")
+            for line in ["PostgreSQL, synchronous_commit on", "empty store", "after 1000 stored", "KB written", "audit intact: true"] {
+                #expect(postgres.stdout.contains(line), "\(line): \(postgres.stdout)")
+            }
+        }
     }
 
     /// `gbsm bench plans` on each backend: a small fleet's day taken in and aggregated by a
