@@ -131,14 +131,13 @@ public final class PlanPipeline: Sendable {
     }
 
     public func runAll() async {
+        let now = clock.now()
         do {
-            let now = clock.now()
             for plan in try await store.plans() { try await run(plan: plan, now: now) }
         } catch is CancellationError {
         } catch {
             logger.error("data privacy plan aggregation failed: \(error)")
         }
-        let now = clock.now()
         let due = lastMaintenance.withLock { last in
             guard last.map({ now.milliseconds - $0.milliseconds >= 3_600_000 }) ?? true else { return false }
             last = now

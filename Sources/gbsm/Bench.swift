@@ -80,7 +80,7 @@ struct DUISBench: AsyncParsableCommand {
         defer { if data == nil { try? FileManager.default.removeItem(at: directory) } }
         if let store {
             // A fresh database, named for everything this run starts (the child hub included).
-            let url = try await PostgresStore.createDatabase(serverURL: store.url, name: "gbsm_bench_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))
+            let url = try await store.freshDatabase(prefix: "gbsm_bench_")
             setenv(StoreLocation.environmentVariable, url, 1)
         }
         print("store: \(HubConfiguration(dataDirectory: directory).storeLocation)")

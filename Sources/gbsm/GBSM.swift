@@ -57,6 +57,12 @@ struct StoreURL: ExpressibleByArgument, Sendable {
     }
 
     static var defaultCompletionKind: CompletionKind { .default }
+
+    /// Makes a fresh database on this server for one benchmark run (`prefix` then a random
+    /// name) and returns its URL.
+    func freshDatabase(prefix: String) async throws -> String {
+        try await PostgresStore.createDatabase(serverURL: url, name: prefix + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))
+    }
 }
 
 func parseEUI(_ text: String) throws -> EUI64 {

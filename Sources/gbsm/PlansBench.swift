@@ -44,7 +44,7 @@ struct PlansBench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(at: directory) }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         if let store {
-            let url = try await PostgresStore.createDatabase(serverURL: store.url, name: "gbsm_plans_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))
+            let url = try await store.freshDatabase(prefix: "gbsm_plans_")
             setenv(StoreLocation.environmentVariable, url, 1)
         } else {
             unsetenv(StoreLocation.environmentVariable)

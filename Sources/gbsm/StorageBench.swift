@@ -56,7 +56,7 @@ struct StorageBench: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let store: any HubStore
         if let server = self.store {
-            let url = try await PostgresStore.createDatabase(serverURL: server.url, name: "gbsm_storage_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: ""))
+            let url = try await server.freshDatabase(prefix: "gbsm_storage_")
             store = try await PostgresStore(url: url)
         } else {
             store = try SQLiteStore(path: directory.appendingPathComponent("hub.sqlite").path)
