@@ -287,4 +287,20 @@ public struct PremisesState: Sendable, Hashable, Codable {
     }
 
     public mutating func touch() { revision += 1 }
+
+    /// Whether this state is `earlier` with nothing changed but device counters taken
+    /// from the clock at `time` (each the time in microseconds, above the one before).
+    /// Such a state need not be stored by a process that keeps it in memory: a device's
+    /// next counter after a reload comes from a later time, and is higher still. Most
+    /// answers are reads, which change nothing else, so most answers write no state.
+    public func differsOnlyByClockCounters(from earlier: PremisesState, at time: Timestamp) -> Bool {
+        guard revision == earlier.revision, deviceCounters.count == earlier.deviceCounters.count else { return false }
+        let clock = time.microsecondCounter
+        for (device, counter) in deviceCounters where earlier.deviceCounters[device] != counter {
+            guard counter == clock, let before = earlier.deviceCounters[device], before < clock else { return false }
+        }
+        var rest = self
+        rest.deviceCounters = earlier.deviceCounters
+        return rest == earlier
+    }
 }

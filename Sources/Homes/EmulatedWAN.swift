@@ -60,6 +60,7 @@ final class EmulatedWAN: DeviceTransport {
             throw .unavailable(error)
         }
         let readRevision = state.revision
+        let readState = state
         let otherDevice = command.body.value("OtherDeviceID").flatMap { EUI64($0) }
         let wasJoined = otherDevice.map { DeviceEmulator.isJoined(command.device, to: $0, model: model, state: state) } ?? false
         if let image = command.distributedImage {
@@ -81,7 +82,10 @@ final class EmulatedWAN: DeviceTransport {
         if outcome.success, command.srv == "8.7.2", !wasJoined, let otherDevice {
             reply.newlyJoined = DeviceEmulator.isJoined(command.device, to: otherDevice, model: model, state: state)
         }
-        if outcome.response.header.counter > 0 {
+        // A read changes nothing but the answering device's counter, which comes from the
+        // clock: one process that keeps the state in memory need not store it (hubs
+        // sharing a store read it from there, so they store every change).
+        if outcome.response.header.counter > 0, directory.store.isShared || !state.differsOnlyByClockCounters(from: readState, at: time) {
             reply.writes.append(.putDeviceState(premises: command.premises, state: PremisesDirectory.encode(state), wakeAt: DeviceEmulator.wakeTime(state),
                                                 revision: DeviceStateRevision(from: Int64(readRevision), to: Int64(state.revision))))
         }

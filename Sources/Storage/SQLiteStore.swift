@@ -220,6 +220,31 @@ public final class SQLiteStore: HubStore {
             """)
         }
         registerIncrementalAggregationMigration(&migrator)
+        migrator.registerMigration("v16-request-lookup") { db in
+            // Requests are found by ID through an index ordered by `RequestLookupKey` (the
+            // counter) first: new requests land at the index's end instead of one place per
+            // user. The table is rebuilt to drop the ID's own primary-key index.
+            let key = DatabaseFunction("gbsm_request_lookup_key", argumentCount: 1, pure: true) { values in
+                String.fromDatabaseValue(values[0]).map(RequestLookupKey.of) ?? 0
+            }
+            db.add(function: key)
+            defer { db.remove(function: key) }
+            try db.execute(sql: """
+            CREATE TABLE requests_v16 (lookup_key INTEGER NOT NULL, request_id TEXT NOT NULL, originator INTEGER NOT NULL, target INTEGER NOT NULL,
+                                counter INTEGER NOT NULL, srv TEXT NOT NULL, command_variant INTEGER NOT NULL,
+                                received_at INTEGER NOT NULL, execute_at INTEGER, status TEXT NOT NULL, code TEXT,
+                                quarantine_ref INTEGER, raw BLOB NOT NULL, crashes INTEGER NOT NULL DEFAULT 0, schedule_id INTEGER);
+            INSERT INTO requests_v16 (lookup_key, request_id, originator, target, counter, srv, command_variant, received_at, execute_at,
+                                      status, code, quarantine_ref, raw, crashes, schedule_id)
+                SELECT gbsm_request_lookup_key(request_id), request_id, originator, target, counter, srv, command_variant, received_at, execute_at,
+                       status, code, quarantine_ref, raw, crashes, schedule_id FROM requests ORDER BY rowid;
+            DROP TABLE requests;
+            ALTER TABLE requests_v16 RENAME TO requests;
+            CREATE UNIQUE INDEX requests_id ON requests(lookup_key, request_id);
+            CREATE INDEX requests_held ON requests(originator, target) WHERE status = 'scheduled';
+            CREATE INDEX requests_open ON requests(status, received_at) WHERE \(openRequestsV13);
+            """)
+        }
         return migrator
     }
 
@@ -350,17 +375,18 @@ public final class SQLiteStore: HubStore {
                         """).execute(arguments: [sqlValue(originator), Int64(bitPattern: counter)])
                 case .insertRequest(let request):
                     try db.cachedStatement(sql: """
-                        INSERT INTO requests (request_id, originator, target, counter, srv, command_variant, received_at, execute_at,
-                                              status, code, quarantine_ref, raw, schedule_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """).execute(arguments: [request.requestID, sqlValue(request.originator), sqlValue(request.target),
+                        INSERT INTO requests (lookup_key, request_id, originator, target, counter, srv, command_variant, received_at, execute_at,
+                                              status, code, quarantine_ref, raw, schedule_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [RequestLookupKey.of(request.requestID), request.requestID, sqlValue(request.originator), sqlValue(request.target),
                                                  Int64(bitPattern: request.counter), request.srv, request.commandVariant,
                                                  request.receivedAt.milliseconds, request.executeAt?.milliseconds, request.status.rawValue,
                                                  request.code, request.quarantineRef, Data(request.raw), request.scheduleID])
                 case .setRequestStatus(let requestID, let status, let code):
-                    try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = ? WHERE request_id = ? AND \(status.movableFromSQL)")
-                        .execute(arguments: [status.rawValue, code, requestID])
+                    try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = ? WHERE lookup_key = ? AND request_id = ? AND \(status.movableFromSQL)")
+                        .execute(arguments: [status.rawValue, code, RequestLookupKey.of(requestID), requestID])
                     if db.changesCount == 0,
-                       let found = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM requests WHERE request_id = ?"), arguments: [requestID]) {
+                       let found = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM requests WHERE lookup_key = ? AND request_id = ?"),
+                                                arguments: [RequestLookupKey.of(requestID), requestID]) {
                         throw RequestStatusConflict(requestID: requestID, status: RequestStatus(rawValue: found), wanted: status)
                     }
                 case .issuePreCommand(let record):
@@ -373,8 +399,8 @@ public final class SQLiteStore: HubStore {
                     try db.cachedStatement(sql: "UPDATE precommands SET signed = ?, sent_with = ?, sent_at = ? WHERE request_id = ? AND sent_at IS NULL")
                         .execute(arguments: [Data(signed), commandVariant, time.milliseconds, requestID])
                     if db.changesCount == 1 {
-                        try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = ?, command_variant = ?, execute_at = ? WHERE request_id = ?")
-                            .execute(arguments: [status.rawValue, code, commandVariant, executeAt?.milliseconds, requestID])
+                        try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = ?, command_variant = ?, execute_at = ? WHERE lookup_key = ? AND request_id = ?")
+                            .execute(arguments: [status.rawValue, code, commandVariant, executeAt?.milliseconds, RequestLookupKey.of(requestID), requestID])
                     }
                 case .putPremises(let premises):
                     try db.cachedStatement(sql: """
@@ -420,14 +446,16 @@ public final class SQLiteStore: HubStore {
                 case .clearCrashes(let job):
                     switch job {
                     case .request(let id):
-                        try db.cachedStatement(sql: "UPDATE requests SET crashes = 0 WHERE request_id = ? AND crashes > 0").execute(arguments: [id])
+                        try db.cachedStatement(sql: "UPDATE requests SET crashes = 0 WHERE lookup_key = ? AND request_id = ? AND crashes > 0")
+                            .execute(arguments: [RequestLookupKey.of(id), id])
                     case .outbox(let id):
                         try db.cachedStatement(sql: "UPDATE outbox SET crashes = 0 WHERE id = ? AND crashes > 0").execute(arguments: [id])
                     }
                 case .recordCrash(let job):
                     switch job {
                     case .request(let id):
-                        try db.cachedStatement(sql: "UPDATE requests SET crashes = crashes + 1 WHERE request_id = ?").execute(arguments: [id])
+                        try db.cachedStatement(sql: "UPDATE requests SET crashes = crashes + 1 WHERE lookup_key = ? AND request_id = ?")
+                            .execute(arguments: [RequestLookupKey.of(id), id])
                     case .outbox(let id):
                         try db.cachedStatement(sql: "UPDATE outbox SET crashes = crashes + 1 WHERE id = ?").execute(arguments: [id])
                     }
@@ -624,7 +652,7 @@ public final class SQLiteStore: HubStore {
 
     public func request(id: String) async throws -> StoredRequest? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM requests WHERE request_id = ?", arguments: [id]).map(Self.request)
+            try Row.fetchOne(db, sql: "SELECT * FROM requests WHERE lookup_key = ? AND request_id = ?", arguments: [RequestLookupKey.of(id), id]).map(Self.request)
         }
     }
 

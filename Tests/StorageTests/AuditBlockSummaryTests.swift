@@ -200,7 +200,7 @@ import TestSupport
              try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('audit', 'requests') AND sql IS NOT NULL ORDER BY name"))
         }
         #expect(blocks == 2)
-        #expect(indexes == ["requests_held", "requests_open"])
+        #expect(indexes == ["requests_held", "requests_id", "requests_open"])
         for query in AuditBlockSummaryTests.queries {
             #expect(try await store.audit(query).map(\.sequence) == AuditBlockSummaryTests.naive(all, query), "\(query)")
         }
