@@ -233,26 +233,21 @@ public final class SQLiteStore: HubStore {
         migrator.registerMigration("v16-request-lookup") { db in
             // Requests are found by ID through an index ordered by `RequestLookupKey` (the
             // counter) first: new requests land at the index's end instead of one place per
-            // user. The table is rebuilt to drop the ID's own primary-key index, and the
-            // signed request moves to a table of its own (`request_bodies`, written once):
-            // a request's row changes as it goes (its status), and small rows keep the
-            // pages those changes write few.
+            // user. The table is rebuilt to drop the ID's own primary-key index.
             let key = DatabaseFunction("gbsm_request_lookup_key", argumentCount: 1, pure: true) { values in
                 String.fromDatabaseValue(values[0]).map(RequestLookupKey.of) ?? 0
             }
             db.add(function: key)
             defer { db.remove(function: key) }
             try db.execute(sql: """
-            CREATE TABLE requests_v16 (id INTEGER PRIMARY KEY, lookup_key INTEGER NOT NULL, request_id TEXT NOT NULL, originator INTEGER NOT NULL, target INTEGER NOT NULL,
+            CREATE TABLE requests_v16 (lookup_key INTEGER NOT NULL, request_id TEXT NOT NULL, originator INTEGER NOT NULL, target INTEGER NOT NULL,
                                 counter INTEGER NOT NULL, srv TEXT NOT NULL, command_variant INTEGER NOT NULL,
                                 received_at INTEGER NOT NULL, execute_at INTEGER, status TEXT NOT NULL, code TEXT,
-                                quarantine_ref INTEGER, crashes INTEGER NOT NULL DEFAULT 0, schedule_id INTEGER);
-            CREATE TABLE request_bodies (id INTEGER PRIMARY KEY, raw BLOB NOT NULL);
-            INSERT INTO requests_v16 (id, lookup_key, request_id, originator, target, counter, srv, command_variant, received_at, execute_at,
-                                      status, code, quarantine_ref, crashes, schedule_id)
-                SELECT rowid, gbsm_request_lookup_key(request_id), request_id, originator, target, counter, srv, command_variant, received_at, execute_at,
-                       status, code, quarantine_ref, crashes, schedule_id FROM requests ORDER BY rowid;
-            INSERT INTO request_bodies (id, raw) SELECT rowid, raw FROM requests ORDER BY rowid;
+                                quarantine_ref INTEGER, raw BLOB NOT NULL, crashes INTEGER NOT NULL DEFAULT 0, schedule_id INTEGER);
+            INSERT INTO requests_v16 (lookup_key, request_id, originator, target, counter, srv, command_variant, received_at, execute_at,
+                                      status, code, quarantine_ref, raw, crashes, schedule_id)
+                SELECT gbsm_request_lookup_key(request_id), request_id, originator, target, counter, srv, command_variant, received_at, execute_at,
+                       status, code, quarantine_ref, raw, crashes, schedule_id FROM requests ORDER BY rowid;
             DROP TABLE requests;
             ALTER TABLE requests_v16 RENAME TO requests;
             CREATE UNIQUE INDEX requests_id ON requests(lookup_key, request_id);
@@ -391,12 +386,11 @@ public final class SQLiteStore: HubStore {
                 case .insertRequest(let request):
                     try db.cachedStatement(sql: """
                         INSERT INTO requests (lookup_key, request_id, originator, target, counter, srv, command_variant, received_at, execute_at,
-                                              status, code, quarantine_ref, schedule_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                              status, code, quarantine_ref, raw, schedule_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """).execute(arguments: [RequestLookupKey.of(request.requestID), request.requestID, sqlValue(request.originator), sqlValue(request.target),
                                                  Int64(bitPattern: request.counter), request.srv, request.commandVariant,
                                                  request.receivedAt.milliseconds, request.executeAt?.milliseconds, request.status.rawValue,
-                                                 request.code, request.quarantineRef, request.scheduleID])
-                    try db.cachedStatement(sql: "INSERT INTO request_bodies (id, raw) VALUES (?, ?)").execute(arguments: [db.lastInsertedRowID, Data(request.raw)])
+                                                 request.code, request.quarantineRef, Data(request.raw), request.scheduleID])
                 case .setRequestStatus(let requestID, let status, let code):
                     try db.cachedStatement(sql: "UPDATE requests SET status = ?, code = ? WHERE lookup_key = ? AND request_id = ? AND \(status.movableFromSQL)")
                         .execute(arguments: [status.rawValue, code, RequestLookupKey.of(requestID), requestID])
@@ -661,9 +655,6 @@ public final class SQLiteStore: HubStore {
         }
     }
 
-    /// A request's columns with its signed body, for `request(_:)`.
-    static let requestColumns = "requests.*, request_bodies.raw FROM requests JOIN request_bodies ON request_bodies.id = requests.id"
-
     static func request(_ row: Row) -> StoredRequest {
         StoredRequest(requestID: row["request_id"], originator: eui(row["originator"]), target: eui(row["target"]),
                       counter: UInt64(bitPattern: row["counter"]), srv: row["srv"], commandVariant: row["command_variant"],
@@ -676,7 +667,7 @@ public final class SQLiteStore: HubStore {
 
     public func request(id: String) async throws -> StoredRequest? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.requestColumns) WHERE lookup_key = ? AND request_id = ?", arguments: [RequestLookupKey.of(id), id]).map(Self.request)
+            try Row.fetchOne(db, sql: "SELECT * FROM requests WHERE lookup_key = ? AND request_id = ?", arguments: [RequestLookupKey.of(id), id]).map(Self.request)
         }
     }
 
@@ -694,10 +685,10 @@ public final class SQLiteStore: HubStore {
         try await pool.read { db in
             let open = Self.isOpen(status) ? " AND \(Self.openRequests)" : ""
             if let originator {
-                return try Row.fetchAll(db, sql: "SELECT \(Self.requestColumns) WHERE status = ? AND originator = ?\(open) ORDER BY received_at LIMIT ?",
+                return try Row.fetchAll(db, sql: "SELECT * FROM requests WHERE status = ? AND originator = ?\(open) ORDER BY received_at LIMIT ?",
                                         arguments: [status.rawValue, sqlValue(originator), limit]).map(Self.request)
             }
-            return try Row.fetchAll(db, sql: "SELECT \(Self.requestColumns) WHERE status = ?\(open) ORDER BY received_at LIMIT ?",
+            return try Row.fetchAll(db, sql: "SELECT * FROM requests WHERE status = ?\(open) ORDER BY received_at LIMIT ?",
                                     arguments: [status.rawValue, limit]).map(Self.request)
         }
     }
