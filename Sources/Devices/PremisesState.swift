@@ -288,11 +288,19 @@ public struct PremisesState: Sendable, Hashable, Codable {
 
     public mutating func touch() { revision += 1 }
 
+    /// Raises every device counter below `floor` to it (the next answer's counter is then
+    /// above it).
+    public mutating func raiseDeviceCounters(atLeast floor: UInt64) {
+        for (device, counter) in deviceCounters where counter < floor { deviceCounters[device] = floor }
+    }
+
     /// Whether this state is `earlier` with nothing changed but device counters taken
     /// from the clock at `time` (each the time in microseconds, above the one before).
     /// Such a state need not be stored by a process that keeps it in memory: a device's
     /// next counter after a reload comes from a later time, and is higher still. Most
     /// answers are reads, which change nothing else, so most answers write no state.
+    /// The rest is compared with `==`, so a field left out of its type's equality (an
+    /// outage's `restorationAlerted`) must be stored by whoever changes it.
     public func differsOnlyByClockCounters(from earlier: PremisesState, at time: Timestamp) -> Bool {
         guard revision == earlier.revision, deviceCounters.count == earlier.deviceCounters.count else { return false }
         let clock = time.microsecondCounter

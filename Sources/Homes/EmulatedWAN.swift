@@ -85,7 +85,9 @@ final class EmulatedWAN: DeviceTransport {
         // A read changes nothing but the answering device's counter, which comes from the
         // clock: one process that keeps the state in memory need not store it (hubs
         // sharing a store read it from there, so they store every change).
-        if outcome.response.header.counter > 0, directory.store.isShared || !state.differsOnlyByClockCounters(from: readState, at: time) {
+        let unstored = outcome.response.header.counter > 0 && !directory.store.isShared && state.differsOnlyByClockCounters(from: readState, at: time)
+        if unstored { directory.counters(notStored: state) }
+        if outcome.response.header.counter > 0, !unstored {
             reply.writes.append(.putDeviceState(premises: command.premises, state: PremisesDirectory.encode(state), wakeAt: DeviceEmulator.wakeTime(state),
                                                 revision: DeviceStateRevision(from: Int64(readRevision), to: Int64(state.revision))))
         }

@@ -18,6 +18,13 @@ public final class PremisesDirectory: Sendable {
     let registry: UserRegistry
     private let states = Mutex<[Int64: PremisesState]>([:])
     private let capacity = 500_000
+    /// The highest device counter this process answered with and did not store (a read's
+    /// counter, taken from the clock: `PremisesState.differsOnlyByClockCounters`). A
+    /// state loaded from the store again (after the memory forgot it) has its device
+    /// counters raised to it, so that no device answers with a counter it used before,
+    /// even in the same millisecond. Across a restart the counters rely on the clock
+    /// moving on, as DCC's own counters do.
+    private let unstoredCounterFloor = Mutex<UInt64>(0)
 
     init(inventory: Inventory, fleet: Fleet?, store: any HubStore, registry: UserRegistry) {
         self.inventory = inventory
@@ -77,8 +84,15 @@ public final class PremisesDirectory: Sendable {
             state = try PremisesState.decode(bytes)
         }
         if shared { return state }
+        state.raiseDeviceCounters(atLeast: unstoredCounterFloor.withLock { $0 })
         // A command may have settled a newer state while this one loaded: that one stays.
         return keep(id, state, replacing: false)
+    }
+
+    /// Notes that `state`'s device counters were not stored (see `unstoredCounterFloor`).
+    func counters(notStored state: PremisesState) {
+        guard let highest = state.deviceCounters.values.max() else { return }
+        unstoredCounterFloor.withLock { $0 = max($0, highest) }
     }
 
     /// Keeps a premises' committed state (in memory only when this process alone writes

@@ -1,5 +1,3 @@
-import DUIS
-
 /// Where a request sits in the SQLite requests table's index of request IDs: the index is
 /// ordered by this key first, then by the ID.
 ///
@@ -11,15 +9,28 @@ import DUIS
 /// so ordering by the counter first puts every user's new requests at the end of the
 /// index, where one page takes many of them. Lookups by ID stay exact: the key is a
 /// function of the ID, worked out by whoever asks.
+///
+/// The rule is frozen: a stored row's key was worked out when it was written, so a rule
+/// that changed would leave rows that no lookup finds (and let an ID be stored twice).
+/// It therefore reads the ID itself, not through DUIS's `RequestID` parser, which may
+/// change.
 public enum RequestLookupKey {
-    /// The key of `requestID`: the counter of a DUIS RequestID (its bit pattern, as the
-    /// store keeps unsigned counters), the run time of a DCC schedule's run
-    /// (`schedule:<id>:<milliseconds>`), and 0 for any other ID (found as well, by the
-    /// ID, among the others keyed 0).
+    /// The key of `requestID`: its last `:`-separated part read as an unsigned decimal of
+    /// 1 to 20 ASCII digits that fits 64 bits, as its bit pattern (a DUIS RequestID's
+    /// counter, a DCC schedule run's time in `schedule:<id>:<milliseconds>`); 0 for any
+    /// other ID (found as well, by the ID, among the others keyed 0).
     public static func of(_ requestID: String) -> Int64 {
-        if let id = RequestID(requestID) { return Int64(bitPattern: id.counter) }
-        let parts = requestID.split(separator: ":", omittingEmptySubsequences: false)
-        if parts.count == 3, parts[0] == "schedule", Int64(parts[1]) != nil, let time = Int64(parts[2]) { return time }
-        return 0
+        guard let colon = requestID.utf8.lastIndex(of: UInt8(ascii: ":")) else { return 0 }
+        let digits = requestID.utf8[requestID.utf8.index(after: colon)...]
+        guard !digits.isEmpty, digits.count <= 20 else { return 0 }
+        var value: UInt64 = 0
+        for byte in digits {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return 0 }
+            let (times10, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (sum, carry) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+            guard !overflow, !carry else { return 0 }
+            value = sum
+        }
+        return Int64(bitPattern: value)
     }
 }

@@ -38,4 +38,20 @@ import Testing
         tampered.revision += 1
         #expect(!tampered.differsOnlyByClockCounters(from: second, at: later))
     }
+
+    @Test func aReloadedStateIsRaisedAboveTheCountersNotStored() {
+        let device = EUI64(0x00DB_1234_5678_90A0), other = EUI64(0x00DB_1234_5678_90A1)
+        var state = PremisesState()
+        let now = Timestamp(milliseconds: 1_767_225_600_000)
+        _ = state.nextDeviceCounter(device, at: now)
+        let stored = state
+        // The next read's counter (the clock's) is not stored; the memory forgets the state.
+        let unstored = state.nextDeviceCounter(device, at: now.adding(milliseconds: 1))
+        var reloaded = stored
+        reloaded.deviceCounters[other] = 5
+        reloaded.raiseDeviceCounters(atLeast: unstored)
+        // Even in the same millisecond, the device answers above what it answered before.
+        #expect(reloaded.nextDeviceCounter(device, at: now.adding(milliseconds: 1)) > unstored)
+        #expect(reloaded.deviceCounters[other] == unstored)
+    }
 }

@@ -13,7 +13,11 @@ import TestSupport
         // A counter above Int64.max is kept as its bit pattern, as the counters table keeps it.
         #expect(RequestLookupKey.of("90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:18446744073709551615") == -1)
         #expect(RequestLookupKey.of("schedule:42:1767225600000") == 1_767_225_600_000)
-        for other in ["", "a:b:1", "schedule:x:5", "schedule:1:2:3", "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:01"] {
+        // The rule reads the last part alone, whatever comes before it.
+        #expect(RequestLookupKey.of("a:b:1") == 1)
+        #expect(RequestLookupKey.of("90-b3-d5-1f-30-01-00-00:00-DB-12-34-56-78-90-A0:007") == 7)
+        for other in ["", "5", "a:b:", "schedule:1:+5", "schedule:1:-5", "a:b:1x", "a:b:18446744073709551616", "a:b:000000000000000000001",
+                      "a:b:1\u{301}", "a:b:\u{0661}"] {
             #expect(RequestLookupKey.of(other) == 0, "\(other)")
         }
     }
